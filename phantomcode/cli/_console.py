@@ -1,0 +1,8 @@
+"""The two rich consoles every command shares: data on stdout, messages and progress on stderr."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)

@@ -1,0 +1,47 @@
+"""Typed exceptions: the library raises these, the CLI turns them into messages and exit codes.
+
+The library never prints or exits; one handler in ``phantomcode.cli`` maps each class to a message
+on stderr and an exit code, so a user never sees a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+
+class PhantomcodeError(Exception):
+    """Base class of every error a user can cause; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(PhantomcodeError):
+    """The command cannot run at all: a missing folder, a bad option value."""
+
+    exit_code = 2
+
+
+class ProjectError(PhantomcodeError):
+    """The project store cannot be opened or written (not SQLite, read-only, disk full)."""
+
+    exit_code = 2
+
+
+class ProjectBusyError(ProjectError):
+    """Another phantomcode process is writing the same project."""
+
+
+class SchemaTooNewError(ProjectError):
+    """The project was written by a newer phantomcode whose schema this version does not know."""
+
+
+class NoteError(PhantomcodeError):
+    """One note cannot be read; ingest records it as skipped and carries on."""
+
+
+class CodebookError(PhantomcodeError):
+    """The codebook cannot be loaded; ``problems`` lists every issue with its position."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
