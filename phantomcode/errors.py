@@ -45,3 +45,9 @@ class CodebookError(PhantomcodeError):
     def __init__(self, message: str, problems: list | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
+
+
+class Interrupted(PhantomcodeError):
+    """The user pressed Ctrl-C; what was committed stays, re-running the command continues."""
+
+    exit_code = 130

@@ -1,0 +1,25 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ProjectOption = Annotated[Optional[Path], typer.Option(
+    "--project", "-p", help="Project file (default: $PHANTOMCODE_PROJECT, else ./phantomcode.db).",
+    show_default=False)]
+CodebookOption = Annotated[Optional[Path], typer.Option(
+    "--codebook", "-c", help="Codebook YAML (default: the project's last codebook, else the bundled one).",
+    show_default=False)]
+JobsOption = Annotated[int, typer.Option(
+    "--jobs", "-j", min=1, help="Worker processes for coding (default: all cores).")]
+ModelOption = Annotated[Optional[str], typer.Option(
+    "--model", help="An installed spaCy pipeline to use instead of the built-in blank ones.", show_default=False)]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1

@@ -1,0 +1,30 @@
+"""``phantomcode info``: what is in a project."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from ..project import Project
+from ._console import out
+from ._options import ProjectOption
+
+
+def info_command(project: ProjectOption = None) -> None:
+    """Show documents, attributes with their values and counts, the codebook in use and the last run."""
+    info = Project(project).info()
+    out.print(f"[bold]{info.path}[/]: {info.documents} documents, {info.counted_codings} codings "
+              f"({info.codings - info.counted_codings} more negated or hypothetical)")
+    run = info.last_run
+    if run is not None:
+        out.print(f"codebook: {run.codebook_name} {run.codebook_version} (sha256 {str(run.codebook_hash)[:12]})")
+        out.print(f"last run: {run.command} {run.status}, started {run.started_at}, phantomcode {run.tool_version}"
+                  + (f", {_describe_stats(run.stats)}" if run.stats else ""))
+    table = Table("attribute", "value", "documents", title="Attributes")
+    for name, values in info.attributes.items():
+        for position, (value, count) in enumerate(values):
+            table.add_row(name if position == 0 else "", value, str(count))
+    out.print(table)
+
+
+def _describe_stats(stats: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in stats.items())

@@ -1,0 +1,73 @@
+"""Exports for R, Stata, pandas and spreadsheets: streamed, one record per document or coding.
+
+Spreadsheet safety: a CSV cell that begins with ``=``, ``+``, ``-``, ``@``, tab or carriage return
+would run as a formula when opened in Excel, so such cells get a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import UsageError
+from .store import Store
+
+DOCUMENT_FORMATS = ("jsonl", "csv")
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Prefix ``'`` to text that a spreadsheet would treat as a formula; other values pass through."""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def document_rows(store: Store) -> Iterator[dict[str, Any]]:
+    """One row per stored document: ``doc_id``, ``text`` (the stored body), ``source``, then attributes."""
+    for doc in store.iter_documents():
+        yield {"doc_id": doc["doc_id"], "text": doc["text"], "source": doc["source"], **doc["attributes"]}
+
+
+def export_documents(*, project: str | Path | None = None, fmt: str = "jsonl",
+                     out: str | Path | None = None) -> int:
+    """Write every document to ``out`` (stdout when None or '-'); return how many were written."""
+    if fmt not in DOCUMENT_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
+    with Store.open(project, readonly=True) as store, _open_output(out) as handle:
+        columns = ["doc_id", "text", "source", *store.attribute_names()]
+        return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
+
+
+def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, columns: list[str]) -> int:
+    """Write rows as JSON lines or as CSV with a fixed header (missing keys are empty cells)."""
+    count = 0
+    if fmt == "jsonl":
+        for count, row in enumerate(rows, start=1):
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return count
+    writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for count, row in enumerate(rows, start=1):
+        writer.writerow({key: neutralise_formula(value) for key, value in row.items()})
+    return count
+
+
+@contextmanager
+def _open_output(out: str | Path | None) -> Iterator[IO[str]]:
+    """``out`` opened as plain UTF-8 text (what R, Stata and pandas expect), or stdout for None/'-'."""
+    if out is None or str(out) == "-":
+        yield sys.stdout
+        return
+    path = Path(out)
+    try:
+        handle = path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the output file ({exc.strerror})") from None
+    with handle:
+        yield handle

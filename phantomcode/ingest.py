@@ -1,0 +1,324 @@
+"""Ingest a notes folder into a project and code it; re-code a project after a codebook change.
+
+Both jobs stream documents through the coding engine and write them in batches, one transaction
+per batch, so a run killed at any moment leaves whole documents only and re-running the same
+command completes it. Unchanged files (same bytes, same sidecar metadata, same codebook) are
+recognised by their hashes and cost one read each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .codebook import Codebook, load_codebook
+from .coding import CodingEngine
+from .errors import Interrupted, NoteError
+from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, document_id, file_hash,
+                    find_note_files, load_sidecars, merge_attributes, path_attributes, read_note_file, sidecar_for)
+from .store import DocumentRecord, StoredState, Store
+
+Progress = Callable[[int, int], None]
+DEFAULT_BATCH_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A note file that was not stored this run, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; ``exit_code`` is 0 when every note was stored, 1 when some were skipped."""
+
+    root: str
+    project: str
+    codebook: str
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    recoded: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    pruned: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        return self.added + self.updated + self.recoded
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.skipped else 0
+
+    def as_stats(self) -> dict[str, Any]:
+        return {"files": self.files, "added": self.added, "updated": self.updated, "recoded": self.recoded,
+                "unchanged": self.unchanged, "skipped": len(self.skipped), "vanished": len(self.vanished),
+                "pruned": self.pruned}
+
+
+@dataclass
+class CodeReport:
+    """What a re-code did."""
+
+    project: str
+    codebook: str
+    documents: int = 0
+    recoded: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """One document on its way to the engine: ``kind`` is 'added', 'updated' or 'recoded'."""
+
+    record: DocumentRecord
+    kind: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing the codebook
+
+
+def choose_codebook(store: Store, codebook: str | Path | Codebook | None) -> Codebook:
+    """The codebook given, else the one the project's last run used (if still on disk), else the default.
+
+    Remembering the project's codebook lets a researcher edit their YAML and simply run
+    ``phantomcode code`` without repeating ``--codebook`` every time.
+    """
+    if isinstance(codebook, Codebook):
+        return codebook
+    if codebook is None:
+        last = store.connection.execute(
+            "SELECT codebook_path FROM runs WHERE codebook_path IS NOT NULL ORDER BY run_id DESC LIMIT 1").fetchone()
+        if last is not None and Path(last[0]).is_file():
+            codebook = last[0]
+    return load_codebook(codebook)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingest
+
+
+def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
+           path_attrs: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, prune: bool = False,
+           jobs: int = 1, model: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+           progress: Progress | None = None) -> IngestReport:
+    """Read every note under ``notes_dir`` into the project and code it; return what happened.
+
+    Raises ``UsageError`` for a missing folder or bad template, ``ProjectError`` when the store
+    cannot be opened or written, ``Interrupted`` on Ctrl-C (committed batches stay).
+    """
+    root = Path(notes_dir)
+    files = find_note_files(root)
+    template = compile_path_template(path_attrs) if path_attrs else None
+    with Store.open(project) as store, store.writer():
+        book = choose_codebook(store, codebook)
+        report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
+                              files=len(files))
+        sidecars, sidecar_warnings = load_sidecars(root)
+        report.warnings.extend(sidecar_warnings)
+        planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, report)
+        run_id = store.begin_run("ingest", codebook_name=book.name, codebook_version=book.version,
+                                 codebook_hash=book.content_hash, codebook_path=str(book.path))
+        try:
+            work = planner.plan(files, progress)
+            _code_and_save(store, CodingEngine(book, model=model), work, run_id=run_id, jobs=jobs,
+                           batch_size=batch_size, on_saved=lambda item: _count(report, item.kind))
+        except KeyboardInterrupt:
+            store.finish_run(run_id, status="interrupted", stats=report.as_stats())
+            raise Interrupted(f"interrupted: {report.stored} notes were saved in {store.path}; "
+                              "run the same command again to finish") from None
+        report.unchanged = planner.unchanged
+        report.vanished = planner.vanished(files)
+        if prune and report.vanished:
+            report.pruned = store.remove_documents(planner.vanished_ids(files))
+        report.warnings.extend(sorted(planner.attribute_warnings))
+        store.finish_run(run_id, status="completed", stats=report.as_stats())
+    return report
+
+
+def _count(report: IngestReport, kind: str) -> None:
+    setattr(report, kind, getattr(report, kind) + 1)
+
+
+class _Planner:
+    """Decides, file by file, whether a note is new, changed, needs re-coding, unchanged or skipped."""
+
+    def __init__(self, root: Path, states: dict[str, StoredState], sidecars: dict[str, Sidecar],
+                 template: Any, codebook: Codebook, max_bytes: int, report: IngestReport) -> None:
+        self.root = root
+        self.root_key = str(root)
+        self.states = states
+        self.by_source = {s.source: s for s in states.values() if s.root == self.root_key}
+        self.sidecars = sidecars
+        self.template = template
+        self.codebook = codebook
+        self.max_bytes = max_bytes
+        self.report = report
+        self.claimed: dict[str, str] = {}
+        self.unchanged = 0
+        self.attribute_warnings: set[str] = set()
+
+    def plan(self, files: Sequence[NoteFile], progress: Progress | None) -> Iterator[_Work]:
+        for done, note_file in enumerate(files, start=1):
+            try:
+                work = self._plan_one(note_file)
+            except NoteError as exc:
+                self.report.skipped.append(Skipped(note_file.relpath, str(exc)))
+                work = None
+            if progress is not None:
+                progress(done, len(files))
+            if work is not None:
+                yield work
+
+    def _plan_one(self, note_file: NoteFile) -> _Work | None:
+        sidecar = sidecar_for(note_file.relpath, self.sidecars)
+        from_path = path_attributes(note_file.relpath, self.template)
+        if from_path is None:
+            self.report.warnings.append(f"{note_file.relpath}: does not fit the --path-attrs template; "
+                                        "no attributes taken from its path")
+            from_path = {}
+        stored = self.by_source.get(note_file.relpath)
+        if stored is not None and self._is_unchanged(note_file, stored, sidecar, from_path):
+            self.claimed[stored.doc_id] = note_file.relpath
+            self.unchanged += 1
+            return None
+        text, front, encoding, source_hash = read_note_file(note_file, max_bytes=self.max_bytes)
+        candidate_id = front.get("id") or document_id(note_file.relpath, {})
+        side = sidecar.lookup(note_file.relpath, candidate_id) if sidecar else {}
+        attributes = merge_attributes(front, side, from_path)
+        doc_id = document_id(note_file.relpath, attributes)
+        self._refuse_duplicate(doc_id, note_file)
+        self.claimed[doc_id] = note_file.relpath
+        canonical, warnings = self.codebook.normalize_attributes(attributes)
+        self.attribute_warnings.update(warnings)
+        record = DocumentRecord(doc_id=doc_id, root=self.root_key, source=note_file.relpath,
+                                source_hash=source_hash, meta_hash=_meta_hash(side, from_path),
+                                encoding=encoding, text=text, attributes=attributes,
+                                canonical_attributes=canonical)
+        previous = self.states.get(doc_id)
+        kind = "added" if previous is None else (
+            "recoded" if previous.source_hash == source_hash and previous.meta_hash == record.meta_hash else "updated")
+        return _Work(record, kind)
+
+    def _is_unchanged(self, note_file: NoteFile, stored: StoredState, sidecar: Sidecar | None,
+                      from_path: dict[str, str]) -> bool:
+        """Same bytes, same sidecar row and path attributes, coded with this codebook."""
+        if stored.coded_with != self.codebook.content_hash:
+            return False
+        try:
+            size = note_file.path.stat().st_size
+        except OSError:
+            return False
+        if size > self.max_bytes:
+            return False
+        if file_hash(note_file.path) != stored.source_hash:
+            return False
+        side = sidecar.lookup(note_file.relpath, stored.doc_id) if sidecar else {}
+        return _meta_hash(side, from_path) == stored.meta_hash
+
+    def _refuse_duplicate(self, doc_id: str, note_file: NoteFile) -> None:
+        """The first file to claim an ID keeps it; a later one is skipped, never merged."""
+        if doc_id in self.claimed:
+            raise NoteError(f"duplicate id {doc_id!r}: {self.claimed[doc_id]} already has it; "
+                            "this file was skipped, give one of them another id")
+        stored = self.states.get(doc_id)
+        if stored is None or (stored.root, stored.source) == (self.root_key, note_file.relpath):
+            return
+        if os.path.exists(os.path.join(stored.root, stored.source)):
+            raise NoteError(f"duplicate id {doc_id!r}: already stored from {Path(stored.root) / stored.source}; "
+                            "this file was skipped, give one of them another id")
+
+    def vanished(self, files: Sequence[NoteFile]) -> list[str]:
+        present = {f.relpath for f in files}
+        return sorted(source for source in self.by_source if source not in present)
+
+    def vanished_ids(self, files: Sequence[NoteFile]) -> list[str]:
+        present = {f.relpath for f in files}
+        return [state.doc_id for source, state in self.by_source.items() if source not in present]
+
+
+def _meta_hash(sidecar_row: dict[str, str], from_path: dict[str, str]) -> str:
+    payload = json.dumps([sidecar_row, from_path], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Coding and saving in batches
+
+
+def _code_and_save(store: Store, engine: CodingEngine, work: Iterable[_Work], *, run_id: int, jobs: int,
+                   batch_size: int, on_saved: Callable[[_Work], None]) -> None:
+    """Stream work through the engine and save it, one transaction per batch."""
+    to_engine, to_store = itertools.tee(work)
+    texts = ((item.record.text, item.record.canonical_attributes) for item in to_engine)
+    codebook_hash = engine.codebook.content_hash
+    for batch in _batched(zip(to_store, engine.code_documents(texts, jobs=jobs)), batch_size):
+        store.save_documents([(item.record, segments) for item, segments in batch],
+                             codebook_hash=codebook_hash, run_id=run_id)
+        for item, _ in batch:
+            on_saved(item)
+
+
+def _batched(pairs: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(pairs)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+# ---------------------------------------------------------------------------------------------
+# Re-coding stored documents
+
+
+def code_project(*, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
+                 jobs: int = 1, model: str | None = None, force: bool = False,
+                 batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None) -> CodeReport:
+    """Re-code stored documents with the codebook; only those coded with another version unless ``force``."""
+    with Store.open(project, must_exist=True) as store, store.writer():
+        book = choose_codebook(store, codebook)
+        report = CodeReport(project=str(store.path), codebook=f"{book.name} {book.version}",
+                            documents=store.count_documents())
+        stale = None if force else book.content_hash
+        total = report.documents if force else store.connection.execute(
+            "SELECT count(*) FROM documents WHERE coded_with IS NOT ?", (stale,)).fetchone()[0]
+        run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
+                                 codebook_hash=book.content_hash, codebook_path=str(book.path))
+        engine = CodingEngine(book, model=model)
+        warnings: set[str] = set()
+        try:
+            for batch in _batched(_with_canonical(store, book, stale, warnings), batch_size):
+                coded = engine.code_documents(((doc["text"], canonical) for doc, canonical in batch), jobs=jobs)
+                pairs = [(doc["doc_id"], segments) for (doc, _), segments in zip(batch, coded)]
+                store.set_canonical_attributes([(doc["doc_id"], canonical) for doc, canonical in batch])
+                store.save_codings(pairs, codebook_hash=book.content_hash, run_id=run_id)
+                report.recoded += len(batch)
+                if progress is not None:
+                    progress(report.recoded, total)
+        except KeyboardInterrupt:
+            store.finish_run(run_id, status="interrupted", stats={"recoded": report.recoded})
+            raise Interrupted(f"interrupted: {report.recoded} notes were re-coded; "
+                              "run the same command again to finish") from None
+        report.warnings = sorted(warnings)
+        store.finish_run(run_id, status="completed", stats={"recoded": report.recoded})
+    return report
+
+
+def _with_canonical(store: Store, book: Codebook, stale: str | None,
+                    warnings: set[str]) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
+    """Stored documents still to code, each with attributes mapped through this codebook's vocabulary."""
+    documents = store.iter_documents(where_not_coded_with=stale) if stale else store.iter_documents()
+    for doc in documents:
+        canonical, found = book.normalize_attributes(doc["attributes"])
+        warnings.update(found)
+        yield doc, canonical

@@ -1,0 +1,413 @@
+"""Reading a folder of interview notes: discovery, decoding, front matter, sidecar metadata.
+
+Everything here is pure reading: no store, no coding. A note that cannot be read raises
+``NoteError`` with a reason a researcher can act on; ``ingest`` records it and carries on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import NoteError, UsageError
+
+NOTE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".docx"})
+SIDECAR_NAMES = ("metadata.csv", "metadata.xlsx")
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+_FRONT_MATTER_FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class NoteFile:
+    """A candidate note found on disk; ``relpath`` uses forward slashes on every platform."""
+
+    path: Path
+    relpath: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note as it will be stored: ``text`` is the body after front matter, NFC, ``\\n`` newlines."""
+
+    doc_id: str
+    relpath: str
+    text: str
+    attributes: dict[str, str]
+    encoding: str
+    source_hash: str
+    warnings: tuple[str, ...] = field(default=())
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery
+
+
+def is_ignored_name(name: str) -> bool:
+    """Hidden files, editor backups and Office lock files are never notes."""
+    return name.startswith((".", "~$")) or name.endswith("~")
+
+
+def find_note_files(root: str | Path) -> list[NoteFile]:
+    """Every note under ``root``, recursively, sorted by relative path so runs are repeatable.
+
+    Sorting matters: when two files claim one document ID, the first in this order wins.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such folder; give the folder that holds your notes")
+    found: list[NoteFile] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d))
+        for name in filenames:
+            if is_ignored_name(name) or Path(name).suffix.lower() not in NOTE_SUFFIXES:
+                continue
+            path = Path(dirpath) / name
+            found.append(NoteFile(path, path.relative_to(root).as_posix()))
+    return sorted(found, key=lambda f: f.relpath)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode note bytes, returning ``(text, encoding)``.
+
+    A BOM is trusted first, then strict UTF-8 (by far the most common), then charset-normalizer,
+    which tells GB18030/GBK, Big5 and legacy Western encodings apart. NUL bytes outside UTF-16/32
+    mean the file is binary, whatever a detector might guess.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding).lstrip("\ufeff"), encoding
+            except UnicodeDecodeError as exc:
+                raise NoteError(f"starts with a {encoding} byte-order mark but is not valid {encoding} "
+                                f"(byte {exc.start}); re-save it as UTF-8") from None
+    if b"\x00" in data:
+        raise NoteError("binary file (contains NUL bytes), not a text note")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    return _detect_legacy_encoding(data)
+
+
+def _detect_legacy_encoding(data: bytes) -> tuple[str, str]:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise NoteError("cannot detect the text encoding (not UTF-8, UTF-16, GB18030, Big5 ...); "
+                        "re-save the note as UTF-8")
+    encoding = _prefer_superset(best.encoding)
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError:
+        return str(best), best.encoding
+
+
+def _prefer_superset(encoding: str) -> str:
+    """GB2312 and GBK are subsets of GB18030; decoding with the superset loses nothing."""
+    return "gb18030" if encoding.lower() in {"gb2312", "gbk", "gb18030", "hz"} else encoding
+
+
+def normalise_text(text: str) -> str:
+    """Newlines to ``\\n`` and Unicode to NFC, so offsets mean the same thing on every platform."""
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Front matter
+
+
+class _VerbatimLoader(yaml.SafeLoader):
+    """SafeLoader that reads every plain scalar as a string: ``yes`` stays ``yes``, ``007`` stays ``007``.
+
+    Attribute values are kept verbatim; YAML 1.1's implicit booleans, numbers and dates would
+    otherwise remap them silently. Being a SafeLoader, ``!!python/...`` tags are refused.
+    """
+
+
+_VerbatimLoader.yaml_implicit_resolvers = {}
+
+
+def split_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """Split ``---`` YAML front matter from the body; return ``(attributes, body)``.
+
+    Raises ``NoteError`` naming the line (counted in the file) when the YAML is malformed.
+    """
+    if not text.startswith("---"):
+        return {}, text
+    first_line_end = text.find("\n")
+    if first_line_end == -1 or text[:first_line_end].strip() != "---":
+        return {}, text
+    closing = _FRONT_MATTER_FENCE.search(text, first_line_end + 1)
+    if closing is None:
+        raise NoteError("front matter starts with '---' on line 1 but has no closing '---' line")
+    block = text[first_line_end + 1:closing.start()]
+    body = text[closing.end():]
+    body = body[1:] if body.startswith("\n") else body
+    return _parse_front_matter(block), body
+
+
+def _parse_front_matter(block: str) -> dict[str, str]:
+    try:
+        data = yaml.load(block, Loader=_VerbatimLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise NoteError(f"malformed front matter {_describe_yaml_error(exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise NoteError("front matter must be 'key: value' lines, not a list or a single value")
+    return {str(key).strip(): _attribute_text(value) for key, value in data.items()}
+
+
+def _describe_yaml_error(exc: yaml.YAMLError) -> str:
+    """Where and what, with lines counted in the file (the front matter starts on line 2)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"at line {mark.line + 2}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+        tag = problem.rpartition("tag ")[2].replace("tag:yaml.org,2002:", "!!")
+        problem = f"the tag {tag} is not allowed; front matter holds plain values only, nothing is run"
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
+        problem += f" ({context} at line {context_mark.line + 2})"
+    return f"{where}: {problem}"
+
+
+def _attribute_text(value: object) -> str:
+    """Attribute values are text; a list (``tags: [a, b]``) is joined with '; ' rather than dropped."""
+    if isinstance(value, list):
+        return "; ".join(_attribute_text(item) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_attribute_text(v)}" for k, v in value.items())
+    return "" if value is None else str(value).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading one file
+
+
+def read_docx_text(data: bytes) -> str:
+    """Paragraph texts joined by blank lines, then table cells row by row."""
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise NoteError(f"not a readable .docx file ({exc.__class__.__name__}); "
+                        "open it in Word and save it again") from None
+    except Exception as exc:  # lxml and python-docx raise a zoo of errors on damaged XML
+        raise NoteError(f"damaged .docx file ({exc.__class__.__name__}: {exc}); "
+                        "open it in Word and save it again") from None
+    blocks = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        blocks.extend(" | ".join(cell.text for cell in row.cells) for row in table.rows)
+    return "\n\n".join(b for b in blocks if b.strip())
+
+
+def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, dict[str, str], str, str]:
+    """Read one note file: ``(body, front_matter, encoding, source_hash)``.
+
+    ``source_hash`` covers the raw bytes, so an unchanged file is recognised before any decoding.
+    """
+    data = _read_bytes(note_file.path, max_bytes)
+    source_hash = hashlib.sha256(data).hexdigest()
+    if not data.strip():
+        raise NoteError("empty file")
+    if note_file.path.suffix.lower() == ".docx":
+        text, encoding, front = read_docx_text(data), "docx", {}
+    else:
+        text, encoding = decode_bytes(data)
+        text = normalise_text(text)
+        front, text = split_front_matter(text)
+    text = normalise_text(text)
+    if not text.strip():
+        raise NoteError("no text after the front matter")
+    return text, front, encoding, source_hash
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise NoteError(f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; "
+                            "raise it with --max-size if this really is one note")
+        return path.read_bytes()
+    except PermissionError:
+        raise NoteError("permission denied; make the file readable") from None
+    except OSError as exc:
+        raise NoteError(f"cannot read the file ({exc.strerror})") from None
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks (sidecars and large notes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sidecar metadata and path templates
+
+
+@dataclass
+class Sidecar:
+    """Rows of a ``metadata.csv``/``.xlsx`` keyed by file path (relative to the notes root) or id."""
+
+    path: Path
+    by_file: dict[str, dict[str, str]] = field(default_factory=dict)
+    by_id: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def lookup(self, relpath: str, doc_id: str | None) -> dict[str, str]:
+        return self.by_file.get(relpath) or self.by_file.get(_strip_suffix(relpath)) or (
+            self.by_id.get(doc_id, {}) if doc_id else {})
+
+
+def load_sidecars(root: str | Path) -> tuple[dict[str, Sidecar], list[str]]:
+    """Every sidecar under ``root`` keyed by its folder (relative, '' for the root), plus warnings.
+
+    A sidecar's ``file`` column is relative to its own folder; keys are rewritten relative to the
+    notes root so a note finds its row wherever the sidecar sits.
+    """
+    root = Path(root)
+    sidecars: dict[str, Sidecar] = {}
+    warnings: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not is_ignored_name(d)]
+        for name in SIDECAR_NAMES:
+            if name in filenames:
+                path = Path(dirpath) / name
+                folder = Path(dirpath).relative_to(root).as_posix()
+                folder = "" if folder == "." else folder
+                try:
+                    sidecars[folder] = _parse_sidecar(path, folder)
+                except NoteError as exc:
+                    warnings.append(f"{path.relative_to(root).as_posix()}: {exc}; its metadata was not used")
+                break
+    return sidecars, warnings
+
+
+def _parse_sidecar(path: Path, folder: str) -> Sidecar:
+    rows = _read_xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _read_csv_rows(path)
+    if not rows:
+        raise NoteError("empty metadata table")
+    header = [h.strip() for h in rows[0]]
+    if "file" not in header and "id" not in header:
+        raise NoteError("metadata table needs a 'file' or an 'id' column")
+    sidecar = Sidecar(path)
+    prefix = f"{folder}/" if folder else ""
+    for values in rows[1:]:
+        row = {h: (v or "").strip() for h, v in zip(header, values) if h}
+        if not any(row.values()):
+            continue
+        attributes = {k: v for k, v in row.items() if k != "file" and v != ""}
+        if row.get("file"):
+            sidecar.by_file[prefix + row["file"].replace("\\", "/").lstrip("./")] = attributes
+        elif row.get("id"):
+            sidecar.by_id[row["id"]] = attributes
+    return sidecar
+
+
+def _read_csv_rows(path: Path) -> list[list[str]]:
+    try:
+        text, _ = decode_bytes(path.read_bytes())
+    except OSError as exc:
+        raise NoteError(f"cannot read ({exc.strerror})") from None
+    dialect = csv.excel
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        pass
+    return [row for row in csv.reader(io.StringIO(normalise_text(text)), dialect)]
+
+
+def _read_xlsx_rows(path: Path) -> list[list[str]]:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for damaged workbooks
+        raise NoteError(f"cannot open the workbook ({exc.__class__.__name__})") from None
+    sheet = workbook.worksheets[0]
+    rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    workbook.close()
+    return rows
+
+
+def sidecar_for(relpath: str, sidecars: Mapping[str, Sidecar]) -> Sidecar | None:
+    """The sidecar in the note's own folder, else the nearest one above it."""
+    folder = relpath.rpartition("/")[0]
+    while True:
+        if folder in sidecars:
+            return sidecars[folder]
+        if not folder:
+            return None
+        folder = folder.rpartition("/")[0]
+
+
+def compile_path_template(template: str) -> re.Pattern[str]:
+    """Turn ``"{city}/{respondent_type}"`` into a regex over the relative path (without suffix).
+
+    Each ``{name}`` matches one path component (or part of one); the template must match from the
+    start of the path, and may stop at any folder boundary.
+    """
+    if not re.search(r"\{[A-Za-z_][A-Za-z0-9_]*\}", template):
+        raise UsageError(f"--path-attrs {template!r} has no {{attribute}} placeholder; "
+                         "write e.g. '{city}/{respondent_type}'")
+    parts = re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", template.strip("/"))
+    pattern = "".join(f"(?P<{p[1:-1]}>[^/]+?)" if p.startswith("{") else re.escape(p) for p in parts)
+    try:
+        return re.compile(f"^{pattern}(?:/|$)")
+    except re.error as exc:
+        raise UsageError(f"--path-attrs {template!r}: {exc} (each attribute may appear once)") from None
+
+
+def path_attributes(relpath: str, template: re.Pattern[str] | None) -> dict[str, str] | None:
+    """Attributes from the path, ``{}`` without a template, ``None`` when the template does not fit."""
+    if template is None:
+        return {}
+    match = template.match(_strip_suffix(relpath))
+    return {k: v.strip() for k, v in match.groupdict().items()} if match else None
+
+
+def _strip_suffix(relpath: str) -> str:
+    stem, dot, suffix = relpath.rpartition(".")
+    return stem if dot and "/" not in suffix else relpath
+
+
+def document_id(relpath: str, attributes: Mapping[str, str]) -> str:
+    """The ``id`` attribute when given, else the relative path without its suffix."""
+    return attributes.get("id") or _strip_suffix(relpath)
+
+
+def merge_attributes(front: Mapping[str, str], sidecar: Mapping[str, str],
+                     from_path: Mapping[str, str]) -> dict[str, str]:
+    """Front matter beats the sidecar, which beats the path template; empty values never win."""
+    merged: dict[str, str] = {}
+    for source in (from_path, sidecar, front):
+        merged.update({k: v.strip() for k, v in source.items() if v is not None and str(v).strip() != ""})
+    return merged

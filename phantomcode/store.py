@@ -1,0 +1,461 @@
+"""The project store: one SQLite file. All SQL in phantomcode lives in this module.
+
+The schema is built by named, ordered migrations recorded in the database (``PRAGMA
+user_version`` counts them), so a project made by an older phantomcode opens and is upgraded,
+and a project made by a newer one is refused instead of being damaged. Writers hold a lock file
+next to the project for their whole run; SQLite's WAL journal keeps readers working meanwhile and
+makes every batch an all-or-nothing transaction, so a killed run leaves a consistent store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from . import __version__
+from .errors import ProjectBusyError, ProjectError, SchemaTooNewError
+
+DEFAULT_PROJECT = "phantomcode.db"
+PROJECT_ENV = "PHANTOMCODE_PROJECT"
+LOCK_TIMEOUT_SECONDS = 5.0
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("create documents, segments, codings and runs", """
+        CREATE TABLE migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        );
+        CREATE TABLE runs (
+            run_id INTEGER PRIMARY KEY,
+            command TEXT NOT NULL,
+            codebook_name TEXT,
+            codebook_version TEXT,
+            codebook_hash TEXT,
+            codebook_path TEXT,
+            tool_version TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',
+            stats TEXT
+        );
+        CREATE TABLE documents (
+            doc_id TEXT PRIMARY KEY,
+            root TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_hash TEXT NOT NULL,
+            meta_hash TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            encoding TEXT,
+            text TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            coded_with TEXT,
+            ingested_at TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(run_id)
+        );
+        CREATE INDEX documents_source ON documents(root, source);
+        CREATE TABLE doc_attributes (
+            doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            PRIMARY KEY (doc_id, name)
+        );
+        CREATE INDEX doc_attributes_name_value ON doc_attributes(name, value);
+        CREATE TABLE segments (
+            segment_id INTEGER PRIMARY KEY,
+            doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            unit TEXT NOT NULL,
+            sector TEXT,
+            sector_source TEXT,
+            UNIQUE (doc_id, start, end)
+        );
+        CREATE TABLE codings (
+            coding_id INTEGER PRIMARY KEY,
+            segment_id INTEGER NOT NULL REFERENCES segments(segment_id) ON DELETE CASCADE,
+            doc_id TEXT NOT NULL,
+            code TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            matched TEXT NOT NULL,
+            negated INTEGER NOT NULL DEFAULT 0,
+            hypothetical INTEGER NOT NULL DEFAULT 0,
+            cue TEXT,
+            status TEXT NOT NULL DEFAULT 'auto',
+            codebook_hash TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(run_id),
+            UNIQUE (doc_id, start, end, code)
+        );
+        CREATE INDEX codings_code ON codings(code, doc_id);
+        CREATE INDEX codings_doc ON codings(doc_id);
+        CREATE INDEX segments_doc ON segments(doc_id);
+    """),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def resolve_project_path(path: str | Path | None) -> Path:
+    """``--project`` wins, then ``$PHANTOMCODE_PROJECT``, then ``./phantomcode.db``."""
+    return Path(path or os.environ.get(PROJECT_ENV) or DEFAULT_PROJECT)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the store knows of a document, enough to decide whether it must be read again."""
+
+    doc_id: str
+    root: str
+    source: str
+    source_hash: str
+    meta_hash: str
+    coded_with: str | None
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A document ready to be written, with the codings to replace its old ones."""
+
+    doc_id: str
+    root: str
+    source: str
+    source_hash: str
+    meta_hash: str
+    encoding: str
+    text: str
+    attributes: dict[str, str]
+    canonical_attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: int
+    command: str
+    codebook_name: str | None
+    codebook_version: str | None
+    codebook_hash: str | None
+    tool_version: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    stats: dict[str, Any]
+
+
+class Store:
+    """An open project. Use ``Store.open`` (or as a context manager) rather than the constructor."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, *, readonly: bool) -> None:
+        self.path = path
+        self.connection = connection
+        self.readonly = readonly
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, readonly: bool = False,
+             must_exist: bool = False) -> Store:
+        """Open (and, when writable, create or upgrade) the project at ``path``.
+
+        Raises ``ProjectError`` when the file is not a phantomcode project, cannot be written,
+        or ``must_exist`` is set and there is no project yet; ``SchemaTooNewError`` when a newer
+        phantomcode wrote it.
+        """
+        path = resolve_project_path(path)
+        if (readonly or must_exist) and not path.exists():
+            raise ProjectError(f"{path}: no project here yet; run 'phantomcode ingest NOTES_DIR' first "
+                               "or point --project (or $PHANTOMCODE_PROJECT) at your project file")
+        if path.exists() and path.is_dir():
+            raise ProjectError(f"{path}: is a folder; --project takes the project file, e.g. {path / DEFAULT_PROJECT}")
+        try:
+            connection = cls._connect(path, readonly)
+            store = cls(path, connection, readonly=readonly)
+            store._check_schema()
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(_describe_sqlite_error(path, exc)) from None
+        return store
+
+    @staticmethod
+    def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                         isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS)
+        else:
+            if path.parent and not path.parent.exists():
+                raise ProjectError(f"{path}: the folder {path.parent} does not exist")
+            connection = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.row_factory = sqlite3.Row
+        return connection
+
+    def _check_schema(self) -> None:
+        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"{self.path}: this project was written by a newer phantomcode (schema {version}, "
+                f"this version knows up to {SCHEMA_VERSION}); upgrade phantomcode to open it")
+        if version == 0 and not self.readonly:
+            self._refuse_foreign_database()
+        if version < SCHEMA_VERSION:
+            if self.readonly:
+                raise ProjectError(f"{self.path}: the project needs an upgrade (schema {version} -> "
+                                   f"{SCHEMA_VERSION}); run any writing command such as 'phantomcode code'")
+            self._migrate(version)
+
+    def _refuse_foreign_database(self) -> None:
+        tables = self.connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        if tables:
+            raise ProjectError(f"{self.path}: an SQLite file, but not a phantomcode project; "
+                               "choose another --project path")
+
+    def _migrate(self, current: int) -> None:
+        """Apply every migration after ``current``, each in its own transaction with its record."""
+        for number, (name, sql) in enumerate(MIGRATIONS[current:], start=current + 1):
+            with self.transaction():
+                for statement in _split_sql(sql):
+                    self.connection.execute(statement)
+                self.connection.execute("INSERT INTO migrations VALUES (?, ?, ?)", (number, name, _now()))
+                self.connection.execute(f"PRAGMA user_version = {number}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- transactions and the writer lock ------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing unit of work; storage errors become ``ProjectError``."""
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise ProjectError(_describe_sqlite_error(self.path, exc)) from None
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        try:
+            self.connection.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self.connection.execute("ROLLBACK")
+            raise ProjectError(_describe_sqlite_error(self.path, exc)) from None
+
+    @contextmanager
+    def writer(self, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+        """Hold the project's writer lock; a second writer waits ``timeout`` seconds, then fails.
+
+        The lock is an OS lock on ``<project>.lock``: it disappears with the process, so a run
+        killed with SIGKILL never leaves the project locked.
+        """
+        lock = FileLock(f"{self.path}.lock", timeout=timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ProjectBusyError(f"{self.path}: another phantomcode command is writing this project; "
+                                   "wait for it to finish and run this command again") from None
+        except OSError as exc:
+            raise ProjectError(f"{self.path}: cannot create the lock file ({exc.strerror}); "
+                               "the project's folder must be writable") from None
+        try:
+            self._mark_abandoned_runs()
+            yield
+        finally:
+            lock.release()
+
+    def _mark_abandoned_runs(self) -> None:
+        """Runs still 'running' while we hold the lock were killed; say so in their record."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def begin_run(self, command: str, *, codebook_name: str | None = None, codebook_version: str | None = None,
+                  codebook_hash: str | None = None, codebook_path: str | None = None) -> int:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (command, codebook_name, codebook_version, codebook_hash, codebook_path,"
+                " tool_version, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (command, codebook_name, codebook_version, codebook_hash, codebook_path, __version__, _now()))
+            return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, *, status: str, stats: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
+                       (_now(), status, json.dumps(stats, ensure_ascii=False), run_id))
+
+    def last_run(self, *, completed_only: bool = False) -> RunInfo | None:
+        where = "WHERE status = 'completed'" if completed_only else ""
+        row = self.connection.execute(f"SELECT * FROM runs {where} ORDER BY run_id DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        values = dict(row)
+        values.pop("codebook_path")
+        values["stats"] = json.loads(values["stats"] or "{}")
+        return RunInfo(**values)
+
+    # -- documents ----------------------------------------------------------------------------
+
+    def stored_states(self) -> dict[str, StoredState]:
+        """Every document's identity and hashes, without its text: cheap even for 100,000 notes."""
+        rows = self.connection.execute(
+            "SELECT doc_id, root, source, source_hash, meta_hash, coded_with FROM documents")
+        return {row["doc_id"]: StoredState(*row) for row in rows}
+
+    def save_documents(self, batch: Sequence[tuple[DocumentRecord, Sequence[Any]]], *,
+                       codebook_hash: str, run_id: int) -> None:
+        """Write documents and replace their codings, all in one transaction."""
+        with self.transaction() as db:
+            for record, segments in batch:
+                self._write_document(db, record, run_id)
+                self._replace_codings(db, record.doc_id, segments, codebook_hash, run_id)
+
+    def save_codings(self, batch: Sequence[tuple[str, Sequence[Any]]], *, codebook_hash: str, run_id: int) -> None:
+        """Replace the codings of already stored documents, all in one transaction."""
+        with self.transaction() as db:
+            for doc_id, segments in batch:
+                self._replace_codings(db, doc_id, segments, codebook_hash, run_id)
+
+    def set_canonical_attributes(self, batch: Iterable[tuple[str, dict[str, str]]]) -> None:
+        """Re-map stored attributes through a (new) codebook vocabulary, keeping the raw values."""
+        with self.transaction() as db:
+            for doc_id, canonical in batch:
+                self._write_attributes(db, doc_id, self._raw_attributes(db, doc_id), canonical)
+
+    @staticmethod
+    def _raw_attributes(db: sqlite3.Connection, doc_id: str) -> dict[str, str]:
+        row = db.execute("SELECT attributes FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return json.loads(row[0])
+
+    def _write_document(self, db: sqlite3.Connection, record: DocumentRecord, run_id: int) -> None:
+        db.execute(
+            "INSERT INTO documents (doc_id, root, source, source_hash, meta_hash, content_hash, encoding,"
+            " text, attributes, ingested_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (doc_id) DO UPDATE SET root = excluded.root, source = excluded.source,"
+            " source_hash = excluded.source_hash, meta_hash = excluded.meta_hash,"
+            " content_hash = excluded.content_hash, encoding = excluded.encoding, text = excluded.text,"
+            " attributes = excluded.attributes, ingested_at = excluded.ingested_at, run_id = excluded.run_id",
+            (record.doc_id, record.root, record.source, record.source_hash, record.meta_hash,
+             _text_hash(record.text), record.encoding, record.text,
+             json.dumps(record.attributes, ensure_ascii=False, sort_keys=True), _now(), run_id))
+        self._write_attributes(db, record.doc_id, record.attributes, record.canonical_attributes)
+
+    @staticmethod
+    def _write_attributes(db: sqlite3.Connection, doc_id: str, raw: dict[str, str],
+                          canonical: dict[str, str]) -> None:
+        db.execute("DELETE FROM doc_attributes WHERE doc_id = ?", (doc_id,))
+        db.executemany("INSERT INTO doc_attributes (doc_id, name, value, raw) VALUES (?, ?, ?, ?)",
+                       [(doc_id, name, canonical.get(name, value), value) for name, value in raw.items()])
+
+    @staticmethod
+    def _replace_codings(db: sqlite3.Connection, doc_id: str, segments: Sequence[Any],
+                         codebook_hash: str, run_id: int) -> None:
+        """Swap a document's segments and codings for new ones; ``segments`` are coding.Segment."""
+        db.execute("DELETE FROM segments WHERE doc_id = ?", (doc_id,))
+        for segment in segments:
+            cursor = db.execute(
+                "INSERT INTO segments (doc_id, start, end, unit, sector, sector_source) VALUES (?, ?, ?, ?, ?, ?)",
+                (doc_id, segment.start, segment.end, segment.unit, segment.sector, segment.sector_source))
+            db.executemany(
+                "INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, negated,"
+                " hypothetical, cue, codebook_hash, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(cursor.lastrowid, doc_id, c.code, c.rule, c.start, c.end,
+                  json.dumps([[m.start, m.end, m.text] for m in c.matched], ensure_ascii=False),
+                  int(c.negated), int(c.hypothetical), c.cue, codebook_hash, run_id)
+                 for c in segment.codings])
+        db.execute("UPDATE documents SET coded_with = ? WHERE doc_id = ?", (codebook_hash, doc_id))
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> int:
+        with self.transaction() as db:
+            return sum(db.execute("DELETE FROM documents WHERE doc_id = ?", (d,)).rowcount for d in doc_ids)
+
+    def iter_documents(self, *, where_not_coded_with: str | None = None,
+                       batch_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Stored documents in ID order, streamed in pages so memory stays flat on big projects."""
+        condition = "WHERE coded_with IS NOT ? " if where_not_coded_with is not None else ""
+        last = ""
+        while True:
+            params: list[Any] = [where_not_coded_with] if where_not_coded_with is not None else []
+            joiner = "AND" if condition else "WHERE"
+            rows = self.connection.execute(
+                f"SELECT doc_id, root, source, text, attributes, encoding FROM documents {condition}"
+                f"{joiner} doc_id > ? ORDER BY doc_id LIMIT ?", [*params, last, batch_size]).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                record = dict(row)
+                record["attributes"] = json.loads(record["attributes"])
+                yield record
+            last = rows[-1]["doc_id"]
+
+    def canonical_attributes(self, doc_id: str) -> dict[str, str]:
+        rows = self.connection.execute("SELECT name, value FROM doc_attributes WHERE doc_id = ?", (doc_id,))
+        return {row["name"]: row["value"] for row in rows}
+
+    # -- summaries ----------------------------------------------------------------------------
+
+    def count_documents(self) -> int:
+        return self.connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+
+    def count_codings(self) -> tuple[int, int]:
+        """(all codings, codings that count: neither negated nor hypothetical)."""
+        row = self.connection.execute(
+            "SELECT count(*), coalesce(sum(negated = 0 AND hypothetical = 0), 0) FROM codings").fetchone()
+        return row[0], row[1]
+
+    def attribute_values(self) -> dict[str, list[tuple[str, int]]]:
+        """Each attribute with its (canonical) values and how many documents carry each."""
+        rows = self.connection.execute(
+            "SELECT name, value, count(*) AS n FROM doc_attributes GROUP BY name, value ORDER BY name, n DESC, value")
+        values: dict[str, list[tuple[str, int]]] = {}
+        for row in rows:
+            values.setdefault(row["name"], []).append((row["value"], row["n"]))
+        return values
+
+    def attribute_names(self) -> list[str]:
+        return [r[0] for r in self.connection.execute("SELECT DISTINCT name FROM doc_attributes ORDER BY name")]
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _describe_sqlite_error(path: Path, exc: sqlite3.Error) -> str:
+    """Turn SQLite's terse messages into what happened and what to do."""
+    text = str(exc).lower()
+    if "not a database" in text or "file is encrypted" in text:
+        return f"{path}: not a phantomcode project (the file is not an SQLite database); choose another --project path"
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return f"{path}: cannot write the project ({exc}); check that the file and its folder are writable"
+    if "disk is full" in text or "disk i/o" in text:
+        return f"{path}: the disk is full or failing ({exc}); the last batch was not saved, free space and re-run"
+    if "locked" in text or "busy" in text:
+        return f"{path}: the project is busy (another process holds it); wait and run the command again"
+    return f"{path}: project store error: {exc}"
