@@ -28,6 +28,7 @@ from .errors import ProjectBusyError, ProjectError, SchemaTooNewError
 DEFAULT_PROJECT = "phantomcode.db"
 PROJECT_ENV = "PHANTOMCODE_PROJECT"
 LOCK_TIMEOUT_SECONDS = 5.0
+LOCK_TIMEOUT_ENV = "PHANTOMCODE_LOCK_TIMEOUT"
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("create documents, segments, codings and runs", """
@@ -265,12 +266,14 @@ class Store:
             raise ProjectError(_describe_sqlite_error(self.path, exc)) from None
 
     @contextmanager
-    def writer(self, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    def writer(self, *, timeout: float | None = None) -> Iterator[None]:
         """Hold the project's writer lock; a second writer waits ``timeout`` seconds, then fails.
 
-        The lock is an OS lock on ``<project>.lock``: it disappears with the process, so a run
+        The wait defaults to ``$PHANTOMCODE_LOCK_TIMEOUT`` or 5 seconds. The lock is an OS lock on ``<project>.lock``: it disappears with the process, so a run
         killed with SIGKILL never leaves the project locked.
         """
+        if timeout is None:
+            timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_SECONDS)
         lock = FileLock(f"{self.path}.lock", timeout=timeout)
         try:
             lock.acquire()

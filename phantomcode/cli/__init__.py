@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PhantomcodeError
-from . import export, ingest, info
+from . import codebook, export, info, ingest
 from ._console import err
 
 
@@ -37,7 +37,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("ingest")(ingest.ingest_command)
+app.command("code")(ingest.code_command)
 app.command("info")(info.info_command)
+app.add_typer(codebook.app, name="codebook")
 app.add_typer(export.app, name="export")
 
 

@@ -1,0 +1,682 @@
+"""Load a YAML codebook into typed, frozen objects and lint it.
+
+A codebook is a scholarly artifact that people edit by hand (the format is documented in
+``codebooks/README.md``). This module is the only place that reads the raw YAML: it walks the
+composed node tree (so every problem carries the file, line and column of the offending node),
+checks every field, and builds frozen dataclasses. Nothing downstream handles raw dicts.
+
+Only YAML's safe subset is understood: the file is *composed*, never constructed with a full
+loader, so a tag such as ``!!python/object`` runs nothing; it is reported as ``CB009``.
+
+Rule IDs (stable; documented in ``codebooks/README.md``)::
+
+    CB001 YAML syntax or encoding error       CB008 group lists an unknown code
+    CB002 unknown key                         CB009 unsupported or unsafe YAML tag
+    CB003 duplicate code id                   CB010 wrong type (list, mapping, text, number)
+    CB004 missing required field              CB011 duplicate key in a mapping
+    CB005 invalid regular expression          CB012 invalid value
+    CB006 invalid token pattern               CB013 code listed in two groups
+    CB007 code with no rules                  CB014 attribute alias claimed by two values
+    W001 term claimed by two codes            W005 code belongs to no group
+    W002 term listed twice in one code        W006 regex can match empty text
+    W003 code has no examples                 W007 sector cue name not in the sector vocabulary
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from phantomcode.errors import CodebookError
+
+__all__ = [
+    "Code",
+    "Codebook",
+    "Examples",
+    "NearRule",
+    "NegationSettings",
+    "Problem",
+    "RuleSet",
+    "default_codebook_path",
+    "lint_codebook",
+    "load_codebook",
+]
+
+UNITS = ("sentence", "paragraph")
+LANGUAGES = ("en", "zh")
+CODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+GLOB_WORD = re.compile(r"^[^\s*]*\*[^\s]*$")
+
+_YAML = "tag:yaml.org,2002:"
+_SAFE_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
+# Token attributes whose values are text: their YAML scalars are read verbatim, so `{LOWER: no}`
+# means the word "no" and not the boolean False.
+_TEXT_ATTRS = {"ORTH", "TEXT", "LOWER", "NORM", "LEMMA", "POS", "TAG", "MORPH", "DEP", "ENT_TYPE",
+               "ENT_IOB", "ENT_ID", "ENT_KB_ID", "SHAPE", "PREFIX", "SUFFIX", "OP"}
+
+_TOP_KEYS = ("name", "version", "description", "languages", "unit", "negation", "attributes",
+             "sectors", "groups", "codes")
+_CODE_KEYS = ("id", "label", "definition", "include", "exclude", "examples", "terms", "patterns",
+              "regex", "near", "veto")
+_RULE_KEYS = ("terms", "patterns", "regex", "near")
+_NEGATION_KEYS = ("window", "before", "after", "hypothetical_before", "hypothetical_after",
+                  "terminators", "ignore")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One lint finding, with a human (1-based) position and a stable rule ID."""
+
+    path: str
+    line: int
+    column: int
+    rule: str
+    severity: str  # "error" | "warning"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.severity} {self.rule} {self.message}"
+
+
+@dataclass(frozen=True)
+class NearRule:
+    """Fires when a term of every set occurs in one unit (or, with ``within``, that many words apart)."""
+
+    sets: tuple[tuple[str, ...], ...]
+    within: int | None = None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The four rule kinds; used both for a code's rules and for its veto section."""
+
+    terms: tuple[str, ...] = ()
+    patterns: tuple[tuple[dict[str, Any], ...], ...] = ()
+    regex: tuple[str, ...] = ()
+    near: tuple[NearRule, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.patterns or self.regex or self.near)
+
+    def counts(self) -> dict[str, int]:
+        return {"terms": len(self.terms), "patterns": len(self.patterns),
+                "regex": len(self.regex), "near": len(self.near)}
+
+
+@dataclass(frozen=True)
+class Examples:
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Code:
+    id: str
+    label: str
+    group: str
+    definition: str
+    include: str = ""
+    exclude: str = ""
+    examples: Examples = field(default_factory=Examples)
+    rules: RuleSet = field(default_factory=RuleSet)
+    veto: RuleSet = field(default_factory=RuleSet)
+    line: int = 0
+
+
+DEFAULT_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "before": ("not", "no", "never", "without", "neither", "nor", "didn't need", "did not need",
+               "无需", "不用", "不需要", "没有要求", "没要求", "并没有", "从来没有", "从没", "未"),
+    "after": ("not needed", "not required", "not necessary", "was not", "were not",
+              "不需要", "不用", "没有要求"),
+    "hypothetical_before": ("if", "in case", "might", "could have", "would have", "whether",
+                            "如果", "要是", "假如", "万一"),
+    "hypothetical_after": ("if needed", "if necessary", "如果需要"),
+    "terminators": ("but", "however", "although", "though", "yet", "except", "instead",
+                    "但", "但是", "可是", "不过", "然而", "却"),
+    "ignore": ("not only", "no doubt", "not just", "no matter", "不但", "不仅", "不得不"),
+}
+
+
+@dataclass(frozen=True)
+class NegationSettings:
+    """NegEx-style settings: trigger words before/after a hit within ``window`` words."""
+
+    window: int = 6
+    window_zh: int = 8
+    before: tuple[str, ...] = DEFAULT_TRIGGERS["before"]
+    after: tuple[str, ...] = DEFAULT_TRIGGERS["after"]
+    hypothetical_before: tuple[str, ...] = DEFAULT_TRIGGERS["hypothetical_before"]
+    hypothetical_after: tuple[str, ...] = DEFAULT_TRIGGERS["hypothetical_after"]
+    terminators: tuple[str, ...] = DEFAULT_TRIGGERS["terminators"]
+    ignore: tuple[str, ...] = DEFAULT_TRIGGERS["ignore"]
+
+
+@dataclass(frozen=True)
+class Codebook:
+    name: str
+    version: str
+    description: str
+    path: Path
+    content_hash: str
+    unit: str
+    codes: tuple[Code, ...]
+    languages: tuple[str, ...] = LANGUAGES
+    negation: NegationSettings = field(default_factory=NegationSettings)
+    attributes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    group_order: tuple[str, ...] = ()
+
+    def code(self, code_id: str) -> Code:
+        for code in self.codes:
+            if code.id == code_id:
+                return code
+        raise KeyError(code_id)
+
+    def code_ids(self) -> list[str]:
+        return [code.id for code in self.codes]
+
+    def group_of(self, code_id: str) -> str:
+        return self.code(code_id).group
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {name: [] for name in self.group_order}
+        for code in self.codes:
+            groups.setdefault(code.group, []).append(code.id)
+        return groups
+
+    def normalize_attributes(self, attributes: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+        """Map attribute values to their canonical form; unknown values are kept with a warning."""
+        normalized: dict[str, str] = {}
+        warnings: list[str] = []
+        for name, value in attributes.items():
+            vocabulary = self.attributes.get(name)
+            if not vocabulary or value is None or str(value).strip() == "":
+                normalized[name] = value
+                continue
+            canonical = _alias_index(vocabulary).get(_fold(str(value)))
+            if canonical is None:
+                warnings.append(f"{name}: unknown value {str(value)!r} kept as is; "
+                                "add it to the codebook's vocabulary")
+                normalized[name] = value
+            else:
+                normalized[name] = canonical
+        return normalized, warnings
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _alias_index(vocabulary: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for canonical, aliases in vocabulary.items():
+        for alias in (canonical, *aliases):
+            index.setdefault(_fold(alias), canonical)
+    return index
+
+
+def default_codebook_path() -> Path:
+    """The bundled default codebook (``deflection.yaml``)."""
+    return Path(__file__).parent / "codebooks" / "deflection.yaml"
+
+
+def load_codebook(path: str | Path | None = None) -> Codebook:
+    """Load and validate a codebook; raise ``CodebookError`` listing every error found."""
+    path = Path(path) if path is not None else default_codebook_path()
+    codebook, problems = _parse(path)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or codebook is None:
+        raise CodebookError(f"{path}: {len(errors)} error(s) in codebook", problems)
+    return codebook
+
+
+def lint_codebook(path: str | Path) -> list[Problem]:
+    """Every problem in a codebook at once, sorted by position. Raises only if it cannot be read."""
+    return _parse(Path(path))[1]
+
+
+def _parse(path: Path) -> tuple[Codebook | None, list[Problem]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CodebookError(f"cannot read codebook {path}: {exc.strerror or exc}") from exc
+    reader = _Reader(str(path))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        reader.add(line, 1, "CB001", f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8")
+        return None, reader.sorted()
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reader.add(line, col, "CB001", f"YAML syntax: {exc.problem or exc}")
+        return None, reader.sorted()
+    except yaml.YAMLError as exc:
+        reader.add(1, 1, "CB001", f"YAML syntax: {exc}")
+        return None, reader.sorted()
+    if root is None:
+        reader.add(1, 1, "CB004", "the codebook is empty")
+        return None, reader.sorted()
+    reader.check_tags(root)
+    content_hash = hashlib.sha256(data).hexdigest()
+    codebook = _build(reader, root, path, content_hash)
+    problems = reader.sorted()
+    return (codebook if not any(p.severity == "error" for p in problems) else None), problems
+
+
+class _Reader:
+    """Walks composed YAML nodes, collecting problems with positions."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+        self.unsafe: set[int] = set()
+
+    def add(self, line: int, column: int, rule: str, message: str) -> None:
+        severity = "warning" if rule.startswith("W") else "error"
+        self.problems.append(Problem(self.path, line, column, rule, severity, message))
+
+    def at(self, node: Node, rule: str, message: str) -> None:
+        self.add(node.start_mark.line + 1, node.start_mark.column + 1, rule, message)
+
+    def sorted(self) -> list[Problem]:
+        unique = dict.fromkeys(self.problems)
+        return sorted(unique, key=lambda p: (p.line, p.column, p.rule))
+
+    def check_tags(self, node: Node, seen: set[int] | None = None) -> None:
+        seen = set() if seen is None else seen
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if node.tag not in _SAFE_TAGS:
+            self.unsafe.add(id(node))
+            self.at(node, "CB009", f"unsupported YAML tag {node.tag!r}: only plain text, numbers, "
+                    "lists and mappings are allowed (nothing is executed)")
+            return
+        if isinstance(node, SequenceNode):
+            for item in node.value:
+                self.check_tags(item, seen)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                self.check_tags(key, seen)
+                self.check_tags(value, seen)
+
+    # -- typed readers -------------------------------------------------------------------------
+    def mapping(self, node: Node, allowed: tuple[str, ...] | None, where: str) -> dict[str, tuple[Node, Node]]:
+        """Keys of a mapping node; reports wrong type, duplicate and unknown keys."""
+        if id(node) in self.unsafe:
+            return {}
+        if not isinstance(node, MappingNode):
+            self.at(node, "CB010", f"{where} must be a mapping (key: value lines)")
+            return {}
+        result: dict[str, tuple[Node, Node]] = {}
+        for key, value in node.value:
+            if not isinstance(key, ScalarNode) or id(key) in self.unsafe:
+                self.at(key, "CB010", f"{where}: keys must be plain text")
+                continue
+            name = key.value
+            if name in result:
+                self.at(key, "CB011", f"{where}: key {name!r} appears twice (the second would win)")
+                continue
+            if allowed is not None and name not in allowed:
+                close = difflib.get_close_matches(name, allowed, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; allowed: {', '.join(allowed)}"
+                self.at(key, "CB002", f"{where}: unknown key {name!r}{hint}")
+                continue
+            result[name] = (key, value)
+        return result
+
+    def text(self, node: Node, where: str, *, required: bool = False) -> str | None:
+        if id(node) in self.unsafe:
+            return None
+        if not isinstance(node, ScalarNode):
+            self.at(node, "CB010", f"{where} must be text, not a list or mapping")
+            return None
+        if node.tag == _YAML + "null" or (required and not node.value.strip()):
+            if required:
+                self.at(node, "CB004", f"{where} is empty")
+            return None
+        return node.value
+
+    def integer(self, node: Node, where: str, *, minimum: int = 1) -> int | None:
+        if id(node) in self.unsafe:
+            return None
+        if not isinstance(node, ScalarNode) or node.tag != _YAML + "int":
+            self.at(node, "CB010", f"{where} must be a whole number")
+            return None
+        value = int(node.value.replace("_", ""))
+        if value < minimum:
+            self.at(node, "CB012", f"{where} must be at least {minimum}")
+            return None
+        return value
+
+    def text_list(self, node: Node, where: str) -> list[tuple[str, Node]]:
+        """A list of text items; a single text item is accepted as a one-item list."""
+        if id(node) in self.unsafe:
+            return []
+        if isinstance(node, ScalarNode) and node.tag == _YAML + "null":
+            return []
+        items = node.value if isinstance(node, SequenceNode) else [node]
+        result = []
+        for item in items:
+            value = self.text(item, f"each item of {where}")
+            if value is None:
+                continue
+            if not value.strip():
+                self.at(item, "CB012", f"{where}: empty item")
+                continue
+            result.append((value.strip(), item))
+        return result
+
+    def sequence(self, node: Node, where: str) -> list[Node]:
+        if id(node) in self.unsafe or (isinstance(node, ScalarNode) and node.tag == _YAML + "null"):
+            return []
+        if not isinstance(node, SequenceNode):
+            self.at(node, "CB010", f"{where} must be a list (lines starting with '- ')")
+            return []
+        return list(node.value)
+
+
+def _build(reader: _Reader, root: Node, path: Path, content_hash: str) -> Codebook | None:
+    top = reader.mapping(root, _TOP_KEYS, "the codebook")
+    if not isinstance(root, MappingNode):
+        return None
+    values: dict[str, str | None] = {}
+    for key in ("name", "version", "description"):
+        required = key != "description"
+        if key in top:
+            values[key] = reader.text(top[key][1], key, required=required)
+        elif required:
+            reader.at(root, "CB004", f"missing required top-level key {key!r}")
+    unit = "sentence"
+    if "unit" in top:
+        unit = reader.text(top["unit"][1], "unit") or "sentence"
+        if unit not in UNITS:
+            reader.at(top["unit"][1], "CB012", f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
+    languages = LANGUAGES
+    if "languages" in top:
+        listed = reader.text_list(top["languages"][1], "languages")
+        for value, node in listed:
+            if value not in LANGUAGES:
+                reader.at(node, "CB012", f"unsupported language {value!r}; use en and/or zh")
+        languages = tuple(v for v, _ in listed if v in LANGUAGES) or LANGUAGES
+    negation = _read_negation(reader, top["negation"][1]) if "negation" in top else NegationSettings()
+    attributes = _read_attributes(reader, top["attributes"][1]) if "attributes" in top else {}
+    sectors = _read_sectors(reader, top["sectors"][1], attributes) if "sectors" in top else {}
+    if "codes" not in top:
+        reader.at(root, "CB004", "missing required top-level key 'codes'")
+        raw_codes: list[dict[str, Any]] = []
+    else:
+        raw_codes = _read_codes(reader, top["codes"][1])
+    group_of, group_order = _read_groups(reader, top.get("groups", (None, None))[1], raw_codes)
+    _check_shared_terms(reader, raw_codes)
+    codes = tuple(Code(group=group_of.get(raw["id"], "ungrouped"), **raw) for raw in raw_codes)
+    if "ungrouped" in {c.group for c in codes} and "ungrouped" not in group_order:
+        group_order = (*group_order, "ungrouped")
+    return Codebook(name=values.get("name") or "", version=values.get("version") or "",
+                    description=(values.get("description") or "").strip(), path=path,
+                    content_hash=content_hash, unit=unit, codes=codes, languages=languages,
+                    negation=negation, attributes=attributes, sectors=sectors,
+                    group_order=group_order)
+
+
+def _read_negation(reader: _Reader, node: Node) -> NegationSettings:
+    keys = reader.mapping(node, _NEGATION_KEYS, "negation")
+    settings: dict[str, Any] = {}
+    if "window" in keys:
+        window = keys["window"][1]
+        if isinstance(window, MappingNode):
+            for lang, (_, value) in reader.mapping(window, LANGUAGES, "negation.window").items():
+                number = reader.integer(value, f"negation.window.{lang}")
+                if number is not None:
+                    settings["window" if lang == "en" else "window_zh"] = number
+        else:
+            number = reader.integer(window, "negation.window")
+            if number is not None:
+                settings["window"] = settings["window_zh"] = number
+    for name in _NEGATION_KEYS[1:]:
+        if name in keys:
+            terms = reader.text_list(keys[name][1], f"negation.{name}")
+            for term, term_node in terms:
+                _check_term(reader, term, term_node, f"negation.{name}")
+            settings[name] = tuple(t for t, _ in terms)
+    return NegationSettings(**settings)
+
+
+def _read_attributes(reader: _Reader, node: Node) -> dict[str, dict[str, tuple[str, ...]]]:
+    attributes: dict[str, dict[str, tuple[str, ...]]] = {}
+    for name, (_, value) in reader.mapping(node, None, "attributes").items():
+        vocabulary: dict[str, tuple[str, ...]] = {}
+        claimed: dict[str, str] = {}
+        for canonical, (key_node, aliases_node) in reader.mapping(value, None, f"attributes.{name}").items():
+            aliases = reader.text_list(aliases_node, f"attributes.{name}.{canonical}")
+            for alias, alias_node in [(canonical, key_node), *aliases]:
+                owner = claimed.setdefault(_fold(alias), canonical)
+                if owner != canonical:
+                    reader.at(alias_node, "CB014", f"attributes.{name}: {alias!r} is given for both "
+                              f"{owner!r} and {canonical!r}")
+            vocabulary[canonical] = tuple(a for a, _ in aliases)
+        attributes[name] = vocabulary
+    return attributes
+
+
+def _read_sectors(reader: _Reader, node: Node, attributes: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    known = attributes.get("sector")
+    sectors: dict[str, tuple[str, ...]] = {}
+    for name, (key_node, value) in reader.mapping(node, None, "sectors").items():
+        if known and name not in known:
+            reader.at(key_node, "W007", f"sector {name!r} is not a value of attributes.sector "
+                      f"({', '.join(known)})")
+        cues = reader.text_list(value, f"sectors.{name}")
+        for cue, cue_node in cues:
+            _check_term(reader, cue, cue_node, f"sectors.{name}")
+        sectors[name] = tuple(c for c, _ in cues)
+    return sectors
+
+
+def _read_codes(reader: _Reader, node: Node) -> list[dict[str, Any]]:
+    codes: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for item in reader.sequence(node, "codes"):
+        keys = reader.mapping(item, _CODE_KEYS, "a code")
+        if not keys and not isinstance(item, MappingNode):
+            continue
+        code_id = reader.text(keys["id"][1], "id", required=True) if "id" in keys else None
+        where = f"code {code_id!r}" if code_id else "a code"
+        for required in ("id", "label", "definition"):
+            if required not in keys:
+                reader.at(item, "CB004", f"{where} is missing {required!r}")
+        if code_id is None:
+            continue
+        if not CODE_ID.match(code_id):
+            reader.at(keys["id"][1], "CB012", f"code id {code_id!r} must be lower-case letters, digits "
+                      "and underscores, starting with a letter")
+        if code_id in seen:
+            reader.at(keys["id"][1], "CB003", f"duplicate code id {code_id!r} (first defined on line "
+                      f"{seen[code_id]})")
+            continue
+        seen[code_id] = item.start_mark.line + 1
+        texts = {k: (reader.text(keys[k][1], f"{where}: {k}", required=k in ("label", "definition"))
+                     if k in keys else None) for k in ("label", "definition", "include", "exclude")}
+        rules = _read_rules(reader, keys, where)
+        veto = _read_rules(reader, reader.mapping(keys["veto"][1], _RULE_KEYS, f"{where}: veto"),
+                           f"{where}: veto") if "veto" in keys else RuleSet()
+        if not rules:
+            reader.at(item, "CB007", f"{where} has no rules: give it terms, patterns, regex or near")
+        examples = _read_examples(reader, keys["examples"][1], where) if "examples" in keys else Examples()
+        if not examples.positive and not examples.negative:
+            reader.at(item, "W003", f"{where} has no examples; 'codebook test' cannot check it")
+        codes.append({"id": code_id, "label": (texts["label"] or "").strip(),
+                      "definition": " ".join((texts["definition"] or "").split()),
+                      "include": (texts["include"] or "").strip(), "exclude": (texts["exclude"] or "").strip(),
+                      "examples": examples, "rules": rules, "veto": veto,
+                      "line": item.start_mark.line + 1, "_terms": _term_nodes(reader, keys)})
+    return codes
+
+
+def _term_nodes(reader: _Reader, keys: Mapping[str, tuple[Node, Node]]) -> list[tuple[str, Node]]:
+    if "terms" not in keys or id(keys["terms"][1]) in reader.unsafe:
+        return []
+    node = keys["terms"][1]
+    items = node.value if isinstance(node, SequenceNode) else [node]
+    return [(i.value.strip(), i) for i in items if isinstance(i, ScalarNode) and i.value.strip()]
+
+
+def _read_examples(reader: _Reader, node: Node, where: str) -> Examples:
+    keys = reader.mapping(node, ("positive", "negative"), f"{where}: examples")
+    found = {k: tuple(t for t, _ in reader.text_list(keys[k][1], f"{where}: examples.{k}"))
+             for k in keys}
+    return Examples(positive=found.get("positive", ()), negative=found.get("negative", ()))
+
+
+def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: str) -> RuleSet:
+    terms: list[str] = []
+    if "terms" in keys:
+        seen: set[str] = set()
+        for term, node in reader.text_list(keys["terms"][1], f"{where}: terms"):
+            if _fold(term) in seen:
+                reader.at(node, "W002", f"{where}: term {term!r} is listed twice")
+                continue
+            seen.add(_fold(term))
+            if _check_term(reader, term, node, f"{where}: terms"):
+                terms.append(term)
+    patterns = []
+    for index, node in enumerate(reader.sequence(keys["patterns"][1], f"{where}: patterns")
+                                 if "patterns" in keys else []):
+        pattern = _read_pattern(reader, node, f"{where}: patterns[{index}]")
+        if pattern is not None:
+            patterns.append(pattern)
+    regexes = []
+    for expression, node in (reader.text_list(keys["regex"][1], f"{where}: regex") if "regex" in keys else []):
+        try:
+            compiled = re.compile(expression, re.IGNORECASE)
+        except re.error as exc:
+            position = f" at character {exc.pos + 1}" if exc.pos is not None else ""
+            reader.at(node, "CB005", f"{where}: invalid regex {expression!r}: {exc.msg}{position}")
+            continue
+        if compiled.fullmatch(""):
+            reader.at(node, "W006", f"{where}: regex {expression!r} can match empty text")
+        regexes.append(expression)
+    near = []
+    for index, node in enumerate(reader.sequence(keys["near"][1], f"{where}: near") if "near" in keys else []):
+        rule = _read_near(reader, node, f"{where}: near[{index}]")
+        if rule is not None:
+            near.append(rule)
+    return RuleSet(terms=tuple(terms), patterns=tuple(patterns), regex=tuple(regexes), near=tuple(near))
+
+
+def _read_near(reader: _Reader, node: Node, where: str) -> NearRule | None:
+    keys = reader.mapping(node, ("all_of", "within"), where)
+    if not keys:
+        return None
+    if "all_of" not in keys:
+        reader.at(node, "CB004", f"{where} is missing 'all_of' (two or more lists of terms)")
+        return None
+    sets = []
+    for index, set_node in enumerate(reader.sequence(keys["all_of"][1], f"{where}: all_of")):
+        terms = reader.text_list(set_node, f"{where}: all_of[{index}]")
+        for term, term_node in terms:
+            _check_term(reader, term, term_node, f"{where}: all_of[{index}]")
+        if not terms:
+            reader.at(set_node, "CB012", f"{where}: all_of[{index}] has no terms")
+            return None
+        sets.append(tuple(t for t, _ in terms))
+    if len(sets) < 2:
+        reader.at(keys["all_of"][1], "CB012", f"{where}: all_of needs at least two lists of terms")
+        return None
+    within = reader.integer(keys["within"][1], f"{where}: within") if "within" in keys else None
+    return NearRule(sets=tuple(sets), within=within)
+
+
+def _check_term(reader: _Reader, term: str, node: Node, where: str) -> bool:
+    for word in term.split():
+        if "*" not in word:
+            continue
+        if CJK.search(word):
+            reader.at(node, "CB012", f"{where}: glob {word!r}: '*' works on Latin words only; "
+                      "list the Chinese words in full")
+            return False
+        if not word.strip("*"):
+            reader.at(node, "CB012", f"{where}: glob {word!r} needs at least one letter")
+            return False
+    return True
+
+
+def _read_pattern(reader: _Reader, node: Node, where: str) -> tuple[dict[str, Any], ...] | None:
+    from spacy.schemas import validate_token_pattern
+
+    tokens = reader.sequence(node, where)
+    if not tokens:
+        if isinstance(node, SequenceNode):
+            reader.at(node, "CB006", f"{where}: a token pattern needs at least one token")
+        return None
+    pattern = [_pattern_value(token, False) for token in tokens]
+    errors = validate_token_pattern(pattern)
+    for message in errors:
+        found = re.match(r"\[pattern -> (\d+)(?: -> (\w+))?[^\]]*\]\s*(.*)", message)
+        target: Node = node
+        if found:
+            token_node = tokens[int(found.group(1))]
+            target = token_node
+            if found.group(2) and isinstance(token_node, MappingNode):
+                target = next((k for k, _ in token_node.value if k.value == found.group(2)), token_node)
+        reader.at(target, "CB006", f"{where}: invalid token pattern: {message}")
+    return None if errors else tuple(pattern)
+
+
+def _pattern_value(node: Node, as_text: bool) -> Any:
+    """Python value of a pattern node; values under text attributes are read verbatim."""
+    if isinstance(node, MappingNode):
+        return {k.value: _pattern_value(v, as_text or k.value in _TEXT_ATTRS) for k, v in node.value}
+    if isinstance(node, SequenceNode):
+        return [_pattern_value(v, as_text) for v in node.value]
+    if as_text and node.tag != _YAML + "null":
+        return node.value
+    return SafeConstructor().construct_object(node, deep=True)
+
+
+def _read_groups(reader: _Reader, node: Node | None, codes: list[dict[str, Any]]) -> tuple[dict[str, str], tuple[str, ...]]:
+    known = {c["id"] for c in codes}
+    group_of: dict[str, str] = {}
+    order: list[str] = []
+    if node is not None:
+        for group, (_, members) in reader.mapping(node, None, "groups").items():
+            order.append(group)
+            for code_id, member in reader.text_list(members, f"groups.{group}"):
+                if code_id not in known:
+                    close = difflib.get_close_matches(code_id, sorted(known), n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    reader.at(member, "CB008", f"groups.{group} lists unknown code {code_id!r}{hint}")
+                elif code_id in group_of:
+                    reader.at(member, "CB013", f"code {code_id!r} is in groups {group_of[code_id]!r} "
+                              f"and {group!r}; a code belongs to one group")
+                else:
+                    group_of[code_id] = group
+    for code in codes:
+        if code["id"] not in group_of:
+            reader.add(code["line"], 1, "W005", f"code {code['id']!r} belongs to no group; "
+                       "shown as 'ungrouped'")
+    return group_of, tuple(order)
+
+
+def _check_shared_terms(reader: _Reader, codes: list[dict[str, Any]]) -> None:
+    owner: dict[str, str] = {}
+    for code in codes:
+        for term, node in code.pop("_terms"):
+            first = owner.setdefault(_fold(term), code["id"])
+            if first != code["id"]:
+                reader.at(node, "W001", f"term {term!r} is claimed by codes {first!r} and {code['id']!r}")
