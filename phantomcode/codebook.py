@@ -67,7 +67,7 @@ _TEXT_ATTRS = {"ORTH", "TEXT", "LOWER", "NORM", "LEMMA", "POS", "TAG", "MORPH", 
 _TOP_KEYS = ("name", "version", "description", "languages", "unit", "negation", "attributes",
              "sectors", "groups", "codes")
 _CODE_KEYS = ("id", "label", "definition", "include", "exclude", "examples", "terms", "patterns",
-              "regex", "near", "veto")
+              "regex", "near", "veto", "flag_negation", "flag_hypothetical")
 _RULE_KEYS = ("terms", "patterns", "regex", "near")
 _NEGATION_KEYS = ("window", "before", "after", "hypothetical_before", "hypothetical_after",
                   "terminators", "ignore")
@@ -130,6 +130,8 @@ class Code:
     examples: Examples = field(default_factory=Examples)
     rules: RuleSet = field(default_factory=RuleSet)
     veto: RuleSet = field(default_factory=RuleSet)
+    flag_negation: bool = True  # False: hits of this code are never flagged as negated
+    flag_hypothetical: bool = True  # False: ... nor as hypothetical
     line: int = 0
 
 
@@ -352,6 +354,17 @@ class _Reader:
             return None
         return node.value
 
+    def boolean(self, node: Node, where: str) -> bool | None:
+        if id(node) in self.unsafe:
+            return None
+        value = node.value.lower() if isinstance(node, ScalarNode) else None
+        if value in ("true", "yes", "on"):
+            return True
+        if value in ("false", "no", "off"):
+            return False
+        self.at(node, "CB010", f"{where} must be true or false")
+        return None
+
     def integer(self, node: Node, where: str, *, minimum: int = 1) -> int | None:
         if id(node) in self.unsafe:
             return None
@@ -517,6 +530,8 @@ def _read_codes(reader: _Reader, node: Node) -> list[dict[str, Any]]:
                            f"{where}: veto") if "veto" in keys else RuleSet()
         if not rules:
             reader.at(item, "CB007", f"{where} has no rules: give it terms, patterns, regex or near")
+        flags = {k: reader.boolean(keys[k][1], f"{where}: {k}") for k in ("flag_negation", "flag_hypothetical")
+                 if k in keys}
         examples = _read_examples(reader, keys["examples"][1], where) if "examples" in keys else Examples()
         if not examples.positive and not examples.negative:
             reader.at(item, "W003", f"{where} has no examples; 'codebook test' cannot check it")
@@ -524,7 +539,9 @@ def _read_codes(reader: _Reader, node: Node) -> list[dict[str, Any]]:
                       "definition": " ".join((texts["definition"] or "").split()),
                       "include": (texts["include"] or "").strip(), "exclude": (texts["exclude"] or "").strip(),
                       "examples": examples, "rules": rules, "veto": veto,
-                      "line": item.start_mark.line + 1, "_terms": _term_nodes(reader, keys)})
+                      **{k: v for k, v in flags.items() if v is not None},
+                      "line": item.start_mark.line + 1, "_column": item.start_mark.column + 1,
+                      "_terms": _term_nodes(reader, keys)})
     return codes
 
 
@@ -583,6 +600,7 @@ def _read_near(reader: _Reader, node: Node, where: str) -> NearRule | None:
     keys = reader.mapping(node, ("all_of", "within"), where)
     if not keys:
         return None
+    within = reader.integer(keys["within"][1], f"{where}: within") if "within" in keys else None
     if "all_of" not in keys:
         reader.at(node, "CB004", f"{where} is missing 'all_of' (two or more lists of terms)")
         return None
@@ -598,11 +616,17 @@ def _read_near(reader: _Reader, node: Node, where: str) -> NearRule | None:
     if len(sets) < 2:
         reader.at(keys["all_of"][1], "CB012", f"{where}: all_of needs at least two lists of terms")
         return None
-    within = reader.integer(keys["within"][1], f"{where}: within") if "within" in keys else None
     return NearRule(sets=tuple(sets), within=within)
 
 
 def _check_term(reader: _Reader, term: str, node: Node, where: str) -> bool:
+    if term.startswith("="):
+        if not term[1:].strip():
+            reader.at(node, "CB012", f"{where}: '=' must be followed by a word or phrase")
+            return False
+        if "*" in term:
+            reader.at(node, "CB012", f"{where}: {term!r}: '=' (exact form) and '*' (glob) cannot be combined")
+            return False
     for word in term.split():
         if "*" not in word:
             continue
@@ -626,15 +650,21 @@ def _read_pattern(reader: _Reader, node: Node, where: str) -> tuple[dict[str, An
         return None
     pattern = [_pattern_value(token, False) for token in tokens]
     errors = validate_token_pattern(pattern)
+    reported: set[tuple[str, str]] = set()
     for message in errors:
         found = re.match(r"\[pattern -> (\d+)(?: -> (\w+))?[^\]]*\]\s*(.*)", message)
-        target: Node = node
-        if found:
-            token_node = tokens[int(found.group(1))]
-            target = token_node
-            if found.group(2) and isinstance(token_node, MappingNode):
-                target = next((k for k, _ in token_node.value if k.value == found.group(2)), token_node)
-        reader.at(target, "CB006", f"{where}: invalid token pattern: {message}")
+        if not found:
+            reader.at(node, "CB006", f"{where}: invalid token pattern: {message}")
+            continue
+        index, key, detail = found.groups()
+        if (index, key) in reported:
+            continue  # spaCy lists one message per alternative type; the first says enough
+        reported.add((index, key))
+        target: Node = tokens[int(index)]
+        if key and isinstance(target, MappingNode):
+            target = next((k for k, _ in target.value if k.value == key), target)
+        reader.at(target, "CB006", f"{where}: invalid token pattern: token {int(index) + 1}"
+                  f"{f' {key}' if key else ''}: {detail}")
     return None if errors else tuple(pattern)
 
 
@@ -662,13 +692,14 @@ def _read_groups(reader: _Reader, node: Node | None, codes: list[dict[str, Any]]
                     hint = f"; did you mean {close[0]!r}?" if close else ""
                     reader.at(member, "CB008", f"groups.{group} lists unknown code {code_id!r}{hint}")
                 elif code_id in group_of:
-                    reader.at(member, "CB013", f"code {code_id!r} is in groups {group_of[code_id]!r} "
-                              f"and {group!r}; a code belongs to one group")
+                    where = (f"listed twice in groups.{group}" if group_of[code_id] == group else
+                             f"in groups {group_of[code_id]!r} and {group!r}; a code belongs to one group")
+                    reader.at(member, "CB013", f"code {code_id!r} is {where}")
                 else:
                     group_of[code_id] = group
     for code in codes:
         if code["id"] not in group_of:
-            reader.add(code["line"], 1, "W005", f"code {code['id']!r} belongs to no group; "
+            reader.add(code["line"], code["_column"], "W005", f"code {code['id']!r} belongs to no group; "
                        "shown as 'ungrouped'")
     return group_of, tuple(order)
 
@@ -676,6 +707,7 @@ def _read_groups(reader: _Reader, node: Node | None, codes: list[dict[str, Any]]
 def _check_shared_terms(reader: _Reader, codes: list[dict[str, Any]]) -> None:
     owner: dict[str, str] = {}
     for code in codes:
+        code.pop("_column")
         for term, node in code.pop("_terms"):
             first = owner.setdefault(_fold(term), code["id"])
             if first != code["id"]:

@@ -18,6 +18,8 @@ from .errors import UsageError
 from .store import Store
 
 DOCUMENT_FORMATS = ("jsonl", "csv")
+SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
+                   "status", "segment_sector", "sector_source", "codebook_hash"]
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -42,6 +44,28 @@ def export_documents(*, project: str | Path | None = None, fmt: str = "jsonl",
     with Store.open(project, readonly=True) as store, _open_output(out) as handle:
         columns = ["doc_id", "text", "source", *store.attribute_names()]
         return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
+
+
+def segment_rows(store: Store, *, flat: bool) -> Iterator[dict[str, Any]]:
+    """One row per coding with its document's attributes (canonical values) as columns.
+
+    ``flat`` turns the matched spans into text (``words | words``) for CSV; JSON keeps them as objects.
+    """
+    attributes = store.canonical_attribute_table()
+    for row in store.coding_rows():
+        row.pop("coding_id")
+        if flat:
+            row["matched"] = " | ".join(span["text"] for span in row["matched"])
+        yield {**row, **{k: v for k, v in attributes.get(row["doc_id"], {}).items() if k not in row}}
+
+
+def export_segments(*, project: str | Path | None = None, fmt: str = "csv", out: str | Path | None = None) -> int:
+    """Write every coding with its segment text, rule, matched words, flags and attributes."""
+    if fmt not in DOCUMENT_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
+    with Store.open(project, readonly=True) as store, _open_output(out) as handle:
+        columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
+        return write_records(segment_rows(store, flat=fmt == "csv"), handle, fmt=fmt, columns=columns)
 
 
 def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, columns: list[str]) -> int:

@@ -90,20 +90,23 @@ class _Work:
 # Choosing the codebook
 
 
-def choose_codebook(store: Store, codebook: str | Path | Codebook | None) -> Codebook:
-    """The codebook given, else the one the project's last run used (if still on disk), else the default.
+def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str | None = None) -> Codebook:
+    """The codebook given, else the project's last one (``remembered``, if still on disk), else the default.
 
     Remembering the project's codebook lets a researcher edit their YAML and simply run
     ``phantomcode code`` without repeating ``--codebook`` every time.
     """
     if isinstance(codebook, Codebook):
         return codebook
-    if codebook is None:
-        last = store.connection.execute(
-            "SELECT codebook_path FROM runs WHERE codebook_path IS NOT NULL ORDER BY run_id DESC LIMIT 1").fetchone()
-        if last is not None and Path(last[0]).is_file():
-            codebook = last[0]
+    if codebook is None and remembered is not None and Path(remembered).is_file():
+        codebook = remembered
     return load_codebook(codebook)
+
+
+def resolve_codebook(project: str | Path | None, codebook: str | Path | Codebook | None) -> Codebook:
+    """``choose_codebook`` for read-only commands, looking up the project's last codebook."""
+    with Store.open(project, readonly=True) as store:
+        return choose_codebook(codebook, remembered=store.last_codebook_path())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +126,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     files = find_note_files(root)
     template = compile_path_template(path_attrs) if path_attrs else None
     with Store.open(project) as store, store.writer():
-        book = choose_codebook(store, codebook)
+        book = choose_codebook(codebook, remembered=store.last_codebook_path())
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
                               files=len(files))
         sidecars, sidecar_warnings = load_sidecars(root)
@@ -286,12 +289,11 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
                  batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None) -> CodeReport:
     """Re-code stored documents with the codebook; only those coded with another version unless ``force``."""
     with Store.open(project, must_exist=True) as store, store.writer():
-        book = choose_codebook(store, codebook)
+        book = choose_codebook(codebook, remembered=store.last_codebook_path())
         report = CodeReport(project=str(store.path), codebook=f"{book.name} {book.version}",
                             documents=store.count_documents())
         stale = None if force else book.content_hash
-        total = report.documents if force else store.connection.execute(
-            "SELECT count(*) FROM documents WHERE coded_with IS NOT ?", (stale,)).fetchone()[0]
+        total = report.documents if force else store.count_documents(not_coded_with=stale)
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         engine = CodingEngine(book, model=model)

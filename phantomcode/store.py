@@ -107,6 +107,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# A coding counts in tables and metrics unless it is negated, hypothetical or rejected in review.
+COUNTED = "c.negated = 0 AND c.hypothetical = 0 AND c.status != 'rejected'"
+
 
 def resolve_project_path(path: str | Path | None) -> Path:
     """``--project`` wins, then ``$PHANTOMCODE_PROJECT``, then ``./phantomcode.db``."""
@@ -386,7 +389,8 @@ class Store:
                 "INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, negated,"
                 " hypothetical, cue, codebook_hash, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(cursor.lastrowid, doc_id, c.code, c.rule, c.start, c.end,
-                  json.dumps([[m.start, m.end, m.text] for m in c.matched], ensure_ascii=False),
+                  json.dumps([{"start": m.start, "end": m.end, "text": m.text, "term": m.term}
+                              for m in c.matched], ensure_ascii=False),
                   int(c.negated), int(c.hypothetical), c.cue, codebook_hash, run_id)
                  for c in segment.codings])
         db.execute("UPDATE documents SET coded_with = ? WHERE doc_id = ?", (codebook_hash, doc_id))
@@ -420,8 +424,17 @@ class Store:
 
     # -- summaries ----------------------------------------------------------------------------
 
-    def count_documents(self) -> int:
-        return self.connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+    def count_documents(self, *, not_coded_with: str | None = None) -> int:
+        if not_coded_with is None:
+            return self.connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+        return self.connection.execute(
+            "SELECT count(*) FROM documents WHERE coded_with IS NOT ?", (not_coded_with,)).fetchone()[0]
+
+    def last_codebook_path(self) -> str | None:
+        """The codebook file the project's most recent run used."""
+        row = self.connection.execute(
+            "SELECT codebook_path FROM runs WHERE codebook_path IS NOT NULL ORDER BY run_id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
 
     def count_codings(self) -> tuple[int, int]:
         """(all codings, codings that count: neither negated nor hypothetical)."""
@@ -437,6 +450,65 @@ class Store:
         for row in rows:
             values.setdefault(row["name"], []).append((row["value"], row["n"]))
         return values
+
+    def coding_rows(self, *, code: str | None = None, counted_only: bool = False) -> Iterator[dict[str, Any]]:
+        """One row per coding with its segment text and sector, in document order; attributes not included."""
+        conditions = [COUNTED] if counted_only else []
+        params: list[Any] = []
+        if code is not None:
+            conditions.append("c.code = ?")
+            params.append(code)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self.connection.execute(
+            "SELECT c.coding_id, c.doc_id, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start) AS text,"
+            " c.code, c.rule, c.matched, c.negated, c.hypothetical, c.cue, c.status, s.sector AS segment_sector,"
+            " s.sector_source, c.codebook_hash"
+            " FROM codings c JOIN segments s USING (segment_id) JOIN documents d ON d.doc_id = c.doc_id"
+            f" {where} ORDER BY c.doc_id, c.start, c.code", params)
+        for row in rows:
+            record = dict(row)
+            record["matched"] = json.loads(record["matched"])
+            record["negated"], record["hypothetical"] = bool(record["negated"]), bool(record["hypothetical"])
+            yield record
+
+    def canonical_attribute_table(self) -> dict[str, dict[str, str]]:
+        """doc_id -> {attribute: canonical value}, for joining onto coding rows."""
+        table: dict[str, dict[str, str]] = {}
+        for row in self.connection.execute("SELECT doc_id, name, value FROM doc_attributes"):
+            table.setdefault(row["doc_id"], {})[row["name"]] = row["value"]
+        return table
+
+    def term_counts(self) -> list[tuple[str, str, int, int]]:
+        """(code, matched codebook term, segments, documents) over counted codings."""
+        rows = self.connection.execute(
+            "SELECT c.code, json_extract(m.value, '$.term') AS term, count(DISTINCT c.segment_id),"
+            f" count(DISTINCT c.doc_id) FROM codings c, json_each(c.matched) m WHERE {COUNTED}"
+            " GROUP BY c.code, term ORDER BY c.code, term")
+        return [tuple(row) for row in rows]
+
+    def code_counts(self) -> dict[str, tuple[int, int]]:
+        """code -> (segments, documents) over counted codings."""
+        rows = self.connection.execute(
+            "SELECT c.code, count(DISTINCT c.segment_id), count(DISTINCT c.doc_id) FROM codings c"
+            f" WHERE {COUNTED} GROUP BY c.code")
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def document_texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(doc_ids))
+        texts: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self.connection.execute(
+                f"SELECT doc_id, text FROM documents WHERE doc_id IN ({','.join('?' * len(chunk))})", chunk)
+            texts.update({row[0]: row[1] for row in rows})
+        return texts
+
+    def counted_spans(self) -> dict[str, list[tuple[int, int, str]]]:
+        """doc_id -> [(start, end, code)] of every counted coding: what evaluation compares to gold."""
+        spans: dict[str, list[tuple[int, int, str]]] = {}
+        for row in self.connection.execute(f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {COUNTED}"):
+            spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
+        return spans
 
     def attribute_names(self) -> list[str]:
         return [r[0] for r in self.connection.execute("SELECT DISTINCT name FROM doc_attributes ORDER BY name")]

@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PhantomcodeError
-from . import codebook, export, info, ingest
+from . import codebook, explore, export, info, ingest
 from ._console import err
 
 
@@ -39,6 +39,9 @@ app = typer.Typer(
 app.command("ingest")(ingest.ingest_command)
 app.command("code")(ingest.code_command)
 app.command("info")(info.info_command)
+app.command("kwic")(explore.kwic_command)
+app.command("evaluate")(explore.evaluate_command)
+codebook.app.command("stats")(explore.stats_command)
 app.add_typer(codebook.app, name="codebook")
 app.add_typer(export.app, name="export")
 

@@ -1,0 +1,67 @@
+"""``phantomcode codebook lint|show|test``: check, browse and test a codebook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.tree import Tree
+
+from ..codebook import default_codebook_path, lint_codebook, load_codebook
+from ..coding import check_examples
+from ._console import err, out
+
+app = typer.Typer(help="Check, browse and test a codebook (default: the bundled deflection codebook).",
+                  no_args_is_help=True)
+
+FileArgument = Annotated[Optional[Path], typer.Argument(
+    help="Codebook YAML file (default: the bundled deflection.yaml).", show_default=False)]
+
+
+@app.command("lint")
+def lint_command(file: FileArgument = None) -> None:
+    """Report every problem in a codebook with file:line:column and a rule ID; exit 1 on errors."""
+    problems = lint_codebook(file or default_codebook_path())
+    for problem in problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        out.print(f"[{colour}]{escape(str(problem))}[/]")
+    errors = sum(p.severity == "error" for p in problems)
+    err.print(f"{errors} error(s), {len(problems) - errors} warning(s)", soft_wrap=True)
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("show")
+def show_command(file: FileArgument = None) -> None:
+    """Show the codebook as a tree: groups, codes, definitions and how many rules of each kind."""
+    book = load_codebook(file)
+    tree = Tree(f"[bold]{escape(book.name)}[/] {escape(book.version)} (unit: {book.unit})")
+    for group, code_ids in book.groups.items():
+        branch = tree.add(f"[bold magenta]{escape(group)}[/]")
+        for code_id in code_ids:
+            code = book.code(code_id)
+            counts = _counts(code.rules.counts())
+            vetoes = f"; veto: {_counts(code.veto.counts())}" if code.veto else ""
+            node = branch.add(f"[bold cyan]{code.id}[/] {escape(code.label)} [dim]({counts}{vetoes})[/]")
+            node.add(escape(code.definition))
+    out.print(tree, soft_wrap=False)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+
+
+@app.command("test")
+def test_command(file: FileArgument = None) -> None:
+    """Run every example: positives must get their code, negatives must not; exit 1 on any failure."""
+    results = check_examples(load_codebook(file))
+    failures = [r for r in results if not r.passed]
+    for result in failures:
+        out.print(f"[red]FAIL[/] {result.code} {result.kind}: {escape(repr(result.text))}\n"
+                  f"     {escape(result.detail)}")
+    err.print(f"{len(results)} examples: {len(results) - len(failures)} passed, {len(failures)} failed",
+              soft_wrap=True)
+    if failures:
+        raise typer.Exit(1)

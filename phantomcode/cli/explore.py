@@ -1,0 +1,69 @@
+"""``phantomcode codebook stats``, ``phantomcode kwic`` and ``phantomcode evaluate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..evaluate import evaluate
+from ..explore import codebook_stats, kwic
+from ..ingest import resolve_codebook
+from ._console import err, out
+from ._options import CodebookOption, ProjectOption
+
+
+def stats_command(project: ProjectOption = None, codebook: CodebookOption = None) -> None:
+    """Per code and per term: segments and documents it fires on; terms that never fire are marked."""
+    stats = codebook_stats(resolve_codebook(project, codebook), project=project)
+    table = Table("code", "term", "segments", "documents", title="Codebook use in the project")
+    never = 0
+    for stat in stats:
+        table.add_row(f"[bold]{stat.code}[/]", "[dim](all rules)[/]", str(stat.segments), str(stat.documents))
+        for term in stat.terms:
+            fired = term.segments > 0
+            never += not fired
+            table.add_row("", escape(term.term) if fired else f"[red]{escape(term.term)} (never fires)[/]",
+                          str(term.segments), str(term.documents))
+    out.print(table)
+    err.print(f"{never} term(s) never fire in this project")
+
+
+def kwic_command(
+    term: Annotated[Optional[str], typer.Argument(help="Word or phrase; * is a wildcard.", show_default=False)] = None,
+    code: Annotated[Optional[str], typer.Option("--code", help="Show the matched words of this code.",
+                                                show_default=False)] = None,
+    width: Annotated[int, typer.Option("--width", min=10, help="Characters of context on each side.")] = 60,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most this many lines.",
+                                                 show_default=False)] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Keyword in context: every hit of a code (--code ID) or every occurrence of TERM."""
+    table = Table("doc_id", "left", "keyword", "right", "rule", box=None, show_header=True)
+    count = 0
+    for count, line in enumerate(kwic(project=project, code=code, term=term, width=width, limit=limit), start=1):
+        rule = f"{line.rule} ({line.flags})" if line.flags else (line.rule or "")
+        table.add_row(line.doc_id, escape(line.left), f"[bold]{escape(line.keyword)}[/]", escape(line.right), rule)
+    out.print(table)
+    err.print(f"{count} line(s)")
+
+
+def evaluate_command(
+    gold: Annotated[Path, typer.Option("--gold", help="CSV with note_id,sentence,codes (codes ';'-separated).",
+                                       show_default=False)],
+    project: ProjectOption = None,
+) -> None:
+    """Sentence-level precision, recall, F1 and Cohen's kappa per code against a gold CSV."""
+    result = evaluate(gold, project=project)
+    table = Table("code", "support", "tp", "fp", "fn", "precision", "recall", "F1", "kappa",
+                  title=f"{result.metrics.units} gold sentences")
+    for row in result.metrics.rows():
+        table.add_row(row["code"], str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
+                      *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
+                      style="bold" if row["code"] in ("micro", "macro") else None)
+    out.print(table)
+    for problem in result.problems:
+        err.print(f"[yellow]warning:[/] {escape(problem)}")

@@ -1,0 +1,122 @@
+"""Looking into a coded project: which terms fire (codebook stats) and keyword in context (kwic).
+
+These are the reviewer's map of the codebook: terms that never fire are candidates for removal or
+rewording; a kwic listing shows whether a term's hits are the intended sense.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .codebook import Code, Codebook
+from .errors import UsageError
+from .store import Store
+
+CONTEXT_CHARS = 60
+
+
+@dataclass(frozen=True)
+class TermStat:
+    code: str
+    term: str
+    segments: int
+    documents: int
+
+
+@dataclass(frozen=True)
+class CodeStat:
+    code: str
+    label: str
+    segments: int
+    documents: int
+    terms: tuple[TermStat, ...]   # every term the code lists, zero counts included
+
+
+@dataclass(frozen=True)
+class KwicLine:
+    doc_id: str
+    start: int
+    end: int
+    left: str
+    keyword: str
+    right: str
+    code: str | None
+    rule: str | None
+    flags: str  # "", "negated", "hypothetical"
+
+
+def codebook_stats(codebook: Codebook, *, project: str | Path | None = None) -> list[CodeStat]:
+    """Per code and per term: segments and documents it fires on (counted codings only)."""
+    with Store.open(project, readonly=True) as store:
+        per_code = store.code_counts()
+        per_term: dict[tuple[str, str | None], tuple[int, int]] = {
+            (code, term): (segments, documents) for code, term, segments, documents in store.term_counts()}
+    stats = []
+    for code in codebook.codes:
+        terms = tuple(TermStat(code.id, term, *per_term.get((code.id, term), (0, 0)))
+                      for term in _terms_of(code))
+        stats.append(CodeStat(code.id, code.label, *per_code.get(code.id, (0, 0)), terms))
+    return stats
+
+
+def _terms_of(code: Code) -> list[str]:
+    """Every term a code lists in its rules (terms and near sets), in codebook order, once each."""
+    seen: dict[str, None] = {}
+    for term in code.rules.terms:
+        seen.setdefault(term, None)
+    for near in code.rules.near:
+        for term_set in near.sets:
+            for term in term_set:
+                seen.setdefault(term, None)
+    return list(seen)
+
+
+def kwic(*, project: str | Path | None = None, code: str | None = None, term: str | None = None,
+         width: int = CONTEXT_CHARS, limit: int | None = None) -> Iterator[KwicLine]:
+    """Keyword-in-context lines: the matched words of a code's codings, or every occurrence of a term.
+
+    A term is matched case-insensitively as a whole word; ``*`` is a wildcard (``reimburs*``).
+    """
+    if (code is None) == (term is None):
+        raise UsageError("give either --code ID or a TERM, not both")
+    with Store.open(project, readonly=True) as store:
+        lines = _code_lines(store, code, width) if code is not None else _term_lines(store, term or "", width)
+        for count, line in enumerate(lines, start=1):
+            yield line
+            if limit is not None and count >= limit:
+                return
+
+
+def _code_lines(store: Store, code: str, width: int) -> Iterator[KwicLine]:
+    texts: dict[str, str] = {}
+    for row in store.coding_rows(code=code):
+        text = texts.get(row["doc_id"]) or store.document_texts([row["doc_id"]])[row["doc_id"]]
+        texts = {row["doc_id"]: text}
+        flags = "negated" if row["negated"] else ("hypothetical" if row["hypothetical"] else "")
+        for span in row["matched"]:
+            yield _line(row["doc_id"], text, span["start"], span["end"], width, code, row["rule"], flags)
+
+
+def _term_lines(store: Store, term: str, width: int) -> Iterator[KwicLine]:
+    pattern = _term_regex(term)
+    for doc in store.iter_documents():
+        for match in pattern.finditer(doc["text"]):
+            yield _line(doc["doc_id"], doc["text"], match.start(), match.end(), width, None, None, "")
+
+
+def _term_regex(term: str) -> re.Pattern[str]:
+    """Whole-word, case-insensitive; hanzi match anywhere (Chinese has no spaces between words)."""
+    body = r"\w*".join(re.escape(part) for part in term.strip().split("*"))
+    if re.search(r"[\u3400-\u9fff]", term):
+        return re.compile(body, re.IGNORECASE)
+    return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
+
+
+def _line(doc_id: str, text: str, start: int, end: int, width: int, code: str | None, rule: str | None,
+          flags: str) -> KwicLine:
+    left = text[max(0, start - width):start].replace("\n", " ")
+    right = text[end:end + width].replace("\n", " ")
+    return KwicLine(doc_id, start, end, left, text[start:end], right, code, rule, flags)
