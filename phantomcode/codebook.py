@@ -637,6 +637,10 @@ def _check_term(reader: _Reader, term: str, node: Node, where: str) -> bool:
         if not word.strip("*"):
             reader.at(node, "CB012", f"{where}: glob {word!r} needs at least one letter")
             return False
+        if not re.fullmatch(r"[\w*]+", word):
+            reader.at(node, "CB012", f"{where}: glob {word!r}: '*' works on single words of letters "
+                      "and digits; write the other parts as separate words or list the forms")
+            return False
     return True
 
 

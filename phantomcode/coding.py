@@ -11,9 +11,10 @@ How a document is coded:
 2. Sentences end at ``. ! ?``, at ``。！？`` and at line breaks (unless the paragraph looks
    hard-wrapped). The unit of coding is the sentence or the paragraph (``unit`` in the codebook).
 3. One :class:`CodeMatcher` call per paragraph finds every rule of every code, the negation
-   triggers and the sector cues at once: terms go to two PhraseMatchers (LOWER and LEMMA), globs
-   are expanded lazily into the LOWER PhraseMatcher as new words are seen, token patterns go to
-   one Matcher, regexes run once over the paragraph text. Cost grows with tokens, not codes.
+   triggers and the sector cues at once: terms go to two PhraseMatchers (word forms and
+   lemmas), globs are expanded lazily into the word-form PhraseMatcher as new words are seen,
+   each token pattern has a Matcher that runs only when the pattern's required word occurs,
+   regexes run once over the paragraph text. Cost grows with tokens, not with codes.
 4. Per unit and code: a veto hit cancels the code in that unit; otherwise every hit is checked
    NegEx-style for negation and hypotheticals (trigger words before or after it within the
    codebook's window, stopped by terminators and sentence ends; a trigger that is part of the
@@ -36,7 +37,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from phantomcode.codebook import Codebook, NearRule, RuleSet, load_codebook
+from phantomcode.codebook import Codebook, RuleSet, load_codebook
 from phantomcode.errors import UsageError
 
 __all__ = ["Candidate", "CodeMatcher", "Coding", "CodingEngine", "ExampleResult", "MatchedSpan",
@@ -260,13 +261,12 @@ class CodeMatcher:
     """
 
     def __init__(self, nlp: Any) -> None:
-        from spacy.matcher import Matcher, PhraseMatcher
+        from spacy.matcher import PhraseMatcher
 
         self.nlp = nlp
         self.vocab = nlp.vocab
-        self._lower = PhraseMatcher(self.vocab, attr="NORM")
+        self._lower = PhraseMatcher(self.vocab, attr="NORM")  # NORM: lower case, straight apostrophes
         self._lemma = PhraseMatcher(self.vocab, attr="LEMMA")
-        self._matcher_class = Matcher
         self._patterns: list[tuple[Any, str | None, frozenset[int]]] = []  # (Matcher, attr, anchor ids)
         self._ids: dict[int, tuple[str, str | None]] = {}
         self._keys: set[str] = set()
@@ -285,14 +285,15 @@ class CodeMatcher:
         return key in self._keys
 
     def _match_id(self, key: str, term: str | None) -> str:
+        """A unique match key for one term (or pattern) of a rule; hits map back to (key, term)."""
         match_key = f"{key}\x1f{term}"
-        self._ids[self.vocab.strings.add(match_key)] = (key, term)
+        self._ids[self.vocab.strings.add(match_key)] = (key.split("\x1f")[0], term)
         return match_key
 
     def add(self, key: str, *, terms: Iterable[str] = (), patterns: Iterable[Sequence[Mapping]] = (),
             regex: Iterable[str] = (), lemmas: bool = True) -> None:
         """Register rules under ``key``. Terms match on word forms and, if ``lemmas``, on lemmas too."""
-        from spacy.tokens import Doc
+        from spacy.matcher import Matcher
 
         self._keys.add(key)
         for term in terms:
@@ -310,8 +311,8 @@ class CodeMatcher:
             if lemmas and not exact and _LATIN_WORD.search(phrase):  # hanzi have no inflections
                 self._lemma.add(match_key, [doc])
         for index, pattern in enumerate(patterns):
-            matcher = self._matcher_class(self.vocab, validate=True)
-            matcher.add(self._match_id(key, f"pattern[{index}]"), [list(pattern)])
+            matcher = Matcher(self.vocab, validate=True)
+            matcher.add(self._match_id(f"{key}\x1f{index}", None), [list(pattern)])
             attr, words = _pattern_anchor(pattern)
             self._patterns.append((matcher, attr, frozenset(self.vocab.strings.add(w) for w in words)))
         for expression in regex:
@@ -396,8 +397,6 @@ class CodeMatcher:
                 continue
             for match_id, start, end in matcher(doc):
                 key, term = self._ids[match_id]
-                if term is not None and term.startswith("pattern["):
-                    term = None
                 if (key, start, end) not in found:
                     found[(key, start, end)] = Hit(key, start, end, term, doc[start].idx,
                                                    doc[end - 1].idx + len(doc[end - 1]))
@@ -811,23 +810,43 @@ def _describe(candidate: Candidate) -> str:
 
 # -- worker processes ------------------------------------------------------------------------------
 _WORKER_ENGINE: CodingEngine | None = None
+_WORKER_ERROR: Exception | None = None
 
 
 def _init_worker(path: str, content_hash: str, model: str | None) -> None:
-    global _WORKER_ENGINE
-    codebook = load_codebook(path)
-    if codebook.content_hash != content_hash:
-        raise UsageError(f"codebook {path} changed on disk while coding; run again")
-    _WORKER_ENGINE = CodingEngine(codebook, model=model)
+    """Build the engine once per worker process (an initializer that raised would be retried forever,
+    so a failure is kept and raised by the first task instead)."""
+    global _WORKER_ENGINE, _WORKER_ERROR
+    try:
+        codebook = load_codebook(path)
+        if codebook.content_hash != content_hash:
+            raise UsageError(f"codebook {path} changed on disk while coding; run again")
+        _WORKER_ENGINE = CodingEngine(codebook, model=model)
+    except Exception as exc:  # noqa: BLE001 - re-raised in _code_one, in the parent process
+        _WORKER_ERROR = exc
 
 
 def _code_one(item: tuple[str, dict[str, str]]) -> list[Segment]:
+    if _WORKER_ERROR is not None:
+        raise _WORKER_ERROR
     assert _WORKER_ENGINE is not None, "worker not initialised"
     return _WORKER_ENGINE.code_document(*item)
 
 
 def _code_in_pool(codebook: Codebook, model: str | None, items: Iterable[tuple[str, Mapping[str, str]]],
-                  jobs: int) -> Iterator[list[Segment]]:
+                  jobs: int, batch_size: int = 256) -> Iterator[list[Segment]]:
+    """Code in ``jobs`` worker processes, in input order. The input is read in this thread only
+    (it may be a generator that is not thread-safe), one batch ahead of the results handed out."""
     args = (str(Path(codebook.path)), codebook.content_hash, model)
+    iterator = iter(items)
+    chunksize = max(1, batch_size // (jobs * 4))
     with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=args) as pool:
-        yield from pool.imap(_code_one, ((text, dict(attrs or {})) for text, attrs in items), chunksize=8)
+        pending = None
+        while True:
+            batch = [(text, dict(attributes or {})) for text, attributes in itertools.islice(iterator, batch_size)]
+            submitted = pool.map_async(_code_one, batch, chunksize=chunksize) if batch else None
+            if pending is not None:
+                yield from pending.get()
+            if submitted is None:
+                return
+            pending = submitted

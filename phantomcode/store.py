@@ -104,6 +104,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX codings_doc ON codings(doc_id);
         CREATE INDEX segments_doc ON segments(doc_id);
     """),
+    ("record each document's sector, declared or inferred", """
+        ALTER TABLE documents ADD COLUMN sector TEXT;
+        ALTER TABLE documents ADD COLUMN sector_source TEXT;
+        CREATE INDEX documents_sector ON documents(sector);
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -210,18 +215,18 @@ class Store:
         return connection
 
     def _check_schema(self) -> None:
-        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        version = self._schema_version()
         if version > SCHEMA_VERSION:
             raise SchemaTooNewError(
                 f"{self.path}: this project was written by a newer phantomcode (schema {version}, "
                 f"this version knows up to {SCHEMA_VERSION}); upgrade phantomcode to open it")
-        if version == 0 and not self.readonly:
+        if version == 0:
             self._refuse_foreign_database()
         if version < SCHEMA_VERSION:
-            if self.readonly:
-                raise ProjectError(f"{self.path}: the project needs an upgrade (schema {version} -> "
-                                   f"{SCHEMA_VERSION}); run any writing command such as 'phantomcode code'")
-            self._migrate(version)
+            self._migrate()
+
+    def _schema_version(self) -> int:
+        return self.connection.execute("PRAGMA user_version").fetchone()[0]
 
     def _refuse_foreign_database(self) -> None:
         tables = self.connection.execute(
@@ -230,14 +235,27 @@ class Store:
             raise ProjectError(f"{self.path}: an SQLite file, but not a phantomcode project; "
                                "choose another --project path")
 
-    def _migrate(self, current: int) -> None:
-        """Apply every migration after ``current``, each in its own transaction with its record."""
-        for number, (name, sql) in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self.transaction():
-                for statement in _split_sql(sql):
-                    self.connection.execute(statement)
-                self.connection.execute("INSERT INTO migrations VALUES (?, ?, ?)", (number, name, _now()))
-                self.connection.execute(f"PRAGMA user_version = {number}")
+    def _migrate(self) -> None:
+        """Apply pending migrations, each in its own transaction with its record.
+
+        The version is re-read inside each transaction, so two processes opening an old project
+        at once apply every migration exactly once. A read-only open upgrades through a brief
+        writable connection, so reading commands work on projects made by older versions.
+        """
+        connection = self.connection if not self.readonly else self._connect(self.path, readonly=False)
+        writer = Store(self.path, connection, readonly=False)
+        try:
+            for number, (name, sql) in enumerate(MIGRATIONS, start=1):
+                with writer.transaction():
+                    if writer._schema_version() >= number:
+                        continue
+                    for statement in _split_sql(sql):
+                        connection.execute(statement)
+                    connection.execute("INSERT INTO migrations VALUES (?, ?, ?)", (number, name, _now()))
+                    connection.execute(f"PRAGMA user_version = {number}")
+        finally:
+            if writer.connection is not self.connection:
+                connection.close()
 
     def close(self) -> None:
         self.connection.close()

@@ -91,3 +91,14 @@ def test_project_path_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHANTOMCODE_PROJECT", "/data/study.db")
     assert resolve_project_path(None) == Path("/data/study.db")
     assert resolve_project_path("x.db") == Path("x.db")
+
+
+def test_reading_commands_upgrade_an_older_project_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.db"
+    Store.open(path).close()
+    later = (*store_module.MIGRATIONS, ("add a notes table", "CREATE TABLE review_notes (note TEXT)"))
+    monkeypatch.setattr(store_module, "MIGRATIONS", later)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(later))
+    with Store.open(path, readonly=True) as store:
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(later)
+        assert store.connection.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(later)

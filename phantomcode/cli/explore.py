@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..evaluate import evaluate
 from ..explore import codebook_stats, kwic
@@ -58,7 +58,7 @@ def evaluate_command(
 ) -> None:
     """Sentence-level precision, recall, F1 and Cohen's kappa per code against a gold CSV."""
     result = evaluate(gold, project=project)
-    table = Table("code", "support", "tp", "fp", "fn", "precision", "recall", "F1", "kappa",
+    table = Table(Column("code", no_wrap=True, min_width=20), "support", "tp", "fp", "fn", "precision", "recall", "F1", "kappa",
                   title=f"{result.metrics.units} gold sentences")
     for row in result.metrics.rows():
         table.add_row(row["code"], str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),

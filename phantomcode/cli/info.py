@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..project import Project
 from ._console import out
 from ._options import ProjectOption
+
+MAX_VALUES_SHOWN = 12
 
 
 def info_command(project: ProjectOption = None) -> None:
@@ -21,8 +24,12 @@ def info_command(project: ProjectOption = None) -> None:
                   + (f", {_describe_stats(run.stats)}" if run.stats else ""))
     table = Table("attribute", "value", "documents", title="Attributes")
     for name, values in info.attributes.items():
-        for position, (value, count) in enumerate(values):
-            table.add_row(name if position == 0 else "", value, str(count))
+        shown = values if len(values) <= MAX_VALUES_SHOWN + 1 else values[:MAX_VALUES_SHOWN]
+        for position, (value, count) in enumerate(shown):
+            table.add_row(name if position == 0 else "", escape(value), str(count))
+        if len(shown) < len(values):
+            rest = values[len(shown):]
+            table.add_row("", f"[dim]... {len(rest)} more values[/]", f"[dim]{sum(n for _, n in rest)}[/]")
     out.print(table)
 
 
