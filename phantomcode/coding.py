@@ -27,9 +27,11 @@ How a document is coded:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import multiprocessing
 import re
+import signal
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,6 +99,29 @@ class Segment:
     sector: str | None
     sector_source: str | None  # "declared" | "inferred" | None
     codings: tuple[Coding, ...]
+
+
+@dataclass(frozen=True)
+class CodedDocument:
+    """A document's coded segments, plus its document-level sector.
+
+    Iterating gives the segments, so ``for segment in engine.code_document(text)`` reads naturally.
+    The document sector is what reports count a respondent under: the declared ``sector``
+    attribute, else the sector whose cues are most frequent in the whole text ("inferred").
+    """
+
+    segments: tuple[Segment, ...]
+    sector: str | None
+    sector_source: str | None
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self.segments)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __getitem__(self, index: int) -> Segment:
+        return self.segments[index]
 
 
 class Hit(NamedTuple):
@@ -212,9 +237,9 @@ def _norm_and_lemma(strings: Any, lower: str) -> tuple[int, int]:
     return strings.add(norm), strings.add(_lemma_table().get(norm, norm))
 
 
-def _mark_line_breaks(doc: Any) -> None:
-    """A line break ends a sentence (for paragraphs that are not hard-wrapped)."""
-    if "\n" not in doc.text or doc.has_annotation("DEP"):
+def _mark_line_breaks(doc: Any, text: str) -> None:
+    """A line break ends a sentence (for paragraphs that are not hard-wrapped). ``text``: doc.text."""
+    if "\n" not in text or doc.has_annotation("DEP"):
         return
     for token in doc[:-1]:
         if token.is_space and "\n" in token.text:
@@ -267,7 +292,7 @@ class CodeMatcher:
         self.vocab = nlp.vocab
         self._lower = PhraseMatcher(self.vocab, attr="NORM")  # NORM: lower case, straight apostrophes
         self._lemma = PhraseMatcher(self.vocab, attr="LEMMA")
-        self._patterns: list[tuple[Any, str | None, frozenset[int]]] = []  # (Matcher, attr, anchor ids)
+        self._patterns: list[tuple[Any, str | None, frozenset[int]]] = []  # (Matcher, anchor attr, ids)
         self._ids: dict[int, tuple[str, str | None]] = {}
         self._keys: set[str] = set()
         self._regexes: list[tuple[str, re.Pattern[str], str]] = []
@@ -369,38 +394,49 @@ class CodeMatcher:
                         phrases.append(phrase)
                     self._lower.add(match_key, phrases)
 
-    def _pattern_matchers(self, doc: Any) -> list[Any]:
-        """Token-pattern matchers worth running: those whose anchor word occurs in the doc.
+    def _pattern_matches(self, doc: Any) -> Iterator[tuple[int, int, int]]:
+        """(match id, start, end) of the token patterns, each run only where it can match.
 
-        Each pattern has its own Matcher; a pattern with a required word (its "anchor") is run
-        only on docs containing that word, so adding patterns costs almost nothing per document.
+        Each pattern has its own Matcher. A pattern with a required word (its "anchor") runs only
+        on the sentences that contain that word, so patterns cost little on text they cannot match.
         """
         from spacy.attrs import LEMMA, LOWER, ORTH
 
-        present: dict[str, set[int]] = {}
-        wanted = []
+        if not self._patterns or not len(doc):
+            return
+        columns: dict[str, tuple[list[int], set[int]]] = {}
+        sentence_spans = None
         for matcher, attr, anchors in self._patterns:
-            if attr is not None:
-                if attr not in present:
-                    column = {"LOWER": LOWER, "LEMMA": LEMMA, "ORTH": ORTH}[attr]
-                    present[attr] = set(doc.to_array([column]).ravel().tolist()) if len(doc) else set()
-                if anchors.isdisjoint(present[attr]):
-                    continue
-            wanted.append(matcher)
-        return wanted
+            if attr is None:
+                yield from matcher(doc)
+                continue
+            if attr not in columns:
+                column = doc.to_array([{"LOWER": LOWER, "LEMMA": LEMMA, "ORTH": ORTH}[attr]]).tolist()
+                columns[attr] = (column, set(column))
+            column, present = columns[attr]
+            if anchors.isdisjoint(present):
+                continue
+            positions = [i for i, value in enumerate(column) if value in anchors]
+            if sentence_spans is None:
+                sentence_spans = list(doc.sents)
+                sentence_starts = [span.start for span in sentence_spans]
+            for index in sorted({bisect.bisect_right(sentence_starts, i) - 1 for i in positions}):
+                span = sentence_spans[index]
+                for match_id, start, end in matcher(span):
+                    yield match_id, span.start + start, span.start + end
 
-    def __call__(self, doc: Any) -> list[Hit]:
+    def __call__(self, doc: Any, text: str | None = None) -> list[Hit]:
+        """Every hit in ``doc`` (whose ``doc.text`` may be passed as ``text`` to save rebuilding it)."""
         self._expand_globs(doc)
         found: dict[tuple[str, int, int], Hit] = {}
-        for matcher in (self._lower, self._lemma, *self._pattern_matchers(doc)):
-            if not len(matcher):
-                continue
-            for match_id, start, end in matcher(doc):
-                key, term = self._ids[match_id]
-                if (key, start, end) not in found:
-                    found[(key, start, end)] = Hit(key, start, end, term, doc[start].idx,
-                                                   doc[end - 1].idx + len(doc[end - 1]))
-        text = doc.text
+        matches = itertools.chain(self._lower(doc) if len(self._lower) else (),
+                                  self._lemma(doc) if len(self._lemma) else (), self._pattern_matches(doc))
+        for match_id, start, end in matches:
+            key, term = self._ids[match_id]
+            if (key, start, end) not in found:
+                last = doc[end - 1]
+                found[(key, start, end)] = Hit(key, start, end, term, doc[start].idx, last.idx + len(last))
+        text = doc.text if text is None else text
         for key, regex, expression in self._regexes:
             for match in regex.finditer(text):
                 if match.end() == match.start():
@@ -513,17 +549,18 @@ class CodingEngine:
             self._lanes[lang] = _Lane(nlp, codebook, rulesets)
         self._windows = {"en": codebook.negation.window, "zh": codebook.negation.window_zh}
         self._flags = {code.id: (code.flag_negation, code.flag_hypothetical) for code in codebook.codes}
+        self._rule_order = {rule.rule_id: i for i, rule in enumerate(self._rules)}
 
     # -- public API ------------------------------------------------------------------------------
-    def code_document(self, text: str, attributes: Mapping[str, str] | None = None) -> list[Segment]:
+    def code_document(self, text: str, attributes: Mapping[str, str] | None = None) -> CodedDocument:
         """Segments of ``text`` with at least one coding (negated or hypothetical ones included)."""
         return next(self.code_documents([(text, attributes or {})]))
 
     def code_documents(self, items: Iterable[tuple[str, Mapping[str, str]]], *,
-                       jobs: int = 1) -> Iterator[list[Segment]]:
+                       jobs: int = 1) -> Iterator[CodedDocument]:
         """Code many documents; results come in input order. ``jobs > 1`` uses worker processes."""
         if jobs > 1:
-            yield from _code_in_pool(self.codebook, self.model, items, jobs)
+            yield from _code_in_pool(self, items, jobs)
             return
         iterator = iter(items)
         while chunk := list(itertools.islice(iterator, 64)):
@@ -537,6 +574,7 @@ class CodingEngine:
 
     # -- analysis --------------------------------------------------------------------------------
     def _blocks(self, text: str) -> list[_Block]:
+        """Paragraphs with their offset and language; hard-wrapped line breaks become spaces."""
         blocks = []
         for start, end in split_paragraphs(text):
             paragraph = text[start:end]
@@ -548,7 +586,10 @@ class CodingEngine:
             blocks.append(_Block(start, paragraph, lang))
         return blocks
 
-    def _analyse_chunk(self, chunk: list[tuple[str, Mapping[str, str]]]) -> Iterator[tuple[str, Mapping[str, str], list]]:
+    def _analyse_chunk(self, chunk: list[tuple[str, Mapping[str, str]]]
+                       ) -> Iterator[tuple[str, Mapping[str, str], list[tuple]]]:
+        """Run the pipelines over every paragraph of a chunk of documents (one ``nlp.pipe`` per
+        language), then analyse each document: (text, attributes, units) in input order."""
         blocks = [self._blocks(text) for text, _ in chunk]
         docs: dict[tuple[int, int], Any] = {}
         for lang, lane in self._lanes.items():
@@ -562,7 +603,7 @@ class CodingEngine:
             for j, block in enumerate(blocks[i]):
                 doc = docs[(i, j)]
                 _set_lemmas(doc)
-                _mark_line_breaks(doc)
+                _mark_line_breaks(doc, block.text)
                 units.extend(self._analyse_block(text, block, doc, self._lanes[block.lang]))
             yield text, attributes, units
 
@@ -570,7 +611,7 @@ class CodingEngine:
         """(segment span, sector cue counts, candidates) for each unit of one paragraph."""
         from spacy.attrs import IS_PUNCT, IS_SPACE
 
-        hits = lane.matcher(doc)
+        hits = lane.matcher(doc, block.text)
         sentences = [(s.start, s.end) for s in doc.sents]
         sentence_of = [0] * (len(doc) + 1)
         for index, (start, end) in enumerate(sentences):
@@ -623,27 +664,33 @@ class CodingEngine:
         return candidates
 
     # -- selection -------------------------------------------------------------------------------
-    def _select(self, text: str, attributes: Mapping[str, str], units: list[tuple]) -> list[Segment]:
+    def _select(self, text: str, attributes: Mapping[str, str], units: list[tuple]) -> CodedDocument:
+        """One Segment per unit with codings, each with its declared or inferred sector."""
         declared = None
         if attributes.get("sector"):
             normalized, _ = self.codebook.normalize_attributes({"sector": attributes["sector"]})
             declared = normalized["sector"]
         document_sectors = sum((unit[1] for unit in units), Counter())
         order = {name: i for i, name in enumerate(self.codebook.sectors)}
-        rule_order = {rule.rule_id: i for i, rule in enumerate(self._rules)}
+
+        def most_cued(counts: Counter) -> str | None:
+            return min(counts, key=lambda s: (-counts[s], order.get(s, 0))) if counts else None
+
         segments = []
         for (start, end), sectors, candidates in units:
-            codings = _choose_codings([c for c in candidates if c.vetoed_by is None], rule_order)
+            codings = _choose_codings([c for c in candidates if c.vetoed_by is None], self._rule_order)
             if not codings:
                 continue
             if declared:
                 sector, source = declared, "declared"
             else:
-                counts = sectors or document_sectors
-                sector = min(counts, key=lambda s: (-counts[s], order.get(s, 0))) if counts else None
+                sector = most_cued(sectors or document_sectors)
                 source = "inferred" if sector else None
             segments.append(Segment(start, end, self.codebook.unit, sector, source, tuple(codings)))
-        return segments
+        if declared:
+            return CodedDocument(tuple(segments), declared, "declared")
+        inferred = most_cued(document_sectors)
+        return CodedDocument(tuple(segments), inferred, "inferred" if inferred else None)
 
 
 def _choose_codings(candidates: list[Candidate], rule_order: Mapping[str, int]) -> list[Coding]:
@@ -811,12 +858,22 @@ def _describe(candidate: Candidate) -> str:
 # -- worker processes ------------------------------------------------------------------------------
 _WORKER_ENGINE: CodingEngine | None = None
 _WORKER_ERROR: Exception | None = None
+_PARENT_ENGINE: CodingEngine | None = None  # inherited by forked workers
 
 
 def _init_worker(path: str, content_hash: str, model: str | None) -> None:
-    """Build the engine once per worker process (an initializer that raised would be retried forever,
-    so a failure is kept and raised by the first task instead)."""
+    """Build the engine once per worker process from the codebook path.
+
+    A forked worker reuses the parent's engine when it is for the same codebook file, which saves
+    a second or two per worker. An initializer that raised would be retried forever, so a failure
+    is kept and raised by the first task instead.
+    """
     global _WORKER_ENGINE, _WORKER_ERROR
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
+    parent = _PARENT_ENGINE
+    if parent is not None and parent.codebook.content_hash == content_hash and parent.model == model:
+        _WORKER_ENGINE = parent
+        return
     try:
         codebook = load_codebook(path)
         if codebook.content_hash != content_hash:
@@ -826,21 +883,27 @@ def _init_worker(path: str, content_hash: str, model: str | None) -> None:
         _WORKER_ERROR = exc
 
 
-def _code_one(item: tuple[str, dict[str, str]]) -> list[Segment]:
+def _code_one(item: tuple[str, dict[str, str]]) -> CodedDocument:
     if _WORKER_ERROR is not None:
         raise _WORKER_ERROR
     assert _WORKER_ENGINE is not None, "worker not initialised"
     return _WORKER_ENGINE.code_document(*item)
 
 
-def _code_in_pool(codebook: Codebook, model: str | None, items: Iterable[tuple[str, Mapping[str, str]]],
-                  jobs: int, batch_size: int = 256) -> Iterator[list[Segment]]:
+def _code_in_pool(engine: CodingEngine, items: Iterable[tuple[str, Mapping[str, str]]], jobs: int,
+                  batch_size: int = 256) -> Iterator[CodedDocument]:
     """Code in ``jobs`` worker processes, in input order. The input is read in this thread only
     (it may be a generator that is not thread-safe), one batch ahead of the results handed out."""
-    args = (str(Path(codebook.path)), codebook.content_hash, model)
+    global _PARENT_ENGINE
+    args = (str(Path(engine.codebook.path)), engine.codebook.content_hash, engine.model)
     iterator = iter(items)
     chunksize = max(1, batch_size // (jobs * 4))
-    with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=args) as pool:
+    _PARENT_ENGINE = engine
+    try:
+        pool = multiprocessing.Pool(jobs, initializer=_init_worker, initargs=args)
+    finally:
+        _PARENT_ENGINE = None
+    with pool:
         pending = None
         while True:
             batch = [(text, dict(attributes or {})) for text, attributes in itertools.islice(iterator, batch_size)]

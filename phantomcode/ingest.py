@@ -268,7 +268,7 @@ def _code_and_save(store: Store, engine: CodingEngine, work: Iterable[_Work], *,
     texts = ((item.record.text, item.record.canonical_attributes) for item in to_engine)
     codebook_hash = engine.codebook.content_hash
     for batch in _batched(zip(to_store, engine.code_documents(texts, jobs=jobs)), batch_size):
-        store.save_documents([(item.record, segments) for item, segments in batch],
+        store.save_documents([(item.record, coded) for item, coded in batch],
                              codebook_hash=codebook_hash, run_id=run_id)
         for item, _ in batch:
             on_saved(item)
@@ -301,9 +301,8 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         try:
             for batch in _batched(_with_canonical(store, book, stale, warnings), batch_size):
                 coded = engine.code_documents(((doc["text"], canonical) for doc, canonical in batch), jobs=jobs)
-                pairs = [(doc["doc_id"], segments) for (doc, _), segments in zip(batch, coded)]
-                store.set_canonical_attributes([(doc["doc_id"], canonical) for doc, canonical in batch])
-                store.save_codings(pairs, codebook_hash=book.content_hash, run_id=run_id)
+                store.save_codings([(doc["doc_id"], canonical, result) for (doc, canonical), result in zip(batch, coded)],
+                                   codebook_hash=book.content_hash, run_id=run_id)
                 report.recoded += len(batch)
                 if progress is not None:
                     progress(report.recoded, total)

@@ -3,19 +3,28 @@
     >>> from phantomcode import Project
     >>> project = Project("phantomcode.db")
     >>> project.documents().groupby("city").size()
+    >>> project.matrix(by="city")                      # codes x cities: documents mentioning each code
+    >>> project.quotes("paperwork", by="city", n=2)    # exemplar segments per city
 
 Every CLI command that reads a project calls these methods, so a notebook sees the same numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .export import document_rows
+from .codebook import Codebook
+from .export import SEGMENT_COLUMNS, document_rows, segment_rows
+from .ingest import resolve_codebook
+from .report import cooccurrence_frame, matrix_frame, quotes_frame
 from .store import RunInfo, Store
+
+Codes = str | Sequence[str] | None
+Where = Mapping[str, str | Sequence[str]] | None
 
 
 @dataclass(frozen=True)
@@ -52,3 +61,65 @@ class Project:
         with self._store() as store:
             columns = ["doc_id", "text", "source", *store.attribute_names()]
             return pd.DataFrame(list(document_rows(store)), columns=columns)
+
+    def segments(self, *, counted_only: bool = False) -> pd.DataFrame:
+        """One row per coding, as ``phantomcode export segments`` writes it: doc_id, start, end, text
+        (the segment), code, rule, matched (list of spans), flags, status, sector, then the
+        document's attributes (canonical values). ``counted_only`` drops negated, hypothetical and
+        rejected codings: the rows that reports count.
+        """
+        with self._store() as store:
+            columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
+            frame = pd.DataFrame(list(segment_rows(store, flat=False)), columns=columns)
+        if counted_only:
+            frame = frame[~frame["negated"].astype(bool) & ~frame["hypothetical"].astype(bool)
+                          & (frame["status"] != "rejected")].reset_index(drop=True)
+        return frame
+
+    def codebook(self, codebook: str | Path | Codebook | None = None) -> Codebook:
+        """The codebook given, else the project's last one (if its file still exists), else the bundled one."""
+        return resolve_codebook(self.path, codebook)
+
+    def matrix(self, by: str | Sequence[str] | None = "city", measure: str = "documents", *, codes: Codes = None,
+               group: Codes = None, where: Where = None, status: str | None = None,
+               codebook: str | Path | Codebook | None = None, tidy: bool = False) -> pd.DataFrame:
+        """Codes (rows, codebook order) x groups (columns): ``measure`` = documents mentioning the code
+        (the default: respondents, so one talkative respondent does not outweigh ten quiet ones) or
+        coded segments. Zeros included.
+
+        ``by``: an attribute (``"city"``, ``"sector"``, ``"respondent_type"``...), a list of them for a
+        cross-tab (columns become a MultiIndex), or None for the whole project. ``codes`` and
+        ``group`` pick codes (IDs, a codebook group such as ``"mechanisms"``); ``where`` filters
+        documents (``{"city": "Beijing", "sector": ["education", "healthcare"]}``: AND across
+        attributes, OR within one); ``status="accepted"`` counts only codings accepted in review.
+        ``tidy=True`` returns the long form instead: the ``by`` columns, ``code``, ``documents``,
+        ``segments``, ``group_documents`` (the group's N) and ``share`` (documents / N).
+        Raises ``UsageError`` for an unknown attribute, value, code or group, naming the valid ones.
+        """
+        book = self.codebook(codebook)
+        with self._store() as store:
+            return matrix_frame(store, book, by=by, measure=measure, codes=codes, group=group, where=where,
+                                status=status, tidy=tidy)
+
+    def quotes(self, code: Codes = None, by: str | Sequence[str] | None = "city", *, n: int = 3,
+               group: Codes = None, where: Where = None, status: str | None = None,
+               codebook: str | Path | Codebook | None = None) -> pd.DataFrame:
+        """Up to ``n`` exemplar segments of ``code`` (an ID, a list, or None for all) per group, one per
+        document at most: accepted in review first, then clear short segments with matched words and
+        no negated or hypothetical hit. Columns: the ``by`` attributes, code, rank, doc_id, start,
+        end, text, matched, status.
+        """
+        book = self.codebook(codebook)
+        with self._store() as store:
+            return quotes_frame(store, book, code, by=by, n=n, group=group, where=where, status=status)
+
+    def cooccurrence(self, measure: str = "documents", *, codes: Codes = None, group: Codes = None,
+                     where: Where = None, status: str | None = None, codebook: str | Path | Codebook | None = None,
+                     tidy: bool = False) -> pd.DataFrame:
+        """Code x code: documents (or segments) where both codes are counted; the diagonal holds each
+        code's own total. ``tidy=True``: columns code_a, code_b, documents, segments.
+        """
+        book = self.codebook(codebook)
+        with self._store() as store:
+            return cooccurrence_frame(store, book, measure=measure, codes=codes, group=group, where=where,
+                                      status=status, tidy=tidy)

@@ -18,12 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
 from . import __version__
 from .errors import ProjectBusyError, ProjectError, SchemaTooNewError
+
+if TYPE_CHECKING:
+    from .coding import CodedDocument
 
 DEFAULT_PROJECT = "phantomcode.db"
 PROJECT_ENV = "PHANTOMCODE_PROJECT"
@@ -349,25 +352,21 @@ class Store:
             "SELECT doc_id, root, source, source_hash, meta_hash, coded_with FROM documents")
         return {row["doc_id"]: StoredState(*row) for row in rows}
 
-    def save_documents(self, batch: Sequence[tuple[DocumentRecord, Sequence[Any]]], *,
+    def save_documents(self, batch: Sequence[tuple[DocumentRecord, CodedDocument]], *,
                        codebook_hash: str, run_id: int) -> None:
         """Write documents and replace their codings, all in one transaction."""
         with self.transaction() as db:
-            for record, segments in batch:
+            for record, coded in batch:
                 self._write_document(db, record, run_id)
-                self._replace_codings(db, record.doc_id, segments, codebook_hash, run_id)
+                self._replace_codings(db, record.doc_id, coded, codebook_hash, run_id)
 
-    def save_codings(self, batch: Sequence[tuple[str, Sequence[Any]]], *, codebook_hash: str, run_id: int) -> None:
-        """Replace the codings of already stored documents, all in one transaction."""
+    def save_codings(self, batch: Sequence[tuple[str, dict[str, str], CodedDocument]], *,
+                     codebook_hash: str, run_id: int) -> None:
+        """Replace the codings (and canonical attributes) of stored documents, in one transaction."""
         with self.transaction() as db:
-            for doc_id, segments in batch:
-                self._replace_codings(db, doc_id, segments, codebook_hash, run_id)
-
-    def set_canonical_attributes(self, batch: Iterable[tuple[str, dict[str, str]]]) -> None:
-        """Re-map stored attributes through a (new) codebook vocabulary, keeping the raw values."""
-        with self.transaction() as db:
-            for doc_id, canonical in batch:
+            for doc_id, canonical, coded in batch:
                 self._write_attributes(db, doc_id, self._raw_attributes(db, doc_id), canonical)
+                self._replace_codings(db, doc_id, coded, codebook_hash, run_id)
 
     @staticmethod
     def _raw_attributes(db: sqlite3.Connection, doc_id: str) -> dict[str, str]:
@@ -395,11 +394,11 @@ class Store:
                        [(doc_id, name, canonical.get(name, value), value) for name, value in raw.items()])
 
     @staticmethod
-    def _replace_codings(db: sqlite3.Connection, doc_id: str, segments: Sequence[Any],
+    def _replace_codings(db: sqlite3.Connection, doc_id: str, coded: CodedDocument,
                          codebook_hash: str, run_id: int) -> None:
-        """Swap a document's segments and codings for new ones; ``segments`` are coding.Segment."""
+        """Swap a document's segments and codings for new ones and record its sector."""
         db.execute("DELETE FROM segments WHERE doc_id = ?", (doc_id,))
-        for segment in segments:
+        for segment in coded.segments:
             cursor = db.execute(
                 "INSERT INTO segments (doc_id, start, end, unit, sector, sector_source) VALUES (?, ?, ?, ?, ?, ?)",
                 (doc_id, segment.start, segment.end, segment.unit, segment.sector, segment.sector_source))
@@ -411,7 +410,8 @@ class Store:
                               for m in c.matched], ensure_ascii=False),
                   int(c.negated), int(c.hypothetical), c.cue, codebook_hash, run_id)
                  for c in segment.codings])
-        db.execute("UPDATE documents SET coded_with = ? WHERE doc_id = ?", (codebook_hash, doc_id))
+        db.execute("UPDATE documents SET coded_with = ?, sector = ?, sector_source = ? WHERE doc_id = ?",
+                   (codebook_hash, coded.sector, coded.sector_source, doc_id))
 
     def remove_documents(self, doc_ids: Iterable[str]) -> int:
         with self.transaction() as db:
@@ -531,6 +531,135 @@ class Store:
     def attribute_names(self) -> list[str]:
         return [r[0] for r in self.connection.execute("SELECT DISTINCT name FROM doc_attributes ORDER BY name")]
 
+
+    # -- reports ------------------------------------------------------------------------------
+    # Every report query starts from the ``report_docs`` CTE: the documents the filters leave, each
+    # with one group key per ``by`` attribute (its canonical value, else REPORT_MISSING). Groups
+    # thus partition the documents: each is counted once and the groups' N add up to the filtered N.
+
+    REPORT_MISSING = "(missing)"
+
+    def report_attribute_names(self) -> list[str]:
+        """Attributes a report can group or filter by: every stored attribute, plus ``sector``."""
+        return sorted({*self.attribute_names(), "sector"})
+
+    def report_attribute_values(self, name: str) -> list[tuple[str, int]]:
+        """One attribute's group keys, as reports see them, with their document counts."""
+        cte, params = self._report_docs((name,), {})
+        rows = self.connection.execute(f"{cte} SELECT g0, count(*) FROM report_docs GROUP BY g0", params)
+        return [(row[0], row[1]) for row in rows]
+
+    def report_group_sizes(self, by: Sequence[str], *, where: dict[str, Sequence[str]]) -> list[tuple[Any, ...]]:
+        """(group key..., documents) for every group that has documents after filtering."""
+        cte, params = self._report_docs(by, where)
+        keys = self._report_keys(by)
+        sql = f"{cte} SELECT {keys}, count(*) FROM report_docs GROUP BY {keys}" if by else \
+            f"{cte} SELECT count(*) FROM report_docs"
+        return [tuple(row) for row in self.connection.execute(sql, params)]
+
+    def report_code_counts(self, by: Sequence[str], *, where: dict[str, Sequence[str]], codes: Sequence[str],
+                           accepted_only: bool = False) -> list[tuple[Any, ...]]:
+        """(group key..., code, documents, coded segments) over counted codings; absent pairs are zero."""
+        cte, params = self._report_docs(by, where)
+        keys = "".join(f"r.g{index}, " for index in range(len(by)))
+        rows = self.connection.execute(
+            f"{cte} SELECT {keys}c.code, count(DISTINCT c.doc_id), count(DISTINCT c.segment_id)"
+            " FROM report_docs r JOIN codings c ON c.doc_id = r.doc_id"
+            f" WHERE {self._report_counted(accepted_only)} AND c.code IN (SELECT value FROM json_each(?))"
+            f" GROUP BY {keys}c.code", [*params, json.dumps(list(codes))])
+        return [tuple(row) for row in rows]
+
+    def report_quotes(self, by: Sequence[str], *, where: dict[str, Sequence[str]], codes: Sequence[str],
+                      per_cell: int, accepted_only: bool = False) -> list[dict[str, Any]]:
+        """Up to ``per_cell`` exemplar segments per group and code, at most one per document.
+
+        Best first: accepted in review; no negated or hypothetical hit of the code in the segment;
+        20 to 300 characters long; more matched words; shorter; then document and offset.
+        """
+        cte, params = self._report_docs(by, where)
+        counted = self._report_counted(accepted_only)
+        keys = "".join(f"g{index}, " for index in range(len(by)))
+        quality = "accepted DESC, uncertain, (length BETWEEN 20 AND 300) DESC, words DESC, length, doc_id, start"
+        rows = self.connection.execute(
+            f"{cte}, hits AS (SELECT {keys}c.code, c.doc_id, c.segment_id, s.start, s.end, s.end - s.start AS length,"
+            f"  max(({counted}) AND c.status = 'accepted') AS accepted, max(c.negated OR c.hypothetical) AS uncertain,"
+            f"  sum(CASE WHEN {counted} THEN json_array_length(c.matched) ELSE 0 END) AS words"
+            "  FROM report_docs r JOIN codings c ON c.doc_id = r.doc_id JOIN segments s ON s.segment_id = c.segment_id"
+            "  WHERE c.code IN (SELECT value FROM json_each(?))"
+            f"  GROUP BY c.segment_id, c.code HAVING sum({counted}) > 0),"
+            f" best_in_doc AS (SELECT *, row_number() OVER (PARTITION BY doc_id, code ORDER BY {quality}) AS n"
+            "  FROM hits),"
+            f" ranked AS (SELECT *, row_number() OVER (PARTITION BY {keys}code ORDER BY {quality}) AS rank"
+            "  FROM best_in_doc WHERE n = 1)"
+            f" SELECT {''.join(f'q.g{i}, ' for i in range(len(by)))}q.code, q.rank, q.doc_id, q.start, q.end,"
+            "  substr(d.text, q.start + 1, q.end - q.start) AS text,"
+            "  (SELECT group_concat(words, ' | ') FROM (SELECT DISTINCT json_extract(m.value, '$.text') AS words"
+            "    FROM codings c, json_each(c.matched) m"
+            f"    WHERE c.segment_id = q.segment_id AND c.code = q.code AND {counted})) AS matched,"
+            "  CASE WHEN q.accepted THEN 'accepted' ELSE 'auto' END AS status"
+            " FROM ranked q JOIN documents d ON d.doc_id = q.doc_id WHERE q.rank <= ?",
+            [*params, json.dumps(list(codes)), per_cell])
+        return [dict(row) for row in rows]
+
+    def report_cooccurrence(self, *, where: dict[str, Sequence[str]], codes: Sequence[str],
+                            accepted_only: bool = False) -> list[tuple[str, str, int, int]]:
+        """(code, other code, documents with both, segments with both) over counted codings.
+
+        On the diagonal (a code with itself) are the code's own documents and segments.
+        """
+        cte, params = self._report_docs((), where)
+        hits = (f"{cte}, hits AS MATERIALIZED (SELECT DISTINCT c.doc_id, c.segment_id, c.code"
+                " FROM report_docs r JOIN codings c ON c.doc_id = r.doc_id"
+                f" WHERE {self._report_counted(accepted_only)} AND c.code IN (SELECT value FROM json_each(?)))")
+        params = [*params, json.dumps(list(codes))]
+        documents = self.connection.execute(
+            f"{hits}, doc_hits AS MATERIALIZED (SELECT DISTINCT doc_id, code FROM hits)"
+            " SELECT a.code, b.code, count(*) FROM doc_hits a JOIN doc_hits b ON b.doc_id = a.doc_id"
+            " GROUP BY a.code, b.code", params).fetchall()
+        segments = {(row[0], row[1]): row[2] for row in self.connection.execute(
+            f"{hits} SELECT a.code, b.code, count(*) FROM hits a JOIN hits b ON b.segment_id = a.segment_id"
+            " GROUP BY a.code, b.code", params)}
+        return [(a, b, n, segments.get((a, b), 0)) for a, b, n in documents]
+
+    def report_coded_at(self) -> str | None:
+        """When the project's codings were last made: the finish time of the last completed run."""
+        row = self.connection.execute("SELECT max(finished_at) FROM runs WHERE status = 'completed'").fetchone()
+        return row[0]
+
+    @staticmethod
+    def _report_counted(accepted_only: bool) -> str:
+        return f"{COUNTED} AND c.status = 'accepted'" if accepted_only else COUNTED
+
+    @staticmethod
+    def _report_keys(by: Sequence[str]) -> str:
+        return ", ".join(f"g{index}" for index in range(len(by)))
+
+    @classmethod
+    def _report_docs(cls, by: Sequence[str], where: dict[str, Sequence[str]]) -> tuple[str, list[Any]]:
+        """``WITH report_docs(doc_id, g0, g1, ...)``: the filtered documents with a group key per ``by``.
+
+        A key is the attribute's canonical value; an empty or absent value is REPORT_MISSING.
+        ``sector`` is the document's own sector (declared, else inferred), falling back to a declared
+        ``sector`` attribute in projects coded before sectors were recorded. Filters AND across
+        attributes and OR within one attribute; they compare keys, so ``(missing)`` can be chosen.
+        """
+        names = list(dict.fromkeys([*by, *where]))
+        joins, params, key_of = [], [], {}
+        for index, name in enumerate(names):
+            joins.append(f" LEFT JOIN doc_attributes a{index} ON a{index}.doc_id = d.doc_id AND a{index}.name = ?")
+            params.append(name)
+            value = f"nullif(a{index}.value, '')"
+            if name == "sector":
+                value = f"nullif(d.sector, ''), {value}"
+            key_of[name] = f"coalesce({value}, '{cls.REPORT_MISSING}')"
+        columns = "".join(f", {key_of[name]} AS g{index}" for index, name in enumerate(by))
+        conditions = []
+        for name, values in where.items():
+            conditions.append(f"{key_of[name]} IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(list(values)))
+        condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        return (f"WITH report_docs AS MATERIALIZED (SELECT d.doc_id{columns} FROM documents d{''.join(joins)}"
+                f"{condition})", params)
 
 def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -265,3 +265,8 @@ def test_normalize_attributes_maps_aliases_and_keeps_unknown_values() -> None:
 def test_one_alias_for_two_values_is_an_error(tmp_path: Path) -> None:
     text = MINIMAL + "attributes:\n  city:\n    Beijing: [BJ]\n    Bengbu: [bj]\n"
     assert (14, 14, "CB014") in positions(lint_codebook(write(tmp_path, text)))
+
+
+def test_globs_work_on_single_words_only(tmp_path: Path) -> None:
+    problems = lint_codebook(write(tmp_path, MINIMAL.replace("[jiedu fei]", "[re-imburs*, reimburs* rate*]")))
+    assert [(p.rule, "'re-imburs*'" in p.message) for p in problems] == [("CB012", True)]

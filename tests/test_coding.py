@@ -379,3 +379,30 @@ def test_coding_a_long_note_is_fast(default_engine: CodingEngine) -> None:
     for _ in range(5):
         default_engine.code_document(note)
     assert (time.perf_counter() - start) / 5 < 0.25  # a few ms in practice; generous for slow CI
+
+
+def test_worker_failures_reach_the_caller(codebook_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from phantomcode import coding
+
+    monkeypatch.setattr(coding, "_WORKER_ENGINE", None)
+    monkeypatch.setattr(coding, "_WORKER_ERROR", None)
+    coding._init_worker(str(codebook_path), "0" * 64, None)  # a worker whose codebook changed on disk
+    with pytest.raises(UsageError, match="changed on disk"):
+        coding._code_one(("They asked for a lease.", {}))
+
+
+def test_code_matcher_is_shaped_like_spacy_matchers(engine: CodingEngine) -> None:
+    from phantomcode.coding import CodeMatcher, _blank_pipeline, _set_lemmas
+
+    nlp = _blank_pipeline("en")
+    matcher = CodeMatcher(nlp)
+    matcher.add("a/terms", terms=["hukou book", "fee*"])
+    matcher.add("a/patterns[0]", patterns=[[{"LOWER": "was"}, {"LOWER": "closed"}]])
+    matcher.add("a/regex[0]", regex=[r"\d+ yuan"])
+    assert len(matcher) == 3 and "a/terms" in matcher and "b/terms" not in matcher
+    doc = nlp("The Hukou Books and fees: 30 yuan; it was closed.")
+    _set_lemmas(doc)
+    hits = matcher(doc)
+    assert [(h.key, doc.text[h.start_char:h.end_char], h.term) for h in hits] == [
+        ("a/terms", "Hukou Books", "hukou book"), ("a/terms", "fees", "fee*"),
+        ("a/regex[0]", "30 yuan", r"\d+ yuan"), ("a/patterns[0]", "was closed", None)]

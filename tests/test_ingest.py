@@ -47,3 +47,15 @@ def test_worker_processes_code_exactly_like_one_process(tmp_path, notes_dir, wri
     ingest(notes_dir, project=tmp_path / "two.db", jobs=2, batch_size=4)
     assert codings(tmp_path / "one.db") == codings(tmp_path / "two.db")
     assert codings(tmp_path / "one.db"), "the sample sentences must be coded for this test to mean anything"
+
+
+def test_document_sector_is_declared_or_inferred_from_cues(project, notes_dir, write_note) -> None:
+    write_note("declared.md", "The hospital asked for a lease.\n", sector="education")
+    write_note("inferred.md", "The hospital would not reimburse her rural insurance. The doctor was kind.\n")
+    write_note("neither.md", "She sells vegetables at the market.\n")
+    ingest(notes_dir, project=project)
+    with sqlite3.connect(project) as connection:
+        sectors = dict((doc, (sector, source)) for doc, sector, source in
+                       connection.execute("SELECT doc_id, sector, sector_source FROM documents"))
+    assert sectors == {"declared": ("education", "declared"), "inferred": ("healthcare", "inferred"),
+                       "neither": (None, None)}

@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PhantomcodeError
-from . import codebook, explore, export, info, ingest
+from . import codebook, explore, export, info, ingest, report
 from ._console import err
 
 
@@ -44,6 +44,7 @@ app.command("evaluate")(explore.evaluate_command)
 codebook.app.command("stats")(explore.stats_command)
 app.add_typer(codebook.app, name="codebook")
 app.add_typer(export.app, name="export")
+app.add_typer(report.app, name="report")
 
 
 def main() -> None:
