@@ -22,6 +22,7 @@ from .coding import CodingEngine
 from .errors import Interrupted, NoteError
 from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, document_id, file_hash,
                     find_note_files, load_sidecars, merge_attributes, path_attributes, read_note_file, sidecar_for)
+from .pii import check_mode, redact, redact_attributes, scan_note
 from .store import DocumentRecord, StoredState, Store
 
 Progress = Callable[[int, int], None]
@@ -115,9 +116,13 @@ def resolve_codebook(project: str | Path | None, codebook: str | Path | Codebook
 
 def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
            path_attrs: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, prune: bool = False,
-           jobs: int = 1, model: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+           jobs: int = 1, model: str | None = None, pii: str = "warn", batch_size: int = DEFAULT_BATCH_SIZE,
            progress: Progress | None = None) -> IngestReport:
     """Read every note under ``notes_dir`` into the project and code it; return what happened.
+
+    ``pii``: what to do with notes holding likely direct identifiers: ``warn`` (store, list them
+    masked), ``block`` (skip the note), ``redact`` (store with [PHONE], [ID], [EMAIL], [NAME]
+    placeholders; the source file is untouched) or ``off``.
 
     Raises ``UsageError`` for a missing folder or bad template, ``ProjectError`` when the store
     cannot be opened or written, ``Interrupted`` on Ctrl-C (committed batches stay).
@@ -125,13 +130,14 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     root = Path(notes_dir)
     files = find_note_files(root)
     template = compile_path_template(path_attrs) if path_attrs else None
+    check_mode(pii)
     with Store.open(project) as store, store.writer():
         book = choose_codebook(codebook, remembered=store.last_codebook_path())
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
                               files=len(files))
         sidecars, sidecar_warnings = load_sidecars(root)
         report.warnings.extend(sidecar_warnings)
-        planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, report)
+        planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, pii, report)
         run_id = store.begin_run("ingest", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         try:
@@ -159,7 +165,7 @@ class _Planner:
     """Decides, file by file, whether a note is new, changed, needs re-coding, unchanged or skipped."""
 
     def __init__(self, root: Path, states: dict[str, StoredState], sidecars: dict[str, Sidecar],
-                 template: Any, codebook: Codebook, max_bytes: int, report: IngestReport) -> None:
+                 template: Any, codebook: Codebook, max_bytes: int, pii: str, report: IngestReport) -> None:
         self.root = root
         self.root_key = str(root)
         self.states = states
@@ -168,6 +174,7 @@ class _Planner:
         self.template = template
         self.codebook = codebook
         self.max_bytes = max_bytes
+        self.pii = pii
         self.report = report
         self.claimed: dict[str, str] = {}
         self.unchanged = 0
@@ -197,17 +204,19 @@ class _Planner:
             self.claimed[stored.doc_id] = note_file.relpath
             self.unchanged += 1
             return None
-        text, front, encoding, source_hash = read_note_file(note_file, max_bytes=self.max_bytes)
+        content = read_note_file(note_file, max_bytes=self.max_bytes)
+        text, front, encoding, source_hash = content.text, content.front_matter, content.encoding, content.source_hash
         candidate_id = front.get("id") or document_id(note_file.relpath, {})
         side = sidecar.lookup(note_file.relpath, candidate_id) if sidecar else {}
         attributes = merge_attributes(front, side, from_path)
+        text, attributes = self._guard_identifiers(note_file.relpath, text, attributes, content.first_line)
         doc_id = document_id(note_file.relpath, attributes)
         self._refuse_duplicate(doc_id, note_file)
         self.claimed[doc_id] = note_file.relpath
         canonical, warnings = self.codebook.normalize_attributes(attributes)
         self.attribute_warnings.update(warnings)
         record = DocumentRecord(doc_id=doc_id, root=self.root_key, source=note_file.relpath,
-                                source_hash=source_hash, meta_hash=_meta_hash(side, from_path),
+                                source_hash=source_hash, meta_hash=self._meta_hash(side, from_path),
                                 encoding=encoding, text=text, attributes=attributes,
                                 canonical_attributes=canonical)
         previous = self.states.get(doc_id)
@@ -229,7 +238,30 @@ class _Planner:
         if file_hash(note_file.path) != stored.source_hash:
             return False
         side = sidecar.lookup(note_file.relpath, stored.doc_id) if sidecar else {}
-        return _meta_hash(side, from_path) == stored.meta_hash
+        return self._meta_hash(side, from_path) == stored.meta_hash
+
+    def _meta_hash(self, sidecar_row: dict[str, str], from_path: dict[str, str]) -> str:
+        """Everything besides the file's bytes that shapes the stored document, the --pii mode included."""
+        payload = json.dumps([sidecar_row, from_path, self.pii], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def _guard_identifiers(self, relpath: str, text: str, attributes: dict[str, str],
+                           first_line: int) -> tuple[str, dict[str, str]]:
+        """Apply the --pii mode: warn about, refuse, or redact likely direct identifiers."""
+        if self.pii == "off":
+            return text, attributes
+        found = scan_note(relpath, text, attributes, first_line=first_line)
+        if not (found.findings or found.attributes):
+            return text, attributes
+        messages = found.describe()
+        if self.pii == "block":
+            details = "; ".join(m.split(":", 1)[1] for m in messages)
+            raise NoteError(f"likely identifiers ({details}); remove them, or ingest with --pii redact")
+        if self.pii == "redact":
+            self.report.warnings.extend(f"{m} (redacted in the project)" for m in messages)
+            return redact(text, list(found.findings)), redact_attributes(attributes)
+        self.report.warnings.extend(f"{m} (stored as is; --pii redact replaces it)" for m in messages)
+        return text, attributes
 
     def _refuse_duplicate(self, doc_id: str, note_file: NoteFile) -> None:
         """The first file to claim an ID keeps it; a later one is skipped, never merged."""
@@ -250,11 +282,6 @@ class _Planner:
     def vanished_ids(self, files: Sequence[NoteFile]) -> list[str]:
         present = {f.relpath for f in files}
         return [state.doc_id for source, state in self.by_source.items() if source not in present]
-
-
-def _meta_hash(sidecar_row: dict[str, str], from_path: dict[str, str]) -> str:
-    payload = json.dumps([sidecar_row, from_path], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -155,18 +155,23 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
 
     Raises ``NoteError`` naming the line (counted in the file) when the YAML is malformed.
     """
+    attributes, body, _ = _split_front_matter(text)
+    return attributes, body
+
+
+def _split_front_matter(text: str) -> tuple[dict[str, str], str, int]:
+    """``(attributes, body, first_line)``: ``first_line`` is the file line the body starts on."""
     if not text.startswith("---"):
-        return {}, text
+        return {}, text, 1
     first_line_end = text.find("\n")
     if first_line_end == -1 or text[:first_line_end].strip() != "---":
-        return {}, text
+        return {}, text, 1
     closing = _FRONT_MATTER_FENCE.search(text, first_line_end + 1)
     if closing is None:
         raise NoteError("front matter starts with '---' on line 1 but has no closing '---' line")
     block = text[first_line_end + 1:closing.start()]
-    body = text[closing.end():]
-    body = body[1:] if body.startswith("\n") else body
-    return _parse_front_matter(block), body
+    body_start = closing.end() + 1 if text.startswith("\n", closing.end()) else closing.end()
+    return _parse_front_matter(block), text[body_start:], text.count("\n", 0, body_start) + 1
 
 
 def _parse_front_matter(block: str) -> dict[str, str]:
@@ -227,8 +232,19 @@ def read_docx_text(data: bytes) -> str:
     return "\n\n".join(b for b in blocks if b.strip())
 
 
-def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, dict[str, str], str, str]:
-    """Read one note file: ``(body, front_matter, encoding, source_hash)``.
+@dataclass(frozen=True)
+class NoteContent:
+    """What one note file holds: ``first_line`` is the file line the body starts on (for messages)."""
+
+    text: str
+    front_matter: dict[str, str]
+    encoding: str
+    source_hash: str
+    first_line: int = 1
+
+
+def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NoteContent:
+    """Read one note file: its body, front matter, encoding and the hash of its raw bytes.
 
     ``source_hash`` covers the raw bytes, so an unchanged file is recognised before any decoding.
     """
@@ -237,15 +253,14 @@ def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -
     if not data.strip():
         raise NoteError("empty file")
     if note_file.path.suffix.lower() == ".docx":
-        text, encoding, front = read_docx_text(data), "docx", {}
+        text, encoding, front, first_line = read_docx_text(data), "docx", {}, 1
     else:
         text, encoding = decode_bytes(data)
-        text = normalise_text(text)
-        front, text = split_front_matter(text)
+        front, text, first_line = _split_front_matter(normalise_text(text))
     text = normalise_text(text)
     if not text.strip():
         raise NoteError("no text after the front matter")
-    return text, front, encoding, source_hash
+    return NoteContent(text, front, encoding, source_hash, first_line)
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:

@@ -62,10 +62,11 @@ def test_text_without_front_matter_is_all_body() -> None:
 def test_read_note_normalises_newlines_and_nfc(tmp_path: Path) -> None:
     path = tmp_path / "n.txt"
     path.write_bytes("---\r\ncity: Beijing\r\n---\r\nCafe\u0301 line one.\r\nLine two.\r".encode("utf-8"))
-    text, front, encoding, _ = read_note_file(NoteFile(path, "n.txt"))
-    assert front == {"city": "Beijing"}
-    assert text == "Caf\u00e9 line one.\nLine two.\n"
-    assert encoding == "utf-8"
+    content = read_note_file(NoteFile(path, "n.txt"))
+    assert content.front_matter == {"city": "Beijing"}
+    assert content.text == "Caf\u00e9 line one.\nLine two.\n"
+    assert content.encoding == "utf-8"
+    assert content.first_line == 4
 
 
 @pytest.mark.parametrize("content, reason", [(b"", "empty"), (b"   \n\n", "empty"),
@@ -92,9 +93,9 @@ def test_read_docx_paragraphs_and_tables(tmp_path: Path) -> None:
     table = document.add_table(rows=1, cols=2)
     table.cell(0, 0).text, table.cell(0, 1).text = "city", "Dongguan"
     document.save(tmp_path / "n.docx")
-    text, front, encoding, _ = read_note_file(NoteFile(tmp_path / "n.docx", "n.docx"))
-    assert text == "First paragraph.\n\n第二段。\n\ncity | Dongguan"
-    assert (front, encoding) == ({}, "docx")
+    content = read_note_file(NoteFile(tmp_path / "n.docx", "n.docx"))
+    assert content.text == "First paragraph.\n\n第二段。\n\ncity | Dongguan"
+    assert (content.front_matter, content.encoding) == ({}, "docx")
 
 
 def test_corrupt_docx_is_a_note_error(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import PhantomcodeError
-from . import codebook, explore, export, info, ingest, report
+from . import codebook, explore, export, info, ingest, pii, report
 from ._console import err
 
 
@@ -41,6 +41,7 @@ app.command("code")(ingest.code_command)
 app.command("info")(info.info_command)
 app.command("kwic")(explore.kwic_command)
 app.command("evaluate")(explore.evaluate_command)
+app.command("pii-scan")(pii.pii_scan_command)
 codebook.app.command("stats")(explore.stats_command)
 app.add_typer(codebook.app, name="codebook")
 app.add_typer(export.app, name="export")

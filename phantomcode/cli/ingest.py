@@ -24,6 +24,8 @@ def ingest_command(
     max_size: Annotated[float, typer.Option(
         "--max-size", min=0.001, help="Skip notes larger than this many MB.")] = DEFAULT_MAX_BYTES / 1e6,
     prune: Annotated[bool, typer.Option("--prune", help="Remove stored notes whose files have vanished.")] = False,
+    pii: Annotated[str, typer.Option("--pii", help="Likely identifiers (phones, ID numbers, e-mails, names "
+                                     "after titles): warn, block (skip the note), redact, or off.")] = "warn",
     jobs: JobsOption = default_jobs(),
     model: ModelOption = None,
     quiet: QuietOption = False,
@@ -31,7 +33,8 @@ def ingest_command(
     """Read a folder of notes into the project and code them with the codebook."""
     with progress_bar("ingest", "notes", quiet=quiet) as progress:
         report = ingest(notes_dir, project=project, codebook=codebook, path_attrs=path_attrs,
-                        max_bytes=int(max_size * 1e6), prune=prune, jobs=jobs, model=model, progress=progress)
+                        max_bytes=int(max_size * 1e6), prune=prune, jobs=jobs, model=model, pii=pii,
+                        progress=progress)
     render_ingest_report(report)
     raise typer.Exit(report.exit_code)
 

@@ -261,3 +261,47 @@ def _wait_for_documents(project: Path, process: subprocess.Popen, timeout: float
                 pass
         time.sleep(0.01)
     pytest.fail("ingest ended or stalled before committing a batch")
+
+
+PLANTED = "The respondent gave her number 13812345678 and said Mr. Wang at the school refused.\n"
+
+
+def test_pii_warn_stores_and_lists_masked_identifiers(runner, project, notes_dir, write_note) -> None:
+    write_note("a.md", PLANTED, city="Beijing")
+    result = run(runner, "ingest", str(notes_dir), "-p", str(project))
+    assert result.exit_code == 0
+    assert "a.md:line 4: possible mobile number 138****5678" in result.output
+    assert "possible name after a title W***" in result.output
+    assert "13812345678" not in result.output and "Wang" not in result.output
+    assert stored(project)["a"]["text"] == PLANTED
+
+
+def test_pii_block_skips_the_note(runner, project, notes_dir, write_note) -> None:
+    write_note("a.md", PLANTED)
+    write_note("b.md", BODY)
+    result = run(runner, "ingest", str(notes_dir), "-p", str(project), "--pii", "block")
+    assert result.exit_code == 1
+    assert "a.md: likely identifiers" in result.output
+    assert set(stored(project)) == {"b"}
+
+
+def test_pii_redact_stores_placeholders_and_leaves_the_source_alone(runner, project, notes_dir, write_note) -> None:
+    source = write_note("a.md", PLANTED, interviewer="Ms. Zhao")
+    before = source.read_bytes()
+    assert run(runner, "ingest", str(notes_dir), "-p", str(project)).exit_code == 0
+    result = run(runner, "ingest", str(notes_dir), "-p", str(project), "--pii", "redact")
+    assert result.exit_code == 0 and "1 updated" in result.output, "a new --pii mode re-reads unchanged files"
+    doc = stored(project)["a"]
+    assert doc["text"] == "The respondent gave her number [PHONE] and said Mr. [NAME] at the school refused.\n"
+    assert doc["attributes"]["interviewer"] == "Ms. [NAME]"
+    assert source.read_bytes() == before
+
+
+def test_pii_scan_command_lists_findings_and_exits_1(runner, notes_dir, write_note) -> None:
+    write_note("clean.md", BODY)
+    write_note("sub/planted.txt", "Write to someone@example.org.\n")
+    result = runner.invoke(app, ["pii-scan", str(notes_dir)])
+    assert result.exit_code == 1
+    assert result.stdout.strip() == "sub/planted.txt:line 1: possible e-mail address s***@example.org"
+    (notes_dir / "sub" / "planted.txt").unlink()
+    assert runner.invoke(app, ["pii-scan", str(notes_dir)]).exit_code == 0

@@ -1,0 +1,66 @@
+"""The anonymisation guard: planted identifiers are found and masked; look-alikes are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from phantomcode.pii import is_valid_resident_id, redact, scan
+
+
+def resident_id(first17: str) -> str:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
+
+
+VALID_ID = resident_id("11010519850312123")
+
+
+@pytest.mark.parametrize("text, kind, found", [
+    ("Her number is 13812345678.", "phone", "13812345678"),
+    ("Call 138-1234-5678 after work.", "phone", "138-1234-5678"),
+    ("Call +86 139 8765 4321.", "phone", "+86 139 8765 4321"),
+    (f"His card reads {VALID_ID}.", "id", VALID_ID),
+    ("Write to zhang.wei@example.com today.", "email", "zhang.wei@example.com"),
+    ("We met Mr. Wang at the gate.", "name", "Wang"),
+    ("Ms Li-Na runs the clinic.", "name", "Li-Na"),
+    ("我们找了王老师。", "name", "王"),
+    ("李明先生说不行。", "name", "李明"),
+    ("张女士没有暂住证。", "name", "张"),
+])
+def test_planted_identifiers_are_found(text: str, kind: str, found: str) -> None:
+    [finding] = scan(text)
+    assert (finding.kind, text[finding.start:finding.end]) == (kind, found)
+    assert found not in finding.masked or len(found) <= 1
+
+
+@pytest.mark.parametrize("text", [
+    "In 2019 the fee was 13,500 yuan and she had 120 points.",
+    "The hotline 12345 and the year 2018 are not phone numbers.",
+    "A price of 13800000000.50 yuan is a decimal, not a phone.",
+    f"An invalid check digit: {VALID_ID[:-1]}{'0' if VALID_ID[-1] != '0' else '1'}.",
+    "An impossible birth date: " + resident_id("11010519851332123") + ".",
+    "向老师反映了情况。班主任老师说名额满了。对方老师不同意。",
+    "The teacher (laoshi 老师) said no.",
+    "The points total was 85; 60 points are needed; tel. not given.",
+])
+def test_look_alikes_do_not_trigger(text: str) -> None:
+    assert [(f.kind, text[f.start:f.end]) for f in scan(text)] == []
+
+
+def test_findings_report_file_lines_and_masks() -> None:
+    text = "First line.\nCall 13812345678.\n"
+    [finding] = scan(text, first_line=5)
+    assert finding.line == 6
+    assert finding.masked == "138****5678"
+    assert "13812345678" not in finding.describe()
+
+
+def test_redact_replaces_identifiers_with_placeholders() -> None:
+    text = f"Mr. Wang (13812345678, {VALID_ID}) wrote from a@b.cn to 王老师。"
+    assert redact(text, scan(text)) == "Mr. [NAME] ([PHONE], [ID]) wrote from [EMAIL] to [NAME]老师。"
+
+
+def test_resident_id_check_digit_and_date() -> None:
+    assert is_valid_resident_id(VALID_ID)
+    assert not is_valid_resident_id(VALID_ID[:-1] + ("0" if VALID_ID[-1] != "0" else "1"))
+    assert not is_valid_resident_id("123456789012345678")
