@@ -248,7 +248,11 @@ def _mark_line_breaks(doc: Any, text: str) -> None:
 
 # -- text layout -------------------------------------------------------------------------------------
 def split_paragraphs(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each paragraph (text between blank lines), stripped of surrounding space."""
+    """(start, end) of each paragraph (text between blank lines), stripped of surrounding space.
+
+    A paragraph longer than ``MAX_BLOCK_CHARS`` (a pasted transcript with no blank lines) is cut at
+    sentence ends, so spaCy never sees a text over its length limit and memory stays bounded.
+    """
     spans = []
     position = 0
     for match in itertools.chain(_PARAGRAPH_BREAK.finditer(text), [None]):
@@ -257,9 +261,26 @@ def split_paragraphs(text: str) -> list[tuple[int, int]]:
         stripped = chunk.strip()
         if stripped:
             start = position + (len(chunk) - len(chunk.lstrip()))
-            spans.append((start, start + len(stripped)))
+            spans.extend(_cut_long_block(text, start, start + len(stripped)))
         position = match.end() if match else len(text)
     return spans
+
+
+MAX_BLOCK_CHARS = 100_000
+_CUT_POINT = re.compile(r"[.!?。！？]\s+|\s+")
+
+
+def _cut_long_block(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Pieces of at most ``MAX_BLOCK_CHARS``, cut after the last sentence end (else whitespace)."""
+    while end - start > MAX_BLOCK_CHARS:
+        window = text[start:start + MAX_BLOCK_CHARS]
+        cuts = [m for m in _CUT_POINT.finditer(window) if m.start() > 0]
+        sentence_cuts = [m for m in cuts if not window[m.start()].isspace()]
+        best = (sentence_cuts or cuts or [None])[-1]
+        piece_end = start + (best.start() + (0 if window[best.start()].isspace() else 1) if best else MAX_BLOCK_CHARS)
+        yield start, piece_end
+        start = start + (best.end() if best else MAX_BLOCK_CHARS)
+    yield start, end
 
 
 def detect_language(text: str) -> str:

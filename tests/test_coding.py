@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from phantomcode.codebook import load_codebook
-from phantomcode.coding import (CodingEngine, Segment, check_examples, detect_language,
+from phantomcode.coding import (MAX_BLOCK_CHARS, CodingEngine, Segment, check_examples, detect_language,
                                 split_paragraphs)
 from phantomcode.errors import UsageError
 
@@ -406,3 +406,14 @@ def test_code_matcher_is_shaped_like_spacy_matchers(engine: CodingEngine) -> Non
     assert [(h.key, doc.text[h.start_char:h.end_char], h.term) for h in hits] == [
         ("a/terms", "Hukou Books", "hukou book"), ("a/terms", "fees", "fee*"),
         ("a/regex[0]", "30 yuan", r"\d+ yuan"), ("a/patterns[0]", "was closed", None)]
+
+
+def test_a_paragraph_over_spacys_length_limit_is_cut_at_sentence_ends(engine: CodingEngine) -> None:
+    sentence = "They asked for a lease and the five documents. "
+    text = sentence * 25_000  # 1.2 million characters in one paragraph, over spaCy's 1,000,000 limit
+    spans = split_paragraphs(text)
+    assert len(spans) > 1 and all(end - start <= MAX_BLOCK_CHARS for start, end in spans)
+    assert all(text[start:end].endswith(".") for start, end in spans)
+    segments = engine.code_document(text)
+    assert len(segments) == 25_000
+    assert all(text[s.start:s.end] == sentence.strip() for s in segments)
