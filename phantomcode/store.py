@@ -112,6 +112,23 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE documents ADD COLUMN sector_source TEXT;
         CREATE INDEX documents_sector ON documents(sector);
     """),
+    ("record review decisions keyed by document, offsets and code, with the text reviewed", """
+        CREATE TABLE reviews (
+            review_id INTEGER PRIMARY KEY,
+            doc_id TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('accept', 'reject', 'add')),
+            correct_code TEXT,
+            note TEXT,
+            reviewer TEXT NOT NULL,
+            decided_at TEXT NOT NULL,
+            text TEXT NOT NULL,
+            UNIQUE (doc_id, start, end, code)
+        );
+        CREATE INDEX reviews_code ON reviews(code);
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -280,14 +297,18 @@ class Store:
             raise ProjectError(_describe_sqlite_error(self.path, exc)) from None
         try:
             yield self.connection
-        except BaseException:
-            self.connection.execute("ROLLBACK")
-            raise
-        try:
             self.connection.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            self.connection.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            self._rollback()
             raise ProjectError(_describe_sqlite_error(self.path, exc)) from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        """Roll back if a transaction is still open (SQLite may already have ended it on a full disk)."""
+        if self.connection.in_transaction:
+            self.connection.execute("ROLLBACK")
 
     @contextmanager
     def writer(self, *, timeout: float | None = None) -> Iterator[None]:
@@ -412,6 +433,7 @@ class Store:
                  for c in segment.codings])
         db.execute("UPDATE documents SET coded_with = ?, sector = ?, sector_source = ? WHERE doc_id = ?",
                    (codebook_hash, coded.sector, coded.sector_source, doc_id))
+        Store._apply_reviews(db, doc_id)
 
     def remove_documents(self, doc_ids: Iterable[str]) -> int:
         with self.transaction() as db:
@@ -536,6 +558,9 @@ class Store:
     # Every report query starts from the ``report_docs`` CTE: the documents the filters leave, each
     # with one group key per ``by`` attribute (its canonical value, else REPORT_MISSING). Groups
     # thus partition the documents: each is counted once and the groups' N add up to the filtered N.
+    # Codings are reached document by document (``CROSS JOIN`` keeps that order, ``+c.code`` keeps
+    # SQLite off the code index): a document's codings sit together on disk, so this reads them
+    # in order instead of jumping across the table, about twice as fast on a 30,000-note project.
 
     REPORT_MISSING = "(missing)"
 
@@ -564,9 +589,7 @@ class Store:
         keys = "".join(f"r.g{index}, " for index in range(len(by)))
         rows = self.connection.execute(
             f"{cte} SELECT {keys}c.code, count(DISTINCT c.doc_id), count(DISTINCT c.segment_id)"
-            " FROM report_docs r JOIN codings c ON c.doc_id = r.doc_id"
-            f" WHERE {self._report_counted(accepted_only)} AND c.code IN (SELECT value FROM json_each(?))"
-            f" GROUP BY {keys}c.code", [*params, json.dumps(list(codes))])
+            f" {self._report_codings(accepted_only)} GROUP BY {keys}c.code", [*params, json.dumps(list(codes))])
         return [tuple(row) for row in rows]
 
     def report_quotes(self, by: Sequence[str], *, where: dict[str, Sequence[str]], codes: Sequence[str],
@@ -574,29 +597,31 @@ class Store:
         """Up to ``per_cell`` exemplar segments per group and code, at most one per document.
 
         Best first: accepted in review; no negated or hypothetical hit of the code in the segment;
-        20 to 300 characters long; more matched words; shorter; then document and offset.
+        20 to 300 characters long; more matched words; shorter; earlier. The preference is one
+        sortable text key (``quality``), so each document's best segment is a plain ``min()``.
         """
         cte, params = self._report_docs(by, where)
         counted = self._report_counted(accepted_only)
         keys = "".join(f"g{index}, " for index in range(len(by)))
-        quality = "accepted DESC, uncertain, (length BETWEEN 20 AND 300) DESC, words DESC, length, doc_id, start"
         rows = self.connection.execute(
-            f"{cte}, hits AS (SELECT {keys}c.code, c.doc_id, c.segment_id, s.start, s.end, s.end - s.start AS length,"
-            f"  max(({counted}) AND c.status = 'accepted') AS accepted, max(c.negated OR c.hypothetical) AS uncertain,"
-            f"  sum(CASE WHEN {counted} THEN json_array_length(c.matched) ELSE 0 END) AS words"
-            "  FROM report_docs r JOIN codings c ON c.doc_id = r.doc_id JOIN segments s ON s.segment_id = c.segment_id"
-            "  WHERE c.code IN (SELECT value FROM json_each(?))"
+            f"{cte}, hits AS MATERIALIZED (SELECT {keys}c.code, c.doc_id, c.segment_id, s.start, s.end,"
+            f"  printf('%d%d%d%05d%07d%010d', 1 - max(({counted}) AND c.status = 'accepted'),"
+            "   max(c.negated OR c.hypothetical), (s.end - s.start) NOT BETWEEN 20 AND 300,"
+            f"   99999 - min(sum(CASE WHEN {counted} THEN json_array_length(c.matched) ELSE 0 END), 99999),"
+            "   min(s.end - s.start, 9999999), s.start) AS quality"
+            "  FROM report_docs r CROSS JOIN codings c ON c.doc_id = r.doc_id"
+            "  JOIN segments s ON s.segment_id = c.segment_id WHERE +c.code IN (SELECT value FROM json_each(?))"
             f"  GROUP BY c.segment_id, c.code HAVING sum({counted}) > 0),"
-            f" best_in_doc AS (SELECT *, row_number() OVER (PARTITION BY doc_id, code ORDER BY {quality}) AS n"
-            "  FROM hits),"
-            f" ranked AS (SELECT *, row_number() OVER (PARTITION BY {keys}code ORDER BY {quality}) AS rank"
-            "  FROM best_in_doc WHERE n = 1)"
+            f" best_in_doc AS (SELECT {keys}code, doc_id, segment_id, start, end, min(quality) AS quality"
+            "  FROM hits GROUP BY doc_id, code),"
+            f" ranked AS (SELECT *, row_number() OVER (PARTITION BY {keys}code ORDER BY quality, doc_id) AS rank"
+            "  FROM best_in_doc)"
             f" SELECT {''.join(f'q.g{i}, ' for i in range(len(by)))}q.code, q.rank, q.doc_id, q.start, q.end,"
             "  substr(d.text, q.start + 1, q.end - q.start) AS text,"
             "  (SELECT group_concat(words, ' | ') FROM (SELECT DISTINCT json_extract(m.value, '$.text') AS words"
-            "    FROM codings c, json_each(c.matched) m"
-            f"    WHERE c.segment_id = q.segment_id AND c.code = q.code AND {counted})) AS matched,"
-            "  CASE WHEN q.accepted THEN 'accepted' ELSE 'auto' END AS status"
+            "    FROM codings c, json_each(c.matched) m WHERE c.doc_id = q.doc_id AND c.code = q.code"
+            f"    AND c.segment_id = q.segment_id AND {counted})) AS matched,"
+            "  CASE WHEN substr(q.quality, 1, 1) = '0' THEN 'accepted' ELSE 'auto' END AS status"
             " FROM ranked q JOIN documents d ON d.doc_id = q.doc_id WHERE q.rank <= ?",
             [*params, json.dumps(list(codes)), per_cell])
         return [dict(row) for row in rows]
@@ -609,22 +634,34 @@ class Store:
         """
         cte, params = self._report_docs((), where)
         hits = (f"{cte}, hits AS MATERIALIZED (SELECT DISTINCT c.doc_id, c.segment_id, c.code"
-                " FROM report_docs r JOIN codings c ON c.doc_id = r.doc_id"
-                f" WHERE {self._report_counted(accepted_only)} AND c.code IN (SELECT value FROM json_each(?)))")
+                f" {self._report_codings(accepted_only)})")
         params = [*params, json.dumps(list(codes))]
+        # Each unordered pair is counted once (b.code >= a.code) and mirrored: half the join.
         documents = self.connection.execute(
             f"{hits}, doc_hits AS MATERIALIZED (SELECT DISTINCT doc_id, code FROM hits)"
             " SELECT a.code, b.code, count(*) FROM doc_hits a JOIN doc_hits b ON b.doc_id = a.doc_id"
-            " GROUP BY a.code, b.code", params).fetchall()
+            " AND b.code >= a.code GROUP BY a.code, b.code", params).fetchall()
         segments = {(row[0], row[1]): row[2] for row in self.connection.execute(
             f"{hits} SELECT a.code, b.code, count(*) FROM hits a JOIN hits b ON b.segment_id = a.segment_id"
-            " GROUP BY a.code, b.code", params)}
-        return [(a, b, n, segments.get((a, b), 0)) for a, b, n in documents]
+            " AND b.code >= a.code GROUP BY a.code, b.code", params)}
+        pairs = [(a, b, n, segments.get((a, b), 0)) for a, b, n in documents]
+        return pairs + [(b, a, n, segment_count) for a, b, n, segment_count in pairs if a != b]
+
+    def report_codebook_hashes(self) -> list[str]:
+        """The codebook hashes the stored documents were coded with (one, unless a re-code is pending)."""
+        return [row[0] for row in self.connection.execute(
+            "SELECT DISTINCT coded_with FROM documents WHERE coded_with IS NOT NULL ORDER BY coded_with")]
 
     def report_coded_at(self) -> str | None:
         """When the project's codings were last made: the finish time of the last completed run."""
         row = self.connection.execute("SELECT max(finished_at) FROM runs WHERE status = 'completed'").fetchone()
         return row[0]
+
+    @classmethod
+    def _report_codings(cls, accepted_only: bool) -> str:
+        """FROM and WHERE joining the filtered documents to their counted codings of the codes in ``?``."""
+        return (" FROM report_docs r CROSS JOIN codings c ON c.doc_id = r.doc_id"
+                f" WHERE {cls._report_counted(accepted_only)} AND +c.code IN (SELECT value FROM json_each(?))")
 
     @staticmethod
     def _report_counted(accepted_only: bool) -> str:

@@ -305,3 +305,37 @@ def test_pii_scan_command_lists_findings_and_exits_1(runner, notes_dir, write_no
     assert result.stdout.strip() == "sub/planted.txt:line 1: possible e-mail address s***@example.org"
     (notes_dir / "sub" / "planted.txt").unlink()
     assert runner.invoke(app, ["pii-scan", str(notes_dir)]).exit_code == 0
+
+
+def test_full_disk_stops_cleanly_and_the_store_stays_intact(runner, project, notes_dir, write_note, monkeypatch) -> None:
+    for number in range(300):
+        write_note(f"n{number:03d}.md", "The school asked for a lease and five documents. " * 30, city="Beijing")
+    original = Store._connect
+
+    def small_disk(path, readonly):
+        connection = original(path, readonly)
+        connection.execute("PRAGMA max_page_count = 400")  # SQLite then reports 'database or disk is full'
+        return connection
+
+    monkeypatch.setattr(Store, "_connect", staticmethod(small_disk))
+    full = run(runner, "ingest", str(notes_dir), "-p", str(project), "--jobs", "1")
+    assert full.exit_code == 2
+    assert "disk is full" in full.output and "Traceback" not in full.output
+    monkeypatch.setattr(Store, "_connect", staticmethod(original))
+    with sqlite3.connect(project) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        kept = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+    assert 0 < kept < 300 and kept % 64 == 0, "whole batches only"
+    again = run(runner, "ingest", str(notes_dir), "-p", str(project), "--jobs", "1")
+    assert again.exit_code == 0, again.output
+    assert f"{300 - kept} added" in again.output and f"{kept} unchanged" in again.output
+
+
+def test_project_from_a_newer_phantomcode_is_refused(runner, project, notes_dir, write_note) -> None:
+    write_note("a.md", BODY)
+    assert run(runner, "ingest", str(notes_dir), "-p", str(project)).exit_code == 0
+    with sqlite3.connect(project) as connection:
+        connection.execute("PRAGMA user_version = 99")
+    for command in (["ingest", str(notes_dir)], ["info"], ["export", "documents"]):
+        result = runner.invoke(app, [*command, "-p", str(project)])
+        assert result.exit_code == 2 and "written by a newer phantomcode" in result.output
