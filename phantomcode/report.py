@@ -52,7 +52,6 @@ QUOTE_COLUMNS = ["code", "rank", "doc_id", "start", "end", "text", "matched", "s
 DEFAULT_QUOTES = {"html": 3, "xlsx": 3}  # formats with a place for quotes show some unless told otherwise
 _SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx", ".md": "md", ".markdown": "md",
                    ".html": "html", ".htm": "html", ".png": "png", ".txt": "table"}
-_BINARY = ("xlsx", "png")
 Where = Mapping[str, "str | Sequence[str]"]
 
 
@@ -122,8 +121,10 @@ def _check_values(store: Store, codebook: Codebook, name: str, values: str | Seq
         canonical = codebook.normalize_attributes({name: value})[0][name]
         key = canonical if canonical in keys else folded.get(str(value).casefold())
         if key is None:
-            listed = ", ".join(f"{key} ({n})" for key, n in sorted(known, key=lambda kn: _value_key(codebook, name, kn[0])))
-            raise UsageError(f"--where {name}={value}: no document has this value; values of {name}: {listed}")
+            ordered = sorted(known, key=lambda item: _value_key(codebook, name, item[0]))
+            listed = ", ".join(f"{key} ({n})" for key, n in ordered[:40])
+            more = f" and {len(ordered) - 40} more" if len(ordered) > 40 else ""
+            raise UsageError(f"--where {name}={value}: no document has this value; values of {name}: {listed}{more}")
         checked.append(key)
     return list(dict.fromkeys(checked))
 
@@ -288,6 +289,7 @@ class Report:
     documents: int
     coded_at: str | None
     generated_at: str
+    coded_with: tuple[str, ...] = ()
 
     # -- shapes ----------------------------------------------------------------------------------
 
@@ -334,17 +336,28 @@ class Report:
                          "cues; each document is counted under one sector only.")
         return lines
 
+    def warnings(self) -> list[str]:
+        """Reasons to distrust the numbers: codings made with another codebook than the one read now."""
+        stale = [h for h in self.coded_with if h != self.codebook.content_hash]
+        if not stale:
+            return []
+        return [f"the codings were made with another codebook version (sha256 {', '.join(h[:12] for h in stale)}) "
+                f"than {self.codebook.path.name} now (sha256 {self.codebook.content_hash[:12]}); run 'phantomcode code' "
+                "to re-code before publishing these numbers"]
+
     def tables(self) -> list[TextTable]:
         """Per-group tables then the matrix (or the two co-occurrence matrices), ready to render."""
         if self.kind == "cooccurrence":
             return [self._cooccurrence_table(measure) for measure in MEASURES]
-        tables = [self._group_table(keys, n) for keys, n in self.groups()] if self.by else []
-        if self.groups():
-            tables.append(self._matrix_table())
-        return tables
+        if not self.groups():
+            return []
+        tables = []
+        if self.by:
+            for keys, rows in self.tidy.groupby(list(self.by), sort=False):
+                tables.append(self._group_table(keys, int(rows["group_documents"].iloc[0]), rows))
+        return [*tables, self._matrix_table()]
 
-    def _group_table(self, keys: tuple[str, ...], n: int) -> TextTable:
-        rows = self.tidy[(self.tidy[list(self.by)] == list(keys)).all(axis=1)]
+    def _group_table(self, keys: tuple[str, ...], n: int, rows: pd.DataFrame) -> TextTable:
         return TextTable(
             title=f"{group_label(keys)} (N = {n})", header=["code", "label", "documents", "share", "segments"],
             rows=[[r.code, self.label(r.code), r.documents, percent(r.share), r.segments] for r in rows.itertuples()],
@@ -383,10 +396,9 @@ class Report:
 
     def quote_rows(self) -> Iterator[tuple[str, str, str, str]]:
         """(code, group label, doc_id, text) for every quote, in code and group order."""
-        for row in self.quotes.itertuples(index=False):
-            values = row._asdict()
-            keys = tuple(values[name] for name in self.by) if self.by else ("all",)
-            yield values["code"], group_label(keys), values["doc_id"], values["text"]
+        for row in self.quotes.to_dict("records"):
+            keys = tuple(row[name] for name in self.by) if self.by else ("all",)
+            yield row["code"], group_label(keys), row["doc_id"], row["text"]
 
 
 def group_label(keys: Sequence[str]) -> str:
@@ -406,8 +418,7 @@ def build_report(project: Project, *, by: str | Sequence[str] | None = "city", m
     book = project.codebook(codebook)
     tidy = project.matrix(by=by, measure=measure, codes=codes, group=group, where=where, status=status,
                           codebook=book, tidy=True)
-    quote_frame = project.quotes(codes if codes or group else None, by=by, n=quotes, group=group, where=where,
-                                 status=status, codebook=book)
+    quote_frame = project.quotes(codes, by=by, n=quotes, group=group, where=where, status=status, codebook=book)
     return _report(project, book, "matrix", by=by, measure=measure, tidy=tidy, quotes=quote_frame,
                    codes=codes, group=group, where=where, status=status)
 
@@ -431,7 +442,7 @@ def _report(project: Project, book: Codebook, kind: str, *, by: Any, measure: st
         return Report(kind=kind, by=selection.by, measure=measure, tidy=tidy, quotes=quotes, codebook=book,
                       codes=selection.codes, where=selection.where, status=status, project=Path(project.path).name,
                       project_documents=store.count_documents(), documents=sizes[0][0],
-                      coded_at=store.report_coded_at(),
+                      coded_at=store.report_coded_at(), coded_with=tuple(store.report_codebook_hashes()),
                       generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -504,6 +515,8 @@ def _md_cell(value: Any) -> str:
 def _write_md(report: Report, handle: IO[str], *, wide: bool = False) -> None:
     handle.write(f"# {_md_cell(report.title())}\n\n")
     handle.write(" ".join(report.description()) + "\n")
+    for warning in report.warnings():
+        handle.write(f"\n**Warning:** {_md_cell(warning)}\n")
     for table in report.tables():
         handle.write(f"\n## {_md_cell(table.title)}\n\n")
         handle.write("| " + " | ".join(_md_cell(h) for h in table.header) + " |\n")
@@ -528,6 +541,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", "PingFang
        margin: 2rem auto; max-width: 75rem; padding: 0 1rem; color: #1b1b1b; line-height: 1.45; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem; } h3 { font-size: 1.05rem; }
 p.meta { color: #444; margin: 0.2rem 0; }
+p.warning { background: #fff4e5; border-left: 4px solid #d97706; padding: 0.3rem 0.8rem; }
 table { border-collapse: collapse; margin: 0.6rem 0 1.2rem; font-size: 0.9rem; }
 th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.55rem; }
 th { background: #f3f5f7; text-align: left; }
@@ -548,9 +562,9 @@ def heat_colour(heat: float) -> tuple[str, str]:
     return f"#{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}", "#ffffff" if heat > 0.55 else "#1b1b1b"
 
 
-def _html_table(table: TextTable) -> str:
+def _html_table(table: TextTable, *, caption: bool = True) -> str:
     e = html.escape
-    parts = [f"<table><caption><strong>{e(table.title)}</strong></caption><thead><tr>",
+    parts = [f"<table>{f'<caption><strong>{e(table.title)}</strong></caption>' if caption else ''}<thead><tr>",
              "".join(f"<th>{e(str(h))}</th>" for h in table.header), "</tr></thead><tbody>"]
     for index, row in enumerate(table.rows):
         heat = table.heat[index] if index < len(table.heat) else [None] * len(row)
@@ -578,10 +592,11 @@ def _write_html(report: Report, handle: IO[str], *, wide: bool = False) -> None:
             f'<p class="meta">Codebook <strong>{e(book.name)}</strong>, version {e(str(book.version))} '
             f"(sha256 {e(book.content_hash[:12])})</p>",
             f'<p class="meta">Coded {e(report.coded_at or "(no completed run)")}; report made {e(report.generated_at)}</p>',
-            *(f"<p>{e(line)}</p>" for line in report.description())]
+            *(f"<p>{e(line)}</p>" for line in report.description()),
+            *(f'<p class="warning"><strong>Warning:</strong> {e(line)}</p>' for line in report.warnings())]
     groups = [t for t in tables if t.kind == "group"]
     for table in (t for t in tables if t.kind != "group"):
-        body.append(f"<h2>{e(table.title)}</h2>{_html_table(table)}")
+        body.append(f"<h2>{e(table.title)}</h2>{_html_table(table, caption=False)}")
     if groups:
         body.append("<h2>Each group</h2><div class=\"groups\">")
         body.extend(_html_table(t) for t in groups)
@@ -633,7 +648,8 @@ def write_xlsx(report: Report, handle: IO[bytes]) -> None:
                  ("documents in project", report.project_documents), ("documents after filters", report.documents),
                  ("codebook", report.codebook.name), ("codebook version", str(report.codebook.version)),
                  ("codebook sha256", report.codebook.content_hash), ("coded", report.coded_at or ""),
-                 ("report made", report.generated_at), *(("note", line) for line in report.description())]:
+                 ("report made", report.generated_at), *(("note", line) for line in report.description()),
+                 *(("warning", line) for line in report.warnings())]:
         about.append([neutralise_formula(v) for v in line])
     for cell in about["A"]:
         cell.font = Font(bold=True)

@@ -10,14 +10,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import UsageError
 from ..project import Project
 from ..report import (DEFAULT_QUOTES, Report, TextTable, build_cooccurrence, build_report, check_options,
                       format_for, heat_colour, parse_where, write_report)
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
-app = typer.Typer(help="Coded matrices by city, sector or any attribute, with quotes, in every format.",
-                  invoke_without_command=True, no_args_is_help=False)
+app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+_PLAIN_WIDTH = 400  # tables never stretch to it; it only stops wrapping when the output is not a terminal
 
 ByOption = Annotated[Optional[list[str]], typer.Option(
     "--by", "-b", help="Group by this attribute (default: city); repeat for a cross-tab, e.g. --by city --by sector.",
@@ -29,8 +30,9 @@ GroupOption = Annotated[Optional[list[str]], typer.Option(
 WhereOption = Annotated[Optional[list[str]], typer.Option(
     "--where", "-w", help="Only documents with ATTR=VALUE; repeat to combine (AND; OR for one attribute).",
     show_default=False)]
-MeasureOption = Annotated[str, typer.Option(
-    "--measure", "-m", help="documents (respondents mentioning a code) or segments (coded segments).")]
+MeasureOption = Annotated[Optional[str], typer.Option(
+    "--measure", "-m", help="documents (respondents mentioning a code; the default) or segments (coded segments).",
+    show_default=False)]
 StatusOption = Annotated[Optional[str], typer.Option(
     "--status", help="accepted: count only codings accepted in review (default: every coding not rejected).",
     show_default=False)]
@@ -39,42 +41,49 @@ FormatOption = Annotated[Optional[str], typer.Option(
     show_default=False)]
 OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).",
                                                    show_default=False)]
-_PLAIN_WIDTH = 400  # tables never stretch to it; it only stops wrapping when the output is not a terminal
 WideOption = Annotated[bool, typer.Option("--wide", help="csv/json: the matrix (codes x groups) instead of the "
                                           "tidy long form.")]
 
 
 @app.callback()
 def report_command(ctx: typer.Context, by: ByOption = None, codes: CodesOption = None, group: GroupOption = None,
-                   where: WhereOption = None, measure: MeasureOption = "documents",
+                   where: WhereOption = None, measure: MeasureOption = None,
                    quotes: Annotated[Optional[int], typer.Option(
-                       "--quotes", "-q", min=0, help="Exemplar quotes per cell (default: 3 for html and xlsx, "
+                       "--quotes", min=0, help="Exemplar quotes per cell (default: 3 for html and xlsx, "
                        "else 0).", show_default=False)] = None,
                    status: StatusOption = None, fmt: FormatOption = None, out_file: OutOption = None,
                    wide: WideOption = False, project: ProjectOption = None, codebook: CodebookOption = None) -> None:
-    """Per-group tables (documents mentioning each code, share of the group's N, coded segments), then
-    the code x group matrix; groups are cities unless --by says otherwise."""
-    if ctx.invoked_subcommand is not None:
+    """Coded matrices: for each city (or --by group) every code's documents, share of the group's N and
+    coded segments, then the code x group matrix; as a table, csv, json, xlsx, md, html or png."""
+    if ctx.invoked_subcommand is not None:  # options given before the sub-command apply to it
+        if by or quotes is not None:
+            raise UsageError(f"--by and --quotes do not apply to 'report {ctx.invoked_subcommand}'")
+        ctx.obj = {"codes": codes, "group": group, "where": where, "measure": measure, "status": status, "fmt": fmt,
+                   "out_file": out_file, "wide": wide, "project": project, "codebook": codebook}
         return
     fmt = format_for(fmt, out_file)
     check_options(fmt, wide=wide, quotes=quotes)
-    report = build_report(Project(project), by=by or ["city"], measure=measure, codes=codes, group=group,
+    report = build_report(Project(project), by=by or ["city"], measure=measure or "documents", codes=codes, group=group,
                           where=parse_where(where or []), status=status, codebook=codebook,
                           quotes=DEFAULT_QUOTES.get(fmt, 0) if quotes is None else quotes)
     _emit(report, fmt, out_file, wide)
 
 
 @app.command("cooccurrence")
-def cooccurrence_command(codes: CodesOption = None, group: GroupOption = None, where: WhereOption = None,
-                         measure: MeasureOption = "documents", status: StatusOption = None,
+def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: GroupOption = None,
+                         where: WhereOption = None, measure: MeasureOption = None, status: StatusOption = None,
                          fmt: FormatOption = None, out_file: OutOption = None, wide: WideOption = False,
                          project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Code x code: documents and segments where both codes are counted; the diagonal is each code's total."""
-    fmt = format_for(fmt, out_file)
-    check_options(fmt, wide=wide)
-    report = build_cooccurrence(Project(project), measure=measure, codes=codes, group=group,
-                                where=parse_where(where or []), status=status, codebook=codebook)
-    _emit(report, fmt, out_file, wide)
+    given = {name: value or (ctx.obj or {}).get(name) for name, value in dict(
+        codes=codes, group=group, where=where, measure=measure, status=status, fmt=fmt, out_file=out_file,
+        wide=wide, project=project, codebook=codebook).items()}
+    fmt = format_for(given["fmt"], given["out_file"])
+    check_options(fmt, wide=bool(given["wide"]))
+    report = build_cooccurrence(Project(given["project"]), measure=given["measure"] or "documents",
+                                codes=given["codes"], group=given["group"], where=parse_where(given["where"] or []),
+                                status=given["status"], codebook=given["codebook"])
+    _emit(report, fmt, given["out_file"], bool(given["wide"]))
 
 
 def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
@@ -89,6 +98,8 @@ def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
         err.print(f"wrote {report.title().lower()} ({report.documents} documents) to {out_file}")
     if not report.documents:
         err.print("[yellow]warning:[/] no documents match the filters")
+    for warning in report.warnings():
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _render(report: Report, console: Console) -> None:
