@@ -95,3 +95,36 @@ def _open_output(out: str | Path | None) -> Iterator[IO[str]]:
         raise UsageError(f"{path}: cannot write the output file ({exc.strerror})") from None
     with handle:
         yield handle
+
+
+MATRIX_FORMATS = ("csv", "jsonl")
+
+
+def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: str | Path | None = None,
+                  status: str | None = None, codebook: Any = None) -> int:
+    """One row per document: ``doc_id``, its attributes (canonical values), then a 0/1 column per code.
+
+    A code's cell is 1 when the document has at least one coding of it that counts (not negated,
+    hypothetical or rejected; with ``status="accepted"`` only codings accepted in review). Code
+    columns follow the codebook's order, then codes found only in the project; a code whose id is
+    also an attribute name gets the column ``code_ID``. Returns how many documents were written.
+    """
+    from .ingest import choose_codebook
+
+    if fmt not in MATRIX_FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(MATRIX_FORMATS)}")
+    if status not in (None, "accepted"):
+        raise UsageError(f"--status {status!r}: use accepted (or leave it out to count every coding not rejected)")
+    with Store.open(project, readonly=True) as store:
+        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        presence = store.document_code_presence(accepted_only=status == "accepted")
+        attributes = store.canonical_attribute_table()
+        names = store.attribute_names()
+        doc_ids = sorted(store.stored_states())
+    codes = book.code_ids() + sorted({c for found in presence.values() for c in found} - set(book.code_ids()))
+    columns_of = {code: f"code_{code}" if code in names or code == "doc_id" else code for code in codes}
+    columns = ["doc_id", *names, *columns_of.values()]
+    rows = ({"doc_id": doc_id, **attributes.get(doc_id, {}),
+             **{columns_of[code]: int(code in presence.get(doc_id, ())) for code in codes}} for doc_id in doc_ids)
+    with _open_output(out) as handle:
+        return write_records(rows, handle, fmt=fmt, columns=columns)

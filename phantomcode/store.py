@@ -553,7 +553,6 @@ class Store:
     def attribute_names(self) -> list[str]:
         return [r[0] for r in self.connection.execute("SELECT DISTINCT name FROM doc_attributes ORDER BY name")]
 
-
     # -- reports ------------------------------------------------------------------------------
     # Every report query starts from the ``report_docs`` CTE: the documents the filters leave, each
     # with one group key per ``by`` attribute (its canonical value, else REPORT_MISSING). Groups
@@ -633,19 +632,20 @@ class Store:
         On the diagonal (a code with itself) are the code's own documents and segments.
         """
         cte, params = self._report_docs((), where)
-        hits = (f"{cte}, hits AS MATERIALIZED (SELECT DISTINCT c.doc_id, c.segment_id, c.code"
-                f" {self._report_codings(accepted_only)})")
-        params = [*params, json.dumps(list(codes))]
-        # Each unordered pair is counted once (b.code >= a.code) and mirrored: half the join.
-        documents = self.connection.execute(
-            f"{hits}, doc_hits AS MATERIALIZED (SELECT DISTINCT doc_id, code FROM hits)"
-            " SELECT a.code, b.code, count(*) FROM doc_hits a JOIN doc_hits b ON b.doc_id = a.doc_id"
-            " AND b.code >= a.code GROUP BY a.code, b.code", params).fetchall()
-        segments = {(row[0], row[1]): row[2] for row in self.connection.execute(
-            f"{hits} SELECT a.code, b.code, count(*) FROM hits a JOIN hits b ON b.segment_id = a.segment_id"
-            " AND b.code >= a.code GROUP BY a.code, b.code", params)}
-        pairs = [(a, b, n, segments.get((a, b), 0)) for a, b, n in documents]
-        return pairs + [(b, a, n, segment_count) for a, b, n, segment_count in pairs if a != b]
+        # One pass over the codings feeds both counts; each unordered pair is counted once
+        # (b.code >= a.code) and mirrored, which halves the self-joins.
+        rows = self.connection.execute(
+            f"{cte}, hits AS MATERIALIZED (SELECT DISTINCT c.doc_id, c.segment_id, c.code"
+            f" {self._report_codings(accepted_only)}),"
+            " doc_hits AS MATERIALIZED (SELECT DISTINCT doc_id, code FROM hits)"
+            " SELECT 'documents', a.code, b.code, count(*) FROM doc_hits a JOIN doc_hits b"
+            "  ON b.doc_id = a.doc_id AND b.code >= a.code GROUP BY a.code, b.code"
+            " UNION ALL SELECT 'segments', a.code, b.code, count(*) FROM hits a JOIN hits b"
+            "  ON b.segment_id = a.segment_id AND b.code >= a.code GROUP BY a.code, b.code",
+            [*params, json.dumps(list(codes))]).fetchall()
+        counts = {(kind, a, b): n for kind, a, b, n in rows}
+        pairs = [(a, b, n, counts.get(("segments", a, b), 0)) for kind, a, b, n in rows if kind == "documents"]
+        return pairs + [(b, a, n, segments) for a, b, n, segments in pairs if a != b]
 
     def report_codebook_hashes(self) -> list[str]:
         """The codebook hashes the stored documents were coded with (one, unless a re-code is pending)."""
@@ -697,6 +697,240 @@ class Store:
         condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         return (f"WITH report_docs AS MATERIALIZED (SELECT d.doc_id{columns} FROM documents d{''.join(joins)}"
                 f"{condition})", params)
+
+    # -- review -------------------------------------------------------------------------------
+    # Review decisions live in ``reviews``, keyed like codings by document, offsets and code, with
+    # the segment text the reviewer judged. ``_apply_reviews`` writes them onto a document's codings
+    # each time those are (re)written, so decisions outlive re-coding and re-ingest. A decision
+    # whose text is no longer at its offsets is *stale*: it is kept and reported, follows its text
+    # when that text (20 characters or more) now occurs exactly once elsewhere in the note, and
+    # applies again when the text comes back. accept/add set status 'accepted' and clear the rules'
+    # negation/hypothetical flags (the reviewer says the code applies; ``cue`` keeps the trigger
+    # word); reject sets 'rejected'; an ``add`` the rules did not make is inserted with rule
+    # REVIEW_ADD_RULE. The rules' own view ("auto") is thus: not review/add, no cue, no flags.
+
+    REVIEW_ADD_RULE = "review/add"
+    REVIEW_FRESH = "substr(d.text, r.start + 1, r.end - r.start) = r.text"
+    AUTO_COUNTED = "c.rule != 'review/add' AND c.negated = 0 AND c.hypothetical = 0 AND c.cue IS NULL"
+    _REVIEW_MIN_RELOCATE = 20
+
+    def review_codings(self, *, codes: Sequence[str] = (), where: dict[str, Sequence[str]] | None = None,
+                       include_flagged: bool = False, pending: bool = False,
+                       context: int = 200) -> list[dict[str, Any]]:
+        """Codings to review in document order, with up to ``context`` characters either side.
+
+        ``where`` filters documents as reports do; ``pending`` keeps codings without a decision;
+        negated and hypothetical codings only with ``include_flagged``.
+        """
+        cte, params = self._report_docs((), where or {})
+        conditions, condition_params = [], []
+        if codes:
+            conditions.append("c.code IN (SELECT value FROM json_each(?))")
+            condition_params.append(json.dumps(list(codes)))
+        if not include_flagged:
+            conditions.append("c.negated = 0 AND c.hypothetical = 0")
+        if pending:
+            conditions.append("r.review_id IS NULL")
+        where_sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self.connection.execute(
+            f"{cte} SELECT c.doc_id, c.start, c.end, c.code, c.rule, c.matched, c.negated, c.hypothetical,"
+            " c.cue, c.status, substr(d.text, c.start + 1, c.end - c.start) AS text,"
+            " substr(d.text, max(c.start - ?, 0) + 1, c.start - max(c.start - ?, 0)) AS before,"
+            " substr(d.text, c.end + 1, ?) AS after, r.decision"
+            " FROM report_docs f JOIN codings c ON c.doc_id = f.doc_id JOIN documents d ON d.doc_id = c.doc_id"
+            " LEFT JOIN reviews r ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end AND r.code = c.code"
+            f"{where_sql} ORDER BY c.doc_id, c.start, c.code",
+            [*params, context, context, context, *condition_params])
+        result = []
+        for row in rows:
+            record = dict(row)
+            record["matched"] = json.loads(record["matched"])
+            record["negated"], record["hypothetical"] = bool(record["negated"]), bool(record["hypothetical"])
+            result.append(record)
+        return result
+
+    def review_segments(self, doc_ids: Iterable[str]) -> dict[str, list[tuple[int, int]]]:
+        """doc_id -> stored segment spans, to snap a reviewer's added sentence onto its unit."""
+        spans: dict[str, list[tuple[int, int]]] = {}
+        wanted = sorted(set(doc_ids))
+        for first in range(0, len(wanted), 500):
+            chunk = wanted[first:first + 500]
+            rows = self.connection.execute(
+                f"SELECT doc_id, start, end FROM segments WHERE doc_id IN ({','.join('?' * len(chunk))})"
+                " ORDER BY doc_id, start", chunk)
+            for row in rows:
+                spans.setdefault(row[0], []).append((row[1], row[2]))
+        return spans
+
+    def review_coding_keys(self, doc_ids: Iterable[str]) -> set[tuple[str, int, int, str]]:
+        """(doc_id, start, end, code) of every coding of these documents."""
+        keys: set[tuple[str, int, int, str]] = set()
+        wanted = sorted(set(doc_ids))
+        for first in range(0, len(wanted), 500):
+            chunk = wanted[first:first + 500]
+            keys.update(tuple(row) for row in self.connection.execute(
+                f"SELECT doc_id, start, end, code FROM codings WHERE doc_id IN ({','.join('?' * len(chunk))})", chunk))
+        return keys
+
+    def review_decisions(self) -> list[dict[str, Any]]:
+        """Every stored decision, with ``fresh`` (its text is still at its offsets), ``coding_exists``
+        (the project has a coding with its key) and ``proposal`` (that coding is one the rules count)."""
+        same_key = "c.doc_id = r.doc_id AND c.start = r.start AND c.end = r.end AND c.code = r.code"
+        rows = self.connection.execute(
+            f"SELECT r.*, coalesce({self.REVIEW_FRESH}, 0) AS fresh, d.doc_id IS NOT NULL AS document_exists,"
+            f" EXISTS (SELECT 1 FROM codings c WHERE {same_key}) AS coding_exists,"
+            f" EXISTS (SELECT 1 FROM codings c WHERE {same_key} AND {self.AUTO_COUNTED}) AS proposal"
+            " FROM reviews r LEFT JOIN documents d ON d.doc_id = r.doc_id ORDER BY r.doc_id, r.start, r.code")
+        flags = ("fresh", "document_exists", "coding_exists", "proposal")
+        return [{**dict(row), **{flag: bool(row[flag]) for flag in flags}} for row in rows]
+
+    def review_proposals(self) -> dict[str, tuple[int, int]]:
+        """code -> (codings the rules count, of which no decision yet): what review measures."""
+        rows = self.connection.execute(
+            "SELECT c.code, count(*), sum(r.review_id IS NULL) FROM codings c LEFT JOIN reviews r"
+            " ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end AND r.code = c.code"
+            f" WHERE {self.AUTO_COUNTED} GROUP BY c.code")
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def save_reviews(self, decisions: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
+        """Store decisions (doc_id, start, end, code, decision, correct_code, note, reviewer,
+        decided_at, text) and apply them to their documents; return (new, changed, unchanged).
+
+        A decision for a key that already has one replaces it; an identical one is left alone
+        (keeping its first reviewer and time).
+        """
+        new = changed = unchanged = 0
+        touched: set[str] = set()
+        with self.transaction() as db:
+            for item in decisions:
+                key = (item["doc_id"], item["start"], item["end"], item["code"])
+                old = db.execute("SELECT decision, correct_code, note, text FROM reviews"
+                                 " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key).fetchone()
+                values = (item["decision"], item.get("correct_code"), item.get("note"), item["text"])
+                if old is not None and tuple(old) == values:
+                    unchanged += 1
+                    continue
+                new, changed = (new + 1, changed) if old is None else (new, changed + 1)
+                db.execute(
+                    "INSERT INTO reviews (doc_id, start, end, code, decision, correct_code, note, reviewer,"
+                    " decided_at, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doc_id, start, end, code)"
+                    " DO UPDATE SET decision = excluded.decision, correct_code = excluded.correct_code,"
+                    " note = excluded.note, reviewer = excluded.reviewer, decided_at = excluded.decided_at,"
+                    " text = excluded.text",
+                    (*key, *values[:3], item["reviewer"], item["decided_at"], item["text"]))
+                touched.add(item["doc_id"])
+            for doc_id in sorted(touched):
+                self._apply_reviews(db, doc_id)
+        return new, changed, unchanged
+
+    def agreement_spans(self, view: str) -> dict[str, list[tuple[int, int, str]]]:
+        """doc_id -> [(start, end, code)]: ``auto`` = what the rules count, review ignored;
+        ``reviewed`` = what counts after review, plus accepted codings the rules no longer make."""
+        if view == "auto":
+            sql = f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {self.AUTO_COUNTED}"
+        elif view == "reviewed":
+            sql = (f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {COUNTED}"
+                   " UNION SELECT r.doc_id, r.start, r.end, r.code FROM reviews r JOIN documents d"
+                   f" ON d.doc_id = r.doc_id WHERE r.decision IN ('accept', 'add') AND {self.REVIEW_FRESH}")
+        else:
+            raise ValueError(f"unknown view {view!r}")
+        spans: dict[str, list[tuple[int, int, str]]] = {}
+        for row in self.connection.execute(sql):
+            spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
+        return spans
+
+    def agreement_units(self, *, reviewed_only: bool = False) -> list[tuple[str, int, int]]:
+        """Stored segments (doc_id, start, end); ``reviewed_only``: those with a current decision."""
+        if reviewed_only:
+            sql = ("SELECT DISTINCT r.doc_id, r.start, r.end FROM reviews r JOIN documents d ON d.doc_id = r.doc_id"
+                   f" WHERE {self.REVIEW_FRESH} ORDER BY 1, 2, 3")
+        else:
+            sql = "SELECT doc_id, start, end FROM segments ORDER BY doc_id, start, end"
+        return [(row[0], row[1], row[2]) for row in self.connection.execute(sql)]
+
+    def document_code_presence(self, *, accepted_only: bool = False) -> dict[str, set[str]]:
+        """doc_id -> codes with at least one counted coding (only accepted ones with ``accepted_only``)."""
+        condition = f"{COUNTED} AND c.status = 'accepted'" if accepted_only else COUNTED
+        presence: dict[str, set[str]] = {}
+        for row in self.connection.execute(f"SELECT DISTINCT c.doc_id, c.code FROM codings c WHERE {condition}"):
+            presence.setdefault(row[0], set()).add(row[1])
+        return presence
+
+    def exchange_codings(self, *, include_unreviewed: bool = False) -> list[dict[str, Any]]:
+        """Counted codings for REFI-QDA export: accepted ones, or every one not rejected, with the
+        decision's reviewer, time and note."""
+        condition = COUNTED if include_unreviewed else f"{COUNTED} AND c.status = 'accepted'"
+        rows = self.connection.execute(
+            "SELECT c.doc_id, c.start, c.end, c.code, c.rule, c.matched, c.status, r.reviewer, r.decided_at, r.note"
+            " FROM codings c LEFT JOIN reviews r ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end"
+            f" AND r.code = c.code WHERE {condition} ORDER BY c.doc_id, c.start, c.end, c.code")
+        return [{**dict(row), "matched": json.loads(row["matched"])} for row in rows]
+
+    @classmethod
+    def _apply_reviews(cls, db: sqlite3.Connection, doc_id: str) -> None:
+        """Write a document's review decisions onto its codings (see the section comment).
+
+        Idempotent: statuses are reset and earlier review/add codings removed first, so a changed
+        decision never leaves an old effect behind.
+        """
+        reviews = db.execute("SELECT review_id, start, end, code, decision, text FROM reviews WHERE doc_id = ?"
+                             " ORDER BY start, end, code", (doc_id,)).fetchall()
+        if not reviews:
+            return
+        document = db.execute("SELECT text, coded_with, sector, sector_source FROM documents WHERE doc_id = ?",
+                              (doc_id,)).fetchone()
+        if document is None:
+            return
+        text = document["text"]
+        db.execute("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", (doc_id,))
+        db.execute("DELETE FROM codings WHERE doc_id = ? AND rule = ?", (doc_id, cls.REVIEW_ADD_RULE))
+        db.execute("DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
+                   " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)", (doc_id,))
+        taken = {(r["start"], r["end"], r["code"]) for r in reviews}
+        for review in reviews:
+            start, end = review["start"], review["end"]
+            if text[start:end] != review["text"]:
+                moved = cls._relocate(text, review["text"])
+                if moved is None or (*moved, review["code"]) in taken:
+                    continue
+                taken.add((*moved, review["code"]))
+                start, end = moved
+                db.execute("UPDATE reviews SET start = ?, end = ? WHERE review_id = ?",
+                           (start, end, review["review_id"]))
+            key = (doc_id, start, end, review["code"])
+            if review["decision"] == "reject":
+                db.execute("UPDATE codings SET status = 'rejected' WHERE doc_id = ? AND start = ? AND end = ?"
+                           " AND code = ?", key)
+                continue
+            updated = db.execute("UPDATE codings SET status = 'accepted', negated = 0, hypothetical = 0"
+                                 " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key).rowcount
+            if updated or review["decision"] != "add":
+                continue
+            segment = db.execute("SELECT segment_id FROM segments WHERE doc_id = ? AND start = ? AND end = ?",
+                                 key[:3]).fetchone()
+            if segment is None:
+                unit = db.execute("SELECT unit FROM segments WHERE doc_id = ? LIMIT 1", (doc_id,)).fetchone()
+                segment_id = db.execute(
+                    "INSERT INTO segments (doc_id, start, end, unit, sector, sector_source) VALUES (?, ?, ?, ?, ?, ?)",
+                    (*key[:3], unit[0] if unit else "sentence", document["sector"],
+                     document["sector_source"])).lastrowid
+            else:
+                segment_id = segment[0]
+            db.execute("INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, status,"
+                       " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, '[]', 'accepted', ?)",
+                       (segment_id, doc_id, review["code"], cls.REVIEW_ADD_RULE, start, end,
+                        document["coded_with"] or ""))
+
+    @classmethod
+    def _relocate(cls, text: str, reviewed: str) -> tuple[int, int] | None:
+        """The reviewed text's new offsets when it occurs exactly once in the edited note."""
+        if len(reviewed) < cls._REVIEW_MIN_RELOCATE:
+            return None
+        first = text.find(reviewed)
+        if first < 0 or text.find(reviewed, first + 1) >= 0:
+            return None
+        return first, first + len(reviewed)
+
 
 def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 
 from ..errors import PhantomcodeError
 from . import codebook, explore, export, info, ingest, pii, report
+from . import agree as agree_cli, exchange, review
 from ._console import err
 
 
@@ -46,6 +47,12 @@ codebook.app.command("stats")(explore.stats_command)
 app.add_typer(codebook.app, name="codebook")
 app.add_typer(export.app, name="export")
 app.add_typer(report.app, name="report")
+app.add_typer(review.app, name="review")
+app.command("agree")(agree_cli.agree_command)
+codebook.app.command("export")(exchange.codebook_export_command)
+codebook.app.command("import")(exchange.codebook_import_command)
+export.app.command("qdpx")(exchange.qdpx_command)
+export.app.command("matrix")(exchange.matrix_command)
 
 
 def main() -> None:

@@ -1,0 +1,337 @@
+"""Agreement between coders on sentence units: percent agreement, Cohen's kappa, Krippendorff's alpha.
+
+A coder is ``auto`` (what the rules count, review ignored), ``reviewed`` (what counts after review
+decisions, including accepted codings the rules no longer make) or a gold CSV
+(``note_id,sentence,codes``, codes separated by ``;``), named after its file.
+
+**Units.** When a gold file is among the inputs, the units are the first gold file's sentences
+(located in the stored notes when ``auto`` or ``reviewed`` take part; a sentence that cannot be
+found is reported by row number and left out). A later gold file that lacks one of them counts
+as a missing value there. Without a gold file, the units are the project's stored segments:
+every sentence in which some rule fired (counted or not) or a reviewer added a code. Sentences no
+rule touched are not stored, so the figures then describe the sentences the rules proposed
+something for; for a figure over all sentences, compare against a gold file that lists them.
+``units_from`` restricts the units to those of a review sheet (the sampled segments) or, with
+``"reviewed"``, to the segments that carry a review decision.
+
+**Figures**, per code (present or absent in a unit, so a unit nobody coded is agreement on
+absence) and overall (every unit x code pair is one binary item):
+
+- percent agreement: agreeing coder pairs over comparable pairs (two coders: share of units);
+- Cohen's kappa (exactly two coders): (p_o - p_e) / (1 - p_e), chance agreement p_e the sum
+  over the two categories of the product of the coders' marginal shares; undefined when both
+  coders use one category only;
+- Krippendorff's alpha, nominal, any number of coders and missing values (``krippendorff``
+  package); undefined when only one value occurs;
+- with ``reference``: precision, recall and F1 of every other coder against it.
+
+Undefined figures are None (shown as "—").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .evaluate import read_gold
+from .metrics import score_counts
+from .review import parse_coding_key, read_review_sheet
+from .store import Store
+
+__all__ = ["AgreementReport", "CodeAgreement", "agreement", "cohen_kappa", "krippendorff_alpha",
+           "percent_agreement"]
+
+STORE_CODERS = ("auto", "reviewed")
+Value = int | None  # 1 present, 0 absent, None: this coder has no value for the unit
+
+
+# ---------------------------------------------------------------------------------------------
+# The figures, on plain tables: data[coder][unit]
+
+
+def percent_agreement(data: Sequence[Sequence[Value]]) -> float | None:
+    """Agreeing pairs of coders over all pairs that both have a value, pooled over units."""
+    agree = pairs = 0
+    for first, second in combinations(range(len(data)), 2):
+        for a, b in zip(data[first], data[second], strict=True):
+            if a is not None and b is not None:
+                pairs += 1
+                agree += a == b
+    return agree / pairs if pairs else None
+
+
+def cohen_kappa(first: Sequence[Value], second: Sequence[Value]) -> float | None:
+    """Cohen's kappa for two coders over the units both coded; None when chance agreement is 1."""
+    counts = _two_by_two(first, second)
+    n = sum(counts)
+    if not n:
+        return None
+    tp, fp, fn, tn = counts
+    chance = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / (n * n)
+    if chance >= 1:
+        return None
+    return score_counts("", tp, fp, fn, tn).kappa
+
+
+def krippendorff_alpha(data: Sequence[Sequence[Value]]) -> float | None:
+    """Nominal Krippendorff's alpha (missing values allowed); None when it is undefined."""
+    import krippendorff
+    import numpy as np
+
+    matrix = np.array([[math.nan if v is None else float(v) for v in row] for row in data], dtype=float)
+    if matrix.size == 0:
+        return None
+    values = set(matrix[~np.isnan(matrix)].tolist())
+    if len(values) < 2:
+        return None
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            alpha = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal",
+                                       value_domain=sorted(values))
+        except ValueError:
+            return None
+    return None if math.isnan(alpha) else float(alpha)
+
+
+def _two_by_two(reference: Sequence[Value], other: Sequence[Value]) -> tuple[int, int, int, int]:
+    """(tp, fp, fn, tn) of ``other`` against ``reference`` over units both coded."""
+    counts = Counter((a, b) for a, b in zip(reference, other) if a is not None and b is not None)
+    return counts[(1, 1)], counts[(0, 1)], counts[(1, 0)], counts[(0, 0)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports
+
+
+@dataclass(frozen=True)
+class CodeAgreement:
+    code: str
+    units: int  # units with values from at least two coders
+    positives: dict[str, int]  # coder -> units coded with the code
+    percent: float | None
+    kappa: float | None
+    alpha: float | None
+    scores: dict[str, dict[str, float]]  # coder -> precision, recall, f1 against the reference
+
+    def as_dict(self, coders: Sequence[str]) -> dict[str, Any]:
+        row: dict[str, Any] = {"code": self.code, "units": self.units}
+        row.update({f"coded_{name}": self.positives.get(name, 0) for name in coders})
+        row.update({"percent_agreement": self.percent, "kappa": self.kappa, "alpha": self.alpha})
+        for name, scores in self.scores.items():
+            row.update({f"{measure}_{name}": value for measure, value in scores.items()})
+        return row
+
+
+@dataclass(frozen=True)
+class AgreementReport:
+    coders: tuple[str, ...]
+    reference: str | None
+    unit_source: str
+    units: int
+    per_code: tuple[CodeAgreement, ...]
+    overall: CodeAgreement
+    problems: tuple[str, ...]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per code, then ``overall``: ready for CSV or ``pandas.DataFrame``."""
+        return [c.as_dict(self.coders) for c in (*self.per_code, self.overall)]
+
+    def to_json(self) -> str:
+        def clean(value: Any) -> Any:
+            return round(value, 4) if isinstance(value, float) else value
+        return json.dumps({"coders": list(self.coders), "reference": self.reference, "units": self.units,
+                           "unit_source": self.unit_source,
+                           "codes": [{k: clean(v) for k, v in row.items()} for row in self.rows()],
+                           "problems": list(self.problems)}, ensure_ascii=False, indent=2)
+
+
+def code_agreement(code: str, data: Sequence[Sequence[Value]], coders: Sequence[str],
+                   reference: str | None = None) -> CodeAgreement:
+    """Every figure for one code (or pooled items) from a coders x units table."""
+    units = sum(sum(v is not None for v in column) >= 2 for column in zip(*data)) if data and data[0] else 0
+    positives = {name: sum(v == 1 for v in row) for name, row in zip(coders, data)}
+    kappa = cohen_kappa(data[0], data[1]) if len(data) == 2 else None
+    scores: dict[str, dict[str, float]] = {}
+    if reference is not None:
+        gold = data[list(coders).index(reference)]
+        for name, row in zip(coders, data):
+            if name != reference:
+                metrics = score_counts(code, *_two_by_two(gold, row))
+                scores[name] = {"precision": metrics.precision, "recall": metrics.recall, "f1": metrics.f1}
+    return CodeAgreement(code=code, units=units, positives=positives, percent=percent_agreement(data),
+                         kappa=kappa, alpha=krippendorff_alpha(data), scores=scores)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the tables from a project and gold files
+
+
+@dataclass(frozen=True)
+class _Unit:
+    doc_id: str
+    occurrence: str  # the gold sentence and its occurrence number in its note, or ""
+    start: int | None
+    end: int | None
+
+
+def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None, reference: str | None = None,
+              codes: Sequence[str] | None = None, units_from: str | Path | None = None) -> AgreementReport:
+    """Agreement between two or more coders (see the module doc for units and figures).
+
+    ``inputs``: "auto", "reviewed" or gold CSV paths. ``reference`` names one of them (its name:
+    "auto", "reviewed" or the gold file's stem, or the input as given). Raises ``UsageError``
+    for fewer than two inputs, an unknown input or reference, or a missing project.
+    """
+    if len(inputs) < 2:
+        raise UsageError("agree needs at least two coders: auto, reviewed or gold CSV files")
+    coders = _coders(inputs)
+    names = tuple(name for name, _ in coders)
+    reference = _reference(reference, inputs, names)
+    golds = {name: _gold_table(spec) for name, spec in coders if spec not in STORE_CODERS}
+    needs_store = any(spec in STORE_CODERS for _, spec in coders) or units_from is not None
+    problems: list[str] = []
+    store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
+    with (Store.open(project, readonly=True) if needs_store else _NoStore()) as store:
+        if golds:
+            frame_name = next(name for name, spec in coders if spec not in STORE_CODERS)
+            units, problems = _gold_units(golds[frame_name], store if needs_store else None)
+            source = f"sentences of the gold file {frame_name}"
+        else:
+            units = [_Unit(d, "", s, e) for d, s, e in store.agreement_units()]
+            source = "stored segments"
+        if units_from is not None:
+            units, source = _restrict(units, units_from, store, source)
+        for name, spec in coders:
+            if spec in STORE_CODERS:
+                store_spans[name] = store.agreement_spans(spec)
+    values: dict[str, list[frozenset[str] | None]] = {}
+    for name, spec in coders:
+        if spec in STORE_CODERS:
+            values[name] = [_codes_at(store_spans[name], unit) for unit in units]
+        else:
+            table = golds[name][1]
+            values[name] = [table.get((unit.doc_id, unit.occurrence)) for unit in units]
+    code_list = list(codes) if codes else sorted(set().union(*(v for row in values.values() for v in row if v)))
+    per_code = []
+    pooled: list[list[Value]] = [[] for _ in names]
+    for code in code_list:
+        data = [[None if v is None else int(code in v) for v in values[name]] for name in names]
+        for index, row in enumerate(data):
+            pooled[index].extend(row)
+        per_code.append(code_agreement(code, data, names, reference))
+    overall = code_agreement("overall", pooled, names, reference)
+    return AgreementReport(coders=names, reference=reference, unit_source=source, units=len(units),
+                           per_code=tuple(per_code), overall=overall, problems=tuple(problems))
+
+
+class _NoStore:
+    """Stands in for the store when only gold files take part."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+def _coders(inputs: Sequence[str | Path]) -> list[tuple[str, str]]:
+    """(name, spec) per input; gold files are named by their stem, repeated names get #2, #3."""
+    coders, seen = [], Counter()
+    for item in inputs:
+        spec = str(item)
+        if spec in STORE_CODERS:
+            name = spec
+        elif Path(spec).is_file():
+            name = Path(spec).stem
+        else:
+            raise UsageError(f"{spec!r}: not 'auto', 'reviewed' or an existing gold CSV file")
+        seen[name] += 1
+        coders.append((name if seen[name] == 1 else f"{name}#{seen[name]}", spec))
+    return coders
+
+
+def _reference(reference: str | None, inputs: Sequence[str | Path], names: Sequence[str]) -> str | None:
+    if reference is None:
+        return None
+    if reference in names:
+        return reference
+    for item, name in zip(inputs, names):
+        if str(item) == reference or Path(str(item)) == Path(reference):
+            return name
+    raise UsageError(f"--reference {reference!r} is not one of the coders: {', '.join(names)}")
+
+
+def _gold_table(path: str) -> tuple[list[tuple[int, str, str, str]], dict[tuple[str, str], frozenset[str]]]:
+    """Rows (row number, note_id, sentence, occurrence key) and codes by (note_id, occurrence key)."""
+    rows, table, seen = [], {}, Counter()
+    for unit in read_gold(path):
+        seen[(unit.note_id, unit.sentence)] += 1
+        occurrence = f"{unit.sentence}\x1f{seen[(unit.note_id, unit.sentence)]}"
+        rows.append((unit.row, unit.note_id, unit.sentence, occurrence))
+        table[(unit.note_id, occurrence)] = unit.codes
+    return rows, table
+
+
+def _gold_units(gold: tuple[list[tuple[int, str, str, str]], Any],
+                store: Store | None) -> tuple[list[_Unit], list[str]]:
+    """The frame gold file's sentences, located in the notes when the store takes part."""
+    rows, _ = gold
+    if store is None:
+        return [_Unit(note_id, occurrence, None, None) for _, note_id, _, occurrence in rows], []
+    texts = store.document_texts(note_id for _, note_id, _, _ in rows)
+    units, problems, cursor = [], [], {}
+    for number, note_id, sentence, occurrence in rows:
+        text = texts.get(note_id)
+        if text is None:
+            problems.append(f"row {number}: no stored document {note_id!r}")
+            continue
+        start = _locate(text, sentence, cursor.get(note_id, 0))
+        if start < 0:
+            problems.append(f"row {number}: sentence not found in {note_id}: {sentence[:60]!r}")
+            continue
+        cursor[note_id] = start + len(sentence)
+        units.append(_Unit(note_id, occurrence, start, start + len(sentence)))
+    return units, problems
+
+
+def _locate(text: str, sentence: str, after: int) -> int:
+    """Find a gold sentence after the previous one of its note (repeated sentences stay in order)."""
+    if not sentence:
+        return -1
+    found = text.find(sentence, after)
+    return found if found >= 0 else text.find(sentence)
+
+
+def _restrict(units: list[_Unit], units_from: str | Path, store: Store, source: str) -> tuple[list[_Unit], str]:
+    """Keep the units that overlap a segment listed in a review sheet (or carrying a decision)."""
+    if str(units_from) == "reviewed":
+        spans = store.agreement_units(reviewed_only=True)
+        label = "segments with a review decision"
+    else:
+        spans = []
+        for _, cells in read_review_sheet(units_from):
+            parsed = parse_coding_key(cells.get("key", "")) if cells.get("key") else None
+            if parsed is not None:
+                spans.append(parsed[:3])
+            elif cells.get("doc_id") and cells.get("start", "").isdigit() and cells.get("end", "").isdigit():
+                spans.append((cells["doc_id"], int(cells["start"]), int(cells["end"])))
+        label = f"segments listed in {Path(units_from).name}"
+    by_doc: dict[str, list[tuple[int, int]]] = {}
+    for doc_id, start, end in spans:
+        by_doc.setdefault(doc_id, []).append((start, end))
+    kept = [u for u in units if u.start is not None
+            and any(s < u.end and e > u.start for s, e in by_doc.get(u.doc_id, []))]
+    return kept, f"{source}, restricted to {label}"
+
+
+def _codes_at(spans: dict[str, list[tuple[int, int, str]]], unit: _Unit) -> frozenset[str]:
+    return frozenset(code for s, e, code in spans.get(unit.doc_id, []) if s < unit.end and e > unit.start)

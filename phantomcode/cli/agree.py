@@ -1,0 +1,73 @@
+"""``phantomcode agree A B [C...]``: reliability between coders on sentence units."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..agree import agreement
+from ..report import split_codes
+from ._console import err, out
+from ._options import ProjectOption
+
+_PLAIN_WIDTH = 300  # only when stdout is not a terminal
+
+
+def agree_command(
+    coders: Annotated[list[str], typer.Argument(help="Two or more of: auto, reviewed, a gold CSV "
+                                                "(note_id,sentence,codes).", show_default=False)],
+    reference: Annotated[Optional[str], typer.Option("--reference", help="Score the others against this coder "
+                                                     "(precision, recall, F1).", show_default=False)] = None,
+    code: Annotated[Optional[list[str]], typer.Option("--code", help="Only these codes (repeat or separate with "
+                                                      "commas).", show_default=False)] = None,
+    units_from: Annotated[Optional[str], typer.Option("--units-from", help="Only the segments of this review sheet "
+                                                      "(e.g. a --sample export), or 'reviewed'.",
+                                                      show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    project: ProjectOption = None,
+) -> None:
+    """Percent agreement, Cohen's kappa (2 coders) and Krippendorff's alpha per code and overall."""
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter("choose table, csv or json", param_hint="--format")
+    report = agreement(coders, project=project, reference=reference, codes=split_codes(code) or None,
+                       units_from=Path(units_from) if units_from and units_from != "reviewed" else units_from)
+    rows = report.rows()
+    if fmt == "json":
+        out.file.write(report.to_json() + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out.file, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for row in rows)
+    else:
+        scored = [name for name in report.coders if name != report.reference] if report.reference else []
+        table = Table("code", "units", *(f"coded: {n}" for n in report.coders), "agreement", "kappa", "alpha",
+                      *(f"{m} {n}" for n in scored for m in ("P", "R", "F1")),
+                      title=f"{' vs '.join(report.coders)}: {report.units} units ({report.unit_source})")
+        for row in rows:
+            table.add_row(escape(row["code"]), str(row["units"]), *(str(row[f"coded_{n}"]) for n in report.coders),
+                          _figure(row["percent_agreement"], percent=True), _figure(row["kappa"]), _figure(row["alpha"]),
+                          *(_figure(row[f"{m}_{n}"]) for n in scored for m in ("precision", "recall", "f1")),
+                          style="bold" if row["code"] == "overall" else None)
+        _table_console().print(table)
+        err.print("— : undefined (a code that every coder leaves absent, or kappa with more than two coders)")
+    for problem in report.problems:
+        err.print(f"[yellow]warning:[/] {escape(problem)}")
+
+
+def _figure(value: float | None, *, percent: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1%}" if percent else f"{value:.3f}"
+
+
+def _table_console() -> Console:
+    """stdout; when it is not a terminal, wide enough that tables are not squeezed or wrapped."""
+    if out.is_terminal:
+        return out
+    return Console(file=out.file, width=_PLAIN_WIDTH, highlight=False, soft_wrap=True, color_system=None)

@@ -1,0 +1,104 @@
+"""Exchange formats: ``codebook export|import``, ``export qdpx`` and ``export matrix``.
+
+The commands join the existing ``codebook`` and ``export`` groups (registered in ``cli/__init__``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from ..codebook import default_codebook_path, lint_codebook
+from ..dictionaries import import_codebook
+from ..errors import UsageError
+from ..export import export_matrix
+from ..qda import export_qdc, export_qdpx
+from ._console import err, out
+from ._options import CodebookOption, ProjectOption
+
+MAX_LISTED = 10
+
+
+def codebook_export_command(
+    file: Annotated[Optional[Path], typer.Argument(help="Codebook YAML file (default: the bundled deflection.yaml).",
+                                                   show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="qdc (REFI-QDA codebook).")] = "qdc",
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: CODEBOOK.qdc).",
+                                                     show_default=False)] = None,
+) -> None:
+    """Write the codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder or Taguette."""
+    if fmt != "qdc":
+        raise UsageError(f"unknown format {fmt!r}; codebook export writes qdc")
+    source = file or default_codebook_path()
+    target = out_file or Path(source.with_suffix(".qdc").name)
+    count = export_qdc(source, out=target)
+    err.print(f"wrote {count} codes to {escape(str(target))}")
+
+
+def codebook_import_command(
+    file: Annotated[Path, typer.Argument(help="A .qdc codebook, quanteda YAML dictionary or LIWC .dic.",
+                                         show_default=False)],
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="qdc, quanteda or liwc (default: from the "
+                                               "suffix: .qdc, .yml/.yaml, .dic).", show_default=False)] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="YAML codebook to write (default: stdout).",
+                                                     show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="The codebook's name (default: the file's).",
+                                                show_default=False)] = None,
+    any_form: Annotated[bool, typer.Option("--any-form", help="Dictionary entries without * also match other "
+                                           "forms of the word (default: exact forms, as in the dictionary).")] = False,
+) -> None:
+    """Turn a .qdc, quanteda or LIWC dictionary into a phantomcode YAML codebook to review and fill in."""
+    result = import_codebook(file, fmt=fmt, name=name, exact_forms=not any_form)
+    if out_file is None:
+        out.file.write(result.text)
+    else:
+        try:
+            out_file.write_text(result.text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"{out_file}: cannot write ({exc.strerror})") from None
+        problems = lint_codebook(out_file)
+        errors = sum(p.severity == "error" for p in problems)
+        what = "rules to fill in" if result.fmt == "qdc" else f"{result.terms} terms"
+        err.print(f"wrote {result.codes} codes ({what}) to {escape(str(out_file))}; lint: "
+                  f"{errors} error(s), {len(problems) - errors} warning(s)")
+    for warning in result.warnings[:MAX_LISTED]:
+        err.print(f"[yellow]note:[/] {escape(warning)}")
+    if len(result.warnings) > MAX_LISTED:
+        err.print(f"... {len(result.warnings) - MAX_LISTED} more (listed at the top of the YAML)")
+
+
+def qdpx_command(
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The .qdpx file to write.", show_default=False)],
+    include_unreviewed: Annotated[bool, typer.Option("--include-unreviewed", help="Every coding that counts and "
+                                                     "is not rejected (default: accepted ones only).")] = False,
+    name: Annotated[Optional[str], typer.Option("--name", help="Project name (default: the project file's).",
+                                                show_default=False)] = None,
+    project: ProjectOption = None,
+    codebook: CodebookOption = None,
+) -> None:
+    """REFI-QDA project (.qdpx): notes, attributes as variables, codebook and accepted codings."""
+    result = export_qdpx(project=project, out=out_file, include_unreviewed=include_unreviewed, codebook=codebook,
+                         name=name)
+    err.print(f"wrote {result.sources} notes, {result.codes} codes, {result.variables} variables and "
+              f"{result.codings} codings to {escape(result.out)}")
+    if not result.codings and not include_unreviewed:
+        err.print("[yellow]no accepted codings yet:[/] review them (phantomcode review export/import) or add "
+                  "--include-unreviewed")
+
+
+def matrix_command(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or jsonl.")] = "csv",
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).",
+                                                     show_default=False)] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="accepted: count only codings accepted in "
+                                                  "review.", show_default=False)] = None,
+    project: ProjectOption = None,
+    codebook: CodebookOption = None,
+) -> None:
+    """One row per document: doc_id, attributes and a 0/1 column per code, for R and Stata."""
+    count = export_matrix(project=project, fmt=fmt, out=out_file, status=status, codebook=codebook)
+    if out_file is not None:
+        err.print(f"wrote {count} documents to {escape(str(out_file))}")

@@ -1,0 +1,681 @@
+"""Human review of the codings: a sheet out, decisions back in, and what they measure.
+
+``export_review`` writes one row per coding (xlsx or csv) with its document's attributes, the
+segment with some context either side, code, rule, matched words and a stable key
+(``doc_id:start-end:code``), plus empty ``decision``, ``correct_code`` and ``note`` columns.
+``import_review`` reads the sheet back and stores each decision with who made it and when:
+
+- ``accept``: the code applies to the segment; ``reject``: it does not (``correct_code`` names the
+  code that applies instead, which is then added); ``add``: a code the rules missed, on a copied
+  row of the same segment (same key, another ``code``) or on a new row giving ``doc_id``, the
+  ``segment`` text (or ``start`` and ``end``) and ``code``.
+- Rows with an unusable decision are reported by their row number (the header is row 1); the
+  good rows still apply. Cells a spreadsheet would read as formulas were exported with a leading
+  apostrophe; it is removed again on import.
+
+Decisions are kept by the store (see ``Store._apply_reviews``): they survive re-coding and
+re-ingest, and ones whose text changed are kept and reported, never dropped. ``review_stats``
+turns them into per-code figures: measured precision (with a Wilson 95% interval) and codings
+the rules missed.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import json
+import math
+import os
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .codebook import Codebook
+from .errors import UsageError
+from .export import _open_output, neutralise_formula
+from .notes import decode_bytes, normalise_text
+from .store import Store
+
+__all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "coding_key",
+           "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats"]
+
+DECISION_COLUMNS = ["decision", "correct_code", "note"]
+FIXED_COLUMNS = ["key", "doc_id", "start", "end", "before", "segment", "after", "code", "label", "rule",
+                 "matched", "flags", "status", *DECISION_COLUMNS]
+REVIEW_FORMATS = ("xlsx", "csv")
+CONTEXT_CHARS = 150
+DECISION_WORDS = {"accept": "accept", "accepted": "accept", "yes": "accept", "y": "accept",
+                  "reject": "reject", "rejected": "reject", "no": "reject", "n": "reject",
+                  "add": "add", "added": "add"}
+_KEY = re.compile(r"^(?P<doc_id>.+):(?P<start>\d+)-(?P<end>\d+):(?P<code>[a-z][a-z0-9_]*)$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SHEET_NAME = "review"
+HELP_SHEET = "how to review"
+
+
+def coding_key(doc_id: str, start: int, end: int, code: str) -> str:
+    """The stable key of a coding: ``doc_id:start-end:code`` (offsets into the stored text)."""
+    return f"{doc_id}:{start}-{end}:{code}"
+
+
+def parse_coding_key(key: str) -> tuple[str, int, int, str] | None:
+    """``(doc_id, start, end, code)`` from a key, or None when it is not one."""
+    found = _KEY.match(key.strip())
+    if not found or int(found["start"]) >= int(found["end"]):
+        return None
+    return found["doc_id"], int(found["start"]), int(found["end"]), found["code"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Export
+
+
+@dataclass(frozen=True)
+class ReviewExport:
+    """What ``export_review`` wrote: rows (codings), the segments they cover, and the sample drawn."""
+
+    out: str
+    fmt: str
+    rows: int
+    segments: int
+    segments_available: int
+    seed: int | None
+
+
+def export_review(*, project: str | Path | None = None, out: str | Path | None = None, fmt: str | None = None,
+                  codes: Sequence[str] = (), where: Mapping[str, str | Sequence[str]] | None = None,
+                  sample: int | None = None, seed: int | None = None, pending: bool = False,
+                  include_flagged: bool = False, codebook: str | Path | Codebook | None = None) -> ReviewExport:
+    """Write the review sheet to ``out`` (xlsx, or csv also to stdout when ``out`` is None or '-').
+
+    ``codes`` and ``where`` (``{"city": "Beijing"}``, as in reports) filter codings; ``pending``
+    keeps codings without a decision; ``include_flagged`` adds negated and hypothetical codings
+    (which do not count until accepted). ``sample`` draws that many coded segments at random,
+    listing every (filtered) coding of each, so a reviewer judges whole sentences; ``seed``
+    repeats a draw (one is chosen and returned when not given). Raises ``UsageError`` for an
+    unknown code, attribute or value, or a bad format.
+    """
+    from .ingest import choose_codebook
+
+    fmt = _sheet_format(out, fmt)
+    if fmt == "xlsx" and (out is None or str(out) == "-"):
+        raise UsageError("an xlsx review sheet needs --out FILE.xlsx (csv can go to stdout)")
+    if sample is not None and sample < 1:
+        raise UsageError("--sample must be at least 1")
+    with Store.open(project, readonly=True) as store:
+        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        _check_codes(store, book, codes)
+        filters = _check_where(store, where)
+        rows = store.review_codings(codes=list(codes), where=filters, include_flagged=include_flagged,
+                                    pending=pending, context=CONTEXT_CHARS + 40)
+        attributes = store.canonical_attribute_table()
+        names = store.attribute_names()
+    segments = sorted({(r["doc_id"], r["start"], r["end"]) for r in rows})
+    available = len(segments)
+    if sample is not None:
+        if seed is None:
+            seed = random.SystemRandom().randrange(1, 1_000_000)
+        chosen = set(random.Random(seed).sample(segments, min(sample, available)))
+        rows = [r for r in rows if (r["doc_id"], r["start"], r["end"]) in chosen]
+        segments = sorted(chosen)
+    columns = _sheet_columns(names)
+    labels = {code.id: code.label for code in book.codes}
+    records = [_sheet_record(row, attributes.get(row["doc_id"], {}), labels, columns) for row in rows]
+    if fmt == "xlsx":
+        _write_xlsx(Path(out), columns, records, _help_lines(sample, seed, available, len(segments), codes, where,
+                                                             pending))
+    else:
+        with _open_output(out) as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            for record in records:
+                writer.writerow({k: neutralise_formula(v) for k, v in record.items()})
+    return ReviewExport(out=str(out or "-"), fmt=fmt, rows=len(records), segments=len(segments),
+                        segments_available=available, seed=seed if sample is not None else None)
+
+
+def _sheet_format(out: str | Path | None, fmt: str | None) -> str:
+    if fmt is None:
+        fmt = "xlsx" if out is not None and Path(out).suffix.lower() in (".xlsx", ".xlsm") else "csv"
+    fmt = fmt.lower()
+    if fmt not in REVIEW_FORMATS:
+        raise UsageError(f"unknown review sheet format {fmt!r}; choose xlsx or csv")
+    return fmt
+
+
+def _check_codes(store: Store, book: Codebook, codes: Sequence[str]) -> None:
+    known = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise UsageError(f"unknown code {', '.join(map(repr, unknown))}; codes: {', '.join(sorted(known))}")
+
+
+def _check_where(store: Store, where: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[str]]:
+    """Filters as lists, checked against the project's attributes and their values."""
+    filters = {name: [values] if isinstance(values, str) else list(values) for name, values in (where or {}).items()}
+    names = store.report_attribute_names()
+    for name, values in filters.items():
+        if name not in names:
+            raise UsageError(f"--where: unknown attribute {name!r}; attributes: {', '.join(names)}")
+        known = [value for value, _ in store.report_attribute_values(name)]
+        for value in values:
+            if value not in known:
+                raise UsageError(f"--where {name}={value}: no document has it; values: {', '.join(known)}")
+    return filters
+
+
+def _sheet_columns(attribute_names: Sequence[str]) -> list[str]:
+    """key, doc_id, the attributes (renamed ``attr_NAME`` where they clash), then the rest."""
+    attributes = [f"attr_{name}" if name in FIXED_COLUMNS else name for name in attribute_names]
+    return [FIXED_COLUMNS[0], FIXED_COLUMNS[1], *attributes, *FIXED_COLUMNS[2:]]
+
+
+def _sheet_record(row: dict[str, Any], attributes: dict[str, str], labels: dict[str, str],
+                  columns: list[str]) -> dict[str, Any]:
+    flags = " and ".join(name for name in ("negated", "hypothetical") if row[name])
+    record: dict[str, Any] = {
+        "key": coding_key(row["doc_id"], row["start"], row["end"], row["code"]),
+        "doc_id": row["doc_id"], "start": row["start"], "end": row["end"],
+        "before": _context(row["before"], before=True), "segment": row["text"],
+        "after": _context(row["after"], before=False), "code": row["code"], "label": labels.get(row["code"], ""),
+        "rule": row["rule"], "matched": " | ".join(span["text"] for span in row["matched"]),
+        "flags": f"{flags} (cue: {row['cue']})" if flags else "", "status": row["status"],
+        "decision": "", "correct_code": "", "note": ""}
+    for name, value in attributes.items():
+        column = f"attr_{name}" if name in FIXED_COLUMNS else name
+        if column in columns:
+            record[column] = value
+    return record
+
+
+def _context(text: str, *, before: bool) -> str:
+    """Up to CONTEXT_CHARS characters next to the segment, cut at a space, on one line."""
+    flat = " ".join(text.split())
+    if len(flat) <= CONTEXT_CHARS:
+        return flat
+    if before:
+        cut = flat[-CONTEXT_CHARS:]
+        space = cut.find(" ")
+        return "… " + (cut[space + 1:] if 0 <= space < 40 else cut)
+    cut = flat[:CONTEXT_CHARS]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > CONTEXT_CHARS - 40 else cut) + " …"
+
+
+def _help_lines(sample: int | None, seed: int | None, available: int, drawn: int, codes: Sequence[str],
+                where: Mapping[str, Any] | None, pending: bool) -> list[str]:
+    lines = [
+        "One row per coding. Fill in 'decision' (the other columns are for reading):",
+        "  accept: the code applies to this segment.",
+        "  reject: it does not. If another code applies instead, write it in 'correct_code'.",
+        "  add: a code the rules missed. Copy a row of the same segment and write the missing code",
+        "       in 'code', or add a new row with doc_id, the segment text (or start and end) and code.",
+        "  leave 'decision' empty: not reviewed.",
+        "'note' is free text kept with the decision. Do not edit 'key', 'start' or 'end'.",
+        "Then run: phantomcode review import THIS_FILE --reviewer YOUR_NAME",
+        "",
+    ]
+    if sample is not None:
+        lines.append(f"Sample: {drawn} of {available} coded segments drawn at random with seed {seed} "
+                     f"(--sample {sample} --seed {seed}).")
+    if codes:
+        lines.append(f"Codes: {', '.join(codes)}")
+    if where:
+        lines.append("Documents: " + "; ".join(f"{k}={v}" for k, v in where.items()))
+    if pending:
+        lines.append("Only codings without a decision (--pending).")
+    return lines
+
+
+def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], help_lines: list[str]) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = SHEET_NAME
+    sheet.append(columns)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for number, record in enumerate(records, start=2):
+        for index, column in enumerate(columns, start=1):
+            value = record.get(column, "")
+            cell = sheet.cell(row=number, column=index, value=value)
+            if isinstance(value, str) and value.startswith(_FORMULA_START):
+                cell.data_type = "s"  # text, never a formula
+    widths = {"key": 28, "before": 40, "segment": 70, "after": 40, "matched": 24, "note": 30, "label": 22}
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for index, column in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = widths.get(column, 12)
+        if column in ("before", "segment", "after") and records:
+            for cell in sheet[letter][1:]:
+                cell.alignment = wrap
+    sheet.freeze_panes = "B2"
+    choice = DataValidation(type="list", formula1='"accept,reject,add"', allow_blank=True)
+    choice.error = "Write accept, reject or add (or leave it empty)."
+    sheet.add_data_validation(choice)
+    letter = get_column_letter(columns.index("decision") + 1)
+    choice.add(f"{letter}2:{letter}{max(len(records) + 200, 2)}")
+    guide = book.create_sheet(HELP_SHEET)
+    for line in help_lines:
+        guide.append([line])
+    guide.column_dimensions["A"].width = 110
+    try:
+        book.save(path)
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the review sheet ({exc.strerror})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a sheet back
+
+
+def read_review_sheet(path: str | Path) -> list[tuple[int, dict[str, str]]]:
+    """(row number, cells by lower-case column name) for every non-empty row after the header.
+
+    Row numbers are what a spreadsheet shows (the header is row 1). Cells are text, trimmed, with
+    the apostrophe that protected a formula-like value removed. Raises ``UsageError`` when the
+    file cannot be read or is not a review sheet.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        table = _xlsx_rows(path)
+    else:
+        table = _csv_rows(path)
+    if not table:
+        raise UsageError(f"{path}: the sheet is empty")
+    header = [_cell(value).lower() for value in table[0]]
+    missing = [c for c in ("decision", "code") if c not in header]
+    if missing or ("key" not in header and "doc_id" not in header):
+        raise UsageError(f"{path}: not a review sheet: it needs the columns key (or doc_id), code and decision; "
+                         f"found {', '.join(h for h in header if h) or 'none'}")
+    rows = []
+    for number, values in enumerate(table[1:], start=2):
+        cells = {name: _cell(value) for name, value in zip(header, values) if name}
+        if any(cells.values()):
+            rows.append((number, cells))
+    return rows
+
+
+def _xlsx_rows(path: Path) -> list[list[Any]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise UsageError(f"{path}: cannot read this xlsx file ({exc})") from None
+    try:
+        sheet = book[SHEET_NAME] if SHEET_NAME in book.sheetnames else book.worksheets[0]
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    try:
+        text, _ = decode_bytes(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read the review sheet ({exc.strerror})") from None
+    text = normalise_text(text)
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count) if first else ","
+    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value).strip()
+    if len(text) > 1 and text[0] == "'" and text[1] in _FORMULA_START:
+        return text[1:]
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Import
+
+
+@dataclass
+class ReviewImport:
+    """What ``import_review`` did. ``problems``: rows not applied; ``warnings``: applied, but look."""
+
+    path: str
+    rows: int = 0
+    decisions: Counter = field(default_factory=Counter)
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stale: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.problems else 0
+
+
+def import_review(path: str | Path, *, project: str | Path | None = None, reviewer: str | None = None,
+                  codebook: str | Path | Codebook | None = None) -> ReviewImport:
+    """Apply the decisions of a review sheet; every bad row is reported and the others still apply.
+
+    ``reviewer`` defaults to the sheet's ``reviewer`` column, else ``$USER``. Raises
+    ``UsageError`` when the sheet cannot be read at all, ``ProjectError`` for the store.
+    """
+    from .ingest import choose_codebook
+
+    rows = read_review_sheet(path)
+    report = ReviewImport(path=str(path), rows=len(rows))
+    who = reviewer or _default_reviewer()
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with Store.open(project, must_exist=True) as store, store.writer():
+        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        known_codes = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
+        doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
+        texts = store.document_texts(d for d in doc_ids if d)
+        resolver = _RowResolver(texts, store.review_segments(texts), store.review_coding_keys(texts), known_codes,
+                                report)
+        decisions: dict[tuple[str, int, int, str], tuple[int, dict[str, Any]]] = {}
+        for number, cells in rows:
+            for decision in resolver.resolve(number, cells):
+                decision.update(reviewer=reviewer or cells.get("reviewer") or who, decided_at=now)
+                key = (decision["doc_id"], decision["start"], decision["end"], decision["code"])
+                if key in decisions:
+                    first, earlier = decisions[key]
+                    if _essence(earlier) != _essence(decision):
+                        report.problems.append(f"row {number}: a second, different decision for "
+                                               f"{coding_key(*key)} (row {first} is kept)")
+                    continue
+                decisions[key] = (number, decision)
+        chosen = [decision for _, decision in decisions.values()]
+        report.decisions = Counter(d["decision"] for d in chosen)
+        report.new, report.changed, report.unchanged = store.save_reviews(chosen)
+        report.stale = sum(not d["fresh"] for d in store.review_decisions())
+    return report
+
+
+def _essence(decision: dict[str, Any]) -> tuple:
+    return decision["decision"], decision.get("correct_code"), decision.get("note")
+
+
+def _default_reviewer() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser() or "unknown"
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class _RowResolver:
+    """Turns one sheet row into decisions (a reject with a correct_code gives two), or a problem."""
+
+    def __init__(self, texts: dict[str, str], segments: dict[str, list[tuple[int, int]]],
+                 codings: set[tuple[str, int, int, str]], codes: set[str], report: ReviewImport) -> None:
+        self.texts = texts
+        self.segments = segments
+        self.codings = codings
+        self.codes = codes
+        self.report = report
+
+    def resolve(self, number: int, cells: dict[str, str]) -> list[dict[str, Any]]:
+        try:
+            return self._resolve(number, cells)
+        except _RowProblem as problem:
+            self.report.problems.append(f"row {number}: {problem}")
+            return []
+
+    def _resolve(self, number: int, cells: dict[str, str]) -> list[dict[str, Any]]:
+        raw = cells.get("decision", "")
+        correct = cells.get("correct_code") or None
+        note = cells.get("note") or None
+        if not raw:
+            if correct or note:
+                raise _RowProblem("correct_code or note without a decision; write accept, reject or add")
+            return []
+        decision = DECISION_WORDS.get(raw.lower())
+        if decision is None:
+            raise _RowProblem(f"unknown decision {raw!r}; write accept, reject or add")
+        if cells.get("key"):
+            doc_id, start, end, key_code = self._from_key(cells)
+            text = self._check_text(number, doc_id, start, end, cells.get("segment", ""))
+        else:
+            if decision != "add":
+                raise _RowProblem(f"{decision} needs the row's key (only add rows may be new rows)")
+            doc_id, start, end, text = self._locate(cells)
+            key_code = None
+        base = {"doc_id": doc_id, "start": start, "end": end, "text": text}
+        if decision == "add":
+            code = self._known(correct or cells.get("code", ""), "code")
+            if code == key_code:
+                raise _RowProblem(f"add repeats the row's own code {code!r}; write accept to confirm it")
+            return [{**base, "code": code, "decision": "add", "correct_code": None, "note": note}]
+        if decision == "accept" and correct and correct != key_code:
+            raise _RowProblem("correct_code goes with reject (this code does not apply, that one does)")
+        if decision == "reject" and correct:
+            correct = self._known(correct, "correct_code")
+            if correct == key_code:
+                raise _RowProblem(f"correct_code is the rejected code {correct!r} itself")
+        if (doc_id, start, end, key_code) not in self.codings and text == self.texts[doc_id][start:end]:
+            self.report.warnings.append(
+                f"row {number}: the project has no coding {coding_key(doc_id, start, end, key_code)} (re-coded since "
+                "the export?); the decision is kept and applies if the rules make that coding again")
+        if decision == "accept":
+            return [{**base, "code": key_code, "decision": "accept", "correct_code": None, "note": note}]
+        result = [{**base, "code": key_code, "decision": "reject", "correct_code": correct, "note": note}]
+        if correct:
+            result.append({**base, "code": correct, "decision": "add", "correct_code": None,
+                           "note": f"correct code instead of {key_code}" + (f": {note}" if note else "")})
+        return result
+
+    def _from_key(self, cells: dict[str, str]) -> tuple[str, int, int, str]:
+        parsed = parse_coding_key(cells["key"])
+        if parsed is None:
+            raise _RowProblem(f"key {cells['key']!r} is not doc_id:start-end:code; copy it unchanged from the export")
+        doc_id, start, end, code = parsed
+        if cells.get("doc_id") and cells["doc_id"] != doc_id:
+            raise _RowProblem(f"doc_id {cells['doc_id']!r} disagrees with the key {cells['key']!r}")
+        shown = cells.get("code")
+        decision = DECISION_WORDS.get(cells.get("decision", "").lower())
+        if shown and shown != code and decision != "add":
+            raise _RowProblem(f"code {shown!r} disagrees with the key's {code!r}; to change a code write reject "
+                              f"and put {shown!r} in correct_code")
+        for column, value in (("start", start), ("end", end)):
+            if cells.get(column) and cells[column] != str(value):
+                raise _RowProblem(f"{column} {cells[column]!r} disagrees with the key {cells['key']!r}")
+        if doc_id not in self.texts:
+            raise _RowProblem(f"no document {doc_id!r} in the project")
+        if end > len(self.texts[doc_id]):
+            raise _RowProblem(f"offsets {start}-{end} lie beyond the end of {doc_id} (the note changed?)")
+        return doc_id, start, end, code
+
+    def _check_text(self, number: int, doc_id: str, start: int, end: int, shown: str) -> str:
+        """The text the decision is about: what the reviewer saw, else what is stored now."""
+        current = self.texts[doc_id][start:end]
+        if shown and shown != current:
+            self.report.warnings.append(
+                f"row {number}: the note's text at {doc_id}:{start}-{end} is no longer the segment in the sheet "
+                "(the note changed since the export); the decision is kept and applies if that text returns")
+            return shown
+        return current
+
+    def _locate(self, cells: dict[str, str]) -> tuple[str, int, int, str]:
+        doc_id = cells.get("doc_id", "")
+        if not doc_id:
+            raise _RowProblem("a new add row needs doc_id, code and the segment text (or start and end)")
+        text = self.texts.get(doc_id)
+        if text is None:
+            raise _RowProblem(f"no document {doc_id!r} in the project")
+        segment = cells.get("segment", "")
+        if cells.get("start") or cells.get("end"):
+            start, end = _offset(cells.get("start")), _offset(cells.get("end"))
+            if start is None or end is None or not 0 <= start < end <= len(text):
+                raise _RowProblem(f"start {cells.get('start')!r} and end {cells.get('end')!r} are not offsets "
+                                  f"within {doc_id} (0 to {len(text)})")
+            if segment and text[start:end] != segment:
+                raise _RowProblem(f"the segment text is not what {doc_id} has at {start}-{end}")
+        elif segment:
+            start = text.find(segment)
+            if start < 0:
+                raise _RowProblem(f"the segment text is not in {doc_id}; copy it exactly from the note")
+            count = text.count(segment)
+            if count > 1:
+                raise _RowProblem(f"the segment text occurs {count} times in {doc_id}; give start and end")
+            end = start + len(segment)
+        else:
+            raise _RowProblem("a new add row needs the segment text or start and end")
+        for s, e in self.segments.get(doc_id, []):
+            if s <= start and end <= e:
+                start, end = s, e
+                break
+        return doc_id, start, end, text[start:end]
+
+    def _known(self, code: str, column: str) -> str:
+        if not code:
+            raise _RowProblem(f"{column} is empty")
+        if code not in self.codes:
+            raise _RowProblem(f"{column} {code!r} is not a code of the codebook or the project")
+        return code
+
+
+class _RowProblem(Exception):
+    """One row cannot be applied; the message says why and what to write instead."""
+
+
+def _offset(value: str | None) -> int | None:
+    try:
+        number = float(value) if value else None
+    except ValueError:
+        return None
+    return int(number) if number is not None and number.is_integer() and number >= 0 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Stats
+
+
+@dataclass(frozen=True)
+class CodeReview:
+    """One code's review. ``proposals``: codings the rules count; ``accepted`` and ``rejected``:
+    decisions on them, so precision = accepted / (accepted + rejected), with its Wilson 95%
+    interval; ``added``: codings the rules missed (added rows, and accepted codings the rules had
+    flagged as negated or hypothetical); ``lost``: accepted codings the rules no longer make."""
+
+    code: str
+    proposals: int
+    pending: int
+    reviewed: int
+    accepted: int
+    rejected: int
+    added: int
+    lost: int
+    precision: float | None
+    precision_low: float | None
+    precision_high: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class StaleDecision:
+    """A decision whose text is no longer at its offsets (or whose note is gone)."""
+
+    doc_id: str
+    start: int
+    end: int
+    code: str
+    decision: str
+    reviewer: str
+    decided_at: str
+    text: str
+    document_exists: bool
+
+
+@dataclass(frozen=True)
+class ReviewStats:
+    per_code: tuple[CodeReview, ...]
+    total: CodeReview
+    stale: tuple[StaleDecision, ...]
+    decisions: int
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [c.as_dict() for c in (*self.per_code, self.total)]
+
+
+def review_stats(*, project: str | Path | None = None) -> ReviewStats:
+    """Per code: proposals, pending, reviewed, accepted, rejected, added, lost, precision."""
+    with Store.open(project, readonly=True) as store:
+        proposals = store.review_proposals()
+        decisions = store.review_decisions()
+    fresh = [d for d in decisions if d["fresh"]]
+    stale = tuple(StaleDecision(d["doc_id"], d["start"], d["end"], d["code"], d["decision"], d["reviewer"],
+                                d["decided_at"], d["text"], d["document_exists"]) for d in decisions if not d["fresh"])
+    counts: dict[str, Counter] = {}
+    for d in fresh:
+        counts.setdefault(d["code"], Counter())[_kind(d)] += 1
+    codes = sorted(set(proposals) | set(counts))
+    per_code = tuple(_code_review(code, *proposals.get(code, (0, 0)), counts.get(code, Counter())) for code in codes)
+    totals = Counter()
+    for tally in counts.values():
+        totals.update(tally)
+    total = _code_review("total", sum(p for p, _ in proposals.values()), sum(q for _, q in proposals.values()), totals)
+    return ReviewStats(per_code=per_code, total=total, stale=stale, decisions=len(decisions))
+
+
+def _kind(decision: dict[str, Any]) -> str:
+    """What a current decision measures: accept/reject of a coding the rules count (precision); add,
+    or accept of a coding the rules flagged as negated or hypothetical (a missed coding); lost (an
+    accepted coding the rules no longer make); or nothing (a reject of a flagged coding)."""
+    if decision["decision"] == "add":
+        return "add"
+    if decision["proposal"]:
+        return decision["decision"]
+    if decision["decision"] == "accept":
+        return "add" if decision["coding_exists"] else "lost"
+    return "confirmed_flag"
+
+
+def _code_review(code: str, proposals: int, pending: int, tally: Counter) -> CodeReview:
+    accepted, rejected = tally["accept"], tally["reject"]
+    low, high = wilson_interval(accepted, accepted + rejected)
+    return CodeReview(code=code, proposals=proposals, pending=pending, reviewed=accepted + rejected,
+                      accepted=accepted, rejected=rejected, added=tally["add"], lost=tally["lost"],
+                      precision=accepted / (accepted + rejected) if accepted + rejected else None,
+                      precision_low=low, precision_high=high)
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float | None, float | None]:
+    """Wilson score interval for a proportion (95% by default); (None, None) without trials."""
+    if trials == 0:
+        return None, None
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - spread), min(1.0, centre + spread)
+
+
+def stats_records(stats: ReviewStats) -> Iterator[dict[str, Any]]:
+    """Rows for CSV/JSON output, floats rounded to 4 places."""
+    for row in stats.rows():
+        yield {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+
+
+def stats_json(stats: ReviewStats) -> str:
+    return json.dumps({"codes": list(stats_records(stats)), "decisions": stats.decisions,
+                       "stale": [s.__dict__ for s in stats.stale]}, ensure_ascii=False, indent=2)

@@ -1,0 +1,129 @@
+"""``codebook export|import``, ``export qdpx`` and ``export matrix`` through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from phantomcode import ingest, load_codebook
+from phantomcode.cli import app
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dictionaries"
+NOTE_A = """---
+id: BJ-01
+city: Beijing
+sector: education
+---
+The school told him to bring the wuzheng 五证 to the street office before anything else.
+The principal said the school is full this year.
+"""
+NOTE_B = """---
+id: SH-01
+city: Shanghai
+---
+The weather was fine and nothing else happened.
+"""
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("exchange_cli")
+    (root / "notes").mkdir()
+    (root / "notes" / "a.md").write_text(NOTE_A, encoding="utf-8")
+    (root / "notes" / "b.md").write_text(NOTE_B, encoding="utf-8")
+    ingest(root / "notes", project=root / "template.db", jobs=1)
+    return root / "template.db"
+
+
+@pytest.fixture
+def project(template: Path, tmp_path: Path) -> Path:
+    shutil.copy(template, tmp_path / "p.db")
+    return tmp_path / "p.db"
+
+
+def run(runner, *args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_codebook_export_then_import_round_trips(runner, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run(runner, "codebook", "export")
+    assert result.exit_code == 0, result.output
+    assert "wrote 12 codes to deflection.qdc" in result.stderr and (tmp_path / "deflection.qdc").exists()
+    result = run(runner, "codebook", "import", "deflection.qdc", "--out", "back.yaml", "--name", "Deflection")
+    assert result.exit_code == 0, result.output
+    assert "wrote 12 codes (rules to fill in) to back.yaml; lint: 0 error(s), 12 warning(s)" in result.stderr
+    original, back = load_codebook(), load_codebook(tmp_path / "back.yaml")
+    assert [(c.id, c.label, c.definition, c.group) for c in back.codes] == \
+        [(c.id, c.label, c.definition, c.group) for c in original.codes]
+    assert run(runner, "codebook", "lint", "back.yaml").exit_code == 0
+    assert run(runner, "codebook", "export", "--format", "nvp").exit_code == 2
+
+
+def test_codebook_import_of_dictionaries(runner, tmp_path) -> None:
+    result = run(runner, "codebook", "import", str(FIXTURES / "small_liwc.dic"))
+    assert result.exit_code == 0 and result.stdout.startswith("# Imported by phantomcode from small_liwc.dic")
+    assert "note: small_liwc.dic:13: 'like'" in result.stderr
+    out = tmp_path / "q.yaml"
+    result = run(runner, "codebook", "import", str(FIXTURES / "deflection_quanteda.yml"), "--out", str(out),
+                 "--any-form")
+    assert result.exit_code == 0 and "lint: 0 error(s)" in result.stderr
+    assert "=lease" not in out.read_text(encoding="utf-8")
+    bad = tmp_path / "bad.dic"
+    bad.write_text("%\n1\tx\n%\nword\t7\n", encoding="utf-8")
+    result = run(runner, "codebook", "import", str(bad))
+    assert result.exit_code == 1 and "bad.dic:4: 'word': category 7 is not in the table" in result.stderr
+    (tmp_path / "words.txt").write_text("x: [a]\n")
+    result = run(runner, "codebook", "import", str(tmp_path / "words.txt"))
+    assert result.exit_code == 2 and "--format" in result.stderr
+
+
+def test_export_qdpx(runner, project, tmp_path) -> None:
+    result = run(runner, "export", "qdpx", "-p", str(project), "--out", str(tmp_path / "p.qdpx"))
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 notes, 12 codes, 3 variables and 0 codings" in result.stderr
+    assert "no accepted codings yet" in result.stderr
+    result = run(runner, "export", "qdpx", "-p", str(project), "--out", str(tmp_path / "all.qdpx"),
+                 "--include-unreviewed", "--name", "Deflection study")
+    assert result.exit_code == 0 and "and 3 codings" in result.stderr
+    with zipfile.ZipFile(tmp_path / "all.qdpx") as archive:
+        assert b'name="Deflection study"' in archive.read("project.qde")
+        assert len([n for n in archive.namelist() if n.startswith("Sources/")]) == 2
+
+
+def test_export_matrix(runner, project, tmp_path) -> None:
+    result = run(runner, "export", "matrix", "-p", str(project))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    header = list(rows[0])
+    codes = load_codebook().code_ids()
+    assert header == ["doc_id", "city", "id", "sector", *codes]
+    by_doc = {r["doc_id"]: r for r in rows}
+    assert by_doc["BJ-01"]["paperwork"] == "1" and by_doc["BJ-01"]["class_size"] == "1"
+    assert by_doc["BJ-01"]["return_home"] == "0" and by_doc["SH-01"]["city"] == "Shanghai"
+    assert all(by_doc["SH-01"][code] == "0" for code in codes) and by_doc["SH-01"]["sector"] == ""
+    (tmp_path / "d.csv").write_text("key,code,decision\nBJ-01:0-86:paperwork,paperwork,accept\n"
+                                    "BJ-01:87-135:class_size,class_size,reject\n", encoding="utf-8")
+    assert run(runner, "review", "import", str(tmp_path / "d.csv"), "-p", str(project)).exit_code == 0
+    matrix = run(runner, "export", "matrix", "-p", str(project)).stdout
+    rows = {r["doc_id"]: r for r in csv.DictReader(io.StringIO(matrix))}
+    assert rows["BJ-01"]["class_size"] == "0"  # rejected codings do not count
+    accepted = run(runner, "export", "matrix", "-p", str(project), "--status", "accepted", "--format", "jsonl",
+                   "--out", str(tmp_path / "m.jsonl"))
+    assert accepted.exit_code == 0 and "wrote 2 documents" in accepted.stderr
+    lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert lines[0]["paperwork"] == 1 and lines[0]["office_runaround"] == 0
+    assert run(runner, "export", "matrix", "-p", str(project), "--status", "auto").exit_code == 2
+
+
+@pytest.mark.parametrize("command", [["codebook", "export"], ["codebook", "import"], ["export", "qdpx"],
+                                     ["export", "matrix"]])
+def test_every_command_has_help(runner, command) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and len(result.stdout) > 200

@@ -1,0 +1,131 @@
+"""``phantomcode review export|import|stats`` and ``phantomcode agree`` through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from phantomcode import ingest
+from phantomcode.cli import app
+
+NOTE = """---
+id: BJ-01
+city: Beijing
+---
+The school told him to bring the wuzheng 五证 to the street office before anything else.
+
+He had no lease in his own name, so the permit was impossible.
+The principal said the school is full this year.
+"""
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("review_cli")
+    (root / "notes").mkdir()
+    (root / "notes" / "a.md").write_text(NOTE, encoding="utf-8")
+    ingest(root / "notes", project=root / "template.db", jobs=1)
+    return root / "template.db"
+
+
+@pytest.fixture
+def project(template: Path, tmp_path: Path) -> Path:
+    shutil.copy(template, tmp_path / "p.db")
+    return tmp_path / "p.db"
+
+
+def run(runner, *args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_export_to_stdout_then_import_and_stats(runner, project, tmp_path) -> None:
+    result = run(runner, "review", "export", "-p", str(project), "--code", "paperwork,class_size")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["code"] for r in rows] == ["paperwork", "paperwork", "class_size"]
+    assert "wrote 3 codings in 3 segments to stdout" in result.stderr
+    rows[0]["decision"], rows[1]["decision"] = "accept", "reject"
+    rows[2].update(decision="reject", correct_code="unexplained_refusal", note="a flat no")
+    rows.append({**rows[1], "decision": "bogus"})
+    sheet = tmp_path / "done.csv"
+    with sheet.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    result = run(runner, "review", "import", str(sheet), "-p", str(project), "--reviewer", "ana")
+    assert result.exit_code == 1
+    assert "row 5: unknown decision 'bogus'" in result.stderr
+    assert "decisions: 1 accept, 2 reject, 1 add (4 new, 0 changed, 0 unchanged)" in result.stderr
+
+    result = run(runner, "review", "stats", "-p", str(project))
+    assert result.exit_code == 0, result.output
+    assert "Review: 4 decisions" in result.stdout
+    line = next(text for text in result.stdout.splitlines() if "paperwork" in text)
+    assert "0.50 [" in line
+    result = run(runner, "review", "stats", "-p", str(project), "--format", "csv")
+    stats = {r["code"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert stats["paperwork"]["accepted"] == "1" and stats["paperwork"]["rejected"] == "1"
+    assert stats["unexplained_refusal"]["added"] == "1" and stats["total"]["precision"] == "0.3333"
+    data = json.loads(run(runner, "review", "stats", "-p", str(project), "--format", "json").stdout)
+    assert data["decisions"] == 4 and data["stale"] == []
+    assert run(runner, "review", "stats", "-p", str(project), "--format", "xml").exit_code == 2
+
+    result = run(runner, "review", "export", "-p", str(project), "--pending")
+    assert [r["code"] for r in csv.DictReader(io.StringIO(result.stdout))] == ["office_runaround"]
+
+
+def test_sample_to_xlsx_and_usage_errors(runner, project, tmp_path) -> None:
+    result = run(runner, "review", "export", "-p", str(project), "--out", str(tmp_path / "s.xlsx"), "--sample", "2",
+                 "--seed", "4")
+    assert result.exit_code == 0, result.output
+    assert "(2 of 3 segments drawn with --seed 4)" in result.stderr and (tmp_path / "s.xlsx").exists()
+    assert run(runner, "review", "export", "-p", str(project), "--format", "xlsx").exit_code == 2
+    result = run(runner, "review", "export", "-p", str(project), "--where", "city")
+    assert result.exit_code == 2 and "write ATTR=VALUE" in result.stderr
+    result = run(runner, "review", "export", "-p", str(project), "--code", "nope")
+    assert result.exit_code == 2 and "unknown code 'nope'" in result.stderr
+    result = run(runner, "review", "import", str(tmp_path / "missing.csv"), "-p", str(project))
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+def test_stats_list_decisions_whose_text_changed(runner, project, tmp_path) -> None:
+    key = "BJ-01:0-86:paperwork"
+    (tmp_path / "d.csv").write_text(f"key,segment,code,decision\n{key},Some other text.,paperwork,accept\n",
+                                    encoding="utf-8")
+    result = run(runner, "review", "import", str(tmp_path / "d.csv"), "-p", str(project))
+    assert result.exit_code == 0 and "1 decision(s) point at text that changed" in result.stderr
+    result = run(runner, "review", "stats", "-p", str(project))
+    assert "1 decision(s) point at text that changed" in result.stderr
+    assert "BJ-01:0-86 paperwork accept" in result.stderr
+
+
+def test_agree_table_csv_json(runner, project, tmp_path) -> None:
+    gold = tmp_path / "gold.csv"
+    gold.write_text("note_id,sentence,codes\n"
+                    "BJ-01,The principal said the school is full this year.,class_size\n"
+                    "BJ-01,\"He had no lease in his own name, so the permit was impossible.\",\n", encoding="utf-8")
+    result = run(runner, "agree", "auto", str(gold), "-p", str(project), "--reference", "gold")
+    assert result.exit_code == 0, result.output
+    assert "auto vs gold: 2 units (sentences of the gold file gold)" in result.stdout
+    assert "P auto" in result.stdout and "overall" in result.stdout
+    result = run(runner, "agree", "auto", str(gold), "-p", str(project), "--format", "csv", "--code", "paperwork")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["code"] for r in rows] == ["paperwork", "overall"]
+    assert rows[0]["coded_auto"] == "1" and rows[0]["coded_gold"] == "0" and rows[0]["percent_agreement"] == "0.5"
+    data = json.loads(run(runner, "agree", "auto", "reviewed", "-p", str(project), "--format", "json").stdout)
+    assert data["coders"] == ["auto", "reviewed"] and data["unit_source"] == "stored segments"
+    result = run(runner, "agree", "auto", "-p", str(project))
+    assert result.exit_code == 2 and "at least two coders" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["review"], ["review", "export"], ["review", "import"], ["review", "stats"],
+                                     ["agree"]])
+def test_every_command_has_help(runner, command) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0 and len(result.stdout) > 200
