@@ -41,7 +41,7 @@ def export_documents(*, project: str | Path | None = None, fmt: str = "jsonl",
     """Write every document to ``out`` (stdout when None or '-'); return how many were written."""
     if fmt not in DOCUMENT_FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
-    with Store.open(project, readonly=True) as store, _open_output(out) as handle:
+    with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
         columns = ["doc_id", "text", "source", *store.attribute_names()]
         return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
 
@@ -63,7 +63,7 @@ def export_segments(*, project: str | Path | None = None, fmt: str = "csv", out:
     """Write every coding with its segment text, rule, matched words, flags and attributes."""
     if fmt not in DOCUMENT_FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
-    with Store.open(project, readonly=True) as store, _open_output(out) as handle:
+    with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
         columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
         return write_records(segment_rows(store, flat=fmt == "csv"), handle, fmt=fmt, columns=columns)
 
@@ -83,7 +83,7 @@ def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, 
 
 
 @contextmanager
-def _open_output(out: str | Path | None) -> Iterator[IO[str]]:
+def open_text_output(out: str | Path | None) -> Iterator[IO[str]]:
     """``out`` opened as plain UTF-8 text (what R, Stata and pandas expect), or stdout for None/'-'."""
     if out is None or str(out) == "-":
         yield sys.stdout
@@ -126,5 +126,5 @@ def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: s
     columns = ["doc_id", *names, *columns_of.values()]
     rows = ({"doc_id": doc_id, **attributes.get(doc_id, {}),
              **{columns_of[code]: int(code in presence.get(doc_id, ())) for code in codes}} for doc_id in doc_ids)
-    with _open_output(out) as handle:
+    with open_text_output(out) as handle:
         return write_records(rows, handle, fmt=fmt, columns=columns)

@@ -23,7 +23,7 @@ from .errors import NoteError, UsageError
 
 NOTE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".docx"})
 SIDECAR_NAMES = ("metadata.csv", "metadata.xlsx")
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = 20_000_000  # megabytes are 10^6 bytes everywhere in messages and options
 
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -267,7 +267,7 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise NoteError(f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit; "
+            raise NoteError(f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit; "
                             "raise it with --max-size if this really is one note")
         return path.read_bytes()
     except PermissionError:

@@ -26,7 +26,6 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +35,7 @@ import pandas as pd
 
 from .codebook import Codebook
 from .errors import UsageError
-from .export import neutralise_formula
+from .export import neutralise_formula, open_text_output
 from .store import Store
 
 if TYPE_CHECKING:
@@ -472,7 +471,7 @@ def write_report(report: Report, *, fmt: str, out: str | Path | None = None, wid
     """Write ``report`` as csv, json, xlsx, md, html or png to ``out`` (stdout when None or '-')."""
     writers = {"csv": _write_csv, "json": _write_json, "md": _write_md, "html": _write_html}
     if fmt in writers:
-        with _text_output(out) as handle:
+        with open_text_output(out) as handle:
             writers[fmt](report, handle, wide=wide)
     elif fmt == "xlsx":
         _write_binary(out, lambda handle: write_xlsx(report, handle), fmt)
@@ -762,20 +761,6 @@ def _cjk_font(labels: Sequence[str]) -> list[str]:
 
 
 # -- output ------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _text_output(out: str | Path | None) -> Iterator[IO[str]]:
-    if out is None or str(out) == "-":
-        yield sys.stdout
-        return
-    path = Path(out)
-    try:
-        handle = path.open("w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the output file ({exc.strerror})") from None
-    with handle:
-        yield handle
 
 
 def _write_binary(out: str | Path | None, write: Any, fmt: str) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 
 from .codebook import Codebook
 from .errors import UsageError
-from .export import _open_output, neutralise_formula
+from .export import open_text_output, neutralise_formula
 from .notes import decode_bytes, normalise_text
 from .store import Store
 
@@ -131,7 +131,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
         _write_xlsx(Path(out), columns, records, _help_lines(sample, seed, available, len(segments), codes, where,
                                                              pending))
     else:
-        with _open_output(out) as handle:
+        with open_text_output(out) as handle:
             writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             for record in records:

@@ -1,0 +1,143 @@
+"""Faults from outside: kills, Ctrl-C, concurrent writers, huge and many files, unwritable paths.
+
+These run phantomcode as a separate process, as a user would, and check the store afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from phantomcode.codebook import default_codebook_path
+
+NOTE = "The school asked for five documents and a lease in her own name. She went back to Henan.\n"
+
+
+def phantomcode(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "phantomcode", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
+    _, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stderr
+
+
+def write_notes(folder: Path, count: int, body: str = NOTE * 4) -> None:
+    for number in range(count):
+        sub = folder / f"city{number % 6}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"n{number:05d}.md").write_text(f"---\ncity: C{number % 6}\n---\n{body}", encoding="utf-8")
+
+
+def query(project: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(project) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def wait_until(predicate, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if predicate():
+                return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.01)
+    pytest.fail("the command ended before the moment this test needs")
+
+
+def assert_consistent(project: Path, notes: int, codebook_hash_count: int = 1) -> None:
+    assert query(project, "PRAGMA integrity_check") == [("ok",)]
+    assert query(project, "SELECT count(*), count(DISTINCT source) FROM documents") == [(notes, notes)]
+    assert query(project, "SELECT count(*) FROM (SELECT 1 FROM codings GROUP BY doc_id, start, end, code"
+                          " HAVING count(*) > 1)") == [(0,)]
+    assert query(project, "SELECT count(DISTINCT coded_with) FROM documents") == [(codebook_hash_count,)]
+
+
+def test_sigkill_during_code_then_rerun_recodes_everything_once(tmp_path: Path) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 800)
+    codebook = tmp_path / "book.yaml"
+    shutil.copy(default_codebook_path(), codebook)
+    assert finish(phantomcode("ingest", str(notes), "-p", str(project), "-c", str(codebook), "-q"))[0] == 0
+    old_hash = query(project, "SELECT coded_with FROM documents LIMIT 1")[0][0]
+    codebook.write_text(codebook.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    command = ("code", "-p", str(project), "-c", str(codebook), "-q", "--jobs", "1")
+    process = phantomcode(*command)
+    wait_until(lambda: query(project, f"SELECT count(*) FROM documents WHERE coded_with != '{old_hash}'")[0][0] > 0,
+               process)
+    process.kill()
+    process.wait()
+    recoded = query(project, f"SELECT count(*) FROM documents WHERE coded_with != '{old_hash}'")[0][0]
+    assert 0 < recoded < 800, "the kill must land mid-run for this test to mean anything"
+    code, stderr = finish(phantomcode(*command))
+    assert code == 0, stderr
+    assert f"re-coded {800 - recoded} of 800" in stderr
+    assert_consistent(project, 800)
+
+
+def test_two_ingests_at_once_one_fails_clearly_nothing_is_corrupted(tmp_path: Path) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 600)
+    first = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "1")
+    wait_until(lambda: query(project, "SELECT count(*) FROM runs")[0][0] > 0, first)
+    second = phantomcode("ingest", str(notes), "-p", str(project), "-q",
+                         env={**os.environ, "PHANTOMCODE_LOCK_TIMEOUT": "0.5"})
+    code, stderr = finish(second)
+    assert code == 2 and "another phantomcode command is writing this project" in stderr
+    assert finish(first)[0] == 0
+    assert_consistent(project, 600)
+
+
+def test_ctrl_c_stops_promptly_keeps_batches_and_says_how_to_resume(tmp_path: Path) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 2000)
+    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2", start_new_session=True)
+    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0, process)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole process group
+    code, stderr = finish(process, timeout=30)
+    assert code == 130
+    assert "run the same command again" in stderr and "Traceback" not in stderr
+    kept = query(project, "SELECT count(*) FROM documents")[0][0]
+    assert 0 < kept < 2000
+    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
+    assert code == 0 and f"{kept} unchanged" in stderr
+    assert_consistent(project, 2000)
+
+
+def test_twenty_thousand_tiny_files(tmp_path: Path) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 20_000, body="Ok.\n")
+    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
+    assert code == 0, stderr
+    assert "20000 added" in stderr
+    assert query(project, "SELECT count(*) FROM documents") == [(20_000,)]
+
+
+def test_a_50_mb_note_is_skipped_by_the_default_limit(tmp_path: Path) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 2)
+    with (notes / "huge.txt").open("w", encoding="utf-8") as handle:
+        for _ in range(50):
+            handle.write(NOTE * 11_500)  # about 1 MB each time
+    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
+    assert code == 1
+    assert "huge.txt: 5" in stderr and "MB is over the 20 MB limit; raise it with --max-size" in stderr
+    assert query(project, "SELECT count(*) FROM documents") == [(2,)]
+
+
+def test_project_on_an_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    write_notes(notes, 1)
+    code, stderr = finish(phantomcode("ingest", str(notes), "-p", "/proc/phantomcode.db", "-q"))
+    assert code == 2
+    assert "cannot write the project" in stderr and "Traceback" not in stderr
