@@ -291,14 +291,24 @@ class _Planner:
 def _code_and_save(store: Store, engine: CodingEngine, work: Iterable[_Work], *, run_id: int, jobs: int,
                    batch_size: int, on_saved: Callable[[_Work], None]) -> None:
     """Stream work through the engine and save it, one transaction per batch."""
-    to_engine, to_store = itertools.tee(work)
-    texts = ((item.record.text, item.record.canonical_attributes) for item in to_engine)
-    codebook_hash = engine.codebook.content_hash
-    for batch in _batched(zip(to_store, engine.code_documents(texts, jobs=jobs)), batch_size):
+    text_of = lambda item: (item.record.text, item.record.canonical_attributes)  # noqa: E731
+    for batch in _coded_batches(engine, work, text_of=text_of, jobs=jobs, batch_size=batch_size):
         store.save_documents([(item.record, coded) for item, coded in batch],
-                             codebook_hash=codebook_hash, run_id=run_id)
+                             codebook_hash=engine.codebook.content_hash, run_id=run_id)
         for item, _ in batch:
             on_saved(item)
+
+
+def _coded_batches(engine: CodingEngine, items: Iterable[Any], *, text_of: Callable[[Any], tuple[str, Any]],
+                   jobs: int, batch_size: int) -> Iterator[list[tuple[Any, Any]]]:
+    """``(item, coded document)`` pairs in batches, streamed through one engine call for the whole run.
+
+    One call means one worker pool for the run (starting a pool per batch costs seconds), and the
+    engine may read ahead of the batches being saved.
+    """
+    to_engine, to_store = itertools.tee(items)
+    coded = engine.code_documents((text_of(item) for item in to_engine), jobs=jobs)
+    yield from _batched(zip(to_store, coded), batch_size)
 
 
 def _batched(pairs: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -326,9 +336,10 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         engine = CodingEngine(book, model=model)
         warnings: set[str] = set()
         try:
-            for batch in _batched(_with_canonical(store, book, stale, warnings), batch_size):
-                coded = engine.code_documents(((doc["text"], canonical) for doc, canonical in batch), jobs=jobs)
-                store.save_codings([(doc["doc_id"], canonical, result) for (doc, canonical), result in zip(batch, coded)],
+            documents = _with_canonical(store, book, stale, warnings)
+            text_of = lambda pair: (pair[0]["text"], pair[1])  # noqa: E731
+            for batch in _coded_batches(engine, documents, text_of=text_of, jobs=jobs, batch_size=batch_size):
+                store.save_codings([(doc["doc_id"], canonical, result) for (doc, canonical), result in batch],
                                    codebook_hash=book.content_hash, run_id=run_id)
                 report.recoded += len(batch)
                 if progress is not None:

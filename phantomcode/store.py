@@ -129,6 +129,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         CREATE INDEX reviews_code ON reviews(code);
     """),
+    ("index codings by segment, so deleting a document's segments does not scan every coding", """
+        CREATE INDEX codings_segment ON codings(segment_id);
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -418,6 +421,7 @@ class Store:
     def _replace_codings(db: sqlite3.Connection, doc_id: str, coded: CodedDocument,
                          codebook_hash: str, run_id: int) -> None:
         """Swap a document's segments and codings for new ones and record its sector."""
+        db.execute("DELETE FROM codings WHERE doc_id = ?", (doc_id,))
         db.execute("DELETE FROM segments WHERE doc_id = ?", (doc_id,))
         for segment in coded.segments:
             cursor = db.execute(
