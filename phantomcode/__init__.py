@@ -7,22 +7,26 @@ The public API, usable from a notebook without the CLI::
 
 __version__ = "0.1.0"
 
-from .agree import agreement  # noqa: E402
-from .codebook import Codebook, lint_codebook, load_codebook  # noqa: E402
-from .coding import CodingEngine  # noqa: E402
-from .dictionaries import import_codebook  # noqa: E402
+# Functions named like their modules are bound now (a submodule import would otherwise shadow them);
+# the other public names are imported on first use (PEP 562), so that `phantomcode ingest` does not
+# pay for pandas, matplotlib or lxml, which only reports and exchange formats need.
 from .evaluate import evaluate  # noqa: E402
-from .export import export_documents, export_matrix, export_segments  # noqa: E402
 from .ingest import code_project, ingest  # noqa: E402
-from .pii import scan as scan_identifiers  # noqa: E402
-from .project import Project  # noqa: E402
-from .qda import export_qdc, export_qdpx  # noqa: E402
-from .report import build_report, write_report  # noqa: E402
-from .review import export_review, import_review, review_stats  # noqa: E402
 
-__all__ = [
-    "Codebook", "CodingEngine", "Project", "__version__", "agreement", "build_report", "code_project",
-    "evaluate", "export_documents", "export_matrix", "export_qdc", "export_qdpx", "export_review",
-    "export_segments", "import_codebook", "import_review", "ingest", "lint_codebook", "load_codebook",
-    "review_stats", "scan_identifiers", "write_report",
-]
+_PUBLIC = {
+    "Codebook": "codebook", "CodingEngine": "coding", "Project": "project", "agreement": "agree",
+    "build_report": "report", "export_documents": "export", "export_matrix": "export", "export_qdc": "qda", "export_qdpx": "qda",
+    "export_review": "review", "export_segments": "export", "import_codebook": "dictionaries",
+    "import_review": "review", "lint_codebook": "codebook", "load_codebook": "codebook",
+    "review_stats": "review", "scan_identifiers": "pii", "write_report": "report",
+}
+__all__ = ["__version__", "code_project", "evaluate", "ingest", *sorted(_PUBLIC)]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'phantomcode' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(f".{_PUBLIC[name]}", __name__)
+    return getattr(module, "scan" if name == "scan_identifiers" else name)

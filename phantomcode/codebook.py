@@ -233,10 +233,14 @@ def default_codebook_path() -> Path:
     return Path(__file__).parent / "codebooks" / "deflection.yaml"
 
 
-def load_codebook(path: str | Path | None = None) -> Codebook:
-    """Load and validate a codebook; raise ``CodebookError`` listing every error found."""
+def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True) -> Codebook:
+    """Load and validate a codebook; raise ``CodebookError`` listing every error found.
+
+    ``check_patterns=False`` skips validating spaCy token patterns (importing spaCy's schemas costs
+    most of a second): for commands that read codes, labels and groups but never match text.
+    """
     path = Path(path) if path is not None else default_codebook_path()
-    codebook, problems = _parse(path)
+    codebook, problems = _parse(path, check_patterns=check_patterns)
     errors = [p for p in problems if p.severity == "error"]
     if errors or codebook is None:
         raise CodebookError(f"{path}: {len(errors)} error(s) in codebook", problems)
@@ -248,12 +252,12 @@ def lint_codebook(path: str | Path) -> list[Problem]:
     return _parse(Path(path))[1]
 
 
-def _parse(path: Path) -> tuple[Codebook | None, list[Problem]]:
+def _parse(path: Path, *, check_patterns: bool = True) -> tuple[Codebook | None, list[Problem]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CodebookError(f"cannot read codebook {path}: {exc.strerror or exc}") from exc
-    reader = _Reader(str(path))
+    reader = _Reader(str(path), check_patterns=check_patterns)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -283,8 +287,9 @@ def _parse(path: Path) -> tuple[Codebook | None, list[Problem]]:
 class _Reader:
     """Walks composed YAML nodes, collecting problems with positions."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, check_patterns: bool = True) -> None:
         self.path = path
+        self.check_patterns = check_patterns
         self.problems: list[Problem] = []
         self.unsafe: set[int] = set()
 
@@ -645,14 +650,16 @@ def _check_term(reader: _Reader, term: str, node: Node, where: str) -> bool:
 
 
 def _read_pattern(reader: _Reader, node: Node, where: str) -> tuple[dict[str, Any], ...] | None:
-    from spacy.schemas import validate_token_pattern
-
     tokens = reader.sequence(node, where)
     if not tokens:
         if isinstance(node, SequenceNode):
             reader.at(node, "CB006", f"{where}: a token pattern needs at least one token")
         return None
     pattern = [_pattern_value(token, False) for token in tokens]
+    if not reader.check_patterns:
+        return tuple(pattern)
+    from spacy.schemas import validate_token_pattern
+
     errors = validate_token_pattern(pattern)
     reported: set[tuple[str, str]] = set()
     for message in errors:

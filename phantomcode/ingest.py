@@ -12,6 +12,8 @@ import hashlib
 import itertools
 import json
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,7 +93,8 @@ class _Work:
 # Choosing the codebook
 
 
-def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str | None = None) -> Codebook:
+def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str | None = None,
+                    check_patterns: bool = True) -> Codebook:
     """The codebook given, else the project's last one (``remembered``, if still on disk), else the default.
 
     Remembering the project's codebook lets a researcher edit their YAML and simply run
@@ -101,13 +104,49 @@ def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str |
         return codebook
     if codebook is None and remembered is not None and Path(remembered).is_file():
         codebook = remembered
-    return load_codebook(codebook)
+    return load_codebook(codebook, check_patterns=check_patterns)
 
 
 def resolve_codebook(project: str | Path | None, codebook: str | Path | Codebook | None) -> Codebook:
-    """``choose_codebook`` for read-only commands, looking up the project's last codebook."""
+    """``choose_codebook`` for commands that read codings but never match text (no pattern checks)."""
     with Store.open(project, readonly=True) as store:
-        return choose_codebook(codebook, remembered=store.last_codebook_path())
+        return choose_codebook(codebook, remembered=store.last_codebook_path(), check_patterns=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ctrl-C
+
+
+class _StopRequested:
+    """Turns the first Ctrl-C into a request honoured between files and batches.
+
+    A KeyboardInterrupt raised at an arbitrary instruction can land inside a finaliser, where
+    Python prints and swallows it, and the run would go on. So the first Ctrl-C only sets a flag
+    that the loops check (a batch takes well under a second); a second Ctrl-C interrupts at once.
+    Outside the main thread (no signal handlers there) Python's usual behaviour is kept.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopRequested:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _request(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,9 +180,10 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
         run_id = store.begin_run("ingest", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         try:
-            work = planner.plan(files, progress)
-            _code_and_save(store, CodingEngine(book, model=model), work, run_id=run_id, jobs=jobs,
-                           batch_size=batch_size, on_saved=lambda item: _count(report, item.kind))
+            with _StopRequested() as stop:
+                work = planner.plan(files, progress, stop)
+                _code_and_save(store, book, model, work, run_id=run_id, jobs=jobs, batch_size=batch_size,
+                               on_saved=lambda item: _count(report, item.kind), stop=stop)
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
             raise Interrupted(f"interrupted: {report.stored} notes were saved in {store.path}; "
@@ -180,8 +220,9 @@ class _Planner:
         self.unchanged = 0
         self.attribute_warnings: set[str] = set()
 
-    def plan(self, files: Sequence[NoteFile], progress: Progress | None) -> Iterator[_Work]:
+    def plan(self, files: Sequence[NoteFile], progress: Progress | None, stop: _StopRequested) -> Iterator[_Work]:
         for done, note_file in enumerate(files, start=1):
+            stop.check()
             try:
                 work = self._plan_one(note_file)
             except NoteError as exc:
@@ -288,27 +329,38 @@ class _Planner:
 # Coding and saving in batches
 
 
-def _code_and_save(store: Store, engine: CodingEngine, work: Iterable[_Work], *, run_id: int, jobs: int,
-                   batch_size: int, on_saved: Callable[[_Work], None]) -> None:
+def _code_and_save(store: Store, book: Codebook, model: str | None, work: Iterable[_Work], *, run_id: int,
+                   jobs: int, batch_size: int, on_saved: Callable[[_Work], None], stop: _StopRequested) -> None:
     """Stream work through the engine and save it, one transaction per batch."""
     text_of = lambda item: (item.record.text, item.record.canonical_attributes)  # noqa: E731
-    for batch in _coded_batches(engine, work, text_of=text_of, jobs=jobs, batch_size=batch_size):
+    for batch in _coded_batches(book, model, work, text_of=text_of, jobs=jobs, batch_size=batch_size):
         store.save_documents([(item.record, coded) for item, coded in batch],
-                             codebook_hash=engine.codebook.content_hash, run_id=run_id)
+                             codebook_hash=book.content_hash, run_id=run_id)
         for item, _ in batch:
             on_saved(item)
+        stop.check()
 
 
-def _coded_batches(engine: CodingEngine, items: Iterable[Any], *, text_of: Callable[[Any], tuple[str, Any]],
-                   jobs: int, batch_size: int) -> Iterator[list[tuple[Any, Any]]]:
+def _coded_batches(book: Codebook, model: str | None, items: Iterable[Any], *,
+                   text_of: Callable[[Any], tuple[str, Any]], jobs: int,
+                   batch_size: int) -> Iterator[list[tuple[Any, Any]]]:
     """``(item, coded document)`` pairs in batches, streamed through one engine call for the whole run.
 
-    One call means one worker pool for the run (starting a pool per batch costs seconds), and the
-    engine may read ahead of the batches being saved.
+    The engine is built only when there is something to code (building it takes seconds, which
+    would dominate re-running an unchanged folder). One call means one worker pool for the run,
+    and the engine may read ahead of the batches being saved.
     """
-    to_engine, to_store = itertools.tee(items)
+    pending = iter(items)
+    first = next(pending, _NOTHING)
+    if first is _NOTHING:
+        return
+    engine = CodingEngine(book, model=model)
+    to_engine, to_store = itertools.tee(itertools.chain([first], pending))
     coded = engine.code_documents((text_of(item) for item in to_engine), jobs=jobs)
     yield from _batched(zip(to_store, coded), batch_size)
+
+
+_NOTHING = object()
 
 
 def _batched(pairs: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -333,17 +385,19 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         total = report.documents if force else store.count_documents(not_coded_with=stale)
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
-        engine = CodingEngine(book, model=model)
         warnings: set[str] = set()
         try:
             documents = _with_canonical(store, book, stale, warnings)
             text_of = lambda pair: (pair[0]["text"], pair[1])  # noqa: E731
-            for batch in _coded_batches(engine, documents, text_of=text_of, jobs=jobs, batch_size=batch_size):
-                store.save_codings([(doc["doc_id"], canonical, result) for (doc, canonical), result in batch],
-                                   codebook_hash=book.content_hash, run_id=run_id)
-                report.recoded += len(batch)
-                if progress is not None:
-                    progress(report.recoded, total)
+            with _StopRequested() as stop:
+                for batch in _coded_batches(book, model, documents, text_of=text_of, jobs=jobs,
+                                            batch_size=batch_size):
+                    store.save_codings([(doc["doc_id"], canonical, result) for (doc, canonical), result in batch],
+                                       codebook_hash=book.content_hash, run_id=run_id)
+                    report.recoded += len(batch)
+                    if progress is not None:
+                        progress(report.recoded, total)
+                    stop.check()
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats={"recoded": report.recoded})
             raise Interrupted(f"interrupted: {report.recoded} notes were re-coded; "
