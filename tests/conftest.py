@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,3 +42,30 @@ def write_note(notes_dir: Path) -> NoteWriter:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def _ingested_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple, Path]:
+    return {}
+
+
+@pytest.fixture
+def project_from(_ingested_templates: dict[tuple, Path], tmp_path_factory: pytest.TempPathFactory,
+                 tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+    """A fresh copy of a project ingested from ``{relpath: text}``; each set of notes is ingested once."""
+    from phantomcode import ingest
+
+    def make(notes: dict[str, str]) -> Path:
+        key = tuple(sorted(notes.items()))
+        if key not in _ingested_templates:
+            root = tmp_path_factory.mktemp("template")
+            for relpath, text in notes.items():
+                (root / "notes" / relpath).parent.mkdir(parents=True, exist_ok=True)
+                (root / "notes" / relpath).write_text(text, encoding="utf-8")
+            ingest(root / "notes", project=root / "template.db", jobs=1)
+            _ingested_templates[key] = root / "template.db"
+        copy = tmp_path / "p.db"
+        shutil.copy(_ingested_templates[key], copy)
+        return copy
+
+    return make

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 import pytest
 
-from phantomcode import ingest
 from phantomcode.agree import agreement, code_agreement, cohen_kappa, krippendorff_alpha, percent_agreement
 from phantomcode.errors import UsageError
 from phantomcode.evaluate import evaluate
@@ -124,19 +122,9 @@ Nothing happened after that.
 """
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("agree")
-    (root / "notes").mkdir()
-    (root / "notes" / "a.md").write_text(NOTE, encoding="utf-8")
-    ingest(root / "notes", project=root / "template.db", jobs=1)
-    return root / "template.db"
-
-
 @pytest.fixture
-def project(template: Path, tmp_path: Path) -> Path:
-    shutil.copy(template, tmp_path / "p.db")
-    return tmp_path / "p.db"
+def project(project_from) -> Path:
+    return project_from({"a.md": NOTE})
 
 
 def review(project: Path, tmp_path: Path, edits: dict[str, dict[str, str]]) -> Path:

@@ -4,7 +4,6 @@ checked rule by rule, and our own .qdc re-imported without loss."""
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from phantomcode import ingest, load_codebook
+from phantomcode import load_codebook
 from phantomcode.codebook import lint_codebook
 from phantomcode.errors import UsageError
 from phantomcode.qda import (CODEBOOK_NS, PROJECT_NS, codebook_to_qdc, export_qdc, export_qdpx, qdc_to_yaml, read_qdc,
@@ -167,20 +166,9 @@ She went back to her hometown for the operation because it was cheaper.
 """
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("qda")
-    (root / "notes").mkdir()
-    (root / "notes" / "a.md").write_text(NOTE_A, encoding="utf-8")
-    (root / "notes" / "b.md").write_text(NOTE_B, encoding="utf-8")
-    ingest(root / "notes", project=root / "template.db", jobs=1)
-    return root / "template.db"
-
-
 @pytest.fixture
-def project(template: Path, tmp_path: Path) -> Path:
-    shutil.copy(template, tmp_path / "p.db")
-    return tmp_path / "p.db"
+def project(project_from) -> Path:
+    return project_from({"a.md": NOTE_A, "b.md": NOTE_B})
 
 
 def decide(project: Path, tmp_path: Path) -> None:

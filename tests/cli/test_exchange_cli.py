@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from phantomcode import ingest, load_codebook
+from phantomcode import load_codebook
 from phantomcode.cli import app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dictionaries"
@@ -31,20 +30,9 @@ The weather was fine and nothing else happened.
 """
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("exchange_cli")
-    (root / "notes").mkdir()
-    (root / "notes" / "a.md").write_text(NOTE_A, encoding="utf-8")
-    (root / "notes" / "b.md").write_text(NOTE_B, encoding="utf-8")
-    ingest(root / "notes", project=root / "template.db", jobs=1)
-    return root / "template.db"
-
-
 @pytest.fixture
-def project(template: Path, tmp_path: Path) -> Path:
-    shutil.copy(template, tmp_path / "p.db")
-    return tmp_path / "p.db"
+def project(project_from) -> Path:
+    return project_from({"a.md": NOTE_A, "b.md": NOTE_B})
 
 
 def run(runner, *args: str):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from phantomcode import ingest
 from phantomcode.cli import app
 
 NOTE = """---
@@ -24,19 +22,9 @@ The principal said the school is full this year.
 """
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("review_cli")
-    (root / "notes").mkdir()
-    (root / "notes" / "a.md").write_text(NOTE, encoding="utf-8")
-    ingest(root / "notes", project=root / "template.db", jobs=1)
-    return root / "template.db"
-
-
 @pytest.fixture
-def project(template: Path, tmp_path: Path) -> Path:
-    shutil.copy(template, tmp_path / "p.db")
-    return tmp_path / "p.db"
+def project(project_from) -> Path:
+    return project_from({"a.md": NOTE})
 
 
 def run(runner, *args: str):
