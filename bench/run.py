@@ -467,7 +467,7 @@ def machine() -> dict[str, str]:
         "spacy": _version("spacy"),
         "phantomcode": _version("phantomcode"),
         "commit": _head_commit(),
-        "load": read("/proc/loadavg").split(" ")[:3] and " ".join(read("/proc/loadavg").split(" ")[:3]),
+        "load": " ".join(read("/proc/loadavg").split()[:3]),
     }
 
 
