@@ -18,7 +18,7 @@ _PUBLIC = {
     "build_report": "report", "export_documents": "export", "export_matrix": "export", "export_qdc": "qda", "export_qdpx": "qda",
     "export_review": "review", "export_segments": "export", "import_codebook": "dictionaries",
     "import_review": "review", "lint_codebook": "codebook", "load_codebook": "codebook",
-    "review_stats": "review", "scan_identifiers": "pii", "write_report": "report",
+    "review_stats": "review", "write_report": "report",
 }
 __all__ = ["__version__", "code_project", "evaluate", "ingest", *sorted(_PUBLIC)]
 
@@ -29,4 +29,4 @@ def __getattr__(name: str) -> object:
     import importlib
 
     module = importlib.import_module(f".{_PUBLIC[name]}", __name__)
-    return getattr(module, "scan" if name == "scan_identifiers" else name)
+    return getattr(module, name)

@@ -77,17 +77,10 @@ class Coding:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One rule hit before selection, as shown by :meth:`CodingEngine.explain`."""
+class Candidate(Coding):
+    """One rule hit before selection, as shown by :meth:`CodingEngine.explain`: a coding, plus the
+    veto that cancelled it, if any."""
 
-    code: str
-    rule: str
-    start: int
-    end: int
-    matched: tuple[MatchedSpan, ...]
-    negated: bool
-    hypothetical: bool
-    cue: str | None
     vetoed_by: str | None  # veto rule id and words, e.g. "class_size/veto/terms: small class"
 
 

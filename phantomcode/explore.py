@@ -91,10 +91,10 @@ def kwic(*, project: str | Path | None = None, code: str | None = None, term: st
 
 
 def _code_lines(store: Store, code: str, width: int) -> Iterator[KwicLine]:
-    texts: dict[str, str] = {}
-    for row in store.coding_rows(code=code):
-        text = texts.get(row["doc_id"]) or store.document_texts([row["doc_id"]])[row["doc_id"]]
-        texts = {row["doc_id"]: text}
+    current, text = None, ""
+    for row in store.coding_rows(code=code):  # in document order: fetch each text once
+        if row["doc_id"] != current:
+            current, text = row["doc_id"], store.document_texts([row["doc_id"]])[row["doc_id"]]
         flags = "negated" if row["negated"] else ("hypothetical" if row["hypothetical"] else "")
         for span in row["matched"]:
             yield _line(row["doc_id"], text, span["start"], span["end"], width, code, row["rule"], flags)

@@ -46,13 +46,14 @@ def export_documents(*, project: str | Path | None = None, fmt: str = "jsonl",
         return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
 
 
-def segment_rows(store: Store, *, flat: bool) -> Iterator[dict[str, Any]]:
+def segment_rows(store: Store, *, flat: bool, counted_only: bool = False) -> Iterator[dict[str, Any]]:
     """One row per coding with its document's attributes (canonical values) as columns.
 
     ``flat`` turns the matched spans into text (``words | words``) for CSV; JSON keeps them as objects.
+    ``counted_only`` keeps the codings reports count (``store.COUNTED``).
     """
     attributes = store.canonical_attribute_table()
-    for row in store.coding_rows():
+    for row in store.coding_rows(counted_only=counted_only):
         row.pop("coding_id")
         if flat:
             row["matched"] = " | ".join(span["text"] for span in row["matched"])

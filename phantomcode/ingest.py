@@ -188,10 +188,10 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
             raise Interrupted(f"interrupted: {report.stored} notes were saved in {store.path}; "
                               "run the same command again to finish") from None
-        report.unchanged = planner.unchanged
-        report.vanished = planner.vanished(files)
-        if prune and report.vanished:
-            report.pruned = store.remove_documents(planner.vanished_ids(files))
+        vanished = planner.vanished(files)
+        report.vanished = [state.source for state in vanished]
+        if prune and vanished:
+            report.pruned = store.remove_documents(state.doc_id for state in vanished)
         report.warnings.extend(sorted(planner.attribute_warnings))
         store.finish_run(run_id, status="completed", stats=report.as_stats())
     return report
@@ -217,7 +217,6 @@ class _Planner:
         self.pii = pii
         self.report = report
         self.claimed: dict[str, str] = {}
-        self.unchanged = 0
         self.attribute_warnings: set[str] = set()
 
     def plan(self, files: Sequence[NoteFile], progress: Progress | None, stop: _StopRequested) -> Iterator[_Work]:
@@ -243,7 +242,7 @@ class _Planner:
         stored = self.by_source.get(note_file.relpath)
         if stored is not None and self._is_unchanged(note_file, stored, sidecar, from_path):
             self.claimed[stored.doc_id] = note_file.relpath
-            self.unchanged += 1
+            self.report.unchanged += 1
             return None
         content = read_note_file(note_file, max_bytes=self.max_bytes)
         text, front, encoding, source_hash = content.text, content.front_matter, content.encoding, content.source_hash
@@ -316,13 +315,10 @@ class _Planner:
             raise NoteError(f"duplicate id {doc_id!r}: already stored from {Path(stored.root) / stored.source}; "
                             "this file was skipped, give one of them another id")
 
-    def vanished(self, files: Sequence[NoteFile]) -> list[str]:
+    def vanished(self, files: Sequence[NoteFile]) -> list[StoredState]:
+        """Documents stored from this folder whose files are gone, in path order."""
         present = {f.relpath for f in files}
-        return sorted(source for source in self.by_source if source not in present)
-
-    def vanished_ids(self, files: Sequence[NoteFile]) -> list[str]:
-        present = {f.relpath for f in files}
-        return [state.doc_id for source, state in self.by_source.items() if source not in present]
+        return sorted((s for s in self.by_source.values() if s.source not in present), key=lambda s: s.source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,7 +388,8 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             with _StopRequested() as stop:
                 for batch in _coded_batches(book, model, documents, text_of=text_of, jobs=jobs,
                                             batch_size=batch_size):
-                    store.save_codings([(doc["doc_id"], canonical, result) for (doc, canonical), result in batch],
+                    store.save_codings([(doc["doc_id"], doc["attributes"], canonical, result)
+                                        for (doc, canonical), result in batch],
                                        codebook_hash=book.content_hash, run_id=run_id)
                     report.recoded += len(batch)
                     if progress is not None:

@@ -43,19 +43,6 @@ class NoteFile:
     relpath: str
 
 
-@dataclass(frozen=True)
-class Note:
-    """A note as it will be stored: ``text`` is the body after front matter, NFC, ``\\n`` newlines."""
-
-    doc_id: str
-    relpath: str
-    text: str
-    attributes: dict[str, str]
-    encoding: str
-    source_hash: str
-    warnings: tuple[str, ...] = field(default=())
-
-
 # ---------------------------------------------------------------------------------------------
 # Discovery
 

@@ -18,10 +18,6 @@ from .notes import find_note_files, read_note_file
 PII_MODES = ("warn", "block", "redact", "off")
 PLACEHOLDERS = {"phone": "[PHONE]", "id": "[ID]", "email": "[EMAIL]", "name": "[NAME]"}
 
-_PHONE = re.compile(r"(?<!\d)(?<!\d\.)(?:\+?86[-\s]?)?(1[3-9]\d(?:[-\s]?\d{4}){2})(?!\d|\.\d)")
-_RESIDENT_ID = re.compile(r"(?<![\dA-Za-z])(\d{17}[\dXx])(?![\dA-Za-z])")
-_EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w-])")
-_ENGLISH_TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ \t]+([A-Z][a-z]+(?:[- ][A-Z][a-z]+)?)")
 # Common surnames. Omitted on purpose: 向 and 于 are also prepositions ("向老师反映" = "told the
 # teacher"), 方 ends 对方 ("the other side").
 _SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕"
@@ -30,8 +26,16 @@ _SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁
 # Chinese has no spaces, so a surname counts only at the start of a clause or after a word that
 # typically precedes a person (了, 的, 和, 找, 问 ...): "班主任老师" (homeroom teacher) stays clean.
 _BEFORE_NAME = "了的和跟与找问给对是位说叫请见被让把由在称"
-_CHINESE_TITLE = re.compile(
-    rf"(?:(?<![\u4e00-\u9fff])|(?<=[{_BEFORE_NAME}]))([{_SURNAMES}][\u4e00-\u9fff]?)(?:老师|先生|女士)")
+# One pass over the text for every kind. Each alternative has one named group, the identifier;
+# the order settles ties at one position: an 18-digit ID before the phone-like digits inside it,
+# an e-mail address before a phone number used as its user name.
+_IDENTIFIER = re.compile("|".join((
+    r"(?<![\dA-Za-z])(?P<id>\d{17}[\dXx])(?![\dA-Za-z])",
+    r"(?<![\w.+-])(?P<email>[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w-])",
+    r"(?<!\d)(?<!\d\.)(?P<phone>(?:\+?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2})(?!\d|\.\d)",
+    r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ \t]+(?P<name>[A-Z][a-z]+(?:[- ][A-Z][a-z]+)?)",
+    rf"(?:(?<![\u4e00-\u9fff])|(?<=[{_BEFORE_NAME}]))(?P<zh_name>[{_SURNAMES}][\u4e00-\u9fff]?)(?:老师|先生|女士)",
+)))
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -62,26 +66,19 @@ def check_mode(mode: str) -> str:
 
 def scan(text: str, *, first_line: int = 1) -> list[Finding]:
     """Every likely identifier in ``text``, in order; ``first_line`` is the file line the text starts on."""
-    spans: list[tuple[str, int, int]] = []
-    spans += [("phone", m.start(), m.end()) for m in _PHONE.finditer(text)]
-    spans += [("id", m.start(1), m.end(1)) for m in _RESIDENT_ID.finditer(text) if is_valid_resident_id(m.group(1))]
-    spans += [("email", m.start(1), m.end(1)) for m in _EMAIL.finditer(text)]
-    spans += [("name", m.start(1), m.end(1)) for m in _ENGLISH_TITLE.finditer(text)]
-    spans += [("name", m.start(1), m.end(1)) for m in _CHINESE_TITLE.finditer(text)]
     findings = []
-    for kind, start, end in sorted(_without_overlaps(spans), key=lambda s: s[1]):
-        line = first_line + text.count("\n", 0, start)
-        findings.append(Finding(kind, start, end, line, mask(kind, text[start:end])))
+    line, counted_to = first_line, 0
+    for match in _IDENTIFIER.finditer(text):
+        group = match.lastgroup or ""
+        value = match.group(group)
+        if group == "id" and not is_valid_resident_id(value):
+            continue
+        kind = "name" if group == "zh_name" else group
+        start, end = match.span(group)
+        line += text.count("\n", counted_to, start)
+        counted_to = start
+        findings.append(Finding(kind, start, end, line, mask(kind, value)))
     return findings
-
-
-def _without_overlaps(spans: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """An ID number contains digit runs that look like phone numbers; keep the longest span."""
-    kept: list[tuple[str, int, int]] = []
-    for span in sorted(spans, key=lambda s: (s[1], -(s[2] - s[1]))):
-        if not kept or span[1] >= kept[-1][2]:
-            kept.append(span)
-    return kept
 
 
 def redact(text: str, findings: list[Finding]) -> str:

@@ -70,11 +70,7 @@ class Project:
         """
         with self._store() as store:
             columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
-            frame = pd.DataFrame(list(segment_rows(store, flat=False)), columns=columns)
-        if counted_only:
-            frame = frame[~frame["negated"].astype(bool) & ~frame["hypothetical"].astype(bool)
-                          & (frame["status"] != "rejected")].reset_index(drop=True)
-        return frame
+            return pd.DataFrame(list(segment_rows(store, flat=False, counted_only=counted_only)), columns=columns)
 
     def codebook(self, codebook: str | Path | Codebook | None = None) -> Codebook:
         """The codebook given, else the project's last one (if its file still exists), else the bundled one."""

@@ -384,18 +384,16 @@ class Store:
                 self._write_document(db, record, run_id)
                 self._replace_codings(db, record.doc_id, coded, codebook_hash, run_id)
 
-    def save_codings(self, batch: Sequence[tuple[str, dict[str, str], CodedDocument]], *,
+    def save_codings(self, batch: Sequence[tuple[str, dict[str, str], dict[str, str], CodedDocument]], *,
                      codebook_hash: str, run_id: int) -> None:
-        """Replace the codings (and canonical attributes) of stored documents, in one transaction."""
-        with self.transaction() as db:
-            for doc_id, canonical, coded in batch:
-                self._write_attributes(db, doc_id, self._raw_attributes(db, doc_id), canonical)
-                self._replace_codings(db, doc_id, coded, codebook_hash, run_id)
+        """Replace the codings and canonical attributes of stored documents, in one transaction.
 
-    @staticmethod
-    def _raw_attributes(db: sqlite3.Connection, doc_id: str) -> dict[str, str]:
-        row = db.execute("SELECT attributes FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        return json.loads(row[0])
+        Each item is (doc_id, raw attributes as stored, canonical attributes, coded document).
+        """
+        with self.transaction() as db:
+            for doc_id, raw, canonical, coded in batch:
+                self._write_attributes(db, doc_id, raw, canonical)
+                self._replace_codings(db, doc_id, coded, codebook_hash, run_id)
 
     def _write_document(self, db: sqlite3.Connection, record: DocumentRecord, run_id: int) -> None:
         db.execute(
@@ -462,10 +460,6 @@ class Store:
                 yield record
             last = rows[-1]["doc_id"]
 
-    def canonical_attributes(self, doc_id: str) -> dict[str, str]:
-        rows = self.connection.execute("SELECT name, value FROM doc_attributes WHERE doc_id = ?", (doc_id,))
-        return {row["name"]: row["value"] for row in rows}
-
     # -- summaries ----------------------------------------------------------------------------
 
     def count_documents(self, *, not_coded_with: str | None = None) -> int:
@@ -481,9 +475,9 @@ class Store:
         return row[0] if row else None
 
     def count_codings(self) -> tuple[int, int]:
-        """(all codings, codings that count: neither negated nor hypothetical)."""
+        """(all codings, codings that count: not negated, hypothetical or rejected)."""
         row = self.connection.execute(
-            "SELECT count(*), coalesce(sum(negated = 0 AND hypothetical = 0), 0) FROM codings").fetchone()
+            f"SELECT count(*), coalesce(sum({COUNTED}), 0) FROM codings c").fetchone()
         return row[0], row[1]
 
     def attribute_values(self) -> dict[str, list[tuple[str, int]]]:

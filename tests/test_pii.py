@@ -64,3 +64,11 @@ def test_resident_id_check_digit_and_date() -> None:
     assert is_valid_resident_id(VALID_ID)
     assert not is_valid_resident_id(VALID_ID[:-1] + ("0" if VALID_ID[-1] != "0" else "1"))
     assert not is_valid_resident_id("123456789012345678")
+
+
+def test_overlapping_kinds_are_reported_once_with_their_lines() -> None:
+    number = VALID_ID
+    text = f"Mail 13812345678@qq.com.\nHis card {number}.\nCall 13912345678 and 王老师。"
+    found = [(f.kind, text[f.start:f.end], f.line) for f in scan(text, first_line=3)]
+    assert found == [("email", "13812345678@qq.com", 3), ("id", number, 4), ("phone", "13912345678", 5),
+                     ("name", "王", 5)]

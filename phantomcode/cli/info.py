@@ -16,7 +16,7 @@ def info_command(project: ProjectOption = None) -> None:
     """Show documents, attributes with their values and counts, the codebook in use and the last run."""
     info = Project(project).info()
     out.print(f"[bold]{info.path}[/]: {info.documents} documents, {info.counted_codings} codings "
-              f"({info.codings - info.counted_codings} more negated or hypothetical)")
+              f"({info.codings - info.counted_codings} more negated, hypothetical or rejected)")
     run = info.last_run
     if run is not None:
         out.print(f"codebook: {run.codebook_name} {run.codebook_version} (sha256 {str(run.codebook_hash)[:12]})")

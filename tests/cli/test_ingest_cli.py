@@ -217,8 +217,9 @@ def test_info_lists_attributes_and_last_run(runner, project, notes_dir, write_no
     assert result.exit_code == 0, result.output
     assert "3 documents" in result.stdout
     assert "last run: ingest completed" in result.stdout
-    lines = [line for line in result.stdout.splitlines() if "Beijing" in line or "Chengdu" in line]
-    assert "2" in lines[0] and "Beijing" in lines[0] and "1" in lines[1]
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.stdout.splitlines()
+             if "Beijing" in line or "Chengdu" in line]
+    assert cells == [["city", "Beijing", "2"], ["", "Chengdu", "1"]]
 
 
 def test_sigkill_mid_ingest_then_rerun_stores_each_note_once(tmp_path, notes_dir, write_note) -> None:
