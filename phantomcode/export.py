@@ -20,7 +20,7 @@ from .store import Store
 DOCUMENT_FORMATS = ("jsonl", "csv")
 SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
                    "status", "segment_sector", "sector_source", "codebook_hash"]
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_PREFIXES = Store.FORMULA_PREFIXES
 
 
 def neutralise_formula(value: Any) -> Any:
@@ -46,17 +46,14 @@ def export_documents(*, project: str | Path | None = None, fmt: str = "jsonl",
         return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
 
 
-def segment_rows(store: Store, *, flat: bool, counted_only: bool = False) -> Iterator[dict[str, Any]]:
-    """One row per coding with its document's attributes (canonical values) as columns.
-
-    ``flat`` turns the matched spans into text (``words | words``) for CSV; JSON keeps them as objects.
-    ``counted_only`` keeps the codings reports count (``store.COUNTED``).
+def segment_rows(store: Store, *, counted_only: bool = False) -> Iterator[dict[str, Any]]:
+    """One row per coding with its document's attributes (canonical values) as columns; the matched
+    spans stay objects (JSON lines, ``Project.segments``). ``counted_only`` keeps the codings reports
+    count (``store.COUNTED``).
     """
     attributes = store.canonical_attribute_table()
     for row in store.coding_rows(counted_only=counted_only):
         row.pop("coding_id")
-        if flat:
-            row["matched"] = " | ".join(span["text"] for span in row["matched"])
         yield {**row, **{k: v for k, v in attributes.get(row["doc_id"], {}).items() if k not in row}}
 
 
@@ -66,7 +63,29 @@ def export_segments(*, project: str | Path | None = None, fmt: str = "csv", out:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
     with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
         columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
-        return write_records(segment_rows(store, flat=fmt == "csv"), handle, fmt=fmt, columns=columns)
+        if fmt == "csv":
+            return _write_segment_csv(store, handle, columns)
+        return write_records(segment_rows(store), handle, fmt=fmt, columns=columns)
+
+
+def _write_segment_csv(store: Store, handle: IO[str], columns: list[str]) -> int:
+    """The CSV export, streamed: the store yields finished cells, each row only gains its document's
+    attribute cells (looked up once per document), so a row costs no per-cell Python work."""
+    extra = columns[len(SEGMENT_COLUMNS):]
+    attributes = {doc_id: tuple(neutralise_formula(values.get(name, "")) for name in extra)
+                  for doc_id, values in store.canonical_attribute_table().items()}
+    missing = ("",) * len(extra)
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(columns)
+    count = 0
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        nonlocal count
+        for count, row in enumerate(store.report_segment_cells(), start=1):
+            yield row[1:] + attributes.get(row[0], missing)
+
+    writer.writerows(rows())
+    return count
 
 
 def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, columns: list[str]) -> int:

@@ -70,7 +70,7 @@ class Project:
         """
         with self._store() as store:
             columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
-            return pd.DataFrame(list(segment_rows(store, flat=False, counted_only=counted_only)), columns=columns)
+            return pd.DataFrame(list(segment_rows(store, counted_only=counted_only)), columns=columns)
 
     def codebook(self, codebook: str | Path | Codebook | None = None) -> Codebook:
         """The codebook given, else the project's last one (if its file still exists), else the bundled one."""
