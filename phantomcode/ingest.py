@@ -1,31 +1,35 @@
 """Ingest a notes folder into a project and code it; re-code a project after a codebook change.
 
-Both jobs stream documents through the coding engine and write them in batches, one transaction
-per batch, so a run killed at any moment leaves whole documents only and re-running the same
-command completes it. Unchanged files (same bytes, same sidecar metadata, same codebook) are
-recognised by their hashes and cost one read each.
+Both jobs send notes to worker processes (``workers.py``), which read and code them and return
+rows, and write those in batches, one transaction per batch, so a run killed at any moment leaves
+whole documents only and re-running the same command completes it. Unchanged files (same size and
+modification time, or else same bytes; same sidecar metadata; same codebook) cost one ``stat``
+each, and then neither the engine nor spaCy is loaded.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .codebook import Codebook, load_codebook
-from .coding import CodingEngine
-from .errors import Interrupted, NoteError
-from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, document_id, file_hash,
-                    find_note_files, load_sidecars, merge_attributes, path_attributes, read_note_file, sidecar_for)
-from .pii import check_mode, redact, redact_attributes, scan_note
-from .store import DocumentRecord, StoredState, Store
+from .errors import Interrupted, NoteError, UsageError
+from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, file_hash, find_note_files,
+                    load_sidecars, meta_hash, path_attributes, sidecar_for)
+from .pii import check_mode
+from .store import CodedRows, DocumentRecord, StoredState, Store
+from .workers import (IngestJob, NoteOutcome, NoteTask, RecodeJob, WorkerPool, index_chunks, list_chunks,
+                      read_and_code, recode)
+
+if TYPE_CHECKING:
+    from .coding import CodingEngine
 
 Progress = Callable[[int, int], None]
 DEFAULT_BATCH_SIZE = 64
@@ -79,14 +83,6 @@ class CodeReport:
     documents: int = 0
     recoded: int = 0
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Work:
-    """One document on its way to the engine: ``kind`` is 'added', 'updated' or 'recoded'."""
-
-    record: DocumentRecord
-    kind: str
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +167,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     template = compile_path_template(path_attrs) if path_attrs else None
     check_mode(pii)
     with Store.open(project) as store, store.writer():
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, remembered=store.last_codebook_path(), check_patterns=False)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
                               files=len(files))
         sidecars, sidecar_warnings = load_sidecars(root)
@@ -181,9 +177,14 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         try:
             with _StopRequested() as stop:
-                work = planner.plan(files, progress, stop)
-                _code_and_save(store, book, model, work, run_id=run_id, jobs=jobs, batch_size=batch_size,
-                               on_saved=lambda item: _count(report, item.kind), stop=stop)
+                plans = planner.plan(files, stop)
+                store.refresh_file_stats(planner.refreshed)
+                tasks = [plan.task for plan in plans if plan.task is not None]
+                job = lambda: IngestJob(_engine(book, model, checked=isinstance(codebook, Codebook)),  # noqa: E731
+                                        tasks, planner.root_key, max_bytes, pii)
+                with _pool(job, jobs, bool(tasks)) as pool:
+                    outcomes = pool.map(read_and_code, index_chunks(len(tasks))) if pool else iter(())
+                    planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
             raise Interrupted(f"interrupted: {report.stored} notes were saved in {store.path}; "
@@ -197,16 +198,72 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     return report
 
 
-def _count(report: IngestReport, kind: str) -> None:
-    setattr(report, kind, getattr(report, kind) + 1)
+def _engine(book: Codebook, model: str | None, *, checked: bool) -> CodingEngine:
+    """The coding engine, built only when there is something to code (it takes about a second).
+
+    The codebook was loaded without validating its spaCy token patterns (importing spaCy's
+    schemas alone costs most of a second, which would dominate re-ingesting an unchanged folder),
+    so it is loaded again with the check before anything is coded with it.
+    """
+    from .coding import CodingEngine
+
+    if not checked:
+        full = load_codebook(book.path)
+        if full.content_hash != book.content_hash:
+            raise UsageError(f"codebook {book.path} changed on disk during the run; run the command again")
+        book = full
+    return CodingEngine(book, model=model)
+
+
+@contextmanager
+def _pool(job: Callable[[], IngestJob | RecodeJob], jobs: int, needed: bool) -> Iterator[WorkerPool | None]:
+    """A worker pool for ``job()`` when there is work (None otherwise: no engine is built)."""
+    if not needed:
+        yield None
+        return
+    with WorkerPool(job(), jobs) as pool:
+        yield pool
+
+
+@dataclass
+class _Saver:
+    """Writes kept notes, one transaction per batch, and counts them once committed."""
+
+    store: Store
+    book: Codebook
+    run_id: int
+    report: IngestReport
+
+    def __call__(self, batch: list[tuple[DocumentRecord, CodedRows, str]]) -> None:
+        self.store.save_documents([(record, coded) for record, coded, _ in batch],
+                                  codebook_hash=self.book.content_hash, run_id=self.run_id)
+        for _, _, kind in batch:
+            setattr(self.report, kind, getattr(self.report, kind) + 1)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One file's fate as planned: unchanged (``unchanged`` set) or to read (``task`` set)."""
+
+    note_file: NoteFile
+    misfit: bool  # its path does not fit the --path-attrs template
+    unchanged: StoredState | None = None
+    task: NoteTask | None = None
 
 
 class _Planner:
-    """Decides, file by file, whether a note is new, changed, needs re-coding, unchanged or skipped."""
+    """Decides which files are unchanged and which to read; then settles what the workers read.
+
+    Planning runs before the workers start, so an unchanged folder never builds the engine. An
+    unchanged file costs one ``stat``: same size and modification time as when it was stored
+    (a file rewritten with the same size within the file system's timestamp resolution looks
+    unchanged: the documented limitation). When the stat differs, the bytes are hashed; equal
+    bytes only refresh the stored stat. Settling runs in path order, so when two files claim one
+    ID the first in path order keeps it whatever the number of workers.
+    """
 
     def __init__(self, root: Path, states: dict[str, StoredState], sidecars: dict[str, Sidecar],
                  template: Any, codebook: Codebook, max_bytes: int, pii: str, report: IngestReport) -> None:
-        self.root = root
         self.root_key = str(root)
         self.states = states
         self.by_source = {s.source: s for s in states.values() if s.root == self.root_key}
@@ -218,90 +275,83 @@ class _Planner:
         self.report = report
         self.claimed: dict[str, str] = {}
         self.attribute_warnings: set[str] = set()
+        self.refreshed: list[tuple[str, int, int]] = []  # (doc_id, size, mtime_ns) of files touched, not changed
 
-    def plan(self, files: Sequence[NoteFile], progress: Progress | None, stop: _StopRequested) -> Iterator[_Work]:
-        for done, note_file in enumerate(files, start=1):
+    def plan(self, files: Sequence[NoteFile], stop: _StopRequested) -> list[_Plan]:
+        plans = []
+        for note_file in files:
             stop.check()
-            try:
-                work = self._plan_one(note_file)
-            except NoteError as exc:
-                self.report.skipped.append(Skipped(note_file.relpath, str(exc)))
-                work = None
-            if progress is not None:
-                progress(done, len(files))
-            if work is not None:
-                yield work
-
-    def _plan_one(self, note_file: NoteFile) -> _Work | None:
-        sidecar = sidecar_for(note_file.relpath, self.sidecars)
-        from_path = path_attributes(note_file.relpath, self.template)
-        if from_path is None:
-            self.report.warnings.append(f"{note_file.relpath}: does not fit the --path-attrs template; "
-                                        "no attributes taken from its path")
-            from_path = {}
-        stored = self.by_source.get(note_file.relpath)
-        if stored is not None and self._is_unchanged(note_file, stored, sidecar, from_path):
-            self.claimed[stored.doc_id] = note_file.relpath
-            self.report.unchanged += 1
-            return None
-        content = read_note_file(note_file, max_bytes=self.max_bytes)
-        text, front, encoding, source_hash = content.text, content.front_matter, content.encoding, content.source_hash
-        candidate_id = front.get("id") or document_id(note_file.relpath, {})
-        side = sidecar.lookup(note_file.relpath, candidate_id) if sidecar else {}
-        attributes = merge_attributes(front, side, from_path)
-        text, attributes = self._guard_identifiers(note_file.relpath, text, attributes, content.first_line)
-        doc_id = document_id(note_file.relpath, attributes)
-        self._refuse_duplicate(doc_id, note_file)
-        self.claimed[doc_id] = note_file.relpath
-        canonical, warnings = self.codebook.normalize_attributes(attributes)
-        self.attribute_warnings.update(warnings)
-        record = DocumentRecord(doc_id=doc_id, root=self.root_key, source=note_file.relpath,
-                                source_hash=source_hash, meta_hash=self._meta_hash(side, from_path),
-                                encoding=encoding, text=text, attributes=attributes,
-                                canonical_attributes=canonical)
-        previous = self.states.get(doc_id)
-        kind = "added" if previous is None else (
-            "recoded" if previous.source_hash == source_hash and previous.meta_hash == record.meta_hash else "updated")
-        return _Work(record, kind)
+            sidecar = sidecar_for(note_file.relpath, self.sidecars)
+            from_path = path_attributes(note_file.relpath, self.template)
+            stored = self.by_source.get(note_file.relpath)
+            if stored is not None and self._is_unchanged(note_file, stored, sidecar, from_path or {}):
+                plans.append(_Plan(note_file, from_path is None, unchanged=stored))
+            else:
+                plans.append(_Plan(note_file, from_path is None, task=NoteTask(note_file, sidecar, from_path or {})))
+        return plans
 
     def _is_unchanged(self, note_file: NoteFile, stored: StoredState, sidecar: Sidecar | None,
                       from_path: dict[str, str]) -> bool:
         """Same bytes, same sidecar row and path attributes, coded with this codebook."""
         if stored.coded_with != self.codebook.content_hash:
             return False
-        try:
-            size = note_file.path.stat().st_size
-        except OSError:
-            return False
-        if size > self.max_bytes:
-            return False
-        if file_hash(note_file.path) != stored.source_hash:
-            return False
         side = sidecar.lookup(note_file.relpath, stored.doc_id) if sidecar else {}
-        return self._meta_hash(side, from_path) == stored.meta_hash
+        if meta_hash(side, from_path, self.pii) != stored.meta_hash:
+            return False
+        try:
+            stat = note_file.path.stat()
+            if (stat.st_size, stat.st_mtime_ns) == (stored.size, stored.mtime_ns):
+                return True
+            if stat.st_size > self.max_bytes or file_hash(note_file.path) != stored.source_hash:
+                return False
+        except OSError:
+            return False  # a worker reads it and reports why it cannot
+        self.refreshed.append((stored.doc_id, stat.st_size, stat.st_mtime_ns))
+        return True
 
-    def _meta_hash(self, sidecar_row: dict[str, str], from_path: dict[str, str]) -> str:
-        """Everything besides the file's bytes that shapes the stored document, the --pii mode included."""
-        payload = json.dumps([sidecar_row, from_path, self.pii], sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    def settle(self, plans: Sequence[_Plan], outcomes: Iterator[NoteOutcome], save: _Saver, batch_size: int,
+               progress: Progress | None, stop: _StopRequested) -> None:
+        """Walk the plans in path order, taking each read note from the workers; save in batches."""
+        batch: list[tuple[DocumentRecord, CodedRows, str]] = []
+        for done, plan in enumerate(plans, start=1):
+            stop.check()
+            if plan.misfit:
+                self.report.warnings.append(f"{plan.note_file.relpath}: does not fit the --path-attrs template; "
+                                            "no attributes taken from its path")
+            if plan.unchanged is not None:
+                self.claimed[plan.unchanged.doc_id] = plan.note_file.relpath
+                self.report.unchanged += 1
+            else:
+                kept = self._keep(plan.note_file, next(outcomes))
+                if kept is not None:
+                    batch.append(kept)
+                if len(batch) >= batch_size:
+                    save(batch)
+                    batch = []
+            if progress is not None:
+                progress(done, len(plans))
+        if batch:
+            save(batch)
 
-    def _guard_identifiers(self, relpath: str, text: str, attributes: dict[str, str],
-                           first_line: int) -> tuple[str, dict[str, str]]:
-        """Apply the --pii mode: warn about, refuse, or redact likely direct identifiers."""
-        if self.pii == "off":
-            return text, attributes
-        found = scan_note(relpath, text, attributes, first_line=first_line)
-        if not (found.findings or found.attributes):
-            return text, attributes
-        messages = found.describe()
-        if self.pii == "block":
-            details = "; ".join(m.split(":", 1)[1] for m in messages)
-            raise NoteError(f"likely identifiers ({details}); remove them, or ingest with --pii redact")
-        if self.pii == "redact":
-            self.report.warnings.extend(f"{m} (redacted in the project)" for m in messages)
-            return redact(text, list(found.findings)), redact_attributes(attributes)
-        self.report.warnings.extend(f"{m} (stored as is; --pii redact replaces it)" for m in messages)
-        return text, attributes
+    def _keep(self, note_file: NoteFile, outcome: NoteOutcome) -> tuple[DocumentRecord, CodedRows, str] | None:
+        """The note to store and its kind ('added', 'updated', 'recoded'), or None when it is skipped."""
+        if isinstance(outcome, str):
+            self.report.skipped.append(Skipped(note_file.relpath, outcome))
+            return None
+        record, coded, pii_warnings, attribute_warnings = outcome
+        self.report.warnings.extend(pii_warnings)
+        try:
+            self._refuse_duplicate(record.doc_id, note_file)
+        except NoteError as exc:
+            self.report.skipped.append(Skipped(note_file.relpath, str(exc)))
+            return None
+        self.claimed[record.doc_id] = note_file.relpath
+        self.attribute_warnings.update(attribute_warnings)
+        previous = self.states.get(record.doc_id)
+        kind = "added" if previous is None else (
+            "recoded" if (previous.source_hash, previous.meta_hash) == (record.source_hash, record.meta_hash)
+            else "updated")
+        return record, coded, kind
 
     def _refuse_duplicate(self, doc_id: str, note_file: NoteFile) -> None:
         """The first file to claim an ID keeps it; a later one is skipped, never merged."""
@@ -321,46 +371,8 @@ class _Planner:
         return sorted((s for s in self.by_source.values() if s.source not in present), key=lambda s: s.source)
 
 
-# ---------------------------------------------------------------------------------------------
-# Coding and saving in batches
-
-
-def _code_and_save(store: Store, book: Codebook, model: str | None, work: Iterable[_Work], *, run_id: int,
-                   jobs: int, batch_size: int, on_saved: Callable[[_Work], None], stop: _StopRequested) -> None:
-    """Stream work through the engine and save it, one transaction per batch."""
-    text_of = lambda item: (item.record.text, item.record.canonical_attributes)  # noqa: E731
-    for batch in _coded_batches(book, model, work, text_of=text_of, jobs=jobs, batch_size=batch_size):
-        store.save_documents([(item.record, coded) for item, coded in batch],
-                             codebook_hash=book.content_hash, run_id=run_id)
-        for item, _ in batch:
-            on_saved(item)
-        stop.check()
-
-
-def _coded_batches(book: Codebook, model: str | None, items: Iterable[Any], *,
-                   text_of: Callable[[Any], tuple[str, Any]], jobs: int,
-                   batch_size: int) -> Iterator[list[tuple[Any, Any]]]:
-    """``(item, coded document)`` pairs in batches, streamed through one engine call for the whole run.
-
-    The engine is built only when there is something to code (building it takes seconds, which
-    would dominate re-running an unchanged folder). One call means one worker pool for the run,
-    and the engine may read ahead of the batches being saved.
-    """
-    pending = iter(items)
-    first = next(pending, _NOTHING)
-    if first is _NOTHING:
-        return
-    engine = CodingEngine(book, model=model)
-    to_engine, to_store = itertools.tee(itertools.chain([first], pending))
-    coded = engine.code_documents((text_of(item) for item in to_engine), jobs=jobs)
-    yield from _batched(zip(to_store, coded), batch_size)
-
-
-_NOTHING = object()
-
-
-def _batched(pairs: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(pairs)
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
 
@@ -372,28 +384,32 @@ def _batched(pairs: Iterable[Any], size: int) -> Iterator[list[Any]]:
 def code_project(*, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
                  jobs: int = 1, model: str | None = None, force: bool = False,
                  batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None) -> CodeReport:
-    """Re-code stored documents with the codebook; only those coded with another version unless ``force``."""
+    """Re-code stored documents with the codebook; only those coded with another version unless ``force``.
+
+    Workers read the texts from the store themselves, a page at a time, and send back rows; this
+    process only writes them, one transaction per batch.
+    """
     with Store.open(project, must_exist=True) as store, store.writer():
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, remembered=store.last_codebook_path(), check_patterns=False)
         report = CodeReport(project=str(store.path), codebook=f"{book.name} {book.version}",
                             documents=store.count_documents())
-        stale = None if force else book.content_hash
-        total = report.documents if force else store.count_documents(not_coded_with=stale)
+        doc_ids = store.doc_ids(not_coded_with=None if force else book.content_hash)
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         warnings: set[str] = set()
         try:
-            documents = _with_canonical(store, book, stale, warnings)
-            text_of = lambda pair: (pair[0]["text"], pair[1])  # noqa: E731
-            with _StopRequested() as stop:
-                for batch in _coded_batches(book, model, documents, text_of=text_of, jobs=jobs,
-                                            batch_size=batch_size):
-                    store.save_codings([(doc["doc_id"], doc["attributes"], canonical, result)
-                                        for (doc, canonical), result in batch],
+            job = lambda: RecodeJob(_engine(book, model, checked=isinstance(codebook, Codebook)),  # noqa: E731
+                                    store.path)
+            with _StopRequested() as stop, _pool(job, jobs, bool(doc_ids)) as pool:
+                recoded = pool.map(recode, list_chunks(doc_ids)) if pool else iter(())
+                for batch in _batched(recoded, batch_size):
+                    store.save_codings([(item.doc_id, item.attribute_rows, item.coded) for item in batch],
                                        codebook_hash=book.content_hash, run_id=run_id)
+                    for item in batch:
+                        warnings.update(item.attribute_warnings)
                     report.recoded += len(batch)
                     if progress is not None:
-                        progress(report.recoded, total)
+                        progress(report.recoded, len(doc_ids))
                     stop.check()
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats={"recoded": report.recoded})
@@ -402,13 +418,3 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         report.warnings = sorted(warnings)
         store.finish_run(run_id, status="completed", stats={"recoded": report.recoded})
     return report
-
-
-def _with_canonical(store: Store, book: Codebook, stale: str | None,
-                    warnings: set[str]) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
-    """Stored documents still to code, each with attributes mapped through this codebook's vocabulary."""
-    documents = store.iter_documents(where_not_coded_with=stale) if stale else store.iter_documents()
-    for doc in documents:
-        canonical, found = book.normalize_attributes(doc["attributes"])
-        warnings.update(found)
-        yield doc, canonical

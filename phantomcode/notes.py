@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import re
 import unicodedata
@@ -221,13 +222,16 @@ def read_docx_text(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class NoteContent:
-    """What one note file holds: ``first_line`` is the file line the body starts on (for messages)."""
+    """What one note file holds: ``first_line`` is the file line the body starts on (for messages);
+    ``size`` and ``mtime_ns`` are the file's stat taken before reading it."""
 
     text: str
     front_matter: dict[str, str]
     encoding: str
     source_hash: str
     first_line: int = 1
+    size: int = 0
+    mtime_ns: int = 0
 
 
 def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NoteContent:
@@ -235,7 +239,7 @@ def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -
 
     ``source_hash`` covers the raw bytes, so an unchanged file is recognised before any decoding.
     """
-    data = _read_bytes(note_file.path, max_bytes)
+    data, stat = _read_bytes(note_file.path, max_bytes)
     source_hash = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise NoteError("empty file")
@@ -247,20 +251,28 @@ def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -
     text = normalise_text(text)
     if not text.strip():
         raise NoteError("no text after the front matter")
-    return NoteContent(text, front, encoding, source_hash, first_line)
+    return NoteContent(text, front, encoding, source_hash, first_line, stat.st_size, stat.st_mtime_ns)
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
+def _read_bytes(path: Path, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and its stat taken before reading: a file changed meanwhile then shows a
+    newer stat on the next run and is read again, never the other way round."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise NoteError(f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit; "
+        stat = path.stat()
+        if stat.st_size > max_bytes:
+            raise NoteError(f"{stat.st_size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit; "
                             "raise it with --max-size if this really is one note")
-        return path.read_bytes()
+        return path.read_bytes(), stat
     except PermissionError:
         raise NoteError("permission denied; make the file readable") from None
     except OSError as exc:
         raise NoteError(f"cannot read the file ({exc.strerror})") from None
+
+
+def meta_hash(sidecar_row: Mapping[str, str], from_path: Mapping[str, str], pii: str) -> str:
+    """Everything besides the file's bytes that shapes the stored document, the --pii mode included."""
+    payload = json.dumps([sidecar_row, from_path, pii], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def file_hash(path: Path) -> str:

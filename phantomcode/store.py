@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from filelock import FileLock, Timeout
 
@@ -132,6 +132,10 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("index codings by segment, so deleting a document's segments does not scan every coding", """
         CREATE INDEX codings_segment ON codings(segment_id);
     """),
+    ("record each source file's size and modification time, so an unchanged file is not read again", """
+        ALTER TABLE documents ADD COLUMN size INTEGER;
+        ALTER TABLE documents ADD COLUMN mtime_ns INTEGER;
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -150,7 +154,11 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class StoredState:
-    """What the store knows of a document, enough to decide whether it must be read again."""
+    """What the store knows of a document, enough to decide whether it must be read again.
+
+    ``size`` and ``mtime_ns`` describe the source file when it was last read (None in projects
+    made before they were recorded): equal values let ingest skip reading the file at all.
+    """
 
     doc_id: str
     root: str
@@ -158,21 +166,62 @@ class StoredState:
     source_hash: str
     meta_hash: str
     coded_with: str | None
+    size: int | None = None
+    mtime_ns: int | None = None
 
 
-@dataclass(frozen=True)
-class DocumentRecord:
-    """A document ready to be written, with the codings to replace its old ones."""
+# (attribute name, canonical value, raw value): one ``doc_attributes`` row without its doc_id.
+AttributeRow = tuple[str, str, str]
+
+
+class CodedRows(NamedTuple):
+    """A coded document in the store's own row format: plain tuples, cheap to send between processes.
+
+    ``segments``: (start, end, unit, sector, sector_source); ``codings``: (index of its segment,
+    code, rule, start, end, matched spans as JSON, negated, hypothetical, cue). Workers build
+    these, so the writing process only runs ``executemany``.
+    """
+
+    sector: str | None
+    sector_source: str | None
+    segments: list[tuple[int, int, str, str | None, str | None]]
+    codings: list[tuple[int, str, str, int, int, str, int, int, str | None]]
+
+
+def coded_rows(coded: CodedDocument) -> CodedRows:
+    """The rows ``save_documents`` and ``save_codings`` write for one coded document."""
+    segments, codings = [], []
+    for index, segment in enumerate(coded.segments):
+        segments.append((segment.start, segment.end, segment.unit, segment.sector, segment.sector_source))
+        codings.extend(
+            (index, c.code, c.rule, c.start, c.end,
+             json.dumps([{"start": m.start, "end": m.end, "text": m.text, "term": m.term} for m in c.matched],
+                        ensure_ascii=False),
+             int(c.negated), int(c.hypothetical), c.cue)
+            for c in segment.codings)
+    return CodedRows(coded.sector, coded.sector_source, segments, codings)
+
+
+class DocumentRecord(NamedTuple):
+    """A read note ready to be written; ``attribute_rows`` pair raw values with canonical ones."""
 
     doc_id: str
     root: str
     source: str
     source_hash: str
     meta_hash: str
+    content_hash: str
     encoding: str
     text: str
     attributes: dict[str, str]
-    canonical_attributes: dict[str, str]
+    attribute_rows: list[AttributeRow]
+    size: int
+    mtime_ns: int
+
+
+def attribute_rows(raw: dict[str, str], canonical: dict[str, str]) -> list[AttributeRow]:
+    """``doc_attributes`` rows: each raw value with its canonical form (the raw one when unmapped)."""
+    return [(name, canonical.get(name, value), value) for name, value in raw.items()]
 
 
 @dataclass(frozen=True)
@@ -371,75 +420,110 @@ class Store:
     # -- documents ----------------------------------------------------------------------------
 
     def stored_states(self) -> dict[str, StoredState]:
-        """Every document's identity and hashes, without its text: cheap even for 100,000 notes."""
+        """Every document's identity, hashes and file stat, without its text: cheap even for 100,000 notes."""
         rows = self.connection.execute(
-            "SELECT doc_id, root, source, source_hash, meta_hash, coded_with FROM documents")
+            "SELECT doc_id, root, source, source_hash, meta_hash, coded_with, size, mtime_ns FROM documents")
         return {row["doc_id"]: StoredState(*row) for row in rows}
 
-    def save_documents(self, batch: Sequence[tuple[DocumentRecord, CodedDocument]], *,
+    def save_documents(self, batch: Sequence[tuple[DocumentRecord, CodedRows]], *,
                        codebook_hash: str, run_id: int) -> None:
         """Write documents and replace their codings, all in one transaction."""
+        now = _now()
         with self.transaction() as db:
-            for record, coded in batch:
-                self._write_document(db, record, run_id)
-                self._replace_codings(db, record.doc_id, coded, codebook_hash, run_id)
+            db.executemany(
+                "INSERT INTO documents (doc_id, root, source, source_hash, meta_hash, content_hash, encoding, text,"
+                " attributes, ingested_at, run_id, coded_with, sector, sector_source, size, mtime_ns)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (doc_id) DO UPDATE SET root = excluded.root, source = excluded.source,"
+                " source_hash = excluded.source_hash, meta_hash = excluded.meta_hash,"
+                " content_hash = excluded.content_hash, encoding = excluded.encoding, text = excluded.text,"
+                " attributes = excluded.attributes, ingested_at = excluded.ingested_at, run_id = excluded.run_id,"
+                " coded_with = excluded.coded_with, sector = excluded.sector,"
+                " sector_source = excluded.sector_source, size = excluded.size, mtime_ns = excluded.mtime_ns",
+                [(r.doc_id, r.root, r.source, r.source_hash, r.meta_hash, r.content_hash, r.encoding, r.text,
+                  json.dumps(r.attributes, ensure_ascii=False, sort_keys=True), now, run_id, codebook_hash,
+                  coded.sector, coded.sector_source, r.size, r.mtime_ns) for r, coded in batch])
+            self._write_attributes(db, [(record.doc_id, record.attribute_rows) for record, _ in batch])
+            self._replace_codings(db, [(record.doc_id, coded) for record, coded in batch], codebook_hash, run_id)
 
-    def save_codings(self, batch: Sequence[tuple[str, dict[str, str], dict[str, str], CodedDocument]], *,
+    def save_codings(self, batch: Sequence[tuple[str, list[AttributeRow], CodedRows]], *,
                      codebook_hash: str, run_id: int) -> None:
         """Replace the codings and canonical attributes of stored documents, in one transaction.
 
-        Each item is (doc_id, raw attributes as stored, canonical attributes, coded document).
+        Each item is (doc_id, attribute rows, coded rows).
         """
         with self.transaction() as db:
-            for doc_id, raw, canonical, coded in batch:
-                self._write_attributes(db, doc_id, raw, canonical)
-                self._replace_codings(db, doc_id, coded, codebook_hash, run_id)
+            self._write_attributes(db, [(doc_id, rows) for doc_id, rows, _ in batch])
+            db.executemany("UPDATE documents SET coded_with = ?, sector = ?, sector_source = ? WHERE doc_id = ?",
+                           [(codebook_hash, coded.sector, coded.sector_source, doc_id) for doc_id, _, coded in batch])
+            self._replace_codings(db, [(doc_id, coded) for doc_id, _, coded in batch], codebook_hash, run_id)
 
-    def _write_document(self, db: sqlite3.Connection, record: DocumentRecord, run_id: int) -> None:
-        db.execute(
-            "INSERT INTO documents (doc_id, root, source, source_hash, meta_hash, content_hash, encoding,"
-            " text, attributes, ingested_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (doc_id) DO UPDATE SET root = excluded.root, source = excluded.source,"
-            " source_hash = excluded.source_hash, meta_hash = excluded.meta_hash,"
-            " content_hash = excluded.content_hash, encoding = excluded.encoding, text = excluded.text,"
-            " attributes = excluded.attributes, ingested_at = excluded.ingested_at, run_id = excluded.run_id",
-            (record.doc_id, record.root, record.source, record.source_hash, record.meta_hash,
-             _text_hash(record.text), record.encoding, record.text,
-             json.dumps(record.attributes, ensure_ascii=False, sort_keys=True), _now(), run_id))
-        self._write_attributes(db, record.doc_id, record.attributes, record.canonical_attributes)
+    def refresh_file_stats(self, stats: Sequence[tuple[str, int, int]]) -> None:
+        """Record (doc_id, size, mtime_ns) of files found byte-identical although their stat changed."""
+        if not stats:
+            return
+        with self.transaction() as db:
+            db.executemany("UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_id = ?",
+                           [(size, mtime_ns, doc_id) for doc_id, size, mtime_ns in stats])
 
     @staticmethod
-    def _write_attributes(db: sqlite3.Connection, doc_id: str, raw: dict[str, str],
-                          canonical: dict[str, str]) -> None:
-        db.execute("DELETE FROM doc_attributes WHERE doc_id = ?", (doc_id,))
+    def _write_attributes(db: sqlite3.Connection, documents: Sequence[tuple[str, list[AttributeRow]]]) -> None:
+        db.executemany("DELETE FROM doc_attributes WHERE doc_id = ?", [(doc_id,) for doc_id, _ in documents])
         db.executemany("INSERT INTO doc_attributes (doc_id, name, value, raw) VALUES (?, ?, ?, ?)",
-                       [(doc_id, name, canonical.get(name, value), value) for name, value in raw.items()])
+                       [(doc_id, *row) for doc_id, rows in documents for row in rows])
+
+    @classmethod
+    def _replace_codings(cls, db: sqlite3.Connection, documents: Sequence[tuple[str, CodedRows]],
+                         codebook_hash: str, run_id: int) -> None:
+        """Swap documents' segments and codings for new ones, a few statements for the whole batch.
+
+        Segment IDs are given here (after the largest in use: this process holds the writer lock),
+        so codings can name their segment without a round trip per segment. Review decisions are
+        then applied to the documents that have any.
+        """
+        doc_ids = [(doc_id,) for doc_id, _ in documents]
+        db.executemany("DELETE FROM codings WHERE doc_id = ?", doc_ids)
+        db.executemany("DELETE FROM segments WHERE doc_id = ?", doc_ids)
+        next_id = db.execute("SELECT coalesce(max(segment_id), 0) + 1 FROM segments").fetchone()[0]
+        segments, codings = [], []
+        for doc_id, coded in documents:
+            segments.extend((next_id + index, doc_id, *segment) for index, segment in enumerate(coded.segments))
+            codings.extend((next_id + coding[0], doc_id, *coding[1:], codebook_hash, run_id) for coding in coded.codings)
+            next_id += len(coded.segments)
+        db.executemany("INSERT INTO segments (segment_id, doc_id, start, end, unit, sector, sector_source)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)", segments)
+        db.executemany(
+            "INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, negated, hypothetical, cue,"
+            " codebook_hash, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", codings)
+        for doc_id in cls._reviewed_among(db, [doc_id for doc_id, _ in documents]):
+            cls._apply_reviews(db, doc_id)
 
     @staticmethod
-    def _replace_codings(db: sqlite3.Connection, doc_id: str, coded: CodedDocument,
-                         codebook_hash: str, run_id: int) -> None:
-        """Swap a document's segments and codings for new ones and record its sector."""
-        db.execute("DELETE FROM codings WHERE doc_id = ?", (doc_id,))
-        db.execute("DELETE FROM segments WHERE doc_id = ?", (doc_id,))
-        for segment in coded.segments:
-            cursor = db.execute(
-                "INSERT INTO segments (doc_id, start, end, unit, sector, sector_source) VALUES (?, ?, ?, ?, ?, ?)",
-                (doc_id, segment.start, segment.end, segment.unit, segment.sector, segment.sector_source))
-            db.executemany(
-                "INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, negated,"
-                " hypothetical, cue, codebook_hash, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(cursor.lastrowid, doc_id, c.code, c.rule, c.start, c.end,
-                  json.dumps([{"start": m.start, "end": m.end, "text": m.text, "term": m.term}
-                              for m in c.matched], ensure_ascii=False),
-                  int(c.negated), int(c.hypothetical), c.cue, codebook_hash, run_id)
-                 for c in segment.codings])
-        db.execute("UPDATE documents SET coded_with = ?, sector = ?, sector_source = ? WHERE doc_id = ?",
-                   (codebook_hash, coded.sector, coded.sector_source, doc_id))
-        Store._apply_reviews(db, doc_id)
+    def _reviewed_among(db: sqlite3.Connection, doc_ids: list[str]) -> list[str]:
+        """Those of ``doc_ids`` with review decisions, in the order given."""
+        rows = db.execute("SELECT DISTINCT doc_id FROM reviews WHERE doc_id IN (SELECT value FROM json_each(?))",
+                          (json.dumps(doc_ids, ensure_ascii=False),))
+        reviewed = {row[0] for row in rows}
+        return [doc_id for doc_id in doc_ids if doc_id in reviewed]
 
     def remove_documents(self, doc_ids: Iterable[str]) -> int:
         with self.transaction() as db:
             return sum(db.execute("DELETE FROM documents WHERE doc_id = ?", (d,)).rowcount for d in doc_ids)
+
+    def doc_ids(self, *, not_coded_with: str | None = None) -> list[str]:
+        """Stored document IDs in order; with ``not_coded_with``, those coded with another codebook."""
+        if not_coded_with is None:
+            return [row[0] for row in self.connection.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
+        return [row[0] for row in self.connection.execute(
+            "SELECT doc_id FROM documents WHERE coded_with IS NOT ? ORDER BY doc_id", (not_coded_with,))]
+
+    def texts_and_attributes(self, doc_ids: Sequence[str]) -> list[tuple[str, str, dict[str, str]]]:
+        """(doc_id, text, raw attributes) of one page of documents, in the order given."""
+        rows = self.connection.execute(
+            "SELECT doc_id, text, attributes FROM documents WHERE doc_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(doc_ids), ensure_ascii=False),))
+        found = {row[0]: (row[0], row[1], json.loads(row[2])) for row in rows}
+        return [found[doc_id] for doc_id in doc_ids if doc_id in found]
 
     def iter_documents(self, *, where_not_coded_with: str | None = None,
                        batch_size: int = 500) -> Iterator[dict[str, Any]]:
@@ -957,7 +1041,8 @@ class Store:
         return first, first + len(reviewed)
 
 
-def _text_hash(text: str) -> str:
+def text_hash(text: str) -> str:
+    """The ``content_hash`` of a stored text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

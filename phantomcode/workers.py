@@ -1,0 +1,241 @@
+"""Worker processes for ingest and re-code: per-note work in the workers, writing in the parent.
+
+A worker does everything a note needs that does not depend on other notes: reading, decoding,
+hashing, front matter and sidecar attributes, the identifier (PII) guard, attribute vocabulary,
+coding, and turning the result into the store's rows. The parent only plans which files to read,
+settles duplicate IDs in path order and writes batches, so with N jobs N cores code while the
+parent's share stays small.
+
+Workers are forked after the parent has built the coding engine and set ``_JOB``, so they inherit
+the engine, the note list and the sidecars instead of rebuilding or receiving them; a task is
+only a range of indices or a page of document IDs. What comes back is plain tuples
+(``DocumentRecord``, ``CodedRows``): no spaCy objects or dataclass trees cross the process
+boundary. Workers ignore SIGINT: Ctrl-C is the parent's to handle, and it stops the pool.
+Without ``fork`` (Windows, macOS) the work runs in the calling process, one note after another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+from .errors import NoteError
+from .notes import NoteFile, Sidecar, document_id, merge_attributes, meta_hash, read_note_file
+from .pii import redact, redact_attributes, scan_note
+from .store import CodedRows, DocumentRecord, Store, attribute_rows, coded_rows, text_hash
+
+if TYPE_CHECKING:
+    from .coding import CodingEngine
+
+NOTES_PER_TASK = 16
+TASKS_AHEAD_PER_JOB = 2
+
+Chunk = TypeVar("Chunk")
+Result = TypeVar("Result")
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingest: read, guard and code notes
+
+
+@dataclass(frozen=True)
+class NoteTask:
+    """A note file to read, with the metadata the parent already resolved for it."""
+
+    note_file: NoteFile
+    sidecar: Sidecar | None
+    from_path: dict[str, str]
+
+
+@dataclass(frozen=True)
+class IngestJob:
+    """What ingest workers inherit: the engine and every task of the run."""
+
+    engine: CodingEngine
+    tasks: Sequence[NoteTask]
+    root_key: str
+    max_bytes: int
+    pii: str
+
+
+class ReadNote(NamedTuple):
+    """A note read and coded; its warnings are reported by the parent, once it has kept the note."""
+
+    record: DocumentRecord
+    coded: CodedRows
+    pii_warnings: list[str]
+    attribute_warnings: list[str]
+
+
+# A task's outcome per note: the note, or the reason it was skipped.
+NoteOutcome = ReadNote | str
+
+
+def read_and_code(indices: range) -> list[NoteOutcome]:
+    """Read and code ``_JOB.tasks[i]`` for each index, in order (runs in a worker)."""
+    job: IngestJob = _JOB
+    read: list[tuple[DocumentRecord, list[str], list[str]] | str] = []
+    for index in indices:
+        try:
+            read.append(_read_note(job, job.tasks[index]))
+        except NoteError as exc:
+            read.append(str(exc))
+    kept = [item for item in read if not isinstance(item, str)]
+    coded = iter(job.engine.code_documents(
+        (record.text, {name: value for name, value, _ in record.attribute_rows}) for record, _, _ in kept))
+    return [item if isinstance(item, str) else ReadNote(item[0], coded_rows(next(coded)), item[1], item[2])
+            for item in read]
+
+
+def _read_note(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, list[str], list[str]]:
+    """(record, PII warnings, attribute warnings) for one note; ``NoteError`` when it must be skipped."""
+    relpath = task.note_file.relpath
+    content = read_note_file(task.note_file, max_bytes=job.max_bytes)
+    candidate_id = content.front_matter.get("id") or document_id(relpath, {})
+    side = task.sidecar.lookup(relpath, candidate_id) if task.sidecar else {}
+    attributes = merge_attributes(content.front_matter, side, task.from_path)
+    text, attributes, pii_warnings = _guard_identifiers(job.pii, relpath, content.text, attributes,
+                                                        content.first_line)
+    canonical, attribute_warnings = job.engine.codebook.normalize_attributes(attributes)
+    record = DocumentRecord(
+        doc_id=document_id(relpath, attributes), root=job.root_key, source=relpath,
+        source_hash=content.source_hash, meta_hash=meta_hash(side, task.from_path, job.pii),
+        content_hash=text_hash(text), encoding=content.encoding, text=text, attributes=attributes,
+        attribute_rows=attribute_rows(attributes, canonical), size=content.size, mtime_ns=content.mtime_ns)
+    return record, pii_warnings, attribute_warnings
+
+
+def _guard_identifiers(pii: str, relpath: str, text: str, attributes: dict[str, str],
+                       first_line: int) -> tuple[str, dict[str, str], list[str]]:
+    """Apply the --pii mode: warn about, refuse, or redact likely direct identifiers."""
+    if pii == "off":
+        return text, attributes, []
+    found = scan_note(relpath, text, attributes, first_line=first_line)
+    if not (found.findings or found.attributes):
+        return text, attributes, []
+    messages = found.describe()
+    if pii == "block":
+        details = "; ".join(m.split(":", 1)[1] for m in messages)
+        raise NoteError(f"likely identifiers ({details}); remove them, or ingest with --pii redact")
+    if pii == "redact":
+        return (redact(text, list(found.findings)), redact_attributes(attributes),
+                [f"{m} (redacted in the project)" for m in messages])
+    return text, attributes, [f"{m} (stored as is; --pii redact replaces it)" for m in messages]
+
+
+# ---------------------------------------------------------------------------------------------
+# Re-code: code stored texts
+
+
+@dataclass(frozen=True)
+class RecodeJob:
+    """What re-code workers inherit: the engine and the project to read texts from."""
+
+    engine: CodingEngine
+    project: Path
+
+
+class Recoded(NamedTuple):
+    doc_id: str
+    attribute_rows: list[tuple[str, str, str]]
+    coded: CodedRows
+    attribute_warnings: list[str]
+
+
+def recode(doc_ids: list[str]) -> list[Recoded]:
+    """Read one page of stored documents and code them (runs in a worker)."""
+    job: RecodeJob = _JOB
+    documents = _reader(job.project).texts_and_attributes(doc_ids)
+    normalized = [job.engine.codebook.normalize_attributes(attributes) for _, _, attributes in documents]
+    coded = job.engine.code_documents((text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized))
+    return [Recoded(doc_id, attribute_rows(attributes, canonical), coded_rows(result), warnings)
+            for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded)]
+
+
+_READER: tuple[int, Store] | None = None
+
+
+def _reader(project: Path) -> Store:
+    """This process's read-only connection to the project (a connection never crosses a fork)."""
+    global _READER
+    if _READER is None or _READER[0] != os.getpid():
+        _READER = (os.getpid(), Store.open(project, readonly=True))
+    return _READER[1]
+
+
+def _close_reader() -> None:
+    global _READER
+    if _READER is not None and _READER[0] == os.getpid():
+        _READER[1].close()
+    _READER = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The pool
+
+_JOB: Any = None  # set by WorkerPool in the parent before forking; workers inherit it
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
+
+
+class WorkerPool:
+    """Runs one of this module's task functions over chunks in ``jobs`` forked workers, in order.
+
+    Only a few tasks per worker are queued ahead, so results never pile up in the parent while it
+    writes, and memory stays flat however many notes there are.
+    """
+
+    def __init__(self, job: IngestJob | RecodeJob, jobs: int) -> None:
+        self.job = job
+        self.jobs = jobs if "fork" in multiprocessing.get_all_start_methods() else 1
+        self._pool: Any = None
+
+    def __enter__(self) -> WorkerPool:
+        global _JOB
+        _JOB = self.job
+        if self.jobs > 1:
+            self._pool = multiprocessing.get_context("fork").Pool(self.jobs, initializer=_init_worker)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _JOB
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+        _close_reader()
+        _JOB = None
+
+    def map(self, task: Callable[[Chunk], list[Result]], chunks: Iterable[Chunk]) -> Iterator[Result]:
+        """``task(chunk)`` for every chunk, results flattened in input order."""
+        if self._pool is None:
+            for chunk in chunks:
+                yield from task(chunk)
+            return
+        pending: deque[Any] = deque()
+        chunks = iter(chunks)
+        for chunk in chunks:
+            pending.append(self._pool.apply_async(task, (chunk,)))
+            if len(pending) >= self.jobs * TASKS_AHEAD_PER_JOB:
+                break
+        while pending:
+            results = pending.popleft().get()
+            chunk = next(chunks, None)
+            if chunk is not None:
+                pending.append(self._pool.apply_async(task, (chunk,)))
+            yield from results
+
+
+def index_chunks(count: int, size: int = NOTES_PER_TASK) -> Iterator[range]:
+    return (range(start, min(start + size, count)) for start in range(0, count, size))
+
+
+def list_chunks(items: Sequence[str], size: int = NOTES_PER_TASK) -> Iterator[list[str]]:
+    return (list(items[start:start + size]) for start in range(0, len(items), size))
