@@ -14,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .codebook import Codebook
 from .export import SEGMENT_COLUMNS, document_rows, segment_rows
 from .ingest import resolve_codebook
 from .report import cooccurrence_frame, matrix_frame, quotes_frame
 from .store import RunInfo, Store
+
+if TYPE_CHECKING:  # pandas is imported by the methods that return frames: the CLI's reports do without it
+    import pandas as pd
 
 Codes = str | Sequence[str] | None
 Where = Mapping[str, str | Sequence[str]] | None
@@ -58,6 +60,8 @@ class Project:
 
     def documents(self) -> pd.DataFrame:
         """One row per document: doc_id, text, source and every attribute (verbatim) as a column."""
+        import pandas as pd
+
         with self._store() as store:
             columns = ["doc_id", "text", "source", *store.attribute_names()]
             return pd.DataFrame(list(document_rows(store)), columns=columns)
@@ -68,6 +72,8 @@ class Project:
         document's attributes (canonical values). ``counted_only`` drops negated, hypothetical and
         rejected codings: the rows that reports count.
         """
+        import pandas as pd
+
         with self._store() as store:
             columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
             return pd.DataFrame(list(segment_rows(store, counted_only=counted_only)), columns=columns)

@@ -31,14 +31,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-
 from .codebook import Codebook
 from .errors import UsageError
 from .export import neutralise_formula, open_text_output
 from .store import Store
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .project import Project
 
 MISSING = Store.REPORT_MISSING
@@ -154,22 +154,12 @@ def _value_key(codebook: Codebook, name: str, value: str) -> tuple:
 
 
 # ---------------------------------------------------------------------------------------------
-# Frames
+# Records (plain rows: the command line renders them without pandas) and frames (for notebooks)
 
 
-def matrix_frame(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None = "city",
-                 measure: str = "documents", codes: str | Sequence[str] | None = None,
-                 group: str | Sequence[str] | None = None, where: Where | None = None,
-                 status: str | None = None, tidy: bool = False) -> pd.DataFrame:
-    """Code x group counts. ``tidy``: one row per group and code with every count; else the matrix."""
-    if measure not in MEASURES:
-        raise UsageError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
-    selection = select(store, codebook, by=by, where=where, codes=codes, group=group, status=status)
-    frame = _tidy(store, codebook, selection)
-    return frame if tidy else _widen(frame, selection.by, measure, selection.codes)
-
-
-def _tidy(store: Store, codebook: Codebook, selection: Selection) -> pd.DataFrame:
+def tidy_records(store: Store, codebook: Codebook, selection: Selection) -> list[dict[str, Any]]:
+    """One record per group (report order) and code (codebook order): the ``by`` keys, then
+    ``TIDY_COLUMNS``; groups without documents are left out, codes without codings are zeros."""
     by = selection.by
     sizes = [(tuple(row[:-1]), row[-1]) for row in store.report_group_sizes(by, where=selection.where)]
     sizes = [(keys, n) for keys, n in sizes if n]
@@ -177,27 +167,71 @@ def _tidy(store: Store, codebook: Codebook, selection: Selection) -> pd.DataFram
     counts = {(tuple(row[:len(by)]), row[len(by)]): row[len(by) + 1:]
               for row in store.report_code_counts(by, where=selection.where, codes=selection.codes,
                                                   accepted_only=selection.accepted_only)}
-    rows = []
+    records = []
     for keys, n in sizes:
         for code in selection.codes:
             documents, segments = counts.get((keys, code), (0, 0))
-            rows.append([*keys, code, documents, segments, n, documents / n])
-    frame = pd.DataFrame(rows, columns=[*by, *TIDY_COLUMNS])
+            records.append({**dict(zip(by, keys)), "code": code, "documents": documents, "segments": segments,
+                            "group_documents": n, "share": documents / n})
+    return records
+
+
+def quote_records(store: Store, codebook: Codebook, selection: Selection, n: int) -> list[dict[str, Any]]:
+    """Up to ``n`` exemplar segments per group and code (see ``quotes_frame``), in code, group and rank order."""
+    by = selection.by
+    rows = store.report_quotes(by, where=selection.where, codes=selection.codes, per_cell=n,
+                               accepted_only=selection.accepted_only) if n else []
+    order = {code: index for index, code in enumerate(selection.codes)}
+    rows.sort(key=lambda row: (order[row["code"]],
+                               tuple(_value_key(codebook, name, row[f"g{i}"]) for i, name in enumerate(by)),
+                               row["rank"]))
+    return [{**{name: row[f"g{i}"] for i, name in enumerate(by)}, **{c: row[c] for c in QUOTE_COLUMNS}}
+            for row in rows]
+
+
+def cooccurrence_records(store: Store, selection: Selection) -> list[dict[str, Any]]:
+    """One record per pair of selected codes (both orders, and each code with itself): ``COOCCURRENCE_COLUMNS``."""
+    pairs = {(a, b): (d, s) for a, b, d, s in store.report_cooccurrence(
+        where=selection.where, codes=selection.codes, accepted_only=selection.accepted_only)}
+    return [dict(zip(COOCCURRENCE_COLUMNS, (a, b, *pairs.get((a, b), (0, 0)))))
+            for a in selection.codes for b in selection.codes]
+
+
+def matrix_frame(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None = "city",
+                 measure: str = "documents", codes: str | Sequence[str] | None = None,
+                 group: str | Sequence[str] | None = None, where: Where | None = None,
+                 status: str | None = None, tidy: bool = False) -> pd.DataFrame:
+    """Code x group counts. ``tidy``: one row per group and code with every count; else the matrix."""
+    _check_measure(measure)
+    selection = select(store, codebook, by=by, where=where, codes=codes, group=group, status=status)
+    frame = _tidy_frame(tidy_records(store, codebook, selection), selection.by)
+    return frame if tidy else _widen(frame, selection.by, measure, selection.codes)
+
+
+def _check_measure(measure: str) -> None:
+    if measure not in MEASURES:
+        raise UsageError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
+
+
+def _tidy_frame(records: list[dict[str, Any]], by: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame(records, columns=[*by, *TIDY_COLUMNS])
     return frame.astype({"documents": "int64", "segments": "int64", "group_documents": "int64", "share": "float64"})
 
 
-def _widen(tidy: pd.DataFrame, by: Sequence[str], measure: str, codes: list[str], *,
-           labels: bool = False) -> pd.DataFrame:
+def _widen(tidy: pd.DataFrame, by: Sequence[str], measure: str, codes: list[str]) -> pd.DataFrame:
     """Codes as rows (codebook order), groups as columns (report order), values = ``measure``.
 
-    Columns are the group values (a MultiIndex for a cross-tab, ``all`` without ``by``), or with
-    ``labels`` one text label per group (``Beijing / education``).
+    Columns are the group values: a MultiIndex for a cross-tab, ``all`` without ``by``.
     """
+    import pandas as pd
+
     keys = [tuple(row[:len(by)]) if by else ("all",) for row in tidy[[*by, "code"]].itertuples(index=False)]
     columns = list(dict.fromkeys(keys))
     values = dict(zip(zip(keys, tidy["code"]), tidy[measure]))
     data = [[values.get((group, code), 0) for group in columns] for code in codes]
-    if labels or not by:
+    if not by:
         index = pd.Index([group_label(group) for group in columns])
     elif len(by) == 1:
         index = pd.Index([group[0] for group in columns], name=by[0])
@@ -208,10 +242,10 @@ def _widen(tidy: pd.DataFrame, by: Sequence[str], measure: str, codes: list[str]
     return pd.DataFrame(data, index=pd.Index(codes, name="code"), columns=index).astype(dtype)
 
 
-def _cooccurrence_wide(tidy: pd.DataFrame, codes: list[str], measure: str) -> pd.DataFrame:
-    values = dict(zip(zip(tidy["code_a"], tidy["code_b"]), tidy[measure]))
-    data = [[values.get((a, b), 0) for b in codes] for a in codes]
-    return pd.DataFrame(data, index=pd.Index(codes, name="code"), columns=pd.Index(codes)).astype("int64")
+def _matrix_frame(codes: list[str], labels: list[str], values: list[list[Any]], dtype: str) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(values, index=pd.Index(codes, name="code"), columns=pd.Index(labels)).astype(dtype)
 
 
 def quotes_frame(store: Store, codebook: Codebook, code: str | Sequence[str] | None = None, *,
@@ -223,35 +257,45 @@ def quotes_frame(store: Store, codebook: Codebook, code: str | Sequence[str] | N
     segment; 20 to 300 characters; more matched words; shorter. Columns: the ``by`` attributes,
     ``code``, ``rank``, ``doc_id``, ``start``, ``end``, ``text`` (the segment), ``matched``, ``status``.
     """
+    _check_quotes(n)
+    selection = select(store, codebook, by=by, where=where, codes=code, group=group, status=status)
+    return _quotes_frame(quote_records(store, codebook, selection, n), selection.by)
+
+
+def _check_quotes(n: int) -> None:
     if n < 0:
         raise UsageError("the number of quotes must be 0 or more")
-    selection = select(store, codebook, by=by, where=where, codes=code, group=group, status=status)
-    by = selection.by
-    columns = [*by, *QUOTE_COLUMNS]
-    rows = store.report_quotes(by, where=selection.where, codes=selection.codes, per_cell=n,
-                               accepted_only=selection.accepted_only) if n else []
-    frame = pd.DataFrame([[*(row[f"g{i}"] for i in range(len(by))), *(row[c] for c in QUOTE_COLUMNS)]
-                          for row in rows], columns=columns)
-    order = {code: index for index, code in enumerate(selection.codes)}
-    frame["_code"] = frame["code"].map(order)
-    frame["_group"] = [tuple(_value_key(codebook, name, value) for name, value in zip(by, keys))
-                       for keys in frame[list(by)].itertuples(index=False)] if by else 0
-    frame = frame.sort_values(["_code", "_group", "rank"], kind="stable").drop(columns=["_code", "_group"])
-    return frame.reset_index(drop=True).astype({"rank": "int64", "start": "int64", "end": "int64"})
+
+
+def _quotes_frame(records: list[dict[str, Any]], by: Sequence[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame(records, columns=[*by, *QUOTE_COLUMNS])
+    return frame.astype({"rank": "int64", "start": "int64", "end": "int64"})
 
 
 def cooccurrence_frame(store: Store, codebook: Codebook, *, measure: str = "documents",
                        codes: str | Sequence[str] | None = None, group: str | Sequence[str] | None = None,
                        where: Where | None = None, status: str | None = None, tidy: bool = False) -> pd.DataFrame:
     """Code x code: documents (or segments) with counted codings of both; the diagonal is each code's total."""
-    if measure not in MEASURES:
-        raise UsageError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
+    _check_measure(measure)
     selection = select(store, codebook, where=where, codes=codes, group=group, status=status)
-    pairs = {(a, b): (d, s) for a, b, d, s in store.report_cooccurrence(
-        where=selection.where, codes=selection.codes, accepted_only=selection.accepted_only)}
-    rows = [[a, b, *pairs.get((a, b), (0, 0))] for a in selection.codes for b in selection.codes]
-    frame = pd.DataFrame(rows, columns=COOCCURRENCE_COLUMNS).astype({"documents": "int64", "segments": "int64"})
-    return frame if tidy else _cooccurrence_wide(frame, selection.codes, measure)
+    records = cooccurrence_records(store, selection)
+    if tidy:
+        return _cooccurrence_frame(records)
+    return _matrix_frame(selection.codes, selection.codes, _cooccurrence_values(records, selection.codes, measure),
+                         "int64")
+
+
+def _cooccurrence_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(records, columns=COOCCURRENCE_COLUMNS).astype({"documents": "int64", "segments": "int64"})
+
+
+def _cooccurrence_values(records: list[dict[str, Any]], codes: list[str], measure: str) -> list[list[int]]:
+    values = {(r["code_a"], r["code_b"]): r[measure] for r in records}
+    return [[values.get((a, b), 0) for b in codes] for a in codes]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,13 +316,17 @@ class TextTable:
 
 @dataclass(frozen=True)
 class Report:
-    """A computed report: the tidy counts, the quotes and what is needed to describe them."""
+    """A computed report: the tidy counts, the quotes and what is needed to describe them.
+
+    Counts and quotes are plain records, so the terminal, csv, json, md and html never import
+    pandas; ``tidy``, ``quotes`` and ``wide()`` give them as DataFrames for notebooks.
+    """
 
     kind: str  # "matrix" or "cooccurrence"
     by: tuple[str, ...]
     measure: str
-    tidy: pd.DataFrame
-    quotes: pd.DataFrame
+    records: list[dict[str, Any]]  # tidy: the by keys + TIDY_COLUMNS, or COOCCURRENCE_COLUMNS
+    quote_records: list[dict[str, Any]]  # the by keys + QUOTE_COLUMNS
     codebook: Codebook
     codes: list[str]
     where: dict[str, list[str]]
@@ -292,21 +340,42 @@ class Report:
 
     # -- shapes ----------------------------------------------------------------------------------
 
+    @property
+    def tidy(self) -> pd.DataFrame:
+        """The tidy counts as a DataFrame (``Project.matrix(tidy=True)`` or ``Project.cooccurrence(tidy=True)``)."""
+        if self.kind == "cooccurrence":
+            return _cooccurrence_frame(self.records)
+        return _tidy_frame(self.records, self.by)
+
+    @property
+    def quotes(self) -> pd.DataFrame:
+        """The quotes as a DataFrame (``Project.quotes``)."""
+        return _quotes_frame(self.quote_records, self.by)
+
     def groups(self) -> list[tuple[tuple[str, ...], int]]:
         """The groups in report order with their N."""
-        if self.kind != "matrix" or self.tidy.empty:
+        if self.kind != "matrix" or not self.records:
             return []
-        if not self.by:
-            return [(("all",), int(self.tidy["group_documents"].iloc[0]))]
-        firsts = self.tidy.drop_duplicates(subset=list(self.by))
-        return [(tuple(row[:-1]), int(row[-1])) for row in firsts[[*self.by, "group_documents"]].itertuples(index=False)]
+        sizes = {tuple(r[name] for name in self.by) if self.by else ("all",): r["group_documents"]
+                 for r in self.records}
+        return list(sizes.items())
 
-    def wide(self, measure: str | None = None) -> pd.DataFrame:
-        """The matrix of ``measure`` (default: the report's): codes x group labels, or codes x codes."""
+    def matrix(self, measure: str | None = None) -> tuple[list[str], list[list[Any]]]:
+        """The matrix of ``measure`` (default: the report's) as column labels and one row of values
+        per code: codes x group labels (``Beijing / education``), or codes x codes."""
         measure = measure or self.measure
         if self.kind == "cooccurrence":
-            return _cooccurrence_wide(self.tidy, self.codes, measure)
-        return _widen(self.tidy, self.by, measure, self.codes, labels=True)
+            return list(self.codes), _cooccurrence_values(self.records, self.codes, measure)
+        groups = [keys for keys, _ in self.groups()]
+        values = {(tuple(r[name] for name in self.by) if self.by else ("all",), r["code"]): r[measure]
+                  for r in self.records}
+        return ([group_label(keys) for keys in groups],
+                [[values.get((keys, code), 0) for keys in groups] for code in self.codes])
+
+    def wide(self, measure: str | None = None) -> pd.DataFrame:
+        """``matrix()`` as a DataFrame: codes x group labels, or codes x codes."""
+        labels, values = self.matrix(measure)
+        return _matrix_frame(self.codes, labels, values, "float64" if measure == "share" else "int64")
 
     def label(self, code: str) -> str:
         return self.codebook.code(code).label
@@ -348,54 +417,59 @@ class Report:
         """Per-group tables then the matrix (or the two co-occurrence matrices), ready to render."""
         if self.kind == "cooccurrence":
             return [self._cooccurrence_table(measure) for measure in MEASURES]
-        if not self.groups():
+        groups = self.groups()
+        if not groups:
             return []
         tables = []
         if self.by:
-            for keys, rows in self.tidy.groupby(list(self.by), sort=False):
-                tables.append(self._group_table(keys, int(rows["group_documents"].iloc[0]), rows))
+            rows_of: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for record in self.records:
+                rows_of.setdefault(tuple(record[name] for name in self.by), []).append(record)
+            tables = [self._group_table(keys, n, rows_of[keys]) for keys, n in groups]
         return [*tables, self._matrix_table()]
 
-    def _group_table(self, keys: tuple[str, ...], n: int, rows: pd.DataFrame) -> TextTable:
+    def _group_table(self, keys: tuple[str, ...], n: int, rows: list[dict[str, Any]]) -> TextTable:
         return TextTable(
             title=f"{group_label(keys)} (N = {n})", header=["code", "label", "documents", "share", "segments"],
-            rows=[[r.code, self.label(r.code), r.documents, percent(r.share), r.segments] for r in rows.itertuples()],
-            heat=[[None, None, None, r.share, None] for r in rows.itertuples()], kind="group", text_columns=2)
+            rows=[[r["code"], self.label(r["code"]), r["documents"], percent(r["share"]), r["segments"]] for r in rows],
+            heat=[[None, None, None, r["share"], None] for r in rows], kind="group", text_columns=2)
 
     def _matrix_table(self) -> TextTable:
         groups = self.groups()
-        values, shares = self.wide(), self.wide("share")
-        totals = self.tidy.groupby("code", sort=False)[["documents", "segments"]].sum().reindex(self.codes)
+        labels, values = self.matrix()
+        shares = self.matrix("share")[1]
+        totals = {code: 0 for code in self.codes}
+        for record in self.records:
+            totals[record["code"]] += record[self.measure]
         n_total = sum(n for _, n in groups)
-        top = max(int(values.to_numpy().max()), 1) if values.size else 1
+        top = max((value for row in values for value in row), default=1) or 1
         rows, heat = [], []
-        for code in self.codes:
-            cells = []
-            for label, _ in zip(values.columns, groups):
-                value = int(values.at[code, label])
-                cells.append(f"{value} ({percent(shares.at[code, label])})" if self.measure == "documents" else value)
-            total = int(totals.at[code, self.measure])
-            cells.append(f"{total} ({percent(total / n_total)})" if self.measure == "documents" else total)
+        for code, code_values, code_shares in zip(self.codes, values, shares):
+            total = totals[code]
+            if self.measure == "documents":
+                cells = [f"{v} ({percent(share)})" for v, share in zip(code_values, code_shares)]
+                cells.append(f"{total} ({percent(total / n_total)})")
+                heat.append([None, *code_shares, None])
+            else:
+                cells = [*code_values, total]
+                heat.append([None, *(v / top for v in code_values), None])
             rows.append([code, *cells])
-            heat.append([None, *(float(shares.at[code, label]) if self.measure == "documents"
-                                 else float(values.at[code, label]) / top for label in values.columns), None])
         rows.append(["N", *(n for _, n in groups), n_total])
         heat.append([None] * (len(groups) + 2))
         by = " x ".join(self.by) or "project"
-        return TextTable(title=f"{self.measure.capitalize()} by {by}", header=["code", *values.columns, "total"],
+        return TextTable(title=f"{self.measure.capitalize()} by {by}", header=["code", *labels, "total"],
                          rows=rows, heat=heat, kind="matrix")
 
     def _cooccurrence_table(self, measure: str) -> TextTable:
-        wide = self.wide(measure)
-        top = max(int(wide.to_numpy().max()), 1) if wide.size else 1
+        values = self.matrix(measure)[1]
+        top = max((value for row in values for value in row), default=1) or 1
         return TextTable(title=f"Co-occurrence in {measure}", header=["code", *self.codes],
-                         rows=[[code, *(int(v) for v in wide.loc[code])] for code in self.codes],
-                         heat=[[None, *(int(v) / top for v in wide.loc[code])] for code in self.codes],
-                         kind="cooccurrence")
+                         rows=[[code, *row] for code, row in zip(self.codes, values)],
+                         heat=[[None, *(v / top for v in row)] for row in values], kind="cooccurrence")
 
     def quote_rows(self) -> Iterator[tuple[str, str, str, str]]:
         """(code, group label, doc_id, text) for every quote, in code and group order."""
-        for row in self.quotes.to_dict("records"):
+        for row in self.quote_records:
             keys = tuple(row[name] for name in self.by) if self.by else ("all",)
             yield row["code"], group_label(keys), row["doc_id"], row["text"]
 
@@ -413,36 +487,39 @@ def build_report(project: Project, *, by: str | Sequence[str] | None = "city", m
                  codes: str | Sequence[str] | None = None, group: str | Sequence[str] | None = None,
                  where: Where | None = None, status: str | None = None, quotes: int = 0,
                  codebook: str | Path | Codebook | None = None) -> Report:
-    """Everything ``phantomcode report`` shows, computed through ``Project.matrix`` and ``Project.quotes``."""
+    """Everything ``phantomcode report`` shows: the records ``Project.matrix`` and ``Project.quotes``
+    are made of, read in one pass over the store."""
     book = project.codebook(codebook)
-    tidy = project.matrix(by=by, measure=measure, codes=codes, group=group, where=where, status=status,
-                          codebook=book, tidy=True)
-    quote_frame = project.quotes(codes, by=by, n=quotes, group=group, where=where, status=status, codebook=book)
-    return _report(project, book, "matrix", by=by, measure=measure, tidy=tidy, quotes=quote_frame,
-                   codes=codes, group=group, where=where, status=status)
+    _check_measure(measure)
+    _check_quotes(quotes)
+    with Store.open(project.path, readonly=True) as store:
+        selection = select(store, book, by=by, where=where, codes=codes, group=group, status=status)
+        return _report(store, project, book, "matrix", selection, measure=measure,
+                       records=tidy_records(store, book, selection),
+                       quotes=quote_records(store, book, selection, quotes))
 
 
 def build_cooccurrence(project: Project, *, measure: str = "documents", codes: str | Sequence[str] | None = None,
                        group: str | Sequence[str] | None = None, where: Where | None = None,
                        status: str | None = None, codebook: str | Path | Codebook | None = None) -> Report:
-    """Everything ``phantomcode report cooccurrence`` shows, through ``Project.cooccurrence``."""
+    """Everything ``phantomcode report cooccurrence`` shows: the records of ``Project.cooccurrence``."""
     book = project.codebook(codebook)
-    tidy = project.cooccurrence(measure=measure, codes=codes, group=group, where=where, status=status,
-                                codebook=book, tidy=True)
-    return _report(project, book, "cooccurrence", by=(), measure=measure, tidy=tidy,
-                   quotes=pd.DataFrame(columns=QUOTE_COLUMNS), codes=codes, group=group, where=where, status=status)
-
-
-def _report(project: Project, book: Codebook, kind: str, *, by: Any, measure: str, tidy: pd.DataFrame,
-            quotes: pd.DataFrame, codes: Any, group: Any, where: Where | None, status: str | None) -> Report:
+    _check_measure(measure)
     with Store.open(project.path, readonly=True) as store:
-        selection = select(store, book, by=by, where=where, codes=codes, group=group, status=status)
-        sizes = store.report_group_sizes((), where=selection.where)
-        return Report(kind=kind, by=selection.by, measure=measure, tidy=tidy, quotes=quotes, codebook=book,
-                      codes=selection.codes, where=selection.where, status=status, project=Path(project.path).name,
-                      project_documents=store.count_documents(), documents=sizes[0][0],
-                      coded_at=store.report_coded_at(), coded_with=tuple(store.report_codebook_hashes()),
-                      generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        selection = select(store, book, where=where, codes=codes, group=group, status=status)
+        return _report(store, project, book, "cooccurrence", selection, measure=measure,
+                       records=cooccurrence_records(store, selection), quotes=[])
+
+
+def _report(store: Store, project: Project, book: Codebook, kind: str, selection: Selection, *, measure: str,
+            records: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> Report:
+    sizes = store.report_group_sizes((), where=selection.where)
+    return Report(kind=kind, by=selection.by, measure=measure, records=records, quote_records=quotes, codebook=book,
+                  codes=selection.codes, where=selection.where, status="accepted" if selection.accepted_only else None,
+                  project=Path(project.path).name, project_documents=store.count_documents(),
+                  documents=sizes[0][0], coded_at=store.report_coded_at(),
+                  coded_with=tuple(store.report_codebook_hashes()),
+                  generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -481,30 +558,37 @@ def write_report(report: Report, *, fmt: str, out: str | Path | None = None, wid
         raise UsageError(f"format {fmt!r} is rendered by the command line, not written by write_report")
 
 
-def _data(report: Report, wide: bool) -> pd.DataFrame:
-    if not wide:
-        return report.tidy.assign(share=report.tidy["share"].round(4)) if "share" in report.tidy else report.tidy
-    return report.wide().reset_index()
+def _data(report: Report, wide: bool) -> tuple[list[str], list[list[Any]]]:
+    """The header and rows csv and json write: the tidy records (share to 4 decimals), or the matrix."""
+    if wide:
+        labels, values = report.matrix()
+        return ["code", *labels], [[code, *row] for code, row in zip(report.codes, values)]
+    columns = COOCCURRENCE_COLUMNS if report.kind == "cooccurrence" else [*report.by, *TIDY_COLUMNS]
+    rows = [[record[c] for c in columns] for record in report.records]
+    if "share" in columns:
+        position = columns.index("share")
+        for row in rows:
+            row[position] = _round4(row[position])
+    return columns, rows
+
+
+def _round4(share: float) -> float:
+    """``share`` to 4 decimals as pandas and numpy round (scale, round half to even, unscale), which
+    earlier versions wrote: the published figures stay the same to the last digit."""
+    return round(share * 10_000) / 10_000
 
 
 def _write_csv(report: Report, handle: IO[str], *, wide: bool) -> None:
-    frame = _data(report, wide)
+    columns, rows = _data(report, wide)
     writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow([neutralise_formula(str(c)) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        writer.writerow([neutralise_formula(_plain(v)) for v in row])
+    writer.writerow([neutralise_formula(str(c)) for c in columns])
+    writer.writerows([neutralise_formula(v) for v in row] for row in rows)
 
 
 def _write_json(report: Report, handle: IO[str], *, wide: bool) -> None:
-    frame = _data(report, wide)
-    records = [{str(k): _plain(v) for k, v in zip(frame.columns, row)} for row in frame.itertuples(index=False)]
-    json.dump(records, handle, ensure_ascii=False, indent=1)
+    columns, rows = _data(report, wide)
+    json.dump([dict(zip(map(str, columns), row)) for row in rows], handle, ensure_ascii=False, indent=1)
     handle.write("\n")
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python numbers, so csv and json write ``3`` and ``0.3333``, never ``np.int64(3)``."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def _md_cell(value: Any) -> str:
@@ -523,7 +607,7 @@ def _write_md(report: Report, handle: IO[str], *, wide: bool = False) -> None:
                                     for i in range(len(table.header))) + "|\n")
         for row in table.rows:
             handle.write("| " + " | ".join(_md_cell(v) for v in row) + " |\n")
-    if not report.quotes.empty:
+    if report.quote_records:
         handle.write("\n## Quotes\n")
         current = None
         for code, label, doc_id, text in report.quote_rows():
@@ -600,7 +684,7 @@ def _write_html(report: Report, handle: IO[str], *, wide: bool = False) -> None:
         body.append("<h2>Each group</h2><div class=\"groups\">")
         body.extend(_html_table(t) for t in groups)
         body.append("</div>")
-    if not report.quotes.empty:
+    if report.quote_records:
         body.append("<h2>Quotes</h2>")
         current = None
         for code, label, doc_id, text in report.quote_rows():
@@ -635,13 +719,14 @@ def write_xlsx(report: Report, handle: IO[bytes]) -> None:
     else:
         for measure in MEASURES:
             _matrix_sheet(workbook, report, measure)
-    _frame_sheet(workbook, "data", report.tidy, freeze="A2")
-    quotes = _frame_sheet(workbook, "quotes", report.quotes, freeze="A2")
-    if "text" in report.quotes.columns:
-        column = quotes.cell(row=1, column=list(report.quotes.columns).index("text") + 1).column_letter
-        quotes.column_dimensions[column].width = 80
-        for cell in quotes[column][1:]:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    columns = COOCCURRENCE_COLUMNS if report.kind == "cooccurrence" else [*report.by, *TIDY_COLUMNS]
+    _records_sheet(workbook, "data", columns, report.records, freeze="A2")
+    columns = [*report.by, *QUOTE_COLUMNS]
+    quotes = _records_sheet(workbook, "quotes", columns, report.quote_records, freeze="A2")
+    column = quotes.cell(row=1, column=columns.index("text") + 1).column_letter
+    quotes.column_dimensions[column].width = 80
+    for cell in quotes[column][1:]:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
     about = workbook.create_sheet("about")
     for line in [("report", report.title()), ("project", report.project),
                  ("documents in project", report.project_documents), ("documents after filters", report.documents),
@@ -660,28 +745,29 @@ def write_xlsx(report: Report, handle: IO[bytes]) -> None:
 def _matrix_sheet(workbook: Any, report: Report, measure: str) -> None:
     from openpyxl.styles import Font
 
-    wide = report.wide(measure)
+    labels, values = report.matrix(measure)
     sheet = workbook.create_sheet(measure)
-    header = ["code", "label", *(str(c) for c in wide.columns)]
+    header = ["code", "label", *(str(c) for c in labels)]
     sheet.append([neutralise_formula(h) for h in header])
-    for code in wide.index:
-        sheet.append([code, report.label(code), *(_plain(v) for v in wide.loc[code])])
+    for code, row in zip(report.codes, values):
+        sheet.append([code, report.label(code), *row])
     if report.kind == "matrix":
         sheet.append(["N", "documents in the group", *(n for _, n in report.groups())])
         for cell in sheet[sheet.max_row]:
             cell.font = Font(bold=True)
     if measure == "share":
-        for row in sheet.iter_rows(min_row=2, max_row=len(wide.index) + 1, min_col=3):
+        for row in sheet.iter_rows(min_row=2, max_row=len(report.codes) + 1, min_col=3):
             for cell in row:
                 cell.number_format = "0%"
     _finish_sheet(sheet, freeze="C2")
 
 
-def _frame_sheet(workbook: Any, name: str, frame: pd.DataFrame, *, freeze: str) -> Any:
+def _records_sheet(workbook: Any, name: str, columns: list[str], records: list[dict[str, Any]], *,
+                   freeze: str) -> Any:
     sheet = workbook.create_sheet(name)
-    sheet.append([neutralise_formula(str(c)) for c in frame.columns])
-    for row in frame.itertuples(index=False):
-        sheet.append([neutralise_formula(_plain(v)) for v in row])
+    sheet.append([neutralise_formula(str(c)) for c in columns])
+    for record in records:
+        sheet.append([neutralise_formula(record[c]) for c in columns])
     _finish_sheet(sheet, freeze=freeze)
     return sheet
 
@@ -708,20 +794,22 @@ def write_png(report: Report, handle: IO[bytes]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    wide = report.wide()
-    if wide.empty:
+    import numpy as np
+
+    labels, values = report.matrix()
+    if not labels:
         raise UsageError("nothing to draw: no documents match the filters")
-    counts = wide.to_numpy(dtype=float)
+    counts = np.array(values, dtype=float)
     if report.kind == "matrix" and report.measure == "documents":
-        colours, scale = report.wide("share").to_numpy(dtype=float), "share of the group's documents"
+        colours, scale = np.array(report.matrix("share")[1], dtype=float), "share of the group's documents"
         vmax = 1.0
     else:
         colours, scale, vmax = counts, report.measure, max(float(counts.max()), 1.0)
     groups = report.groups()
-    xlabels = ([f"{label}\nN = {n}" for label, (_, n) in zip(wide.columns, groups)] if report.kind == "matrix"
-               else list(wide.columns))
-    ylabels = [f"{report.label(code)} ({code})" for code in wide.index]
-    rotate = any(len(str(label)) > 10 for label in wide.columns) or len(xlabels) > 8
+    xlabels = ([f"{label}\nN = {n}" for label, (_, n) in zip(labels, groups)] if report.kind == "matrix"
+               else list(labels))
+    ylabels = [f"{report.label(code)} ({code})" for code in report.codes]
+    rotate = any(len(str(label)) > 10 for label in labels) or len(xlabels) > 8
     figure = Figure(figsize=(max(6.0, 0.9 * len(xlabels) + 4.5), max(3.0, 0.42 * len(ylabels) + 2.2)), dpi=150,
                     layout="constrained")
     FigureCanvasAgg(figure)

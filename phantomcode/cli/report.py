@@ -113,7 +113,7 @@ def _render(report: Report, console: Console) -> None:
     for line in report.description():
         console.print(f"[dim]{escape(line)}[/]")
     tables = [_rich_table(table) for table in report.tables()]
-    if not report.quotes.empty:
+    if report.quote_records:
         quotes = Table("code", "group", "doc_id", title="Quotes", title_justify="left")
         quotes.add_column("quote", max_width=90, overflow="fold")
         for code, label, doc_id, text in report.quote_rows():
