@@ -39,6 +39,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy
+
 from phantomcode.codebook import Codebook, RuleSet, load_codebook
 from phantomcode.errors import UsageError
 
@@ -128,9 +130,78 @@ class Hit(NamedTuple):
 
 # -- pipelines -------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _lemma_table() -> Any:
-    """spacy-lookups-data's English lemma table, from the blank English pipeline's lemmatizer."""
-    return _blank_pipeline("en").get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+def _lemma_table() -> dict[str, str]:
+    """spacy-lookups-data's English lemma table (word form -> lemma), read from its packaged JSON.
+
+    The same table spaCy's lookup lemmatizer uses; read directly it loads in a few hundredths of a
+    second and needs no pipeline.
+    """
+    import gzip
+    import json
+
+    import spacy_lookups_data
+
+    path = Path(spacy_lookups_data.en["lemma_lookup"])
+    for candidate in (path, path.with_name(path.name + ".gz")):
+        if candidate.is_file():
+            data = candidate.read_bytes()
+            return json.loads(gzip.decompress(data) if candidate.suffix == ".gz" else data)
+    raise UsageError(f"spacy-lookups-data is installed without its English lemma table ({path}); "
+                     "reinstall it: pip install --force-reinstall spacy-lookups-data")
+
+
+@lru_cache(maxsize=1)
+def _lemma_inverse() -> dict[str, tuple[str, ...]]:
+    """Lemma -> the lower-case word forms the table maps to it (upper-case keys are never looked up)."""
+    inverse: dict[str, list[str]] = defaultdict(list)
+    for form, lemma in _lemma_table().items():
+        if form == form.lower():
+            inverse[lemma].append(form)
+    return {lemma: tuple(forms) for lemma, forms in inverse.items()}
+
+
+def _lemma_of(norm: str) -> str:
+    return _lemma_table().get(norm, norm)
+
+
+def _forms_of_lemma(lemma: str) -> set[str]:
+    """Every normalised word form whose lemma is ``lemma``: the inverse of :func:`_lemma_of`."""
+    forms = set(_lemma_inverse().get(lemma, ()))
+    if lemma == lemma.lower() and lemma not in _lemma_table():
+        forms.add(lemma)  # a word missing from the table is its own lemma
+    return forms
+
+
+def _with_curly_apostrophes(forms: Iterable[str]) -> set[str]:
+    """Forms plus their spelling with a typographic apostrophe, as typed by word processors."""
+    forms = set(forms)
+    return forms | {form.replace("'", "\u2019") for form in forms if "'" in form}
+
+
+def _english_with_cjk_infix() -> Any:
+    """spaCy's English language class whose tokenizer also cuts every hanzi into its own token."""
+    from spacy.lang.en import English, EnglishDefaults
+
+    class Defaults(EnglishDefaults):
+        infixes = [*(EnglishDefaults.infixes or ()), _CJK_TOKEN]
+
+    class EnglishCJK(English):
+        lang = "en"
+
+    EnglishCJK.Defaults = Defaults
+    return EnglishCJK
+
+
+@lru_cache(maxsize=None)
+def _blank_pipeline(lang: str = "en") -> Any:
+    """The tokenizer-only pipeline for English and Chinese paragraphs alike; built once per process.
+
+    English tokenizer rules plus one token per hanzi: Latin words (pinyin, English) stay whole in
+    Chinese text and hanzi are split in English text, so one pipeline serves both languages.
+    Sentences are set by :func:`_sentence_starts` and lemmas come from the lookup table, so the
+    pipeline has no components at all. ``lang`` is kept for callers that name the language.
+    """
+    return _english_with_cjk_infix()()
 
 
 def _add_cjk_infix(nlp: Any) -> None:
@@ -140,36 +211,11 @@ def _add_cjk_infix(nlp: Any) -> None:
     nlp.tokenizer.infix_finditer = re.compile(pattern).finditer
 
 
-@lru_cache(maxsize=None)
-def _blank_pipeline(lang: str) -> Any:
-    """Blank ``en`` (with lookup lemmatizer) or ``zh`` pipeline; built once per process."""
-    import spacy
-    from spacy.lang.en import English
-    from spacy.tokenizer import Tokenizer
-    from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
-
-    nlp = spacy.blank(lang)
-    if lang == "zh":
-        defaults = English.Defaults
-        nlp.tokenizer = Tokenizer(
-            nlp.vocab, rules=defaults.tokenizer_exceptions,
-            prefix_search=compile_prefix_regex(defaults.prefixes).search,
-            suffix_search=compile_suffix_regex(defaults.suffixes).search,
-            infix_finditer=compile_infix_regex(defaults.infixes).finditer,
-            token_match=defaults.token_match, url_match=defaults.url_match)
-    else:
-        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-        nlp.initialize()  # loads the lookup tables from spacy-lookups-data, offline
-        nlp.disable_pipe("lemmatizer")  # its table is used by _set_lemmas, on lower-cased forms
-    _add_cjk_infix(nlp)
-    nlp.add_pipe("sentencizer", config={"punct_chars": _punct_chars()})
-    return nlp
-
-
-def _punct_chars() -> list[str]:
+@lru_cache(maxsize=1)
+def _punct_chars() -> tuple[str, ...]:
     from spacy.pipeline import Sentencizer
 
-    return sorted(set(Sentencizer.default_punct_chars) | set(_EXTRA_PUNCT))
+    return tuple(sorted(set(Sentencizer.default_punct_chars) | set(_EXTRA_PUNCT)))
 
 
 def _load_model(name: str) -> Any:
@@ -182,7 +228,7 @@ def _load_model(name: str) -> Any:
                          "models); install its package or leave out --model") from exc
     _add_cjk_infix(nlp)
     if not nlp.has_pipe("parser") and not nlp.has_pipe("senter") and not nlp.has_pipe("sentencizer"):
-        nlp.add_pipe("sentencizer", config={"punct_chars": _punct_chars()})
+        nlp.add_pipe("sentencizer", config={"punct_chars": list(_punct_chars())})
     return nlp
 
 
@@ -192,10 +238,8 @@ _CONTRACTED = {"wo": "will", "ca": "can", "sha": "shall"}  # won't, can't, shan'
 def _set_lemmas(doc: Any) -> None:
     """Set NORM (lower case, straight apostrophes) and LEMMA (looked up by NORM) on every token.
 
-    Terms and documents go through this same function, so they always agree. The lookup
-    lemmatizer keys its table on the exact text, so capitalised words ("Required"), tokens of the
-    Chinese pipeline and of a ``--model`` pipeline (whose own lemmas would not match the terms'
-    lemmas) are all looked up here.
+    Only needed by token patterns whose LEMMA or NORM test cannot be rewritten as a LOWER test
+    (see :func:`_rewrite_token`); terms and the other patterns match lower-case word forms.
     """
     from spacy.attrs import LEMMA, LOWER, NORM
 
@@ -227,16 +271,101 @@ def _norm_lemma_cache(vocab: Any) -> dict[int, tuple[int, int]]:
 
 def _norm_and_lemma(strings: Any, lower: str) -> tuple[int, int]:
     norm = lower.replace("\u2019", "'")
-    return strings.add(norm), strings.add(_lemma_table().get(norm, norm))
+    return strings.add(norm), strings.add(_lemma_of(norm))
 
 
-def _mark_line_breaks(doc: Any, text: str) -> None:
-    """A line break ends a sentence (for paragraphs that are not hard-wrapped). ``text``: doc.text."""
-    if "\n" not in text or doc.has_annotation("DEP"):
-        return
-    for token in doc[:-1]:
-        if token.is_space and "\n" in token.text:
-            doc[token.i + 1].is_sent_start = True
+class _Sentences(NamedTuple):
+    """Sentence boundaries of a Doc: ``bounds`` (start, end) token ranges, ``of`` the sentence of
+    each token."""
+
+    bounds: list[tuple[int, int]]
+    of: list[int]
+
+    @classmethod
+    def from_starts(cls, starts: Any) -> _Sentences:
+        first_tokens = numpy.flatnonzero(starts).tolist()
+        return cls(list(zip(first_tokens, [*first_tokens[1:], len(starts)])), (numpy.cumsum(starts) - 1).tolist())
+
+
+class _Columns(NamedTuple):
+    """Token attributes of one Doc as arrays, read with one ``to_array`` call instead of Token objects."""
+
+    lower: Any  # numpy uint64 arrays
+    orth: Any
+    is_punct: Any
+    is_space: Any
+    idx: list[int]  # character offset of each token
+    ends: list[int]  # character offset just past each token
+
+
+def _columns(doc: Any) -> _Columns:
+    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, LOWER, ORTH
+
+    array = doc.to_array([LOWER, ORTH, IDX, LENGTH, IS_PUNCT, IS_SPACE])
+    idx = array[:, 2]
+    return _Columns(array[:, 0], array[:, 1], array[:, 4].astype(bool), array[:, 5].astype(bool),
+                    idx.tolist(), (idx + array[:, 3]).tolist())
+
+
+def _sentence_starts(doc: Any, columns: _Columns, text: str) -> Any:
+    """Sentence starts of a blank-pipeline Doc, as a boolean array; also set on the Doc.
+
+    The rule of spaCy's sentencizer (a sentence starts at the first token that is neither
+    punctuation nor a sentence-final mark after such a mark), computed on arrays, plus: a line
+    break ends a sentence (``text`` is ``doc.text``; hard-wrapped paragraphs arrive with their
+    line breaks already turned into spaces).
+    """
+    from spacy.attrs import SENT_START
+
+    count = len(columns.idx)
+    starts = numpy.zeros(count, dtype=bool)
+    if not count:
+        return starts
+    final = _is_member(columns.orth, _punct_ids(doc.vocab))
+    punctish = columns.is_punct | final
+    words = numpy.flatnonzero(~punctish)
+    finals_before = numpy.concatenate(([0], numpy.cumsum(final)))
+    previous = numpy.concatenate(([-1], words[:-1]))
+    starts[words[finals_before[words] - finals_before[previous + 1] > 0]] = True
+    starts[0] = True
+    if "\n" in text:
+        breaks = columns.is_space & _is_member(columns.orth, _newline_ids(doc.vocab, columns))
+        starts[1:] |= breaks[:-1]
+    doc.from_array([SENT_START], numpy.where(starts, 1, -1).astype("int64").astype("uint64").reshape(-1, 1))
+    return starts
+
+
+@lru_cache(maxsize=None)
+def _punct_ids(vocab: Any) -> frozenset[int]:
+    return frozenset(vocab.strings.add(char) for char in _punct_chars())
+
+
+def _is_member(column: Any, ids: Iterable[int]) -> Any:
+    """``numpy.isin`` for a few hash ids: one binary search per token instead of a pass per id."""
+    table = numpy.array(sorted(ids), dtype="uint64")
+    if not len(table):
+        return numpy.zeros(len(column), dtype=bool)
+    positions = numpy.minimum(numpy.searchsorted(table, column), len(table) - 1)
+    return table[positions] == column
+
+
+def _newline_ids(vocab: Any, columns: _Columns) -> list[int]:
+    """Ids of the whitespace tokens that hold a line break (few distinct ones per document)."""
+    spaces = set(columns.orth[columns.is_space].tolist())
+    return [orth for orth in spaces if "\n" in vocab.strings[orth]]
+
+
+def _model_sentence_starts(doc: Any, text: str) -> Any:
+    """Sentence starts of a Doc from a ``--model`` pipeline (its parser, senter or sentencizer),
+    plus line breaks unless a parser decided the sentences."""
+
+    if "\n" in text and not doc.has_annotation("DEP"):
+        for token in doc[:-1]:
+            if token.is_space and "\n" in token.text:
+                doc[token.i + 1].is_sent_start = True
+    starts = numpy.zeros(len(doc), dtype=bool)
+    starts[[sentence.start for sentence in doc.sents]] = True
+    return starts
 
 
 # -- text layout -------------------------------------------------------------------------------------
@@ -292,11 +421,32 @@ def _looks_hard_wrapped(paragraph: str) -> bool:
 
 
 # -- matcher ---------------------------------------------------------------------------------------
+_MAX_PHRASE_SPELLINGS = 512  # above this, a term's word forms go to a token pattern instead
+
+
+class _TokenPattern(NamedTuple):
+    matcher: Any  # a spaCy Matcher holding one pattern
+    required: tuple[tuple[str, frozenset[int]], ...]  # (attribute, word ids) per required token
+
+
+class _Regex(NamedTuple):
+    key: str
+    regex: re.Pattern[str]
+    expression: str
+    literals: tuple[str, ...] | None  # one of them is in every match (case-folded); None: unknown
+
+
 class CodeMatcher:
     """All rules of a codebook for one pipeline, matched in one pass, spaCy-Matcher style.
 
     ``add(key, terms=..., patterns=..., regex=...)`` registers a rule under a key; calling the
     matcher on a Doc returns :class:`Hit` tuples (key, token span, the term that matched).
+
+    Everything matches lower-case word forms, so documents need no lemmas: a term is added in
+    every spelling whose lemma equals the term's (``stamp`` also as ``stamps``, ``stamped``, ...,
+    from the inverse of the lookup lemma table) and with typographic apostrophes, and a token
+    pattern's LEMMA and NORM tests are rewritten as LOWER tests the same way. All spellings of all
+    terms sit in one PhraseMatcher (a trie over the tokens), so cost grows with tokens, not terms.
     """
 
     def __init__(self, nlp: Any) -> None:
@@ -304,18 +454,19 @@ class CodeMatcher:
 
         self.nlp = nlp
         self.vocab = nlp.vocab
-        self._lower = PhraseMatcher(self.vocab, attr="NORM")  # NORM: lower case, straight apostrophes
-        self._lemma = PhraseMatcher(self.vocab, attr="LEMMA")
-        self._patterns: list[tuple[Any, str | None, frozenset[int]]] = []  # (Matcher, anchor attr, ids)
+        self._phrases = PhraseMatcher(self.vocab, attr="LOWER")
+        self._patterns: list[_TokenPattern] = []
+        self._required_ids: dict[str, set[int]] = defaultdict(set)  # attribute -> ids of required words
         self._ids: dict[int, tuple[str, str | None]] = {}
         self._keys: set[str] = set()
-        self._regexes: list[tuple[str, re.Pattern[str], str]] = []
+        self._regexes: list[_Regex] = []
         self._globs: list[re.Pattern[str]] = []
         self._glob_index: dict[str, int] = {}
-        self._glob_terms: list[tuple[str, list[str | int]]] = []  # (match key, words or glob ids)
+        self._glob_terms: list[tuple[str, list[set[str] | int]]] = []  # (match key, spellings or glob ids)
         self._glob_uses: dict[int, list[tuple[int, int]]] = defaultdict(list)
         self._glob_words: dict[int, set[str]] = defaultdict(set)
         self._seen_words: set[int] = set()
+        self.needs_lemmas = False  # a pattern tests LEMMA or NORM in a way no LOWER test can replace
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -323,42 +474,88 @@ class CodeMatcher:
     def __contains__(self, key: str) -> bool:
         return key in self._keys
 
-    def _match_id(self, key: str, term: str | None) -> str:
-        """A unique match key for one term (or pattern) of a rule; hits map back to (key, term)."""
-        match_key = f"{key}\x1f{term}"
-        self._ids[self.vocab.strings.add(match_key)] = (key.split("\x1f")[0], term)
+    def _match_id(self, key: str, term: str | None, *, exact: bool = False) -> str:
+        """A unique match key for one term (or pattern) of a rule; hits map back to (key, term, exact).
+
+        ``exact``: the term's own spelling, as opposed to another form of its lemma. When two terms
+        of a rule match the same words ("refuse" and "refused" on "refused"), the one spelled as
+        the text is the one reported.
+        """
+        match_key = f"{key}\x1f{term}" + ("\x1f=" if exact else "")
+        self._ids[self.vocab.strings.add(match_key)] = (key.split("\x1f")[0], term, exact)
         return match_key
 
     def add(self, key: str, *, terms: Iterable[str] = (), patterns: Iterable[Sequence[Mapping]] = (),
             regex: Iterable[str] = (), lemmas: bool = True) -> None:
         """Register rules under ``key``. Terms match on word forms and, if ``lemmas``, on lemmas too."""
-        from spacy.matcher import Matcher
-
         self._keys.add(key)
         for term in terms:
             term = " ".join(term.split())
-            match_key = self._match_id(key, term)
             exact = term.startswith("=")  # "=points": this word form only, not "point"
             phrase = term[1:].strip() if exact else term
             words = phrase.split()
             if any("*" in word for word in words):
-                self._add_glob_term(match_key, words)
+                self._add_glob_term(self._match_id(key, term), words)
                 continue
-            doc = self.nlp.make_doc(phrase)
-            _set_lemmas(doc)
-            self._lower.add(match_key, [doc])
+            spelled = self._spellings(phrase, by_lemma=False)
+            self._add_spellings(self._match_id(key, term, exact=True), spelled)
             if lemmas and not exact and _LATIN_WORD.search(phrase):  # hanzi have no inflections
-                self._lemma.add(match_key, [doc])
+                inflected = self._spellings(phrase, by_lemma=True)
+                if inflected != spelled:
+                    self._add_spellings(self._match_id(key, term), inflected)
         for index, pattern in enumerate(patterns):
-            matcher = Matcher(self.vocab, validate=True)
-            matcher.add(self._match_id(f"{key}\x1f{index}", None), [list(pattern)])
-            attr, words = _pattern_anchor(pattern)
-            self._patterns.append((matcher, attr, frozenset(self.vocab.strings.add(w) for w in words)))
+            self._add_pattern(self._match_id(f"{key}\x1f{index}", None), pattern)
         for expression in regex:
-            self._regexes.append((key, re.compile(expression, re.IGNORECASE), expression))
+            self._regexes.append(_Regex(key, re.compile(expression, re.IGNORECASE), expression,
+                                        _required_literals(expression)))
+
+    def _spellings(self, phrase: str, by_lemma: bool) -> list[set[str]]:
+        """For each token of ``phrase``: the lower-case spellings that match it."""
+        norms = [token.lower_.replace("\u2019", "'") for token in self.nlp.make_doc(phrase)]
+        if not by_lemma:
+            return [_with_curly_apostrophes([norm]) for norm in norms]
+        lemmas = [_lemma_of(norm) for norm in norms]
+        slots = []
+        for i, lemma in enumerate(lemmas):
+            forms = _forms_of_lemma(lemma)
+            if i + 1 < len(lemmas) and lemmas[i + 1] == "not":  # "ca n't" is "can not"
+                forms |= {short for short, full in _CONTRACTED.items() if full == lemma}
+            slots.append(_with_curly_apostrophes(forms))
+        return slots
+
+    def _add_spellings(self, match_key: str, slots: list[set[str]]) -> None:
+        """Add every combination of spellings as a phrase, or one token pattern if there are too many."""
+        from spacy.tokens import Doc
+
+        if not slots:
+            return
+        combinations = 1
+        for slot in slots:
+            combinations *= len(slot)
+        if combinations > _MAX_PHRASE_SPELLINGS:
+            pattern = [{"LOWER": {"IN": sorted(slot)}} for slot in slots]
+            self._add_pattern(match_key, pattern, validate=False)
+            return
+        self._phrases.add(match_key, [Doc(self.vocab, words=list(words))
+                                      for words in itertools.product(*map(sorted, slots))])
+
+    def _add_pattern(self, match_key: str, pattern: Sequence[Mapping], *, validate: bool = True) -> None:
+        from spacy.matcher import Matcher
+
+        rewritten = [_rewrite_token(token) for token in pattern]
+        if any(token is None for token in rewritten):
+            self.needs_lemmas = True
+            rewritten = [dict(token) for token in pattern]
+        matcher = Matcher(self.vocab, validate=validate)
+        matcher.add(match_key, [rewritten])
+        required = tuple((attr, frozenset(self.vocab.strings.add(word) for word in words))
+                         for attr, words in _required_words(rewritten))
+        for attr, ids in required:
+            self._required_ids[attr].update(ids)
+        self._patterns.append(_TokenPattern(matcher, required))
 
     def _add_glob_term(self, match_key: str, words: list[str]) -> None:
-        spec: list[str | int] = []
+        spec: list[set[str] | int] = []
         for word in words:
             if "*" in word:
                 glob = word.lower()
@@ -368,9 +565,7 @@ class CodeMatcher:
                     self._globs.append(re.compile(".*".join(parts)))
                 spec.append(self._glob_index[glob])
             else:
-                doc = self.nlp.make_doc(word)
-                _set_lemmas(doc)
-                spec.extend(t.norm_ for t in doc)
+                spec.extend(self._spellings(word, by_lemma=False))
         term_index = len(self._glob_terms)
         self._glob_terms.append((match_key, spec))
         for position, item in enumerate(spec):
@@ -379,93 +574,146 @@ class CodeMatcher:
         # words seen before this term was added must be checked again
         self._seen_words.clear()
 
-    def _expand_globs(self, doc: Any) -> None:
+    def _expand_globs(self, lowers: Iterable[int]) -> None:
         """Add concrete phrases for glob terms whose globs match words not seen before."""
-        from spacy.attrs import NORM
-        from spacy.tokens import Doc
-
         if not self._globs:
             return
-        for word_id in doc.count_by(NORM):
-            if word_id in self._seen_words:
-                continue
+        for word_id in set(lowers) - self._seen_words:
             self._seen_words.add(word_id)
             word = self.vocab.strings[word_id]
+            norm = word.replace("\u2019", "'")
             for glob_id, glob in enumerate(self._globs):
-                if word in self._glob_words[glob_id] or not glob.fullmatch(word):
+                if word in self._glob_words[glob_id] or not glob.fullmatch(norm):
                     continue
                 self._glob_words[glob_id].add(word)
                 for term_index, position in self._glob_uses[glob_id]:
                     match_key, spec = self._glob_terms[term_index]
-                    choices = [[word] if i == position else
-                               (sorted(self._glob_words[item]) if isinstance(item, int) else [item])
-                               for i, item in enumerate(spec)]
-                    phrases = []
-                    for words in itertools.product(*choices):
-                        phrase = Doc(self.vocab, words=list(words))
-                        for token, norm in zip(phrase, words):
-                            token.norm_ = norm
-                        phrases.append(phrase)
-                    self._lower.add(match_key, phrases)
+                    slots = [{word} if i == position else
+                             (self._glob_words[item] if isinstance(item, int) else item)
+                             for i, item in enumerate(spec)]
+                    self._add_spellings(match_key, slots)
 
-    def _pattern_matches(self, doc: Any) -> Iterator[tuple[int, int, int]]:
-        """(match id, start, end) of the token patterns, each run only where it can match.
-
-        Each pattern has its own Matcher. A pattern with a required word (its "anchor") runs only
-        on the sentences that contain that word, so patterns cost little on text they cannot match.
-        """
-        from spacy.attrs import LEMMA, LOWER, ORTH
-
-        if not self._patterns or not len(doc):
+    def _pattern_matches(self, doc: Any, columns: _Columns, sentences: _Sentences) -> Iterator[tuple[int, int, int]]:
+        """(match id, start, end) of the token patterns, each run only on the sentences that hold
+        a word of every one of its required tokens (spaCy's Matcher costs time per token, while
+        most sentences lack at least one of a pattern's words)."""
+        if not self._patterns:
             return
-        columns: dict[str, tuple[list[int], set[int]]] = {}
-        sentence_spans = None
-        for matcher, attr, anchors in self._patterns:
-            if attr is None:
-                yield from matcher(doc)
+        sentences_of = self._sentences_of_required_words(doc, columns, sentences)
+        for pattern in self._patterns:
+            candidates: set[int] | None = None
+            for attr, ids in pattern.required:
+                present = ids & sentences_of[attr].keys()
+                found = set().union(*(sentences_of[attr][word] for word in present))
+                candidates = found if candidates is None else candidates & found
+                if not candidates:
+                    break
+            if candidates is None:
+                yield from pattern.matcher(doc)
                 continue
-            if attr not in columns:
-                column = doc.to_array([{"LOWER": LOWER, "LEMMA": LEMMA, "ORTH": ORTH}[attr]]).tolist()
-                columns[attr] = (column, set(column))
-            column, present = columns[attr]
-            if anchors.isdisjoint(present):
-                continue
-            positions = [i for i, value in enumerate(column) if value in anchors]
-            if sentence_spans is None:
-                sentence_spans = list(doc.sents)
-                sentence_starts = [span.start for span in sentence_spans]
-            for index in sorted({bisect.bisect_right(sentence_starts, i) - 1 for i in positions}):
-                span = sentence_spans[index]
-                for match_id, start, end in matcher(span):
-                    yield match_id, span.start + start, span.start + end
+            for sentence in sorted(candidates):
+                start, end = sentences.bounds[sentence]
+                for match_id, first, last in pattern.matcher(doc[start:end]):
+                    yield match_id, start + first, start + last
+
+    def _sentences_of_required_words(self, doc: Any, columns: _Columns, sentences: _Sentences
+                                     ) -> dict[str, dict[int, set[int]]]:
+        """attribute -> word id -> the sentences it occurs in, for the words patterns require."""
+        from spacy.attrs import LEMMA
+
+        found: dict[str, dict[int, set[int]]] = {}
+        for attr, ids in self._required_ids.items():
+            column = {"LOWER": columns.lower, "ORTH": columns.orth}.get(attr)
+            if column is None:
+                column = doc.to_array([LEMMA])
+            by_word: dict[int, set[int]] = defaultdict(set)
+            positions = numpy.flatnonzero(_is_member(column, ids)).tolist()
+            for position, word in zip(positions, column[positions].tolist()):
+                by_word[word].add(sentences.of[position])
+            found[attr] = by_word
+        return found
 
     def __call__(self, doc: Any, text: str | None = None) -> list[Hit]:
         """Every hit in ``doc`` (whose ``doc.text`` may be passed as ``text`` to save rebuilding it)."""
-        self._expand_globs(doc)
-        found: dict[tuple[str, int, int], Hit] = {}
-        matches = itertools.chain(self._lower(doc) if len(self._lower) else (),
-                                  self._lemma(doc) if len(self._lemma) else (), self._pattern_matches(doc))
-        for match_id, start, end in matches:
-            key, term = self._ids[match_id]
-            if (key, start, end) not in found:
-                last = doc[end - 1]
-                found[(key, start, end)] = Hit(key, start, end, term, doc[start].idx, last.idx + len(last))
         text = doc.text if text is None else text
-        for key, regex, expression in self._regexes:
-            for match in regex.finditer(text):
+        columns = _columns(doc)
+        starts = (_model_sentence_starts(doc, text) if doc.has_annotation("SENT_START")
+                  else _sentence_starts(doc, columns, text))
+        return self.hits(doc, columns, _Sentences.from_starts(starts), text, [(0, len(text))])
+
+    def hits(self, doc: Any, columns: _Columns, sentences: _Sentences, text: str,
+             paragraphs: Sequence[tuple[int, int]]) -> list[Hit]:
+        """Every hit in ``doc``; ``text`` is its text and ``paragraphs`` the (start, end) character
+        ranges that regexes run over (a regex never matches across paragraphs)."""
+        self._expand_globs(columns.lower.tolist())
+        idx, ends = columns.idx, columns.ends
+        found: dict[tuple[str, int, int], Hit] = {}
+        spelled_as_text: set[tuple[str, int, int]] = set()
+        matches = itertools.chain(self._phrases(doc) if len(self._phrases) else (),
+                                  self._pattern_matches(doc, columns, sentences))
+        for match_id, start, end in matches:
+            key, term, exact = self._ids[match_id]
+            where = (key, start, end)
+            if where not in found or (exact and where not in spelled_as_text):
+                found[where] = Hit(key, start, end, term, idx[start], ends[end - 1])
+                if exact:
+                    spelled_as_text.add(where)
+        if self._regexes:
+            folded = text.casefold()
+            candidates = [rule for rule in self._regexes
+                          if rule.literals is None or any(map(folded.__contains__, rule.literals))]
+            for start, end in paragraphs if candidates else ():
+                self._regex_hits(doc, text, start, end, candidates, found)
+        return sorted(found.values(), key=lambda h: (h.start, h.end, h.key))
+
+    def _regex_hits(self, doc: Any, text: str, start: int, end: int, rules: list[_Regex],
+                    found: dict[tuple[str, int, int], Hit]) -> None:
+        """Regex hits in ``text[start:end]``; a regex runs only if the text holds one of its literals."""
+        folded = text[start:end].casefold()
+        for rule in rules:
+            if rule.literals is not None and not any(map(folded.__contains__, rule.literals)):
+                continue
+            for match in rule.regex.finditer(text, start, end):
                 if match.end() == match.start():
                     continue
                 span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
                 if span is not None and len(span):
-                    found.setdefault((key, span.start, span.end),
-                                     Hit(key, span.start, span.end, expression, match.start(), match.end()))
-        return sorted(found.values(), key=lambda h: (h.start, h.end, h.key))
+                    found.setdefault((rule.key, span.start, span.end),
+                                     Hit(rule.key, span.start, span.end, rule.expression, match.start(), match.end()))
 
 
-def _pattern_anchor(pattern: Sequence[Mapping[str, Any]]) -> tuple[str | None, list[str]]:
-    """A token every match must contain: (attribute, allowed values), or (None, []) if none."""
+def _rewrite_token(token: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A pattern token with its LEMMA / NORM test turned into the equivalent LOWER test, or None
+    when that cannot be done (a REGEX or comparison on LEMMA, a modal verb whose lemma depends on
+    the next word, or a token that also tests LOWER)."""
+    rewritten = dict(token)
+    for attr in ("LEMMA", "NORM"):
+        if attr not in token:
+            continue
+        if "LOWER" in rewritten:
+            return None
+        value = rewritten.pop(attr)
+        spell = (lambda v: _forms_of_lemma(v)) if attr == "LEMMA" else (lambda v: {v})
+        if isinstance(value, str):
+            values, operator = [value], "IN"
+        elif isinstance(value, Mapping) and len(value) == 1 and set(value) <= {"IN", "NOT_IN"}:
+            operator, values = next(iter(value.items()))
+        else:
+            return None
+        if not all(isinstance(v, str) for v in values):
+            return None
+        if attr == "LEMMA" and set(values) & set(_CONTRACTED.values()):
+            return None
+        rewritten["LOWER"] = {operator: sorted(_with_curly_apostrophes(set().union(*map(spell, values))))}
+    return rewritten
+
+
+def _required_words(pattern: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
+    """For each token every match must contain and that names its words: (attribute, words)."""
+    required = []
     for token in pattern:
-        if token.get("OP", "1") not in ("1", "+") and not re.fullmatch(r"\{[1-9]\d*(,\d*)?\}", token.get("OP", "")):
+        op = token.get("OP", "1")
+        if op not in ("1", "+") and not re.fullmatch(r"\{[1-9]\d*(,\d*)?\}", op):
             continue
         for attr in ("LOWER", "LEMMA", "ORTH", "TEXT"):
             value = token.get(attr)
@@ -474,8 +722,60 @@ def _pattern_anchor(pattern: Sequence[Mapping[str, Any]]) -> tuple[str | None, l
             if isinstance(value, str):
                 value = [value]
             if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-                return ("ORTH" if attr == "TEXT" else attr), value
-    return None, []
+                required.append(("ORTH" if attr == "TEXT" else attr, value))
+                break
+    return required
+
+
+def _required_literals(expression: str) -> tuple[str, ...] | None:
+    r"""Case-folded strings of which every match of ``expression`` contains one, or None if unknown.
+
+    Codebook regexes mostly start with word alternatives (``\b(two|three|\d+)\s+(trips|visits)\b``)
+    that the regex engine tries at every position of a paragraph; ``in`` on the case-folded
+    paragraph is a far faster scan, so a regex runs only where one of its literals occurs.
+    """
+    try:
+        parsed = re._parser.parse(expression, re.IGNORECASE)  # type: ignore[attr-defined]
+    except (re.error, AttributeError):
+        return None
+    options = _required_in_sequence(list(parsed))
+    return tuple(sorted({option.casefold() for option in options})) if options else None
+
+
+def _required_in_sequence(items: list[tuple[Any, Any]]) -> set[str] | None:
+    """The most selective set of strings one of which every match of a regex sequence contains."""
+    constants = re._constants  # type: ignore[attr-defined]
+    best: set[str] | None = None
+    run: list[str] = []
+
+    def consider(option: set[str] | None) -> None:
+        nonlocal best
+        if option and all(option) and (best is None or min(map(len, option)) > min(map(len, best))):
+            best = option
+
+    for op, value in items:
+        if op is constants.LITERAL:
+            run.append(chr(value))
+            continue
+        consider({"".join(run)} if run else None)
+        run = []
+        consider(_required_in_item(op, value))
+    consider({"".join(run)} if run else None)
+    return best
+
+
+def _required_in_item(op: Any, value: Any) -> set[str] | None:
+    constants = re._constants  # type: ignore[attr-defined]
+    if op is constants.SUBPATTERN:
+        return _required_in_sequence(list(value[-1]))
+    if op is constants.BRANCH:
+        options = [_required_in_sequence(list(alternative)) for alternative in value[1]]
+        return set().union(*options) if all(options) else None
+    if op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and value[0] >= 1:
+        return _required_in_sequence(list(value[2]))
+    if op is constants.IN and value and all(kind is constants.LITERAL for kind, _ in value):
+        return {chr(char) for _, char in value}
+    return None
 
 
 # -- engine ----------------------------------------------------------------------------------------
@@ -493,10 +793,11 @@ class _Rule:
 
 
 class _Lane:
-    """A pipeline and its matcher, for one language."""
+    """A pipeline and its matcher. Without ``--model`` one lane serves English and Chinese alike."""
 
-    def __init__(self, nlp: Any, codebook: Codebook, rules: list[tuple[str, RuleSet]]) -> None:
+    def __init__(self, nlp: Any, codebook: Codebook, rules: list[tuple[str, RuleSet]], *, blank: bool) -> None:
         self.nlp = nlp
+        self.blank = blank  # tokenizer only: paragraphs can share a Doc, sentences come from the arrays
         self.matcher = CodeMatcher(nlp)
         for prefix, ruleset in rules:
             _add_ruleset(self.matcher, prefix, ruleset)
@@ -504,6 +805,9 @@ class _Lane:
             self.matcher.add(f"sector:{sector}", terms=cues)
         for name in _NEGATION_LISTS:  # exact word forms: "could have" must not match "can have"
             self.matcher.add(f"negation:{name}", terms=getattr(codebook.negation, name), lemmas=False)
+
+    def docs(self, texts: Iterable[str]) -> Iterator[Any]:
+        return self.nlp.tokenizer.pipe(texts) if self.blank else self.nlp.pipe(texts)
 
 
 def _add_ruleset(matcher: CodeMatcher, prefix: str, ruleset: RuleSet) -> None:
@@ -531,10 +835,21 @@ def _rules_of(prefix: str, code: str, ruleset: RuleSet, *, veto: bool = False) -
     return rules
 
 
-class _Block(NamedTuple):
+class _Paragraph(NamedTuple):
+    start: int  # character offsets in the group's text
+    end: int
+    window: int  # the negation window of the paragraph's language
+
+
+class _Group(NamedTuple):
+    """Consecutive paragraphs analysed as one Doc: per-Doc overhead is paid once per document,
+    not once per paragraph. ``text`` is the document text from ``offset`` with hard-wrapped line
+    breaks turned into spaces (same length, so offsets carry over)."""
+
     offset: int
     text: str
-    lang: str
+    lane: _Lane
+    paragraphs: list[_Paragraph]
 
 
 class CodingEngine:
@@ -553,14 +868,18 @@ class CodingEngine:
         for index, rule in enumerate(self._all_rules):
             for key in rule.keys:
                 self._rule_index[key].append(index)
-        self._lanes: dict[str, _Lane] = {}
         model_nlp = _load_model(model) if model else None
         if model_nlp is not None and model_nlp.lang not in codebook.languages:
             raise UsageError(f"spaCy pipeline {model!r} is for language {model_nlp.lang!r}; the "
                              f"codebook covers {', '.join(codebook.languages)}")
+        self._lanes: dict[str, _Lane] = {}
+        blank_lane = None
         for lang in codebook.languages:
-            nlp = model_nlp if model_nlp is not None and model_nlp.lang == lang else _blank_pipeline(lang)
-            self._lanes[lang] = _Lane(nlp, codebook, rulesets)
+            if model_nlp is not None and model_nlp.lang == lang:
+                self._lanes[lang] = _Lane(model_nlp, codebook, rulesets, blank=False)
+                continue
+            blank_lane = blank_lane or _Lane(_blank_pipeline(), codebook, rulesets, blank=True)
+            self._lanes[lang] = blank_lane
         self._windows = {"en": codebook.negation.window, "zh": codebook.negation.window_zh}
         self._flags = {code.id: (code.flag_negation, code.flag_hypothetical) for code in codebook.codes}
         self._rule_order = {rule.rule_id: i for i, rule in enumerate(self._rules)}
@@ -587,54 +906,68 @@ class CodingEngine:
         return [candidate for unit in units for candidate in unit[2]]
 
     # -- analysis --------------------------------------------------------------------------------
-    def _blocks(self, text: str) -> list[_Block]:
-        """Paragraphs with their offset and language; hard-wrapped line breaks become spaces."""
-        blocks = []
+    def _groups(self, text: str) -> list[_Group]:
+        """The document's paragraphs, with their language, gathered into Docs.
+
+        Consecutive paragraphs share a Doc when their lane has a blank pipeline and the Doc stays
+        within ``MAX_BLOCK_CHARS``; a ``--model`` pipeline (whose parser could join sentences
+        across paragraphs) gets one Doc per paragraph.
+        """
+        members: list[list[tuple[int, int, str, _Lane, int]]] = []  # (start, end, text, lane, window)
         for start, end in split_paragraphs(text):
             paragraph = text[start:end]
             lang = detect_language(paragraph)
-            if lang not in self._lanes:
-                lang = next(iter(self._lanes))
+            lane = self._lanes.get(lang) or next(iter(self._lanes.values()))
             if _looks_hard_wrapped(paragraph):
                 paragraph = paragraph.replace("\n", " ")
-            blocks.append(_Block(start, paragraph, lang))
-        return blocks
+            entry = (start, end, paragraph, lane, self._windows.get(lang, self.codebook.negation.window))
+            first = members[-1][0] if members else None
+            if first is not None and first[3] is lane and lane.blank and end - first[0] <= MAX_BLOCK_CHARS:
+                members[-1].append(entry)
+            else:
+                members.append([entry])
+        return [_group(text, group) for group in members]
 
     def _analyse_chunk(self, chunk: list[tuple[str, Mapping[str, str]]]
                        ) -> Iterator[tuple[str, Mapping[str, str], list[tuple]]]:
-        """Run the pipelines over every paragraph of a chunk of documents (one ``nlp.pipe`` per
-        language), then analyse each document: (text, attributes, units) in input order."""
-        blocks = [self._blocks(text) for text, _ in chunk]
+        """Run the pipelines over every group of a chunk of documents (one stream per lane), then
+        analyse each document: (text, attributes, units) in input order."""
+        groups = [self._groups(text) for text, _ in chunk]
         docs: dict[tuple[int, int], Any] = {}
-        for lang, lane in self._lanes.items():
-            wanted = [(i, j) for i, doc_blocks in enumerate(blocks)
-                      for j, block in enumerate(doc_blocks) if block.lang == lang]
-            texts = (blocks[i][j].text for i, j in wanted)
-            for position, doc in zip(wanted, lane.nlp.pipe(texts)):
-                docs[position] = doc
+        for lane in {id(lane): lane for lane in self._lanes.values()}.values():
+            wanted = [(i, j) for i, doc_groups in enumerate(groups)
+                      for j, group in enumerate(doc_groups) if group.lane is lane]
+            texts = (groups[i][j].text for i, j in wanted)
+            docs.update(zip(wanted, lane.docs(texts)))
         for i, (text, attributes) in enumerate(chunk):
             units = []
-            for j, block in enumerate(blocks[i]):
-                doc = docs[(i, j)]
-                _set_lemmas(doc)
-                _mark_line_breaks(doc, block.text)
-                units.extend(self._analyse_block(text, block, doc, self._lanes[block.lang]))
+            for j, group in enumerate(groups[i]):
+                units.extend(self._analyse_group(text, group, docs[(i, j)]))
             yield text, attributes, units
 
-    def _analyse_block(self, text: str, block: _Block, doc: Any, lane: _Lane) -> list[tuple]:
-        """(segment span, sector cue counts, candidates) for each unit of one paragraph."""
-        from spacy.attrs import IS_PUNCT, IS_SPACE
-
-        hits = lane.matcher(doc, block.text)
-        sentences = [(s.start, s.end) for s in doc.sents]
-        sentence_of = [0] * (len(doc) + 1)
-        for index, (start, end) in enumerate(sentences):
-            sentence_of[start:end] = [index] * (end - start)
-        words = [0, *itertools.accumulate(int(not (punct or space))
-                                          for punct, space in doc.to_array([IS_PUNCT, IS_SPACE]).tolist())]
-        units = sentences if self.codebook.unit == "sentence" else [(0, len(doc))]
-        unit_of = sentence_of if self.codebook.unit == "sentence" else [0] * (len(doc) + 1)
-        context = _Context(doc, block.offset, text, sentence_of, words, self._windows[block.lang])
+    def _analyse_group(self, text: str, group: _Group, doc: Any) -> list[tuple]:
+        """(segment span, sector cue counts, candidates) for each unit of one group with a rule hit,
+        plus one unit without a span that holds the sector cues of all other units."""
+    
+        matcher = group.lane.matcher
+        if matcher.needs_lemmas:
+            _set_lemmas(doc)
+        columns = _columns(doc)
+        sentences = _Sentences.from_starts(_sentence_starts(doc, columns, group.text) if group.lane.blank
+                                           else _model_sentence_starts(doc, group.text))
+        hits = matcher.hits(doc, columns, sentences, group.text, [(p.start, p.end) for p in group.paragraphs])
+        if not hits:
+            return []
+        idx, ends = columns.idx, columns.ends
+        paragraph_starts = [p.start for p in group.paragraphs]
+        if self.codebook.unit == "sentence":
+            units, unit_of = sentences.bounds, sentences.of
+        else:
+            token_starts = [bisect.bisect_left(idx, p.start) for p in group.paragraphs]
+            units = list(zip(token_starts, [*token_starts[1:], len(idx)]))
+            unit_of = (numpy.searchsorted(token_starts, numpy.arange(len(idx)), side="right") - 1).tolist()
+        words = numpy.concatenate(([0], numpy.cumsum(~(columns.is_punct | columns.is_space)))).tolist()
+        context = _Context(group.offset, text, sentences.of, words)
         by_unit: dict[int, dict[str, list[Hit]]] = defaultdict(lambda: defaultdict(list))
         for hit in hits:
             unit = unit_of[hit.start]
@@ -642,22 +975,32 @@ class CodingEngine:
                 continue  # crosses the end of its unit
             by_unit[unit][hit.key].append(hit)
         results = []
+        other_cues: Counter[str] = Counter()
         for unit, keyed in sorted(by_unit.items()):
-            start, end = units[unit]
-            start_char = doc[start].idx
-            end_char = doc[end - 1].idx + len(doc[end - 1])
-            chars = _strip_span(block.text[start_char:end_char], block.offset + start_char)
-            if chars is None:
-                continue
-            context.load_triggers(keyed)
             sectors = Counter({k.split(":", 1)[1]: len(v) for k, v in keyed.items() if k.startswith("sector:")})
-            results.append((chars, sectors, self._candidates(keyed, context, chars)))
+            start, end = units[unit]
+            chars = _strip_span(group.text[idx[start]:ends[end - 1]], group.offset + idx[start])
+            complete = self._complete_rules(keyed)
+            if chars is None or not any(not self._all_rules[i].veto for i in complete):
+                other_cues.update(sectors)
+                continue
+            paragraph = group.paragraphs[bisect.bisect_right(paragraph_starts, idx[start]) - 1]
+            context.load_triggers(keyed, paragraph.window)
+            results.append((chars, sectors, self._candidates(complete, keyed, context, chars)))
+        if other_cues:
+            results.append(((group.offset, group.offset), other_cues, []))
         return results
 
-    def _candidates(self, keyed: Mapping[str, list[Hit]], context: _Context,
+    def _complete_rules(self, keyed: Mapping[str, list[Hit]]) -> list[int]:
+        """Indexes of the rules with a hit for each of their keys in a unit: a near rule needs
+        every one of its sets, and most units hold words of one set only ("sent", "documents")."""
+        rules = {i for key in keyed for i in self._rule_index.get(key, ())}
+        return sorted(i for i in rules if all(key in keyed for key in self._all_rules[i].keys))
+
+    def _candidates(self, present: list[int], keyed: Mapping[str, list[Hit]], context: _Context,
                     chars: tuple[int, int]) -> list[Candidate]:
+        """Candidates of one unit from its complete rules (``present``); vetoes apply per code."""
         flags = self._flags
-        present = sorted({i for key in keyed for i in self._rule_index.get(key, ())})
         vetoes: dict[str, str] = {}
         for rule in (self._all_rules[i] for i in present if self._all_rules[i].veto):
             if rule.code not in vetoes:
@@ -705,6 +1048,17 @@ class CodingEngine:
             return CodedDocument(tuple(segments), declared, "declared")
         inferred = most_cued(document_sectors)
         return CodedDocument(tuple(segments), inferred, "inferred" if inferred else None)
+
+
+def _group(text: str, members: list[tuple[int, int, str, _Lane, int]]) -> _Group:
+    """One Doc's worth of paragraphs: their texts joined by the original text between them."""
+    offset = members[0][0]
+    pieces, paragraphs, position = [], [], offset
+    for start, end, paragraph, _, window in members:
+        pieces.append(text[position:start] + paragraph)
+        paragraphs.append(_Paragraph(start - offset, end - offset, window))
+        position = end
+    return _Group(offset, "".join(pieces), members[0][3], paragraphs)
 
 
 def _choose_codings(candidates: list[Candidate], rule_order: Mapping[str, int]) -> list[Coding]:
@@ -755,20 +1109,21 @@ def _combinations(rule: _Rule, keyed: Mapping[str, list[Hit]], context: _Context
 
 
 class _Context:
-    """Per-paragraph state used to judge negation and to build matched spans."""
+    """Per-Doc state used to judge negation and to build matched spans; ``offset``: the Doc's
+    position in ``text``, ``sentence_of`` and ``words`` (running word count) indexed by token."""
 
-    def __init__(self, doc: Any, offset: int, text: str, sentence_of: list[int], words: list[int],
-                 window: int) -> None:
-        self.doc = doc
+    def __init__(self, offset: int, text: str, sentence_of: list[int], words: list[int]) -> None:
         self.offset = offset
         self.text = text
         self.sentence_of = sentence_of
         self.words = words
-        self.window = window
+        self.window = 0
         self.triggers: dict[str, list[Hit]] = {}
 
-    def load_triggers(self, keyed: Mapping[str, list[Hit]]) -> None:
-        """Trigger hits of this unit: longest match wins, and ``ignore`` phrases switch triggers off."""
+    def load_triggers(self, keyed: Mapping[str, list[Hit]], window: int) -> None:
+        """Trigger hits of one unit, and the negation window of its language: longest match wins,
+        and ``ignore`` phrases switch triggers off."""
+        self.window = window
         ignored = keyed.get("negation:ignore", [])
         self.triggers = {}
         for name in _NEGATION_LISTS:
