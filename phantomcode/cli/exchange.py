@@ -12,10 +12,7 @@ import typer
 from rich.markup import escape
 
 from ..codebook import default_codebook_path, lint_codebook
-from ..dictionaries import import_codebook
 from ..errors import UsageError
-from ..export import export_matrix
-from ..qda import export_qdc, export_qdpx
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
@@ -30,6 +27,8 @@ def codebook_export_command(
                                                      show_default=False)] = None,
 ) -> None:
     """Write the codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder or Taguette."""
+    from ..qda import export_qdc  # lxml: only for the commands that write or read REFI-QDA XML
+
     if fmt != "qdc":
         raise UsageError(f"unknown format {fmt!r}; codebook export writes qdc")
     source = file or default_codebook_path()
@@ -51,6 +50,8 @@ def codebook_import_command(
                                            "forms of the word (default: exact forms, as in the dictionary).")] = False,
 ) -> None:
     """Turn a .qdc, quanteda or LIWC dictionary into a phantomcode YAML codebook to review and fill in."""
+    from ..dictionaries import import_codebook
+
     result = import_codebook(file, fmt=fmt, name=name, exact_forms=not any_form)
     if out_file is None:
         out.file.write(result.text)
@@ -80,6 +81,8 @@ def qdpx_command(
     codebook: CodebookOption = None,
 ) -> None:
     """REFI-QDA project (.qdpx): notes, attributes as variables, codebook and accepted codings."""
+    from ..qda import export_qdpx
+
     result = export_qdpx(project=project, out=out_file, include_unreviewed=include_unreviewed, codebook=codebook,
                          name=name)
     err.print(f"wrote {result.sources} notes, {result.codes} codes, {result.variables} variables and "
@@ -99,6 +102,8 @@ def matrix_command(
     codebook: CodebookOption = None,
 ) -> None:
     """One row per document: doc_id, attributes and a 0/1 column per code, for R and Stata."""
+    from ..export import export_matrix
+
     count = export_matrix(project=project, fmt=fmt, out=out_file, status=status, codebook=codebook)
     if out_file is not None:
         err.print(f"wrote {count} documents to {escape(str(out_file))}")

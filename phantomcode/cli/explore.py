@@ -9,15 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
-from ..evaluate import evaluate
 from ..explore import codebook_stats, kwic
-from ..ingest import resolve_codebook
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
 
 def stats_command(project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Per code and per term: segments and documents it fires on; terms that never fire are marked."""
+    from ..ingest import resolve_codebook  # here, not above: 'codebook lint' loads this module too
+
     stats = codebook_stats(resolve_codebook(project, codebook), project=project)
     table = Table("code", "term", "segments", "documents", title="Codebook use in the project")
     never = 0
@@ -57,6 +57,8 @@ def evaluate_command(
     project: ProjectOption = None,
 ) -> None:
     """Sentence-level precision, recall, F1 and Cohen's kappa per code against a gold CSV."""
+    from ..evaluate import evaluate
+
     result = evaluate(gold, project=project)
     table = Table(Column("code", no_wrap=True, min_width=20), "support", "tp", "fp", "fn", "precision", "recall", "F1", "kappa",
                   title=f"{result.metrics.units} gold sentences")

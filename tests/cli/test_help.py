@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
-
 from typing import Any
 
 import typer.main
@@ -39,3 +40,33 @@ def test_every_command_has_help_and_a_readme_entry() -> None:
         name = " ".join(path)
         assert (command.help or "").strip(), f"'phantomcode {name}' has no help text"
         assert f"`phantomcode {name}" in reference, f"'phantomcode {name}' is missing from the README"
+
+
+HEAVY = ("pandas", "numpy", "spacy", "matplotlib", "openpyxl", "lxml", "krippendorff")
+
+
+def imported_by(*argv: str) -> set[str]:
+    """The heavy packages a fresh interpreter has loaded after running ``phantomcode ARGV``."""
+    script = ("import sys\nfrom phantomcode.cli import main\nsys.argv = ['phantomcode', *sys.argv[1:]]\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\n"
+              f"print('loaded:', *(name for name in {HEAVY!r} if name in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120)
+    return set(done.stderr.rsplit("loaded:", 1)[1].split())
+
+
+def test_the_cli_imports_no_heavy_package_until_a_command_needs_it() -> None:
+    done = subprocess.run([sys.executable, "-c", "import sys, phantomcode.cli\n"
+                           f"print(' '.join(n for n in {HEAVY!r} + ('yaml', 'phantomcode.ingest') if n in sys.modules))"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []
+    assert imported_by("--help") == set()
+    assert imported_by("codebook", "lint", "--help") == set()
+
+
+def test_report_and_export_run_without_pandas_or_spacy(project_from) -> None:
+    path = str(project_from({"beijing/a.md": "---\ncity: Beijing\n---\nThe school asked for the five documents.\n"}))
+    for argv in (["report", "-p", path], ["report", "-p", path, "-f", "csv", "--wide"],
+                 ["report", "-p", path, "cooccurrence"], ["export", "segments", "-p", path],
+                 ["export", "documents", "-p", path], ["info", "-p", path]):
+        assert imported_by(*argv) == set(), argv
