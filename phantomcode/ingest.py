@@ -9,6 +9,7 @@ each, and then neither the engine nor spaCy is loaded.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import signal
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .codebook import Codebook, load_codebook
+from .codebook import Codebook, default_codebook_path, load_codebook
 from .errors import Interrupted, NoteError, UsageError
 from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, file_hash, find_note_files,
                     load_sidecars, meta_hash, path_attributes, sidecar_for)
@@ -98,9 +99,45 @@ def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str |
     """
     if isinstance(codebook, Codebook):
         return codebook
+    return load_codebook(_codebook_path(codebook, remembered), check_patterns=check_patterns)
+
+
+def _codebook_path(codebook: str | Path | None, remembered: str | None) -> Path | None:
     if codebook is None and remembered is not None and Path(remembered).is_file():
-        codebook = remembered
-    return load_codebook(codebook, check_patterns=check_patterns)
+        return Path(remembered)
+    return None if codebook is None else Path(codebook)
+
+
+@dataclass(frozen=True)
+class CodebookIdentity:
+    """What ingest and re-code need of their codebook until they code something.
+
+    A codebook whose bytes (``content_hash``) a completed run already used was valid then, so its
+    name and version come from that run's record and it is not parsed: parsing the YAML costs a
+    quarter of a second, most of re-ingesting an unchanged folder. It is loaded, with every check,
+    only when notes must be coded (``_engine``).
+    """
+
+    path: Path
+    content_hash: str
+    name: str
+    version: str
+
+
+def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> Codebook | CodebookIdentity:
+    """The caller's ``Codebook`` as is; else the identity of the codebook ``choose_codebook`` would load."""
+    if isinstance(codebook, Codebook):
+        return codebook
+    path = _codebook_path(codebook, store.last_codebook_path()) or default_codebook_path()
+    try:
+        content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        content_hash = ""
+    known = store.known_codebook(content_hash) if content_hash else None
+    if known is None:
+        book = load_codebook(path, check_patterns=False)  # raises a clear error for a bad or missing file
+        return CodebookIdentity(book.path, book.content_hash, book.name, book.version)
+    return CodebookIdentity(path, content_hash, *known)
 
 
 def resolve_codebook(project: str | Path | None, codebook: str | Path | Codebook | None) -> Codebook:
@@ -167,7 +204,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     template = compile_path_template(path_attrs) if path_attrs else None
     check_mode(pii)
     with Store.open(project) as store, store.writer():
-        book = choose_codebook(codebook, remembered=store.last_codebook_path(), check_patterns=False)
+        book = _identify_codebook(store, codebook)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
                               files=len(files))
         sidecars, sidecar_warnings = load_sidecars(root)
@@ -180,8 +217,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                 plans = planner.plan(files, stop)
                 store.refresh_file_stats(planner.refreshed)
                 tasks = [plan.task for plan in plans if plan.task is not None]
-                job = lambda: IngestJob(_engine(book, model, checked=isinstance(codebook, Codebook)),  # noqa: E731
-                                        tasks, planner.root_key, max_bytes, pii)
+                job = lambda: IngestJob(_engine(book, model), tasks, planner.root_key, max_bytes, pii)  # noqa: E731
                 with _pool(job, jobs, bool(tasks)) as pool:
                     outcomes = pool.map(read_and_code, index_chunks(len(tasks))) if pool else iter(())
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
@@ -198,16 +234,15 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     return report
 
 
-def _engine(book: Codebook, model: str | None, *, checked: bool) -> CodingEngine:
+def _engine(book: Codebook | CodebookIdentity, model: str | None) -> CodingEngine:
     """The coding engine, built only when there is something to code (it takes about a second).
 
-    The codebook was loaded without validating its spaCy token patterns (importing spaCy's
-    schemas alone costs most of a second, which would dominate re-ingesting an unchanged folder),
-    so it is loaded again with the check before anything is coded with it.
+    A codebook known by its identity is loaded now, with every check (validating spaCy token
+    patterns imports spaCy's schemas, most of a second: an unchanged folder never pays for it).
     """
     from .coding import CodingEngine
 
-    if not checked:
+    if isinstance(book, CodebookIdentity):
         full = load_codebook(book.path)
         if full.content_hash != book.content_hash:
             raise UsageError(f"codebook {book.path} changed on disk during the run; run the command again")
@@ -230,7 +265,7 @@ class _Saver:
     """Writes kept notes, one transaction per batch, and counts them once committed."""
 
     store: Store
-    book: Codebook
+    book: Codebook | CodebookIdentity
     run_id: int
     report: IngestReport
 
@@ -263,7 +298,7 @@ class _Planner:
     """
 
     def __init__(self, root: Path, states: dict[str, StoredState], sidecars: dict[str, Sidecar],
-                 template: Any, codebook: Codebook, max_bytes: int, pii: str, report: IngestReport) -> None:
+                 template: Any, codebook: Codebook | CodebookIdentity, max_bytes: int, pii: str, report: IngestReport) -> None:
         self.root_key = str(root)
         self.states = states
         self.by_source = {s.source: s for s in states.values() if s.root == self.root_key}
@@ -390,7 +425,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
     process only writes them, one transaction per batch.
     """
     with Store.open(project, must_exist=True) as store, store.writer():
-        book = choose_codebook(codebook, remembered=store.last_codebook_path(), check_patterns=False)
+        book = _identify_codebook(store, codebook)
         report = CodeReport(project=str(store.path), codebook=f"{book.name} {book.version}",
                             documents=store.count_documents())
         doc_ids = store.doc_ids(not_coded_with=None if force else book.content_hash)
@@ -398,8 +433,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         warnings: set[str] = set()
         try:
-            job = lambda: RecodeJob(_engine(book, model, checked=isinstance(codebook, Codebook)),  # noqa: E731
-                                    store.path)
+            job = lambda: RecodeJob(_engine(book, model), store.path)  # noqa: E731
             with _StopRequested() as stop, _pool(job, jobs, bool(doc_ids)) as pool:
                 recoded = pool.map(recode, list_chunks(doc_ids)) if pool else iter(())
                 for batch in _batched(recoded, batch_size):

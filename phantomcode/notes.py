@@ -64,11 +64,15 @@ def find_note_files(root: str | Path) -> list[NoteFile]:
     found: list[NoteFile] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d))
+        # String operations, not Path arithmetic, per file: re-ingesting an unchanged folder of
+        # thousands of notes otherwise spends a noticeable share of its time here.
+        folder = Path(dirpath)
+        prefix = folder.relative_to(root).as_posix()
+        prefix = "" if prefix == "." else f"{prefix}/"
         for name in filenames:
-            if is_ignored_name(name) or Path(name).suffix.lower() not in NOTE_SUFFIXES:
+            if is_ignored_name(name) or os.path.splitext(name)[1].lower() not in NOTE_SUFFIXES:
                 continue
-            path = Path(dirpath) / name
-            found.append(NoteFile(path, path.relative_to(root).as_posix()))
+            found.append(NoteFile(folder / name, prefix + name))
     return sorted(found, key=lambda f: f.relpath)
 
 

@@ -552,6 +552,13 @@ class Store:
         return self.connection.execute(
             "SELECT count(*) FROM documents WHERE coded_with IS NOT ?", (not_coded_with,)).fetchone()[0]
 
+    def known_codebook(self, content_hash: str) -> tuple[str, str] | None:
+        """(name, version) of the codebook with these bytes, when a completed run used it."""
+        row = self.connection.execute(
+            "SELECT codebook_name, codebook_version FROM runs WHERE codebook_hash = ? AND status = 'completed'"
+            " AND codebook_name IS NOT NULL ORDER BY run_id DESC LIMIT 1", (content_hash,)).fetchone()
+        return (row[0], row[1] or "") if row else None
+
     def last_codebook_path(self) -> str | None:
         """The codebook file the project's most recent run used."""
         row = self.connection.execute(

@@ -1,13 +1,18 @@
-"""The ingest library call: interruption, worker processes, codebook memory."""
+"""The ingest library call: interruption, worker processes, the unchanged-file fast path, migration 5."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from importlib import import_module
 
 import pytest
 
 from phantomcode.errors import Interrupted
-from phantomcode.ingest import ingest
+from phantomcode.ingest import code_project, ingest
+from phantomcode.store import SCHEMA_VERSION
+
+ingest_module = import_module("phantomcode.ingest")  # the package binds the name to the function
 
 SENTENCES = ("The school asked for five documents and a lease in her own name. "
              "The hospital said the rural insurance would not reimburse anything here. ")
@@ -59,3 +64,76 @@ def test_document_sector_is_declared_or_inferred_from_cues(project, notes_dir, w
                        connection.execute("SELECT doc_id, sector, sector_source FROM documents"))
     assert sectors == {"declared": ("education", "declared"), "inferred": ("healthcare", "inferred"),
                        "neither": (None, None)}
+
+
+def segments(project) -> list[tuple]:
+    with sqlite3.connect(project) as connection:
+        return connection.execute("SELECT segment_id, doc_id, start, end, sector FROM segments ORDER BY 1").fetchall()
+
+
+def test_recode_in_workers_writes_what_one_process_writes(tmp_path, notes_dir, write_note) -> None:
+    for number in range(12):
+        write_note(f"n{number:02d}.md", SENTENCES * (number % 3 + 1), city="Chengdu")
+    ingest(notes_dir, project=tmp_path / "p.db", jobs=1)
+    before = codings(tmp_path / "p.db"), segments(tmp_path / "p.db")
+    report = code_project(project=tmp_path / "p.db", force=True, jobs=2, batch_size=5)
+    assert report.recoded == 12
+    assert codings(tmp_path / "p.db") == before[0]
+    assert [row[1:] for row in segments(tmp_path / "p.db")] == [row[1:] for row in before[1]]
+
+
+def _no_coding(monkeypatch) -> None:
+    """Make any attempt to load the codebook fully or build the engine fail the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("an unchanged folder must not load the codebook or build the engine")
+
+    monkeypatch.setattr(ingest_module, "_engine", refuse)
+    monkeypatch.setattr(ingest_module, "load_codebook", refuse)
+
+
+def _stored_stat(project, doc_id: str) -> tuple:
+    with sqlite3.connect(project) as connection:
+        return connection.execute("SELECT size, mtime_ns, text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+
+
+def test_touched_file_with_same_bytes_is_not_read_or_recoded_and_its_stat_is_refreshed(
+        project, notes_dir, write_note, monkeypatch) -> None:
+    path = write_note("a.md", SENTENCES, city="Beijing")
+    write_note("b.md", SENTENCES, city="Beijing")
+    ingest(notes_dir, project=project)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    _no_coding(monkeypatch)
+    report = ingest(notes_dir, project=project)
+    assert (report.unchanged, report.stored) == (2, 0)
+    assert _stored_stat(project, "a")[:2] == (stat.st_size, stat.st_mtime_ns + 5_000_000_000)
+
+
+def test_same_size_and_mtime_hides_a_rewrite_the_documented_limitation(project, notes_dir, write_note) -> None:
+    path = write_note("a.md", "The school asked for a lease.\n")
+    ingest(notes_dir, project=project)
+    stat = path.stat()
+    path.write_text("The clinic asked for a lease.\n", encoding="utf-8")  # same length, other bytes
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert ingest(notes_dir, project=project).unchanged == 1
+    assert _stored_stat(project, "a")[2] == "The school asked for a lease.\n"
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert ingest(notes_dir, project=project).updated == 1
+    assert _stored_stat(project, "a")[2] == "The clinic asked for a lease.\n"
+
+
+def test_project_from_before_file_stats_is_upgraded_and_reingested_without_coding(
+        project, notes_dir, write_note, monkeypatch) -> None:
+    path = write_note("a.md", SENTENCES, city="Beijing")
+    ingest(notes_dir, project=project)
+    with sqlite3.connect(project) as connection:  # back to schema 4: no size or mtime_ns columns
+        connection.execute("ALTER TABLE documents DROP COLUMN size")
+        connection.execute("ALTER TABLE documents DROP COLUMN mtime_ns")
+        connection.execute("DELETE FROM migrations WHERE version = 5")
+        connection.execute("PRAGMA user_version = 4")
+    _no_coding(monkeypatch)
+    report = ingest(notes_dir, project=project)
+    assert report.unchanged == 1
+    with sqlite3.connect(project) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert _stored_stat(project, "a")[:2] == (path.stat().st_size, path.stat().st_mtime_ns)
