@@ -465,7 +465,11 @@ class CodeMatcher:
         self._glob_terms: list[tuple[str, list[set[str] | int]]] = []  # (match key, spellings or glob ids)
         self._glob_uses: dict[int, list[tuple[int, int]]] = defaultdict(list)
         self._glob_words: dict[int, set[str]] = defaultdict(set)
-        self._seen_words: set[int] = set()
+        self._seen_words: set[int] = set()  # LOWER ids already checked against the globs
+        self._inflected: list[tuple[str, list[set[str]]]] = []  # (match key, spellings per word)
+        self._inflected_index: dict[str, list[tuple[int, int]]] = defaultdict(list)  # spelling -> uses
+        self._known_ids: set[int] = set()  # LOWER ids already checked against the inflected spellings
+        self._known_words: set[str] = set()
         self.needs_lemmas = False  # a pattern tests LEMMA or NORM in a way no LOWER test can replace
 
     def __len__(self) -> int:
@@ -502,7 +506,7 @@ class CodeMatcher:
             if lemmas and not exact and _LATIN_WORD.search(phrase):  # hanzi have no inflections
                 inflected = self._spellings(phrase, by_lemma=True)
                 if inflected != spelled:
-                    self._add_spellings(self._match_id(key, term), inflected)
+                    self._add_inflected(self._match_id(key, term), inflected)
         for index, pattern in enumerate(patterns):
             self._add_pattern(self._match_id(f"{key}\x1f{index}", None), pattern)
         for expression in regex:
@@ -527,17 +531,46 @@ class CodeMatcher:
         """Add every combination of spellings as a phrase, or one token pattern if there are too many."""
         from spacy.tokens import Doc
 
-        if not slots:
+        combinations = _product_size(slots)
+        if not slots or not combinations:
             return
-        combinations = 1
-        for slot in slots:
-            combinations *= len(slot)
         if combinations > _MAX_PHRASE_SPELLINGS:
             pattern = [{"LOWER": {"IN": sorted(slot)}} for slot in slots]
             self._add_pattern(match_key, pattern, validate=False)
             return
         self._phrases.add(match_key, [Doc(self.vocab, words=list(words))
                                       for words in itertools.product(*map(sorted, slots))])
+
+    def _add_inflected(self, match_key: str, slots: list[set[str]]) -> None:
+        """Register a term's other word forms; phrases are added as their words turn up in text.
+
+        A term like "send back" has dozens of spellings ("sends back", "sent back", ...) and a
+        codebook thousands of terms: building them all costs a second per process, while a corpus
+        uses few. :meth:`_learn_words` adds each combination once all its words have been seen.
+        """
+        if not slots or _product_size(slots) > _MAX_PHRASE_SPELLINGS:
+            self._add_spellings(match_key, slots)  # as one token pattern
+            return
+        index = len(self._inflected)
+        self._inflected.append((match_key, slots))
+        for position, slot in enumerate(slots):
+            for word in slot:
+                self._inflected_index[word].append((index, position))
+        self._add_spellings(match_key, [slot & self._known_words for slot in slots])
+
+    def _learn_words(self, lowers: set[int]) -> None:
+        """Add the inflected spellings that words seen for the first time complete."""
+        new = lowers - self._known_ids
+        if not new:
+            return
+        self._known_ids |= new
+        for word_id in new:
+            word = self.vocab.strings[word_id]
+            self._known_words.add(word)
+            for index, position in self._inflected_index.get(word, ()):
+                match_key, slots = self._inflected[index]
+                self._add_spellings(match_key, [{word} if i == position else slot & self._known_words
+                                                for i, slot in enumerate(slots)])
 
     def _add_pattern(self, match_key: str, pattern: Sequence[Mapping], *, validate: bool = True) -> None:
         from spacy.matcher import Matcher
@@ -574,11 +607,11 @@ class CodeMatcher:
         # words seen before this term was added must be checked again
         self._seen_words.clear()
 
-    def _expand_globs(self, lowers: Iterable[int]) -> None:
+    def _expand_globs(self, lowers: set[int]) -> None:
         """Add concrete phrases for glob terms whose globs match words not seen before."""
         if not self._globs:
             return
-        for word_id in set(lowers) - self._seen_words:
+        for word_id in lowers - self._seen_words:
             self._seen_words.add(word_id)
             word = self.vocab.strings[word_id]
             norm = word.replace("\u2019", "'")
@@ -639,13 +672,16 @@ class CodeMatcher:
         columns = _columns(doc)
         starts = (_model_sentence_starts(doc, text) if doc.has_annotation("SENT_START")
                   else _sentence_starts(doc, columns, text))
-        return self.hits(doc, columns, _Sentences.from_starts(starts), text, [(0, len(text))])
+        return self.hits(doc, columns, _Sentences.from_starts(starts), text, [(0, len(text))])  # one window
 
     def hits(self, doc: Any, columns: _Columns, sentences: _Sentences, text: str,
-             paragraphs: Sequence[tuple[int, int]]) -> list[Hit]:
-        """Every hit in ``doc``; ``text`` is its text and ``paragraphs`` the (start, end) character
-        ranges that regexes run over (a regex never matches across paragraphs)."""
-        self._expand_globs(columns.lower.tolist())
+             windows: Sequence[tuple[int, int]]) -> list[Hit]:
+        """Every hit in ``doc``; ``text`` is its text and ``windows`` the (start, end) character
+        ranges that regexes run over, in order: the units of coding (a match across two units
+        could not code either)."""
+        lowers = set(columns.lower.tolist())
+        self._learn_words(lowers)
+        self._expand_globs(lowers)
         idx, ends = columns.idx, columns.ends
         found: dict[tuple[str, int, int], Hit] = {}
         spelled_as_text: set[tuple[str, int, int]] = set()
@@ -659,20 +695,28 @@ class CodeMatcher:
                 if exact:
                     spelled_as_text.add(where)
         if self._regexes:
-            folded = text.casefold()
-            candidates = [rule for rule in self._regexes
-                          if rule.literals is None or any(map(folded.__contains__, rule.literals))]
-            for start, end in paragraphs if candidates else ():
-                self._regex_hits(doc, text, start, end, candidates, found)
+            self._regex_hits(doc, text, windows, found)
         return sorted(found.values(), key=lambda h: (h.start, h.end, h.key))
 
-    def _regex_hits(self, doc: Any, text: str, start: int, end: int, rules: list[_Regex],
+    def _regex_hits(self, doc: Any, text: str, windows: Sequence[tuple[int, int]],
                     found: dict[tuple[str, int, int], Hit]) -> None:
-        """Regex hits in ``text[start:end]``; a regex runs only if the text holds one of its literals."""
-        folded = text[start:end].casefold()
-        for rule in rules:
-            if rule.literals is not None and not any(map(folded.__contains__, rule.literals)):
+        """Regex hits, each regex run only over the windows where one of its literals occurs."""
+        folded = text.casefold()
+        aligned = len(folded) == len(text)  # case folding kept every offset ("ß" -> "ss" does not)
+        window_starts = [start for start, _ in windows]
+        for rule in self._regexes:
+            if rule.literals is None or not aligned:
+                if rule.literals is None or any(map(folded.__contains__, rule.literals)):
+                    self._run_regex(doc, text, rule, windows, found)
                 continue
+            where = {bisect.bisect_right(window_starts, position) - 1
+                     for literal in rule.literals for position in _occurrences(folded, literal)}
+            self._run_regex(doc, text, rule, [windows[i] for i in sorted(where) if i >= 0], found)
+
+    @staticmethod
+    def _run_regex(doc: Any, text: str, rule: _Regex, windows: Iterable[tuple[int, int]],
+                   found: dict[tuple[str, int, int], Hit]) -> None:
+        for start, end in windows:
             for match in rule.regex.finditer(text, start, end):
                 if match.end() == match.start():
                     continue
@@ -680,6 +724,20 @@ class CodeMatcher:
                 if span is not None and len(span):
                     found.setdefault((rule.key, span.start, span.end),
                                      Hit(rule.key, span.start, span.end, rule.expression, match.start(), match.end()))
+
+
+def _product_size(slots: Sequence[set[str]]) -> int:
+    size = 1
+    for slot in slots:
+        size *= len(slot)
+    return size
+
+
+def _occurrences(text: str, literal: str) -> Iterator[int]:
+    position = text.find(literal)
+    while position >= 0:
+        yield position
+        position = text.find(literal, position + 1)
 
 
 def _rewrite_token(token: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -955,17 +1013,18 @@ class CodingEngine:
         columns = _columns(doc)
         sentences = _Sentences.from_starts(_sentence_starts(doc, columns, group.text) if group.lane.blank
                                            else _model_sentence_starts(doc, group.text))
-        hits = matcher.hits(doc, columns, sentences, group.text, [(p.start, p.end) for p in group.paragraphs])
-        if not hits:
-            return []
         idx, ends = columns.idx, columns.ends
-        paragraph_starts = [p.start for p in group.paragraphs]
         if self.codebook.unit == "sentence":
             units, unit_of = sentences.bounds, sentences.of
         else:
             token_starts = [bisect.bisect_left(idx, p.start) for p in group.paragraphs]
             units = list(zip(token_starts, [*token_starts[1:], len(idx)]))
             unit_of = (numpy.searchsorted(token_starts, numpy.arange(len(idx)), side="right") - 1).tolist()
+        windows = [(idx[start], ends[end - 1]) for start, end in units if end > start]
+        hits = matcher.hits(doc, columns, sentences, group.text, windows)
+        if not hits:
+            return []
+        paragraph_starts = [p.start for p in group.paragraphs]
         words = numpy.concatenate(([0], numpy.cumsum(~(columns.is_punct | columns.is_space)))).tolist()
         context = _Context(group.offset, text, sentences.of, words)
         by_unit: dict[int, dict[str, list[Hit]]] = defaultdict(lambda: defaultdict(list))
