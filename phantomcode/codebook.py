@@ -228,6 +228,11 @@ def _alias_index(vocabulary: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     return index
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are): node marks carry the same lines
+# and columns, ten times faster than the pure-Python parser on a large codebook.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def default_codebook_path() -> Path:
     """The bundled default codebook (``deflection.yaml``)."""
     return Path(__file__).parent / "codebooks" / "deflection.yaml"
@@ -265,7 +270,7 @@ def _parse(path: Path, *, check_patterns: bool = True) -> tuple[Codebook | None,
         reader.add(line, 1, "CB001", f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8")
         return None, reader.sorted()
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
