@@ -45,7 +45,8 @@ from phantomcode.codebook import Codebook, RuleSet, load_codebook
 from phantomcode.errors import UsageError
 
 __all__ = ["Candidate", "CodeMatcher", "Coding", "CodingEngine", "ExampleResult", "MatchedSpan",
-           "Segment", "check_examples", "detect_language", "split_paragraphs"]
+           "Segment", "check_examples", "detect_language", "pattern_clue", "regex_clue", "split_paragraphs",
+           "term_clue"]
 
 _CJK_TOKEN = r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]"
 _HANZI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -514,18 +515,7 @@ class CodeMatcher:
                                         _required_literals(expression)))
 
     def _spellings(self, phrase: str, by_lemma: bool) -> list[set[str]]:
-        """For each token of ``phrase``: the lower-case spellings that match it."""
-        norms = [token.lower_.replace("\u2019", "'") for token in self.nlp.make_doc(phrase)]
-        if not by_lemma:
-            return [_with_curly_apostrophes([norm]) for norm in norms]
-        lemmas = [_lemma_of(norm) for norm in norms]
-        slots = []
-        for i, lemma in enumerate(lemmas):
-            forms = _forms_of_lemma(lemma)
-            if i + 1 < len(lemmas) and lemmas[i + 1] == "not":  # "ca n't" is "can not"
-                forms |= {short for short, full in _CONTRACTED.items() if full == lemma}
-            slots.append(_with_curly_apostrophes(forms))
-        return slots
+        return _spellings(self.nlp, phrase, by_lemma)
 
     def _add_spellings(self, match_key: str, slots: list[set[str]]) -> None:
         """Add every combination of spellings as a phrase, or one token pattern if there are too many."""
@@ -738,6 +728,63 @@ def _occurrences(text: str, literal: str) -> Iterator[int]:
     while position >= 0:
         yield position
         position = text.find(literal, position + 1)
+
+
+def _spellings(nlp: Any, phrase: str, by_lemma: bool) -> list[set[str]]:
+    """For each token of ``phrase``: the lower-case spellings that match it."""
+    norms = [token.lower_.replace("\u2019", "'") for token in nlp.make_doc(phrase)]
+    if not by_lemma:
+        return [_with_curly_apostrophes([norm]) for norm in norms]
+    lemmas = [_lemma_of(norm) for norm in norms]
+    slots = []
+    for i, lemma in enumerate(lemmas):
+        forms = _forms_of_lemma(lemma)
+        if i + 1 < len(lemmas) and lemmas[i + 1] == "not":  # "ca n't" is "can not"
+            forms |= {short for short, full in _CONTRACTED.items() if full == lemma}
+        slots.append(_with_curly_apostrophes(forms))
+    return slots
+
+
+def term_clue(term: str, *, lemmas: bool = True) -> frozenset[str] | None:
+    """Lower-case strings one of which the lower-cased text contains wherever ``term`` can match
+    (the spellings of its longest word), or None if there are none (a bare glob).
+
+    What a codebook change can affect is decided with these: a document whose text holds no clue
+    of any changed term codes the same with the old and the new codebook.
+    """
+    term = " ".join(term.split())
+    exact = term.startswith("=")
+    phrase = term[1:].strip() if exact else term
+    if "*" in phrase:
+        fragments = [part for word in phrase.lower().split() for part in word.split("*") if part]
+        longest = max(fragments, key=len, default="")
+        return frozenset(_with_curly_apostrophes([longest])) if longest else None
+    by_lemma = lemmas and not exact and bool(_LATIN_WORD.search(phrase))
+    slots = [slot for slot in _spellings(_blank_pipeline(), phrase, by_lemma) if all(slot)]
+    return _most_selective(slots)
+
+
+def pattern_clue(pattern: Sequence[Mapping[str, Any]]) -> frozenset[str] | None:
+    """Like :func:`term_clue`, for a token pattern: the words of one of its required tokens."""
+    rewritten = [_rewrite_token(token) or dict(token) for token in pattern]
+    slots = []
+    for attr, words in _required_words(rewritten):
+        if attr == "LEMMA":  # left as LEMMA only when no LOWER test could replace it
+            return None
+        slots.append({word.lower() for word in words})
+    return _most_selective(slots)
+
+
+def regex_clue(expression: str) -> frozenset[str] | None:
+    """Like :func:`term_clue`, for a regex: case-folded literals, one of which every match holds."""
+    literals = _required_literals(expression)
+    return frozenset(literals) if literals else None
+
+
+def _most_selective(slots: Sequence[set[str]]) -> frozenset[str] | None:
+    """The set whose shortest string is longest: long words are rare in text."""
+    slots = [slot for slot in slots if slot and all(slot)]
+    return frozenset(max(slots, key=lambda slot: min(map(len, slot)))) if slots else None
 
 
 def _rewrite_token(token: Mapping[str, Any]) -> dict[str, Any] | None:

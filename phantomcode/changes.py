@@ -1,0 +1,123 @@
+"""What a codebook change can affect: which stored documents must be re-coded after an edit.
+
+Researchers refine a codebook a term at a time and re-code after each edit. Re-coding every
+document for one new term wastes minutes on a large project, so the old and the new codebook
+are compared. Their *structure* (codes and their order, flags, windows, the number of rules of
+each kind, ``within`` distances, unit, languages, sectors, attribute vocabularies) must be equal;
+then every difference lies in a list of words (terms, near sets, vetoes, negation triggers,
+sector cues) or in one regex or token pattern, and each has a *clue* (see
+:func:`phantomcode.coding.term_clue`): strings one of which the text must contain for that rule
+to match at all. A document whose text contains no clue of any changed rule codes exactly as it
+did, so it keeps its codings. Any other change, or a rule without a clue, re-codes everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .codebook import Codebook, RuleSet
+
+__all__ = ["CodebookChange", "codebook_change"]
+
+
+@dataclass(frozen=True)
+class CodebookChange:
+    """``everything``: every document may code differently (``reason`` says why). Otherwise only
+    documents whose lower-cased text holds one of ``words`` or whose case-folded text holds one
+    of ``literals`` can; ``changed`` names the rules that differ."""
+
+    everything: bool
+    reason: str
+    changed: tuple[str, ...] = ()
+    words: frozenset[str] = frozenset()
+    literals: frozenset[str] = frozenset()
+
+    def affects(self, text: str) -> bool:
+        if self.everything:
+            return True
+        if self.words:
+            lowered = text.lower()
+            if any(map(lowered.__contains__, self.words)):
+                return True
+        if self.literals:
+            folded = text.casefold()
+            return any(map(folded.__contains__, self.literals))
+        return False
+
+
+def codebook_change(old: Codebook, new: Codebook) -> CodebookChange:
+    """How coding with ``new`` can differ from coding with ``old``."""
+    if _structure(old) != _structure(new):
+        return CodebookChange(True, "the codebook's structure changed (codes, flags, windows, unit, "
+                                    "sectors, attribute values or the number of rules)")
+    from .coding import pattern_clue, regex_clue, term_clue
+
+    changed: list[str] = []
+    words: set[str] = set()
+    literals: set[str] = set()
+    old_terms, new_terms = dict(_term_lists(old)), dict(_term_lists(new))
+    for where, (terms, lemmas) in new_terms.items():
+        for term in sorted(set(terms) ^ set(old_terms[where][0])):
+            clue = term_clue(term, lemmas=lemmas)
+            if clue is None:
+                return CodebookChange(True, f"{where}: {term!r} has no fixed letters to look for")
+            changed.append(f"{where}: {term}")
+            words |= clue
+    for (where, before), (_, after) in zip(_matchers(old), _matchers(new)):
+        if before == after:
+            continue
+        kind = "regex" if isinstance(before, str) else "pattern"
+        clues = [regex_clue(rule) if kind == "regex" else pattern_clue(rule) for rule in (before, after)]
+        if None in clues:
+            return CodebookChange(True, f"{where}: a changed {kind} has no fixed words to look for")
+        changed.append(where)
+        for clue in clues:
+            (literals if kind == "regex" else words).update(clue or ())
+    if not changed:
+        return CodebookChange(False, "no rule changed")
+    return CodebookChange(False, f"{len(changed)} rule change(s)", tuple(changed), frozenset(words),
+                          frozenset(literals))
+
+
+def _structure(book: Codebook) -> str:
+    """Everything that affects coding except the contents of word lists, regexes and patterns."""
+    codes = [{"id": code.id, "flags": [code.flag_negation, code.flag_hypothetical],
+              "rules": _ruleset_shape(code.rules), "veto": _ruleset_shape(code.veto)} for code in book.codes]
+    negation = book.negation
+    return json.dumps({
+        "unit": book.unit, "languages": list(book.languages), "codes": codes,
+        "windows": [negation.window, negation.window_zh],
+        "sectors": list(book.sectors), "attributes": {k: dict(v) for k, v in book.attributes.items()},
+    }, sort_keys=True, default=list)
+
+
+def _ruleset_shape(rules: RuleSet) -> dict[str, Any]:
+    return {"terms": bool(rules.terms), "patterns": len(rules.patterns), "regex": len(rules.regex),
+            "near": [[len(near.sets), near.within] for near in rules.near]}
+
+
+def _term_lists(book: Codebook) -> Iterator[tuple[str, tuple[tuple[str, ...], bool]]]:
+    """(where, (terms, matched by lemma too)) for every list of words the engine matches."""
+    for code in book.codes:
+        for prefix, rules in ((code.id, code.rules), (f"{code.id}/veto", code.veto)):
+            yield f"{prefix}/terms", (rules.terms, True)
+            for index, near in enumerate(rules.near):
+                for set_index, terms in enumerate(near.sets):
+                    yield f"{prefix}/near[{index}]/{set_index}", (terms, True)
+    for name in ("before", "after", "hypothetical_before", "hypothetical_after", "terminators", "ignore"):
+        yield f"negation/{name}", (getattr(book.negation, name), False)
+    for sector, cues in book.sectors.items():
+        yield f"sectors/{sector}", (cues, True)
+
+
+def _matchers(book: Codebook) -> Iterator[tuple[str, Any]]:
+    """(where, regex or token pattern) in codebook order."""
+    for code in book.codes:
+        for prefix, rules in ((code.id, code.rules), (f"{code.id}/veto", code.veto)):
+            for index, expression in enumerate(rules.regex):
+                yield f"{prefix}/regex[{index}]", expression
+            for index, pattern in enumerate(rules.patterns):
+                yield f"{prefix}/patterns[{index}]", pattern
