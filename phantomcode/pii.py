@@ -36,6 +36,11 @@ _IDENTIFIER = re.compile("|".join((
     r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ \t]+(?P<name>[A-Z][a-z]+(?:[- ][A-Z][a-z]+)?)",
     rf"(?:(?<![\u4e00-\u9fff])|(?<=[{_BEFORE_NAME}]))(?P<zh_name>[{_SURNAMES}][\u4e00-\u9fff]?)(?:老师|先生|女士)",
 )))
+# Something every _IDENTIFIER match contains. Most notes hold none of these, and testing for them
+# costs a fraction of the one-pass regex, which tries five alternatives at every position.
+_MARKERS = ("@", "Mr", "Ms", "Miss", "Dr", "Prof", "老师", "先生", "女士")  # "Mrs" contains "Mr"
+_PHONE_DIGITS = re.compile(r"1[3-9]\d[-\s]?\d{4}")
+_ID_DIGITS = re.compile(r"\d{17}")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -66,6 +71,8 @@ def check_mode(mode: str) -> str:
 
 def scan(text: str, *, first_line: int = 1) -> list[Finding]:
     """Every likely identifier in ``text``, in order; ``first_line`` is the file line the text starts on."""
+    if not _may_hold_identifier(text):
+        return []
     findings = []
     line, counted_to = first_line, 0
     for match in _IDENTIFIER.finditer(text):
@@ -79,6 +86,12 @@ def scan(text: str, *, first_line: int = 1) -> list[Finding]:
         counted_to = start
         findings.append(Finding(kind, start, end, line, mask(kind, value)))
     return findings
+
+
+def _may_hold_identifier(text: str) -> bool:
+    """False only when ``_IDENTIFIER`` cannot match: then ``scan`` need not run it."""
+    return (any(marker in text for marker in _MARKERS) or _PHONE_DIGITS.search(text) is not None
+            or _ID_DIGITS.search(text) is not None)
 
 
 def redact(text: str, findings: list[Finding]) -> str:
