@@ -330,20 +330,24 @@ def _sentence_starts(doc: Any, columns: _Columns, text: str) -> Any:
     starts[words[finals_before[words] - finals_before[previous + 1] > 0]] = True
     starts[0] = True
     if "\n" in text:
-        breaks = columns.is_space & _is_member(columns.orth, _newline_ids(doc.vocab, columns))
+        breaks = columns.is_space & _is_member(columns.orth, _id_table(_newline_ids(doc.vocab, columns)))
         starts[1:] |= breaks[:-1]
     doc.from_array([SENT_START], numpy.where(starts, 1, -1).astype("int64").astype("uint64").reshape(-1, 1))
     return starts
 
 
 @lru_cache(maxsize=None)
-def _punct_ids(vocab: Any) -> frozenset[int]:
-    return frozenset(vocab.strings.add(char) for char in _punct_chars())
+def _punct_ids(vocab: Any) -> Any:
+    return _id_table(vocab.strings.add(char) for char in _punct_chars())
 
 
-def _is_member(column: Any, ids: Iterable[int]) -> Any:
-    """``numpy.isin`` for a few hash ids: one binary search per token instead of a pass per id."""
-    table = numpy.array(sorted(ids), dtype="uint64")
+def _id_table(ids: Iterable[int]) -> Any:
+    """Sorted ids for :func:`_is_member`."""
+    return numpy.array(sorted(set(ids)), dtype="uint64")
+
+
+def _is_member(column: Any, table: Any) -> Any:
+    """``numpy.isin`` for hash ids in a sorted table: one binary search per token, not a pass per id."""
     if not len(table):
         return numpy.zeros(len(column), dtype=bool)
     positions = numpy.minimum(numpy.searchsorted(table, column), len(table) - 1)
@@ -434,7 +438,7 @@ class _Regex(NamedTuple):
     key: str
     regex: re.Pattern[str]
     expression: str
-    literals: tuple[str, ...] | None  # one of them is in every match (case-folded); None: unknown
+    clues: tuple[tuple[str, ...], ...]  # every match holds one string of each (case-folded); (): unknown
 
 
 class CodeMatcher:
@@ -458,6 +462,7 @@ class CodeMatcher:
         self._phrases = PhraseMatcher(self.vocab, attr="LOWER")
         self._patterns: list[_TokenPattern] = []
         self._required_ids: dict[str, set[int]] = defaultdict(set)  # attribute -> ids of required words
+        self._required_tables: dict[str, Any] = {}  # the same as sorted arrays, built on first use
         self._ids: dict[int, tuple[str, str | None]] = {}
         self._keys: set[str] = set()
         self._regexes: list[_Regex] = []
@@ -512,7 +517,7 @@ class CodeMatcher:
             self._add_pattern(self._match_id(f"{key}\x1f{index}", None), pattern)
         for expression in regex:
             self._regexes.append(_Regex(key, re.compile(expression, re.IGNORECASE), expression,
-                                        _required_literals(expression)))
+                                        _regex_clues(expression)))
 
     def _spellings(self, phrase: str, by_lemma: bool) -> list[set[str]]:
         return _spellings(self.nlp, phrase, by_lemma)
@@ -575,6 +580,7 @@ class CodeMatcher:
                          for attr, words in _required_words(rewritten))
         for attr, ids in required:
             self._required_ids[attr].update(ids)
+        self._required_tables.clear()
         self._patterns.append(_TokenPattern(matcher, required))
 
     def _add_glob_term(self, match_key: str, words: list[str]) -> None:
@@ -644,13 +650,15 @@ class CodeMatcher:
         """attribute -> word id -> the sentences it occurs in, for the words patterns require."""
         from spacy.attrs import LEMMA
 
+        if not self._required_tables:
+            self._required_tables.update({attr: _id_table(ids) for attr, ids in self._required_ids.items()})
         found: dict[str, dict[int, set[int]]] = {}
-        for attr, ids in self._required_ids.items():
+        for attr, table in self._required_tables.items():
             column = {"LOWER": columns.lower, "ORTH": columns.orth}.get(attr)
             if column is None:
                 column = doc.to_array([LEMMA])
             by_word: dict[int, set[int]] = defaultdict(set)
-            positions = numpy.flatnonzero(_is_member(column, ids)).tolist()
+            positions = numpy.flatnonzero(_is_member(column, table)).tolist()
             for position, word in zip(positions, column[positions].tolist()):
                 by_word[word].add(sentences.of[position])
             found[attr] = by_word
@@ -690,18 +698,22 @@ class CodeMatcher:
 
     def _regex_hits(self, doc: Any, text: str, windows: Sequence[tuple[int, int]],
                     found: dict[tuple[str, int, int], Hit]) -> None:
-        """Regex hits, each regex run only over the windows where one of its literals occurs."""
+        """Regex hits, each regex run only over the windows that hold one string of each of its clues."""
         folded = text.casefold()
         aligned = len(folded) == len(text)  # case folding kept every offset ("ß" -> "ss" does not)
         window_starts = [start for start, _ in windows]
         for rule in self._regexes:
-            if rule.literals is None or not aligned:
-                if rule.literals is None or any(map(folded.__contains__, rule.literals)):
-                    self._run_regex(doc, text, rule, windows, found)
+            if not _holds_clues(folded, rule.clues):
                 continue
+            if not rule.clues or not aligned:
+                self._run_regex(doc, text, rule, windows, found)
+                continue
+            first, *others = rule.clues
             where = {bisect.bisect_right(window_starts, position) - 1
-                     for literal in rule.literals for position in _occurrences(folded, literal)}
-            self._run_regex(doc, text, rule, [windows[i] for i in sorted(where) if i >= 0], found)
+                     for literal in first for position in _occurrences(folded, literal)}
+            chosen = (windows[i] for i in sorted(where) if i >= 0)
+            self._run_regex(doc, text, rule, [(start, end) for start, end in chosen
+                                              if _holds_clues(folded[start:end], others)], found)
 
     @staticmethod
     def _run_regex(doc: Any, text: str, rule: _Regex, windows: Iterable[tuple[int, int]],
@@ -721,6 +733,10 @@ def _product_size(slots: Sequence[set[str]]) -> int:
     for slot in slots:
         size *= len(slot)
     return size
+
+
+def _holds_clues(folded: str, clues: Iterable[tuple[str, ...]]) -> bool:
+    return all(any(map(folded.__contains__, clue)) for clue in clues)
 
 
 def _occurrences(text: str, literal: str) -> Iterator[int]:
@@ -777,8 +793,8 @@ def pattern_clue(pattern: Sequence[Mapping[str, Any]]) -> frozenset[str] | None:
 
 def regex_clue(expression: str) -> frozenset[str] | None:
     """Like :func:`term_clue`, for a regex: case-folded literals, one of which every match holds."""
-    literals = _required_literals(expression)
-    return frozenset(literals) if literals else None
+    clues = _regex_clues(expression)
+    return frozenset(clues[0]) if clues else None
 
 
 def _most_selective(slots: Sequence[set[str]]) -> frozenset[str] | None:
@@ -832,41 +848,47 @@ def _required_words(pattern: Sequence[Mapping[str, Any]]) -> list[tuple[str, lis
     return required
 
 
-def _required_literals(expression: str) -> tuple[str, ...] | None:
-    r"""Case-folded strings of which every match of ``expression`` contains one, or None if unknown.
+def _regex_clues(expression: str) -> tuple[tuple[str, ...], ...]:
+    r"""Sets of case-folded strings such that every match of ``expression`` holds one string of
+    each set, most selective first; () if none is known.
 
     Codebook regexes mostly start with word alternatives (``\b(two|three|\d+)\s+(trips|visits)\b``)
-    that the regex engine tries at every position of a paragraph; ``in`` on the case-folded
-    paragraph is a far faster scan, so a regex runs only where one of its literals occurs.
+    that the regex engine tries at every position of a paragraph; ``in`` on the case-folded text is
+    a far faster scan, so a regex runs only in the sentences that hold a string of each set.
     """
     try:
         parsed = re._parser.parse(expression, re.IGNORECASE)  # type: ignore[attr-defined]
     except (re.error, AttributeError):
-        return None
-    options = _required_in_sequence(list(parsed))
-    return tuple(sorted({option.casefold() for option in options})) if options else None
+        return ()
+    clues = {tuple(sorted({option.casefold() for option in options}))
+             for options in _required_sets(list(parsed))}
+    return tuple(sorted(clues, key=lambda clue: (-min(map(len, clue)), clue)))
 
 
-def _required_in_sequence(items: list[tuple[Any, Any]]) -> set[str] | None:
-    """The most selective set of strings one of which every match of a regex sequence contains."""
+def _required_sets(items: list[tuple[Any, Any]]) -> list[set[str]]:
+    """Every set of strings one of which each match of a regex sequence contains."""
     constants = re._constants  # type: ignore[attr-defined]
-    best: set[str] | None = None
+    found: list[set[str]] = []
     run: list[str] = []
-
-    def consider(option: set[str] | None) -> None:
-        nonlocal best
-        if option and all(option) and (best is None or min(map(len, option)) > min(map(len, best))):
-            best = option
-
     for op, value in items:
         if op is constants.LITERAL:
             run.append(chr(value))
             continue
-        consider({"".join(run)} if run else None)
+        if run:
+            found.append({"".join(run)})
         run = []
-        consider(_required_in_item(op, value))
-    consider({"".join(run)} if run else None)
-    return best
+        options = _required_in_item(op, value)
+        if options and all(options):
+            found.append(options)
+    if run:
+        found.append({"".join(run)})
+    return found
+
+
+def _required_in_sequence(items: list[tuple[Any, Any]]) -> set[str] | None:
+    """The most selective set of strings one of which every match of a regex sequence contains."""
+    sets = _required_sets(items)
+    return max(sets, key=lambda options: min(map(len, options))) if sets else None
 
 
 def _required_in_item(op: Any, value: Any) -> set[str] | None:
