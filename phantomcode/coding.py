@@ -2,19 +2,20 @@
 
 How a document is coded:
 
-1. The text is cut into paragraphs at blank lines; each paragraph is processed with the English
-   or the Chinese pipeline, chosen by its share of Chinese characters. Both pipelines are blank
-   spaCy pipelines built without downloads: hanzi are one token per character (spaCy's "char"
-   segmentation) while Latin words stay whole in both, so pinyin and hanzi terms match in
-   English and Chinese paragraphs alike. English lemmas come from spacy-lookups-data's table
-   and are lower-case.
+1. The text is cut into paragraphs at blank lines; each gets a language (English or Chinese, by
+   its share of hanzi), which sets its negation window. One blank spaCy tokenizer serves both:
+   English rules, one token per hanzi, Latin words (pinyin) whole. Consecutive paragraphs share
+   one Doc, so per-Doc costs are paid once per note. A ``--model`` pipeline gets one Doc per
+   paragraph of its language.
 2. Sentences end at ``. ! ?``, at ``。！？`` and at line breaks (unless the paragraph looks
-   hard-wrapped). The unit of coding is the sentence or the paragraph (``unit`` in the codebook).
-3. One :class:`CodeMatcher` call per paragraph finds every rule of every code, the negation
-   triggers and the sector cues at once: terms go to two PhraseMatchers (word forms and
-   lemmas), globs are expanded lazily into the word-form PhraseMatcher as new words are seen,
-   each token pattern has a Matcher that runs only when the pattern's required word occurs,
-   regexes run once over the paragraph text. Cost grows with tokens, not with codes.
+   hard-wrapped): spaCy's sentencizer rule, computed on token arrays. The unit of coding is the
+   sentence or the paragraph (``unit`` in the codebook).
+3. One :class:`CodeMatcher` call per Doc finds every rule of every code, the negation triggers and
+   the sector cues at once. Everything matches lower-case word forms: a term is also added in
+   every spelling whose lemma (spacy-lookups-data's table) equals its own, as those spellings
+   first occur in the text, so no token needs a lemma. Token patterns (their LEMMA tests
+   rewritten the same way) run only on sentences holding a word of each required token; regexes
+   only on sentences holding their required literals. Cost grows with tokens, not with codes.
 4. Per unit and code: a veto hit cancels the code in that unit; otherwise every hit is checked
    NegEx-style for negation and hypotheticals (trigger words before or after it within the
    codebook's window, stopped by terminators and sentence ends; a trigger that is part of the
