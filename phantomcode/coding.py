@@ -1076,7 +1076,6 @@ class CodingEngine:
     def _analyse_group(self, text: str, group: _Group, doc: Any) -> list[tuple]:
         """(segment span, sector cue counts, candidates) for each unit of one group with a rule hit,
         plus one unit without a span that holds the sector cues of all other units."""
-    
         matcher = group.lane.matcher
         if matcher.needs_lemmas:
             _set_lemmas(doc)
