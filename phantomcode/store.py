@@ -195,11 +195,14 @@ def coded_rows(coded: CodedDocument) -> CodedRows:
         segments.append((segment.start, segment.end, segment.unit, segment.sector, segment.sector_source))
         codings.extend(
             (index, c.code, c.rule, c.start, c.end,
-             json.dumps([{"start": m.start, "end": m.end, "text": m.text, "term": m.term} for m in c.matched],
-                        ensure_ascii=False),
+             _to_json([{"start": m.start, "end": m.end, "text": m.text, "term": m.term} for m in c.matched]),
              int(c.negated), int(c.hypothetical), c.cue)
             for c in segment.codings)
     return CodedRows(coded.sector, coded.sector_source, segments, codings)
+
+
+# json.dumps(..., ensure_ascii=False) builds a new encoder per call; coded_rows encodes every coding.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class DocumentRecord(NamedTuple):
