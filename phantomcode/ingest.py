@@ -114,8 +114,8 @@ class CodebookIdentity:
 
     A codebook whose bytes (``content_hash``) a completed run already used was valid then, so its
     name and version come from that run's record and it is not parsed: parsing the YAML costs a
-    quarter of a second, most of re-ingesting an unchanged folder. It is loaded, with every check,
-    only when notes must be coded (``_engine``).
+    quarter of a second, most of re-ingesting an unchanged folder. It is loaded only when notes
+    must be coded (``_engine``).
     """
 
     path: Path
@@ -125,7 +125,9 @@ class CodebookIdentity:
 
 
 def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> Codebook | CodebookIdentity:
-    """The caller's ``Codebook`` as is; else the identity of the codebook ``choose_codebook`` would load."""
+    """The caller's ``Codebook`` as is; else the identity of the codebook ``choose_codebook`` would
+    load when a completed run used its bytes; else that codebook, loaded and checked now, so that
+    its errors stop the command before it records a run."""
     if isinstance(codebook, Codebook):
         return codebook
     path = _codebook_path(codebook, store.last_codebook_path()) or default_codebook_path()
@@ -135,8 +137,7 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
         content_hash = ""
     known = store.known_codebook(content_hash) if content_hash else None
     if known is None:
-        book = load_codebook(path, check_patterns=False)  # raises a clear error for a bad or missing file
-        return CodebookIdentity(book.path, book.content_hash, book.name, book.version)
+        return load_codebook(path)  # raises a clear error for a bad or missing file
     return CodebookIdentity(path, content_hash, *known)
 
 
@@ -237,8 +238,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
 def _engine(book: Codebook | CodebookIdentity, model: str | None) -> CodingEngine:
     """The coding engine, built only when there is something to code (it takes about a second).
 
-    A codebook known by its identity is loaded now, with every check (validating spaCy token
-    patterns imports spaCy's schemas, most of a second: an unchanged folder never pays for it).
+    A codebook known by its identity is loaded now (validating its spaCy token patterns imports
+    spaCy, most of a second: an unchanged folder never pays for it).
     """
     from .coding import CodingEngine
 

@@ -8,7 +8,7 @@ from importlib import import_module
 
 import pytest
 
-from phantomcode.errors import Interrupted
+from phantomcode.errors import CodebookError, Interrupted
 from phantomcode.ingest import code_project, ingest
 from phantomcode.store import SCHEMA_VERSION
 
@@ -137,3 +137,16 @@ def test_project_from_before_file_stats_is_upgraded_and_reingested_without_codin
     with sqlite3.connect(project) as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert _stored_stat(project, "a")[:2] == (path.stat().st_size, path.stat().st_mtime_ns)
+
+
+def test_a_codebook_with_a_bad_token_pattern_stops_ingest_before_a_run_is_recorded(
+        tmp_path, project, notes_dir, write_note) -> None:
+    write_note("a.md", SENTENCES)
+    book = tmp_path / "book.yaml"
+    book.write_text("name: bad\nversion: '1'\ncodes:\n  - id: fees\n    label: Fees\n    definition: Fees.\n"
+                    "    patterns: [[{LEMMA: {IN: ask}}]]\ngroups:\n  mechanisms: [fees]\n", encoding="utf-8")
+    with pytest.raises(CodebookError) as caught:
+        ingest(notes_dir, project=project, codebook=book)
+    assert "CB006" in {problem.rule for problem in caught.value.problems}
+    with sqlite3.connect(project) as connection:
+        assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
