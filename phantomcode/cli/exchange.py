@@ -11,7 +11,6 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from ..codebook import default_codebook_path, lint_codebook
 from ..errors import UsageError
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
@@ -27,7 +26,8 @@ def codebook_export_command(
                                                      show_default=False)] = None,
 ) -> None:
     """Write the codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder or Taguette."""
-    from ..qda import export_qdc  # lxml: only for the commands that write or read REFI-QDA XML
+    from ..codebook import default_codebook_path  # the codebook modules and lxml: not for 'export segments'
+    from ..qda import export_qdc
 
     if fmt != "qdc":
         raise UsageError(f"unknown format {fmt!r}; codebook export writes qdc")
@@ -50,6 +50,7 @@ def codebook_import_command(
                                            "forms of the word (default: exact forms, as in the dictionary).")] = False,
 ) -> None:
     """Turn a .qdc, quanteda or LIWC dictionary into a phantomcode YAML codebook to review and fill in."""
+    from ..codebook import lint_codebook
     from ..dictionaries import import_codebook
 
     result = import_codebook(file, fmt=fmt, name=name, exact_forms=not any_form)

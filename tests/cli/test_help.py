@@ -45,11 +45,11 @@ def test_every_command_has_help_and_a_readme_entry() -> None:
 HEAVY = ("pandas", "numpy", "spacy", "matplotlib", "openpyxl", "lxml", "krippendorff")
 
 
-def imported_by(*argv: str) -> set[str]:
-    """The heavy packages a fresh interpreter has loaded after running ``phantomcode ARGV``."""
+def imported_by(*argv: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
+    """The ``watched`` packages a fresh interpreter has loaded after running ``phantomcode ARGV``."""
     script = ("import sys\nfrom phantomcode.cli import main\nsys.argv = ['phantomcode', *sys.argv[1:]]\n"
               "try:\n    main()\nexcept SystemExit:\n    pass\n"
-              f"print('loaded:', *(name for name in {HEAVY!r} if name in sys.modules), file=sys.stderr)")
+              f"print('loaded:', *(name for name in {watched!r} if name in sys.modules), file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120)
     return set(done.stderr.rsplit("loaded:", 1)[1].split())
 
@@ -70,3 +70,4 @@ def test_report_and_export_run_without_pandas_or_spacy(project_from) -> None:
                  ["report", "-p", path, "cooccurrence"], ["export", "segments", "-p", path],
                  ["export", "documents", "-p", path], ["info", "-p", path]):
         assert imported_by(*argv) == set(), argv
+    assert imported_by("export", "segments", "-p", path, watched=("yaml", "phantomcode.codebook")) == set()
