@@ -218,8 +218,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                 plans = planner.plan(files, stop)
                 store.refresh_file_stats(planner.refreshed)
                 tasks = [plan.task for plan in plans if plan.task is not None]
-                job = lambda: IngestJob(_engine(book, model), tasks, planner.root_key, max_bytes, pii)  # noqa: E731
-                with _pool(job, jobs, bool(tasks)) as pool:
+                with _pool(book, model, jobs, needed=bool(tasks),
+                           job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii)) as pool:
                     outcomes = pool.map(read_and_code, index_chunks(len(tasks))) if pool else iter(())
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
         except KeyboardInterrupt:
@@ -252,12 +252,13 @@ def _engine(book: Codebook | CodebookIdentity, model: str | None) -> CodingEngin
 
 
 @contextmanager
-def _pool(job: Callable[[], IngestJob | RecodeJob], jobs: int, needed: bool) -> Iterator[WorkerPool | None]:
-    """A worker pool for ``job()`` when there is work (None otherwise: no engine is built)."""
+def _pool(book: Codebook | CodebookIdentity, model: str | None, jobs: int, *, needed: bool,
+          job: Callable[[CodingEngine], IngestJob | RecodeJob]) -> Iterator[WorkerPool | None]:
+    """Workers for ``job(engine)`` when there is work; None otherwise, and then no engine is built."""
     if not needed:
         yield None
         return
-    with WorkerPool(job(), jobs) as pool:
+    with WorkerPool(job(_engine(book, model)), jobs) as pool:
         yield pool
 
 
@@ -434,8 +435,8 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         warnings: set[str] = set()
         try:
-            job = lambda: RecodeJob(_engine(book, model), store.path)  # noqa: E731
-            with _StopRequested() as stop, _pool(job, jobs, bool(doc_ids)) as pool:
+            with _StopRequested() as stop, _pool(book, model, jobs, needed=bool(doc_ids),
+                                                 job=lambda engine: RecodeJob(engine, store.path)) as pool:
                 recoded = pool.map(recode, list_chunks(doc_ids)) if pool else iter(())
                 for batch in _batched(recoded, batch_size):
                     store.save_codings([(item.doc_id, item.attribute_rows, item.coded) for item in batch],
