@@ -20,7 +20,8 @@ from .store import Store
 DOCUMENT_FORMATS = ("jsonl", "csv")
 SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
                    "status", "segment_sector", "sector_source", "codebook_hash"]
-_FORMULA_PREFIXES = Store.FORMULA_PREFIXES
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset(_FORMULA_PREFIXES)  # all one character: ``text[:1] in`` tests them at once
 
 
 def neutralise_formula(value: Any) -> Any:
@@ -69,8 +70,9 @@ def export_segments(*, project: str | Path | None = None, fmt: str = "csv", out:
 
 
 def _write_segment_csv(store: Store, handle: IO[str], columns: list[str]) -> int:
-    """The CSV export, streamed: the store yields finished cells, each row only gains its document's
-    attribute cells (looked up once per document), so a row costs no per-cell Python work."""
+    """The CSV export, streamed from the store's cursor to ``csv.writerows``: the SQL shapes the
+    cells, so a row only gets the formula guard and its document's attribute cells (guarded once
+    per document) instead of a dict and a DictWriter pass of its own."""
     extra = columns[len(SEGMENT_COLUMNS):]
     attributes = {doc_id: tuple(neutralise_formula(values.get(name, "")) for name in extra)
                   for doc_id, values in store.canonical_attribute_table().items()}
@@ -79,10 +81,13 @@ def _write_segment_csv(store: Store, handle: IO[str], columns: list[str]) -> int
     writer.writerow(columns)
     count = 0
 
-    def rows() -> Iterator[tuple[Any, ...]]:
+    def rows() -> Iterator[list[Any]]:
         nonlocal count
         for count, row in enumerate(store.report_segment_cells(), start=1):
-            yield row[1:] + attributes.get(row[0], missing)
+            cells = ["'" + value if isinstance(value, str) and value[:1] in _FORMULA_STARTS else value
+                     for value in row]
+            cells.extend(attributes.get(row[0], missing))
+            yield cells
 
     writer.writerows(rows())
     return count

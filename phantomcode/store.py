@@ -739,30 +739,22 @@ class Store:
         pairs = [(a, b, n, counts.get(("segments", a, b), 0)) for kind, a, b, n in rows if kind == "documents"]
         return pairs + [(b, a, n, segments) for a, b, n, segments in pairs if a != b]
 
-    # A spreadsheet runs a cell that begins with one of these as a formula (export.neutralise_formula).
-    FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
     def report_segment_cells(self) -> sqlite3.Cursor:
-        """The rows of ``export segments --format csv``: the raw doc_id, then one cell per
-        ``export.SEGMENT_COLUMNS``, in document order, exactly as the CSV writes them.
+        """The rows of ``export segments --format csv``: one cell per ``export.SEGMENT_COLUMNS``, in
+        document order, with the matched spans joined as ``words | words`` and the flags as
+        ``True``/``False`` in SQL, so that the export streams them to the csv writer.
 
-        Matched spans are joined as ``words | words``, flags are ``True``/``False`` and every text
-        cell is spreadsheet-safe (``'`` before a formula prefix), all in SQL: an export of 300,000
-        codings then streams from the cursor to the csv writer without per-cell Python work.
+        Guarding cells against spreadsheet formulas is left to the caller: a Python check per cell
+        costs less than the same test as a SQL expression.
         """
-        def safe(expression: str) -> str:
-            prefixes = ", ".join("char(%d)" % ord(p) for p in self.FORMULA_PREFIXES)
-            return f"CASE WHEN substr({expression}, 1, 1) IN ({prefixes}) THEN '''' || {expression} ELSE {expression} END"
-
         def flag(column: str) -> str:
             return f"CASE WHEN {column} THEN 'True' ELSE 'False' END"
 
-        matched = "(SELECT group_concat(json_extract(m.value, '$.text'), ' | ') FROM json_each(c.matched) m)"
-        cells = [safe("c.doc_id"), "c.start", "c.end", safe("substr(d.text, c.start + 1, c.end - c.start)"),
-                 safe("c.code"), safe("c.rule"), safe(matched), flag("c.negated"), flag("c.hypothetical"),
-                 safe("c.cue"), safe("c.status"), safe("s.sector"), safe("s.sector_source"), safe("c.codebook_hash")]
         return self.connection.execute(
-            f"SELECT c.doc_id, {', '.join(cells)}"
+            "SELECT c.doc_id, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start), c.code, c.rule,"
+            " (SELECT group_concat(json_extract(m.value, '$.text'), ' | ') FROM json_each(c.matched) m),"
+            f" {flag('c.negated')}, {flag('c.hypothetical')}, c.cue, c.status, s.sector, s.sector_source,"
+            " c.codebook_hash"
             " FROM codings c JOIN segments s USING (segment_id) JOIN documents d ON d.doc_id = c.doc_id"
             " ORDER BY c.doc_id, c.start, c.code")
 
