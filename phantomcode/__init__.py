@@ -5,14 +5,14 @@ The public API, usable from a notebook without the CLI::
     from phantomcode import Project, ingest, load_codebook
 """
 
-import importlib
-import sys
-import types
+import importlib as _importlib
+import sys as _sys
+import types as _types
 
 __version__ = "0.1.0"
 
 # Every public name is imported on first use (PEP 562), so that a command pays only for what it
-# runs: `phantomcode report` never loads spaCy or the ingest pipeline, `ingest` never loads pandas.
+# runs: `phantomcode report` never loads spaCy, `ingest` never loads pandas.
 _PUBLIC = {
     "Codebook": "codebook", "CodingEngine": "coding", "Project": "project", "agreement": "agree",
     "build_report": "report", "code_project": "ingest", "evaluate": "evaluate", "export_documents": "export",
@@ -27,10 +27,15 @@ __all__ = ["__version__", *sorted(_PUBLIC)]
 def __getattr__(name: str) -> object:
     if name not in _PUBLIC:
         raise AttributeError(f"module 'phantomcode' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    return getattr(_importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
 
 
-class _Package(types.ModuleType):
+def __dir__() -> list[str]:
+    """The public names too, though not yet imported: a notebook's tab completion lists them."""
+    return sorted({*globals(), *__all__})
+
+
+class _Package(_types.ModuleType):
     """Keeps ``phantomcode.ingest`` and ``phantomcode.evaluate`` the functions the API promises.
 
     Importing a submodule binds it as an attribute of its package, which would hide the function
@@ -39,9 +44,9 @@ class _Package(types.ModuleType):
     """
 
     def __setattr__(self, name: str, value: object) -> None:
-        if isinstance(value, types.ModuleType) and _PUBLIC.get(name) == name:
+        if isinstance(value, _types.ModuleType) and _PUBLIC.get(name) == name:
             return
         super().__setattr__(name, value)
 
 
-sys.modules[__name__].__class__ = _Package
+_sys.modules[__name__].__class__ = _Package

@@ -1,0 +1,23 @@
+"""The public API of ``import phantomcode``: names imported on first use, functions never hidden by modules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import phantomcode
+
+
+def test_every_public_name_resolves_and_is_listed() -> None:
+    for name in phantomcode.__all__:
+        assert getattr(phantomcode, name) is not None, name
+    assert set(phantomcode.__all__) <= set(dir(phantomcode))
+
+
+def test_ingest_and_evaluate_stay_functions_after_their_modules_are_imported() -> None:
+    script = ("import phantomcode, phantomcode.ingest, phantomcode.evaluate\n"
+              "from phantomcode.ingest import choose_codebook\n"
+              "print(callable(phantomcode.ingest), callable(phantomcode.evaluate), callable(choose_codebook),\n"
+              "      type(phantomcode.ingest).__name__, type(phantomcode.evaluate).__name__)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["True", "True", "True", "function", "function"], done.stderr
