@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import multiprocessing
 import re
-import signal
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,7 +40,7 @@ from typing import Any, NamedTuple
 
 import numpy
 
-from phantomcode.codebook import Codebook, RuleSet, load_codebook
+from phantomcode.codebook import Codebook, RuleSet
 from phantomcode.errors import UsageError
 
 __all__ = ["Candidate", "CodeMatcher", "Coding", "CodingEngine", "ExampleResult", "MatchedSpan",
@@ -1017,12 +1015,12 @@ class CodingEngine:
         """Segments of ``text`` with at least one coding (negated or hypothetical ones included)."""
         return next(self.code_documents([(text, attributes or {})]))
 
-    def code_documents(self, items: Iterable[tuple[str, Mapping[str, str]]], *,
-                       jobs: int = 1) -> Iterator[CodedDocument]:
-        """Code many documents; results come in input order. ``jobs > 1`` uses worker processes."""
-        if jobs > 1:
-            yield from _code_in_pool(self, items, jobs)
-            return
+    def code_documents(self, items: Iterable[tuple[str, Mapping[str, str]]]) -> Iterator[CodedDocument]:
+        """Code many documents, in input order, a chunk at a time (one tokenizer stream per chunk).
+
+        For several cores, :func:`phantomcode.ingest` and :func:`phantomcode.code_project` run
+        engines in worker processes (:mod:`phantomcode.workers`).
+        """
         iterator = iter(items)
         while chunk := list(itertools.islice(iterator, 64)):
             for text, attributes, units in self._analyse_chunk(chunk):
@@ -1350,63 +1348,3 @@ def _describe(candidate: Candidate) -> str:
         return f"{text} but was vetoed by {candidate.vetoed_by}"
     flags = [name for name, on in (("negated", candidate.negated), ("hypothetical", candidate.hypothetical)) if on]
     return f"{text} but was {' and '.join(flags)} (cue {candidate.cue!r})" if flags else text
-
-
-# -- worker processes ------------------------------------------------------------------------------
-_WORKER_ENGINE: CodingEngine | None = None
-_WORKER_ERROR: Exception | None = None
-_PARENT_ENGINE: CodingEngine | None = None  # inherited by forked workers
-
-
-def _init_worker(path: str, content_hash: str, model: str | None) -> None:
-    """Build the engine once per worker process from the codebook path.
-
-    A forked worker reuses the parent's engine when it is for the same codebook file, which saves
-    a second or two per worker. An initializer that raised would be retried forever, so a failure
-    is kept and raised by the first task instead.
-    """
-    global _WORKER_ENGINE, _WORKER_ERROR
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
-    parent = _PARENT_ENGINE
-    if parent is not None and parent.codebook.content_hash == content_hash and parent.model == model:
-        _WORKER_ENGINE = parent
-        return
-    try:
-        codebook = load_codebook(path)
-        if codebook.content_hash != content_hash:
-            raise UsageError(f"codebook {path} changed on disk while coding; run again")
-        _WORKER_ENGINE = CodingEngine(codebook, model=model)
-    except Exception as exc:  # noqa: BLE001 - re-raised in _code_one, in the parent process
-        _WORKER_ERROR = exc
-
-
-def _code_one(item: tuple[str, dict[str, str]]) -> CodedDocument:
-    if _WORKER_ERROR is not None:
-        raise _WORKER_ERROR
-    assert _WORKER_ENGINE is not None, "worker not initialised"
-    return _WORKER_ENGINE.code_document(*item)
-
-
-def _code_in_pool(engine: CodingEngine, items: Iterable[tuple[str, Mapping[str, str]]], jobs: int,
-                  batch_size: int = 256) -> Iterator[CodedDocument]:
-    """Code in ``jobs`` worker processes, in input order. The input is read in this thread only
-    (it may be a generator that is not thread-safe), one batch ahead of the results handed out."""
-    global _PARENT_ENGINE
-    args = (str(Path(engine.codebook.path)), engine.codebook.content_hash, engine.model)
-    iterator = iter(items)
-    chunksize = max(1, batch_size // (jobs * 4))
-    _PARENT_ENGINE = engine
-    try:
-        pool = multiprocessing.Pool(jobs, initializer=_init_worker, initargs=args)
-    finally:
-        _PARENT_ENGINE = None
-    with pool:
-        pending = None
-        while True:
-            batch = [(text, dict(attributes or {})) for text, attributes in itertools.islice(iterator, batch_size)]
-            submitted = pool.map_async(_code_one, batch, chunksize=chunksize) if batch else None
-            if pending is not None:
-                yield from pending.get()
-            if submitted is None:
-                return
-            pending = submitted
