@@ -238,14 +238,17 @@ def default_codebook_path() -> Path:
     return Path(__file__).parent / "codebooks" / "deflection.yaml"
 
 
-def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True) -> Codebook:
+def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True,
+                  source: bytes | None = None) -> Codebook:
     """Load and validate a codebook; raise ``CodebookError`` listing every error found.
 
     ``check_patterns=False`` skips validating spaCy token patterns (importing spaCy's schemas costs
     most of a second): for commands that read codes, labels and groups but never match text.
+    ``source``: the file's bytes as kept elsewhere (a project keeps the codebooks it coded with);
+    ``path`` then only names it.
     """
     path = Path(path) if path is not None else default_codebook_path()
-    codebook, problems = _parse(path, check_patterns=check_patterns)
+    codebook, problems = _parse(path, check_patterns=check_patterns, source=source)
     errors = [p for p in problems if p.severity == "error"]
     if errors or codebook is None:
         raise CodebookError(f"{path}: {len(errors)} error(s) in codebook", problems)
@@ -257,9 +260,10 @@ def lint_codebook(path: str | Path) -> list[Problem]:
     return _parse(Path(path))[1]
 
 
-def _parse(path: Path, *, check_patterns: bool = True) -> tuple[Codebook | None, list[Problem]]:
+def _parse(path: Path, *, check_patterns: bool = True,
+           source: bytes | None = None) -> tuple[Codebook | None, list[Problem]]:
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if source is None else source
     except OSError as exc:
         raise CodebookError(f"cannot read codebook {path}: {exc.strerror or exc}") from exc
     reader = _Reader(str(path), check_patterns=check_patterns)

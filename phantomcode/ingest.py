@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import __version__
 from .codebook import Codebook, default_codebook_path, load_codebook
 from .errors import Interrupted, NoteError, UsageError
 from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, file_hash, find_note_files,
@@ -83,6 +84,8 @@ class CodeReport:
     codebook: str
     documents: int = 0
     recoded: int = 0
+    unaffected: int = 0  # coded with an earlier codebook whose changes cannot touch them: codings kept
+    changes: list[str] = field(default_factory=list)  # the rule changes found, for the message
     warnings: list[str] = field(default_factory=list)
 
 
@@ -218,6 +221,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                 plans = planner.plan(files, stop)
                 store.refresh_file_stats(planner.refreshed)
                 tasks = [plan.task for plan in plans if plan.task is not None]
+                if tasks:
+                    _keep_codebook(store, book)
                 with _pool(book, model, jobs, needed=bool(tasks),
                            job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii)) as pool:
                     outcomes = pool.map(read_and_code, index_chunks(len(tasks))) if pool else iter(())
@@ -430,9 +435,17 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         book = _identify_codebook(store, codebook)
         report = CodeReport(project=str(store.path), codebook=f"{book.name} {book.version}",
                             documents=store.count_documents())
-        doc_ids = store.doc_ids(not_coded_with=None if force else book.content_hash)
+        if force:
+            doc_ids, unaffected = store.doc_ids(), []
+        else:
+            doc_ids, unaffected, report.changes = _affected_documents(store, book)
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
+        if doc_ids or unaffected:
+            _keep_codebook(store, book)
+        if unaffected:
+            store.mark_coded_with(unaffected, book.content_hash)
+            report.unaffected = len(unaffected)
         warnings: set[str] = set()
         try:
             with _StopRequested() as stop, _pool(book, model, jobs, needed=bool(doc_ids),
@@ -452,5 +465,49 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             raise Interrupted(f"interrupted: {report.recoded} notes were re-coded; "
                               "run the same command again to finish") from None
         report.warnings = sorted(warnings)
-        store.finish_run(run_id, status="completed", stats={"recoded": report.recoded})
+        store.finish_run(run_id, status="completed", stats={"recoded": report.recoded, "unaffected": report.unaffected})
     return report
+
+
+def _affected_documents(store: Store, book: Codebook | CodebookIdentity) -> tuple[list[str], list[str], list[str]]:
+    """(IDs to re-code, IDs a codebook change cannot affect, the changes), for the documents coded
+    with another codebook than ``book``.
+
+    The project keeps each codebook it coded with; comparing it with ``book``
+    (:func:`phantomcode.changes.codebook_change`) tells which documents can code differently: for
+    an edit of a few terms, only those whose text holds one of the edited words. Documents never
+    coded, or coded with a codebook the project did not keep or by another phantomcode version,
+    are all re-coded.
+    """
+    grouped = store.doc_ids_by_codebook(not_coded_with=book.content_hash)
+    to_code: list[str] = []
+    unaffected: list[str] = []
+    changes: set[str] = set()
+    new = book if isinstance(book, Codebook) else None
+    for old_hash, doc_ids in grouped.items():
+        kept = store.codebook_source(old_hash) if old_hash else None
+        if kept is None or kept[1] != __version__:
+            to_code.extend(doc_ids)
+            continue
+        from .changes import codebook_change
+
+        new = new or load_codebook(book.path, check_patterns=False)
+        if new.content_hash != book.content_hash:
+            raise UsageError(f"codebook {book.path} changed on disk during the run; run the command again")
+        old = load_codebook(book.path, check_patterns=False, source=kept[0])
+        change = codebook_change(old, new)
+        changes.update(change.changed if not change.everything else [change.reason])
+        for page in list_chunks(doc_ids, 500):
+            for doc_id, text, _ in store.texts_and_attributes(page):
+                (to_code if change.affects(text) else unaffected).append(doc_id)
+    return sorted(to_code), unaffected, sorted(changes)
+
+
+def _keep_codebook(store: Store, book: Codebook | CodebookIdentity) -> None:
+    """Keep the codebook's bytes in the project, so the next re-code can compare against them."""
+    try:
+        data = Path(book.path).read_bytes()
+    except OSError:
+        return  # the project just will not know what a later change affects: everything is re-coded
+    if hashlib.sha256(data).hexdigest() == book.content_hash:
+        store.save_codebook_source(book.content_hash, data)

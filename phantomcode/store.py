@@ -136,6 +136,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE documents ADD COLUMN size INTEGER;
         ALTER TABLE documents ADD COLUMN mtime_ns INTEGER;
     """),
+    ("keep the codebook files documents were coded with, so a re-code can tell what a change affects", """
+        CREATE TABLE codebooks (
+            content_hash TEXT PRIMARY KEY,
+            source BLOB NOT NULL,
+            tool_version TEXT NOT NULL,
+            saved_at TEXT NOT NULL
+        );
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -513,6 +521,24 @@ class Store:
         with self.transaction() as db:
             return sum(db.execute("DELETE FROM documents WHERE doc_id = ?", (d,)).rowcount for d in doc_ids)
 
+    def doc_ids_by_codebook(self, *, not_coded_with: str) -> dict[str | None, list[str]]:
+        """IDs of the documents coded with another codebook than ``not_coded_with``, in order,
+        grouped by the codebook hash they were coded with (None: never coded)."""
+        grouped: dict[str | None, list[str]] = {}
+        for doc_id, coded_with in self.connection.execute(
+                "SELECT doc_id, coded_with FROM documents WHERE coded_with IS NOT ? ORDER BY doc_id", (not_coded_with,)):
+            grouped.setdefault(coded_with, []).append(doc_id)
+        return grouped
+
+    def mark_coded_with(self, doc_ids: Sequence[str], codebook_hash: str) -> None:
+        """Record that documents code the same with another codebook: their codings stay, now
+        attributed to it (the run that made them is kept)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE documents SET coded_with = ? WHERE doc_id = ?",
+                           [(codebook_hash, doc_id) for doc_id in doc_ids])
+            db.executemany("UPDATE codings SET codebook_hash = ? WHERE doc_id = ?",
+                           [(codebook_hash, doc_id) for doc_id in doc_ids])
+
     def doc_ids(self, *, not_coded_with: str | None = None) -> list[str]:
         """Stored document IDs in order; with ``not_coded_with``, those coded with another codebook."""
         if not_coded_with is None:
@@ -561,6 +587,18 @@ class Store:
             "SELECT codebook_name, codebook_version FROM runs WHERE codebook_hash = ? AND status = 'completed'"
             " AND codebook_name IS NOT NULL ORDER BY run_id DESC LIMIT 1", (content_hash,)).fetchone()
         return (row[0], row[1] or "") if row else None
+
+    def save_codebook_source(self, content_hash: str, source: bytes) -> None:
+        """Keep the bytes of a codebook documents are coded with (once per distinct codebook)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO codebooks (content_hash, source, tool_version, saved_at)"
+                       " VALUES (?, ?, ?, ?)", (content_hash, source, __version__, _now()))
+
+    def codebook_source(self, content_hash: str) -> tuple[bytes, str] | None:
+        """(bytes, phantomcode version that coded with it) of a kept codebook, or None."""
+        row = self.connection.execute("SELECT source, tool_version FROM codebooks WHERE content_hash = ?",
+                                      (content_hash,)).fetchone()
+        return (bytes(row[0]), row[1]) if row else None
 
     def last_codebook_path(self) -> str | None:
         """The codebook file the project's most recent run used."""

@@ -129,13 +129,14 @@ def test_project_from_before_file_stats_is_upgraded_and_reingested_without_codin
     with sqlite3.connect(project) as connection:  # back to schema 4: no size or mtime_ns columns
         connection.execute("ALTER TABLE documents DROP COLUMN size")
         connection.execute("ALTER TABLE documents DROP COLUMN mtime_ns")
-        connection.execute("DELETE FROM migrations WHERE version = 5")
+        connection.execute("DROP TABLE codebooks")
+        connection.execute("DELETE FROM migrations WHERE version >= 5")
         connection.execute("PRAGMA user_version = 4")
     _no_coding(monkeypatch)
     report = ingest(notes_dir, project=project)
     assert report.unchanged == 1
     with sqlite3.connect(project) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert _stored_stat(project, "a")[:2] == (path.stat().st_size, path.stat().st_mtime_ns)
 
 
@@ -150,3 +151,46 @@ def test_a_codebook_with_a_bad_token_pattern_stops_ingest_before_a_run_is_record
     assert "CB006" in {problem.rule for problem in caught.value.problems}
     with sqlite3.connect(project) as connection:
         assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def _sector_rows(project) -> list[tuple]:
+    with sqlite3.connect(project) as connection:
+        return connection.execute("SELECT doc_id, start, end, sector, sector_source FROM segments ORDER BY 1, 2").fetchall()
+
+
+def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a_fresh_ingest(
+        tmp_path, notes_dir, write_note) -> None:
+    from phantomcode.codebook import default_codebook_path
+
+    write_note("lease.md", "The school asked for a lease. The landlord refused to sign.", city="Chengdu")
+    write_note("fees.md", "They paid a sponsorship fee of 5,000 yuan.", city="Beijing")
+    write_note("plain.md", "He works on building sites in the east of the city.", city="Beijing")
+    book = tmp_path / "book.yaml"
+    book.write_text(default_codebook_path().read_text(encoding="utf-8"), encoding="utf-8")
+    ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
+    edited = book.read_text(encoding="utf-8").replace("      - five documents\n",
+                                                      "      - five documents\n      - landlord\n")
+    book.write_text(edited, encoding="utf-8")
+
+    report = code_project(project=tmp_path / "p.db", codebook=book)
+    assert (report.recoded, report.unaffected) == (1, 2)
+    assert report.changes == ["paperwork/terms: landlord"]
+    ingest(notes_dir, project=tmp_path / "fresh.db", codebook=book)
+    assert codings(tmp_path / "p.db") == codings(tmp_path / "fresh.db")
+    assert _sector_rows(tmp_path / "p.db") == _sector_rows(tmp_path / "fresh.db")
+    assert code_project(project=tmp_path / "p.db", codebook=book).recoded == 0  # all now coded with it
+
+
+def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, notes_dir, write_note) -> None:
+    from phantomcode.codebook import default_codebook_path
+
+    write_note("a.md", "The school asked for a lease.")
+    write_note("b.md", "He works on building sites.")
+    book = tmp_path / "book.yaml"
+    book.write_text(default_codebook_path().read_text(encoding="utf-8"), encoding="utf-8")
+    ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
+    with sqlite3.connect(tmp_path / "p.db") as connection:
+        connection.execute("DELETE FROM codebooks")  # as in a project made before codebooks were kept
+    book.write_text(book.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
+    report = code_project(project=tmp_path / "p.db", codebook=book)
+    assert (report.recoded, report.unaffected) == (2, 0)

@@ -70,7 +70,9 @@ def test_sigkill_during_code_then_rerun_recodes_everything_once(tmp_path: Path) 
     shutil.copy(default_codebook_path(), codebook)
     assert finish(phantomcode("ingest", str(notes), "-p", str(project), "-c", str(codebook), "-q"))[0] == 0
     old_hash = query(project, "SELECT coded_with FROM documents LIMIT 1")[0][0]
-    codebook.write_text(codebook.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    window = "  window: {en: 6, zh: 8}"  # a structural edit: every note must be re-coded
+    codebook.write_text(codebook.read_text(encoding="utf-8").replace(window, window.replace("6", "7")),
+                        encoding="utf-8")
     command = ("code", "-p", str(project), "-c", str(codebook), "-q", "--jobs", "1")
     process = phantomcode(*command)
     wait_until(lambda: query(project, f"SELECT count(*) FROM documents WHERE coded_with != '{old_hash}'")[0][0] > 0,

@@ -75,5 +75,15 @@ def code_command(
 
 def render_code_report(report: CodeReport) -> None:
     err.print(f"re-coded [bold]{report.recoded}[/] of {report.documents} notes with codebook {report.codebook}")
+    if report.unaffected:
+        err.print(f"{report.unaffected} notes kept their codings: {_why_unaffected(report.changes)}; "
+                  "--force re-codes them all", markup=False, highlight=False)
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/] {warning}", markup=True)
+
+
+def _why_unaffected(changes: list[str]) -> str:
+    if not changes:
+        return "the codebook change does not touch any rule (labels, definitions or examples only)"
+    shown = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5 else "")
+    return f"none of them contains a word of the changed rules ({shown})"

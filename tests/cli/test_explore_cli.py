@@ -54,14 +54,15 @@ def test_export_segments_jsonl_keeps_matched_spans(runner, coded) -> None:
     assert record["matched"] and {"start", "end", "text", "term"} <= set(record["matched"][0])
 
 
-def test_code_recodes_only_after_a_codebook_change(runner, coded, tmp_path) -> None:
+def test_code_recodes_only_what_a_codebook_change_can_affect(runner, coded, tmp_path) -> None:
     unchanged = runner.invoke(app, ["code", "-p", str(coded), "--quiet"])
     assert "re-coded 0 of 2 notes" in unchanged.output
     edited = tmp_path / "edited.yaml"
     shutil.copy(default_codebook_path(), edited)
     edited.write_text(edited.read_text(encoding="utf-8") + "\n# a reviewer's comment\n", encoding="utf-8")
     changed = runner.invoke(app, ["code", "-p", str(coded), "--codebook", str(edited), "--quiet"])
-    assert "re-coded 2 of 2 notes" in changed.output
+    assert "re-coded 0 of 2 notes" in changed.output
+    assert "2 notes kept their codings: the codebook change does not touch any rule" in changed.output
     remembered = runner.invoke(app, ["code", "-p", str(coded), "--quiet"])
     assert "re-coded 0 of 2 notes" in remembered.output, "the project remembers its last codebook"
     forced = runner.invoke(app, ["code", "-p", str(coded), "--force", "--quiet"])
