@@ -202,6 +202,7 @@ class SizeRun:
     documents: int = 0
     codings: int = 0
     codings_after_code: int = 0
+    recoded_by_code: int | None = None  # notes the one-term change re-coded, from the command's message
     exported_rows: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -253,6 +254,9 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
     shutil.copyfile(BUNDLED_CODEBOOK, codebook)
     env = {**os.environ, "PYTHONHASHSEED": "0", "PHANTOMCODE_LOCK_TIMEOUT": "30"}
     env.pop("PHANTOMCODE_PROJECT", None)
+    # An installed package has compiled bytecode; a PYTHONDONTWRITEBYTECODE left in the environment
+    # would make every step recompile phantomcode's modules (about 0.2 s each time).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if snapshot is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(snapshot), *filter(None, [os.environ.get("PYTHONPATH")])])
     # Warm the page cache (Python, spaCy, phantomcode, the notes) so the first timed step is not penalised.
@@ -272,8 +276,10 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
              [*pc, "ingest", str(notes_dir), *common, "--codebook", str(codebook), "--quiet", *jobs_args]),
         Step("reingest", "`ingest` again, folder unchanged",
              [*pc, "ingest", str(notes_dir), *common, "--codebook", str(codebook), "--quiet", *jobs_args]),
-        Step("code", "`code` after a one-term codebook change (re-codes all)",
+        Step("code", "`code` after a one-term codebook change",
              [*pc, "code", *common, "--codebook", str(codebook), "--quiet", *jobs_args]),
+        Step("code_force", "`code --force` (re-codes every note)",
+             [*pc, "code", *common, "--codebook", str(codebook), "--force", "--quiet", *jobs_args], info=True),
         Step("report", "`report --by city` (table to a file)", [*pc, "report", "--by", "city", *common]),
         Step("report_quotes", "`report --by city --quotes 3 --format html`",
              [*pc, "report", "--by", "city", "--quotes", "3", "--format", "html",
@@ -299,6 +305,8 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
             result.documents, result.codings = _count(project)
         if step.key == "code":
             _, result.codings_after_code = _count(project)
+            found = re.search(r"re-coded (\d+) of", re.sub(r"\s+", " ", step.stderr))
+            result.recoded_by_code = int(found.group(1)) if found else None
     _check_outputs(result, project, workdir)
     return result
 
@@ -350,8 +358,11 @@ def _check_outputs(result: SizeRun, project: Path, workdir: Path) -> None:
     if reingest and f"{result.notes} unchanged" not in re.sub(r"\s+", " ", reingest.stderr):
         result.problems.append(f"re-ingest did not report all {result.notes} notes unchanged: {reingest.stderr.strip()[-300:]}")
     code = result.step("code")
-    if code and f"re-coded {result.notes} of" not in re.sub(r"\s+", " ", code.stderr):
-        result.problems.append(f"code did not report re-coding all notes: {code.stderr.strip()[-300:]}")
+    if code and "re-coded" not in code.stderr:
+        result.problems.append(f"code did not report what it re-coded: {code.stderr.strip()[-300:]}")
+    forced = result.step("code_force")
+    if forced and f"re-coded {result.notes} of" not in re.sub(r"\s+", " ", forced.stderr):
+        result.problems.append(f"code --force did not report re-coding all notes: {forced.stderr.strip()[-300:]}")
     if result.codings_after_code and result.exported_rows not in (0, result.codings_after_code):
         result.problems.append(f"export wrote {result.exported_rows} rows for {result.codings_after_code} codings")
 
@@ -505,8 +516,8 @@ def _mib(value: int) -> str:
     return f"{value / MIB:,.0f}"
 
 
-MAIN_ORDER = ("floor", "floor2", "floor_again", "ingest", "reingest", "code", "report", "report_quotes", "export",
-              "startup")
+MAIN_ORDER = ("floor", "floor2", "floor_again", "ingest", "reingest", "code", "code_force", "report", "report_quotes",
+              "export", "startup")
 
 
 def main_table(run: SizeRun) -> list[list[str]]:
@@ -576,8 +587,9 @@ def render(main: SizeRun, runs: dict[int, SizeRun], verdicts: list[Verdict], inf
         f"Corpus: {main.notes:,} synthetic notes in 6 city folders ({main.chinese} all-Chinese), "
         f"{main.words:,} whitespace-separated words, {main.tokens:,} spaCy tokens, "
         f"{main.corpus_bytes / MIB:.1f} MiB; seed {args.seed}. Cold ingest stored {main.documents:,} documents "
-        f"and {main.codings:,} codings ({main.codings / max(main.notes, 1):.1f} per note); after the one-term "
-        f"change, {main.codings_after_code:,}. Project file {main.db_bytes / MIB:.0f} MiB. "
+        f"and {main.codings:,} codings ({main.codings / max(main.notes, 1):.1f} per note); the one-term change "
+        f"(`{ADDED_TERM}`) re-coded {'?' if main.recoded_by_code is None else f'{main.recoded_by_code:,}'} notes "
+        f"(those holding one of its words) and left {main.codings_after_code:,} codings. Project file {main.db_bytes / MIB:.0f} MiB. "
         f"Floor = the faster of its two runs ({main.steps['floor'].wall:.2f} s and "
         f"{main.steps['floor_again'].wall:.2f} s). Jobs: {args.jobs or 'phantomcode default (all cores)'}.",
         "",

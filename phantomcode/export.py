@@ -134,7 +134,7 @@ def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: s
     columns follow the codebook's order, then codes found only in the project; a code whose id is
     also an attribute name gets the column ``code_ID``. Returns how many documents were written.
     """
-    from .ingest import choose_codebook
+    from .codebook import choose_codebook
 
     if fmt not in MATRIX_FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(MATRIX_FORMATS)}")

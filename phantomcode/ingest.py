@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .codebook import Codebook, default_codebook_path, load_codebook
+from .codebook import Codebook, default_codebook_path, load_codebook, remembered_codebook_path
 from .errors import Interrupted, NoteError, UsageError
 from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, file_hash, find_note_files,
                     load_sidecars, meta_hash, path_attributes, sidecar_for)
@@ -93,24 +93,6 @@ class CodeReport:
 # Choosing the codebook
 
 
-def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str | None = None,
-                    check_patterns: bool = True) -> Codebook:
-    """The codebook given, else the project's last one (``remembered``, if still on disk), else the default.
-
-    Remembering the project's codebook lets a researcher edit their YAML and simply run
-    ``phantomcode code`` without repeating ``--codebook`` every time.
-    """
-    if isinstance(codebook, Codebook):
-        return codebook
-    return load_codebook(_codebook_path(codebook, remembered), check_patterns=check_patterns)
-
-
-def _codebook_path(codebook: str | Path | None, remembered: str | None) -> Path | None:
-    if codebook is None and remembered is not None and Path(remembered).is_file():
-        return Path(remembered)
-    return None if codebook is None else Path(codebook)
-
-
 @dataclass(frozen=True)
 class CodebookIdentity:
     """What ingest and re-code need of their codebook until they code something.
@@ -133,7 +115,7 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
     its errors stop the command before it records a run."""
     if isinstance(codebook, Codebook):
         return codebook
-    path = _codebook_path(codebook, store.last_codebook_path()) or default_codebook_path()
+    path = remembered_codebook_path(codebook, store.last_codebook_path()) or default_codebook_path()
     try:
         content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
@@ -142,12 +124,6 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
     if known is None:
         return load_codebook(path)  # raises a clear error for a bad or missing file
     return CodebookIdentity(path, content_hash, *known)
-
-
-def resolve_codebook(project: str | Path | None, codebook: str | Path | Codebook | None) -> Codebook:
-    """``choose_codebook`` for commands that read codings but never match text (no pattern checks)."""
-    with Store.open(project, readonly=True) as store:
-        return choose_codebook(codebook, remembered=store.last_codebook_path(), check_patterns=False)
 
 
 # ---------------------------------------------------------------------------------------------

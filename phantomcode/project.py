@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .codebook import Codebook
+from .codebook import Codebook, choose_codebook
 from .export import SEGMENT_COLUMNS, document_rows, segment_rows
-from .ingest import resolve_codebook
 from .report import cooccurrence_frame, matrix_frame, quotes_frame
 from .store import RunInfo, Store
 
@@ -27,6 +26,12 @@ if TYPE_CHECKING:  # pandas is imported by the methods that return frames: the C
 
 Codes = str | Sequence[str] | None
 Where = Mapping[str, str | Sequence[str]] | None
+
+
+def resolve_codebook(project: str | Path | None, codebook: str | Path | Codebook | None) -> Codebook:
+    """``choose_codebook`` for commands that read codings but never match text (no pattern checks)."""
+    with Store.open(project, readonly=True) as store:
+        return choose_codebook(codebook, remembered=store.last_codebook_path(), check_patterns=False)
 
 
 @dataclass(frozen=True)

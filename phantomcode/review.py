@@ -101,7 +101,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
     repeats a draw (one is chosen and returned when not given). Raises ``UsageError`` for an
     unknown code, attribute or value, or a bad format.
     """
-    from .ingest import choose_codebook
+    from .codebook import choose_codebook
 
     fmt = _sheet_format(out, fmt)
     if fmt == "xlsx" and (out is None or str(out) == "-"):
@@ -378,7 +378,7 @@ def import_review(path: str | Path, *, project: str | Path | None = None, review
     ``reviewer`` defaults to the sheet's ``reviewer`` column, else ``$USER``. Raises
     ``UsageError`` when the sheet cannot be read at all, ``ProjectError`` for the store.
     """
-    from .ingest import choose_codebook
+    from .codebook import choose_codebook
 
     rows = read_review_sheet(path)
     report = ReviewImport(path=str(path), rows=len(rows))

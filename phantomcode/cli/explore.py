@@ -16,7 +16,7 @@ from ._options import CodebookOption, ProjectOption
 
 def stats_command(project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Per code and per term: segments and documents it fires on; terms that never fire are marked."""
-    from ..ingest import resolve_codebook  # here, not above: 'codebook lint' loads this module too
+    from ..project import resolve_codebook  # here, not above: 'codebook lint' loads this module too
 
     stats = codebook_stats(resolve_codebook(project, codebook), project=project)
     table = Table("code", "term", "segments", "documents", title="Codebook use in the project")
