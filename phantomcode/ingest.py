@@ -294,6 +294,7 @@ class _Planner:
         self.claimed: dict[str, str] = {}
         self.attribute_warnings: set[str] = set()
         self.refreshed: list[tuple[str, int, int]] = []  # (doc_id, size, mtime_ns) of files touched, not changed
+        self._meta_hashes: dict[tuple, str] = {}
 
     def plan(self, files: Sequence[NoteFile], stop: _StopRequested) -> list[_Plan]:
         plans = []
@@ -314,18 +315,26 @@ class _Planner:
         if stored.coded_with != self.codebook.content_hash:
             return False
         side = sidecar.lookup(note_file.relpath, stored.doc_id) if sidecar else {}
-        if meta_hash(side, from_path, self.pii) != stored.meta_hash:
+        if self._meta_hash(side, from_path) != stored.meta_hash:
             return False
         try:
-            stat = note_file.path.stat()
+            stat = os.stat(note_file.path)
             if (stat.st_size, stat.st_mtime_ns) == (stored.size, stored.mtime_ns):
                 return True
-            if stat.st_size > self.max_bytes or file_hash(note_file.path) != stored.source_hash:
+            if stat.st_size > self.max_bytes or file_hash(Path(note_file.path)) != stored.source_hash:
                 return False
         except OSError:
             return False  # a worker reads it and reports why it cannot
         self.refreshed.append((stored.doc_id, stat.st_size, stat.st_mtime_ns))
         return True
+
+    def _meta_hash(self, side: dict[str, str], from_path: dict[str, str]) -> str:
+        """``meta_hash``, computed once per distinct metadata: most notes share none or little."""
+        key = (tuple(sorted(side.items())), tuple(sorted(from_path.items())))
+        known = self._meta_hashes.get(key)
+        if known is None:
+            known = self._meta_hashes[key] = meta_hash(side, from_path, self.pii)
+        return known
 
     def settle(self, plans: Sequence[_Plan], outcomes: Iterator[NoteOutcome], save: _Saver, batch_size: int,
                progress: Progress | None, stop: _StopRequested) -> None:

@@ -38,9 +38,13 @@ _FRONT_MATTER_FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class NoteFile:
-    """A candidate note found on disk; ``relpath`` uses forward slashes on every platform."""
+    """A candidate note found on disk; ``relpath`` uses forward slashes on every platform.
 
-    path: Path
+    Discovery gives ``path`` as a string: a Path object per file is a noticeable share of
+    re-ingesting an unchanged folder of thousands of notes.
+    """
+
+    path: str | Path
     relpath: str
 
 
@@ -66,13 +70,12 @@ def find_note_files(root: str | Path) -> list[NoteFile]:
         dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d))
         # String operations, not Path arithmetic, per file: re-ingesting an unchanged folder of
         # thousands of notes otherwise spends a noticeable share of its time here.
-        folder = Path(dirpath)
-        prefix = folder.relative_to(root).as_posix()
+        prefix = Path(dirpath).relative_to(root).as_posix()
         prefix = "" if prefix == "." else f"{prefix}/"
         for name in filenames:
             if is_ignored_name(name) or os.path.splitext(name)[1].lower() not in NOTE_SUFFIXES:
                 continue
-            found.append(NoteFile(folder / name, prefix + name))
+            found.append(NoteFile(os.path.join(dirpath, name), prefix + name))
     return sorted(found, key=lambda f: f.relpath)
 
 
@@ -255,11 +258,12 @@ def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -
 
     ``source_hash`` covers the raw bytes, so an unchanged file is recognised before any decoding.
     """
-    data, stat = _read_bytes(note_file.path, max_bytes)
+    path = Path(note_file.path)
+    data, stat = _read_bytes(path, max_bytes)
     source_hash = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise NoteError("empty file")
-    if note_file.path.suffix.lower() == ".docx":
+    if path.suffix.lower() == ".docx":
         text, encoding, front, first_line = read_docx_text(data), "docx", {}, 1
     else:
         text, encoding = decode_bytes(data)
