@@ -462,7 +462,7 @@ class CodeMatcher:
         self._patterns: list[_TokenPattern] = []
         self._required_ids: dict[str, set[int]] = defaultdict(set)  # attribute -> ids of required words
         self._required_tables: dict[str, Any] = {}  # the same as sorted arrays, built on first use
-        self._ids: dict[int, tuple[str, str | None]] = {}
+        self._ids: dict[int, tuple[str, str | None, bool]] = {}  # match id -> (key, term, exact)
         self._keys: set[str] = set()
         self._regexes: list[_Regex] = []
         self._globs: list[re.Pattern[str]] = []
