@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -405,3 +406,56 @@ def test_a_paragraph_over_spacys_length_limit_is_cut_at_sentence_ends(engine: Co
     segments = engine.code_document(text)
     assert len(segments) == 25_000
     assert all(text[s.start:s.end] == sentence.strip() for s in segments)
+
+
+# -- how terms and patterns match word forms ---------------------------------------------------------
+def _hits(matcher_setup: dict, text: str) -> list[tuple[str, str, str | None]]:
+    """(key, matched text, term) of every hit of a fresh matcher built with ``matcher_setup``."""
+    from phantomcode.coding import CodeMatcher, _blank_pipeline
+
+    nlp = _blank_pipeline()
+    matcher = CodeMatcher(nlp)
+    for key, rules in matcher_setup.items():
+        matcher.add(key, **rules)
+    doc = nlp(text)
+    return [(h.key, text[h.start_char:h.end_char], h.term) for h in matcher(doc)]
+
+
+def test_terms_match_every_form_of_their_lemma_and_curly_apostrophes() -> None:
+    setup = {"a": {"terms": ["stamp", "residents' committee"]}}
+    assert _hits(setup, "He Stamped it; the residents’ committee agreed.") == [
+        ("a", "Stamped", "stamp"), ("a", "residents’ committee", "residents' committee")]
+
+
+def test_the_term_spelled_as_the_text_is_the_one_reported() -> None:
+    setup = {"a": {"terms": ["refuse", "refused", "did not even try", "didn't even try"]}}
+    assert _hits(setup, "They refused. She did not even try.") == [
+        ("a", "refused", "refused"), ("a", "did not even try", "did not even try")]
+
+
+def test_a_term_with_too_many_spellings_becomes_a_token_pattern() -> None:
+    from phantomcode.coding import _MAX_PHRASE_SPELLINGS, CodeMatcher, _blank_pipeline, _spellings
+
+    term = "go send take bring move"
+    assert len(list(itertools.product(*_spellings(_blank_pipeline(), term, True)))) > _MAX_PHRASE_SPELLINGS
+    assert _hits({"a": {"terms": [term]}}, "They went sent took brought moved.") == [
+        ("a", "went sent took brought moved", term)]
+    matcher = CodeMatcher(_blank_pipeline())
+    matcher.add("a", terms=[term])
+    assert matcher._patterns, "the spellings went to a token pattern, not the phrase matcher"
+
+
+def test_pattern_lemma_tests_are_rewritten_or_fall_back_to_lemmas() -> None:
+    from phantomcode.coding import CodeMatcher, _blank_pipeline, _set_lemmas
+
+    rewritten = {"a": {"patterns": [[{"LEMMA": "blame"}, {"LOWER": {"IN": ["himself", "herself"]}}]]},
+                 "b": {"patterns": [[{"LEMMA": {"NOT_IN": ["be", "have"]}}, {"LOWER": "closed"}]]}}
+    assert _hits(rewritten, "He blamed himself. It was closed. They closed.") == [
+        ("a", "blamed himself", None), ("b", "They closed", None)]
+    nlp = _blank_pipeline()
+    matcher = CodeMatcher(nlp)
+    matcher.add("c", patterns=[[{"LEMMA": {"REGEX": "^blam"}}, {"LOWER": "himself"}]])
+    assert matcher.needs_lemmas  # a REGEX on lemmas has no LOWER equivalent
+    doc = nlp("He blamed himself.")
+    _set_lemmas(doc)
+    assert [doc.text[h.start_char:h.end_char] for h in matcher(doc)] == ["blamed himself"]
