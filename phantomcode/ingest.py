@@ -57,6 +57,8 @@ class IngestReport:
     updated: int = 0
     recoded: int = 0
     unchanged: int = 0
+    kept: int = 0  # unchanged notes coded with an earlier codebook whose edit cannot touch them
+    changes: list[str] = field(default_factory=list)  # the codebook's rule changes, when notes were kept
     skipped: list[Skipped] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     pruned: int = 0
@@ -72,8 +74,8 @@ class IngestReport:
 
     def as_stats(self) -> dict[str, Any]:
         return {"files": self.files, "added": self.added, "updated": self.updated, "recoded": self.recoded,
-                "unchanged": self.unchanged, "skipped": len(self.skipped), "vanished": len(self.vanished),
-                "pruned": self.pruned}
+                "unchanged": self.unchanged, "kept": self.kept, "skipped": len(self.skipped),
+                "vanished": len(self.vanished), "pruned": self.pruned}
 
 
 @dataclass
@@ -189,13 +191,18 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                               files=len(files))
         sidecars, sidecar_warnings = load_sidecars(root)
         report.warnings.extend(sidecar_warnings)
-        planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, pii, report)
+        planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, pii, report,
+                           lambda grouped: _split_by_change(store, book, grouped))
         run_id = store.begin_run("ingest", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         try:
             with _StopRequested() as stop:
                 plans = planner.plan(files, stop)
                 store.refresh_file_stats(planner.refreshed)
+                if planner.kept:
+                    _keep_codebook(store, book)
+                    store.mark_coded_with(planner.kept, book.content_hash)
+                    report.kept = len(planner.kept)
                 tasks = [plan.task for plan in plans if plan.task is not None]
                 if tasks:
                     _keep_codebook(store, book)
@@ -281,7 +288,8 @@ class _Planner:
     """
 
     def __init__(self, root: Path, states: dict[str, StoredState], sidecars: dict[str, Sidecar],
-                 template: Any, codebook: Codebook | CodebookIdentity, max_bytes: int, pii: str, report: IngestReport) -> None:
+                 template: Any, codebook: Codebook | CodebookIdentity, max_bytes: int, pii: str, report: IngestReport,
+                 split: Callable[[dict[str | None, list[str]]], tuple[list[str], list[str], list[str]]]) -> None:
         self.root_key = str(root)
         self.states = states
         self.by_source = {s.source: s for s in states.values() if s.root == self.root_key}
@@ -295,25 +303,44 @@ class _Planner:
         self.attribute_warnings: set[str] = set()
         self.refreshed: list[tuple[str, int, int]] = []  # (doc_id, size, mtime_ns) of files touched, not changed
         self._meta_hashes: dict[tuple, str] = {}
+        self.split = split  # _split_by_change for this run's store and codebook
+        self.kept: list[str] = []  # IDs of unchanged notes whose codings a codebook change cannot touch
 
     def plan(self, files: Sequence[NoteFile], stop: _StopRequested) -> list[_Plan]:
-        plans = []
+        plans: list[_Plan] = []
+        stale: dict[str, tuple[int, NoteTask]] = {}
         for note_file in files:
             stop.check()
             sidecar = sidecar_for(note_file.relpath, self.sidecars)
             from_path = path_attributes(note_file.relpath, self.template)
             stored = self.by_source.get(note_file.relpath)
+            task = NoteTask(note_file, sidecar, from_path or {})
             if stored is not None and self._is_unchanged(note_file, stored, sidecar, from_path or {}):
+                if stored.coded_with != self.codebook.content_hash:
+                    stale[stored.doc_id] = (len(plans), task)
                 plans.append(_Plan(note_file, from_path is None, unchanged=stored))
             else:
-                plans.append(_Plan(note_file, from_path is None, task=NoteTask(note_file, sidecar, from_path or {})))
+                plans.append(_Plan(note_file, from_path is None, task=task))
+        if stale:
+            self._recode_what_the_change_affects(plans, stale)
         return plans
+
+    def _recode_what_the_change_affects(self, plans: list[_Plan], stale: dict[str, tuple[int, NoteTask]]) -> None:
+        """Unchanged files coded with an earlier codebook: read and code again those the codebook
+        change can affect; the others keep their codings (``kept``)."""
+        grouped: dict[str | None, list[str]] = {}
+        for doc_id in stale:
+            grouped.setdefault(self.states[doc_id].coded_with, []).append(doc_id)
+        to_code, self.kept, changes = self.split(grouped)
+        if self.kept:
+            self.report.changes = changes
+        for doc_id in to_code:
+            index, task = stale[doc_id]
+            plans[index] = _Plan(task.note_file, plans[index].misfit, task=task)
 
     def _is_unchanged(self, note_file: NoteFile, stored: StoredState, sidecar: Sidecar | None,
                       from_path: dict[str, str]) -> bool:
-        """Same bytes, same sidecar row and path attributes, coded with this codebook."""
-        if stored.coded_with != self.codebook.content_hash:
-            return False
+        """Same bytes, same sidecar row and path attributes (whatever codebook coded it)."""
         side = sidecar.lookup(note_file.relpath, stored.doc_id) if sidecar else {}
         if self._meta_hash(side, from_path) != stored.meta_hash:
             return False
@@ -423,7 +450,8 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         if force:
             doc_ids, unaffected = store.doc_ids(), []
         else:
-            doc_ids, unaffected, report.changes = _affected_documents(store, book)
+            doc_ids, unaffected, report.changes = _split_by_change(
+                store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash))
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         if doc_ids or unaffected:
@@ -454,9 +482,10 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
     return report
 
 
-def _affected_documents(store: Store, book: Codebook | CodebookIdentity) -> tuple[list[str], list[str], list[str]]:
-    """(IDs to re-code, IDs a codebook change cannot affect, the changes), for the documents coded
-    with another codebook than ``book``.
+def _split_by_change(store: Store, book: Codebook | CodebookIdentity, grouped: dict[str | None, list[str]]
+                     ) -> tuple[list[str], list[str], list[str]]:
+    """(IDs to re-code, IDs a codebook change cannot affect, the changes), for stored documents
+    coded with other codebooks (``grouped``: IDs by the hash they were coded with).
 
     The project keeps each codebook it coded with; comparing it with ``book``
     (:func:`phantomcode.changes.codebook_change`) tells which documents can code differently: for
@@ -464,7 +493,6 @@ def _affected_documents(store: Store, book: Codebook | CodebookIdentity) -> tupl
     coded, or coded with a codebook the project did not keep or by another phantomcode version,
     are all re-coded.
     """
-    grouped = store.doc_ids_by_codebook(not_coded_with=book.content_hash)
     to_code: list[str] = []
     unaffected: list[str] = []
     changes: set[str] = set()

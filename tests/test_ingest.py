@@ -194,3 +194,23 @@ def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, n
     book.write_text(book.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
     report = code_project(project=tmp_path / "p.db", codebook=book)
     assert (report.recoded, report.unaffected) == (2, 0)
+
+
+def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_path, notes_dir, write_note) -> None:
+    from phantomcode.codebook import default_codebook_path
+
+    write_note("lease.md", "The school asked for a lease. The landlord refused to sign.", city="Chengdu")
+    write_note("fees.md", "They paid a sponsorship fee of 5,000 yuan.", city="Beijing")
+    book = tmp_path / "book.yaml"
+    book.write_text(default_codebook_path().read_text(encoding="utf-8"), encoding="utf-8")
+    ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
+    book.write_text(book.read_text(encoding="utf-8").replace("      - five documents\n",
+                                                             "      - five documents\n      - landlord\n"),
+                    encoding="utf-8")
+    report = ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
+    assert (report.recoded, report.unchanged, report.kept) == (1, 1, 1)
+    assert report.changes == ["paperwork/terms: landlord"]
+    ingest(notes_dir, project=tmp_path / "fresh.db", codebook=book)
+    assert codings(tmp_path / "p.db") == codings(tmp_path / "fresh.db")
+    again = ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
+    assert (again.recoded, again.unchanged, again.kept) == (0, 2, 0)

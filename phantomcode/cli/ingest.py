@@ -44,6 +44,9 @@ def render_ingest_report(report: IngestReport) -> None:
     err.print(f"[bold]{report.files}[/] note files in {report.root}: {report.added} added, {report.updated} updated, "
               f"{report.recoded} re-coded, {report.unchanged} unchanged, [bold]{len(report.skipped)}[/] skipped "
               f"(codebook {report.codebook}, project {report.project})")
+    if report.kept:
+        err.print(f"{report.kept} unchanged notes kept their codings: {_why_unaffected(report.changes)}",
+                  markup=False, highlight=False)
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/] {warning}", markup=True)
     if report.skipped:
