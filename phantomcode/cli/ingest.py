@@ -63,8 +63,8 @@ def render_ingest_report(report: IngestReport) -> None:
 def code_command(
     project: ProjectOption = None,
     codebook: CodebookOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Re-code every note, not only those coded with "
-                                        "another codebook version.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Re-code every note, not only those a codebook "
+                                        "change can affect.")] = False,
     jobs: JobsOption = default_jobs(),
     model: ModelOption = None,
     quiet: QuietOption = False,
@@ -86,6 +86,7 @@ def render_code_report(report: CodeReport) -> None:
 
 
 def _why_unaffected(changes: list[str]) -> str:
+    """Why notes kept their codings across a codebook change: the rules that changed, or none."""
     if not changes:
         return "the codebook change does not touch any rule (labels, definitions or examples only)"
     shown = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if len(changes) > 5 else "")
