@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -473,6 +474,11 @@ class Report:
             keys = tuple(row[name] for name in self.by) if self.by else ("all",)
             yield row["code"], group_label(keys), row["doc_id"], row["text"]
 
+    def quotes_by_code(self) -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
+        """(code, [(group label, doc_id, text), ...]) per code, for outputs with a heading per code."""
+        for code, rows in itertools.groupby(self.quote_rows(), key=lambda row: row[0]):
+            yield code, [row[1:] for row in rows]
+
 
 def group_label(keys: Sequence[str]) -> str:
     """A group's name: its value, or its values joined for a cross-tab (``Beijing / education``)."""
@@ -609,12 +615,10 @@ def _write_md(report: Report, handle: IO[str], *, wide: bool = False) -> None:
             handle.write("| " + " | ".join(_md_cell(v) for v in row) + " |\n")
     if report.quote_records:
         handle.write("\n## Quotes\n")
-        current = None
-        for code, label, doc_id, text in report.quote_rows():
-            if code != current:
-                handle.write(f"\n### {_md_cell(code)}: {_md_cell(report.label(code))}\n\n")
-                current = code
-            handle.write(f"- {_md_cell(label)}, {_md_cell(doc_id)}: \u201c{_md_cell(text)}\u201d\n")
+        for code, quotes in report.quotes_by_code():
+            handle.write(f"\n### {_md_cell(code)}: {_md_cell(report.label(code))}\n\n")
+            for label, doc_id, text in quotes:
+                handle.write(f"- {_md_cell(label)}, {_md_cell(doc_id)}: \u201c{_md_cell(text)}\u201d\n")
 
 
 # -- html --------------------------------------------------------------------------------------
@@ -686,12 +690,10 @@ def _write_html(report: Report, handle: IO[str], *, wide: bool = False) -> None:
         body.append("</div>")
     if report.quote_records:
         body.append("<h2>Quotes</h2>")
-        current = None
-        for code, label, doc_id, text in report.quote_rows():
-            if code != current:
-                body.append(f"<h3>{e(code)}: {e(report.label(code))}</h3>")
-                current = code
-            body.append(f"<blockquote>{e(text)}<span class=\"src\">{e(label)} \u00b7 {e(doc_id)}</span></blockquote>")
+        for code, quotes in report.quotes_by_code():
+            body.append(f"<h3>{e(code)}: {e(report.label(code))}</h3>")
+            body.extend(f"<blockquote>{e(text)}<span class=\"src\">{e(label)} \u00b7 {e(doc_id)}</span></blockquote>"
+                        for label, doc_id, text in quotes)
     body.append("<h2>Codebook definitions</h2><dl>")
     for code in report.codes:
         entry = book.code(code)
