@@ -14,7 +14,6 @@ did, so it keeps its codings. Any other change, or a rule without a clue, re-cod
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,29 +52,28 @@ def codebook_change(old: Codebook, new: Codebook) -> CodebookChange:
     if _structure(old) != _structure(new):
         return CodebookChange(True, "the codebook's structure changed (codes, flags, windows, unit, "
                                     "sectors, attribute values or the number of rules)")
-    from .coding import pattern_clue, regex_clue, term_clue
+    from .coding import matcher_rules, pattern_clue, regex_clue, term_clue
 
     changed: list[str] = []
     words: set[str] = set()
     literals: set[str] = set()
-    old_terms, new_terms = dict(_term_lists(old)), dict(_term_lists(new))
-    for where, (terms, lemmas) in new_terms.items():
-        for term in sorted(set(terms) ^ set(old_terms[where][0])):
-            clue = term_clue(term, lemmas=lemmas)
+    # Equal structures give the same rules under the same keys, in the same order.
+    for before, after in zip(matcher_rules(old), matcher_rules(new)):
+        for term in sorted(set(before.terms) ^ set(after.terms)):
+            clue = term_clue(term, lemmas=after.lemmas)
             if clue is None:
-                return CodebookChange(True, f"{where}: {term!r} has no fixed letters to look for")
-            changed.append(f"{where}: {term}")
+                return CodebookChange(True, f"{after.key}: {term!r} has no fixed letters to look for")
+            changed.append(f"{after.key}: {term}")
             words |= clue
-    for (where, before), (_, after) in zip(_matchers(old), _matchers(new)):
-        if before == after:
+        if (before.regex, before.pattern) == (after.regex, after.pattern):
             continue
-        kind = "regex" if isinstance(before, str) else "pattern"
-        clues = [regex_clue(rule) if kind == "regex" else pattern_clue(rule) for rule in (before, after)]
+        clues = [regex_clue(rule.regex) if rule.regex is not None else pattern_clue(rule.pattern)
+                 for rule in (before, after)]
         if None in clues:
-            return CodebookChange(True, f"{where}: a changed {kind} has no fixed words to look for")
-        changed.append(where)
+            return CodebookChange(True, f"{after.key}: the changed rule has no fixed words to look for")
+        changed.append(after.key)
         for clue in clues:
-            (literals if kind == "regex" else words).update(clue or ())
+            (literals if after.regex is not None else words).update(clue or ())
     if not changed:
         return CodebookChange(False, "no rule changed")
     return CodebookChange(False, f"{len(changed)} rule change(s)", tuple(changed), frozenset(words),
@@ -97,27 +95,3 @@ def _structure(book: Codebook) -> str:
 def _ruleset_shape(rules: RuleSet) -> dict[str, Any]:
     return {"terms": bool(rules.terms), "patterns": len(rules.patterns), "regex": len(rules.regex),
             "near": [[len(near.sets), near.within] for near in rules.near]}
-
-
-def _term_lists(book: Codebook) -> Iterator[tuple[str, tuple[tuple[str, ...], bool]]]:
-    """(where, (terms, matched by lemma too)) for every list of words the engine matches."""
-    for code in book.codes:
-        for prefix, rules in ((code.id, code.rules), (f"{code.id}/veto", code.veto)):
-            yield f"{prefix}/terms", (rules.terms, True)
-            for index, near in enumerate(rules.near):
-                for set_index, terms in enumerate(near.sets):
-                    yield f"{prefix}/near[{index}]/{set_index}", (terms, True)
-    for name in ("before", "after", "hypothetical_before", "hypothetical_after", "terminators", "ignore"):
-        yield f"negation/{name}", (getattr(book.negation, name), False)
-    for sector, cues in book.sectors.items():
-        yield f"sectors/{sector}", (cues, True)
-
-
-def _matchers(book: Codebook) -> Iterator[tuple[str, Any]]:
-    """(where, regex or token pattern) in codebook order."""
-    for code in book.codes:
-        for prefix, rules in ((code.id, code.rules), (f"{code.id}/veto", code.veto)):
-            for index, expression in enumerate(rules.regex):
-                yield f"{prefix}/regex[{index}]", expression
-            for index, pattern in enumerate(rules.patterns):
-                yield f"{prefix}/patterns[{index}]", pattern

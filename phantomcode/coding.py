@@ -921,31 +921,50 @@ class _Rule:
 class _Lane:
     """A pipeline and its matcher. Without ``--model`` one lane serves English and Chinese alike."""
 
-    def __init__(self, nlp: Any, codebook: Codebook, rules: list[tuple[str, RuleSet]], *, blank: bool) -> None:
+    def __init__(self, nlp: Any, codebook: Codebook, *, blank: bool) -> None:
         self.nlp = nlp
         self.blank = blank  # tokenizer only: paragraphs can share a Doc, sentences come from the arrays
         self.matcher = CodeMatcher(nlp)
-        for prefix, ruleset in rules:
-            _add_ruleset(self.matcher, prefix, ruleset)
-        for sector, cues in codebook.sectors.items():
-            self.matcher.add(f"sector:{sector}", terms=cues)
-        for name in _NEGATION_LISTS:  # exact word forms: "could have" must not match "can have"
-            self.matcher.add(f"negation:{name}", terms=getattr(codebook.negation, name), lemmas=False)
+        for rule in matcher_rules(codebook):
+            self.matcher.add(rule.key, terms=rule.terms, lemmas=rule.lemmas,
+                             patterns=[rule.pattern] if rule.pattern is not None else (),
+                             regex=[rule.regex] if rule.regex is not None else ())
 
     def docs(self, texts: Iterable[str]) -> Iterator[Any]:
         return self.nlp.tokenizer.pipe(texts) if self.blank else self.nlp.pipe(texts)
 
 
-def _add_ruleset(matcher: CodeMatcher, prefix: str, ruleset: RuleSet) -> None:
-    if ruleset.terms:
-        matcher.add(f"{prefix}/terms", terms=ruleset.terms)
-    for index, pattern in enumerate(ruleset.patterns):
-        matcher.add(f"{prefix}/patterns[{index}]", patterns=[pattern])
-    for index, expression in enumerate(ruleset.regex):
-        matcher.add(f"{prefix}/regex[{index}]", regex=[expression])
-    for index, near in enumerate(ruleset.near):
-        for set_index, terms in enumerate(near.sets):
-            matcher.add(f"{prefix}/near[{index}]/{set_index}", terms=terms)
+class MatcherRule(NamedTuple):
+    """One entry of a codebook as the matcher sees it: a word list, one token pattern or one regex
+    under its key (``paperwork/terms``, ``paperwork/veto/near[0]/1``, ``sector:education``,
+    ``negation:before`` ...)."""
+
+    key: str
+    terms: tuple[str, ...] = ()
+    pattern: tuple[dict[str, Any], ...] | None = None
+    regex: str | None = None
+    lemmas: bool = True  # terms match every form of their lemma, not only their own spelling
+
+
+def matcher_rules(codebook: Codebook) -> Iterator[MatcherRule]:
+    """Everything the engine matches, under the keys its rules and hits use: each code's rules,
+    then the vetoes, the sector cues and the negation triggers."""
+    rulesets = [(code.id, code.rules) for code in codebook.codes]
+    rulesets += [(f"{code.id}/veto", code.veto) for code in codebook.codes if code.veto]
+    for prefix, ruleset in rulesets:
+        if ruleset.terms:
+            yield MatcherRule(f"{prefix}/terms", terms=ruleset.terms)
+        for index, pattern in enumerate(ruleset.patterns):
+            yield MatcherRule(f"{prefix}/patterns[{index}]", pattern=pattern)
+        for index, expression in enumerate(ruleset.regex):
+            yield MatcherRule(f"{prefix}/regex[{index}]", regex=expression)
+        for index, near in enumerate(ruleset.near):
+            for set_index, terms in enumerate(near.sets):
+                yield MatcherRule(f"{prefix}/near[{index}]/{set_index}", terms=terms)
+    for sector, cues in codebook.sectors.items():
+        yield MatcherRule(f"sector:{sector}", terms=cues)
+    for name in _NEGATION_LISTS:  # exact word forms: "could have" must not match "can have"
+        yield MatcherRule(f"negation:{name}", terms=getattr(codebook.negation, name), lemmas=False)
 
 
 def _rules_of(prefix: str, code: str, ruleset: RuleSet, *, veto: bool = False) -> list[_Rule]:
@@ -984,8 +1003,6 @@ class CodingEngine:
     def __init__(self, codebook: Codebook, *, model: str | None = None) -> None:
         self.codebook = codebook
         self.model = model
-        rulesets = [(code.id, code.rules) for code in codebook.codes]
-        rulesets += [(f"{code.id}/veto", code.veto) for code in codebook.codes if code.veto]
         self._rules = [r for code in codebook.codes for r in _rules_of(code.id, code.id, code.rules)]
         self._vetoes = [r for code in codebook.codes
                         for r in _rules_of(f"{code.id}/veto", code.id, code.veto, veto=True)]
@@ -1002,9 +1019,9 @@ class CodingEngine:
         blank_lane = None
         for lang in codebook.languages:
             if model_nlp is not None and model_nlp.lang == lang:
-                self._lanes[lang] = _Lane(model_nlp, codebook, rulesets, blank=False)
+                self._lanes[lang] = _Lane(model_nlp, codebook, blank=False)
                 continue
-            blank_lane = blank_lane or _Lane(_blank_pipeline(), codebook, rulesets, blank=True)
+            blank_lane = blank_lane or _Lane(_blank_pipeline(), codebook, blank=True)
             self._lanes[lang] = blank_lane
         self._windows = {"en": codebook.negation.window, "zh": codebook.negation.window_zh}
         self._flags = {code.id: (code.flag_negation, code.flag_hypothetical) for code in codebook.codes}
