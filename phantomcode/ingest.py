@@ -86,7 +86,7 @@ class CodeReport:
     codebook: str
     documents: int = 0
     recoded: int = 0
-    unaffected: int = 0  # coded with an earlier codebook whose changes cannot touch them: codings kept
+    kept: int = 0  # coded with an earlier codebook whose changes cannot touch them: codings kept
     changes: list[str] = field(default_factory=list)  # the rule changes found, for the message
     warnings: list[str] = field(default_factory=list)
 
@@ -448,17 +448,17 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         report = CodeReport(project=str(store.path), codebook=f"{book.name} {book.version}",
                             documents=store.count_documents())
         if force:
-            doc_ids, unaffected = store.doc_ids(), []
+            doc_ids, kept = store.doc_ids(), []
         else:
-            doc_ids, unaffected, report.changes = _split_by_change(
+            doc_ids, kept, report.changes = _split_by_change(
                 store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash))
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
-        if doc_ids or unaffected:
+        if doc_ids or kept:
             _keep_codebook(store, book)
-        if unaffected:
-            store.mark_coded_with(unaffected, book.content_hash)
-            report.unaffected = len(unaffected)
+        if kept:
+            store.mark_coded_with(kept, book.content_hash)
+            report.kept = len(kept)
         warnings: set[str] = set()
         try:
             with _StopRequested() as stop, _pool(book, model, jobs, needed=bool(doc_ids),
@@ -478,7 +478,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             raise Interrupted(f"interrupted: {report.recoded} notes were re-coded; "
                               "run the same command again to finish") from None
         report.warnings = sorted(warnings)
-        store.finish_run(run_id, status="completed", stats={"recoded": report.recoded, "unaffected": report.unaffected})
+        store.finish_run(run_id, status="completed", stats={"recoded": report.recoded, "kept": report.kept})
     return report
 
 

@@ -533,18 +533,16 @@ class Store:
     def mark_coded_with(self, doc_ids: Sequence[str], codebook_hash: str) -> None:
         """Record that documents code the same with another codebook: their codings stay, now
         attributed to it (the run that made them is kept)."""
+        ids = json.dumps(list(doc_ids), ensure_ascii=False)
         with self.transaction() as db:
-            db.executemany("UPDATE documents SET coded_with = ? WHERE doc_id = ?",
-                           [(codebook_hash, doc_id) for doc_id in doc_ids])
-            db.executemany("UPDATE codings SET codebook_hash = ? WHERE doc_id = ?",
-                           [(codebook_hash, doc_id) for doc_id in doc_ids])
+            db.execute("UPDATE documents SET coded_with = ? WHERE doc_id IN (SELECT value FROM json_each(?))",
+                       (codebook_hash, ids))
+            db.execute("UPDATE codings SET codebook_hash = ? WHERE doc_id IN (SELECT value FROM json_each(?))",
+                       (codebook_hash, ids))
 
-    def doc_ids(self, *, not_coded_with: str | None = None) -> list[str]:
-        """Stored document IDs in order; with ``not_coded_with``, those coded with another codebook."""
-        if not_coded_with is None:
-            return [row[0] for row in self.connection.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
-        return [row[0] for row in self.connection.execute(
-            "SELECT doc_id FROM documents WHERE coded_with IS NOT ? ORDER BY doc_id", (not_coded_with,))]
+    def doc_ids(self) -> list[str]:
+        """Stored document IDs in order."""
+        return [row[0] for row in self.connection.execute("SELECT doc_id FROM documents ORDER BY doc_id")]
 
     def texts_and_attributes(self, doc_ids: Sequence[str]) -> list[tuple[str, str, dict[str, str]]]:
         """(doc_id, text, raw attributes) of one page of documents, in the order given."""
@@ -554,17 +552,13 @@ class Store:
         found = {row[0]: (row[0], row[1], json.loads(row[2])) for row in rows}
         return [found[doc_id] for doc_id in doc_ids if doc_id in found]
 
-    def iter_documents(self, *, where_not_coded_with: str | None = None,
-                       batch_size: int = 500) -> Iterator[dict[str, Any]]:
+    def iter_documents(self, *, batch_size: int = 500) -> Iterator[dict[str, Any]]:
         """Stored documents in ID order, streamed in pages so memory stays flat on big projects."""
-        condition = "WHERE coded_with IS NOT ? " if where_not_coded_with is not None else ""
         last = ""
         while True:
-            params: list[Any] = [where_not_coded_with] if where_not_coded_with is not None else []
-            joiner = "AND" if condition else "WHERE"
             rows = self.connection.execute(
-                f"SELECT doc_id, root, source, text, attributes, encoding FROM documents {condition}"
-                f"{joiner} doc_id > ? ORDER BY doc_id LIMIT ?", [*params, last, batch_size]).fetchall()
+                "SELECT doc_id, root, source, text, attributes, encoding FROM documents"
+                " WHERE doc_id > ? ORDER BY doc_id LIMIT ?", (last, batch_size)).fetchall()
             if not rows:
                 return
             for row in rows:
@@ -575,11 +569,8 @@ class Store:
 
     # -- summaries ----------------------------------------------------------------------------
 
-    def count_documents(self, *, not_coded_with: str | None = None) -> int:
-        if not_coded_with is None:
-            return self.connection.execute("SELECT count(*) FROM documents").fetchone()[0]
-        return self.connection.execute(
-            "SELECT count(*) FROM documents WHERE coded_with IS NOT ?", (not_coded_with,)).fetchone()[0]
+    def count_documents(self) -> int:
+        return self.connection.execute("SELECT count(*) FROM documents").fetchone()[0]
 
     def known_codebook(self, content_hash: str) -> tuple[str, str] | None:
         """(name, version) of the codebook with these bytes, when a completed run used it."""

@@ -173,7 +173,7 @@ def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a
     book.write_text(edited, encoding="utf-8")
 
     report = code_project(project=tmp_path / "p.db", codebook=book)
-    assert (report.recoded, report.unaffected) == (1, 2)
+    assert (report.recoded, report.kept) == (1, 2)
     assert report.changes == ["paperwork/terms: landlord"]
     ingest(notes_dir, project=tmp_path / "fresh.db", codebook=book)
     assert codings(tmp_path / "p.db") == codings(tmp_path / "fresh.db")
@@ -193,7 +193,7 @@ def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, n
         connection.execute("DELETE FROM codebooks")  # as in a project made before codebooks were kept
     book.write_text(book.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
     report = code_project(project=tmp_path / "p.db", codebook=book)
-    assert (report.recoded, report.unaffected) == (2, 0)
+    assert (report.recoded, report.kept) == (2, 0)
 
 
 def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_path, notes_dir, write_note) -> None:

@@ -45,7 +45,7 @@ def render_ingest_report(report: IngestReport) -> None:
               f"{report.recoded} re-coded, {report.unchanged} unchanged, [bold]{len(report.skipped)}[/] skipped "
               f"(codebook {report.codebook}, project {report.project})")
     if report.kept:
-        err.print(f"{report.kept} unchanged notes kept their codings: {_why_unaffected(report.changes)}",
+        err.print(f"{report.kept} unchanged notes kept their codings: {_why_kept(report.changes)}",
                   markup=False, highlight=False)
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/] {warning}", markup=True)
@@ -78,14 +78,14 @@ def code_command(
 
 def render_code_report(report: CodeReport) -> None:
     err.print(f"re-coded [bold]{report.recoded}[/] of {report.documents} notes with codebook {report.codebook}")
-    if report.unaffected:
-        err.print(f"{report.unaffected} notes kept their codings: {_why_unaffected(report.changes)}; "
+    if report.kept:
+        err.print(f"{report.kept} notes kept their codings: {_why_kept(report.changes)}; "
                   "--force re-codes them all", markup=False, highlight=False)
     for warning in report.warnings:
         err.print(f"[yellow]warning:[/] {warning}", markup=True)
 
 
-def _why_unaffected(changes: list[str]) -> str:
+def _why_kept(changes: list[str]) -> str:
     """Why notes kept their codings across a codebook change: the rules that changed, or none."""
     if not changes:
         return "the codebook change does not touch any rule (labels, definitions or examples only)"
