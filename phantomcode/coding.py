@@ -465,6 +465,7 @@ class CodeMatcher:
         self._ids: dict[int, tuple[str, str | None, bool]] = {}  # match id -> (key, term, exact)
         self._keys: set[str] = set()
         self._regexes: list[_Regex] = []
+        self._regex_literals: set[str] = set()  # every clue string of every regex
         self._globs: list[re.Pattern[str]] = []
         self._glob_index: dict[str, int] = {}
         self._glob_terms: list[tuple[str, list[set[str] | int]]] = []  # (match key, spellings or glob ids)
@@ -515,8 +516,9 @@ class CodeMatcher:
         for index, pattern in enumerate(patterns):
             self._add_pattern(self._match_id(f"{key}\x1f{index}", None), pattern)
         for expression in regex:
-            self._regexes.append(_Regex(key, re.compile(expression, re.IGNORECASE), expression,
-                                        _regex_clues(expression)))
+            clues = _regex_clues(expression)
+            self._regexes.append(_Regex(key, re.compile(expression, re.IGNORECASE), expression, clues))
+            self._regex_literals.update(literal for clue in clues for literal in clue)
 
     def _spellings(self, phrase: str, by_lemma: bool) -> list[set[str]]:
         return _spellings(self.nlp, phrase, by_lemma)
@@ -701,8 +703,9 @@ class CodeMatcher:
         folded = text.casefold()
         aligned = len(folded) == len(text)  # case folding kept every offset ("ß" -> "ss" does not)
         window_starts = [start for start, _ in windows]
+        present = {literal for literal in self._regex_literals if literal in folded}  # each scanned once
         for rule in self._regexes:
-            if not _holds_clues(folded, rule.clues):
+            if not all(not present.isdisjoint(clue) for clue in rule.clues):
                 continue
             if not rule.clues or not aligned:
                 self._run_regex(doc, text, rule, windows, found)
@@ -813,7 +816,7 @@ def _rewrite_token(token: Mapping[str, Any]) -> dict[str, Any] | None:
         if "LOWER" in rewritten:
             return None
         value = rewritten.pop(attr)
-        spell = (lambda v: _forms_of_lemma(v)) if attr == "LEMMA" else (lambda v: {v})
+        spell = _forms_of_lemma if attr == "LEMMA" else (lambda v: {v})
         if isinstance(value, str):
             values, operator = [value], "IN"
         elif isinstance(value, Mapping) and len(value) == 1 and set(value) <= {"IN", "NOT_IN"}:
