@@ -47,6 +47,14 @@ class CodebookError(PhantomcodeError):
         self.problems = list(problems or [])
 
 
+class WorkerLost(PhantomcodeError):
+    """A worker process died mid-run (killed by the system, most often for lack of memory).
+
+    Its notes' results are lost with it, so the run stops; committed batches stay, and running
+    the command again finishes the work.
+    """
+
+
 class Interrupted(PhantomcodeError):
     """The user pressed Ctrl-C; what was committed stays, re-running the command continues."""
 

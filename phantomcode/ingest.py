@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .codebook import Codebook, default_codebook_path, load_codebook, remembered_codebook_path
-from .errors import Interrupted, NoteError, UsageError
+from .errors import Interrupted, NoteError, UsageError, WorkerLost
 from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, file_hash, find_note_files,
                     load_sidecars, meta_hash, path_attributes, sidecar_for)
 from .pii import check_mode
@@ -128,6 +128,9 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
     return CodebookIdentity(path, content_hash, *known)
 
 
+# When a worker dies, the likeliest cause is memory: each job holds an engine and a task's notes.
+_FEWER_JOBS = "if memory is short, with fewer workers: --jobs 1"
+
 # ---------------------------------------------------------------------------------------------
 # Ctrl-C
 
@@ -214,6 +217,10 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
             raise Interrupted(f"interrupted: {report.stored} notes were saved in {store.path}; "
                               "run the same command again to finish") from None
+        except WorkerLost as exc:
+            store.finish_run(run_id, status="failed", stats=report.as_stats())
+            raise WorkerLost(f"{exc}. {report.stored} notes were saved in {store.path}; run the same "
+                             f"command again to finish ({_FEWER_JOBS})") from None
         vanished = planner.vanished(files)
         report.vanished = [state.source for state in vanished]
         if prune and vanished:
@@ -477,6 +484,10 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             store.finish_run(run_id, status="interrupted", stats={"recoded": report.recoded})
             raise Interrupted(f"interrupted: {report.recoded} notes were re-coded; "
                               "run the same command again to finish") from None
+        except WorkerLost as exc:
+            store.finish_run(run_id, status="failed", stats={"recoded": report.recoded})
+            raise WorkerLost(f"{exc}. {report.recoded} notes were re-coded; run the same command again "
+                             f"to finish ({_FEWER_JOBS})") from None
         report.warnings = sorted(warnings)
         store.finish_run(run_id, status="completed", stats={"recoded": report.recoded, "kept": report.kept})
     return report

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from .errors import NoteError
+from .errors import NoteError, WorkerLost
 from .notes import NoteFile, Sidecar, document_id, merge_attributes, meta_hash, read_note_file
 from .pii import redact, redact_attributes, scan_note
 from .store import CodedRows, DocumentRecord, Store, attribute_rows, coded_rows, text_hash
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 NOTES_PER_TASK = 16
 TASKS_AHEAD_PER_JOB = 2
+LIVENESS_CHECK_SECONDS = 0.5  # how often a parent waiting for a result checks that its workers live
 
 Chunk = TypeVar("Chunk")
 Result = TypeVar("Result")
@@ -215,12 +216,18 @@ class WorkerPool:
 
     Only a few tasks per worker are queued ahead, so results never pile up in the parent while it
     writes, and memory stays flat however many notes there are.
+
+    ``multiprocessing.Pool`` replaces a worker that dies (the kernel's out-of-memory killer, a
+    stray ``kill``) but never answers for the task it was running, so waiting for that result
+    would hang forever. The parent therefore waits in short slices and, between them, checks
+    that every worker it started is still alive; if one is gone it raises ``WorkerLost``.
     """
 
     def __init__(self, job: IngestJob | RecodeJob, jobs: int) -> None:
         self.job = job
         self.jobs = jobs if "fork" in multiprocessing.get_all_start_methods() else 1
         self._pool: Any = None
+        self._worker_pids: set[int] = set()
 
     def __enter__(self) -> WorkerPool:
         global _JOB
@@ -230,7 +237,9 @@ class WorkerPool:
             # Objects that exist now (the engine above all) leave the collector's care: a worker's
             # collections would otherwise walk, and so copy page by page, the whole inherited heap.
             gc.freeze()
+            before = {child.pid for child in multiprocessing.active_children()}
             self._pool = multiprocessing.get_context("fork").Pool(self.jobs, initializer=_init_worker)
+            self._worker_pids = {child.pid for child in multiprocessing.active_children()} - before
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -256,11 +265,23 @@ class WorkerPool:
             if len(pending) >= self.jobs * TASKS_AHEAD_PER_JOB:
                 break
         while pending:
-            results = pending.popleft().get()
+            results = self._result(pending.popleft())
             chunk = next(chunks, None)
             if chunk is not None:
                 pending.append(self._pool.apply_async(task, (chunk,)))
             yield from results
+
+
+    def _result(self, pending: Any) -> list[Any]:
+        """The result of one queued task, or ``WorkerLost`` once a worker has died."""
+        while True:
+            try:
+                return pending.get(timeout=LIVENESS_CHECK_SECONDS)
+            except multiprocessing.TimeoutError:
+                alive = {child.pid for child in multiprocessing.active_children()}
+                if not self._worker_pids <= alive:
+                    raise WorkerLost("a worker process died (killed by the system, most often for lack of "
+                                     "memory); its notes were not saved") from None
 
 
 def index_chunks(count: int, size: int = NOTES_PER_TASK) -> Iterator[range]:

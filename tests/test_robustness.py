@@ -87,6 +87,32 @@ def test_sigkill_during_code_then_rerun_recodes_everything_once(tmp_path: Path) 
     assert_consistent(project, 800)
 
 
+def worker_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux: /proc lists them)."""
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+def test_a_worker_killed_mid_ingest_stops_the_run_clearly_and_a_rerun_finishes(tmp_path: Path) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 2000)
+    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2")
+    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid),
+               process)
+    os.kill(worker_pids(process.pid)[0], signal.SIGKILL)  # as the out-of-memory killer would
+    code, stderr = finish(process, timeout=120)  # before the fix: waited forever for the lost task
+    assert code == 1, stderr
+    assert "a worker process died" in stderr and "run the same command again" in stderr
+    assert "Traceback" not in stderr
+    kept = query(project, "SELECT count(*) FROM documents")[0][0]
+    assert 0 < kept < 2000, "the kill must land mid-run for this test to mean anything"
+    assert query(project, "SELECT status FROM runs") == [("failed",)]
+    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
+    assert code == 0 and f"{kept} unchanged" in stderr
+    assert_consistent(project, 2000)
+
+
 def test_two_ingests_at_once_one_fails_clearly_nothing_is_corrupted(tmp_path: Path) -> None:
     notes, project = tmp_path / "notes", tmp_path / "p.db"
     write_notes(notes, 600)
