@@ -17,6 +17,7 @@ workers included), and the tree's summed PSS is sampled from /proc. See bench/RE
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -313,7 +314,9 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
 
 def _count(project: Path) -> tuple[int, int]:
     try:
-        with sqlite3.connect(f"{project.as_uri()}?mode=ro", uri=True) as db:
+        # closing(): sqlite3's own "with" only commits, and an open connection would keep the
+        # project's write-ahead log from being removed by the next step
+        with contextlib.closing(sqlite3.connect(f"{project.as_uri()}?mode=ro", uri=True)) as db:
             return (db.execute("SELECT count(*) FROM documents").fetchone()[0],
                     db.execute("SELECT count(*) FROM codings").fetchone()[0])
     except sqlite3.Error:

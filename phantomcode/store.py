@@ -32,6 +32,7 @@ DEFAULT_PROJECT = "phantomcode.db"
 PROJECT_ENV = "PHANTOMCODE_PROJECT"
 LOCK_TIMEOUT_SECONDS = 5.0
 LOCK_TIMEOUT_ENV = "PHANTOMCODE_LOCK_TIMEOUT"
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes of write-ahead log SQLite keeps on disk once it restarts the log
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("create documents, segments, codings and runs", """
@@ -293,6 +294,7 @@ class Store:
             connection = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.row_factory = sqlite3.Row
         return connection
@@ -395,7 +397,24 @@ class Store:
             self._mark_abandoned_runs()
             yield
         finally:
+            self._shrink_journal()
             lock.release()
+
+    def _shrink_journal(self) -> None:
+        """Copy the write-ahead log into the project and empty it, if no reader is in the way.
+
+        SQLite deletes the log when its last connection closes; while any other connection stays
+        open (a notebook's ``Project``, a database browser) the log keeps the size the run grew it
+        to: hundreds of MB after a large ingest. This never waits: a reader mid-query leaves the
+        log for the next writer (``journal_size_limit`` caps what it keeps then).
+        """
+        self.connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            pass  # best effort: the log is only space, every committed write is already safe in it
+        finally:
+            self.connection.execute(f"PRAGMA busy_timeout = {int(LOCK_TIMEOUT_SECONDS * 1000)}")
 
     def _mark_abandoned_runs(self) -> None:
         """Runs still 'running' while we hold the lock were killed; say so in their record."""

@@ -102,3 +102,42 @@ def test_reading_commands_upgrade_an_older_project_too(tmp_path: Path, monkeypat
     with Store.open(path, readonly=True) as store:
         assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(later)
         assert store.connection.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(later)
+
+
+def _write_notes(folder: Path, names: range) -> None:
+    folder.mkdir(exist_ok=True)
+    for number in names:
+        (folder / f"n{number}.txt").write_text("The school asked for five documents and a lease.\n" * 20,
+                                              encoding="utf-8")
+
+
+def test_a_writing_command_empties_the_write_ahead_log_while_a_notebook_holds_the_project(tmp_path: Path) -> None:
+    from phantomcode import ingest
+
+    notes, path = tmp_path / "notes", tmp_path / "p.db"
+    _write_notes(notes, range(5))
+    ingest(notes, project=path)
+    with Store.open(path, readonly=True) as notebook:  # an idle reader: SQLite cannot delete the log on close
+        assert notebook.count_documents() == 5
+        _write_notes(notes, range(5, 40))
+        ingest(notes, project=path)
+        assert Path(f"{path}-wal").stat().st_size == 0
+        assert notebook.count_documents() == 40
+
+
+def test_a_reader_mid_query_leaves_the_log_for_later_and_the_writer_does_not_wait(tmp_path: Path) -> None:
+    from phantomcode import ingest
+
+    notes, path = tmp_path / "notes", tmp_path / "p.db"
+    _write_notes(notes, range(5))
+    ingest(notes, project=path)
+    with Store.open(path, readonly=True) as notebook:
+        notebook.connection.execute("BEGIN")
+        assert notebook.count_documents() == 5  # holds its snapshot until the transaction ends
+        _write_notes(notes, range(5, 40))
+        report = ingest(notes, project=path)
+        assert report.stored == 35
+        assert Path(f"{path}-wal").stat().st_size > 0
+        notebook.connection.execute("COMMIT")
+    with Store.open(path, readonly=True) as later:
+        assert later.count_documents() == 40
