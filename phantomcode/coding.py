@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -426,6 +427,7 @@ def _looks_hard_wrapped(paragraph: str) -> bool:
 
 # -- matcher ---------------------------------------------------------------------------------------
 _MAX_PHRASE_SPELLINGS = 512  # above this, a term's word forms go to a token pattern instead
+_KEY_SETS_REMEMBERED = 100_000  # combinations of keys whose complete rules an engine remembers
 
 
 class _TokenPattern(NamedTuple):
@@ -695,7 +697,7 @@ class CodeMatcher:
                     spelled_as_text.add(where)
         if self._regexes:
             self._regex_hits(doc, text, windows, found)
-        return sorted(found.values(), key=lambda h: (h.start, h.end, h.key))
+        return sorted(found.values(), key=_HIT_ORDER)
 
     def _regex_hits(self, doc: Any, text: str, windows: Sequence[tuple[int, int]],
                     found: dict[tuple[str, int, int], Hit]) -> None:
@@ -728,6 +730,9 @@ class CodeMatcher:
                 if span is not None and len(span):
                     found.setdefault((rule.key, span.start, span.end),
                                      Hit(rule.key, span.start, span.end, rule.expression, match.start(), match.end()))
+
+
+_HIT_ORDER = operator.attrgetter("start", "end", "key")
 
 
 def _product_size(slots: Sequence[set[str]]) -> int:
@@ -1029,6 +1034,8 @@ class CodingEngine:
         self._windows = {"en": codebook.negation.window, "zh": codebook.negation.window_zh}
         self._flags = {code.id: (code.flag_negation, code.flag_hypothetical) for code in codebook.codes}
         self._rule_order = {rule.rule_id: i for i, rule in enumerate(self._rules)}
+        self._complete_by_keys: dict[frozenset[str], list[int]] = {}
+        self._sector_of_key = {f"sector:{sector}": sector for sector in codebook.sectors}
 
     # -- public API ------------------------------------------------------------------------------
     def code_document(self, text: str, attributes: Mapping[str, str] | None = None) -> CodedDocument:
@@ -1122,8 +1129,9 @@ class CodingEngine:
             by_unit[unit][hit.key].append(hit)
         results = []
         other_cues: Counter[str] = Counter()
+        sector_of = self._sector_of_key
         for unit, keyed in sorted(by_unit.items()):
-            sectors = Counter({k.split(":", 1)[1]: len(v) for k, v in keyed.items() if k.startswith("sector:")})
+            sectors = Counter({sector_of[k]: len(v) for k, v in keyed.items() if k in sector_of})
             start, end = units[unit]
             chars = _strip_span(group.text[idx[start]:ends[end - 1]], group.offset + idx[start])
             complete = self._complete_rules(keyed)
@@ -1139,9 +1147,17 @@ class CodingEngine:
 
     def _complete_rules(self, keyed: Mapping[str, list[Hit]]) -> list[int]:
         """Indexes of the rules with a hit for each of their keys in a unit: a near rule needs
-        every one of its sets, and most units hold words of one set only ("sent", "documents")."""
-        rules = {i for key in keyed for i in self._rule_index.get(key, ())}
-        return sorted(i for i in rules if all(key in keyed for key in self._all_rules[i].keys))
+        every one of its sets, and most units hold words of one set only ("sent", "documents").
+        Units repeat the same few combinations of keys, so each combination is worked out once."""
+        keys = frozenset(keyed)
+        complete = self._complete_by_keys.get(keys)
+        if complete is None:
+            rules = {i for key in keys for i in self._rule_index.get(key, ())}
+            complete = sorted(i for i in rules if keys.issuperset(self._all_rules[i].keys))
+            if len(self._complete_by_keys) >= _KEY_SETS_REMEMBERED:
+                self._complete_by_keys.clear()
+            self._complete_by_keys[keys] = complete
+        return complete
 
     def _candidates(self, present: list[int], keyed: Mapping[str, list[Hit]], context: _Context,
                     chars: tuple[int, int]) -> list[Candidate]:
@@ -1161,7 +1177,7 @@ class CodingEngine:
                                                      _extent(c)))]
             for combo in combos:
                 negated, hypothetical, cue = context.flags(combo, *flags[rule.code])
-                matched = tuple(context.matched_span(hit) for hit in sorted(combo, key=lambda h: h.start))
+                matched = tuple(context.matched_span(hit) for hit in combo)  # combos are in text order
                 candidates.append(Candidate(rule.code, rule.rule_id, chars[0], chars[1], matched,
                                             negated, hypothetical, cue, vetoes.get(rule.code)))
         return candidates
@@ -1237,7 +1253,7 @@ def _extent(combo: Sequence[Hit]) -> int:
 
 
 def _combinations(rule: _Rule, keyed: Mapping[str, list[Hit]], context: _Context) -> list[tuple[Hit, ...]]:
-    """Hits of a rule in one unit: single hits, or for near rules one hit per set."""
+    """Hits of a rule in one unit: single hits, or for near rules one hit per set, in text order."""
     if len(rule.keys) == 1:
         return [(hit,) for hit in keyed.get(rule.keys[0], ())]
     sets = [keyed.get(key) for key in rule.keys]
@@ -1306,6 +1322,8 @@ class _Context:
         same sentence, with no terminator in between.
         """
         before_hits, after_hits = self.triggers.get(before, []), self.triggers.get(after, [])
+        if not before_hits and not after_hits:
+            return None  # most units: no trigger of this kind at all
         if any(_inside(t, h) for t in (*before_hits, *after_hits) for h in combo):
             return None
         first, last = combo[0], combo[-1]
