@@ -467,7 +467,6 @@ class CodeMatcher:
         self._ids: dict[int, tuple[str, str | None, bool]] = {}  # match id -> (key, term, exact)
         self._keys: set[str] = set()
         self._regexes: list[_Regex] = []
-        self._regex_literals: set[str] = set()  # every clue string of every regex
         self._globs: list[re.Pattern[str]] = []
         self._glob_index: dict[str, int] = {}
         self._glob_terms: list[tuple[str, list[set[str] | int]]] = []  # (match key, spellings or glob ids)
@@ -520,7 +519,6 @@ class CodeMatcher:
         for expression in regex:
             clues = _regex_clues(expression)
             self._regexes.append(_Regex(key, re.compile(expression, re.IGNORECASE), expression, clues))
-            self._regex_literals.update(literal for clue in clues for literal in clue)
 
     def _spellings(self, phrase: str, by_lemma: bool) -> list[set[str]]:
         return _spellings(self.nlp, phrase, by_lemma)
@@ -705,9 +703,9 @@ class CodeMatcher:
         folded = text.casefold()
         aligned = len(folded) == len(text)  # case folding kept every offset ("ß" -> "ss" does not)
         window_starts = [start for start, _ in windows]
-        present = {literal for literal in self._regex_literals if literal in folded}  # each scanned once
+        holds = _ClueScan(folded)
         for rule in self._regexes:
-            if not all(not present.isdisjoint(clue) for clue in rule.clues):
+            if not all(map(holds, rule.clues)):  # most selective clue first: most rules stop there
                 continue
             if not rule.clues or not aligned:
                 self._run_regex(doc, text, rule, windows, found)
@@ -740,6 +738,23 @@ def _product_size(slots: Sequence[set[str]]) -> int:
     for slot in slots:
         size *= len(slot)
     return size
+
+
+class _ClueScan:
+    """Whether a text holds a string of a clue; each string is looked for once per text."""
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
+        self.found: dict[str, bool] = {}
+
+    def __call__(self, clue: tuple[str, ...]) -> bool:
+        for literal in clue:
+            present = self.found.get(literal)
+            if present is None:
+                present = self.found[literal] = literal in self.folded
+            if present:
+                return True
+        return False
 
 
 def _holds_clues(folded: str, clues: Iterable[tuple[str, ...]]) -> bool:
