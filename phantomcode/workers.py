@@ -22,6 +22,8 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 
 NOTES_PER_TASK = 16
 TASKS_AHEAD_PER_JOB = 2
-LIVENESS_CHECK_SECONDS = 0.5  # how often a parent waiting for a result checks that its workers live
 
 Chunk = TypeVar("Chunk")
 Result = TypeVar("Result")
@@ -217,17 +218,17 @@ class WorkerPool:
     Only a few tasks per worker are queued ahead, so results never pile up in the parent while it
     writes, and memory stays flat however many notes there are.
 
-    ``multiprocessing.Pool`` replaces a worker that dies (the kernel's out-of-memory killer, a
-    stray ``kill``) but never answers for the task it was running, so waiting for that result
-    would hang forever. The parent therefore waits in short slices and, between them, checks
-    that every worker it started is still alive; if one is gone it raises ``WorkerLost``.
+    A worker can die mid-run (the kernel's out-of-memory killer, a stray ``kill``).
+    ``ProcessPoolExecutor`` notices at once and fails every pending task, which this pool turns
+    into ``WorkerLost``; ``multiprocessing.Pool`` would wait forever for the lost task, or
+    deadlock on the queue lock the dead worker held. On leaving with an error (Ctrl-C, a lost
+    worker) the workers are killed rather than left to finish their tasks.
     """
 
     def __init__(self, job: IngestJob | RecodeJob, jobs: int) -> None:
         self.job = job
         self.jobs = jobs if "fork" in multiprocessing.get_all_start_methods() else 1
-        self._pool: Any = None
-        self._worker_pids: set[int] = set()
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> WorkerPool:
         global _JOB
@@ -237,16 +238,17 @@ class WorkerPool:
             # Objects that exist now (the engine above all) leave the collector's care: a worker's
             # collections would otherwise walk, and so copy page by page, the whole inherited heap.
             gc.freeze()
-            before = {child.pid for child in multiprocessing.active_children()}
-            self._pool = multiprocessing.get_context("fork").Pool(self.jobs, initializer=_init_worker)
-            self._worker_pids = {child.pid for child in multiprocessing.active_children()} - before
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_init_worker)
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
         global _JOB
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            if exc_type is not None:
+                for child in multiprocessing.active_children():  # the pool's workers: no other children
+                    child.kill()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             gc.unfreeze()
         _close_reader()
         _CANONICAL.clear()
@@ -258,30 +260,22 @@ class WorkerPool:
             for chunk in chunks:
                 yield from task(chunk)
             return
-        pending: deque[Any] = deque()
+        pending: deque[Future[list[Result]]] = deque()
         chunks = iter(chunks)
         for chunk in chunks:
-            pending.append(self._pool.apply_async(task, (chunk,)))
+            pending.append(self._pool.submit(task, chunk))
             if len(pending) >= self.jobs * TASKS_AHEAD_PER_JOB:
                 break
         while pending:
-            results = self._result(pending.popleft())
+            try:
+                results = pending.popleft().result()
+            except BrokenProcessPool:
+                raise WorkerLost("a worker process died (killed by the system, most often for lack of "
+                                 "memory); its notes were not saved") from None
             chunk = next(chunks, None)
             if chunk is not None:
-                pending.append(self._pool.apply_async(task, (chunk,)))
+                pending.append(self._pool.submit(task, chunk))
             yield from results
-
-
-    def _result(self, pending: Any) -> list[Any]:
-        """The result of one queued task, or ``WorkerLost`` once a worker has died."""
-        while True:
-            try:
-                return pending.get(timeout=LIVENESS_CHECK_SECONDS)
-            except multiprocessing.TimeoutError:
-                alive = {child.pid for child in multiprocessing.active_children()}
-                if not self._worker_pids <= alive:
-                    raise WorkerLost("a worker process died (killed by the system, most often for lack of "
-                                     "memory); its notes were not saved") from None
 
 
 def index_chunks(count: int, size: int = NOTES_PER_TASK) -> Iterator[range]:

@@ -113,6 +113,23 @@ def test_a_worker_killed_mid_ingest_stops_the_run_clearly_and_a_rerun_finishes(t
     assert_consistent(project, 2000)
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+def test_a_worker_killed_mid_code_stops_the_run_clearly_and_a_rerun_finishes(tmp_path: Path) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 2000, body=NOTE * 40)  # long enough that the kill lands while workers code
+    assert finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))[0] == 0
+    process = phantomcode("code", "-p", str(project), "--force", "-q", "--jobs", "2")
+    wait_until(lambda: worker_pids(process.pid), process)
+    os.kill(worker_pids(process.pid)[0], signal.SIGKILL)
+    code, stderr = finish(process, timeout=120)  # before the fix: waited forever for the lost task
+    assert code == 1, stderr
+    assert "a worker process died" in stderr and "run the same command again" in stderr
+    assert "Traceback" not in stderr
+    assert query(project, "SELECT command, status FROM runs ORDER BY run_id DESC LIMIT 1") == [("code", "failed")]
+    assert finish(phantomcode("code", "-p", str(project), "--force", "-q"))[0] == 0
+    assert_consistent(project, 2000)
+
+
 def test_two_ingests_at_once_one_fails_clearly_nothing_is_corrupted(tmp_path: Path) -> None:
     notes, project = tmp_path / "notes", tmp_path / "p.db"
     write_notes(notes, 600)
