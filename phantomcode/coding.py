@@ -33,7 +33,7 @@ import itertools
 import operator
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -193,14 +193,14 @@ def _english_with_cjk_infix() -> Any:
     return EnglishCJK
 
 
-@lru_cache(maxsize=None)
-def _blank_pipeline(lang: str = "en") -> Any:
+@lru_cache(maxsize=1)
+def _blank_pipeline() -> Any:
     """The tokenizer-only pipeline for English and Chinese paragraphs alike; built once per process.
 
     English tokenizer rules plus one token per hanzi: Latin words (pinyin, English) stay whole in
     Chinese text and hanzi are split in English text, so one pipeline serves both languages.
     Sentences are set by :func:`_sentence_starts` and lemmas come from the lookup table, so the
-    pipeline has no components at all. ``lang`` is kept for callers that name the language.
+    pipeline has no components at all.
     """
     return _english_with_cjk_infix()()
 
@@ -819,7 +819,7 @@ def regex_clue(expression: str) -> frozenset[str] | None:
     return frozenset(clues[0]) if clues else None
 
 
-def _most_selective(slots: Sequence[set[str]]) -> frozenset[str] | None:
+def _most_selective(slots: Sequence[Set[str]]) -> frozenset[str] | None:
     """The set whose shortest string is longest: long words are rare in text."""
     slots = [slot for slot in slots if slot and all(slot)]
     return frozenset(max(slots, key=lambda slot: min(map(len, slot)))) if slots else None
@@ -887,10 +887,10 @@ def _regex_clues(expression: str) -> tuple[tuple[str, ...], ...]:
     return tuple(sorted(clues, key=lambda clue: (-min(map(len, clue)), clue)))
 
 
-def _required_sets(items: list[tuple[Any, Any]]) -> list[set[str]]:
+def _required_sets(items: list[tuple[Any, Any]]) -> list[Set[str]]:
     """Every set of strings one of which each match of a regex sequence contains."""
     constants = re._constants  # type: ignore[attr-defined]
-    found: list[set[str]] = []
+    found: list[Set[str]] = []
     run: list[str] = []
     for op, value in items:
         if op is constants.LITERAL:
@@ -907,13 +907,12 @@ def _required_sets(items: list[tuple[Any, Any]]) -> list[set[str]]:
     return found
 
 
-def _required_in_sequence(items: list[tuple[Any, Any]]) -> set[str] | None:
+def _required_in_sequence(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
     """The most selective set of strings one of which every match of a regex sequence contains."""
-    sets = _required_sets(items)
-    return max(sets, key=lambda options: min(map(len, options))) if sets else None
+    return _most_selective(_required_sets(items))
 
 
-def _required_in_item(op: Any, value: Any) -> set[str] | None:
+def _required_in_item(op: Any, value: Any) -> Set[str] | None:
     constants = re._constants  # type: ignore[attr-defined]
     if op is constants.SUBPATTERN:
         return _required_in_sequence(list(value[-1]))

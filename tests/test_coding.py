@@ -383,7 +383,7 @@ def test_paragraphs_analysed_together_keep_their_own_sentences(default_engine: C
 def test_code_matcher_is_shaped_like_spacy_matchers(engine: CodingEngine) -> None:
     from phantomcode.coding import CodeMatcher, _blank_pipeline, _set_lemmas
 
-    nlp = _blank_pipeline("en")
+    nlp = _blank_pipeline()
     matcher = CodeMatcher(nlp)
     matcher.add("a/terms", terms=["hukou book", "fee*"])
     matcher.add("a/patterns[0]", patterns=[[{"LOWER": "was"}, {"LOWER": "closed"}]])
