@@ -202,13 +202,12 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
             with _StopRequested() as stop:
                 plans = planner.plan(files, stop)
                 store.refresh_file_stats(planner.refreshed)
-                if planner.kept:
+                tasks = [plan.task for plan in plans if plan.task is not None]
+                if tasks or planner.kept:
                     _keep_codebook(store, book)
+                if planner.kept:
                     store.mark_coded_with(planner.kept, book.content_hash)
                     report.kept = len(planner.kept)
-                tasks = [plan.task for plan in plans if plan.task is not None]
-                if tasks:
-                    _keep_codebook(store, book)
                 with _pool(book, model, jobs, needed=bool(tasks),
                            job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii)) as pool:
                     outcomes = pool.map(read_and_code, index_chunks(len(tasks))) if pool else iter(())
@@ -504,6 +503,8 @@ def _split_by_change(store: Store, book: Codebook | CodebookIdentity, grouped: d
     coded, or coded with a codebook the project did not keep or by another phantomcode version,
     are all re-coded.
     """
+    from .changes import codebook_change
+
     to_code: list[str] = []
     unaffected: list[str] = []
     changes: set[str] = set()
@@ -513,8 +514,6 @@ def _split_by_change(store: Store, book: Codebook | CodebookIdentity, grouped: d
         if kept is None or kept[1] != __version__:
             to_code.extend(doc_ids)
             continue
-        from .changes import codebook_change
-
         new = new or load_codebook(book.path, check_patterns=False)
         if new.content_hash != book.content_hash:
             raise UsageError(f"codebook {book.path} changed on disk during the run; run the command again")
