@@ -69,7 +69,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def scan(text: str, *, first_line: int = 1) -> list[Finding]:
+def scan_identifiers(text: str, *, first_line: int = 1) -> list[Finding]:
     """Every likely identifier in ``text``, in order; ``first_line`` is the file line the text starts on."""
     if not _may_hold_identifier(text):
         return []
@@ -89,7 +89,7 @@ def scan(text: str, *, first_line: int = 1) -> list[Finding]:
 
 
 def _may_hold_identifier(text: str) -> bool:
-    """False only when ``_IDENTIFIER`` cannot match: then ``scan`` need not run it."""
+    """False only when ``_IDENTIFIER`` cannot match: then ``scan_identifiers`` need not run it."""
     return (any(marker in text for marker in _MARKERS) or _PHONE_DIGITS.search(text) is not None
             or _ID_DIGITS.search(text) is not None)
 
@@ -144,12 +144,12 @@ class NoteFindings:
 
 
 def scan_note(relpath: str, text: str, attributes: dict[str, str], *, first_line: int = 1) -> NoteFindings:
-    return NoteFindings(relpath, tuple(scan(text, first_line=first_line)),
-                        tuple(name for name, value in attributes.items() if scan(value)))
+    return NoteFindings(relpath, tuple(scan_identifiers(text, first_line=first_line)),
+                        tuple(name for name, value in attributes.items() if scan_identifiers(value)))
 
 
 def redact_attributes(attributes: dict[str, str]) -> dict[str, str]:
-    return {name: redact(value, scan(value)) for name, value in attributes.items()}
+    return {name: redact(value, scan_identifiers(value)) for name, value in attributes.items()}
 
 
 def scan_folder(root: str) -> tuple[list[NoteFindings], list[tuple[str, str]]]:

@@ -21,3 +21,9 @@ def test_ingest_and_evaluate_stay_functions_after_their_modules_are_imported() -
               "      type(phantomcode.ingest).__name__, type(phantomcode.evaluate).__name__)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["True", "True", "True", "function", "function"], done.stderr
+
+
+def test_the_identifier_scan_is_part_of_the_api() -> None:
+    from phantomcode import scan_identifiers
+
+    assert [(f.kind, f.line) for f in scan_identifiers("Name withheld.\nCall 13812345678.")] == [("phone", 2)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from phantomcode.pii import is_valid_resident_id, redact, scan
+from phantomcode.pii import is_valid_resident_id, redact, scan_identifiers
 
 
 def resident_id(first17: str) -> str:
@@ -28,7 +28,7 @@ VALID_ID = resident_id("11010519850312123")
     ("张女士没有暂住证。", "name", "张"),
 ])
 def test_planted_identifiers_are_found(text: str, kind: str, found: str) -> None:
-    [finding] = scan(text)
+    [finding] = scan_identifiers(text)
     assert (finding.kind, text[finding.start:finding.end]) == (kind, found)
     assert found not in finding.masked or len(found) <= 1
 
@@ -44,12 +44,12 @@ def test_planted_identifiers_are_found(text: str, kind: str, found: str) -> None
     "The points total was 85; 60 points are needed; tel. not given.",
 ])
 def test_look_alikes_do_not_trigger(text: str) -> None:
-    assert [(f.kind, text[f.start:f.end]) for f in scan(text)] == []
+    assert [(f.kind, text[f.start:f.end]) for f in scan_identifiers(text)] == []
 
 
 def test_findings_report_file_lines_and_masks() -> None:
     text = "First line.\nCall 13812345678.\n"
-    [finding] = scan(text, first_line=5)
+    [finding] = scan_identifiers(text, first_line=5)
     assert finding.line == 6
     assert finding.masked == "138****5678"
     assert "13812345678" not in finding.describe()
@@ -57,7 +57,7 @@ def test_findings_report_file_lines_and_masks() -> None:
 
 def test_redact_replaces_identifiers_with_placeholders() -> None:
     text = f"Mr. Wang (13812345678, {VALID_ID}) wrote from a@b.cn to 王老师。"
-    assert redact(text, scan(text)) == "Mr. [NAME] ([PHONE], [ID]) wrote from [EMAIL] to [NAME]老师。"
+    assert redact(text, scan_identifiers(text)) == "Mr. [NAME] ([PHONE], [ID]) wrote from [EMAIL] to [NAME]老师。"
 
 
 def test_resident_id_check_digit_and_date() -> None:
@@ -69,12 +69,12 @@ def test_resident_id_check_digit_and_date() -> None:
 def test_overlapping_kinds_are_reported_once_with_their_lines() -> None:
     number = VALID_ID
     text = f"Mail 13812345678@qq.com.\nHis card {number}.\nCall 13912345678 and 王老师。"
-    found = [(f.kind, text[f.start:f.end], f.line) for f in scan(text, first_line=3)]
+    found = [(f.kind, text[f.start:f.end], f.line) for f in scan_identifiers(text, first_line=3)]
     assert found == [("email", "13812345678@qq.com", 3), ("id", number, 4), ("phone", "13912345678", 5),
                      ("name", "王", 5)]
 
 
 @pytest.mark.parametrize("title", ["Mr", "Mrs", "Ms", "Miss", "Dr", "Prof"])
 def test_every_title_passes_the_quick_pre_check(title: str) -> None:
-    """scan() skips its full regex when a cheap pre-check finds no marker; no title may slip past it."""
-    assert [f.kind for f in scan(f"The form was signed by {title}. Chen yesterday.")] == ["name"]
+    """scan_identifiers() skips its full regex when a cheap pre-check finds no marker; no title may slip past it."""
+    assert [f.kind for f in scan_identifiers(f"The form was signed by {title}. Chen yesterday.")] == ["name"]
