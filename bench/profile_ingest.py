@@ -35,32 +35,37 @@ import synth  # noqa: E402
 STAGES: list[tuple[str, str]] = [
     ("garbage collector", r"^gc_collect|^_PyObject_GC_|^gc_"),
     ("imports / interpreter start-up", r"_find_and_load|importlib\._bootstrap|_call_with_frames_removed"),
-    ("process pool: pickling + IPC", r"multiprocessing/|\(pickle|_pickle|copyreg"),
+    ("process pool: pickling + IPC", r"multiprocessing/|concurrent/futures/|\(pickle|_pickle|copyreg"),
     ("engine build (pipelines, matchers, lookups)",
-     r"CodingEngine\.__init__|_Lane\.__init__|CodeMatcher\.add |_add_ruleset|_add_glob_term|_blank_pipeline"
-     r"|_lemma_table|spacy/lookups|Language\.initialize|Language\.from_config"),
-    ("spaCy tokenizer", r"tokenizer\.(cpp|pyx)|spacy/tokenizer|Tokenizer|make_doc|Vocab__new_lexeme|vocab\.cpp"),
-    ("spaCy sentencizer", r"sentencizer"),
+     r"CodingEngine\.__init__|_Lane\.__init__|CodeMatcher\.add |_add_glob_term|_blank_pipeline"
+     r"|_lemma_table|_lemma_inverse|spacy/lookups|Language\.initialize|Language\.from_config"),
+    # Without native frames the tokenizer's Cython shows as _analyse_chunk's own time (it pipes the texts).
+    ("spaCy tokenizer", r"tokenizer\.(cpp|pyx)|spacy/tokenizer|Tokenizer|make_doc|Vocab__new_lexeme|vocab\.cpp"
+     r"|CodingEngine\._analyse_chunk"),
+    ("sentence starts (_sentence_starts)", r"_sentence_starts|_Sentences|sentencizer"),
+    ("token arrays (_columns)", r"_columns \("),
     ("PhraseMatcher", r"phrasematcher"),
     ("token-pattern Matcher", r"matcher\.(cpp|pyx)|spacy/matcher/matcher|_pattern_matches"),
     ("norms + lemmas (_set_lemmas)", r"_set_lemmas|_norm_and_lemma"),
-    ("line breaks as sentence starts", r"_mark_line_breaks"),
+    ("word forms learned as they appear", r"_learn_words|_add_spellings|_add_inflected"),
     ("glob expansion", r"_expand_globs"),
     ("negation + hypothetical checks", r"_Context\.(flags|_cue|load_triggers)|_inside \("),
     ("rule combinations + candidates", r"_candidates|_combinations|_Context\.|_extent"),
     ("selection (_select, _choose_codings)", r"_select|_choose_codings"),
-    ("unit bookkeeping (_analyse_block)", r"_analyse_block"),
+    ("unit bookkeeping (_analyse_group)", r"_analyse_group|_complete_rules"),
     ("PII scan (pii.py)", r"phantomcode/pii\.py"),
-    ("paragraphs + language detection", r"_blocks|split_paragraphs|detect_language|_looks_hard_wrapped"),
+    ("paragraphs + language detection", r"_groups|_group \(|split_paragraphs|detect_language|_looks_hard_wrapped"),
     ("spaCy Doc/Token/Span access", r"(doc|token|span|strings)\.(cpp|pyx)|spacy/tokens|StringStore"),
     ("spaCy nlp.pipe plumbing", r"spacy/language|Language\."),
     ("SQLite writes + JSON (store.py)", r"phantomcode/store\.py|sqlite3|libsqlite"),
     ("file discovery, reading, decoding, hashing (notes.py)", r"phantomcode/notes\.py|charset_normalizer|yaml/"),
     ("codebook load + attribute vocabulary (codebook.py)", r"phantomcode/codebook\.py"),
     ("planning + batching (ingest.py)", r"phantomcode/ingest\.py"),
+    ("worker plumbing (workers.py)", r"phantomcode/workers\.py"),
     ("CLI (typer, rich)", r"typer/|click/|rich/|phantomcode/cli/"),
 ]
 _COMPILED = [(stage, re.compile(pattern)) for stage, pattern in STAGES]
+WORKER_TASKS = ("read_and_code (", "recode (")  # workers.py's task functions: a sample under one is a worker's
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -68,13 +73,13 @@ _ENCLOSING = [stage for stage in (STAGES[1][0], STAGES[3][0])]  # imports, engin
 
 
 def stage_of(frames: list[str], sources: dict[str, Path]) -> str:
-    """The stage of one sample: the innermost frame that names one (CodeMatcher.__call__ by its line),
+    """The stage of one sample: the innermost frame that names one (CodeMatcher.hits by its line),
     except that everything under an import or the engine build is charged to those."""
     for stage, pattern in _COMPILED:
         if stage in _ENCLOSING and any(pattern.search(frame) for frame in frames):
             return stage
     for frame in reversed(frames):
-        if frame.startswith("CodeMatcher.__call__"):
+        if frame.startswith("CodeMatcher.hits"):
             return _matcher_line_stage(frame, sources)
         if "spacy/language.py" in frame:
             return _language_line_stage(frame, sources)
@@ -85,11 +90,11 @@ def stage_of(frames: list[str], sources: dict[str, Path]) -> str:
 
 
 def _matcher_line_stage(frame: str, sources: dict[str, Path]) -> str:
-    """``CodeMatcher.__call__`` runs phrase matchers, patterns and regexes: tell them apart by line."""
+    """``CodeMatcher.hits`` runs the phrase matcher, patterns and regexes: tell them apart by line."""
     source = _source_line(frame, sources)
     if re.search(r"regex|finditer|char_span|match\.(start|end)|setdefault", source):
         return "regex rules"
-    if re.search(r"_lower|_lemma|matches", source):
+    if re.search(r"_phrases", source):
         return "PhraseMatcher"
     return "CodeMatcher bookkeeping (hits, sorting)"
 
@@ -119,7 +124,7 @@ def parse_raw(path: Path, rate: int, sources: dict[str, Path]) -> dict[str, Coun
         if not stack or not count.isdigit():
             continue
         frames = stack.split(";")
-        role = "worker" if any(f.startswith("worker (") and "multiprocessing/pool.py" in f for f in frames) else "parent"
+        role = "worker" if any(f.startswith(WORKER_TASKS) for f in frames) else "parent"
         by_role[role][stage_of(frames[1:], sources)] += int(count) / rate
     return by_role
 

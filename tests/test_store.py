@@ -125,7 +125,7 @@ def test_a_writing_command_empties_the_write_ahead_log_while_a_notebook_holds_th
         assert notebook.count_documents() == 40
 
 
-def test_a_reader_mid_query_leaves_the_log_for_later_and_the_writer_does_not_wait(tmp_path: Path) -> None:
+def test_a_reader_mid_query_leaves_the_log_for_later_and_the_writer_still_finishes(tmp_path: Path) -> None:
     from phantomcode import ingest
 
     notes, path = tmp_path / "notes", tmp_path / "p.db"
