@@ -260,21 +260,26 @@ class WorkerPool:
             for chunk in chunks:
                 yield from task(chunk)
             return
+        try:
+            yield from self._map_in_workers(self._pool, task, iter(chunks))
+        except BrokenProcessPool:
+            # Raised by ``result()`` of a pending task, or by ``submit()`` when the pool broke
+            # between two tasks: both mean a worker died.
+            raise WorkerLost("a worker process died (killed by the system, most often for lack of "
+                             "memory); its notes were not saved") from None
+
+    def _map_in_workers(self, pool: ProcessPoolExecutor, task: Callable[[Chunk], list[Result]],
+                        chunks: Iterator[Chunk]) -> Iterator[Result]:
         pending: deque[Future[list[Result]]] = deque()
-        chunks = iter(chunks)
         for chunk in chunks:
-            pending.append(self._pool.submit(task, chunk))
+            pending.append(pool.submit(task, chunk))
             if len(pending) >= self.jobs * TASKS_AHEAD_PER_JOB:
                 break
         while pending:
-            try:
-                results = pending.popleft().result()
-            except BrokenProcessPool:
-                raise WorkerLost("a worker process died (killed by the system, most often for lack of "
-                                 "memory); its notes were not saved") from None
+            results = pending.popleft().result()
             chunk = next(chunks, None)
             if chunk is not None:
-                pending.append(self._pool.submit(task, chunk))
+                pending.append(pool.submit(task, chunk))
             yield from results
 
 
