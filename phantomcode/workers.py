@@ -270,6 +270,8 @@ class WorkerPool:
 
     def _map_in_workers(self, pool: ProcessPoolExecutor, task: Callable[[Chunk], list[Result]],
                         chunks: Iterator[Chunk]) -> Iterator[Result]:
+        """Keep a few tasks per worker queued: the next is submitted before a result is handed on,
+        so workers code while the caller writes."""
         pending: deque[Future[list[Result]]] = deque()
         for chunk in chunks:
             pending.append(pool.submit(task, chunk))
