@@ -6,6 +6,8 @@ on stderr and an exit code, so a user never sees a traceback for bad input.
 
 from __future__ import annotations
 
+import signal
+
 
 class PhantomcodeError(Exception):
     """Base class of every error a user can cause; ``exit_code`` is what the CLI exits with."""
@@ -56,6 +58,14 @@ class WorkerLost(PhantomcodeError):
 
 
 class Interrupted(PhantomcodeError):
-    """The user pressed Ctrl-C; what was committed stays, re-running the command continues."""
+    """Ctrl-C or SIGTERM stopped the run; what was committed stays, re-running the command continues.
+
+    The exit code is the shell's for that signal (130 for Ctrl-C, 143 for SIGTERM), so a batch
+    scheduler or a script can tell a stop it asked for from a failure.
+    """
 
     exit_code = 130
+
+    def __init__(self, message: str, *, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

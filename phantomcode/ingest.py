@@ -132,39 +132,50 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
 _FEWER_JOBS = "if memory is short, with fewer workers: --jobs 1"
 
 # ---------------------------------------------------------------------------------------------
-# Ctrl-C
+# Ctrl-C and SIGTERM
 
 
 class _StopRequested:
-    """Turns the first Ctrl-C into a request honoured between files and batches.
+    """Turns the first Ctrl-C or SIGTERM into a request honoured between files and batches.
 
     A KeyboardInterrupt raised at an arbitrary instruction can land inside a finaliser, where
-    Python prints and swallows it, and the run would go on. So the first Ctrl-C only sets a flag
-    that the loops check (a batch takes well under a second); a second Ctrl-C interrupts at once.
-    Outside the main thread (no signal handlers there) Python's usual behaviour is kept.
+    Python prints and swallows it, and the run would go on. So the first signal only sets a flag
+    that the loops check (a batch takes well under a second); a second one interrupts at once.
+    SIGTERM is what batch schedulers, ``timeout`` and ``docker stop`` send, and without a handler
+    it would end the process on the spot, its run left 'running'. Outside the main thread (no
+    signal handlers there) Python's usual behaviour is kept.
     """
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopRequested:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._request)
+            self._previous = {signum: signal.signal(signum, self._request) for signum in self.SIGNALS}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
 
     def _request(self, signum: int, frame: Any) -> None:
-        if self.requested:
+        if self.signum is not None:
             raise KeyboardInterrupt
-        self.requested = True
+        self.signum = signum
 
     def check(self) -> None:
-        if self.requested:
+        if self.signum is not None:
             raise KeyboardInterrupt
+
+    def stopped(self, saved: str) -> Interrupted:
+        """The error that ends a stopped run: which signal, what was saved, how to finish."""
+        signum = self.signum or signal.SIGINT
+        how = "interrupted" if signum == signal.SIGINT else f"stopped ({signal.Signals(signum).name})"
+        return Interrupted(f"{how}: {saved}; run the same command again to finish", signum=signum)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +193,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     placeholders; the source file is untouched) or ``off``.
 
     Raises ``UsageError`` for a missing folder or bad template, ``ProjectError`` when the store
-    cannot be opened or written, ``Interrupted`` on Ctrl-C (committed batches stay).
+    cannot be opened or written, ``Interrupted`` on Ctrl-C or SIGTERM (committed batches stay).
     """
     root = Path(notes_dir)
     files = find_note_files(root)
@@ -198,8 +209,9 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                            lambda grouped: _split_by_change(store, book, grouped))
         run_id = store.begin_run("ingest", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
+        stop = _StopRequested()
         try:
-            with _StopRequested() as stop:
+            with stop:
                 plans = planner.plan(files, stop)
                 store.refresh_file_stats(planner.refreshed)
                 tasks = [plan.task for plan in plans if plan.task is not None]
@@ -214,8 +226,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
-            raise Interrupted(f"interrupted: {report.stored} notes were saved in {store.path}; "
-                              "run the same command again to finish") from None
+            raise stop.stopped(f"{report.stored} notes were saved in {store.path}") from None
         except WorkerLost as exc:
             store.finish_run(run_id, status="failed", stats=report.as_stats())
             raise WorkerLost(f"{exc}. {report.stored} notes were saved in {store.path}; run the same "
@@ -466,8 +477,9 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             store.mark_coded_with(kept, book.content_hash)
             report.kept = len(kept)
         warnings: set[str] = set()
+        stop = _StopRequested()
         try:
-            with _StopRequested() as stop, _pool(book, model, jobs, needed=bool(doc_ids),
+            with stop, _pool(book, model, jobs, needed=bool(doc_ids),
                                                  job=lambda engine: RecodeJob(engine, store.path)) as pool:
                 recoded = pool.map(recode, list_chunks(doc_ids)) if pool else iter(())
                 for batch in _batched(recoded, batch_size):
@@ -481,8 +493,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
                     stop.check()
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats={"recoded": report.recoded})
-            raise Interrupted(f"interrupted: {report.recoded} notes were re-coded; "
-                              "run the same command again to finish") from None
+            raise stop.stopped(f"{report.recoded} notes were re-coded") from None
         except WorkerLost as exc:
             store.finish_run(run_id, status="failed", stats={"recoded": report.recoded})
             raise WorkerLost(f"{exc}. {report.recoded} notes were re-coded; run the same command again "

@@ -10,7 +10,8 @@ Workers are forked after the parent has built the coding engine and set ``_JOB``
 the engine, the note list and the sidecars instead of rebuilding or receiving them; a task is
 only a range of indices or a page of document IDs. What comes back is plain tuples
 (``DocumentRecord``, ``CodedRows``): no spaCy objects or dataclass trees cross the process
-boundary. Workers ignore SIGINT: Ctrl-C is the parent's to handle, and it stops the pool.
+boundary. Workers ignore SIGINT and SIGTERM: stopping is the parent's to handle, and it stops
+the pool. A worker whose parent is gone (killed outright) exits on its own.
 Without ``fork`` (Windows, macOS) the work runs in the calling process, one note after another.
 """
 
@@ -20,6 +21,8 @@ import gc
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -208,8 +211,25 @@ def _close_reader() -> None:
 _JOB: Any = None  # set by WorkerPool in the parent before forking; workers inherit it
 
 
+PARENT_CHECK_SECONDS = 0.5
+
+
 def _init_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the pool
+    """Leave stopping to the parent, and exit when the parent is gone.
+
+    Ctrl-C and SIGTERM reach the parent, which stops between batches and kills its workers. A
+    parent killed outright (``kill -9``, the out-of-memory killer) cannot: without the watch its
+    workers would wait forever for their next task, holding memory and the command's output pipes.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 class WorkerPool:

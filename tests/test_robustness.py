@@ -24,8 +24,8 @@ NOTE = "The school asked for five documents and a lease in her own name. She wen
 
 
 def phantomcode(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "phantomcode", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen([sys.executable, "-m", "phantomcode", *args], text=True,
+                            **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs})
 
 
 def finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
@@ -207,6 +207,68 @@ def test_ctrl_c_stops_promptly_keeps_batches_and_says_how_to_resume(tmp_path: Pa
     assert 0 < kept < 2000
     code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
     assert code == 0 and f"{kept} unchanged" in stderr
+    assert_consistent(project, 2000)
+
+
+def process_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (reaped, or a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def wait_until_gone(pids: list[int], timeout: float = 30) -> list[int]:
+    """The processes among ``pids`` still running after ``timeout`` seconds (none, normally)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(map(process_gone, pids)):
+        time.sleep(0.05)
+    return [pid for pid in pids if not process_gone(pid)]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+def test_sigterm_stops_like_ctrl_c_and_takes_the_workers_with_it(tmp_path: Path) -> None:
+    """What a batch scheduler, ``timeout`` or ``docker stop`` sends: before, the command died at
+    once, its run stayed 'running' and its workers lived on, idle, holding the output pipes."""
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 2000)
+    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2")
+    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid),
+               process)
+    workers = worker_pids(process.pid)
+    process.terminate()
+    code, stderr = finish(process, timeout=60)
+    assert code == 128 + signal.SIGTERM, stderr
+    assert "stopped (SIGTERM)" in stderr and "run the same command again" in stderr
+    assert "Traceback" not in stderr
+    assert wait_until_gone(workers) == []
+    kept = query(project, "SELECT count(*) FROM documents")[0][0]
+    assert 0 < kept < 2000, "the signal must land mid-run for this test to mean anything"
+    assert query(project, "SELECT status FROM runs") == [("interrupted",)]
+    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
+    assert code == 0 and f"{kept} unchanged" in stderr
+    assert_consistent(project, 2000)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+def test_workers_do_not_outlive_a_killed_command(tmp_path: Path) -> None:
+    """The out-of-memory killer may pick the command itself: its workers must not linger on."""
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, 2000)
+    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2",
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid),
+               process)
+    workers = worker_pids(process.pid)
+    process.kill()
+    process.wait()
+    lingering = wait_until_gone(workers)
+    for pid in lingering:  # do not leave them running after the test either
+        os.kill(pid, signal.SIGKILL)
+    assert lingering == []
+    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
+    assert code == 0, stderr
     assert_consistent(project, 2000)
 
 
