@@ -64,8 +64,6 @@ class Interrupted(PhantomcodeError):
     scheduler or a script can tell a stop it asked for from a failure.
     """
 
-    exit_code = 130
-
     def __init__(self, message: str, *, signum: int = signal.SIGINT) -> None:
         super().__init__(message)
         self.exit_code = 128 + signum

@@ -480,7 +480,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         stop = _StopRequested()
         try:
             with stop, _pool(book, model, jobs, needed=bool(doc_ids),
-                                                 job=lambda engine: RecodeJob(engine, store.path)) as pool:
+                             job=lambda engine: RecodeJob(engine, store.path)) as pool:
                 recoded = pool.map(recode, list_chunks(doc_ids)) if pool else iter(())
                 for batch in _batched(recoded, batch_size):
                     store.save_codings([(item.doc_id, item.attribute_rows, item.coded) for item in batch],
