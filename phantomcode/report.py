@@ -205,8 +205,10 @@ def matrix_frame(store: Store, codebook: Codebook, *, by: str | Sequence[str] | 
     """Code x group counts. ``tidy``: one row per group and code with every count; else the matrix."""
     _check_measure(measure)
     selection = select(store, codebook, by=by, where=where, codes=codes, group=group, status=status)
-    frame = _tidy_frame(tidy_records(store, codebook, selection), selection.by)
-    return frame if tidy else _widen(frame, selection.by, measure, selection.codes)
+    records = tidy_records(store, codebook, selection)
+    if tidy:
+        return _tidy_frame(records, selection.by)
+    return _widen(*_matrix_values(records, selection.by, selection.codes, measure), selection.by, selection.codes)
 
 
 def _check_measure(measure: str) -> None:
@@ -221,26 +223,35 @@ def _tidy_frame(records: list[dict[str, Any]], by: Sequence[str]) -> pd.DataFram
     return frame.astype({"documents": "int64", "segments": "int64", "group_documents": "int64", "share": "float64"})
 
 
-def _widen(tidy: pd.DataFrame, by: Sequence[str], measure: str, codes: list[str]) -> pd.DataFrame:
-    """Codes as rows (codebook order), groups as columns (report order), values = ``measure``.
+def _group_keys(record: Mapping[str, Any], by: Sequence[str]) -> tuple[str, ...]:
+    """The group of a tidy record: its ``by`` values, or ``("all",)`` without ``by``."""
+    return tuple(record[name] for name in by) if by else ("all",)
+
+
+def _matrix_values(records: list[dict[str, Any]], by: Sequence[str], codes: list[str],
+                   measure: str) -> tuple[list[tuple[str, ...]], list[list[Any]]]:
+    """The groups in record (report) order, and per code (codebook order) its ``measure`` in each
+    group; a code without a record in a group counts 0."""
+    groups = list(dict.fromkeys(_group_keys(record, by) for record in records))
+    values = {(_group_keys(record, by), record["code"]): record[measure] for record in records}
+    return groups, [[values.get((group, code), 0) for group in groups] for code in codes]
+
+
+def _widen(groups: list[tuple[str, ...]], values: list[list[Any]], by: Sequence[str], codes: list[str]) -> pd.DataFrame:
+    """Codes as rows (codebook order), groups as columns (report order).
 
     Columns are the group values: a MultiIndex for a cross-tab, ``all`` without ``by``.
     """
     import pandas as pd
 
-    keys = [tuple(row[:len(by)]) if by else ("all",) for row in tidy[[*by, "code"]].itertuples(index=False)]
-    columns = list(dict.fromkeys(keys))
-    values = dict(zip(zip(keys, tidy["code"]), tidy[measure]))
-    data = [[values.get((group, code), 0) for group in columns] for code in codes]
     if not by:
-        index = pd.Index([group_label(group) for group in columns])
+        index = pd.Index([group_label(group) for group in groups])
     elif len(by) == 1:
-        index = pd.Index([group[0] for group in columns], name=by[0])
+        index = pd.Index([group[0] for group in groups], name=by[0])
     else:
-        index = pd.MultiIndex.from_tuples(columns, names=list(by)) if columns else \
+        index = pd.MultiIndex.from_tuples(groups, names=list(by)) if groups else \
             pd.MultiIndex.from_arrays([[] for _ in by], names=list(by))
-    dtype = "float64" if measure == "share" else "int64"
-    return pd.DataFrame(data, index=pd.Index(codes, name="code"), columns=index).astype(dtype)
+    return pd.DataFrame(values, index=pd.Index(codes, name="code"), columns=index).astype("int64")
 
 
 def _matrix_frame(codes: list[str], labels: list[str], values: list[list[Any]], dtype: str) -> pd.DataFrame:
@@ -357,9 +368,7 @@ class Report:
         """The groups in report order with their N."""
         if self.kind != "matrix" or not self.records:
             return []
-        sizes = {tuple(r[name] for name in self.by) if self.by else ("all",): r["group_documents"]
-                 for r in self.records}
-        return list(sizes.items())
+        return list({_group_keys(record, self.by): record["group_documents"] for record in self.records}.items())
 
     def matrix(self, measure: str | None = None) -> tuple[list[str], list[list[Any]]]:
         """The matrix of ``measure`` (default: the report's) as column labels and one row of values
@@ -367,14 +376,12 @@ class Report:
         measure = measure or self.measure
         if self.kind == "cooccurrence":
             return list(self.codes), _cooccurrence_values(self.records, self.codes, measure)
-        groups = [keys for keys, _ in self.groups()]
-        values = {(tuple(r[name] for name in self.by) if self.by else ("all",), r["code"]): r[measure]
-                  for r in self.records}
-        return ([group_label(keys) for keys in groups],
-                [[values.get((keys, code), 0) for keys in groups] for code in self.codes])
+        groups, values = _matrix_values(self.records, self.by, self.codes, measure)
+        return [group_label(keys) for keys in groups], values
 
     def wide(self, measure: str | None = None) -> pd.DataFrame:
         """``matrix()`` as a DataFrame: codes x group labels, or codes x codes."""
+        measure = measure or self.measure
         labels, values = self.matrix(measure)
         return _matrix_frame(self.codes, labels, values, "float64" if measure == "share" else "int64")
 
