@@ -95,6 +95,55 @@ def worker_pids(pid: int) -> list[int]:
         return [int(child) for child in handle.read().split()]
 
 
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+NOTES = 2000
+
+
+def ingest_under_way(tmp_path: Path, **popen) -> tuple[Path, Path, subprocess.Popen]:
+    """(notes, project, process) of an ``ingest --jobs 2`` of NOTES notes that has stored its first
+    batch and has its workers running: the moment to stop or kill it."""
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    write_notes(notes, NOTES)
+    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2", **popen)
+    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid),
+               process)
+    return notes, project, process
+
+
+def assert_a_rerun_finishes_the_stopped_ingest(notes: Path, project: Path) -> None:
+    """The stopped run kept whole batches, not every note; running it again stores the rest once."""
+    kept = query(project, "SELECT count(*) FROM documents")[0][0]
+    assert 0 < kept < NOTES, "the stop must land mid-run for this test to mean anything"
+    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
+    assert code == 0 and f"{kept} unchanged" in stderr, stderr
+    assert_consistent(project, NOTES)
+
+
+def process_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (reaped, or a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def wait_until_gone(pids: list[int], timeout: float = 30) -> list[int]:
+    """The processes among ``pids`` still running after ``timeout`` seconds (none, normally)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(map(process_gone, pids)):
+        time.sleep(0.05)
+    return [pid for pid in pids if not process_gone(pid)]
+
+
+def assert_stopped_for_a_lost_worker(process: subprocess.Popen) -> None:
+    """The command ends (before the fix it waited forever for the lost task) and says what to do."""
+    code, stderr = finish(process, timeout=120)
+    assert code == 1, stderr
+    assert "a worker process died" in stderr and "run the same command again" in stderr
+    assert "Traceback" not in stderr
+
+
 def square_or_die(chunk: int) -> list[int]:
     """A worker task for the pool tests: chunk -1 kills its worker, as the out-of-memory killer would."""
     if chunk == -1:
@@ -144,41 +193,27 @@ def test_pool_turns_a_pool_broken_between_tasks_into_worker_lost(monkeypatch: py
     assert submitted == 5  # the pool broke at the submit after the first result, not in a result
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+@needs_proc
 def test_a_worker_killed_mid_ingest_stops_the_run_clearly_and_a_rerun_finishes(tmp_path: Path) -> None:
-    notes, project = tmp_path / "notes", tmp_path / "p.db"
-    write_notes(notes, 2000)
-    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2")
-    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid),
-               process)
+    notes, project, process = ingest_under_way(tmp_path)
     os.kill(worker_pids(process.pid)[0], signal.SIGKILL)  # as the out-of-memory killer would
-    code, stderr = finish(process, timeout=120)  # before the fix: waited forever for the lost task
-    assert code == 1, stderr
-    assert "a worker process died" in stderr and "run the same command again" in stderr
-    assert "Traceback" not in stderr
-    kept = query(project, "SELECT count(*) FROM documents")[0][0]
-    assert 0 < kept < 2000, "the kill must land mid-run for this test to mean anything"
+    assert_stopped_for_a_lost_worker(process)
     assert query(project, "SELECT status FROM runs") == [("failed",)]
-    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
-    assert code == 0 and f"{kept} unchanged" in stderr
-    assert_consistent(project, 2000)
+    assert_a_rerun_finishes_the_stopped_ingest(notes, project)
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+@needs_proc
 def test_a_worker_killed_mid_code_stops_the_run_clearly_and_a_rerun_finishes(tmp_path: Path) -> None:
     notes, project = tmp_path / "notes", tmp_path / "p.db"
-    write_notes(notes, 2000, body=NOTE * 40)  # long enough that the kill lands while workers code
+    write_notes(notes, NOTES, body=NOTE * 40)  # long enough that the kill lands while workers code
     assert finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))[0] == 0
     process = phantomcode("code", "-p", str(project), "--force", "-q", "--jobs", "2")
     wait_until(lambda: worker_pids(process.pid), process)
     os.kill(worker_pids(process.pid)[0], signal.SIGKILL)
-    code, stderr = finish(process, timeout=120)  # before the fix: waited forever for the lost task
-    assert code == 1, stderr
-    assert "a worker process died" in stderr and "run the same command again" in stderr
-    assert "Traceback" not in stderr
+    assert_stopped_for_a_lost_worker(process)
     assert query(project, "SELECT command, status FROM runs ORDER BY run_id DESC LIMIT 1") == [("code", "failed")]
     assert finish(phantomcode("code", "-p", str(project), "--force", "-q"))[0] == 0
-    assert_consistent(project, 2000)
+    assert_consistent(project, NOTES)
 
 
 def test_two_ingests_at_once_one_fails_clearly_nothing_is_corrupted(tmp_path: Path) -> None:
@@ -194,48 +229,21 @@ def test_two_ingests_at_once_one_fails_clearly_nothing_is_corrupted(tmp_path: Pa
     assert_consistent(project, 600)
 
 
+@needs_proc
 def test_ctrl_c_stops_promptly_keeps_batches_and_says_how_to_resume(tmp_path: Path) -> None:
-    notes, project = tmp_path / "notes", tmp_path / "p.db"
-    write_notes(notes, 2000)
-    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2", start_new_session=True)
-    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0, process)
+    notes, project, process = ingest_under_way(tmp_path, start_new_session=True)
     os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole process group
     code, stderr = finish(process, timeout=30)
     assert code == 130
     assert "run the same command again" in stderr and "Traceback" not in stderr
-    kept = query(project, "SELECT count(*) FROM documents")[0][0]
-    assert 0 < kept < 2000
-    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
-    assert code == 0 and f"{kept} unchanged" in stderr
-    assert_consistent(project, 2000)
+    assert_a_rerun_finishes_the_stopped_ingest(notes, project)
 
 
-def process_gone(pid: int) -> bool:
-    """True once ``pid`` has exited (reaped, or a zombie waiting for its parent)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-
-
-def wait_until_gone(pids: list[int], timeout: float = 30) -> list[int]:
-    """The processes among ``pids`` still running after ``timeout`` seconds (none, normally)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not all(map(process_gone, pids)):
-        time.sleep(0.05)
-    return [pid for pid in pids if not process_gone(pid)]
-
-
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+@needs_proc
 def test_sigterm_stops_like_ctrl_c_and_takes_the_workers_with_it(tmp_path: Path) -> None:
     """What a batch scheduler, ``timeout`` or ``docker stop`` sends: before, the command died at
     once, its run stayed 'running' and its workers lived on, idle, holding the output pipes."""
-    notes, project = tmp_path / "notes", tmp_path / "p.db"
-    write_notes(notes, 2000)
-    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2")
-    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid),
-               process)
+    notes, project, process = ingest_under_way(tmp_path)
     workers = worker_pids(process.pid)
     process.terminate()
     code, stderr = finish(process, timeout=60)
@@ -243,23 +251,14 @@ def test_sigterm_stops_like_ctrl_c_and_takes_the_workers_with_it(tmp_path: Path)
     assert "stopped (SIGTERM)" in stderr and "run the same command again" in stderr
     assert "Traceback" not in stderr
     assert wait_until_gone(workers) == []
-    kept = query(project, "SELECT count(*) FROM documents")[0][0]
-    assert 0 < kept < 2000, "the signal must land mid-run for this test to mean anything"
     assert query(project, "SELECT status FROM runs") == [("interrupted",)]
-    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
-    assert code == 0 and f"{kept} unchanged" in stderr
-    assert_consistent(project, 2000)
+    assert_a_rerun_finishes_the_stopped_ingest(notes, project)
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc (Linux)")
+@needs_proc
 def test_workers_do_not_outlive_a_killed_command(tmp_path: Path) -> None:
     """The out-of-memory killer may pick the command itself: its workers must not linger on."""
-    notes, project = tmp_path / "notes", tmp_path / "p.db"
-    write_notes(notes, 2000)
-    process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2",
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid),
-               process)
+    notes, project, process = ingest_under_way(tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     workers = worker_pids(process.pid)
     process.kill()
     process.wait()
@@ -267,9 +266,7 @@ def test_workers_do_not_outlive_a_killed_command(tmp_path: Path) -> None:
     for pid in lingering:  # do not leave them running after the test either
         os.kill(pid, signal.SIGKILL)
     assert lingering == []
-    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-q"))
-    assert code == 0, stderr
-    assert_consistent(project, 2000)
+    assert_a_rerun_finishes_the_stopped_ingest(notes, project)
 
 
 def test_twenty_thousand_tiny_files(tmp_path: Path) -> None:
