@@ -1,4 +1,5 @@
-"""Shared fixtures: note folders written from code, a project path in tmp_path, a CLI runner."""
+"""Shared fixtures: note folders written from code, a project path in tmp_path, a CLI runner,
+an editable copy of the bundled codebook."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
+
+from phantomcode.codebook import default_codebook_path
 
 NoteWriter = Callable[..., Path]
 
@@ -69,3 +72,23 @@ def project_from(_ingested_templates: dict[tuple, Path], tmp_path_factory: pytes
         return copy
 
     return make
+
+
+class CodebookCopy:
+    """A copy of the bundled codebook in the test's folder, to edit as a researcher would."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        shutil.copy(default_codebook_path(), path)
+
+    def edit(self, old: str, new: str) -> Path:
+        """Replace ``old``, which must occur exactly once, by ``new``; return the codebook's path."""
+        text = self.path.read_text(encoding="utf-8")
+        assert text.count(old) == 1, f"edit anchor {old!r} must occur once in the codebook"
+        self.path.write_text(text.replace(old, new), encoding="utf-8")
+        return self.path
+
+
+@pytest.fixture
+def own_codebook(tmp_path: Path) -> CodebookCopy:
+    return CodebookCopy(tmp_path / "book.yaml")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from phantomcode.changes import codebook_change
-from phantomcode.codebook import Codebook, default_codebook_path, load_codebook
+from phantomcode.codebook import Codebook, load_codebook
 from phantomcode.coding import CodingEngine
 from phantomcode.notes import find_note_files, read_note_file
 
@@ -22,14 +22,6 @@ EDITS = [
     ("a sector cue added", "  education: [school,", "  education: [school, class,"),
     ("a regex changed", "(趟|次|个部门|个地方)", "(趟|次|个部门|个地方|个窗口)"),
 ]
-
-
-def _edited(tmp_path: Path, old: str, new: str) -> Codebook:
-    text = default_codebook_path().read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"edit anchor {old!r} must occur once in the bundled codebook"
-    path = tmp_path / "edited.yaml"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-    return load_codebook(path)
 
 
 def _sample_texts() -> list[str]:
@@ -50,10 +42,10 @@ def bundled() -> tuple[Codebook, CodingEngine]:
 
 
 @pytest.mark.parametrize("description,old,new", EDITS, ids=[e[0] for e in EDITS])
-def test_documents_without_a_clue_code_the_same(tmp_path: Path, bundled: tuple[Codebook, CodingEngine],
+def test_documents_without_a_clue_code_the_same(own_codebook, bundled: tuple[Codebook, CodingEngine],
                                                 description: str, old: str, new: str) -> None:
     book, engine = bundled
-    edited = _edited(tmp_path, old, new)
+    edited = load_codebook(own_codebook.edit(old, new))
     change = codebook_change(book, edited)
     assert not change.everything and change.changed, description
     edited_engine = CodingEngine(edited)
@@ -64,9 +56,10 @@ def test_documents_without_a_clue_code_the_same(tmp_path: Path, bundled: tuple[C
         assert _codings(edited_engine, text) == _codings(engine, text)
 
 
-def test_an_added_term_affects_the_notes_that_use_any_form_of_it(tmp_path: Path,
+def test_an_added_term_affects_the_notes_that_use_any_form_of_it(own_codebook,
                                                                  bundled: tuple[Codebook, CodingEngine]) -> None:
-    edited = _edited(tmp_path, "      - five documents\n", "      - five documents\n      - stamped tenancy paper\n")
+    edited = load_codebook(own_codebook.edit("      - five documents\n",
+                                             "      - five documents\n      - stamped tenancy paper\n"))
     change = codebook_change(bundled[0], edited)
     assert change.changed == ("paperwork/terms: stamped tenancy paper",)
     assert change.affects("They had no TENANCIES at all.")  # another form, other case
@@ -86,7 +79,7 @@ def test_an_unchanged_codebook_affects_nothing(bundled: tuple[Codebook, CodingEn
     ("        within: 8\n      # a lack word", "        within: 9\n      # a lack word"),  # a near distance
     ("  window: {en: 6, zh: 8}", "  window: {en: 7, zh: 8}"),  # the negation window
 ])
-def test_structural_changes_affect_everything(tmp_path: Path, bundled: tuple[Codebook, CodingEngine],
+def test_structural_changes_affect_everything(own_codebook, bundled: tuple[Codebook, CodingEngine],
                                               old: str, new: str) -> None:
-    change = codebook_change(bundled[0], _edited(tmp_path, old, new))
+    change = codebook_change(bundled[0], load_codebook(own_codebook.edit(old, new)))
     assert change.everything and change.affects("anything at all")

@@ -14,6 +14,7 @@ from phantomcode.store import SCHEMA_VERSION
 
 ingest_module = import_module("phantomcode.ingest")  # the package binds the name to the function
 
+ADD_LANDLORD = ("      - five documents\n", "      - five documents\n      - landlord\n")  # a one-term edit
 SENTENCES = ("The school asked for five documents and a lease in her own name. "
              "The hospital said the rural insurance would not reimburse anything here. ")
 
@@ -159,18 +160,13 @@ def _sector_rows(project) -> list[tuple]:
 
 
 def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a_fresh_ingest(
-        tmp_path, notes_dir, write_note) -> None:
-    from phantomcode.codebook import default_codebook_path
-
+        tmp_path, notes_dir, write_note, own_codebook) -> None:
     write_note("lease.md", "The school asked for a lease. The landlord refused to sign.", city="Chengdu")
     write_note("fees.md", "They paid a sponsorship fee of 5,000 yuan.", city="Beijing")
     write_note("plain.md", "He works on building sites in the east of the city.", city="Beijing")
-    book = tmp_path / "book.yaml"
-    book.write_text(default_codebook_path().read_text(encoding="utf-8"), encoding="utf-8")
+    book = own_codebook.path
     ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
-    edited = book.read_text(encoding="utf-8").replace("      - five documents\n",
-                                                      "      - five documents\n      - landlord\n")
-    book.write_text(edited, encoding="utf-8")
+    own_codebook.edit(*ADD_LANDLORD)
 
     report = code_project(project=tmp_path / "p.db", codebook=book)
     assert (report.recoded, report.kept) == (1, 2)
@@ -181,13 +177,11 @@ def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a
     assert code_project(project=tmp_path / "p.db", codebook=book).recoded == 0  # all now coded with it
 
 
-def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, notes_dir, write_note) -> None:
-    from phantomcode.codebook import default_codebook_path
-
+def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, notes_dir, write_note,
+                                                                      own_codebook) -> None:
     write_note("a.md", "The school asked for a lease.")
     write_note("b.md", "He works on building sites.")
-    book = tmp_path / "book.yaml"
-    book.write_text(default_codebook_path().read_text(encoding="utf-8"), encoding="utf-8")
+    book = own_codebook.path
     ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
     with sqlite3.connect(tmp_path / "p.db") as connection:
         connection.execute("DELETE FROM codebooks")  # as in a project made before codebooks were kept
@@ -196,17 +190,13 @@ def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, n
     assert (report.recoded, report.kept) == (2, 0)
 
 
-def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_path, notes_dir, write_note) -> None:
-    from phantomcode.codebook import default_codebook_path
-
+def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_path, notes_dir, write_note,
+                                                                           own_codebook) -> None:
     write_note("lease.md", "The school asked for a lease. The landlord refused to sign.", city="Chengdu")
     write_note("fees.md", "They paid a sponsorship fee of 5,000 yuan.", city="Beijing")
-    book = tmp_path / "book.yaml"
-    book.write_text(default_codebook_path().read_text(encoding="utf-8"), encoding="utf-8")
+    book = own_codebook.path
     ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
-    book.write_text(book.read_text(encoding="utf-8").replace("      - five documents\n",
-                                                             "      - five documents\n      - landlord\n"),
-                    encoding="utf-8")
+    own_codebook.edit(*ADD_LANDLORD)
     report = ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
     assert (report.recoded, report.unchanged, report.kept) == (1, 1, 1)
     assert report.changes == ["paperwork/terms: landlord"]

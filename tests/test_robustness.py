@@ -6,7 +6,6 @@ These run phantomcode as a separate process, as a user would, and check the stor
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from phantomcode.codebook import default_codebook_path
 from phantomcode.errors import WorkerLost
 from phantomcode.workers import WorkerPool
 
@@ -65,16 +63,14 @@ def assert_consistent(project: Path, notes: int, codebook_hash_count: int = 1) -
     assert query(project, "SELECT count(DISTINCT coded_with) FROM documents") == [(codebook_hash_count,)]
 
 
-def test_sigkill_during_code_then_rerun_recodes_everything_once(tmp_path: Path) -> None:
+def test_sigkill_during_code_then_rerun_recodes_everything_once(tmp_path: Path, own_codebook) -> None:
     notes, project = tmp_path / "notes", tmp_path / "p.db"
     write_notes(notes, 800)
-    codebook = tmp_path / "book.yaml"
-    shutil.copy(default_codebook_path(), codebook)
+    codebook = own_codebook.path
     assert finish(phantomcode("ingest", str(notes), "-p", str(project), "-c", str(codebook), "-q"))[0] == 0
     old_hash = query(project, "SELECT coded_with FROM documents LIMIT 1")[0][0]
     window = "  window: {en: 6, zh: 8}"  # a structural edit: every note must be re-coded
-    codebook.write_text(codebook.read_text(encoding="utf-8").replace(window, window.replace("6", "7")),
-                        encoding="utf-8")
+    own_codebook.edit(window, window.replace("6", "7"))
     command = ("code", "-p", str(project), "-c", str(codebook), "-q", "--jobs", "1")
     process = phantomcode(*command)
     wait_until(lambda: query(project, f"SELECT count(*) FROM documents WHERE coded_with != '{old_hash}'")[0][0] > 0,
