@@ -248,12 +248,18 @@ def _engine(book: Codebook | CodebookIdentity, model: str | None) -> CodingEngin
     """
     from .coding import CodingEngine
 
-    if isinstance(book, CodebookIdentity):
-        full = load_codebook(book.path)
-        if full.content_hash != book.content_hash:
-            raise UsageError(f"codebook {book.path} changed on disk during the run; run the command again")
-        book = full
-    return CodingEngine(book, model=model)
+    return CodingEngine(_loaded(book), model=model)
+
+
+def _loaded(book: Codebook | CodebookIdentity, *, check_patterns: bool = True) -> Codebook:
+    """The codebook itself, loaded from its file when only its identity was known; the file must
+    still hold the bytes the run identified."""
+    if isinstance(book, Codebook):
+        return book
+    full = load_codebook(book.path, check_patterns=check_patterns)
+    if full.content_hash != book.content_hash:
+        raise UsageError(f"codebook {book.path} changed on disk during the run; run the command again")
+    return full
 
 
 @contextmanager
@@ -519,15 +525,13 @@ def _split_by_change(store: Store, book: Codebook | CodebookIdentity, grouped: d
     to_code: list[str] = []
     unaffected: list[str] = []
     changes: set[str] = set()
-    new = book if isinstance(book, Codebook) else None
+    new: Codebook | None = None
     for old_hash, doc_ids in grouped.items():
         kept = store.codebook_source(old_hash) if old_hash else None
         if kept is None or kept[1] != __version__:
             to_code.extend(doc_ids)
             continue
-        new = new or load_codebook(book.path, check_patterns=False)
-        if new.content_hash != book.content_hash:
-            raise UsageError(f"codebook {book.path} changed on disk during the run; run the command again")
+        new = new or _loaded(book, check_patterns=False)
         old = load_codebook(book.path, check_patterns=False, source=kept[0])
         change = codebook_change(old, new)
         changes.update(change.changed if not change.everything else [change.reason])
