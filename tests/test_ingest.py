@@ -8,7 +8,7 @@ from importlib import import_module
 
 import pytest
 
-from phantomcode.errors import CodebookError, Interrupted
+from phantomcode.errors import CodebookError, Interrupted, UsageError
 from phantomcode.ingest import code_project, ingest
 from phantomcode.store import SCHEMA_VERSION
 
@@ -204,3 +204,20 @@ def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_pa
     assert codings(tmp_path / "p.db") == codings(tmp_path / "fresh.db")
     again = ingest(notes_dir, project=tmp_path / "p.db", codebook=book)
     assert (again.recoded, again.unchanged, again.kept) == (0, 2, 0)
+
+
+def test_a_codebook_saved_again_during_the_run_stops_it_clearly(project, notes_dir, write_note, own_codebook,
+                                                                 monkeypatch) -> None:
+    write_note("a.md", SENTENCES)
+    ingest(notes_dir, project=project, codebook=own_codebook.path)
+    write_note("b.md", SENTENCES)  # a new note: this run must load the codebook it identified
+    identify = ingest_module._identify_codebook
+
+    def identify_then_edit(store, codebook):
+        identified = identify(store, codebook)
+        own_codebook.edit(*ADD_LANDLORD)  # the researcher saves an edit at that moment
+        return identified
+
+    monkeypatch.setattr(ingest_module, "_identify_codebook", identify_then_edit)
+    with pytest.raises(UsageError, match="changed on disk during the run; run the command again"):
+        ingest(notes_dir, project=project, codebook=own_codebook.path)
