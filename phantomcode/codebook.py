@@ -255,25 +255,6 @@ def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True
     return codebook
 
 
-def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str | None = None,
-                    check_patterns: bool = True) -> Codebook:
-    """The codebook given, else the project's last one (``remembered``, if still on disk), else the default.
-
-    Remembering the project's codebook lets a researcher edit their YAML and simply run
-    ``phantomcode code`` without repeating ``--codebook`` every time.
-    """
-    if isinstance(codebook, Codebook):
-        return codebook
-    return load_codebook(remembered_codebook_path(codebook, remembered), check_patterns=check_patterns)
-
-
-def remembered_codebook_path(codebook: str | Path | None, remembered: str | None) -> Path | None:
-    """The codebook path given, else the project's remembered one if still on disk, else None (the default)."""
-    if codebook is None and remembered is not None and Path(remembered).is_file():
-        return Path(remembered)
-    return None if codebook is None else Path(codebook)
-
-
 def lint_codebook(path: str | Path) -> list[Problem]:
     """Every problem in a codebook at once, sorted by position. Raises only if it cannot be read."""
     return _parse(Path(path))[1]

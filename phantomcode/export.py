@@ -134,14 +134,14 @@ def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: s
     columns follow the codebook's order, then codes found only in the project; a code whose id is
     also an attribute name gets the column ``code_ID``. Returns how many documents were written.
     """
-    from .codebook import choose_codebook
+    from .codebook_choice import choose_codebook
 
     if fmt not in MATRIX_FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(MATRIX_FORMATS)}")
     if status not in (None, "accepted"):
         raise UsageError(f"--status {status!r}: use accepted (or leave it out to count every coding not rejected)")
     with Store.open(project, readonly=True) as store:
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, store)
         presence = store.document_code_presence(accepted_only=status == "accepted")
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()

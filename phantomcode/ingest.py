@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .codebook import Codebook, default_codebook_path, load_codebook, remembered_codebook_path
+from .codebook import Codebook, load_codebook
+from .codebook_choice import codebook_path_for, recorded_path
 from .errors import Interrupted, NoteError, UsageError, WorkerLost
 from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, file_hash, find_note_files,
                     load_sidecars, meta_hash, path_attributes, sidecar_for)
@@ -117,7 +118,7 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
     its errors stop the command before it records a run."""
     if isinstance(codebook, Codebook):
         return codebook
-    path = remembered_codebook_path(codebook, store.last_codebook_path()) or default_codebook_path()
+    path = codebook_path_for(codebook, store)
     try:
         content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
@@ -208,7 +209,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
         planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, pii, report,
                            lambda grouped: _split_by_change(store, book, grouped))
         run_id = store.begin_run("ingest", codebook_name=book.name, codebook_version=book.version,
-                                 codebook_hash=book.content_hash, codebook_path=str(book.path))
+                                 codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
         stop = _StopRequested()
         try:
             with stop:
@@ -476,7 +477,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             doc_ids, kept, report.changes = _split_by_change(
                 store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash))
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
-                                 codebook_hash=book.content_hash, codebook_path=str(book.path))
+                                 codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
         if doc_ids or kept:
             _keep_codebook(store, book)
         if kept:

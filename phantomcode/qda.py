@@ -384,10 +384,10 @@ class QdpxExport:
 def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_unreviewed: bool = False,
                 codebook: str | Path | Codebook | None = None, name: str | None = None) -> QdpxExport:
     """Write the project as a REFI-QDA ``.qdpx`` (see the module doc for what goes in)."""
-    from .codebook import choose_codebook
+    from .codebook_choice import choose_codebook
 
     with Store.open(project, readonly=True) as store:
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, store)
         documents = list(store.iter_documents())
         attributes = store.canonical_attribute_table()
         variable_names = store.attribute_names()

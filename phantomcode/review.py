@@ -101,7 +101,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
     repeats a draw (one is chosen and returned when not given). Raises ``UsageError`` for an
     unknown code, attribute or value, or a bad format.
     """
-    from .codebook import choose_codebook
+    from .codebook_choice import choose_codebook
 
     fmt = _sheet_format(out, fmt)
     if fmt == "xlsx" and (out is None or str(out) == "-"):
@@ -109,7 +109,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
     if sample is not None and sample < 1:
         raise UsageError("--sample must be at least 1")
     with Store.open(project, readonly=True) as store:
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, store)
         _check_codes(store, book, codes)
         filters = _check_where(store, where)
         rows = store.review_codings(codes=list(codes), where=filters, include_flagged=include_flagged,
@@ -378,14 +378,14 @@ def import_review(path: str | Path, *, project: str | Path | None = None, review
     ``reviewer`` defaults to the sheet's ``reviewer`` column, else ``$USER``. Raises
     ``UsageError`` when the sheet cannot be read at all, ``ProjectError`` for the store.
     """
-    from .codebook import choose_codebook
+    from .codebook_choice import choose_codebook
 
     rows = read_review_sheet(path)
     report = ReviewImport(path=str(path), rows=len(rows))
     who = reviewer or _default_reviewer()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with Store.open(project, must_exist=True) as store, store.writer():
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, store)
         known_codes = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
         doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
         texts = store.document_texts(d for d in doc_ids if d)

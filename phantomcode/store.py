@@ -612,11 +612,12 @@ class Store:
                                       (content_hash,)).fetchone()
         return (bytes(row[0]), row[1]) if row else None
 
-    def last_codebook_path(self) -> str | None:
-        """The codebook file the project's most recent run used."""
+    def last_codebook(self) -> tuple[str, str, str | None, str | None] | None:
+        """(path as recorded, content hash, name, version) of the codebook the most recent run used."""
         row = self.connection.execute(
-            "SELECT codebook_path FROM runs WHERE codebook_path IS NOT NULL ORDER BY run_id DESC LIMIT 1").fetchone()
-        return row[0] if row else None
+            "SELECT codebook_path, codebook_hash, codebook_name, codebook_version FROM runs"
+            " WHERE codebook_path IS NOT NULL ORDER BY run_id DESC LIMIT 1").fetchone()
+        return (row[0], row[1] or "", row[2], row[3]) if row else None
 
     def count_codings(self) -> tuple[int, int]:
         """(all codings, codings that count: not negated, hypothetical or rejected)."""

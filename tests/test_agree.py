@@ -174,7 +174,11 @@ def test_gold_sentences_are_the_units_and_reference_scores_match_evaluate(projec
     assert report.units == 4 and report.problems == (
         "row 6: sentence not found in BJ-01: 'A sentence that is not in the note.'",
         "row 7: no stored document 'XX-01'")
-    expected = evaluate(gold, project=project).metrics
+    expected = evaluate(gold, project=project, with_decisions=True).metrics
+    rules_only = evaluate(gold, project=project)
+    assert rules_only.measured == "rules" and rules_only.metrics.code("class_size").tp == 1, \
+        "evaluate measures the rules: a reviewer's rejection is not mixed in unless asked for"
+    assert expected.code("class_size").tp == 0
     for code in ("paperwork", "class_size", "office_runaround"):
         ours = next(c for c in report.per_code if c.code == code).scores["reviewed"]
         theirs = expected.code(code)

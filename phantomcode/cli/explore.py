@@ -13,6 +13,8 @@ from ..explore import codebook_stats, kwic
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
+MAX_LISTED = 10
+
 
 def stats_command(project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Per code and per term: segments and documents it fires on; terms that never fire are marked."""
@@ -40,11 +42,13 @@ def kwic_command(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most this many lines.",
                                                  show_default=False)] = None,
     project: ProjectOption = None,
+    codebook: CodebookOption = None,
 ) -> None:
     """Keyword in context: every hit of a code (--code ID) or every occurrence of TERM."""
     table = Table("doc_id", "left", "keyword", "right", "rule", box=None, show_header=True)
     count = 0
-    for count, line in enumerate(kwic(project=project, code=code, term=term, width=width, limit=limit), start=1):
+    for count, line in enumerate(kwic(project=project, code=code, term=term, width=width, limit=limit,
+                                                 codebook=codebook), start=1):
         rule = f"{line.rule} ({line.flags})" if line.flags else (line.rule or "")
         table.add_row(line.doc_id, escape(line.left), f"[bold]{escape(line.keyword)}[/]", escape(line.right), rule)
     out.print(table)
@@ -54,18 +58,29 @@ def kwic_command(
 def evaluate_command(
     gold: Annotated[Path, typer.Option("--gold", help="CSV with note_id,sentence,codes (codes ';'-separated).",
                                        show_default=False)],
+    with_decisions: Annotated[bool, typer.Option("--with-decisions", help="Apply review decisions (drop rejected "
+                                                 "codings, count accepted and added ones) instead of scoring the "
+                                                 "rules alone.")] = False,
     project: ProjectOption = None,
+    codebook: CodebookOption = None,
 ) -> None:
-    """Sentence-level precision, recall, F1 and Cohen's kappa per code against a gold CSV."""
+    """Sentence-level precision, recall, F1 and Cohen's kappa per code of the rules (or, with
+    --with-decisions, the rules after review) against a gold CSV; exit 1 if gold rows were skipped."""
     from ..evaluate import evaluate
 
-    result = evaluate(gold, project=project)
+    result = evaluate(gold, project=project, with_decisions=with_decisions, codebook=codebook)
     table = Table(Column("code", no_wrap=True, min_width=20), "support", "tp", "fp", "fn", "precision", "recall", "F1", "kappa",
-                  title=f"{result.metrics.units} gold sentences")
+                  title=f"{result.measured} vs {result.metrics.units} gold sentences"
+                  + ("" if with_decisions else " (review decisions not applied; --with-decisions applies them)"))
     for row in result.metrics.rows():
         table.add_row(row["code"], str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
                       *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
                       style="bold" if row["code"] in ("micro", "macro") else None)
     out.print(table)
-    for problem in result.problems:
+    for problem in result.problems[:MAX_LISTED]:
         err.print(f"[yellow]warning:[/] {escape(problem)}")
+    if len(result.problems) > MAX_LISTED:
+        err.print(f"[yellow]warning:[/] ... and {len(result.problems) - MAX_LISTED} more")
+    if result.problems:
+        err.print(f"{len(result.problems)} of {result.gold_rows} gold rows skipped")
+        raise typer.Exit(1)
