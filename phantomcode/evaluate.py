@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import PhantomcodeError, UsageError
+from .errors import NoteError, PhantomcodeError, UsageError
 from .metrics import MetricsReport, sentence_metrics
-from .notes import decode_bytes, normalise_text
+from .notes import decode_table_bytes, normalise_text
 from .store import Store
 
 if TYPE_CHECKING:
@@ -41,15 +41,23 @@ class Evaluation:
     problems: tuple[str, ...]  # gold rows that could not be used, by row number
     measured: str              # what was scored: "rules" or "rules with review decisions"
     gold_rows: int             # rows in the gold file (metrics.units of them were used)
+    gold_encoding: str         # how the gold CSV was decoded
 
 
 def read_gold(path: str | Path) -> list[GoldUnit]:
     """Parse a gold CSV; raises ``UsageError`` when the file or its header is unusable."""
+    return _read_gold(path)[0]
+
+
+def _read_gold(path: str | Path) -> tuple[list[GoldUnit], str]:
+    """The gold units and the encoding the file was read with (see ``decode_table_bytes``)."""
     path = Path(path)
     try:
-        text, _ = decode_bytes(path.read_bytes())
+        text, encoding = decode_table_bytes(path.read_bytes())
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the gold file ({exc.strerror})") from None
+    except NoteError as exc:
+        raise UsageError(f"{path}: cannot read the gold file: {exc}") from None
     reader = csv.DictReader(io.StringIO(normalise_text(text)))
     missing = [c for c in GOLD_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -57,7 +65,7 @@ def read_gold(path: str | Path) -> list[GoldUnit]:
                          f"missing {', '.join(missing)}")
     return [GoldUnit(number, row["note_id"].strip(), (row["sentence"] or "").strip(),
                      frozenset(c.strip() for c in (row["codes"] or "").split(";") if c.strip()))
-            for number, row in enumerate(reader, start=2)]
+            for number, row in enumerate(reader, start=2)], encoding
 
 
 def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes: Sequence[str] | None = None,
@@ -70,7 +78,7 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
     """
     from .codebook_choice import choose_codebook
 
-    units = read_gold(gold_path)
+    units, encoding = _read_gold(gold_path)
     with Store.open(project, readonly=True) as store:
         book = choose_codebook(codebook, store, check_patterns=False)
         texts = store.document_texts(u.note_id for u in units)
@@ -102,7 +110,7 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
     found = set().union(*gold, known_codes) if gold else set(known_codes)
     code_list = list(codes) if codes else [c for c in book.code_ids() if c in found] + sorted(found - set(book.code_ids()))
     return Evaluation(sentence_metrics(gold, predicted, code_list), tuple(problems),
-                      "rules with review decisions" if with_decisions else "rules", len(units))
+                      "rules with review decisions" if with_decisions else "rules", len(units), encoding)
 
 
 class EvaluationError(PhantomcodeError):

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ContextManager
 
 from .errors import UsageError
+from .outputs import open_output
 from .store import Store
 
 DOCUMENT_FORMATS = ("jsonl", "csv")
@@ -107,19 +106,10 @@ def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, 
     return count
 
 
-@contextmanager
-def open_text_output(out: str | Path | None) -> Iterator[IO[str]]:
-    """``out`` opened as plain UTF-8 text (what R, Stata and pandas expect), or stdout for None/'-'."""
-    if out is None or str(out) == "-":
-        yield sys.stdout
-        return
-    path = Path(out)
-    try:
-        handle = path.open("w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the output file ({exc.strerror})") from None
-    with handle:
-        yield handle
+def open_text_output(out: str | Path | None, *, bom: bool = False) -> ContextManager[IO[str]]:
+    """``out`` opened as UTF-8 text (what R, Stata and pandas expect; with a BOM for Excel when
+    ``bom``), or stdout for None/'-'; written through :func:`phantomcode.outputs.open_output`."""
+    return open_output(out, bom=bom)
 
 
 MATRIX_FORMATS = ("csv", "jsonl")

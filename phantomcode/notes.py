@@ -106,6 +106,27 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return _detect_legacy_encoding(data)
 
 
+def decode_table_bytes(data: bytes) -> tuple[str, str]:
+    """Decode a CSV the way its author expects: BOM, strict UTF-8, then GB18030 when it decodes
+    cleanly, only then a detector. Returns ``(text, encoding)``.
+
+    Spreadsheets (review sheets, metadata sidecars, gold files) are saved by Excel on Chinese
+    Windows as GBK (which GB18030 extends). Such a sheet holds mostly ASCII and a few hanzi (a
+    reviewer's note, one added sentence), too little for a detector, which then guesses cp949 or
+    euc_jis_2004 and turns the hanzi into mojibake. Notes keep the detector first: whole
+    paragraphs of Big5 or cp1252 text may also decode as GB18030, which a sheet rarely holds.
+    """
+    if not data.startswith(tuple(bom for bom, _ in _BOMS)) and b"\x00" not in data:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                return data.decode("gb18030"), "gb18030"
+            except UnicodeDecodeError:
+                pass
+    return decode_bytes(data)
+
+
 def _detect_legacy_encoding(data: bytes) -> tuple[str, str]:
     from charset_normalizer import from_bytes
 
@@ -315,6 +336,7 @@ class Sidecar:
     path: Path
     by_file: dict[str, dict[str, str]] = field(default_factory=dict)
     by_id: dict[str, dict[str, str]] = field(default_factory=dict)
+    encoding: str = "utf-8"  # how a CSV sidecar was decoded (see ``decode_table_bytes``)
 
     def lookup(self, relpath: str, doc_id: str | None) -> dict[str, str]:
         return self.by_file.get(relpath) or self.by_file.get(_strip_suffix(relpath)) or (
@@ -341,18 +363,26 @@ def load_sidecars(root: str | Path) -> tuple[dict[str, Sidecar], list[str]]:
                     sidecars[folder] = _parse_sidecar(path, folder)
                 except NoteError as exc:
                     warnings.append(f"{path.relative_to(root).as_posix()}: {exc}; its metadata was not used")
+                    break
+                if sidecars[folder].encoding not in ("utf-8", "utf-8-sig"):
+                    warnings.append(f"{path.relative_to(root).as_posix()}: read as {sidecars[folder].encoding} "
+                                    "(not UTF-8); check its values, or save it as CSV UTF-8")
                 break
     return sidecars, warnings
 
 
 def _parse_sidecar(path: Path, folder: str) -> Sidecar:
-    rows = _read_xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _read_csv_rows(path)
+    encoding = "utf-8"
+    if path.suffix.lower() == ".xlsx":
+        rows = _read_xlsx_rows(path)
+    else:
+        rows, encoding = _read_csv_rows(path)
     if not rows:
         raise NoteError("empty metadata table")
     header = [h.strip() for h in rows[0]]
     if "file" not in header and "id" not in header:
         raise NoteError("metadata table needs a 'file' or an 'id' column")
-    sidecar = Sidecar(path)
+    sidecar = Sidecar(path, encoding=encoding)
     prefix = f"{folder}/" if folder else ""
     for values in rows[1:]:
         row = {h: (v or "").strip() for h, v in zip(header, values) if h}
@@ -366,9 +396,9 @@ def _parse_sidecar(path: Path, folder: str) -> Sidecar:
     return sidecar
 
 
-def _read_csv_rows(path: Path) -> list[list[str]]:
+def _read_csv_rows(path: Path) -> tuple[list[list[str]], str]:
     try:
-        text, _ = decode_bytes(path.read_bytes())
+        text, encoding = decode_table_bytes(path.read_bytes())
     except OSError as exc:
         raise NoteError(f"cannot read ({exc.strerror})") from None
     dialect = csv.excel
@@ -376,7 +406,7 @@ def _read_csv_rows(path: Path) -> list[list[str]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         pass
-    return [row for row in csv.reader(io.StringIO(normalise_text(text)), dialect)]
+    return [row for row in csv.reader(io.StringIO(normalise_text(text)), dialect)], encoding
 
 
 def _read_xlsx_rows(path: Path) -> list[list[str]]:

@@ -35,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .codebook import Codebook
 from .errors import UsageError
 from .export import neutralise_formula, open_text_output
+from .outputs import choose_format, is_stdout, write_output
 from .store import Store
 
 if TYPE_CHECKING:
@@ -540,12 +541,9 @@ def _report(store: Store, project: Project, book: Codebook, kind: str, selection
 
 
 def format_for(fmt: str | None, out: str | Path | None) -> str:
-    """The format asked for, else the one the output file's suffix names, else ``table``."""
-    if fmt is None:
-        fmt = _SUFFIX_FORMATS.get(Path(out).suffix.lower(), "table") if out not in (None, "-") else "table"
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return fmt
+    """The format asked for, else the one the output file's suffix names (an unknown suffix is an
+    error listing the formats), else ``table``."""
+    return choose_format(fmt, out, formats=FORMATS, default="table", suffixes=_SUFFIX_FORMATS)
 
 
 def check_options(fmt: str, *, wide: bool = False, quotes: int | None = None) -> None:
@@ -862,15 +860,8 @@ def _cjk_font(labels: Sequence[str]) -> list[str]:
 
 def _write_binary(out: str | Path | None, write: Any, fmt: str) -> None:
     """Write a binary format to ``out``, or to stdout when it is redirected (never to a terminal)."""
+    if is_stdout(out) and sys.stdout.isatty():
+        raise UsageError(f"--format {fmt} is a binary file: give --out FILE (or redirect stdout to a file)")
     buffer = io.BytesIO()
     write(buffer)
-    if out is None or str(out) == "-":
-        if sys.stdout.isatty():
-            raise UsageError(f"--format {fmt} is a binary file: give --out FILE (or redirect stdout to a file)")
-        sys.stdout.buffer.write(buffer.getvalue())
-        sys.stdout.flush()
-        return
-    try:
-        Path(out).write_bytes(buffer.getvalue())
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot write the output file ({exc.strerror})") from None
+    write_output(out, lambda handle: handle.write(buffer.getvalue()), binary=True)

@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from .codebook import Codebook
-from .errors import UsageError
+from .errors import NoteError, UsageError
 from .export import open_text_output, neutralise_formula
-from .notes import decode_bytes, normalise_text
+from .notes import decode_table_bytes, normalise_text
+from .outputs import choose_format, write_output
 from .store import Store
 
 __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "coding_key",
@@ -131,7 +132,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
         _write_xlsx(Path(out), columns, records, _help_lines(sample, seed, available, len(segments), codes, where,
                                                              pending))
     else:
-        with open_text_output(out) as handle:
+        with open_text_output(out, bom=True) as handle:  # a BOM: Excel then reads the hanzi as UTF-8
             writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             for record in records:
@@ -141,12 +142,8 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
 
 
 def _sheet_format(out: str | Path | None, fmt: str | None) -> str:
-    if fmt is None:
-        fmt = "xlsx" if out is not None and Path(out).suffix.lower() in (".xlsx", ".xlsm") else "csv"
-    fmt = fmt.lower()
-    if fmt not in REVIEW_FORMATS:
-        raise UsageError(f"unknown review sheet format {fmt!r}; choose xlsx or csv")
-    return fmt
+    return choose_format(fmt, out, formats=REVIEW_FORMATS, default="csv",
+                         suffixes={".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".txt": "csv"})
 
 
 def _check_codes(store: Store, book: Codebook, codes: Sequence[str]) -> None:
@@ -269,10 +266,7 @@ def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], h
     for line in help_lines:
         guide.append([line])
     guide.column_dimensions["A"].width = 110
-    try:
-        book.save(path)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the review sheet ({exc.strerror})") from None
+    write_output(path, book.save, binary=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,13 +280,18 @@ def read_review_sheet(path: str | Path) -> list[tuple[int, dict[str, str]]]:
     the apostrophe that protected a formula-like value removed. Raises ``UsageError`` when the
     file cannot be read or is not a review sheet.
     """
+    return _read_sheet(path)[0]
+
+
+def _read_sheet(path: str | Path) -> tuple[list[tuple[int, dict[str, str]]], str]:
+    """``read_review_sheet``'s rows and the encoding a CSV sheet was read with (xlsx: "xlsx")."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        table = _xlsx_rows(path)
+        table, encoding = _xlsx_rows(path), "xlsx"
     else:
-        table = _csv_rows(path)
+        table, encoding = _csv_rows(path)
     if not table:
         raise UsageError(f"{path}: the sheet is empty")
     header = [_cell(value).lower() for value in table[0]]
@@ -305,7 +304,7 @@ def read_review_sheet(path: str | Path) -> list[tuple[int, dict[str, str]]]:
         cells = {name: _cell(value) for name, value in zip(header, values) if name}
         if any(cells.values()):
             rows.append((number, cells))
-    return rows
+    return rows, encoding
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:
@@ -322,15 +321,17 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
         book.close()
 
 
-def _csv_rows(path: Path) -> list[list[str]]:
+def _csv_rows(path: Path) -> tuple[list[list[str]], str]:
     try:
-        text, _ = decode_bytes(path.read_bytes())
+        text, encoding = decode_table_bytes(path.read_bytes())
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the review sheet ({exc.strerror})") from None
+    except NoteError as exc:
+        raise UsageError(f"{path}: cannot read the review sheet: {exc}") from None
     text = normalise_text(text)
     first = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first.count) if first else ","
-    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)], encoding
 
 
 def _cell(value: Any) -> str:
@@ -365,6 +366,7 @@ class ReviewImport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stale: int = 0
+    encoding: str = "utf-8"  # how a CSV sheet was decoded; "xlsx" for a workbook
 
     @property
     def exit_code(self) -> int:
@@ -380,8 +382,8 @@ def import_review(path: str | Path, *, project: str | Path | None = None, review
     """
     from .codebook_choice import choose_codebook
 
-    rows = read_review_sheet(path)
-    report = ReviewImport(path=str(path), rows=len(rows))
+    rows, encoding = _read_sheet(path)
+    report = ReviewImport(path=str(path), rows=len(rows), encoding=encoding)
     who = reviewer or _default_reviewer()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with Store.open(project, must_exist=True) as store, store.writer():

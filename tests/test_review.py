@@ -83,7 +83,7 @@ def statuses(project: Path) -> dict[tuple[str, int, int, str], tuple[str, str, i
 
 
 def sheet_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 

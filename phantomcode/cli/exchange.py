@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from ..errors import UsageError
+from ..outputs import write_output
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
@@ -57,10 +58,7 @@ def codebook_import_command(
     if out_file is None:
         out.file.write(result.text)
     else:
-        try:
-            out_file.write_text(result.text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"{out_file}: cannot write ({exc.strerror})") from None
+        write_output(out_file, lambda handle: handle.write(result.text))
         problems = lint_codebook(out_file)
         errors = sum(p.severity == "error" for p in problems)
         what = "rules to fill in" if result.fmt == "qdc" else f"{result.terms} terms"

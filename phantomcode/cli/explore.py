@@ -77,6 +77,8 @@ def evaluate_command(
                       *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
                       style="bold" if row["code"] in ("micro", "macro") else None)
     out.print(table)
+    if result.gold_encoding not in ("utf-8", "utf-8-sig"):
+        err.print(f"read {escape(str(gold))} as {result.gold_encoding} (not UTF-8)")
     for problem in result.problems[:MAX_LISTED]:
         err.print(f"[yellow]warning:[/] {escape(problem)}")
     if len(result.problems) > MAX_LISTED:

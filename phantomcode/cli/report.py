@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import UsageError
+from ..outputs import is_stdout, write_output
 from ..project import Project
 from ..report import (DEFAULT_QUOTES, Report, TextTable, build_cooccurrence, build_report, check_options,
                       format_for, heat_colour, parse_where, write_report)
@@ -89,11 +90,11 @@ def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: G
 def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
     if fmt != "table":
         write_report(report, fmt=fmt, out=out_file, wide=wide)
-    elif out_file is None or str(out_file) == "-":
+    elif is_stdout(out_file):
         _render(report, out)
     else:
-        with open(out_file, "w", encoding="utf-8") as handle:
-            _render(report, Console(file=handle, width=_PLAIN_WIDTH, highlight=False, color_system=None))
+        write_output(out_file, lambda handle: _render(report, Console(file=handle, width=_PLAIN_WIDTH,
+                                                                      highlight=False, color_system=None)))
     if out_file is not None and str(out_file) != "-":
         err.print(f"wrote {report.title().lower()} ({report.documents} documents) to {out_file}")
     if not report.documents:

@@ -66,7 +66,7 @@ def import_command(
     """Apply accept/reject/add decisions; bad rows are listed by row number and the rest still apply."""
     result = import_review(file, project=project, reviewer=reviewer, codebook=codebook)
     counts = ", ".join(f"{result.decisions[k]} {k}" for k in ("accept", "reject", "add") if result.decisions[k])
-    err.print(f"{result.rows} rows read; decisions: {counts or 'none'} ({result.new} new, {result.changed} changed, "
+    err.print(f"{result.rows} rows read{_encoding_note(result.encoding)}; decisions: {counts or 'none'} ({result.new} new, {result.changed} changed, "
               f"{result.unchanged} unchanged)")
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
@@ -117,6 +117,11 @@ def stats_command(
                       f"{escape(stale.reviewer)}{where}: {escape(stale.text[:60])!r}")
         if len(stats.stale) > MAX_LISTED:
             err.print(f"  ... {len(stats.stale) - MAX_LISTED} more (--format json lists them all)")
+
+
+def _encoding_note(encoding: str) -> str:
+    """How a CSV sheet was decoded, when that is worth checking: anything but UTF-8."""
+    return "" if encoding in ("xlsx", "utf-8", "utf-8-sig") else f" (decoded as {encoding}, not UTF-8)"
 
 
 def _table_console() -> Console:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,38 @@ def test_agree_table_csv_json(runner, project, tmp_path) -> None:
 def test_every_command_has_help(runner, command) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and len(result.stdout) > 200
+
+
+EN_NOTE = """---
+id: EN-01
+city: Beijing
+---
+The school demanded five documents before it would enrol her son.
+The hospital asked for a stamped lease and a labour contract.
+He had no hukou booklet.
+"""
+ZH_NOTE = "---\nid: ZH-02\ncity: Beijing\n---\n名额已满。\n"
+
+
+def test_a_sheet_saved_by_excel_as_gbk_is_read_as_gb18030_and_says_so(runner, project_from, tmp_path) -> None:
+    project = project_from({"a.md": EN_NOTE, "b.md": ZH_NOTE})
+    sheet = tmp_path / "review.csv"
+    assert run(runner, "review", "export", "-p", str(project), "--code", "paperwork", "-o", str(sheet)).exit_code == 0
+    assert sheet.read_bytes().startswith(b"\xef\xbb\xbf"), "a BOM, so Excel opens the sheet as UTF-8"
+    rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig"))))
+    rows[0].update(decision="accept", note="太多")
+    add = {column: "" for column in rows[0]}
+    add.update(doc_id="ZH-02", segment="名额已满。", code="class_size", decision="add")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows([rows[0], add])
+    sheet.write_bytes(text.getvalue().encode("gbk"))  # what Excel on Chinese Windows saves as "CSV"
+
+    result = run(runner, "review", "import", str(sheet), "-p", str(project), "--reviewer", "ana")
+    assert result.exit_code == 0, result.output
+    assert "2 rows read (decoded as gb18030, not UTF-8); decisions: 1 accept, 1 add" in result.stderr
+    decisions = json.loads(run(runner, "review", "stats", "-p", str(project), "-f", "json").stdout)
+    assert {row["code"]: row["added"] for row in decisions["codes"]}["class_size"] == 1
+    with sqlite3.connect(project) as connection:
+        assert connection.execute("SELECT note FROM reviews WHERE note != ''").fetchall() == [("太多",)]

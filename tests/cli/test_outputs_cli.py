@@ -1,0 +1,72 @@
+"""Every output path of every command: a clear message and exit 2, never a traceback or a wrong file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phantomcode.cli import app
+
+NOTE = "---\nid: A\ncity: Beijing\n---\nThe school demanded five documents before it would enrol her son.\n"
+
+
+@pytest.fixture
+def project(project_from) -> Path:
+    return project_from({"a.md": NOTE})
+
+
+def _commands(project: Path, out: Path) -> list[list[str]]:
+    p = ["-p", str(project)]
+    return [["report", *p, "-o", str(out.with_suffix(".txt"))], ["report", *p, "-o", str(out.with_suffix(".csv"))],
+            ["report", *p, "-o", str(out.with_suffix(".xlsx"))], ["report", "cooccurrence", *p, "-o", str(out)],
+            ["export", "segments", *p, "-o", str(out.with_suffix(".csv"))],
+            ["export", "documents", *p, "-o", str(out.with_suffix(".csv"))],
+            ["export", "matrix", *p, "-o", str(out.with_suffix(".csv"))], ["export", "qdpx", *p, "-o", str(out.with_suffix(".qdpx"))],
+            ["review", "export", *p, "-o", str(out.with_suffix(".xlsx"))],
+            ["review", "export", *p, "-o", str(out.with_suffix(".csv"))],
+            ["codebook", "export", "-o", str(out.with_suffix(".qdc"))]]
+
+
+def test_a_missing_folder_is_a_message_and_exit_2_for_every_command(runner, project, tmp_path) -> None:
+    out = tmp_path / "missing" / "dir" / "r.txt"
+    for command in _commands(project, out):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output, result.exception)
+        assert "cannot write the output file: the folder" in result.stderr and "does not exist" in result.stderr
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_folder_as_the_output_file_is_a_message_and_exit_2(runner, project, tmp_path) -> None:
+    for command in _commands(project, tmp_path / "r.txt"):
+        folder = Path(command[command.index("-o") + 1])
+        folder.mkdir()
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output, result.exception)
+        assert f"{folder}: is a folder; give a file name" in result.stderr, command
+        folder.rmdir()
+
+
+def test_an_unknown_suffix_is_refused_listing_the_formats(runner, project, tmp_path) -> None:
+    result = runner.invoke(app, ["report", "-p", str(project), "--out", str(tmp_path / "report.pdf")])
+    assert result.exit_code == 2
+    assert "cannot tell the format from '.pdf'; give --format (table, csv, json, xlsx, md, html, png)" in result.stderr
+    assert not (tmp_path / "report.pdf").exists()
+    named = runner.invoke(app, ["report", "-p", str(project), "--out", str(tmp_path / "report.pdf"), "-f", "html"])
+    assert named.exit_code == 0 and (tmp_path / "report.pdf").read_text(encoding="utf-8").startswith("<!DOCTYPE")
+
+
+def test_an_unwritable_file_keeps_its_previous_content(runner, project, tmp_path) -> None:
+    out = tmp_path / "locked"
+    out.mkdir()
+    previous = out / "r.csv"
+    previous.write_text("previous\n", encoding="utf-8")
+    out.chmod(0o500)
+    try:
+        result = runner.invoke(app, ["report", "-p", str(project), "-o", str(previous)])
+    finally:
+        out.chmod(0o700)
+    if result.exit_code == 0:
+        pytest.skip("running as a user who may write anywhere (root)")
+    assert result.exit_code == 2 and "cannot write the output file (Permission denied)" in result.stderr
+    assert previous.read_text(encoding="utf-8") == "previous\n" and list(out.iterdir()) == [previous]
