@@ -12,7 +12,10 @@ every sentence in which some rule fired (counted or not) or a reviewer added a c
 rule touched are not stored, so the figures then describe the sentences the rules proposed
 something for; for a figure over all sentences, compare against a gold file that lists them.
 ``units_from`` restricts the units to those of a review sheet (the sampled segments) or, with
-``"reviewed"``, to the segments that carry a review decision.
+``"reviewed"``, to the segments that carry a review decision. Whenever ``reviewed`` is a coder,
+a unit counts only once it is decided: it carries a decision and every coding the rules count in
+it has one. Elsewhere ``reviewed`` would repeat the rules (nobody has looked yet) and inflate
+agreement; such pending units are left out and counted (``pending``).
 
 **Figures**, per code (present or absent in a unit, so a unit nobody coded is agreement on
 absence) and overall (every unit x code pair is one binary item):
@@ -40,6 +43,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from .codebook import Codebook
+from .codebook_choice import choose_codebook
 from .errors import UsageError
 from .evaluate import read_gold
 from .metrics import score_counts
@@ -140,6 +145,7 @@ class AgreementReport:
     per_code: tuple[CodeAgreement, ...]
     overall: CodeAgreement
     problems: tuple[str, ...]
+    pending: int = 0  # units left out because they carry no review decision yet (``reviewed`` takes part)
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per code, then ``overall``: ready for CSV or ``pandas.DataFrame``."""
@@ -149,7 +155,7 @@ class AgreementReport:
         def clean(value: Any) -> Any:
             return round(value, 4) if isinstance(value, float) else value
         return json.dumps({"coders": list(self.coders), "reference": self.reference, "units": self.units,
-                           "unit_source": self.unit_source,
+                           "unit_source": self.unit_source, "pending_units_left_out": self.pending,
                            "codes": [{k: clean(v) for k, v in row.items()} for row in self.rows()],
                            "problems": list(self.problems)}, ensure_ascii=False, indent=2)
 
@@ -184,11 +190,13 @@ class _Unit:
 
 
 def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None, reference: str | None = None,
-              codes: Sequence[str] | None = None, units_from: str | Path | None = None) -> AgreementReport:
+              codes: Sequence[str] | None = None, units_from: str | Path | None = None,
+              codebook: str | Path | Codebook | None = None) -> AgreementReport:
     """Agreement between two or more coders (see the module doc for units and figures).
 
     ``inputs``: "auto", "reviewed" or gold CSV paths. ``reference`` names one of them (its name:
-    "auto", "reviewed" or the gold file's stem, or the input as given). Raises ``UsageError``
+    "auto", "reviewed" or the gold file's stem, or the input as given). Codes follow the codebook
+    (``codebook``, else the project's) when the project takes part. Raises ``UsageError``
     for fewer than two inputs, an unknown input or reference, or a missing project.
     """
     if len(inputs) < 2:
@@ -200,7 +208,11 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     needs_store = any(spec in STORE_CODERS for _, spec in coders) or units_from is not None
     problems: list[str] = []
     store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
+    pending = 0
+    order: list[str] = []
     with (Store.open(project, readonly=True) if needs_store else _NoStore()) as store:
+        if needs_store:
+            order = choose_codebook(codebook, store, check_patterns=False).code_ids()
         if golds:
             frame_name = next(name for name, spec in coders if spec not in STORE_CODERS)
             units, problems = _gold_units(golds[frame_name], store if needs_store else None)
@@ -210,6 +222,11 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
             source = "stored segments"
         if units_from is not None:
             units, source = _restrict(units, units_from, store, source)
+        if "reviewed" in (spec for _, spec in coders):
+            units, pending = _decided_only(units, store)
+            if pending and not units:
+                raise UsageError(f"none of the {pending} units has a review decision yet, so 'reviewed' has nothing "
+                                 "to agree on: import a filled-in review sheet first (review import)")
         for name, spec in coders:
             if spec in STORE_CODERS:
                 store_spans[name] = store.agreement_spans(spec)
@@ -220,7 +237,8 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
         else:
             table = golds[name][1]
             values[name] = [table.get((unit.doc_id, unit.occurrence)) for unit in units]
-    code_list = list(codes) if codes else sorted(set().union(*(v for row in values.values() for v in row if v)))
+    found = set().union(*(v for row in values.values() for v in row if v))
+    code_list = list(codes) if codes else [c for c in order if c in found] + sorted(found - set(order))
     per_code = []
     pooled: list[list[Value]] = [[] for _ in names]
     for code in code_list:
@@ -230,7 +248,7 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
         per_code.append(code_agreement(code, data, names, reference))
     overall = code_agreement("overall", pooled, names, reference)
     return AgreementReport(coders=names, reference=reference, unit_source=source, units=len(units),
-                           per_code=tuple(per_code), overall=overall, problems=tuple(problems))
+                           per_code=tuple(per_code), overall=overall, problems=tuple(problems), pending=pending)
 
 
 class _NoStore:
@@ -325,12 +343,29 @@ def _restrict(units: list[_Unit], units_from: str | Path, store: Store, source: 
             elif cells.get("doc_id") and cells.get("start", "").isdigit() and cells.get("end", "").isdigit():
                 spans.append((cells["doc_id"], int(cells["start"]), int(cells["end"])))
         label = f"segments listed in {Path(units_from).name}"
+    by_doc = _spans_by_doc(spans)
+    kept = [u for u in units if u.start is not None and _overlaps(by_doc, u)]
+    return kept, f"{source}, restricted to {label}"
+
+
+def _decided_only(units: list[_Unit], store: Store) -> tuple[list[_Unit], int]:
+    """(the units a reviewer has decided, how many were left out): a unit is decided when it
+    overlaps a review decision and no coding the rules count in it still waits for one."""
+    decided = _spans_by_doc(store.agreement_units(reviewed_only=True))
+    waiting = _spans_by_doc(store.pending_spans())
+    kept = [u for u in units if u.start is not None and _overlaps(decided, u) and not _overlaps(waiting, u)]
+    return kept, len(units) - len(kept)
+
+
+def _spans_by_doc(spans: Sequence[tuple[str, int, int]]) -> dict[str, list[tuple[int, int]]]:
     by_doc: dict[str, list[tuple[int, int]]] = {}
     for doc_id, start, end in spans:
         by_doc.setdefault(doc_id, []).append((start, end))
-    kept = [u for u in units if u.start is not None
-            and any(s < u.end and e > u.start for s, e in by_doc.get(u.doc_id, []))]
-    return kept, f"{source}, restricted to {label}"
+    return by_doc
+
+
+def _overlaps(spans: dict[str, list[tuple[int, int]]], unit: _Unit) -> bool:
+    return any(s < unit.end and e > unit.start for s, e in spans.get(unit.doc_id, []))
 
 
 def _codes_at(spans: dict[str, list[tuple[int, int, str]]], unit: _Unit) -> frozenset[str]:

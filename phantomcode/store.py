@@ -1010,6 +1010,11 @@ class Store:
             sql = "SELECT doc_id, start, end FROM segments ORDER BY doc_id, start, end"
         return [(row[0], row[1], row[2]) for row in self.connection.execute(sql)]
 
+    def pending_spans(self) -> list[tuple[str, int, int]]:
+        """(doc_id, start, end) of every coding the rules count that has no review decision yet."""
+        sql = f"SELECT DISTINCT c.doc_id, c.start, c.end FROM codings c WHERE {self.AUTO_COUNTED} AND c.status = 'auto'"
+        return [(row[0], row[1], row[2]) for row in self.connection.execute(sql)]
+
     def document_code_presence(self, *, accepted_only: bool = False) -> dict[str, set[str]]:
         """doc_id -> codes with at least one counted coding (only accepted ones with ``accepted_only``)."""
         condition = f"{COUNTED} AND c.status = 'accepted'" if accepted_only else COUNTED

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
+from ..outputs import choose_format
 from ..report import parse_where, split_codes
 from ..review import export_review, import_review, review_stats, stats_json, stats_records
 from ._console import err, out
@@ -86,6 +87,7 @@ def stats_command(
     project: ProjectOption = None,
 ) -> None:
     """Per code: proposals, reviewed, accepted, rejected (measured precision) and added (missed codings)."""
+    fmt = choose_format(fmt, None, formats=("table", "csv", "json"), default="table")
     stats = review_stats(project=project)
     if fmt == "csv":
         rows = list(stats_records(stats))
@@ -94,7 +96,7 @@ def stats_command(
         writer.writerows(rows)
     elif fmt == "json":
         out.file.write(stats_json(stats) + "\n")
-    elif fmt == "table":
+    else:
         table = Table(Column("code", no_wrap=True), "proposed", "pending", "accepted", "rejected",
                       Column("precision [95% CI]", no_wrap=True), "added", "lost",
                       title=f"Review: {stats.decisions} decisions")
@@ -106,8 +108,6 @@ def stats_command(
                           style="bold" if row["code"] == "total" else None)
         _table_console().print(table)
         err.print("added: codings the rules missed; lost: accepted codings the rules no longer make")
-    else:
-        raise typer.BadParameter("choose table, csv or json", param_hint="--format")
     if stats.stale:
         err.print(f"[yellow]{len(stats.stale)} decision(s) point at text that changed[/] (kept; they apply again if "
                   "the text returns):")

@@ -107,10 +107,33 @@ def test_agree_table_csv_json(runner, project, tmp_path) -> None:
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["code"] for r in rows] == ["paperwork", "overall"]
     assert rows[0]["coded_auto"] == "1" and rows[0]["coded_gold"] == "0" and rows[0]["percent_agreement"] == "0.5"
-    data = json.loads(run(runner, "agree", "auto", "reviewed", "-p", str(project), "--format", "json").stdout)
-    assert data["coders"] == ["auto", "reviewed"] and data["unit_source"] == "stored segments"
+    nothing_reviewed = run(runner, "agree", "auto", "reviewed", "-p", str(project), "--format", "json")
+    assert nothing_reviewed.exit_code == 2 and "none of the 3 units has a review decision yet" in nothing_reviewed.stderr
     result = run(runner, "agree", "auto", "-p", str(project))
     assert result.exit_code == 2 and "at least two coders" in result.stderr
+    for command in (["agree", "auto", str(gold)], ["review", "stats"], ["report"], ["export", "segments"]):
+        bad = run(runner, *command, "-p", str(project), "--format", "pdf")
+        assert bad.exit_code == 2 and bad.stderr.startswith("error: unknown format 'pdf'; choose one of "), command
+
+
+def test_agree_with_reviewed_counts_only_decided_units_and_says_how_many(runner, project, tmp_path) -> None:
+    sheet = tmp_path / "sheet.csv"
+    assert run(runner, "review", "export", "-p", str(project), "-o", str(sheet)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig"))))
+    assert len({r["segment"] for r in rows}) == 3
+    for row in rows:  # one sentence decided (each of its codings), two pending
+        row["decision"] = "reject" if row["segment"] == rows[0]["segment"] else ""
+    with sheet.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert run(runner, "review", "import", str(sheet), "-p", str(project), "-r", "ana").exit_code == 0
+    result = run(runner, "agree", "auto", "reviewed", "-p", str(project), "--units-from", str(sheet),
+                 "--reference", "reviewed", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["units"] == 1 and json.loads(result.stdout)["pending_units_left_out"] == 2
+    assert "1 units used (stored segments, restricted to segments listed in sheet.csv); 2 without a review " \
+           "decision yet left out" in result.stderr
 
 
 @pytest.mark.parametrize("command", [["review"], ["review", "export"], ["review", "import"], ["review", "stats"],
