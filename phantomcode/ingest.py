@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .codebook import Codebook, load_codebook
-from .codebook_choice import codebook_path_for, recorded_path
+from .codebook_choice import choose_codebook, codebook_path_for, recorded_path
 from .errors import Interrupted, NoteError, UsageError, WorkerLost
-from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, file_hash, find_note_files,
-                    load_sidecars, meta_hash, path_attributes, sidecar_for)
+from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, check_has_notes, compile_path_template, file_hash,
+                    find_note_files, load_sidecars, meta_hash, path_attributes, sidecar_for)
 from .pii import check_mode
-from .store import CodedRows, DocumentRecord, StoredState, Store
+from .store import CodedRows, DocumentRecord, StoredState, Store, resolve_project_path
 from .workers import (IngestJob, NoteOutcome, NoteTask, RecodeJob, WorkerPool, index_chunks, list_chunks,
                       read_and_code, recode)
 
@@ -193,13 +193,17 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     masked), ``block`` (skip the note), ``redact`` (store with [PHONE], [ID], [EMAIL], [NAME]
     placeholders; the source file is untouched) or ``off``.
 
-    Raises ``UsageError`` for a missing folder or bad template, ``ProjectError`` when the store
+    Raises ``UsageError`` for a missing folder or bad template, ``EmptyFolderError`` (before
+    anything is written) for a folder without notes, ``ProjectError`` when the store
     cannot be opened or written, ``Interrupted`` on Ctrl-C or SIGTERM (committed batches stay).
     """
     root = Path(notes_dir)
     files = find_note_files(root)
+    check_has_notes(root, files)
     template = compile_path_template(path_attrs) if path_attrs else None
     check_mode(pii)
+    if not resolve_project_path(project).exists():
+        codebook = choose_codebook(codebook, None)  # a bad codebook stops the command before it makes a project
     with Store.open(project) as store, store.writer():
         book = _identify_codebook(store, codebook)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",

@@ -14,13 +14,14 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .errors import NoteError, UsageError
+from .errors import EmptyFolderError, NoteError, UsageError
 
 NOTE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".docx"})
 SIDECAR_NAMES = ("metadata.csv", "metadata.xlsx")
@@ -77,6 +78,22 @@ def find_note_files(root: str | Path) -> list[NoteFile]:
                 continue
             found.append(NoteFile(os.path.join(dirpath, name), prefix + name))
     return sorted(found, key=lambda f: f.relpath)
+
+
+def check_has_notes(root: str | Path, files: Sequence[NoteFile]) -> None:
+    """Raise ``EmptyFolderError`` when ``root`` holds no note, naming the file types it does hold
+    (a folder of PDFs is not "0 notes, all fine")."""
+    if files:
+        return
+    seen: Counter[str] = Counter()
+    for _, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not is_ignored_name(d)]
+        seen.update(os.path.splitext(name)[1].lower() or "(no suffix)" for name in filenames
+                    if not is_ignored_name(name))
+    found = ", ".join(f"{count} {suffix}" for suffix, count in seen.most_common()) or "no files at all"
+    raise EmptyFolderError(f"{root}: no note files to ingest ({found}; ignored). phantomcode reads "
+                           f"{', '.join(sorted(NOTE_SUFFIXES))}: convert the notes (e.g. PDF to .docx or .txt) "
+                           "or give the folder that holds them")
 
 
 # ---------------------------------------------------------------------------------------------

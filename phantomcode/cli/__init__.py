@@ -11,6 +11,9 @@ what it uses, not spaCy, pandas or the ingest pipeline; ``--help`` loads them al
 from __future__ import annotations
 
 import importlib
+import io
+import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 
@@ -109,6 +112,20 @@ class _PhantomcodeGroup(TyperGroup):
             for problem in getattr(exc, "problems", []):
                 err.print(f"  {problem}", markup=False)
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout has gone (``phantomcode report | head``): stop quietly with exit 0, as
+    ``git log | head`` does. Output still buffered would fail again when Python flushes stdout at
+    exit, so stdout now points at the null device."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # stdout is no file (a test runner's buffer): nothing will flush to the closed pipe
 
 
 app = typer.Typer(

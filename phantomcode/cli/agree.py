@@ -7,17 +7,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ..agree import agreement
 from ..report import split_codes
-from ._console import err, out
+from ._console import err, out, table_console
 from ..outputs import choose_format
 from ._options import CodebookOption, ProjectOption
 
-_PLAIN_WIDTH = 300  # only when stdout is not a terminal
 
 
 def agree_command(
@@ -57,7 +55,7 @@ def agree_command(
                           _figure(row["percent_agreement"], percent=True), _figure(row["kappa"]), _figure(row["alpha"]),
                           *(_figure(row[f"{m}_{n}"]) for n in scored for m in ("precision", "recall", "f1")),
                           style="bold" if row["code"] == "overall" else None)
-        _table_console().print(table)
+        table_console().print(table)
         err.print("— : undefined (a code that every coder leaves absent, or kappa with more than two coders)")
     for problem in report.problems:
         err.print(f"[yellow]warning:[/] {escape(problem)}")
@@ -70,9 +68,3 @@ def _figure(value: float | None, *, percent: bool = False) -> str:
         return "—"
     return f"{value:.1%}" if percent else f"{value:.3f}"
 
-
-def _table_console() -> Console:
-    """stdout; when it is not a terminal, wide enough that tables are not squeezed or wrapped."""
-    if out.is_terminal:
-        return out
-    return Console(file=out.file, width=_PLAIN_WIDTH, highlight=False, soft_wrap=True, color_system=None)

@@ -15,7 +15,7 @@ from ..outputs import is_stdout, write_output
 from ..project import Project
 from ..report import (DEFAULT_QUOTES, Report, TextTable, build_cooccurrence, build_report, check_options,
                       format_for, heat_colour, parse_where, write_report)
-from ._console import err, out
+from ._console import err, out, plain_console
 from ._options import CodebookOption, ProjectOption
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -93,8 +93,7 @@ def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
     elif is_stdout(out_file):
         _render(report, out)
     else:
-        write_output(out_file, lambda handle: _render(report, Console(file=handle, width=_PLAIN_WIDTH,
-                                                                      highlight=False, color_system=None)))
+        write_output(out_file, lambda handle: _render(report, plain_console(handle, _PLAIN_WIDTH)))
     if out_file is not None and str(out_file) != "-":
         err.print(f"wrote {report.title().lower()} ({report.documents} documents) to {out_file}")
     if not report.documents:
@@ -109,7 +108,7 @@ def _render(report: Report, console: Console) -> None:
     A terminal wraps cells to fit its width; a file or pipe gets every table at its natural width.
     """
     if not console.is_terminal:
-        console = Console(file=console.file, width=_PLAIN_WIDTH, highlight=False, soft_wrap=True, color_system=None)
+        console = plain_console(console.file, _PLAIN_WIDTH)
     console.print(f"[bold]{escape(report.title())}[/]")
     for line in report.description():
         console.print(f"[dim]{escape(line)}[/]")

@@ -7,21 +7,19 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
 from ..outputs import choose_format
 from ..report import parse_where, split_codes
 from ..review import export_review, import_review, review_stats, stats_json, stats_records
-from ._console import err, out
+from ._console import err, out, table_console
 from ._options import CodebookOption, ProjectOption
 
 app = typer.Typer(help="Review codings in a spreadsheet, import the decisions, see precision and missed codings.",
                   no_args_is_help=True)
 
 MAX_LISTED = 10
-_PLAIN_WIDTH = 300  # only when stdout is not a terminal
 
 
 @app.command("export")
@@ -106,7 +104,7 @@ def stats_command(
             table.add_row(row["code"], *(str(row[k]) for k in ("proposals", "pending", "accepted", "rejected")),
                           precision, str(row["added"]), str(row["lost"]),
                           style="bold" if row["code"] == "total" else None)
-        _table_console().print(table)
+        table_console().print(table)
         err.print("added: codings the rules missed; lost: accepted codings the rules no longer make")
     if stats.stale:
         err.print(f"[yellow]{len(stats.stale)} decision(s) point at text that changed[/] (kept; they apply again if "
@@ -123,9 +121,3 @@ def _encoding_note(encoding: str) -> str:
     """How a CSV sheet was decoded, when that is worth checking: anything but UTF-8."""
     return "" if encoding in ("xlsx", "utf-8", "utf-8-sig") else f" (decoded as {encoding}, not UTF-8)"
 
-
-def _table_console() -> Console:
-    """stdout; when it is not a terminal, wide enough that tables are not squeezed or wrapped."""
-    if out.is_terminal:
-        return out
-    return Console(file=out.file, width=_PLAIN_WIDTH, highlight=False, soft_wrap=True, color_system=None)

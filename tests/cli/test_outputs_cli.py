@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import pytest
 
-from phantomcode.cli import app
+from phantomcode.cli import app, main
 
 NOTE = "---\nid: A\ncity: Beijing\n---\nThe school demanded five documents before it would enrol her son.\n"
 
@@ -70,3 +72,31 @@ def test_an_unwritable_file_keeps_its_previous_content(runner, project, tmp_path
         pytest.skip("running as a user who may write anywhere (root)")
     assert result.exit_code == 2 and "cannot write the output file (Permission denied)" in result.stderr
     assert previous.read_text(encoding="utf-8") == "previous\n" and list(out.iterdir()) == [previous]
+
+
+class _ClosedPipe(io.StringIO):
+    """stdout whose reader has gone, as after ``| head -1``."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("command", [["export", "segments"], ["export", "documents", "-f", "csv"], ["report"],
+                                     ["report", "-f", "csv"], ["review", "stats"], ["kwic", "--code", "paperwork"]])
+def test_a_closed_stdout_ends_quietly_with_exit_0(project, monkeypatch, capsys, command) -> None:
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    monkeypatch.setattr(sys, "argv", ["phantomcode", *command, "-p", str(project)])
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    assert stopped.value.code == 0
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_broken_codebook_leaves_no_project_or_lock_file(runner, tmp_path, write_note, notes_dir) -> None:
+    write_note("a.md", NOTE)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ncodes: [", encoding="utf-8")
+    for codebook in (broken, tmp_path / "missing.yaml"):
+        result = runner.invoke(app, ["ingest", str(notes_dir), "-p", str(tmp_path / "new.db"), "-c", str(codebook)])
+        assert result.exit_code == 2, result.output
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "notes"]
