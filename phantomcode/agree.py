@@ -48,6 +48,7 @@ from .codebook_choice import choose_codebook
 from .errors import UsageError
 from .evaluate import read_gold
 from .metrics import score_counts
+from .report import check_codes
 from .review import parse_coding_key, read_review_sheet
 from .store import Store
 
@@ -212,7 +213,10 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     order: list[str] = []
     with (Store.open(project, readonly=True) if needs_store else _NoStore()) as store:
         if needs_store:
-            order = choose_codebook(codebook, store, check_patterns=False).code_ids()
+            book = choose_codebook(codebook, store, check_patterns=False)
+            order = book.code_ids()
+            if codes:
+                check_codes(book, codes, extra=[*store.code_counts(), *store.review_proposals()])
         if golds:
             frame_name = next(name for name, spec in coders if spec not in STORE_CODERS)
             units, problems = _gold_units(golds[frame_name], store if needs_store else None)

@@ -100,9 +100,9 @@ def kwic(*, project: str | Path | None = None, code: str | None = None, term: st
 
 
 def _check_code(code: str, book: Codebook, store: Store) -> None:
-    known = book.code_ids() + sorted(set(store.code_counts()) - set(book.code_ids()))
-    if code not in known:
-        raise UsageError(f"unknown code {code!r}; codes: {', '.join(known)}")
+    from .report import check_codes
+
+    check_codes(book, [code], extra=store.code_counts())
 
 
 def _code_lines(store: Store, code: str, width: int) -> Iterator[KwicLine]:

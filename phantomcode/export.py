@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import IO, Any, ContextManager
 
 from .errors import UsageError
-from .outputs import open_output
+from .outputs import choose_format, open_output
 from .store import Store
 
-DOCUMENT_FORMATS = ("jsonl", "csv")
+DOCUMENT_FORMATS = ("csv", "jsonl")  # csv first: the default of every export (spreadsheets, R, Stata)
+EXPORT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
                    "status", "segment_sector", "sector_source", "codebook_hash"]
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -36,11 +37,16 @@ def document_rows(store: Store) -> Iterator[dict[str, Any]]:
         yield {"doc_id": doc["doc_id"], "text": doc["text"], "source": doc["source"], **doc["attributes"]}
 
 
-def export_documents(*, project: str | Path | None = None, fmt: str = "jsonl",
+def export_format(fmt: str | None, out: str | Path | None) -> str:
+    """csv or jsonl: as asked, else from ``out``'s suffix (.csv, .jsonl, .ndjson), else csv."""
+    return choose_format(fmt, out, formats=DOCUMENT_FORMATS, default="csv", suffixes=EXPORT_SUFFIXES)
+
+
+def export_documents(*, project: str | Path | None = None, fmt: str | None = None,
                      out: str | Path | None = None) -> int:
-    """Write every document to ``out`` (stdout when None or '-'); return how many were written."""
-    if fmt not in DOCUMENT_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
+    """Write every document to ``out`` (stdout when None or '-') as csv (the default) or jsonl;
+    return how many were written."""
+    fmt = export_format(fmt, out)
     with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
         columns = ["doc_id", "text", "source", *store.attribute_names()]
         return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
@@ -57,10 +63,10 @@ def segment_rows(store: Store, *, counted_only: bool = False) -> Iterator[dict[s
         yield {**row, **{k: v for k, v in attributes.get(row["doc_id"], {}).items() if k not in row}}
 
 
-def export_segments(*, project: str | Path | None = None, fmt: str = "csv", out: str | Path | None = None) -> int:
+def export_segments(*, project: str | Path | None = None, fmt: str | None = None,
+                    out: str | Path | None = None) -> int:
     """Write every coding with its segment text, rule, matched words, flags and attributes."""
-    if fmt not in DOCUMENT_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
+    fmt = export_format(fmt, out)
     with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
         columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
         if fmt == "csv":
@@ -112,10 +118,7 @@ def open_text_output(out: str | Path | None, *, bom: bool = False) -> ContextMan
     return open_output(out, bom=bom)
 
 
-MATRIX_FORMATS = ("csv", "jsonl")
-
-
-def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: str | Path | None = None,
+def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, out: str | Path | None = None,
                   status: str | None = None, codebook: Any = None) -> int:
     """One row per document: ``doc_id``, its attributes (canonical values), then a 0/1 column per code.
 
@@ -126,8 +129,7 @@ def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: s
     """
     from .codebook_choice import choose_codebook
 
-    if fmt not in MATRIX_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(MATRIX_FORMATS)}")
+    fmt = export_format(fmt, out)
     if status not in (None, "accepted"):
         raise UsageError(f"--status {status!r}: use accepted (or leave it out to count every coding not rejected)")
     with Store.open(project, readonly=True) as store:

@@ -92,10 +92,14 @@ def split_codes(items: Iterable[str] | str | None) -> list[str]:
 
 def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None = (),
            where: Where | None = None, codes: str | Sequence[str] | None = None,
-           group: str | Sequence[str] | None = None, status: str | None = None) -> Selection:
-    """Check attributes, filter values, codes and groups against the project and codebook.
+           group: str | Sequence[str] | None = None, status: str | None = None,
+           extra_codes: Iterable[str] = ()) -> Selection:
+    """Check attributes, filter values, codes and groups against the project and codebook: the one
+    check of a selection (reports, review sheets, kwic, agree), so each accepts the same values.
 
-    Raises ``UsageError`` naming the valid choices for an unknown attribute, value, code or group.
+    ``extra_codes``: codes the project holds beyond the codebook's (made by an earlier codebook,
+    added in review) that may be asked for too. Raises ``UsageError`` naming the valid choices for
+    an unknown attribute, value, code or group.
     """
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown status {status!r}; choose 'accepted' (or leave it out to count every "
@@ -108,7 +112,7 @@ def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None =
         if name in TIDY_COLUMNS:
             raise UsageError(f"attribute {name!r} has the name of a report column; rename it in the notes' metadata")
     checked_where = {name: _check_values(store, codebook, name, values) for name, values in (where or {}).items()}
-    return Selection(by=by_names, where=checked_where, codes=_check_codes(codebook, codes, group),
+    return Selection(by=by_names, where=checked_where, codes=check_codes(codebook, codes, group, extra=extra_codes),
                      accepted_only=status == "accepted")
 
 
@@ -130,9 +134,11 @@ def _check_values(store: Store, codebook: Codebook, name: str, values: str | Seq
     return list(dict.fromkeys(checked))
 
 
-def _check_codes(codebook: Codebook, codes: str | Sequence[str] | None, group: str | Sequence[str] | None) -> list[str]:
-    """The codes asked for (IDs and groups), in codebook order; all codes when neither is given."""
-    valid = codebook.code_ids()
+def check_codes(codebook: Codebook, codes: str | Sequence[str] | None, group: str | Sequence[str] | None = None, *,
+                extra: Iterable[str] = ()) -> list[str]:
+    """The codes asked for (IDs and groups), in codebook order (then ``extra`` codes the project
+    holds beyond the codebook); all the codebook's codes when neither is given."""
+    valid = codebook.code_ids() + sorted(set(extra) - set(codebook.code_ids()))
     wanted = split_codes(codes)
     for code in wanted:
         if code not in valid:
@@ -142,7 +148,7 @@ def _check_codes(codebook: Codebook, codes: str | Sequence[str] | None, group: s
         if name not in groups:
             raise UsageError(f"unknown code group {name!r}; valid groups: {', '.join(groups)}")
         wanted.extend(groups[name])
-    return [code for code in valid if code in wanted] if wanted else valid
+    return [code for code in valid if code in wanted] if wanted else codebook.code_ids()
 
 
 def _value_key(codebook: Codebook, name: str, value: str) -> tuple:

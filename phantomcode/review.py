@@ -38,9 +38,10 @@ from typing import Any
 
 from .codebook import Codebook
 from .errors import NoteError, UsageError
-from .export import open_text_output, neutralise_formula
+from .export import neutralise_formula, open_text_output
 from .notes import decode_table_bytes, normalise_text
 from .outputs import choose_format, write_output
+from .report import select
 from .store import Store
 
 __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "coding_key",
@@ -111,9 +112,9 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
         raise UsageError("--sample must be at least 1")
     with Store.open(project, readonly=True) as store:
         book = choose_codebook(codebook, store)
-        _check_codes(store, book, codes)
-        filters = _check_where(store, where)
-        rows = store.review_codings(codes=list(codes), where=filters, include_flagged=include_flagged,
+        selection = select(store, book, where=where, codes=codes or None,
+                           extra_codes=[*store.code_counts(), *store.review_proposals()])
+        rows = store.review_codings(codes=selection.codes if codes else [], where=selection.where, include_flagged=include_flagged,
                                     pending=pending, context=CONTEXT_CHARS + 40)
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()
@@ -144,27 +145,6 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
 def _sheet_format(out: str | Path | None, fmt: str | None) -> str:
     return choose_format(fmt, out, formats=REVIEW_FORMATS, default="csv",
                          suffixes={".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".txt": "csv"})
-
-
-def _check_codes(store: Store, book: Codebook, codes: Sequence[str]) -> None:
-    known = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
-    unknown = [code for code in codes if code not in known]
-    if unknown:
-        raise UsageError(f"unknown code {', '.join(map(repr, unknown))}; codes: {', '.join(sorted(known))}")
-
-
-def _check_where(store: Store, where: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[str]]:
-    """Filters as lists, checked against the project's attributes and their values."""
-    filters = {name: [values] if isinstance(values, str) else list(values) for name, values in (where or {}).items()}
-    names = store.report_attribute_names()
-    for name, values in filters.items():
-        if name not in names:
-            raise UsageError(f"--where: unknown attribute {name!r}; attributes: {', '.join(names)}")
-        known = [value for value, _ in store.report_attribute_values(name)]
-        for value in values:
-            if value not in known:
-                raise UsageError(f"--where {name}={value}: no document has it; values: {', '.join(known)}")
-    return filters
 
 
 def _sheet_columns(attribute_names: Sequence[str]) -> list[str]:

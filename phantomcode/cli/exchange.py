@@ -11,8 +11,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from ..errors import UsageError
-from ..outputs import write_output
+from ..outputs import choose_format, write_output
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
@@ -27,12 +26,11 @@ def codebook_export_command(
                                                      show_default=False)] = None,
 ) -> None:
     """Write the codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder or Taguette."""
-    from ..codebook import default_codebook_path  # the codebook modules and lxml: not for 'export segments'
+    from ..codebook_choice import codebook_path_for  # the codebook modules and lxml: not for 'export segments'
     from ..qda import export_qdc
 
-    if fmt != "qdc":
-        raise UsageError(f"unknown format {fmt!r}; codebook export writes qdc")
-    source = file or default_codebook_path()
+    choose_format(fmt, None, formats=("qdc",), default="qdc")
+    source = codebook_path_for(file, None)
     target = out_file or Path(source.with_suffix(".qdc").name)
     count = export_qdc(source, out=target)
     err.print(f"wrote {count} codes to {escape(str(target))}")
@@ -92,7 +90,8 @@ def qdpx_command(
 
 
 def matrix_command(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or jsonl.")] = "csv",
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or jsonl (default: from --out's suffix, "
+                                               "else csv).", show_default=False)] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).",
                                                      show_default=False)] = None,
     status: Annotated[Optional[str], typer.Option("--status", help="accepted: count only codings accepted in "

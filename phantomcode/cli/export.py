@@ -11,15 +11,17 @@ from ..export import export_documents, export_segments
 from ._console import err
 from ._options import ProjectOption
 
-app = typer.Typer(help="Export documents and codings as CSV or JSON lines.", no_args_is_help=True)
+app = typer.Typer(help="Export documents, codings and the code matrix as CSV or JSON lines, or the project as a "
+                  "REFI-QDA .qdpx (qdpx).", no_args_is_help=True)
 
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="csv or jsonl.")]
+FormatOption = Annotated[Optional[str], typer.Option(
+    "--format", "-f", help="csv or jsonl (default: from --out's suffix, else csv).", show_default=False)]
 OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).",
                                                    show_default=False)]
 
 
 @app.command("documents")
-def documents_command(project: ProjectOption = None, fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+def documents_command(project: ProjectOption = None, fmt: FormatOption = None, out: OutOption = None) -> None:
     """One record per document: doc_id, text (the stored body), source, and each attribute."""
     count = export_documents(project=project, fmt=fmt, out=out)
     if out is not None:
@@ -27,7 +29,7 @@ def documents_command(project: ProjectOption = None, fmt: FormatOption = "jsonl"
 
 
 @app.command("segments")
-def segments_command(project: ProjectOption = None, fmt: FormatOption = "csv", out: OutOption = None) -> None:
+def segments_command(project: ProjectOption = None, fmt: FormatOption = None, out: OutOption = None) -> None:
     """One row per coding: doc_id, start, end, text, code, rule, matched, negated, status, attributes."""
     count = export_segments(project=project, fmt=fmt, out=out)
     if out is not None:

@@ -117,7 +117,7 @@ def test_kwic_by_code_and_by_term(runner, coded) -> None:
     neither = runner.invoke(app, ["kwic", "-p", str(coded)])
     assert neither.exit_code == 2 and "nothing to look for: give a TERM" in neither.stderr
     unknown = runner.invoke(app, ["kwic", "--code", "paperwrok", "-p", str(coded)])
-    assert unknown.exit_code == 2 and "unknown code 'paperwrok'; codes: paperwork, residency_duration" in unknown.stderr
+    assert unknown.exit_code == 2 and "unknown code 'paperwrok'; valid codes: paperwork, residency_duration" in unknown.stderr
 
 
 def test_codebook_stats_counts_terms_and_flags_silent_ones(runner, coded) -> None:

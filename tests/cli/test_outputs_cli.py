@@ -100,3 +100,12 @@ def test_a_broken_codebook_leaves_no_project_or_lock_file(runner, tmp_path, writ
         result = runner.invoke(app, ["ingest", str(notes_dir), "-p", str(tmp_path / "new.db"), "-c", str(codebook)])
         assert result.exit_code == 2, result.output
         assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.yaml", "notes"]
+
+
+def test_every_export_defaults_to_csv_and_follows_the_suffix(runner, project, tmp_path) -> None:
+    for kind in ("documents", "segments", "matrix"):
+        result = runner.invoke(app, ["export", kind, "-p", str(project)])
+        assert result.exit_code == 0 and result.stdout.startswith("doc_id,"), kind
+        out = tmp_path / f"{kind}.jsonl"
+        assert runner.invoke(app, ["export", kind, "-p", str(project), "-o", str(out)]).exit_code == 0
+        assert out.read_text(encoding="utf-8").startswith('{"doc_id": "A"'), kind
