@@ -597,10 +597,10 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
             compiled = re.compile(expression, re.IGNORECASE)
         except re.error as exc:
             position = f" at character {exc.pos + 1}" if exc.pos is not None else ""
-            reader.at(node, "CB005", f"{where}: invalid regex {expression!r}: {exc.msg}{position}")
+            reader.at(node, "CB005", f"{where}: invalid regex {_quoted(expression)}: {exc.msg}{position}")
             continue
         if compiled.fullmatch(""):
-            reader.at(node, "W006", f"{where}: regex {expression!r} can match empty text")
+            reader.at(node, "W006", f"{where}: regex {_quoted(expression)} can match empty text")
         regexes.append(expression)
     near = []
     for index, node in enumerate(reader.sequence(keys["near"][1], f"{where}: near") if "near" in keys else []):
@@ -608,6 +608,11 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
         if rule is not None:
             near.append(rule)
     return RuleSet(terms=tuple(terms), patterns=tuple(patterns), regex=tuple(regexes), near=tuple(near))
+
+
+def _quoted(text: str) -> str:
+    """``text`` between quotes as written: ``repr`` would double every backslash of a regex."""
+    return f"'{text}'"
 
 
 def _read_near(reader: _Reader, node: Node, where: str) -> NearRule | None:

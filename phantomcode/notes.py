@@ -232,16 +232,22 @@ def _parse_front_matter(block: str) -> dict[str, str]:
 
 
 def _describe_yaml_error(exc: yaml.YAMLError) -> str:
-    """Where and what, with lines counted in the file (the front matter starts on line 2)."""
+    """Where and what, with lines counted in the file (the front matter starts on line 2).
+
+    One line number: where the unfinished construct starts (an unclosed ``[``, say) when YAML
+    names one, else where the problem was found; YAML's own pair of numbers ("at line 6 ...
+    at line 5") leaves the reader to guess which line to fix.
+    """
     mark = getattr(exc, "problem_mark", None)
-    where = f"at line {mark.line + 2}" if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
         tag = problem.rpartition("tag ")[2].replace("tag:yaml.org,2002:", "!!")
         problem = f"the tag {tag} is not allowed; front matter holds plain values only, nothing is run"
     context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
-        problem += f" ({context} at line {context_mark.line + 2})"
+        mark = context_mark
+        problem += f" ({context} that starts on this line)"
+    where = f"at line {mark.line + 2}" if mark is not None else ""
     return f"{where}: {problem}"
 
 

@@ -599,9 +599,13 @@ class ReviewStats:
         return [c.as_dict() for c in (*self.per_code, self.total)]
 
 
-def review_stats(*, project: str | Path | None = None) -> ReviewStats:
-    """Per code: proposals, pending, reviewed, accepted, rejected, added, lost, precision."""
+def review_stats(*, project: str | Path | None = None, codebook: str | Path | Codebook | None = None) -> ReviewStats:
+    """Per code (in the codebook's order, the project's own unless ``codebook`` is given; then codes
+    the codebook lacks): proposals, pending, reviewed, accepted, rejected, added, lost, precision."""
+    from .codebook_choice import choose_codebook
+
     with Store.open(project, readonly=True) as store:
+        order = choose_codebook(codebook, store, check_patterns=False).code_ids()
         proposals = store.review_proposals()
         decisions = store.review_decisions()
     fresh = [d for d in decisions if d["fresh"]]
@@ -610,7 +614,8 @@ def review_stats(*, project: str | Path | None = None) -> ReviewStats:
     counts: dict[str, Counter] = {}
     for d in fresh:
         counts.setdefault(d["code"], Counter())[_kind(d)] += 1
-    codes = sorted(set(proposals) | set(counts))
+    found = set(proposals) | set(counts)
+    codes = [code for code in order if code in found] + sorted(found - set(order))
     per_code = tuple(_code_review(code, *proposals.get(code, (0, 0)), counts.get(code, Counter())) for code in codes)
     totals = Counter()
     for tally in counts.values():

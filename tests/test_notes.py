@@ -192,3 +192,12 @@ def test_a_gbk_gold_file_keeps_its_hanzi(tmp_path: Path) -> None:
     rows = "note_id,sentence,codes\n" + "".join(f"A,Sentence number {n} of the note.,\n" for n in range(6))
     (tmp_path / "gold.csv").write_bytes((rows + "B,名额已满。,class_size\n").encode("gbk"))
     assert read_gold(tmp_path / "gold.csv")[-1].sentence == "名额已满。"
+
+
+def test_a_front_matter_error_names_one_line_the_one_to_fix() -> None:
+    text = "---\nid: X\ncity: Beijing\nsector: education\nyear: 2019\nbad: [unclosed\n---\nText.\n"
+    with pytest.raises(NoteError) as caught:
+        split_front_matter(text)
+    assert str(caught.value).startswith("malformed front matter at line 6: expected ',' or ']'")
+    assert str(caught.value).count("line") == 2 and "(while parsing a flow sequence that starts on this line)" \
+        in str(caught.value)

@@ -73,7 +73,10 @@ def report_command(ctx: typer.Context, by: ByOption = None, codes: CodesOption =
 @app.command("cooccurrence")
 def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: GroupOption = None,
                          where: WhereOption = None, measure: MeasureOption = None, status: StatusOption = None,
-                         fmt: FormatOption = None, out_file: OutOption = None, wide: WideOption = False,
+                         fmt: FormatOption = None, out_file: OutOption = None,
+                         wide: Annotated[bool, typer.Option("--wide", help="csv/json: the code x code matrix of "
+                                                            "the measure instead of the tidy long form (code_a, "
+                                                            "code_b, documents, segments).")] = False,
                          project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Code x code: documents and segments where both codes are counted; the diagonal is each code's total."""
     given = {name: value or (ctx.obj or {}).get(name) for name, value in dict(

@@ -83,10 +83,12 @@ def import_command(
 def stats_command(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     project: ProjectOption = None,
+    codebook: CodebookOption = None,
 ) -> None:
-    """Per code: proposals, reviewed, accepted, rejected (measured precision) and added (missed codings)."""
+    """Per code (codebook order): proposals, reviewed, accepted, rejected (measured precision) and added
+    (missed codings)."""
     fmt = choose_format(fmt, None, formats=("table", "csv", "json"), default="table")
-    stats = review_stats(project=project)
+    stats = review_stats(project=project, codebook=codebook)
     if fmt == "csv":
         rows = list(stats_records(stats))
         writer = csv.DictWriter(out.file, fieldnames=list(rows[0]), lineterminator="\n")

@@ -102,3 +102,12 @@ def test_every_codebook_command_has_help(runner: CliRunner) -> None:
     for command in ("lint", "show", "test"):
         assert command in result.stdout
         assert runner.invoke(app, ["codebook", command, "--help"]).exit_code == 0
+
+
+def test_lint_quotes_a_regex_as_written(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "rx.yaml"
+    path.write_text('name: x\nversion: "1"\ncodes:\n  - id: a\n    label: A\n    definition: A.\n'
+                    '    regex: ["\\\\d+ (", "a\\\\sb"]\n', encoding="utf-8")
+    result = runner.invoke(app, ["codebook", "lint", str(path)])
+    assert result.exit_code == 1
+    assert "invalid regex '\\d+ (': missing )" in result.stdout and "\\\\d" not in result.stdout

@@ -61,6 +61,9 @@ def test_export_to_stdout_then_import_and_stats(runner, project, tmp_path) -> No
     stats = {r["code"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert stats["paperwork"]["accepted"] == "1" and stats["paperwork"]["rejected"] == "1"
     assert stats["unexplained_refusal"]["added"] == "1" and stats["total"]["precision"] == "0.3333"
+    order = list(stats)
+    assert order.index("paperwork") < order.index("class_size") < order.index("unexplained_refusal"), \
+        "codes in codebook order, not alphabetical"
     data = json.loads(run(runner, "review", "stats", "-p", str(project), "--format", "json").stdout)
     assert data["decisions"] == 4 and data["stale"] == []
     assert run(runner, "review", "stats", "-p", str(project), "--format", "xml").exit_code == 2
