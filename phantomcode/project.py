@@ -67,13 +67,23 @@ class Project:
                                counted_codings=counted, attributes=store.attribute_values(),
                                last_run=store.last_run(), codebook=project_codebook(store))
 
-    def documents(self) -> pd.DataFrame:
-        """One row per document: doc_id, text, source and every attribute (verbatim) as a column."""
+    def documents(self, *, canonical: bool = True) -> pd.DataFrame:
+        """One row per document: doc_id, text, source and every attribute as a column.
+
+        Attribute values are canonical by default, as reports group them: the codebook vocabulary
+        makes ``北京`` and ``Beijing`` one city, so ``documents().groupby("city")`` agrees with
+        ``matrix(by="city")``. ``canonical=False`` gives the values verbatim, as the notes wrote them.
+        """
         import pandas as pd
 
         with self._store() as store:
             columns = ["doc_id", "text", "source", *store.attribute_names()]
-            return pd.DataFrame(list(document_rows(store)), columns=columns)
+            rows = list(document_rows(store))
+            if canonical:
+                table = store.canonical_attribute_table()
+                for row in rows:
+                    row.update(table.get(row["doc_id"], {}))
+            return pd.DataFrame(rows, columns=columns)
 
     def segments(self, *, counted_only: bool = False) -> pd.DataFrame:
         """One row per coding, as ``phantomcode export segments`` writes it: doc_id, start, end, text

@@ -123,9 +123,9 @@ def test_markdown_matches_golden(sample: Project, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("attribute", ["city", "respondent_type", "year"])
 def test_group_n_is_the_number_of_documents_with_that_value(sample: Project, attribute: str) -> None:
-    codebook = sample.codebook()  # documents() holds verbatim values: map them as ingest does
+    codebook = sample.codebook()  # verbatim values, mapped as ingest does
     expected = Counter("(missing)" if pd.isna(value) else codebook.normalize_attributes({attribute: value})[0][attribute]
-                       for value in sample.documents()[attribute])
+                       for value in sample.documents(canonical=False)[attribute])
     tidy = sample.matrix(by=attribute, tidy=True)
     assert dict(zip(tidy[attribute], tidy["group_documents"])) == dict(expected)
     assert tidy.drop_duplicates(attribute)["group_documents"].sum() == len(sample.documents())
@@ -423,3 +423,12 @@ def test_options_a_format_cannot_show_are_refused(sample: Project) -> None:
         check_options("md", wide=True)
     with pytest.raises(UsageError, match="no place for quotes"):
         check_options("csv", quotes=2)
+
+
+def test_documents_are_grouped_as_reports_group_them(sample: Project) -> None:
+    verbatim = sample.documents(canonical=False)
+    assert "北京" in set(verbatim["city"]) and "Beijing" in set(verbatim["city"]), "the sample spells Beijing both ways"
+    by_city = sample.documents().groupby("city").size()
+    assert "北京" not in by_city.index
+    tidy = sample.matrix(by="city", tidy=True).drop_duplicates("city")
+    assert by_city.to_dict() == {city: n for city, n in zip(tidy["city"], tidy["group_documents"]) if city != "(missing)"}
