@@ -48,8 +48,13 @@ __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDe
            "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats"]
 
 DECISION_COLUMNS = ["decision", "correct_code", "note"]
-FIXED_COLUMNS = ["key", "doc_id", "start", "end", "before", "segment", "after", "code", "label", "rule",
-                 "matched", "flags", "status", *DECISION_COLUMNS]
+# What a reviewer reads and writes comes first: the segment, then the three columns to fill in
+# beside it (the pane is frozen after the segment); attributes follow ``status``; offsets and the
+# key, which only the import reads, come last.
+LEAD_COLUMNS = ["doc_id", "code", "label", "segment", *DECISION_COLUMNS, "before", "after", "matched", "rule",
+                "flags", "status"]
+TAIL_COLUMNS = ["start", "end", "key"]
+FIXED_COLUMNS = LEAD_COLUMNS + TAIL_COLUMNS
 REVIEW_FORMATS = ("xlsx", "csv")
 CONTEXT_CHARS = 150
 DECISION_WORDS = {"accept": "accept", "accepted": "accept", "yes": "accept", "y": "accept",
@@ -134,7 +139,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
                                                              pending))
     else:
         with open_text_output(out, bom=True) as handle:  # a BOM: Excel then reads the hanzi as UTF-8
-            writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+            writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
             writer.writeheader()
             for record in records:
                 writer.writerow({k: neutralise_formula(v) for k, v in record.items()})
@@ -148,9 +153,9 @@ def _sheet_format(out: str | Path | None, fmt: str | None) -> str:
 
 
 def _sheet_columns(attribute_names: Sequence[str]) -> list[str]:
-    """key, doc_id, the attributes (renamed ``attr_NAME`` where they clash), then the rest."""
+    """The reading and decision columns, the attributes (``attr_NAME`` where they clash), offsets, key."""
     attributes = [f"attr_{name}" if name in FIXED_COLUMNS else name for name in attribute_names]
-    return [FIXED_COLUMNS[0], FIXED_COLUMNS[1], *attributes, *FIXED_COLUMNS[2:]]
+    return [*LEAD_COLUMNS, *attributes, *TAIL_COLUMNS]
 
 
 def _sheet_record(row: dict[str, Any], attributes: dict[str, str], labels: dict[str, str],
@@ -162,6 +167,7 @@ def _sheet_record(row: dict[str, Any], attributes: dict[str, str], labels: dict[
         "before": _context(row["before"], before=True), "segment": row["text"],
         "after": _context(row["after"], before=False), "code": row["code"], "label": labels.get(row["code"], ""),
         "rule": row["rule"], "matched": " | ".join(span["text"] for span in row["matched"]),
+        "_spans": [(span["start"] - row["start"], span["end"] - row["start"]) for span in row["matched"]],
         "flags": f"{flags} (cue: {row['cue']})" if flags else "", "status": row["status"],
         "decision": "", "correct_code": "", "note": ""}
     for name, value in attributes.items():
@@ -210,6 +216,31 @@ def _help_lines(sample: int | None, seed: int | None, available: int, drawn: int
     return lines
 
 
+def _highlighted(text: str, spans: Sequence[tuple[int, int]]) -> Any:
+    """The segment as xlsx rich text with the matched words in bold red, so a reviewer sees at once
+    why the rule fired; plain text when nothing inside it matched."""
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    inside = sorted((max(0, s), min(len(text), e)) for s, e in spans if s < len(text) and e > 0 and s < e)
+    if not inside or text.startswith(_FORMULA_START):
+        return text
+    bold = InlineFont(b=True, color="C00000")
+    parts: list[Any] = []
+    cursor = 0
+    for start, end in inside:
+        start = max(start, cursor)
+        if start >= end:
+            continue
+        if start > cursor:
+            parts.append(text[cursor:start])
+        parts.append(TextBlock(bold, text[start:end]))
+        cursor = end
+    if cursor < len(text):
+        parts.append(text[cursor:])
+    return CellRichText(parts)
+
+
 def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], help_lines: list[str]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
@@ -225,6 +256,8 @@ def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], h
     for number, record in enumerate(records, start=2):
         for index, column in enumerate(columns, start=1):
             value = record.get(column, "")
+            if column == "segment":
+                value = _highlighted(value, record.get("_spans", []))
             cell = sheet.cell(row=number, column=index, value=value)
             if isinstance(value, str) and value.startswith(_FORMULA_START):
                 cell.data_type = "s"  # text, never a formula
@@ -236,7 +269,8 @@ def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], h
         if column in ("before", "segment", "after") and records:
             for cell in sheet[letter][1:]:
                 cell.alignment = wrap
-    sheet.freeze_panes = "B2"
+    sheet.freeze_panes = f"{get_column_letter(columns.index('segment') + 2)}2"  # header and up to the segment
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(records) + 1}"
     choice = DataValidation(type="list", formula1='"accept,reject,add"', allow_blank=True)
     choice.error = "Write accept, reject or add (or leave it empty)."
     sheet.add_data_validation(choice)

@@ -97,7 +97,7 @@ def test_bad_inputs_are_skipped_named_and_the_rest_stored(runner, project, notes
     assert set(stored(project)) == {"G-1", "DUP"}
     assert stored(project)["DUP"]["text"] == BODY
     expected = {"empty.txt": "empty file", "binary.txt": "binary", "undecodable.txt": "utf-16",
-                "frontmatter.md": "line 3", "unsafe.md": "not allowed", "corrupt.docx": "docx",
+                "frontmatter.md": "at line 2", "unsafe.md": "not allowed", "corrupt.docx": "docx",
                 "huge.txt": "limit", "dup_b.md": "duplicate id 'DUP': dup_a.md already has it"}
     skipped = result.output.split("skipped:")[1]
     for name, reason in expected.items():
