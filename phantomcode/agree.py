@@ -1,7 +1,9 @@
 """Agreement between coders on sentence units: percent agreement, Cohen's kappa, Krippendorff's alpha.
 
 A coder is ``auto`` (what the rules count, review ignored), ``reviewed`` (what counts after review
-decisions, including accepted codings the rules no longer make) or a gold CSV
+decisions, including accepted codings the rules no longer make), ``reviewed:NAME`` (the rules after
+one reviewer's own decisions: two coders who reviewed the same sheet are ``reviewed:ana`` and
+``reviewed:bo``) or a gold CSV
 (``note_id,sentence,codes``, codes separated by ``;``), named after its file.
 
 **Units.** When a gold file is among the inputs, the units are the first gold file's sentences
@@ -56,6 +58,15 @@ __all__ = ["AgreementReport", "CodeAgreement", "agreement", "cohen_kappa", "krip
            "percent_agreement"]
 
 STORE_CODERS = ("auto", "reviewed")
+REVIEWER_PREFIX = "reviewed:"  # reviewed:NAME: the rules after one reviewer's own decisions (a second coder's)
+
+
+def _from_store(spec: str) -> bool:
+    return spec in STORE_CODERS or spec.startswith(REVIEWER_PREFIX)
+
+
+def _reviewer(spec: str) -> str | None:
+    return spec[len(REVIEWER_PREFIX):] if spec.startswith(REVIEWER_PREFIX) else None
 Value = int | None  # 1 present, 0 absent, None: this coder has no value for the unit
 
 
@@ -205,8 +216,8 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     coders = _coders(inputs)
     names = tuple(name for name, _ in coders)
     reference = _reference(reference, inputs, names)
-    golds = {name: _gold_table(spec) for name, spec in coders if spec not in STORE_CODERS}
-    needs_store = any(spec in STORE_CODERS for _, spec in coders) or units_from is not None
+    golds = {name: _gold_table(spec) for name, spec in coders if not _from_store(spec)}
+    needs_store = any(_from_store(spec) for _, spec in coders) or units_from is not None
     problems: list[str] = []
     store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
     pending = 0
@@ -218,7 +229,7 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
             if codes:
                 check_codes(book, codes, extra=[*store.code_counts(), *store.review_proposals()])
         if golds:
-            frame_name = next(name for name, spec in coders if spec not in STORE_CODERS)
+            frame_name = next(name for name, spec in coders if not _from_store(spec))
             units, problems = _gold_units(golds[frame_name], store if needs_store else None)
             source = f"sentences of the gold file {frame_name}"
         else:
@@ -226,17 +237,18 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
             source = "stored segments"
         if units_from is not None:
             units, source = _restrict(units, units_from, store, source)
-        if "reviewed" in (spec for _, spec in coders):
-            units, pending = _decided_only(units, store)
+        for spec in dict.fromkeys(spec for _, spec in coders if spec.startswith("reviewed")):
+            units, left_out = _decided_only(units, store, _reviewer(spec))
+            pending += left_out
             if pending and not units:
                 raise UsageError(f"none of the {pending} units has a review decision yet, so 'reviewed' has nothing "
                                  "to agree on: import a filled-in review sheet first (review import)")
         for name, spec in coders:
-            if spec in STORE_CODERS:
-                store_spans[name] = store.agreement_spans(spec)
+            if _from_store(spec):
+                store_spans[name] = store.agreement_spans(spec.partition(":")[0], reviewer=_reviewer(spec))
     values: dict[str, list[frozenset[str] | None]] = {}
     for name, spec in coders:
-        if spec in STORE_CODERS:
+        if _from_store(spec):
             values[name] = [_codes_at(store_spans[name], unit) for unit in units]
         else:
             table = golds[name][1]
@@ -270,12 +282,13 @@ def _coders(inputs: Sequence[str | Path]) -> list[tuple[str, str]]:
     coders, seen = [], Counter()
     for item in inputs:
         spec = str(item)
-        if spec in STORE_CODERS:
+        if _from_store(spec):
             name = spec
         elif Path(spec).is_file():
             name = Path(spec).stem
         else:
-            raise UsageError(f"{spec!r}: not 'auto', 'reviewed' or an existing gold CSV file")
+            raise UsageError(f"{spec!r}: not 'auto', 'reviewed', 'reviewed:NAME' (one reviewer's decisions) or an "
+                             "existing gold CSV file")
         seen[name] += 1
         coders.append((name if seen[name] == 1 else f"{name}#{seen[name]}", spec))
     return coders
@@ -352,11 +365,12 @@ def _restrict(units: list[_Unit], units_from: str | Path, store: Store, source: 
     return kept, f"{source}, restricted to {label}"
 
 
-def _decided_only(units: list[_Unit], store: Store) -> tuple[list[_Unit], int]:
+def _decided_only(units: list[_Unit], store: Store, reviewer: str | None) -> tuple[list[_Unit], int]:
     """(the units a reviewer has decided, how many were left out): a unit is decided when it
-    overlaps a review decision and no coding the rules count in it still waits for one."""
-    decided = _spans_by_doc(store.agreement_units(reviewed_only=True))
-    waiting = _spans_by_doc(store.pending_spans())
+    overlaps a review decision (of ``reviewer``, when given) and no coding the rules count in it
+    still waits for one."""
+    decided = _spans_by_doc(store.agreement_units(reviewed_only=True, reviewer=reviewer))
+    waiting = _spans_by_doc(store.pending_spans(reviewer=reviewer))
     kept = [u for u in units if u.start is not None and _overlaps(decided, u) and not _overlaps(waiting, u)]
     return kept, len(units) - len(kept)
 

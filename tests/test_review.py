@@ -234,10 +234,13 @@ def test_review_round_trip_export_edit_import_stats(project, tmp_path) -> None:
     assert (stats.total.precision_low, stats.total.precision_high) == pytest.approx(wilson_interval(1, 3))
     assert stats.stale == ()
 
+    second_coder = import_review(sheet, project=project, reviewer="bo")
+    assert second_coder.new == 7 and second_coder.unchanged == second_coder.changed == 0, "bo's decisions are recorded"
     again = import_review(sheet, project=project, reviewer="bo")
     assert again.unchanged == 7 and again.new == again.changed == 0
     with Store.open(project, readonly=True) as store:
-        assert {d["reviewer"] for d in store.review_decisions()} == {"ana"}  # unchanged rows keep their reviewer
+        assert {d["reviewer"] for d in store.review_decisions()} == {"ana"}  # the same decisions keep their reviewer
+        assert store.reviewers() == ["ana", "bo"]
     pending = exported(project, tmp_path, pending=True)
     assert [row["key"] for row in pending] == [key("BJ-01", LEASE, "paperwork"),
                                                key("SH-01", HOMETOWN, "return_home", NOTE_B),

@@ -179,3 +179,33 @@ def test_a_sheet_saved_by_excel_as_gbk_is_read_as_gb18030_and_says_so(runner, pr
     assert {row["code"]: row["added"] for row in decisions["codes"]}["class_size"] == 1
     with sqlite3.connect(project) as connection:
         assert connection.execute("SELECT note FROM reviews WHERE note != ''").fetchall() == [("太多",)]
+
+
+def test_a_second_reviewer_is_recorded_and_two_coders_can_be_compared(runner, project, tmp_path) -> None:
+    sheet = tmp_path / "sheet.csv"
+    assert run(runner, "review", "export", "-p", str(project), "-o", str(sheet)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig"))))
+
+    def decide(decisions: list[str]) -> None:
+        for row, decision in zip(rows, decisions):
+            row["decision"] = decision
+        with sheet.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    decide(["accept"] * len(rows))
+    first = run(runner, "review", "import", str(sheet), "-p", str(project), "-r", "ana")
+    assert f"({len(rows)} new, 0 changed, 0 unchanged)" in first.stderr
+    decide(["accept"] * (len(rows) - 1) + ["reject"])
+    second = run(runner, "review", "import", str(sheet), "-p", str(project), "-r", "bo")
+    assert f"({len(rows)} new, 0 changed, 0 unchanged)" in second.stderr, "bo's decisions, not 'unchanged'"
+    again = run(runner, "review", "import", str(sheet), "-p", str(project), "-r", "bo")
+    assert f"(0 new, 0 changed, {len(rows)} unchanged)" in again.stderr
+
+    result = run(runner, "agree", "reviewed:ana", "reviewed:bo", "-p", str(project), "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["units"] == 3 and data["pending_units_left_out"] == 0
+    overall = data["codes"][-1]
+    assert overall["code"] == "overall" and overall["percent_agreement"] < 1.0, "bo rejected one coding ana accepted"
