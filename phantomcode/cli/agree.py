@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..agree import agreement
 from ..report import split_codes
-from ._console import err, out, table_console
+from ._console import err, out, show
 from ..outputs import choose_format
 from ._options import CodebookOption, ProjectOption
 
@@ -55,7 +55,7 @@ def agree_command(
                           _figure(row["percent_agreement"], percent=True), _figure(row["kappa"]), _figure(row["alpha"]),
                           *(_figure(row[f"{m}_{n}"]) for n in scored for m in ("precision", "recall", "f1")),
                           style="bold" if row["code"] == "overall" else None)
-        table_console().print(table)
+        show(table)
         err.print("— : undefined (a code that every coder leaves absent, or kappa with more than two coders)")
     for problem in report.problems:
         err.print(f"[yellow]warning:[/] {escape(problem)}")

@@ -13,7 +13,7 @@ from rich.table import Column, Table
 from ..outputs import choose_format
 from ..report import parse_where, split_codes
 from ..review import export_review, import_review, review_stats, stats_json, stats_records
-from ._console import err, out, table_console
+from ._console import err, out, show
 from ._options import CodebookOption, ProjectOption
 
 app = typer.Typer(help="Review codings in a spreadsheet, import the decisions, see precision and missed codings.",
@@ -106,7 +106,7 @@ def stats_command(
             table.add_row(row["code"], *(str(row[k]) for k in ("proposals", "pending", "accepted", "rejected")),
                           precision, str(row["added"]), str(row["lost"]),
                           style="bold" if row["code"] == "total" else None)
-        table_console().print(table)
+        show(table)
         err.print("added: codings the rules missed; lost: accepted codings the rules no longer make")
     if stats.stale:
         err.print(f"[yellow]{len(stats.stale)} decision(s) point at text that changed[/] (kept; they apply again if "
