@@ -92,8 +92,9 @@ def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: G
 
 
 def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
+    notes: list[str] = []
     if fmt != "table":
-        write_report(report, fmt=fmt, out=out_file, wide=wide)
+        notes = write_report(report, fmt=fmt, out=out_file, wide=wide)
     elif is_stdout(out_file):
         _render(report, out)
     else:
@@ -102,7 +103,7 @@ def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
         err.print(f"wrote {report.title().lower()} ({report.documents} documents) to {out_file}")
     if not report.documents:
         err.print("[yellow]warning:[/] no documents match the filters")
-    for warning in report.warnings():
+    for warning in [*report.warnings(), *notes]:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
