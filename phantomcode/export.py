@@ -43,11 +43,12 @@ def export_format(fmt: str | None, out: str | Path | None) -> str:
 
 
 def export_documents(*, project: str | Path | None = None, fmt: str | None = None,
-                     out: str | Path | None = None) -> int:
+                     out: str | Path | None = None, bom: bool = False) -> int:
     """Write every document to ``out`` (stdout when None or '-') as csv (the default) or jsonl;
-    return how many were written."""
+    return how many were written. ``bom``: a file starts with a UTF-8 BOM, so Excel reads its
+    hanzi as UTF-8 (R, Stata and pandas read it either way)."""
     fmt = export_format(fmt, out)
-    with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
+    with Store.open(project, readonly=True) as store, open_text_output(out, bom=bom) as handle:
         columns = ["doc_id", "text", "source", *store.attribute_names()]
         return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
 
@@ -64,10 +65,10 @@ def segment_rows(store: Store, *, counted_only: bool = False) -> Iterator[dict[s
 
 
 def export_segments(*, project: str | Path | None = None, fmt: str | None = None,
-                    out: str | Path | None = None) -> int:
+                    out: str | Path | None = None, bom: bool = False) -> int:
     """Write every coding with its segment text, rule, matched words, flags and attributes."""
     fmt = export_format(fmt, out)
-    with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
+    with Store.open(project, readonly=True) as store, open_text_output(out, bom=bom) as handle:
         columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
         if fmt == "csv":
             return _write_segment_csv(store, handle, columns)
@@ -119,7 +120,7 @@ def open_text_output(out: str | Path | None, *, bom: bool = False) -> ContextMan
 
 
 def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, out: str | Path | None = None,
-                  status: str | None = None, codebook: Any = None) -> int:
+                  status: str | None = None, codebook: Any = None, bom: bool = False) -> int:
     """One row per document: ``doc_id``, its attributes (canonical values), then a 0/1 column per code.
 
     A code's cell is 1 when the document has at least one coding of it that counts (not negated,
@@ -143,5 +144,5 @@ def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, 
     columns = ["doc_id", *names, *columns_of.values()]
     rows = ({"doc_id": doc_id, **attributes.get(doc_id, {}),
              **{columns_of[code]: int(code in presence.get(doc_id, ())) for code in codes}} for doc_id in doc_ids)
-    with open_text_output(out) as handle:
+    with open_text_output(out, bom=bom) as handle:
         return write_records(rows, handle, fmt=fmt, columns=columns)

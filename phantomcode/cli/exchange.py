@@ -96,12 +96,13 @@ def matrix_command(
                                                      show_default=False)] = None,
     status: Annotated[Optional[str], typer.Option("--status", help="accepted: count only codings accepted in "
                                                   "review.", show_default=False)] = None,
+    bom: Annotated[bool, typer.Option("--bom", help="Start the --out file with a UTF-8 BOM (for Excel).")] = False,
     project: ProjectOption = None,
     codebook: CodebookOption = None,
 ) -> None:
     """One row per document: doc_id, attributes and a 0/1 column per code, for R and Stata."""
     from ..export import export_matrix
 
-    count = export_matrix(project=project, fmt=fmt, out=out_file, status=status, codebook=codebook)
+    count = export_matrix(project=project, fmt=fmt, out=out_file, status=status, codebook=codebook, bom=bom)
     if out_file is not None:
         err.print(f"wrote {count} documents to {escape(str(out_file))}")

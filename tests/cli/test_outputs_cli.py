@@ -109,3 +109,11 @@ def test_every_export_defaults_to_csv_and_follows_the_suffix(runner, project, tm
         out = tmp_path / f"{kind}.jsonl"
         assert runner.invoke(app, ["export", kind, "-p", str(project), "-o", str(out)]).exit_code == 0
         assert out.read_text(encoding="utf-8").startswith('{"doc_id": "A"'), kind
+
+
+def test_bom_for_excel_on_request(runner, project, tmp_path) -> None:
+    for kind in ("documents", "segments", "matrix"):
+        plain, marked = tmp_path / f"{kind}.csv", tmp_path / f"{kind}-bom.csv"
+        assert runner.invoke(app, ["export", kind, "-p", str(project), "-o", str(plain)]).exit_code == 0
+        assert runner.invoke(app, ["export", kind, "-p", str(project), "-o", str(marked), "--bom"]).exit_code == 0
+        assert plain.read_bytes()[:7] == b"doc_id," and marked.read_bytes()[:10] == b"\xef\xbb\xbfdoc_id,", kind
