@@ -255,25 +255,6 @@ def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True
     return codebook
 
 
-def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str | None = None,
-                    check_patterns: bool = True) -> Codebook:
-    """The codebook given, else the project's last one (``remembered``, if still on disk), else the default.
-
-    Remembering the project's codebook lets a researcher edit their YAML and simply run
-    ``phantomcode code`` without repeating ``--codebook`` every time.
-    """
-    if isinstance(codebook, Codebook):
-        return codebook
-    return load_codebook(remembered_codebook_path(codebook, remembered), check_patterns=check_patterns)
-
-
-def remembered_codebook_path(codebook: str | Path | None, remembered: str | None) -> Path | None:
-    """The codebook path given, else the project's remembered one if still on disk, else None (the default)."""
-    if codebook is None and remembered is not None and Path(remembered).is_file():
-        return Path(remembered)
-    return None if codebook is None else Path(codebook)
-
-
 def lint_codebook(path: str | Path) -> list[Problem]:
     """Every problem in a codebook at once, sorted by position. Raises only if it cannot be read."""
     return _parse(Path(path))[1]
@@ -616,10 +597,10 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
             compiled = re.compile(expression, re.IGNORECASE)
         except re.error as exc:
             position = f" at character {exc.pos + 1}" if exc.pos is not None else ""
-            reader.at(node, "CB005", f"{where}: invalid regex {expression!r}: {exc.msg}{position}")
+            reader.at(node, "CB005", f"{where}: invalid regex {_quoted(expression)}: {exc.msg}{position}")
             continue
         if compiled.fullmatch(""):
-            reader.at(node, "W006", f"{where}: regex {expression!r} can match empty text")
+            reader.at(node, "W006", f"{where}: regex {_quoted(expression)} can match empty text")
         regexes.append(expression)
     near = []
     for index, node in enumerate(reader.sequence(keys["near"][1], f"{where}: near") if "near" in keys else []):
@@ -627,6 +608,11 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
         if rule is not None:
             near.append(rule)
     return RuleSet(terms=tuple(terms), patterns=tuple(patterns), regex=tuple(regexes), near=tuple(near))
+
+
+def _quoted(text: str) -> str:
+    """``text`` between quotes as written: ``repr`` would double every backslash of a regex."""
+    return f"'{text}'"
 
 
 def _read_near(reader: _Reader, node: Node, where: str) -> NearRule | None:

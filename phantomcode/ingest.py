@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .codebook import Codebook, default_codebook_path, load_codebook, remembered_codebook_path
+from .codebook import Codebook, load_codebook
+from .codebook_choice import choose_codebook, codebook_path_for, recorded_path
 from .errors import Interrupted, NoteError, UsageError, WorkerLost
-from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, file_hash, find_note_files,
-                    load_sidecars, meta_hash, path_attributes, sidecar_for)
+from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, check_has_notes, compile_path_template, file_hash,
+                    find_note_files, load_sidecars, meta_hash, path_attributes, sidecar_for)
 from .pii import check_mode
-from .store import CodedRows, DocumentRecord, StoredState, Store
+from .store import CodedRows, DocumentRecord, StoredState, Store, resolve_project_path
 from .workers import (IngestJob, NoteOutcome, NoteTask, RecodeJob, WorkerPool, index_chunks, list_chunks,
                       read_and_code, recode)
 
@@ -117,7 +118,7 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
     its errors stop the command before it records a run."""
     if isinstance(codebook, Codebook):
         return codebook
-    path = remembered_codebook_path(codebook, store.last_codebook_path()) or default_codebook_path()
+    path = codebook_path_for(codebook, store)
     try:
         content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
@@ -192,13 +193,17 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     masked), ``block`` (skip the note), ``redact`` (store with [PHONE], [ID], [EMAIL], [NAME]
     placeholders; the source file is untouched) or ``off``.
 
-    Raises ``UsageError`` for a missing folder or bad template, ``ProjectError`` when the store
+    Raises ``UsageError`` for a missing folder or bad template, ``EmptyFolderError`` (before
+    anything is written) for a folder without notes, ``ProjectError`` when the store
     cannot be opened or written, ``Interrupted`` on Ctrl-C or SIGTERM (committed batches stay).
     """
     root = Path(notes_dir)
     files = find_note_files(root)
+    check_has_notes(root, files)
     template = compile_path_template(path_attrs) if path_attrs else None
     check_mode(pii)
+    if not resolve_project_path(project).exists():
+        codebook = choose_codebook(codebook, None)  # a bad codebook stops the command before it makes a project
     with Store.open(project) as store, store.writer():
         book = _identify_codebook(store, codebook)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
@@ -208,7 +213,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
         planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, pii, report,
                            lambda grouped: _split_by_change(store, book, grouped))
         run_id = store.begin_run("ingest", codebook_name=book.name, codebook_version=book.version,
-                                 codebook_hash=book.content_hash, codebook_path=str(book.path))
+                                 codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
         stop = _StopRequested()
         try:
             with stop:
@@ -476,7 +481,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             doc_ids, kept, report.changes = _split_by_change(
                 store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash))
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
-                                 codebook_hash=book.content_hash, codebook_path=str(book.path))
+                                 codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
         if doc_ids or kept:
             _keep_codebook(store, book)
         if kept:

@@ -150,8 +150,12 @@ def test_a_codebook_with_a_bad_token_pattern_stops_ingest_before_a_run_is_record
     with pytest.raises(CodebookError) as caught:
         ingest(notes_dir, project=project, codebook=book)
     assert "CB006" in {problem.rule for problem in caught.value.problems}
+    assert not project.exists(), "a new project is not even created"
+    ingest(notes_dir, project=project)
+    with pytest.raises(CodebookError):
+        ingest(notes_dir, project=project, codebook=book)
     with sqlite3.connect(project) as connection:
-        assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+        assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
 
 
 def _sector_rows(project) -> list[tuple]:
