@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from filelock import FileLock, Timeout
 
 from . import __version__
-from .errors import ProjectBusyError, ProjectError, SchemaTooNewError
+from .errors import ProjectBusyError, ProjectError, SchemaTooNewError, UsageError
+from .limits import LimitExceeded, seconds_from_env
 
 if TYPE_CHECKING:
     from .coding import CodedDocument
@@ -383,7 +384,10 @@ class Store:
         killed with SIGKILL never leaves the project locked.
         """
         if timeout is None:
-            timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_SECONDS)
+            try:
+                timeout = seconds_from_env(LOCK_TIMEOUT_ENV, LOCK_TIMEOUT_SECONDS)
+            except LimitExceeded as exc:
+                raise UsageError(str(exc)) from None
         lock = FileLock(f"{self.path}.lock", timeout=timeout)
         try:
             lock.acquire()

@@ -19,6 +19,7 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from ..errors import PhantomcodeError
+from ..sanitise import markup_text, terminal_text
 
 
 def _codebook_app() -> typer.Typer:
@@ -105,9 +106,9 @@ class _PhantomcodeGroup(TyperGroup):
         except PhantomcodeError as exc:
             from ._console import err
 
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {markup_text(exc)}", markup=True, highlight=False)
             for problem in getattr(exc, "problems", []):
-                err.print(f"  {problem}", markup=False)
+                err.print(f"  {terminal_text(problem)}", markup=False)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -122,8 +123,12 @@ app = typer.Typer(
 
 
 @app.callback()
-def _phantomcode() -> None:
-    """The group itself does nothing; typer needs a callback to build a group without commands."""
+def _phantomcode(debug: bool = typer.Option(False, "--debug", help="Show the traceback of each note skipped on an "
+                                            "unexpected error.")) -> None:
+    """Options of the group itself; typer needs a callback to build a group without commands."""
+    from ._console import settings
+
+    settings.debug = debug
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from ..sanitise import markup_text as escape
 from rich.table import Table
 
 from ..agree import agreement

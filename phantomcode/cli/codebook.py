@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
+from ..sanitise import markup_text as escape
 from rich.tree import Tree
 
 from ..codebook import default_codebook_path, lint_codebook, load_codebook

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
+from ..sanitise import markup_text as escape
 
 from ..errors import UsageError
 from ._console import err, out

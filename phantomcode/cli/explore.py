@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
+from ..sanitise import markup_text as escape
 from rich.table import Column, Table
 
 from ..explore import codebook_stats, kwic
@@ -46,7 +46,8 @@ def kwic_command(
     count = 0
     for count, line in enumerate(kwic(project=project, code=code, term=term, width=width, limit=limit), start=1):
         rule = f"{line.rule} ({line.flags})" if line.flags else (line.rule or "")
-        table.add_row(line.doc_id, escape(line.left), f"[bold]{escape(line.keyword)}[/]", escape(line.right), rule)
+        table.add_row(escape(line.doc_id), escape(line.left), f"[bold]{escape(line.keyword)}[/]", escape(line.right),
+                      escape(rule))
     out.print(table)
     err.print(f"{count} line(s)")
 
@@ -63,7 +64,7 @@ def evaluate_command(
     table = Table(Column("code", no_wrap=True, min_width=20), "support", "tp", "fp", "fn", "precision", "recall", "F1", "kappa",
                   title=f"{result.metrics.units} gold sentences")
     for row in result.metrics.rows():
-        table.add_row(row["code"], str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
+        table.add_row(escape(row["code"]), str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
                       *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
                       style="bold" if row["code"] in ("micro", "macro") else None)
     out.print(table)

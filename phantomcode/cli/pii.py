@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
+from ..sanitise import markup_text as escape
 
 from ..pii import scan_folder
 from ._console import err, out

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from ..sanitise import markup_text as escape
 from rich.table import Table
 
 from ..errors import UsageError
@@ -95,7 +95,7 @@ def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
         with open(out_file, "w", encoding="utf-8") as handle:
             _render(report, Console(file=handle, width=_PLAIN_WIDTH, highlight=False, color_system=None))
     if out_file is not None and str(out_file) != "-":
-        err.print(f"wrote {report.title().lower()} ({report.documents} documents) to {out_file}")
+        err.print(f"wrote {escape(report.title().lower())} ({report.documents} documents) to {escape(str(out_file))}")
     if not report.documents:
         err.print("[yellow]warning:[/] no documents match the filters")
     for warning in report.warnings():

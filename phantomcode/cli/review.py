@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from ..sanitise import markup_text as escape
 from rich.table import Column, Table
 
 from ..report import parse_where, split_codes
