@@ -454,7 +454,24 @@ class _Planner:
         kind = "added" if previous is None else (
             "recoded" if (previous.source_hash, previous.meta_hash) == (record.source_hash, record.meta_hash)
             else "updated")
+        renamed = self._renamed_from(note_file, record.doc_id)
+        if renamed is not None:
+            self.report.warnings.append(f"{note_file.relpath}: its id changed from {renamed!r} to {record.doc_id!r}; "
+                                        "the document was replaced and its review decisions moved")
+            return record._replace(replaces=renamed), coded, "updated"
         return record, coded, kind
+
+    def _renamed_from(self, note_file: NoteFile, doc_id: str) -> str | None:
+        """The ID this file's document was stored under when its front matter now gives another one.
+
+        A source file maps to one document: the old one is replaced, not kept beside the new one
+        (which would count that respondent twice). Not when another file of this run took the
+        old ID meanwhile.
+        """
+        stored = self.by_source.get(note_file.relpath)
+        if stored is None or stored.doc_id == doc_id or stored.doc_id in self.claimed:
+            return None
+        return stored.doc_id
 
     def _refuse_duplicate(self, doc_id: str, note_file: NoteFile) -> None:
         """The first file to claim an ID keeps it; a later one is skipped, never merged."""

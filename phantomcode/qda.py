@@ -41,6 +41,7 @@ from lxml import etree
 from . import __version__
 from .codebook import CODE_ID, Codebook, load_codebook
 from .errors import UsageError
+from .sanitise import xml_text
 from .store import Store
 
 __all__ = ["QdcCode", "QdcCodebook", "QdpxExport", "codebook_to_qdc", "export_qdc", "export_qdpx", "read_qdc",
@@ -97,14 +98,14 @@ def _add_codes(parent: etree._Element, ns: str, book: Codebook, extra_codes: Ite
         if group != "ungrouped":
             holder = etree.SubElement(codes, f"{{{ns}}}Code", guid=stable_guid("group", group), name=group,
                                       isCodable="false", color=GROUP_COLOUR)
-            etree.SubElement(holder, f"{{{ns}}}Description").text = (
+            etree.SubElement(holder, f"{{{ns}}}Description").text = xml_text(
                 f"Group of codes in the phantomcode codebook {book.name!r}.\n\nphantomcode group: {group}")
         for code_id in code_ids:
             code = book.code(code_id)
             element = etree.SubElement(holder, f"{{{ns}}}Code", guid=stable_guid("code", code.id),
-                                       name=code.label or code.id, isCodable="true",
+                                       name=xml_text(code.label or code.id), isCodable="true",
                                        color=code_colour(code.id, position[code.id]))
-            etree.SubElement(element, f"{{{ns}}}Description").text = _code_description(code)
+            etree.SubElement(element, f"{{{ns}}}Description").text = xml_text(_code_description(code))
     for code_id in extra_codes:
         element = etree.SubElement(codes, f"{{{ns}}}Code", guid=stable_guid("code", code_id), name=code_id,
                                    isCodable="true", color=code_colour(code_id))
@@ -435,8 +436,14 @@ class _ProjectBuilder:
         self.extra_codes: list[str] = []
         self.selections = 0
 
-    def _e(self, parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
-        return etree.SubElement(parent, f"{{{PROJECT_NS}}}{tag}", **attributes)
+    def _e(self, parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
+        """A child element; its text and attribute values (user text: names, notes, attribute
+        values) without the control characters XML cannot hold."""
+        element = etree.SubElement(parent, f"{{{PROJECT_NS}}}{tag}",
+                                   **{name: xml_text(value) for name, value in attributes.items()})
+        if text is not None:
+            element.text = xml_text(text)
+        return element
 
     def _user(self, name: str | None) -> str:
         name = name or PHANTOMCODE_USER
@@ -482,7 +489,7 @@ class _ProjectBuilder:
                 where = f"{coding['doc_id']} {coding['start']}-{coding['end']} {coding['code']}"
                 note = self._e(notes_element, "Note", guid=guid, name=f"review note: {where}",
                                creatingUser=self.users.get(coding["reviewer"] or "", self.users[PHANTOMCODE_USER]))
-                self._e(note, "PlainTextContent").text = text
+                self._e(note, "PlainTextContent", text)
         return root
 
     def _values(self, parent: etree._Element, values: dict[str, str], names: list[str]) -> None:
@@ -492,7 +499,7 @@ class _ProjectBuilder:
                 continue
             element = self._e(parent, "VariableValue")
             self._e(element, "VariableRef", targetGUID=stable_guid("variable", variable))
-            self._e(element, "TextValue").text = str(value)
+            self._e(element, "TextValue", str(value))
 
     def _source(self, sources: etree._Element, doc: dict[str, Any], codings: list[dict[str, Any]],
                 values: dict[str, str], names: list[str], notes: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -500,7 +507,7 @@ class _ProjectBuilder:
         guid = stable_guid("source", doc_id)
         source = self._e(sources, "TextSource", guid=guid, name=doc_id, plainTextPath=f"internal://{guid}.txt",
                          creatingUser=self.users[PHANTOMCODE_USER])
-        self._e(source, "Description").text = f"{doc['source']} (phantomcode document {doc_id})"
+        self._e(source, "Description", f"{doc['source']} (phantomcode document {doc_id})")
         spans: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for coding in codings:
             spans.setdefault((coding["start"], coding["end"]), []).append(coding)
@@ -510,7 +517,7 @@ class _ProjectBuilder:
             selection = self._e(source, "PlainTextSelection", guid=stable_guid("selection", doc_id, start, end),
                                 name=text[start:end], startPosition=str(start), endPosition=str(end),
                                 creatingUser=self.users[PHANTOMCODE_USER])
-            self._e(selection, "Description").text = "\n".join(_describe(c) for c in group)
+            self._e(selection, "Description", "\n".join(_describe(c) for c in group))
             for coding in group:
                 accepted = coding["status"] == "accepted"
                 attributes = {"guid": stable_guid("coding", doc_id, start, end, coding["code"]),

@@ -230,6 +230,7 @@ class DocumentRecord(NamedTuple):
     attribute_rows: list[AttributeRow]
     size: int
     mtime_ns: int
+    replaces: str | None = None  # the ID this file's document had before its front matter changed it
 
 
 def attribute_rows(raw: dict[str, str], canonical: dict[str, str]) -> list[AttributeRow]:
@@ -479,6 +480,18 @@ class Store:
                   coded.sector, coded.sector_source, r.size, r.mtime_ns) for r, coded in batch])
             self._write_attributes(db, [(record.doc_id, record.attribute_rows) for record, _ in batch])
             self._replace_codings(db, [(record.doc_id, coded) for record, coded in batch], codebook_hash, run_id)
+            self._retire_replaced(db, [(record.replaces, record.doc_id) for record, _ in batch if record.replaces])
+
+    def _retire_replaced(self, db: sqlite3.Connection, renamed: list[tuple[str, str]]) -> None:
+        """Documents whose file now gives another ID: their review decisions move to the new ID
+        (unless it has a decision on the same span and code already) and apply there, and the
+        old documents are deleted."""
+        if not renamed:
+            return
+        db.executemany("UPDATE OR IGNORE reviews SET doc_id = ? WHERE doc_id = ?", [(new, old) for old, new in renamed])
+        db.executemany("DELETE FROM documents WHERE doc_id = ?", [(old,) for old, _ in renamed])
+        for _, new in renamed:
+            self._apply_reviews(db, new)
 
     def save_codings(self, batch: Sequence[tuple[str, list[AttributeRow], CodedRows]], *,
                      codebook_hash: str, run_id: int) -> None:
