@@ -276,9 +276,12 @@ def remembered_codebook_path(codebook: str | Path | None, remembered: str | None
     return None if codebook is None else Path(codebook)
 
 
-def lint_codebook(path: str | Path) -> list[Problem]:
-    """Every problem in a codebook at once, sorted by position. Raises only if it cannot be read."""
-    return _parse(Path(path))[1]
+def lint_codebook(path: str | Path, *, source: bytes | None = None) -> list[Problem]:
+    """Every problem in a codebook at once, sorted by position. Raises only if it cannot be read.
+
+    ``source``: the codebook's bytes, when they are not (yet) in the file at ``path``.
+    """
+    return _parse(Path(path), source=source)[1]
 
 
 def _parse(path: Path, *, check_patterns: bool = True,

@@ -61,11 +61,14 @@ def codebook_import_command(
             out_file.write_text(result.text, encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"{out_file}: cannot write ({exc.strerror})") from None
-        problems = lint_codebook(out_file)
-        errors = sum(p.severity == "error" for p in problems)
-        what = "rules to fill in" if result.fmt == "qdc" else f"{result.terms} terms"
-        err.print(f"wrote {result.codes} codes ({what}) to {escape(str(out_file))}; lint: "
-                  f"{errors} error(s), {len(problems) - errors} warning(s)")
+    problems = lint_codebook(out_file or Path("<stdout>"), source=result.text.encode("utf-8"))
+    errors = sum(p.severity == "error" for p in problems)
+    what = "rules to fill in" if result.fmt == "qdc" else f"{result.terms} terms"
+    err.print(f"wrote {result.codes} codes ({what}) to {escape(str(out_file or 'stdout'))}; lint: "
+              f"{errors} error(s), {len(problems) - errors} warning(s)")
+    for problem in problems:
+        if problem.severity == "error":
+            err.print(f"  {escape(str(problem))}")
     for warning in result.warnings[:MAX_LISTED]:
         err.print(f"[yellow]note:[/] {escape(warning)}")
     if len(result.warnings) > MAX_LISTED:
