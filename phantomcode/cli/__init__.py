@@ -11,6 +11,7 @@ what it uses, not spaCy, pandas or the ingest pipeline; ``--help`` loads them al
 from __future__ import annotations
 
 import importlib
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 
@@ -100,6 +101,10 @@ class _PhantomcodeGroup(TyperGroup):
     def list_commands(self, ctx):  # type: ignore[no-untyped-def]
         return list(_COMMANDS)
 
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        ctx.meta["phantomcode.args"] = list(args)  # to name the project in a damaged-file message
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
@@ -110,6 +115,24 @@ class _PhantomcodeGroup(TyperGroup):
             for problem in getattr(exc, "problems", []):
                 err.print(f"  {terminal_text(problem)}", markup=False)
             raise typer.Exit(exc.exit_code) from None
+        except sqlite3.DatabaseError as exc:  # a read outside the store's transactions met a damaged file
+            from ..store import damaged_project_message, resolve_project_path
+            from ._console import err
+
+            project = resolve_project_path(_option_value(ctx.meta.get("phantomcode.args", []), "--project", "-p"))
+            err.print(f"[bold red]error:[/] {markup_text(damaged_project_message(project, exc))}", highlight=False)
+            raise typer.Exit(2) from None
+
+
+def _option_value(args: list[str], *names: str) -> str | None:
+    """The value given to option ``names`` in a command line, or None."""
+    for index, arg in enumerate(args):
+        if arg in names and index + 1 < len(args):
+            return args[index + 1]
+        for name in names:
+            if name.startswith("--") and arg.startswith(f"{name}="):
+                return arg.split("=", 1)[1]
+    return None
 
 
 app = typer.Typer(
