@@ -37,6 +37,12 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from phantomcode.errors import CodebookError
+from phantomcode.limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
+from phantomcode.rule_checks import (
+    nested_quantifier,
+    regex_problem,
+    token_pattern_problems,
+)
 
 __all__ = [
     "Code",
@@ -255,9 +261,12 @@ def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True
     return codebook
 
 
-def lint_codebook(path: str | Path) -> list[Problem]:
-    """Every problem in a codebook at once, sorted by position. Raises only if it cannot be read."""
-    return _parse(Path(path))[1]
+def lint_codebook(path: str | Path, *, source: bytes | None = None) -> list[Problem]:
+    """Every problem in a codebook at once, sorted by position. Raises only if it cannot be read.
+
+    ``source``: the codebook's bytes, when they are not (yet) in the file at ``path``.
+    """
+    return _parse(Path(path), source=source)[1]
 
 
 def _parse(path: Path, *, check_patterns: bool = True,
@@ -274,6 +283,11 @@ def _parse(path: Path, *, check_patterns: bool = True,
         reader.add(line, 1, "CB001", f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8")
         return None, reader.sorted()
     try:
+        check_yaml_shape(text, max_chars=MAX_CODEBOOK_CHARS)
+    except LimitExceeded as exc:
+        reader.add(1, 1, "CB001", f"refused: {exc}")
+        return None, reader.sorted()
+    try:
         root = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -288,7 +302,12 @@ def _parse(path: Path, *, check_patterns: bool = True,
         return None, reader.sorted()
     reader.check_tags(root)
     content_hash = hashlib.sha256(data).hexdigest()
-    codebook = _build(reader, root, path, content_hash)
+    try:
+        codebook = _build(reader, root, path, content_hash)
+    except Exception as exc:  # a defect, or an input nobody foresaw: still a codebook problem, not a traceback
+        reader.add(1, 1, "CB000", f"cannot read this codebook ({exc.__class__.__name__}: {str(exc)[:200]}); "
+                   "please report it with the file")
+        return None, reader.sorted()
     problems = reader.sorted()
     return (codebook if not any(p.severity == "error" for p in problems) else None), problems
 
@@ -382,10 +401,11 @@ class _Reader:
     def integer(self, node: Node, where: str, *, minimum: int = 1) -> int | None:
         if id(node) in self.unsafe:
             return None
-        if not isinstance(node, ScalarNode) or node.tag != _YAML + "int":
-            self.at(node, "CB010", f"{where} must be a whole number")
+        digits = node.value.replace("_", "") if isinstance(node, ScalarNode) else ""
+        if node.tag != _YAML + "int" or not re.fullmatch(r"\+?[0-9]{1,9}", digits):
+            self.at(node, "CB010", f"{where} must be a whole number (digits only)")
             return None
-        value = int(node.value.replace("_", ""))
+        value = int(digits)
         if value < minimum:
             self.at(node, "CB012", f"{where} must be at least {minimum}")
             return None
@@ -593,14 +613,15 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
             patterns.append(pattern)
     regexes = []
     for expression, node in (reader.text_list(keys["regex"][1], f"{where}: regex") if "regex" in keys else []):
-        try:
-            compiled = re.compile(expression, re.IGNORECASE)
-        except re.error as exc:
-            position = f" at character {exc.pos + 1}" if exc.pos is not None else ""
-            reader.at(node, "CB005", f"{where}: invalid regex {_quoted(expression)}: {exc.msg}{position}")
+        problem = regex_problem(expression)
+        if problem is not None:
+            reader.at(node, "CB005", f"{where}: invalid regex {_quoted(expression)}: {problem}")
             continue
-        if compiled.fullmatch(""):
+        if re.compile(expression, re.IGNORECASE).fullmatch(""):
             reader.at(node, "W006", f"{where}: regex {_quoted(expression)} can match empty text")
+        if nested_quantifier(expression):
+            reader.at(node, "W008", f"{where}: regex {_quoted(expression)} repeats a group that holds a repeat "
+                      "(like '(a+)+'): it can take minutes on one note; write it without the nesting")
         regexes.append(expression)
     near = []
     for index, node in enumerate(reader.sequence(keys["near"][1], f"{where}: near") if "near" in keys else []):
@@ -669,7 +690,12 @@ def _read_pattern(reader: _Reader, node: Node, where: str) -> tuple[dict[str, An
         if isinstance(node, SequenceNode):
             reader.at(node, "CB006", f"{where}: a token pattern needs at least one token")
         return None
-    pattern = [_pattern_value(token, False) for token in tokens]
+    try:
+        pattern = [_pattern_value(token, False) for token in tokens]
+    except Exception as exc:  # YAML's constructors raise ValueError, AttributeError ... on bad tagged values
+        reader.at(node, "CB006", f"{where}: invalid token pattern: a value cannot be read "
+                  f"({exc.__class__.__name__}: {str(exc)[:200]})")
+        return None
     if not reader.check_patterns:
         return tuple(pattern)
     from spacy.schemas import validate_token_pattern
@@ -690,7 +716,12 @@ def _read_pattern(reader: _Reader, node: Node, where: str) -> tuple[dict[str, An
             target = next((k for k, _ in target.value if k.value == key), target)
         reader.at(target, "CB006", f"{where}: invalid token pattern: token {int(index) + 1}"
                   f"{f' {key}' if key else ''}: {detail}")
-    return None if errors else tuple(pattern)
+    if errors:
+        return None
+    unusable = token_pattern_problems(pattern)
+    for problem in unusable:
+        reader.at(node, "CB006", f"{where}: invalid token pattern: {problem}")
+    return None if unusable else tuple(pattern)
 
 
 def _pattern_value(node: Node, as_text: bool) -> Any:

@@ -29,7 +29,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .codebook import CJK
 from .errors import CodebookError, UsageError
-from .qda import qdc_to_yaml, read_qdc, yaml_scalar
+from .limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
+from .qda import UniqueIds, qdc_to_yaml, read_qdc, yaml_comment, yaml_scalar
 
 __all__ = ["CodebookImport", "import_codebook", "liwc_to_yaml", "quanteda_to_yaml"]
 
@@ -105,6 +106,10 @@ def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[str]]:
     path = Path(path)
     text = _read_text(path)
     problems: list[str] = []
+    try:
+        check_yaml_shape(text, max_chars=MAX_CODEBOOK_CHARS)
+    except LimitExceeded as exc:
+        raise CodebookError(f"{path}: not a quanteda YAML dictionary", [f"{path}:1: refused: {exc}"]) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -273,7 +278,7 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[str], *, fmt: 
              exact_forms: bool) -> CodebookImport:
     warnings: list[str] = list(notes)
     codes: list[tuple[str, _Category, list[str]]] = []
-    taken: set[str] = set()
+    unique = UniqueIds()
     for category in categories:
         terms, seen = [], set()
         for entry, line in category.entries:
@@ -289,14 +294,9 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[str], *, fmt: 
             warnings.append(f"{path.name}:{category.line}: category {category.name!r} has no usable entries; left out")
             continue
         base = _slug(category.name)
-        if base in taken and category.group != path.stem:
+        if base in unique.taken and category.group != path.stem:
             base = _slug(f"{category.group} {category.name}")
-        code_id, number = base, 1
-        while code_id in taken:
-            number += 1
-            code_id = f"{base}_{number}"
-        taken.add(code_id)
-        codes.append((code_id, category, terms))
+        codes.append((unique(base), category, terms))
     if not codes:
         raise CodebookError(f"{path}: no category with usable entries", warnings)
     kind = "quanteda YAML dictionary" if fmt == "quanteda" else "LIWC dictionary"
@@ -304,12 +304,12 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[str], *, fmt: 
              " to let phantomcode also match other forms of the word." if exact_forms else
              "Entries without * also match other forms of the word (phantomcode's lemma matching).")
     lines = [
-        f"# Imported by phantomcode from {path.name} ({kind}) on {datetime.now(timezone.utc).date().isoformat()}.",
+        f"# Imported by phantomcode from {yaml_comment(path.name)} ({kind}) on {datetime.now(timezone.utc).date().isoformat()}.",
         "# Every category is a code and its entries are its terms. " + forms,
         "# Definitions are placeholders: write what each code means, add examples, then run",
         "#   phantomcode codebook lint FILE && phantomcode codebook test FILE",
     ]
-    lines += [f"#   note: {warning}" for warning in warnings[:50]]
+    lines += [f"#   note: {yaml_comment(warning)}" for warning in warnings[:50]]
     if len(warnings) > 50:
         lines.append(f"#   ... and {len(warnings) - 50} more notes")
     lines += [f"name: {yaml_scalar(name or path.stem)}", 'version: "1"',

@@ -14,21 +14,14 @@ from typing import IO, Any, ContextManager
 
 from .errors import UsageError
 from .outputs import choose_format, open_output
+from .sanitise import FORMULA_PREFIXES, neutralise_formula
 from .store import Store
 
 DOCUMENT_FORMATS = ("csv", "jsonl")  # csv first: the default of every export (spreadsheets, R, Stata)
 EXPORT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
                    "status", "segment_sector", "sector_source", "codebook_hash"]
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_STARTS = frozenset(_FORMULA_PREFIXES)  # all one character: ``text[:1] in`` tests them at once
-
-
-def neutralise_formula(value: Any) -> Any:
-    """Prefix ``'`` to text that a spreadsheet would treat as a formula; other values pass through."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
+_FORMULA_STARTS = frozenset(FORMULA_PREFIXES)  # all one character: ``text[:1] in`` tests them at once
 
 
 def document_rows(store: Store) -> Iterator[dict[str, Any]]:
@@ -84,7 +77,7 @@ def _write_segment_csv(store: Store, handle: IO[str], columns: list[str]) -> int
                   for doc_id, values in store.canonical_attribute_table().items()}
     missing = ("",) * len(extra)
     writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([neutralise_formula(column) for column in columns])
     count = 0
 
     def rows() -> Iterator[list[Any]]:
@@ -107,7 +100,7 @@ def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, 
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         return count
     writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer.writer.writerow([neutralise_formula(column) for column in columns])  # headers are user text too
     for count, row in enumerate(rows, start=1):
         writer.writerow({key: neutralise_formula(value) for key, value in row.items()})
     return count

@@ -14,6 +14,7 @@ import itertools
 import os
 import signal
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,12 +25,34 @@ from . import __version__
 from .codebook import Codebook, load_codebook
 from .codebook_choice import choose_codebook, codebook_path_for, recorded_path
 from .errors import Interrupted, NoteError, UsageError, WorkerLost
-from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, check_has_notes, compile_path_template, file_hash,
-                    find_note_files, load_sidecars, meta_hash, path_attributes, sidecar_for)
+from .notes import (
+    DEFAULT_MAX_BYTES,
+    FolderScan,
+    NoteFile,
+    Sidecar,
+    check_has_notes,
+    compile_path_template,
+    file_hash,
+    load_sidecars,
+    meta_hash,
+    path_attributes,
+    scan_note_folder,
+    sidecar_for,
+)
 from .pii import check_mode
-from .store import CodedRows, DocumentRecord, StoredState, Store, resolve_project_path
-from .workers import (IngestJob, NoteOutcome, NoteTask, RecodeJob, WorkerPool, index_chunks, list_chunks,
-                      read_and_code, recode)
+from .store import CodedRows, DocumentRecord, Store, StoredState, resolve_project_path
+from .workers import (
+    IngestJob,
+    NoteOutcome,
+    NoteSkip,
+    NoteTask,
+    RecodeJob,
+    WorkerPool,
+    index_chunks,
+    list_chunks,
+    read_and_code,
+    recode,
+)
 
 if TYPE_CHECKING:
     from .coding import CodingEngine
@@ -44,6 +67,7 @@ class Skipped:
 
     source: str
     reason: str
+    detail: str = ""  # a traceback, for --debug, when the reason is an unexpected exception
 
 
 @dataclass
@@ -90,6 +114,11 @@ class CodeReport:
     kept: int = 0  # coded with an earlier codebook whose changes cannot touch them: codings kept
     changes: list[str] = field(default_factory=list)  # the rule changes found, for the message
     warnings: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)  # documents the engine failed on: codings unchanged
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.skipped else 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,19 +215,21 @@ class _StopRequested:
 def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
            path_attrs: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, prune: bool = False,
            jobs: int = 1, model: str | None = None, pii: str = "warn", batch_size: int = DEFAULT_BATCH_SIZE,
-           progress: Progress | None = None) -> IngestReport:
+           progress: Progress | None = None, follow_links: bool = False) -> IngestReport:
     """Read every note under ``notes_dir`` into the project and code it; return what happened.
 
     ``pii``: what to do with notes holding likely direct identifiers: ``warn`` (store, list them
     masked), ``block`` (skip the note), ``redact`` (store with [PHONE], [ID], [EMAIL], [NAME]
-    placeholders; the source file is untouched) or ``off``.
+    placeholders; the source file is untouched) or ``off``. Links to files outside ``notes_dir``
+    are refused unless ``follow_links``.
 
     Raises ``UsageError`` for a missing folder or bad template, ``EmptyFolderError`` (before
     anything is written) for a folder without notes, ``ProjectError`` when the store
     cannot be opened or written, ``Interrupted`` on Ctrl-C or SIGTERM (committed batches stay).
     """
     root = Path(notes_dir)
-    files = find_note_files(root)
+    scan = scan_note_folder(root, follow_links=follow_links)
+    files = scan.files
     check_has_notes(root, files)
     template = compile_path_template(path_attrs) if path_attrs else None
     check_mode(pii)
@@ -207,7 +238,9 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     with Store.open(project) as store, store.writer():
         book = _identify_codebook(store, codebook)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
-                              files=len(files))
+                              files=len(files), skipped=[Skipped(relpath, reason) for relpath, reason in scan.skipped])
+        report.warnings.extend(f"{folder or root}/: cannot list this folder (permission denied?); notes stored "
+                               "from it are kept, not pruned" for folder in scan.unreadable)
         sidecars, sidecar_warnings = load_sidecars(root)
         report.warnings.extend(sidecar_warnings)
         planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, pii, report,
@@ -236,11 +269,12 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
             store.finish_run(run_id, status="failed", stats=report.as_stats())
             raise WorkerLost(f"{exc}. {report.stored} notes were saved in {store.path}; run the same "
                              f"command again to finish ({_FEWER_JOBS})") from None
-        vanished = planner.vanished(files)
+        vanished = planner.vanished(scan)
         report.vanished = [state.source for state in vanished]
         if prune and vanished:
             report.pruned = store.remove_documents(state.doc_id for state in vanished)
         report.warnings.extend(sorted(planner.attribute_warnings))
+        report.skipped.sort(key=lambda skipped: skipped.source)
         store.finish_run(run_id, status="completed", stats=report.as_stats())
     return report
 
@@ -288,6 +322,20 @@ class _Saver:
     report: IngestReport
 
     def __call__(self, batch: list[tuple[DocumentRecord, CodedRows, str]]) -> None:
+        """Save the batch in one transaction; if one note's values cannot be written (a value SQLite
+        refuses), save each on its own so that note alone is skipped (the per-note guard)."""
+        try:
+            self._save(batch)
+        except (ValueError, OverflowError) as exc:
+            if len(batch) == 1:
+                record = batch[0][0]
+                self.report.skipped.append(Skipped(record.source, f"could not be stored ({exc.__class__.__name__}: "
+                                                                  f"{str(exc)[:200]})", traceback.format_exc()))
+                return
+            for item in batch:
+                self([item])
+
+    def _save(self, batch: list[tuple[DocumentRecord, CodedRows, str]]) -> None:
         self.store.save_documents([(record, coded) for record, coded, _ in batch],
                                   codebook_hash=self.book.content_hash, run_id=self.run_id)
         for _, _, kind in batch:
@@ -417,8 +465,8 @@ class _Planner:
 
     def _keep(self, note_file: NoteFile, outcome: NoteOutcome) -> tuple[DocumentRecord, CodedRows, str] | None:
         """The note to store and its kind ('added', 'updated', 'recoded'), or None when it is skipped."""
-        if isinstance(outcome, str):
-            self.report.skipped.append(Skipped(note_file.relpath, outcome))
+        if isinstance(outcome, NoteSkip):
+            self.report.skipped.append(Skipped(note_file.relpath, outcome.reason, outcome.detail))
             return None
         record, coded, pii_warnings, attribute_warnings = outcome
         self.report.warnings.extend(pii_warnings)
@@ -433,7 +481,24 @@ class _Planner:
         kind = "added" if previous is None else (
             "recoded" if (previous.source_hash, previous.meta_hash) == (record.source_hash, record.meta_hash)
             else "updated")
+        renamed = self._renamed_from(note_file, record.doc_id)
+        if renamed is not None:
+            self.report.warnings.append(f"{note_file.relpath}: its id changed from {renamed!r} to {record.doc_id!r}; "
+                                        "the document was replaced and its review decisions moved")
+            return record._replace(replaces=renamed), coded, "updated"
         return record, coded, kind
+
+    def _renamed_from(self, note_file: NoteFile, doc_id: str) -> str | None:
+        """The ID this file's document was stored under when its front matter now gives another one.
+
+        A source file maps to one document: the old one is replaced, not kept beside the new one
+        (which would count that respondent twice). Not when another file of this run took the
+        old ID meanwhile.
+        """
+        stored = self.by_source.get(note_file.relpath)
+        if stored is None or stored.doc_id == doc_id or stored.doc_id in self.claimed:
+            return None
+        return stored.doc_id
 
     def _refuse_duplicate(self, doc_id: str, note_file: NoteFile) -> None:
         """The first file to claim an ID keeps it; a later one is skipped, never merged."""
@@ -447,10 +512,15 @@ class _Planner:
             raise NoteError(f"duplicate id {doc_id!r}: already stored from {Path(stored.root) / stored.source}; "
                             "this file was skipped, give one of them another id")
 
-    def vanished(self, files: Sequence[NoteFile]) -> list[StoredState]:
-        """Documents stored from this folder whose files are gone, in path order."""
-        present = {f.relpath for f in files}
-        return sorted((s for s in self.by_source.values() if s.source not in present), key=lambda s: s.source)
+    def vanished(self, scan: FolderScan) -> list[StoredState]:
+        """Documents stored from this folder whose files are gone, in path order.
+
+        A document whose file lies under a folder the walk could not list, or that was refused
+        (a link leaving the folder), has not vanished: its file may well be there.
+        """
+        present = {f.relpath for f in scan.files} | {relpath for relpath, _ in scan.skipped}
+        return sorted((s for s in self.by_source.values() if s.source not in present and scan.covers(s.source)),
+                      key=lambda s: s.source)
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -493,14 +563,19 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             with stop, _pool(book, model, jobs, needed=bool(doc_ids),
                              job=lambda engine: RecodeJob(engine, store.path)) as pool:
                 recoded = pool.map(recode, list_chunks(doc_ids)) if pool else iter(())
+                done = 0
                 for batch in _batched(recoded, batch_size):
-                    store.save_codings([(item.doc_id, item.attribute_rows, item.coded) for item in batch],
+                    failed = [item for item in batch if isinstance(item.coded, NoteSkip)]
+                    coded = [item for item in batch if not isinstance(item.coded, NoteSkip)]
+                    store.save_codings([(item.doc_id, item.attribute_rows, item.coded) for item in coded],
                                        codebook_hash=book.content_hash, run_id=run_id)
-                    for item in batch:
+                    for item in coded:
                         warnings.update(item.attribute_warnings)
-                    report.recoded += len(batch)
+                    report.recoded += len(coded)
+                    report.skipped.extend(Skipped(item.doc_id, item.coded.reason, item.coded.detail) for item in failed)
+                    done += len(batch)
                     if progress is not None:
-                        progress(report.recoded, len(doc_ids))
+                        progress(done, len(doc_ids))
                     stop.check()
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats={"recoded": report.recoded})

@@ -22,6 +22,15 @@ from pathlib import Path
 import yaml
 
 from .errors import EmptyFolderError, NoteError, UsageError
+from .limits import (
+    LimitExceeded,
+    check_docx_package,
+    check_yaml_shape,
+    leaves_folder,
+    read_csv_rows,
+    read_regular_file,
+    read_xlsx_values,
+)
 
 NOTE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".docx"})
 SIDECAR_NAMES = ("metadata.csv", "metadata.xlsx")
@@ -58,26 +67,75 @@ def is_ignored_name(name: str) -> bool:
     return name.startswith((".", "~$")) or name.endswith("~")
 
 
-def find_note_files(root: str | Path) -> list[NoteFile]:
-    """Every note under ``root``, recursively, sorted by relative path so runs are repeatable.
+@dataclass
+class FolderScan:
+    """What discovery found: the note files, plus what it could not or would not look at.
 
-    Sorting matters: when two files claim one document ID, the first in this order wins.
+    ``unreadable`` folders (relative paths) were not listed: notes stored from under them must not
+    be taken for vanished. ``skipped`` holds (relpath, reason) for files refused by name or link.
+    """
+
+    files: list[NoteFile] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def covers(self, relpath: str) -> bool:
+        """False when ``relpath`` lies under a folder that could not be listed."""
+        return not any(relpath.startswith(f"{folder}/") or folder == "" for folder in self.unreadable)
+
+
+def find_note_files(root: str | Path) -> list[NoteFile]:
+    """Every note under ``root``, recursively, sorted by relative path so runs are repeatable."""
+    return scan_note_folder(root).files
+
+
+def scan_note_folder(root: str | Path, *, follow_links: bool = False) -> FolderScan:
+    """Every note under ``root`` (sorted by relative path), unreadable folders and refused files.
+
+    Sorting matters: when two files claim one document ID, the first in this order wins. A file
+    name that is not valid UTF-8 (an archive unpacked with GBK names) is kept with its bytes
+    escaped (``\\xb1``) in its relative path. Links that lead outside ``root`` are refused unless
+    ``follow_links``: a link to ``/etc/passwd`` would otherwise be stored and exported.
     """
     root = Path(root)
     if not root.is_dir():
         raise UsageError(f"{root}: no such folder; give the folder that holds your notes")
-    found: list[NoteFile] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    scan = FolderScan()
+    root_text = os.fspath(root)
+
+    def unreadable(error: OSError) -> None:
+        folder = os.path.relpath(error.filename, root_text) if error.filename else "."
+        scan.unreadable.append("" if folder == "." else _printable_path(folder.replace(os.sep, "/")))
+
+    for dirpath, dirnames, filenames in os.walk(root_text, onerror=unreadable):
         dirnames[:] = sorted(d for d in dirnames if not is_ignored_name(d))
         # String operations, not Path arithmetic, per file: re-ingesting an unchanged folder of
         # thousands of notes otherwise spends a noticeable share of its time here.
-        prefix = Path(dirpath).relative_to(root).as_posix()
-        prefix = "" if prefix == "." else f"{prefix}/"
+        prefix = os.path.relpath(dirpath, root_text).replace(os.sep, "/")
+        prefix = "" if prefix == "." else f"{_printable_path(prefix)}/"
         for name in filenames:
             if is_ignored_name(name) or os.path.splitext(name)[1].lower() not in NOTE_SUFFIXES:
                 continue
-            found.append(NoteFile(os.path.join(dirpath, name), prefix + name))
-    return sorted(found, key=lambda f: f.relpath)
+            path = os.path.join(dirpath, name)
+            relpath = prefix + _printable_path(name)
+            if not follow_links and os.path.islink(path) and leaves_folder(path, root_text):
+                scan.skipped.append((relpath, f"a link to {_printable_path(os.path.realpath(path))}, outside the "
+                                              "notes folder; not read (--follow-links reads it)"))
+                continue
+            scan.files.append(NoteFile(path, relpath))
+    scan.files.sort(key=lambda f: f.relpath)
+    scan.unreadable.sort()
+    return scan
+
+
+def _printable_path(name: str) -> str:
+    """A path as text: bytes that are not UTF-8 (surrogate-escaped by the OS layer) as ``\\xNN``."""
+    if not _SURROGATE.search(name):
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def check_has_notes(root: str | Path, files: Sequence[NoteFile]) -> None:
@@ -173,14 +231,34 @@ def normalise_text(text: str) -> str:
 
 
 class _VerbatimLoader(yaml.SafeLoader):
-    """SafeLoader that reads every plain scalar as a string: ``yes`` stays ``yes``, ``007`` stays ``007``.
+    """SafeLoader that reads every scalar as a string: ``yes`` stays ``yes``, ``007`` stays ``007``.
 
     Attribute values are kept verbatim; YAML 1.1's implicit booleans, numbers and dates would
-    otherwise remap them silently. Being a SafeLoader, ``!!python/...`` tags are refused.
+    otherwise remap them silently. Explicit tags (``!!int abc``, ``!!timestamp 2020-13-45``) are
+    read as strings too: their constructors raise ValueError, KeyError and more on bad values.
+    Being a SafeLoader, ``!!python/...`` and unknown tags are refused.
     """
 
 
-_VerbatimLoader.yaml_implicit_resolvers = {}
+def _verbatim(loader_class: type[yaml.SafeLoader]) -> None:
+    """Make ``loader_class`` resolve nothing implicitly and construct every standard scalar tag as text."""
+    loader_class.yaml_implicit_resolvers = {}
+    constructors = dict(loader_class.yaml_constructors)
+    for tag in ("bool", "int", "float", "null", "timestamp", "binary", "str", "value", "merge"):
+        constructors[f"tag:yaml.org,2002:{tag}"] = _scalar_text
+    for tag in ("set", "omap", "pairs"):
+        constructors.pop(f"tag:yaml.org,2002:{tag}", None)
+    loader_class.yaml_constructors = constructors
+
+
+def _scalar_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(None, None, f"expected a plain value, not {node.id}",
+                                                node.start_mark)
+    return str(node.value)
+
+
+_verbatim(_VerbatimLoader)
 
 
 class _FastVerbatimLoader(getattr(yaml, "CSafeLoader", _VerbatimLoader)):  # type: ignore[misc]
@@ -189,7 +267,7 @@ class _FastVerbatimLoader(getattr(yaml, "CSafeLoader", _VerbatimLoader)):  # typ
     by re-reading with the pure-Python loader, whose messages and line numbers are the reference."""
 
 
-_FastVerbatimLoader.yaml_implicit_resolvers = {}
+_verbatim(_FastVerbatimLoader)
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
@@ -217,6 +295,15 @@ def _split_front_matter(text: str) -> tuple[dict[str, str], str, int]:
 
 
 def _parse_front_matter(block: str) -> dict[str, str]:
+    """The attributes in a front matter block, every value as text.
+
+    Size, nesting depth and alias expansion are checked first (``limits.check_yaml_shape``);
+    a lone surrogate (``"\\ud800"`` is valid YAML) becomes U+FFFD, which the store can write.
+    """
+    try:
+        check_yaml_shape(block)
+    except LimitExceeded as exc:
+        raise NoteError(f"front matter refused: {exc}") from None
     try:
         data = yaml.load(block, Loader=_FastVerbatimLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError:
@@ -228,7 +315,12 @@ def _parse_front_matter(block: str) -> dict[str, str]:
         return {}
     if not isinstance(data, dict):
         raise NoteError("front matter must be 'key: value' lines, not a list or a single value")
-    return {str(key).strip(): _attribute_text(value) for key, value in data.items()}
+    return {_valid_text(str(key).strip()): _valid_text(_attribute_text(value)) for key, value in data.items()}
+
+
+def _valid_text(value: str) -> str:
+    """``value`` with lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
 
 
 def _describe_yaml_error(exc: yaml.YAMLError) -> str:
@@ -269,6 +361,10 @@ def read_docx_text(data: bytes) -> str:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    try:
+        check_docx_package(data)
+    except LimitExceeded as exc:
+        raise NoteError(f".docx refused: {exc}") from None
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -320,17 +416,17 @@ def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -
 
 def _read_bytes(path: Path, max_bytes: int) -> tuple[bytes, os.stat_result]:
     """The file's bytes and its stat taken before reading: a file changed meanwhile then shows a
-    newer stat on the next run and is read again, never the other way round."""
+    newer stat on the next run and is read again, never the other way round. Regular files only,
+    and the size limit holds for the bytes read (``limits.read_regular_file``)."""
     try:
-        stat = path.stat()
-        if stat.st_size > max_bytes:
-            raise NoteError(f"{stat.st_size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB limit; "
-                            "raise it with --max-size if this really is one note")
-        return path.read_bytes(), stat
+        read = read_regular_file(path, max_bytes)
+    except LimitExceeded as exc:
+        raise NoteError(str(exc)) from None
     except PermissionError:
         raise NoteError("permission denied; make the file readable") from None
     except OSError as exc:
         raise NoteError(f"cannot read the file ({exc.strerror})") from None
+    return read.data, read.stat
 
 
 def meta_hash(sidecar_row: Mapping[str, str], from_path: Mapping[str, str], pii: str) -> str:
@@ -421,7 +517,9 @@ def _parse_sidecar(path: Path, folder: str) -> Sidecar:
 
 def _read_csv_rows(path: Path) -> tuple[list[list[str]], str]:
     try:
-        text, encoding = decode_table_bytes(path.read_bytes())
+        text, encoding = decode_table_bytes(read_regular_file(path, DEFAULT_MAX_BYTES).data)
+    except LimitExceeded as exc:
+        raise NoteError(str(exc)) from None
     except OSError as exc:
         raise NoteError(f"cannot read ({exc.strerror})") from None
     dialect = csv.excel
@@ -429,20 +527,19 @@ def _read_csv_rows(path: Path) -> tuple[list[list[str]], str]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         pass
-    return [row for row in csv.reader(io.StringIO(normalise_text(text)), dialect)], encoding
+    try:
+        return read_csv_rows(normalise_text(text), dialect), encoding
+    except LimitExceeded as exc:
+        raise NoteError(str(exc)) from None
 
 
 def _read_xlsx_rows(path: Path) -> list[list[str]]:
-    import openpyxl
-
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        return [["" if value is None else str(value) for value in row] for row in read_xlsx_values(path)]
+    except LimitExceeded as exc:
+        raise NoteError(str(exc)) from None
     except Exception as exc:  # openpyxl raises many types for damaged workbooks
         raise NoteError(f"cannot open the workbook ({exc.__class__.__name__})") from None
-    sheet = workbook.worksheets[0]
-    rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    return rows
 
 
 def sidecar_for(relpath: str, sidecars: Mapping[str, Sidecar]) -> Sidecar | None:

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .errors import NoteError, UsageError
-from .notes import find_note_files, read_note_file
+from .errors import UsageError
+from .guard import NoteSkip, guarded
+from .notes import NoteFile, read_note_file, scan_note_folder
 
 PII_MODES = ("warn", "block", "redact", "off")
 PLACEHOLDERS = {"phone": "[PHONE]", "id": "[ID]", "email": "[EMAIL]", "name": "[NAME]"}
@@ -154,14 +155,18 @@ def redact_attributes(attributes: dict[str, str]) -> dict[str, str]:
 
 def scan_folder(root: str) -> tuple[list[NoteFindings], list[tuple[str, str]]]:
     """Scan every note under ``root``: (notes with findings, unreadable notes with their reason)."""
-    found, unreadable = [], []
-    for note_file in find_note_files(root):
-        try:
-            content = read_note_file(note_file)
-        except NoteError as exc:
-            unreadable.append((note_file.relpath, str(exc)))
-            continue
-        result = scan_note(note_file.relpath, content.text, content.front_matter, first_line=content.first_line)
-        if result.findings or result.attributes:
+    found: list[NoteFindings] = []
+    scan = scan_note_folder(root)
+    unreadable = [*scan.skipped, *((f"{folder or '.'}/", "cannot list this folder") for folder in scan.unreadable)]
+    for note_file in scan.files:
+        result = guarded(lambda: _scan_file(note_file), doing="read")
+        if isinstance(result, NoteSkip):
+            unreadable.append((note_file.relpath, result.reason))
+        elif result.findings or result.attributes:
             found.append(result)
-    return found, unreadable
+    return found, sorted(unreadable)
+
+
+def _scan_file(note_file: NoteFile) -> NoteFindings:
+    content = read_note_file(note_file)
+    return scan_note(note_file.relpath, content.text, content.front_matter, first_line=content.first_line)

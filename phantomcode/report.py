@@ -35,8 +35,9 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .codebook import Codebook
 from .errors import UsageError
-from .export import neutralise_formula, open_text_output
+from .export import open_text_output
 from .outputs import choose_format, is_stdout, write_output
+from .sanitise import markdown_text, neutralise_formula, plot_text, spreadsheet_cell
 from .store import Store
 
 if TYPE_CHECKING:
@@ -613,12 +614,13 @@ def _write_json(report: Report, handle: IO[str], *, wide: bool) -> None:
 
 
 def _md_cell(value: Any) -> str:
-    return " ".join(str(value).split()).replace("\\", "\\\\").replace("|", "\\|")
+    """One line of Markdown text: HTML escaped (CommonMark renders raw HTML), pipes escaped for tables."""
+    return markdown_text(" ".join(str(value).split())).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _write_md(report: Report, handle: IO[str], *, wide: bool = False) -> None:
     handle.write(f"# {_md_cell(report.title())}\n\n")
-    handle.write(" ".join(report.description()) + "\n")
+    handle.write(" ".join(_md_cell(line) for line in report.description()) + "\n")
     for warning in report.warnings():
         handle.write(f"\n**Warning:** {_md_cell(warning)}\n")
     for table in report.tables():
@@ -751,7 +753,7 @@ def write_xlsx(report: Report, handle: IO[bytes]) -> None:
                  ("codebook sha256", report.codebook.content_hash), ("coded", report.coded_at or ""),
                  ("report made", report.generated_at), *(("note", line) for line in report.description()),
                  *(("warning", line) for line in report.warnings())]:
-        about.append([neutralise_formula(v) for v in line])
+        about.append([spreadsheet_cell(v) for v in line])
     for cell in about["A"]:
         cell.font = Font(bold=True)
     about.column_dimensions["A"].width = 24
@@ -765,9 +767,9 @@ def _matrix_sheet(workbook: Any, report: Report, measure: str) -> None:
     labels, values = report.matrix(measure)
     sheet = workbook.create_sheet(measure)
     header = ["code", "label", *(str(c) for c in labels)]
-    sheet.append([neutralise_formula(h) for h in header])
+    sheet.append([spreadsheet_cell(h) for h in header])
     for code, row in zip(report.codes, values):
-        sheet.append([code, report.label(code), *row])
+        sheet.append([spreadsheet_cell(code), spreadsheet_cell(report.label(code)), *row])
     if report.kind == "matrix":
         sheet.append(["N", "documents in the group", *(n for _, n in report.groups())])
         for cell in sheet[sheet.max_row]:
@@ -782,9 +784,9 @@ def _matrix_sheet(workbook: Any, report: Report, measure: str) -> None:
 def _records_sheet(workbook: Any, name: str, columns: list[str], records: list[dict[str, Any]], *,
                    freeze: str) -> Any:
     sheet = workbook.create_sheet(name)
-    sheet.append([neutralise_formula(str(c)) for c in columns])
+    sheet.append([spreadsheet_cell(str(c)) for c in columns])
     for record in records:
-        sheet.append([neutralise_formula(record[c]) for c in columns])
+        sheet.append([spreadsheet_cell(record[c]) for c in columns])
     _finish_sheet(sheet, freeze=freeze)
     return sheet
 
@@ -816,10 +818,9 @@ def write_png(report: Report, handle: IO[bytes]) -> list[str]:
     is drawn with an installed CJK font when it holds hanzi. Returns the warnings to show once
     (no CJK font installed), instead of matplotlib's one per missing glyph.
     """
+    import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    import numpy as np
 
     labels, values = report.matrix()
     if not labels:
@@ -832,12 +833,12 @@ def write_png(report: Report, handle: IO[bytes]) -> list[str]:
         scale, vmax = "share of the group's documents (95% lower bound: small groups paler)", 1.0
     else:
         colours, scale, vmax = counts, report.measure, max(float(counts.max()), 1.0)
-    xlabels = ([f"{label}\nN = {n}" for label, (_, n) in zip(labels, groups)] if report.kind == "matrix"
-               else list(labels))
-    ylabels = [f"{report.label(code)} ({code})" for code in report.codes]
+    xlabels = ([f"{plot_text(label)}\nN = {n}" for label, (_, n) in zip(labels, groups)] if report.kind == "matrix"
+               else [plot_text(label) for label in labels])
+    ylabels = [plot_text(f"{report.label(code)} ({code})") for code in report.codes]
     title = ("Co-occurrence in " + report.measure if report.kind == "cooccurrence"
              else f"{report.measure.capitalize()} by {' x '.join(report.by) or 'project'}")
-    title = f"{title} ({report.documents} documents; {report.codebook.name} {report.codebook.version})"
+    title = plot_text(f"{title} ({report.documents} documents; {report.codebook.name} {report.codebook.version})")
     rotate = any(len(str(label)) > 10 for label in labels) or len(xlabels) > 8
     figure = Figure(figsize=(max(6.0, 0.9 * len(xlabels) + 4.5), max(3.0, 0.42 * len(ylabels) + 2.2)), dpi=150,
                     layout="constrained")

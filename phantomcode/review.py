@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import getpass
-import io
 import json
 import math
 import os
@@ -38,10 +37,12 @@ from typing import Any
 
 from .codebook import Codebook
 from .errors import NoteError, UsageError
-from .export import neutralise_formula, open_text_output
+from .export import open_text_output
+from .limits import LimitExceeded, read_csv_rows, read_xlsx_values
 from .notes import decode_table_bytes, normalise_text
 from .outputs import choose_format, write_output
 from .report import select
+from .sanitise import FORMULA_PREFIXES, neutralise_formula, xml_text
 from .store import Store
 
 __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "coding_key",
@@ -61,7 +62,6 @@ DECISION_WORDS = {"accept": "accept", "accepted": "accept", "yes": "accept", "y"
                   "reject": "reject", "rejected": "reject", "no": "reject", "n": "reject",
                   "add": "add", "added": "add"}
 _KEY = re.compile(r"^(?P<doc_id>.+):(?P<start>\d+)-(?P<end>\d+):(?P<code>[a-z][a-z0-9_]*)$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SHEET_NAME = "review"
 HELP_SHEET = "how to review"
 
@@ -140,7 +140,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
     else:
         with open_text_output(out, bom=True) as handle:  # a BOM: Excel then reads the hanzi as UTF-8
             writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-            writer.writeheader()
+            writer.writer.writerow([neutralise_formula(column) for column in columns])  # user text too
             for record in records:
                 writer.writerow({k: neutralise_formula(v) for k, v in record.items()})
     return ReviewExport(out=str(out or "-"), fmt=fmt, rows=len(records), segments=len(segments),
@@ -223,7 +223,7 @@ def _highlighted(text: str, spans: Sequence[tuple[int, int]]) -> Any:
     from openpyxl.cell.text import InlineFont
 
     inside = sorted((max(0, s), min(len(text), e)) for s, e in spans if s < len(text) and e > 0 and s < e)
-    if not inside or text.startswith(_FORMULA_START):
+    if not inside or text.startswith(FORMULA_PREFIXES):
         return text
     bold = InlineFont(b=True, color="C00000")
     parts: list[Any] = []
@@ -250,17 +250,17 @@ def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], h
     book = Workbook()
     sheet = book.active
     sheet.title = SHEET_NAME
-    sheet.append(columns)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for number, record in enumerate(records, start=2):
+    for number, record in enumerate([dict(zip(columns, columns)), *records], start=1):
         for index, column in enumerate(columns, start=1):
             value = record.get(column, "")
+            value = xml_text(value) if isinstance(value, str) else value
             if column == "segment":
                 value = _highlighted(value, record.get("_spans", []))
             cell = sheet.cell(row=number, column=index, value=value)
-            if isinstance(value, str) and value.startswith(_FORMULA_START):
-                cell.data_type = "s"  # text, never a formula
+            if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+                cell.data_type = "s"  # text, never a formula, in the header (attribute names) too
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
     widths = {"key": 28, "before": 40, "segment": 70, "after": 40, "matched": 24, "note": 30, "label": 22}
     wrap = Alignment(wrap_text=True, vertical="top")
     for index, column in enumerate(columns, start=1):
@@ -322,17 +322,12 @@ def _read_sheet(path: str | Path) -> tuple[list[tuple[int, dict[str, str]]], str
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:
-    from openpyxl import load_workbook
-
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
+        return read_xlsx_values(path, sheet_name=SHEET_NAME)
+    except LimitExceeded as exc:
+        raise UsageError(f"{path}: {exc}") from None
     except Exception as exc:  # openpyxl raises many types for a broken file
         raise UsageError(f"{path}: cannot read this xlsx file ({exc})") from None
-    try:
-        sheet = book[SHEET_NAME] if SHEET_NAME in book.sheetnames else book.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
 
 
 def _csv_rows(path: Path) -> tuple[list[list[str]], str]:
@@ -345,7 +340,10 @@ def _csv_rows(path: Path) -> tuple[list[list[str]], str]:
     text = normalise_text(text)
     first = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first.count) if first else ","
-    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)], encoding
+    try:
+        return read_csv_rows(text, delimiter=delimiter), encoding
+    except LimitExceeded as exc:
+        raise UsageError(f"{path}: {exc}") from None
 
 
 def _cell(value: Any) -> str:
@@ -358,7 +356,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value).strip()
-    if len(text) > 1 and text[0] == "'" and text[1] in _FORMULA_START:
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_PREFIXES:
         return text[1:]
     return text
 

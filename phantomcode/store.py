@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from filelock import FileLock, Timeout
 
 from . import __version__
-from .errors import ProjectBusyError, ProjectError, SchemaTooNewError
+from .errors import ProjectBusyError, ProjectError, SchemaTooNewError, UsageError
+from .limits import LimitExceeded, seconds_from_env
 
 if TYPE_CHECKING:
     from .coding import CodedDocument
@@ -170,6 +171,17 @@ SCHEMA_VERSION = len(MIGRATIONS)
 COUNTED = "c.negated = 0 AND c.hypothetical = 0 AND c.status != 'rejected'"
 
 
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Write-ahead logging, so readers never wait for the writer."""
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+
+
+def _migration_names(version: int) -> list[str]:
+    return [name for name, _ in MIGRATIONS[:version]]
+
+
 def resolve_project_path(path: str | Path | None) -> Path:
     """``--project`` wins, then ``$PHANTOMCODE_PROJECT``, then ``./phantomcode.db``."""
     return Path(path or os.environ.get(PROJECT_ENV) or DEFAULT_PROJECT)
@@ -247,6 +259,7 @@ class DocumentRecord(NamedTuple):
     attribute_rows: list[AttributeRow]
     size: int
     mtime_ns: int
+    replaces: str | None = None  # the ID this file's document had before its front matter changed it
 
 
 def attribute_rows(raw: dict[str, str], canonical: dict[str, str]) -> list[AttributeRow]:
@@ -297,6 +310,8 @@ class Store:
             connection = cls._connect(path, readonly)
             store = cls(path, connection, readonly=readonly)
             store._check_schema()
+            if not readonly:
+                _use_wal(connection)  # only now: switching the journal mode writes the file's header
         except sqlite3.DatabaseError as exc:
             raise ProjectError(_describe_sqlite_error(path, exc)) from None
         return store
@@ -310,9 +325,6 @@ class Store:
             if path.parent and not path.parent.exists():
                 raise ProjectError(f"{path}: the folder {path.parent} does not exist")
             connection = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.row_factory = sqlite3.Row
         return connection
@@ -323,20 +335,34 @@ class Store:
             raise SchemaTooNewError(
                 f"{self.path}: this project was written by a newer phantomcode (schema {version}, "
                 f"this version knows up to {SCHEMA_VERSION}); upgrade phantomcode to open it")
-        if version == 0:
-            self._refuse_foreign_database()
+        self._refuse_foreign_database(version)
         if version < SCHEMA_VERSION:
             self._migrate()
 
     def _schema_version(self) -> int:
         return self.connection.execute("PRAGMA user_version").fetchone()[0]
 
-    def _refuse_foreign_database(self) -> None:
-        tables = self.connection.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-        if tables:
+    def _refuse_foreign_database(self, version: int) -> None:
+        """Refuse, before anything is written, an SQLite file phantomcode did not make.
+
+        Version 0 with tables, or any version whose ``migrations`` table does not list this
+        phantomcode's migrations by name, is someone else's database (``user_version`` is free for
+        any application to set). A read-only command never turns an empty file into a project.
+        """
+        tables = self.connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+        if version == 0 and not tables and not self.readonly:
+            return  # a new project
+        if version <= 0 or self._recorded_migrations(version) != _migration_names(version):
             raise ProjectError(f"{self.path}: an SQLite file, but not a phantomcode project; "
                                "choose another --project path")
+
+    def _recorded_migrations(self, version: int) -> list[str] | None:
+        try:
+            rows = self.connection.execute("SELECT version, name FROM migrations WHERE version <= ? ORDER BY version",
+                                           (version,)).fetchall()
+        except sqlite3.OperationalError:  # no migrations table, or not ours
+            return None
+        return [name for _, name in rows]
 
     def _migrate(self) -> None:
         """Apply pending migrations, each in its own transaction with its record.
@@ -401,7 +427,10 @@ class Store:
         killed with SIGKILL never leaves the project locked.
         """
         if timeout is None:
-            timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or LOCK_TIMEOUT_SECONDS)
+            try:
+                timeout = seconds_from_env(LOCK_TIMEOUT_ENV, LOCK_TIMEOUT_SECONDS)
+            except LimitExceeded as exc:
+                raise UsageError(str(exc)) from None
         lock = FileLock(f"{self.path}.lock", timeout=timeout)
         try:
             lock.acquire()
@@ -493,6 +522,18 @@ class Store:
                   coded.sector, coded.sector_source, r.size, r.mtime_ns) for r, coded in batch])
             self._write_attributes(db, [(record.doc_id, record.attribute_rows) for record, _ in batch])
             self._replace_codings(db, [(record.doc_id, coded) for record, coded in batch], codebook_hash, run_id)
+            self._retire_replaced(db, [(record.replaces, record.doc_id) for record, _ in batch if record.replaces])
+
+    def _retire_replaced(self, db: sqlite3.Connection, renamed: list[tuple[str, str]]) -> None:
+        """Documents whose file now gives another ID: their review decisions move to the new ID
+        (unless it has a decision on the same span and code already) and apply there, and the
+        old documents are deleted."""
+        if not renamed:
+            return
+        db.executemany("UPDATE OR IGNORE reviews SET doc_id = ? WHERE doc_id = ?", [(new, old) for old, new in renamed])
+        db.executemany("DELETE FROM documents WHERE doc_id = ?", [(old,) for old, _ in renamed])
+        for _, new in renamed:
+            self._apply_reviews(db, new)
 
     def save_codings(self, batch: Sequence[tuple[str, list[AttributeRow], CodedRows]], *,
                      codebook_hash: str, run_id: int) -> None:
@@ -1172,4 +1213,14 @@ def _describe_sqlite_error(path: Path, exc: sqlite3.Error) -> str:
         return f"{path}: the disk is full or failing ({exc}); the last batch was not saved, free space and re-run"
     if "locked" in text or "busy" in text:
         return f"{path}: the project is busy (another process holds it); wait and run the command again"
+    if "malformed" in text or "corrupt" in text:
+        return damaged_project_message(path, exc)
     return f"{path}: project store error: {exc}"
+
+
+def damaged_project_message(path: Path, exc: BaseException) -> str:
+    """What to say when SQLite finds the project file damaged: what happened, how to recover."""
+    recovered = path.with_name(f"{path.stem}-recovered{path.suffix or '.db'}")
+    return (f"{path}: the project file is damaged ({exc}); phantomcode cannot use it. Recover what it holds "
+            f"with the sqlite3 tool: sqlite3 {path} .recover | sqlite3 {recovered} , then run your commands "
+            f"with --project {recovered} (or ingest the notes again into a new project)")

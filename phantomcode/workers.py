@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .errors import NoteError, WorkerLost
+from .guard import NoteSkip, guarded
 from .notes import NoteFile, Sidecar, document_id, merge_attributes, meta_hash, read_note_file
 from .pii import redact, redact_attributes, scan_note
 from .store import CodedRows, DocumentRecord, Store, attribute_rows, coded_rows, text_hash
@@ -80,24 +81,43 @@ class ReadNote(NamedTuple):
     attribute_warnings: list[str]
 
 
-# A task's outcome per note: the note, or the reason it was skipped.
-NoteOutcome = ReadNote | str
+# A task's outcome per note: the note, or why it was skipped.
+NoteOutcome = ReadNote | NoteSkip
 
 
 def read_and_code(indices: range) -> list[NoteOutcome]:
-    """Read and code ``_JOB.tasks[i]`` for each index, in order (runs in a worker)."""
+    """Read and code ``_JOB.tasks[i]`` for each index, in order (runs in a worker).
+
+    Any exception from one note skips that note only (``skip_for``), whether it is raised while
+    reading or while coding.
+    """
     job: IngestJob = _JOB
-    read: list[tuple[DocumentRecord, list[str], list[str]] | str] = []
+    read: list[tuple[DocumentRecord, list[str], list[str]] | NoteSkip] = []
     for index in indices:
-        try:
-            read.append(_read_note(job, job.tasks[index]))
-        except NoteError as exc:
-            read.append(str(exc))
-    kept = [item for item in read if not isinstance(item, str)]
-    coded = iter(job.engine.code_documents(
-        (record.text, {name: value for name, value, _ in record.attribute_rows}) for record, _, _ in kept))
-    return [item if isinstance(item, str) else ReadNote(item[0], coded_rows(next(coded)), item[1], item[2])
-            for item in read]
+        read.append(guarded(lambda: _read_note(job, job.tasks[index]), doing="read"))
+    kept = [item for item in read if not isinstance(item, NoteSkip)]
+    coded = iter(code_each(job.engine, [(record.text, {name: value for name, value, _ in record.attribute_rows})
+                                        for record, _, _ in kept]))
+    outcomes: list[NoteOutcome] = []
+    for item in read:
+        if isinstance(item, NoteSkip):
+            outcomes.append(item)
+            continue
+        result = next(coded)
+        outcomes.append(result if isinstance(result, NoteSkip) else ReadNote(item[0], coded_rows(result), *item[1:]))
+    return outcomes
+
+
+def code_each(engine: CodingEngine, items: list[tuple[str, dict[str, str]]]) -> list[Any]:
+    """The engine's result for each (text, attributes), or a ``NoteSkip`` for one it fails on.
+
+    The whole list goes through the engine at once (spaCy batches); only when that raises is each
+    note coded on its own, so that one bad note costs itself only.
+    """
+    try:
+        return list(engine.code_documents(items))
+    except Exception:  # the per-note guard: some note is at fault; code each on its own to find it
+        return [guarded(lambda: next(iter(engine.code_documents([item]))), doing="coded") for item in items]
 
 
 def _read_note(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, list[str], list[str]]:
@@ -151,17 +171,19 @@ class RecodeJob:
 class Recoded(NamedTuple):
     doc_id: str
     attribute_rows: list[tuple[str, str, str]]
-    coded: CodedRows
+    coded: CodedRows | NoteSkip  # a NoteSkip when coding this document failed: it keeps its old codings
     attribute_warnings: list[str]
 
 
 def recode(doc_ids: list[str]) -> list[Recoded]:
-    """Read one page of stored documents and code them (runs in a worker)."""
+    """Read one page of stored documents and code them (runs in a worker); one document the
+    engine fails on comes back as a ``NoteSkip`` (the per-note guard)."""
     job: RecodeJob = _JOB
     documents = _reader(job.project).texts_and_attributes(doc_ids)
     normalized = [_normalize(job.engine.codebook, attributes) for _, _, attributes in documents]
-    coded = job.engine.code_documents((text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized))
-    return [Recoded(doc_id, attribute_rows(attributes, canonical), coded_rows(result), warnings)
+    coded = code_each(job.engine, [(text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized)])
+    return [Recoded(doc_id, attribute_rows(attributes, canonical),
+                    result if isinstance(result, NoteSkip) else coded_rows(result), warnings)
             for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded)]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
@@ -23,6 +24,7 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from ..errors import PhantomcodeError
+from ..sanitise import markup_text, terminal_text
 
 
 def _codebook_app() -> typer.Typer:
@@ -116,19 +118,30 @@ class _PhantomcodeGroup(TyperGroup):
     def list_commands(self, ctx):  # type: ignore[no-untyped-def]
         return list(_COMMANDS)
 
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        ctx.meta["phantomcode.args"] = list(args)  # to name the project in a damaged-file message
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
         except PhantomcodeError as exc:
             from ._console import err
 
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {markup_text(exc)}", markup=True, highlight=False)
             for problem in getattr(exc, "problems", []):
-                err.print(f"  {problem}", markup=False)
+                err.print(f"  {terminal_text(problem)}", markup=False)
             raise typer.Exit(exc.exit_code) from None
         except BrokenPipeError:
             _silence_stdout()
             raise typer.Exit(0) from None
+        except sqlite3.DatabaseError as exc:  # a read outside the store's transactions met a damaged file
+            from ..store import damaged_project_message, resolve_project_path
+            from ._console import err
+
+            project = resolve_project_path(_option_value(ctx.meta.get("phantomcode.args", []), "--project", "-p"))
+            err.print(f"[bold red]error:[/] {markup_text(damaged_project_message(project, exc))}", highlight=False)
+            raise typer.Exit(2) from None
 
 
 def _silence_stdout() -> None:
@@ -140,6 +153,17 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, io.UnsupportedOperation):
         pass  # stdout is no file (a test runner's buffer): nothing will flush to the closed pipe
+
+
+def _option_value(args: list[str], *names: str) -> str | None:
+    """The value given to option ``names`` in a command line, or None."""
+    for index, arg in enumerate(args):
+        if arg in names and index + 1 < len(args):
+            return args[index + 1]
+        for name in names:
+            if name.startswith("--") and arg.startswith(f"{name}="):
+                return arg.split("=", 1)[1]
+    return None
 
 
 app = typer.Typer(
@@ -162,8 +186,13 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _phantomcode(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                                        help="Show the version and exit.")] = False) -> None:
-    """The group's own option is --version; typer needs a callback to build a group without commands."""
+                                                        help="Show the version and exit.")] = False,
+                 debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of each note skipped on an "
+                                                     "unexpected error.")] = False) -> None:
+    """Options of the group itself (--version, --debug); typer needs a callback to build a group without commands."""
+    from ._console import settings
+
+    settings.debug = debug
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich import box
@@ -60,3 +61,13 @@ def show(table: Table) -> None:
 
 out = DataConsole(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Settings:
+    """Options of the ``phantomcode`` group itself, for the commands that honour them."""
+
+    debug: bool = False  # show the traceback kept for each note skipped on an unexpected error
+
+
+settings = Settings()

@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ..agree import agreement
-from ..report import split_codes
-from ._console import err, out, show
 from ..outputs import choose_format
+from ..report import split_codes
+from ..sanitise import markup_text as escape
+from ._console import err, out, show
 from ._options import CodebookOption, ProjectOption
-
 
 
 def agree_command(

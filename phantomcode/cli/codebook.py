@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.tree import Tree
 
 from ..codebook import lint_codebook, load_codebook
 from ..codebook_choice import codebook_path_for, project_codebook_path
+from ..sanitise import markup_text as escape
 from ._console import err, out
 
 app = typer.Typer(help="Check, browse and test a codebook (default: the bundled deflection codebook).",
@@ -64,7 +64,9 @@ def _counts(counts: dict[str, int]) -> str:
 @app.command("test")
 def test_command(file: FileArgument = None, project: ProjectOption = None) -> None:
     """Run every example: positives must get their code, negatives must not; exit 1 on any failure."""
-    from ..coding import check_examples  # the matching engine: only this command of the group needs it
+    from ..coding import (
+        check_examples,  # the matching engine: only this command of the group needs it
+    )
 
     results = check_examples(load_codebook(codebook_file(file, project)))
     failures = [r for r in results if not r.passed]

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from ..outputs import choose_format, write_output
+from ..sanitise import markup_text as escape
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
@@ -26,7 +26,9 @@ def codebook_export_command(
                                                      show_default=False)] = None,
 ) -> None:
     """Write the codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder or Taguette."""
-    from ..codebook_choice import codebook_path_for  # the codebook modules and lxml: not for 'export segments'
+    from ..codebook_choice import (
+        codebook_path_for,  # the codebook modules and lxml: not for 'export segments'
+    )
     from ..qda import export_qdc
 
     choose_format(fmt, None, formats=("qdc",), default="qdc")
@@ -57,11 +59,14 @@ def codebook_import_command(
         out.file.write(result.text)
     else:
         write_output(out_file, lambda handle: handle.write(result.text))
-        problems = lint_codebook(out_file)
-        errors = sum(p.severity == "error" for p in problems)
-        what = "rules to fill in" if result.fmt == "qdc" else f"{result.terms} terms"
-        err.print(f"wrote {result.codes} codes ({what}) to {escape(str(out_file))}; lint: "
-                  f"{errors} error(s), {len(problems) - errors} warning(s)")
+    problems = lint_codebook(out_file or Path("<stdout>"), source=result.text.encode("utf-8"))
+    errors = sum(p.severity == "error" for p in problems)
+    what = "rules to fill in" if result.fmt == "qdc" else f"{result.terms} terms"
+    err.print(f"wrote {result.codes} codes ({what}) to {escape(str(out_file or 'stdout'))}; lint: "
+              f"{errors} error(s), {len(problems) - errors} warning(s)")
+    for problem in problems:
+        if problem.severity == "error":
+            err.print(f"  {escape(str(problem))}")
     for warning in result.warnings[:MAX_LISTED]:
         err.print(f"[yellow]note:[/] {escape(warning)}")
     if len(result.warnings) > MAX_LISTED:

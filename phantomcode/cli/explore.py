@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 from rich.cells import cell_len
-from rich.markup import escape
 from rich.table import Column, Table
 
 from ..explore import KwicLine, codebook_stats, kwic
+from ..sanitise import markup_text as escape
 from ._console import err, fits, show, table_console
 from ._options import CodebookOption, ProjectOption
 
@@ -19,7 +19,9 @@ MAX_LISTED = 10
 
 def stats_command(project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Per code and per term: segments and documents it fires on; terms that never fire are marked."""
-    from ..project import resolve_codebook  # here, not above: 'codebook lint' loads this module too
+    from ..project import (
+        resolve_codebook,  # here, not above: 'codebook lint' loads this module too
+    )
 
     stats = codebook_stats(resolve_codebook(project, codebook), project=project)
     table = Table("code", "term", "segments", "documents", title="Codebook use in the project")
@@ -109,7 +111,7 @@ def evaluate_command(
     table = Table(Column("code", no_wrap=True, min_width=20), "support", "tp", "fp", "fn", "precision", "recall", "F1", "kappa",
                   title=f"{result.measured} vs {result.metrics.units} gold sentences")
     for row in result.metrics.rows():
-        table.add_row(row["code"], str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
+        table.add_row(escape(row["code"]), str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
                       *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
                       style="bold" if row["code"] in ("micro", "macro") else None)
     show(table)

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..export import export_documents, export_segments
+from ..sanitise import markup_text as escape
 from ._console import err
 from ._options import ProjectOption
 
@@ -28,7 +29,7 @@ def documents_command(project: ProjectOption = None, fmt: FormatOption = None, o
     """One record per document: doc_id, text (the stored body), source, and each attribute."""
     count = export_documents(project=project, fmt=fmt, out=out, bom=bom)
     if out is not None:
-        err.print(f"wrote {count} documents to {out}")
+        err.print(f"wrote {count} documents to {escape(str(out))}")
 
 
 @app.command("segments")
@@ -37,4 +38,4 @@ def segments_command(project: ProjectOption = None, fmt: FormatOption = None, ou
     """One row per coding: doc_id, start, end, text, code, rule, matched, negated, status, attributes."""
     count = export_segments(project=project, fmt=fmt, out=out, bom=bom)
     if out is not None:
-        err.print(f"wrote {count} codings to {out}")
+        err.print(f"wrote {count} codings to {escape(str(out))}")

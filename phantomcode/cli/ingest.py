@@ -7,10 +7,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..ingest import CodeReport, IngestReport, code_project, ingest
+from ..ingest import CodeReport, IngestReport, Skipped, code_project, ingest
 from ..notes import DEFAULT_MAX_BYTES
-from ._console import err
-from ._options import CodebookOption, JobsOption, ModelOption, ProjectOption, QuietOption, default_jobs
+from ..sanitise import markup_text as escape
+from ..sanitise import terminal_text
+from ._console import err, settings
+from ._options import (
+    CodebookOption,
+    JobsOption,
+    ModelOption,
+    ProjectOption,
+    QuietOption,
+    default_jobs,
+)
 from ._progress import progress_bar
 
 
@@ -24,6 +33,8 @@ def ingest_command(
     max_size: Annotated[float, typer.Option(
         "--max-size", min=0.001, help="Skip notes larger than this many MB.")] = DEFAULT_MAX_BYTES / 1e6,
     prune: Annotated[bool, typer.Option("--prune", help="Remove stored notes whose files have vanished.")] = False,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help="Read links that lead outside the notes "
+                                               "folder (refused by default).")] = False,
     pii: Annotated[str, typer.Option("--pii", help="Likely identifiers (phones, ID numbers, e-mails, names "
                                      "after titles): warn, block (skip the note), redact, or off.")] = "warn",
     jobs: JobsOption = default_jobs(),
@@ -34,30 +45,39 @@ def ingest_command(
     with progress_bar("ingest", "notes", quiet=quiet) as progress:
         report = ingest(notes_dir, project=project, codebook=codebook, path_attrs=path_attrs,
                         max_bytes=int(max_size * 1e6), prune=prune, jobs=jobs, model=model, pii=pii,
-                        progress=progress)
+                        progress=progress, follow_links=follow_links)
     render_ingest_report(report)
     raise typer.Exit(report.exit_code)
 
 
 def render_ingest_report(report: IngestReport) -> None:
     """The summary: counts, then every skipped file with its reason, then vanished files."""
-    err.print(f"[bold]{report.files}[/] note files in {report.root}: {report.added} added, {report.updated} updated, "
-              f"{report.recoded} re-coded, {report.unchanged} unchanged, [bold]{len(report.skipped)}[/] skipped "
-              f"(codebook {report.codebook}, project {report.project})")
+    err.print(f"[bold]{report.files}[/] note files in {escape(report.root)}: {report.added} added, "
+              f"{report.updated} updated, {report.recoded} re-coded, {report.unchanged} unchanged, "
+              f"[bold]{len(report.skipped)}[/] skipped (codebook {escape(report.codebook)}, "
+              f"project {escape(report.project)})")
     if report.kept:
         err.print(f"{report.kept} unchanged notes kept their codings: {_why_kept(report.changes)}",
                   markup=False, highlight=False)
     for warning in report.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True)
-    if report.skipped:
-        err.print("[bold red]skipped:[/]")
-        for skipped in report.skipped:
-            err.print(f"  {skipped.source}: {skipped.reason}", markup=False)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
+    render_skipped(report.skipped)
     if report.vanished:
         action = f"removed ({report.pruned})" if report.pruned else "kept; use --prune to remove them"
         err.print(f"[yellow]{len(report.vanished)} stored notes have vanished from the folder[/], {action}:")
         for source in report.vanished:
-            err.print(f"  {source}", markup=False)
+            err.print(f"  {terminal_text(source)}", markup=False)
+
+
+def render_skipped(skipped: list[Skipped]) -> None:
+    """Each skipped note with its reason; with --debug, the traceback of an unexpected error too."""
+    if not skipped:
+        return
+    err.print("[bold red]skipped:[/]")
+    for item in skipped:
+        err.print(f"  {terminal_text(item.source)}: {terminal_text(item.reason)}", markup=False)
+        if item.detail and settings.debug:
+            err.print(item.detail, markup=False)
 
 
 def code_command(
@@ -74,15 +94,17 @@ def code_command(
         report = code_project(project=project, codebook=codebook, force=force, jobs=jobs, model=model,
                               progress=progress)
     render_code_report(report)
+    raise typer.Exit(report.exit_code)
 
 
 def render_code_report(report: CodeReport) -> None:
-    err.print(f"re-coded [bold]{report.recoded}[/] of {report.documents} notes with codebook {report.codebook}")
+    err.print(f"re-coded [bold]{report.recoded}[/] of {report.documents} notes with codebook {escape(report.codebook)}")
     if report.kept:
         err.print(f"{report.kept} notes kept their codings: {_why_kept(report.changes)}; "
                   "--force re-codes them all", markup=False, highlight=False)
     for warning in report.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True)
+    render_skipped(report.skipped)
 
 
 def _why_kept(changes: list[str]) -> str:

@@ -8,14 +8,24 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ..errors import UsageError
 from ..outputs import is_stdout, write_output
 from ..project import Project
-from ..report import (DEFAULT_QUOTES, Report, TextTable, build_cooccurrence, build_report, check_options,
-                      format_for, heat_colour, parse_where, write_report)
+from ..report import (
+    DEFAULT_QUOTES,
+    Report,
+    TextTable,
+    build_cooccurrence,
+    build_report,
+    check_options,
+    format_for,
+    heat_colour,
+    parse_where,
+    write_report,
+)
+from ..sanitise import markup_text as escape
 from ._console import compact, err, fits, out, plain_console
 from ._options import CodebookOption, ProjectOption
 
@@ -100,7 +110,7 @@ def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
     else:
         write_output(out_file, lambda handle: _render(report, plain_console(handle, _PLAIN_WIDTH)))
     if out_file is not None and str(out_file) != "-":
-        err.print(f"wrote {report.title().lower()} ({report.documents} documents) to {out_file}")
+        err.print(f"wrote {escape(report.title().lower())} ({report.documents} documents) to {escape(str(out_file))}")
     if not report.documents:
         err.print("[yellow]warning:[/] no documents match the filters")
     for warning in [*report.warnings(), *notes]:

@@ -7,12 +7,18 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Column, Table
 
 from ..outputs import choose_format
 from ..report import parse_where, split_codes
-from ..review import export_review, import_review, review_stats, stats_json, stats_records
+from ..review import (
+    export_review,
+    import_review,
+    review_stats,
+    stats_json,
+    stats_records,
+)
+from ..sanitise import markup_text as escape
 from ._console import err, out, show
 from ._options import CodebookOption, ProjectOption
 

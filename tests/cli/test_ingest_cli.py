@@ -109,14 +109,14 @@ def test_bad_inputs_are_skipped_named_and_the_rest_stored(runner, project, notes
 def test_permission_denied_note_is_skipped(runner, project, notes_dir, write_note, monkeypatch) -> None:
     write_note("ok.md", BODY)
     secret = write_note("secret.md", BODY)
-    original = Path.read_bytes
+    original = os.open
 
-    def guarded(self: Path) -> bytes:
-        if self == secret:
+    def guarded(path, *args, **kwargs) -> int:  # tests run as root, where chmod 000 would not stop a read
+        if os.fspath(path) == os.fspath(secret):
             raise PermissionError(13, "Permission denied")
-        return original(self)
+        return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", guarded)
+    monkeypatch.setattr(os, "open", guarded)
     result = run(runner, "ingest", str(notes_dir), "-p", str(project))
     assert result.exit_code == 1
     assert "secret.md: permission denied" in result.output

@@ -1,0 +1,63 @@
+"""A source file maps to one document, and a folder the walk cannot list is never pruned.
+
+Both were wrong without any error: a changed front-matter ``id`` left the old document beside the
+new one (reports counted that respondent twice), and notes under an unreadable folder were
+reported as vanished and deleted by ``--prune`` although their files still existed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from phantomcode import ingest
+from phantomcode.store import Store
+
+NOTE = ("The respondent said the school asked for a hukou certificate and refused to enrol her son.\n\n"
+        "She moved from Henan in 2015 and works in a garment factory.\n")
+
+
+def rows(project: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(project) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_an_id_change_replaces_the_document_and_moves_its_review_decisions(tmp_path: Path) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    notes.mkdir()
+    (notes / "a.md").write_text(f"---\nid: A1\ncity: Beijing\n---\n{NOTE}")
+    ingest(notes, project=project, jobs=1)
+    start, end, code = rows(project, "SELECT start, end, code FROM codings WHERE doc_id = 'A1' LIMIT 1")[0]
+    with Store.open(project) as store, store.writer():
+        store.save_reviews([{"doc_id": "A1", "start": start, "end": end, "code": code, "decision": "reject",
+                             "reviewer": "t", "decided_at": "2026-12-07T00:00:00", "text": NOTE[start:end]}])
+    (notes / "a.md").write_text(f"---\nid: A2\ncity: Beijing\n---\n{NOTE}")
+    report = ingest(notes, project=project, jobs=1, prune=True)
+    assert rows(project, "SELECT doc_id, source FROM documents") == [("A2", "a.md")]
+    assert report.updated == 1 and not report.vanished
+    assert any("id changed from 'A1' to 'A2'" in warning for warning in report.warnings)
+    assert rows(project, "SELECT doc_id, decision FROM reviews") == [("A2", "reject")]
+    assert rows(project, f"SELECT status FROM codings WHERE doc_id = 'A2' AND start = {start} AND end = {end}"
+                         f" AND code = '{code}'") == [("rejected",)]
+    assert rows(project, "SELECT count(*) FROM doc_attributes WHERE doc_id = 'A1'") == [(0,)]
+
+
+def test_an_unreadable_folder_is_reported_and_never_pruned(tmp_path: Path, monkeypatch) -> None:
+    notes, project = tmp_path / "notes", tmp_path / "p.db"
+    (notes / "locked").mkdir(parents=True)
+    (notes / "a.md").write_text(NOTE)
+    (notes / "locked" / "b.md").write_text(NOTE)
+    ingest(notes, project=project, jobs=1)
+    real_scandir = os.scandir
+
+    def refuse_locked(path):  # chmod 000 does not stop root, who runs the tests in CI containers
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse_locked)
+    report = ingest(notes, project=project, jobs=1, prune=True)
+    assert report.vanished == [] and report.pruned == 0
+    assert any(warning.startswith("locked/: cannot list this folder") for warning in report.warnings)
+    assert sorted(rows(project, "SELECT doc_id FROM documents")) == [("a",), ("locked/b",)]
