@@ -11,11 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..agree import agreement
+from ..outputs import choose_format
 from ..report import split_codes
 from ._console import err, out, show
-from ..outputs import choose_format
 from ._options import CodebookOption, ProjectOption
-
 
 
 def agree_command(
@@ -67,4 +66,3 @@ def _figure(value: float | None, *, percent: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:.1%}" if percent else f"{value:.3f}"
-
