@@ -237,7 +237,7 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
             source = "stored segments"
         if units_from is not None:
             units, source = _restrict(units, units_from, store, source)
-        for spec in dict.fromkeys(spec for _, spec in coders if spec.startswith("reviewed")):
+        for spec in dict.fromkeys(spec for _, spec in coders if _from_store(spec) and spec != "auto"):
             units, left_out = _decided_only(units, store, _reviewer(spec))
             pending += left_out
             if pending and not units:

@@ -108,7 +108,8 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
         gold.append(set(unit.codes))
         predicted.append({code for s, e, code in spans.get(unit.note_id, []) if s < end and e > start})
     found = set().union(*gold, known_codes) if gold else set(known_codes)
-    code_list = list(codes) if codes else [c for c in book.code_ids() if c in found] + sorted(found - set(book.code_ids()))
+    order = book.code_ids()
+    code_list = list(codes) if codes else [c for c in order if c in found] + sorted(found - set(order))
     return Evaluation(sentence_metrics(gold, predicted, code_list), tuple(problems),
                       "rules with review decisions" if with_decisions else "rules", len(units), encoding)
 

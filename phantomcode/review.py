@@ -119,8 +119,8 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
         book = choose_codebook(codebook, store)
         selection = select(store, book, where=where, codes=codes or None,
                            extra_codes=[*store.code_counts(), *store.review_proposals()])
-        rows = store.review_codings(codes=selection.codes if codes else [], where=selection.where, include_flagged=include_flagged,
-                                    pending=pending, context=CONTEXT_CHARS + 40)
+        rows = store.review_codings(codes=selection.codes if codes else [], where=selection.where,
+                                    include_flagged=include_flagged, pending=pending, context=CONTEXT_CHARS + 40)
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()
     segments = sorted({(r["doc_id"], r["start"], r["end"]) for r in rows})

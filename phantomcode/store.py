@@ -1064,7 +1064,8 @@ class Store:
             sql = f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {self.AUTO_COUNTED}"
         elif view == "reviewed" and reviewer is not None:
             sql = (f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {self.AUTO_COUNTED} AND NOT EXISTS"
-                   f" (SELECT 1 FROM reviewer_decisions x WHERE {same_key} AND x.reviewer = ? AND x.decision = 'reject')"
+                   f" (SELECT 1 FROM reviewer_decisions x WHERE {same_key} AND x.reviewer = ?"
+                   " AND x.decision = 'reject')"
                    " UNION SELECT r.doc_id, r.start, r.end, r.code FROM reviewer_decisions r JOIN documents d"
                    f" ON d.doc_id = r.doc_id WHERE r.reviewer = ? AND r.decision IN ('accept', 'add')"
                    f" AND {self.REVIEW_FRESH}")
@@ -1080,7 +1081,8 @@ class Store:
             spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
         return spans
 
-    def agreement_units(self, *, reviewed_only: bool = False, reviewer: str | None = None) -> list[tuple[str, int, int]]:
+    def agreement_units(self, *, reviewed_only: bool = False,
+                        reviewer: str | None = None) -> list[tuple[str, int, int]]:
         """Stored segments (doc_id, start, end); ``reviewed_only``: those with a current decision
         (of ``reviewer``, when given)."""
         if reviewed_only:

@@ -461,3 +461,20 @@ def test_a_project_from_before_reviews_is_upgraded(tmp_path, monkeypatch) -> Non
     monkeypatch.undo()
     with Store.open(path, readonly=True) as store:
         assert store.review_decisions() == [] and store.review_proposals() == {}
+
+
+def test_decisions_made_before_reviewers_were_kept_apart_become_that_reviewers(project, tmp_path) -> None:
+    import sqlite3
+
+    sheet = tmp_path / "sheet.csv"
+    export_review(project=project, out=sheet)
+    rows = sheet_rows(sheet)
+    rows[0]["decision"] = "reject"
+    import_review(write_sheet(sheet, rows), project=project, reviewer="ana")
+    with sqlite3.connect(project) as connection:  # back to schema 6, which kept one decision per coding
+        connection.execute("DROP TABLE reviewer_decisions")
+        connection.execute("DELETE FROM migrations WHERE version >= 7")
+        connection.execute("PRAGMA user_version = 6")
+    with Store.open(project, readonly=True) as store:
+        assert store.reviewers() == ["ana"]
+        assert store.agreement_units(reviewed_only=True, reviewer="ana") == store.agreement_units(reviewed_only=True)

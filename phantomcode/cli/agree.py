@@ -66,4 +66,3 @@ def _figure(value: float | None, *, percent: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:.1%}" if percent else f"{value:.3f}"
-

@@ -71,7 +71,8 @@ def import_command(
     """Apply accept/reject/add decisions; bad rows are listed by row number and the rest still apply."""
     result = import_review(file, project=project, reviewer=reviewer, codebook=codebook)
     counts = ", ".join(f"{result.decisions[k]} {k}" for k in ("accept", "reject", "add") if result.decisions[k])
-    err.print(f"{result.rows} rows read{_encoding_note(result.encoding)}; decisions: {counts or 'none'} ({result.new} new, {result.changed} changed, "
+    err.print(f"{result.rows} rows read{_encoding_note(result.encoding)}; decisions: {counts or 'none'} "
+              f"({result.new} new, {result.changed} changed, "
               f"{result.unchanged} unchanged)")
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")

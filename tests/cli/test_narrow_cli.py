@@ -8,23 +8,17 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 
-from phantomcode import Project, ingest
+from phantomcode import Project
 from phantomcode.cli import _console, explore
 from phantomcode.cli.report import _render
 from phantomcode.report import build_report
 
-SAMPLE_NOTES = Path(__file__).resolve().parents[2] / "sample_data" / "notes"
 GOLD = Path(__file__).resolve().parents[2] / "sample_data" / "gold.csv"
 
 
 @pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample notes ingested once per session (the same file tests/test_report.py uses)."""
-    path = tmp_path_factory.getbasetemp() / "sample-project" / "sample.db"
-    if not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        assert not ingest(SAMPLE_NOTES, project=path).skipped
-    return path
+def sample(sample_db: Path) -> Path:
+    return sample_db
 
 
 def terminal(width: int) -> _console.DataConsole:
