@@ -792,13 +792,14 @@ class Store:
     def report_segment_cells(self) -> sqlite3.Cursor:
         """The rows of ``export segments --format csv``: one cell per ``export.SEGMENT_COLUMNS``, in
         document order, with the matched spans joined as ``words | words`` and the flags as
-        ``True``/``False`` in SQL, so that the export streams them to the csv writer.
+        ``TRUE``/``FALSE`` in SQL (read as logicals by R's ``read.csv``), so that the export streams
+        them to the csv writer.
 
         Guarding cells against spreadsheet formulas is left to the caller: a Python check per cell
         costs less than the same test as a SQL expression.
         """
         def flag(column: str) -> str:
-            return f"CASE WHEN {column} THEN 'True' ELSE 'False' END"
+            return f"CASE WHEN {column} THEN 'TRUE' ELSE 'FALSE' END"
 
         return self.connection.execute(
             "SELECT c.doc_id, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start), c.code, c.rule,"
@@ -923,14 +924,17 @@ class Store:
                 spans.setdefault(row[0], []).append((row[1], row[2]))
         return spans
 
-    def review_coding_keys(self, doc_ids: Iterable[str]) -> set[tuple[str, int, int, str]]:
-        """(doc_id, start, end, code) of every coding of these documents."""
+    def review_coding_keys(self, doc_ids: Iterable[str], *, rules_only: bool = False) -> set[tuple[str, int, int, str]]:
+        """(doc_id, start, end, code) of every coding of these documents (``rules_only``: those the
+        rules made, not those a review added)."""
         keys: set[tuple[str, int, int, str]] = set()
         wanted = sorted(set(doc_ids))
+        made_by = f" AND rule != '{self.REVIEW_ADD_RULE}'" if rules_only else ""
         for first in range(0, len(wanted), 500):
             chunk = wanted[first:first + 500]
             keys.update(tuple(row) for row in self.connection.execute(
-                f"SELECT doc_id, start, end, code FROM codings WHERE doc_id IN ({','.join('?' * len(chunk))})", chunk))
+                f"SELECT doc_id, start, end, code FROM codings WHERE doc_id IN ({','.join('?' * len(chunk))})"
+                f"{made_by}", chunk))
         return keys
 
     def review_decisions(self) -> list[dict[str, Any]]:

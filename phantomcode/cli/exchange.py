@@ -78,6 +78,8 @@ def qdpx_command(
                                                      "is not rejected (default: accepted ones only).")] = False,
     name: Annotated[Optional[str], typer.Option("--name", help="Project name (default: the project file's).",
                                                 show_default=False)] = None,
+    cases: Annotated[bool, typer.Option("--cases", help="Also one case per document with its attributes (QualCoder "
+                                        "then shows them as case attributes only).")] = False,
     project: ProjectOption = None,
     codebook: CodebookOption = None,
 ) -> None:
@@ -85,7 +87,7 @@ def qdpx_command(
     from ..qda import export_qdpx
 
     result = export_qdpx(project=project, out=out_file, include_unreviewed=include_unreviewed, codebook=codebook,
-                         name=name)
+                         name=name, cases=cases)
     err.print(f"wrote {result.sources} notes, {result.codes} codes, {result.variables} variables and "
               f"{result.codings} codings to {escape(result.out)}")
     if not result.codings and not include_unreviewed:
