@@ -1,7 +1,9 @@
 """Agreement between coders on sentence units: percent agreement, Cohen's kappa, Krippendorff's alpha.
 
 A coder is ``auto`` (what the rules count, review ignored), ``reviewed`` (what counts after review
-decisions, including accepted codings the rules no longer make) or a gold CSV
+decisions, including accepted codings the rules no longer make), ``imported`` (the hand codings of
+the users of every project brought in with ``import qdpx``: NVivo's coding-comparison query), a
+reviewer's name (that person's accepted and added codings) or a gold CSV
 (``note_id,sentence,codes``, codes separated by ``;``), named after its file.
 
 **Units.** When a gold file is among the inputs, the units are the first gold file's sentences
@@ -44,12 +46,13 @@ from .errors import UsageError
 from .evaluate import read_gold
 from .metrics import score_counts
 from .review import parse_coding_key, read_review_sheet
-from .store import Store
+from .store import Store, resolve_project_path
 
 __all__ = ["AgreementReport", "CodeAgreement", "agreement", "cohen_kappa", "krippendorff_alpha",
            "percent_agreement"]
 
 STORE_CODERS = ("auto", "reviewed")
+IMPORTED = "imported"
 Value = int | None  # 1 present, 0 absent, None: this coder has no value for the unit
 
 
@@ -196,13 +199,17 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     coders = _coders(inputs)
     names = tuple(name for name, _ in coders)
     reference = _reference(reference, inputs, names)
-    golds = {name: _gold_table(spec) for name, spec in coders if spec not in STORE_CODERS}
-    needs_store = any(spec in STORE_CODERS for _, spec in coders) or units_from is not None
+    reviewers = [spec.removeprefix(_REVIEWER) for _, spec in coders if spec.startswith(_REVIEWER)]
+    if reviewers and not resolve_project_path(project).exists():
+        raise UsageError(f"{reviewers[0]!r}: not 'auto', 'reviewed', 'imported' or an existing gold CSV file, and "
+                         "there is no project whose reviewers it could name")
+    golds = {name: _gold_table(spec) for name, spec in coders if _is_gold(spec)}
+    needs_store = any(not _is_gold(spec) for _, spec in coders) or units_from is not None
     problems: list[str] = []
     store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
     with (Store.open(project, readonly=True) if needs_store else _NoStore()) as store:
         if golds:
-            frame_name = next(name for name, spec in coders if spec not in STORE_CODERS)
+            frame_name = next(name for name, spec in coders if _is_gold(spec))
             units, problems = _gold_units(golds[frame_name], store if needs_store else None)
             source = f"sentences of the gold file {frame_name}"
         else:
@@ -211,11 +218,11 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
         if units_from is not None:
             units, source = _restrict(units, units_from, store, source)
         for name, spec in coders:
-            if spec in STORE_CODERS:
-                store_spans[name] = store.agreement_spans(spec)
+            if not _is_gold(spec):
+                store_spans[name] = _store_spans(store, spec)
     values: dict[str, list[frozenset[str] | None]] = {}
     for name, spec in coders:
-        if spec in STORE_CODERS:
+        if not _is_gold(spec):
             values[name] = [_codes_at(store_spans[name], unit) for unit in units]
         else:
             table = golds[name][1]
@@ -243,17 +250,47 @@ class _NoStore:
         return None
 
 
+def _is_gold(spec: str) -> bool:
+    return spec.startswith(_GOLD)
+
+
+_GOLD = "gold:"
+_REVIEWER = "reviewer:"
+
+
+def _store_spans(store: Store, spec: str) -> dict[str, list[tuple[int, int, str]]]:
+    """The spans of a coder the store holds: the rules, the reviewed view, imported or one reviewer."""
+    if spec in STORE_CODERS:
+        return store.agreement_spans(spec)
+    if spec == IMPORTED:
+        from .qda_import import IMPORT_COMMAND  # lxml only when imported hand coding takes part
+
+        users = sorted({user for stats in store.run_stats(IMPORT_COMMAND) for user in stats.get("users", [])})
+        if not users:
+            raise UsageError("'imported': no hand coding was imported into this project yet (phantomcode import qdpx)")
+        return store.reviewer_spans(users)
+    reviewer = spec.removeprefix(_REVIEWER)
+    known = store.reviewers()
+    if reviewer not in known:
+        raise UsageError(f"{reviewer!r}: not 'auto', 'reviewed', 'imported', an existing gold CSV file or a reviewer "
+                         f"of this project (reviewers: {', '.join(known) or 'none'})")
+    return store.reviewer_spans([reviewer])
+
+
 def _coders(inputs: Sequence[str | Path]) -> list[tuple[str, str]]:
-    """(name, spec) per input; gold files are named by their stem, repeated names get #2, #3."""
+    """(name, spec) per input; gold files are named by their stem, repeated names get #2, #3. A name
+    that is no file and no store coder is a reviewer's (checked once the project is open)."""
     coders, seen = [], Counter()
     for item in inputs:
         spec = str(item)
-        if spec in STORE_CODERS:
+        if spec in (*STORE_CODERS, IMPORTED):
             name = spec
         elif Path(spec).is_file():
-            name = Path(spec).stem
+            name, spec = Path(spec).stem, f"{_GOLD}{spec}"
+        elif spec.lower().endswith(".csv") or "/" in spec:
+            raise UsageError(f"{spec!r}: not 'auto', 'reviewed', 'imported', a reviewer or an existing gold CSV file")
         else:
-            raise UsageError(f"{spec!r}: not 'auto', 'reviewed' or an existing gold CSV file")
+            name, spec = spec, f"{_REVIEWER}{spec}"
         seen[name] += 1
         coders.append((name if seen[name] == 1 else f"{name}#{seen[name]}", spec))
     return coders
@@ -273,7 +310,7 @@ def _reference(reference: str | None, inputs: Sequence[str | Path], names: Seque
 def _gold_table(path: str) -> tuple[list[tuple[int, str, str, str]], dict[tuple[str, str], frozenset[str]]]:
     """Rows (row number, note_id, sentence, occurrence key) and codes by (note_id, occurrence key)."""
     rows, table, seen = [], {}, Counter()
-    for unit in read_gold(path):
+    for unit in read_gold(path.removeprefix(_GOLD)):
         seen[(unit.note_id, unit.sentence)] += 1
         occurrence = f"{unit.sentence}\x1f{seen[(unit.note_id, unit.sentence)]}"
         rows.append((unit.row, unit.note_id, unit.sentence, occurrence))

@@ -450,6 +450,18 @@ def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_u
                       users=len(builder.users))
 
 
+def refi_time(iso: str) -> str:
+    """An ISO time as REFI-QDA producers write it, in UTC with ``Z`` (``2026-03-01T09:30:00Z``):
+    QualCoder turns that into its own ``2026-03-01 09:30:00`` and would keep a ``+00:00``."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _describe(coding: dict[str, Any]) -> str:
     """One line of a selection's description: code, rule, matched words and who accepted it."""
     words = " | ".join(m["text"] for m in coding["matched"])
@@ -471,7 +483,7 @@ class _ProjectBuilder:
     def __init__(self, book: Codebook, name: str, created: str, *, cases: bool = False) -> None:
         self.book = book
         self.name = name
-        self.created = created
+        self.created = refi_time(created)
         self.cases = cases
         self.users: dict[str, str] = {PHANTOMCODE_USER: stable_guid("user", PHANTOMCODE_USER)}
         self.extra_codes: list[str] = []
@@ -522,7 +534,7 @@ class _ProjectBuilder:
             notes_element = self._e(root, "Notes")
             for guid, text, coding in notes:
                 where = f"{coding['doc_id']} {coding['start']}-{coding['end']} {coding['code']}"
-                when = coding["decided_at"] or self.created
+                when = refi_time(coding["decided_at"]) if coding["decided_at"] else self.created
                 note = self._e(notes_element, "Note", guid=guid, name=f"review note: {where}",
                                creatingUser=self.users.get(coding["reviewer"] or "", self.users[PHANTOMCODE_USER]),
                                creationDateTime=when, modifiedDateTime=when)
@@ -536,7 +548,7 @@ class _ProjectBuilder:
         if decided is None:
             return {"creatingUser": self.users[PHANTOMCODE_USER], "creationDateTime": self.created}
         return {"creatingUser": self._user(decided["reviewer"]),
-                "creationDateTime": decided["decided_at"] or self.created}
+                "creationDateTime": refi_time(decided["decided_at"]) if decided["decided_at"] else self.created}
 
     def _values(self, parent: etree._Element, values: dict[str, str], names: list[str]) -> None:
         for variable in names:

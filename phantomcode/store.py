@@ -1004,6 +1004,27 @@ class Store:
             spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
         return spans
 
+    def reviewer_spans(self, reviewers: Sequence[str]) -> dict[str, list[tuple[int, int, str]]]:
+        """doc_id -> [(start, end, code)] that these reviewers accepted or added (hand coding, e.g.
+        imported from another QDA tool), where the text they coded is still at its offsets."""
+        spans: dict[str, list[tuple[int, int, str]]] = {}
+        for row in self.connection.execute(
+                "SELECT r.doc_id, r.start, r.end, r.code FROM reviews r JOIN documents d ON d.doc_id = r.doc_id"
+                " WHERE r.decision IN ('accept', 'add') AND r.reviewer IN (SELECT value FROM json_each(?))"
+                f" AND {self.REVIEW_FRESH}", (json.dumps(list(reviewers), ensure_ascii=False),)):
+            spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
+        return spans
+
+    def reviewers(self) -> list[str]:
+        """Everyone with a review decision in the project."""
+        return [row[0] for row in self.connection.execute("SELECT DISTINCT reviewer FROM reviews ORDER BY 1")]
+
+    def run_stats(self, command: str) -> list[dict[str, Any]]:
+        """The stats of every completed run of ``command``, oldest first."""
+        rows = self.connection.execute("SELECT stats FROM runs WHERE command = ? AND status = 'completed'"
+                                       " ORDER BY run_id", (command,))
+        return [json.loads(row[0] or "{}") for row in rows]
+
     def agreement_units(self, *, reviewed_only: bool = False) -> list[tuple[str, int, int]]:
         """Stored segments (doc_id, start, end); ``reviewed_only``: those with a current decision."""
         if reviewed_only:

@@ -7,7 +7,8 @@ What each producer does differently, as seen in public example files and QualCod
   codes (a codable parent with children), GUIDs in braces are accepted by the schema.
 - ATLAS.ti: the ``.qde`` named after the project, ``Sets`` of codes, selections without a coding.
 - QualCoder: a UTF-8 BOM at the start of every source text, a bare file name as ``plainTextPath``.
-All: several ``CodeRef`` s in one selection; PDF and audio sources beside the text ones.
+All: several ``Coding`` s (each with its ``CodeRef``) in one selection, by different users; PDF and
+audio sources beside the text ones. Every project built here is valid against Project-mrt2019.xsd.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def standard_sources() -> list[Source]:
     full = TEXT_ONE.index("The principal")
     one.selections = [
         (paperwork, paperwork + len("The school asked for the wuzheng 五证 again."),
-         [("alice", ["Paperwork", "Barriers"], "2026-03-01T09:30:00Z")]),  # two CodeRefs in one coding
+         [("alice", ["Paperwork", "Barriers"], "2026-03-01T09:30:00Z")]),  # two codings of one selection
         (lease, lease + len("He had no lease, so the permit was impossible."),
          [("alice", ["Paperwork"], "2026-03-01T09:31:00Z"), ("bob", ["Class size"], "2026-03-02T10:00:00+02:00")]),
         (full, len(TEXT_ONE), []),  # a selection nobody coded (ATLAS.ti writes these)
@@ -89,10 +90,13 @@ def project_xml(sources: list[Source], *, plain_text_path: str = "internal://{gu
         for index, (start, end, codings) in enumerate(source.selections):
             parts.append(f"<PlainTextSelection guid='E{index:07d}-0000-4000-8000-{source.guid[-12:]}'"
                          f" startPosition='{start}' endPosition='{end}' creatingUser='{USERS['alice']}'>")
-            for number, (user, names, date) in enumerate(codings):
-                refs = "".join(f"<CodeRef targetGUID='{CODES[n]}'/>" for n in names)
-                parts.append(f"<Coding guid='F{index:03d}{number:04d}-0000-4000-8000-{source.guid[-12:]}'"
-                             f" creatingUser='{USERS[user]}' creationDateTime='{date}'>{refs}</Coding>")
+            number = 0
+            for user, names, date in codings:
+                for code in names:  # one Coding per code (the schema allows one CodeRef in a Coding)
+                    number += 1
+                    parts.append(f"<Coding guid='F{index:03d}{number:04d}-0000-4000-8000-{source.guid[-12:]}'"
+                                 f" creatingUser='{USERS[user]}' creationDateTime='{date}'>"
+                                 f"<CodeRef targetGUID='{CODES[code]}'/></Coding>")
             parts.append("</PlainTextSelection>")
         parts.extend(_value(name, value) for name, value in source.values.items())
         parts.append("</TextSource>")

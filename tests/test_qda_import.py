@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from phantomcode.qda import export_qdpx, read_qdc
 from phantomcode.qda_import import import_qdpx
 from qdpx_fixtures import TEXT_ONE, TEXT_TWO, project_xml, standard_sources, write_qdpx
 
+FIXTURES = Path(__file__).parent / "fixtures" / "refi_qda"
 ONE, TWO = "Interview BJ-01", "Interview SH-01"
 ASKED = len("The school asked for the wuzheng 五证 again.")
 LEASE = TEXT_ONE.index("He had no lease")
@@ -63,6 +65,14 @@ def test_what_other_producers_write_imports_the_same(tmp_path: Path, options: di
     assert texts == {ONE: TEXT_ONE, TWO: TEXT_TWO} and decisions == EXPECTED_DECISIONS
     assert attributes[ONE] == ({"sector": "education"} if options.get("cases") is False
                                else {"sector": "education", "city": "Beijing"})
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_the_fixture_projects_are_valid_refi_qda(inline: bool) -> None:
+    from lxml import etree
+
+    schema = etree.XMLSchema(etree.parse(str(FIXTURES / "Project-mrt2019.xsd")))
+    assert schema.validate(etree.fromstring(project_xml(standard_sources(), inline=inline).encode())), schema.error_log
 
 
 def test_a_qde_beside_its_sources_folder_imports(tmp_path: Path) -> None:
@@ -210,3 +220,40 @@ def test_cli_import_reports_and_writes_the_codebook(runner, tmp_path: Path) -> N
     assert [p for p in lint_codebook(tmp_path / "cb.yaml") if p.severity == "error"] == []
     again = runner.invoke(app, ["import", "qdpx", str(tmp_path / "missing.qdpx"), "--project", str(tmp_path / "p.db")])
     assert again.exit_code == 2 and "missing.qdpx" in again.output
+
+
+# -- agreement of imported hand coding with the rules -------------------------------------------------
+
+def test_imported_hand_coding_is_compared_with_the_rules(runner, tmp_path: Path) -> None:
+    from phantomcode.agree import agreement
+    from phantomcode.cli import app
+    from phantomcode.ingest import code_project
+
+    project = tmp_path / "p.db"
+    import_qdpx(write_qdpx(tmp_path / "m.qdpx"), project=project)
+    code_project(project=project)
+    report = agreement(["imported", "auto"], project=project, codes=["paperwork", "class_size", "return_home"])
+    by_code = {row.code: row for row in report.per_code}
+    with sqlite3.connect(project) as connection:
+        auto = {code for (code,) in connection.execute(
+            "SELECT DISTINCT code FROM codings WHERE rule != 'review/add' AND negated = 0 AND hypothetical = 0")}
+    assert {"paperwork", "return_home"} <= auto  # the rules code these notes too
+    assert by_code["paperwork"].positives["imported"] == 2  # alice's two paperwork sentences
+    assert by_code["return_home"].percent == 1.0  # bob and the rules agree on the hometown sentence
+    assert by_code["class_size"].positives["imported"] >= 1  # bob coded the lease sentence as class size
+    alice = agreement(["alice", "auto"], project=project, codes=["class_size"])
+    assert alice.per_code[0].positives["alice"] == 0  # bob's coding is not alice's
+    result = runner.invoke(app, ["agree", "imported", "auto", "--project", str(project), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["coders"] == ["imported", "auto"] and shown["units"] == report.units
+    missing = runner.invoke(app, ["agree", "carol", "auto", "--project", str(project)])
+    assert missing.exit_code == 2 and "reviewers: alice, bob" in missing.output
+
+
+def test_imported_needs_an_import_first(project_from) -> None:
+    from phantomcode.agree import agreement
+
+    project = project_from({"a.md": NOTE_A})
+    with pytest.raises(UsageError, match="no hand coding was imported"):
+        agreement(["imported", "auto"], project=project)

@@ -82,7 +82,12 @@ def test_export_qdpx(runner, project, tmp_path) -> None:
     assert result.exit_code == 0 and "and 3 codings" in result.stderr
     with zipfile.ZipFile(tmp_path / "all.qdpx") as archive:
         assert b'name="Deflection study"' in archive.read("project.qde")
-        assert len([n for n in archive.namelist() if n.startswith("Sources/")]) == 2
+        assert len([n for n in archive.namelist() if n.startswith("sources/")]) == 2
+        assert b"<Case " not in archive.read("project.qde")
+    result = run(runner, "export", "qdpx", "-p", str(project), "--out", str(tmp_path / "cases.qdpx"), "--cases")
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(tmp_path / "cases.qdpx") as archive:
+        assert archive.read("project.qde").count(b"<Case ") == 2
 
 
 def test_export_matrix(runner, project, tmp_path) -> None:
