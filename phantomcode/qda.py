@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 import uuid
 import zipfile
 from collections.abc import Iterable
@@ -83,7 +84,7 @@ def code_colour(code_id: str, position: int | None = None) -> str:
 # Codebook out
 
 
-def _code_description(code: Any) -> str:
+def code_description(code: Any) -> str:
     parts = [code.definition]
     if code.include:
         parts.append(f"Include: {code.include}")
@@ -111,7 +112,7 @@ def _add_codes(parent: etree._Element, ns: str, book: Codebook, extra_codes: Ite
             element = etree.SubElement(holder, f"{{{ns}}}Code", guid=stable_guid("code", code.id),
                                        name=code.label or code.id, isCodable="true",
                                        color=code_colour(code.id, position[code.id]))
-            etree.SubElement(element, f"{{{ns}}}Description").text = _code_description(code)
+            etree.SubElement(element, f"{{{ns}}}Description").text = code_description(code)
     for code_id in extra_codes:
         element = etree.SubElement(codes, f"{{{ns}}}Code", guid=stable_guid("code", code_id), name=code_id,
                                    isCodable="true", color=code_colour(code_id))
@@ -329,7 +330,7 @@ class _QdcReader:
 
 
 def _split_description(text: str) -> tuple[str, str, str]:
-    """(definition, include, exclude) from a description written by ``_code_description``."""
+    """(definition, include, exclude) from a description written by ``code_description``."""
     include = exclude = ""
     parts = re.split(r"\n\n(?=(?:Include|Exclude): )", text)
     definition_parts = []
@@ -344,10 +345,20 @@ def _split_description(text: str) -> tuple[str, str, str]:
 
 
 def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    slug = re.sub(r"[^a-z0-9]+", "_", _romanised(name).lower()).strip("_")
     if not slug:
         return "code"
     return slug if slug[0].isalpha() else f"c_{slug}"
+
+
+def _romanised(name: str) -> str:
+    """``name`` in Latin letters, so it can give an id: hanzi as pinyin without tones (户口 ->
+    hukou, with pypinyin), accents dropped (Ünïcode -> Unicode)."""
+    if any("\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" for char in name):
+        from pypinyin import Style, slug
+
+        name = slug(name, separator="", style=Style.NORMAL)
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -98,7 +98,8 @@ class _Archive:
             chosen = candidates[0]
         if chosen is None:
             found = ", ".join(candidates) or "none"
-            raise UsageError(f"{self.path}: no project.qde at the top of the archive (.qde files found: {found})")
+            raise UsageError(f"{self.path}: a zip archive with no project.qde at its top (.qde files found: {found}); "
+                             "a REFI-QDA project (.qdpx) holds one")
         return chosen, self._read_member(chosen, MAX_PROJECT_XML_BYTES)
 
     def source_text(self, reference: str) -> bytes | None:

@@ -117,7 +117,7 @@ def test_another_tools_nested_codebook_becomes_groups_and_loadable_yaml(tmp_path
     assert [(c.id, c.label, c.group) for c in book.codes] == [
         ("barriers", "Barriers", "Barriers"), ("documents_papers", "Documents / papers", "Barriers"),
         ("leases", "Leases", "Barriers"), ("c_2019_rules", "2019 rules", "Barriers"),
-        ("code", "户口", "Hukou things"), ("leases_2", "Leases", None)]
+        ("hukou", "户口", "Hukou things"), ("leases_2", "Leases", None)]
     assert book.codes[2].path == ("Barriers", "Documents / papers")
     assert any("'Folder' is a folder" in note for note in book.notes)
     assert any("documents_papers already has a group" in note for note in book.notes)
@@ -125,7 +125,7 @@ def test_another_tools_nested_codebook_becomes_groups_and_loadable_yaml(tmp_path
     assert [p for p in lint_codebook(tmp_path / "f.yaml") if p.severity == "error"] == []
     loaded = load_codebook(tmp_path / "f.yaml")
     assert loaded.groups == {"Barriers": ["barriers", "documents_papers", "leases", "c_2019_rules"],
-                             "Hukou things": ["code"], "ungrouped": ["leases_2"]}
+                             "Hukou things": ["hukou"], "ungrouped": ["leases_2"]}
     assert loaded.code("barriers").definition == "Anything in the way." and loaded.code("leases").definition == "Leases"
 
 

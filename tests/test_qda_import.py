@@ -121,7 +121,7 @@ def test_broken_files_are_named_with_what_is_wrong(tmp_path: Path) -> None:
         import_qdpx(tmp_path / "not.qdpx", project=tmp_path / "p.db")
     with zipfile.ZipFile(tmp_path / "empty.qdpx", "w") as archive:
         archive.writestr("sources/a.txt", "text")
-    with pytest.raises(UsageError, match="no project.qde at the top of the archive"):
+    with pytest.raises(UsageError, match="a zip archive with no project.qde at its top"):
         import_qdpx(tmp_path / "empty.qdpx", project=tmp_path / "p.db")
     with zipfile.ZipFile(tmp_path / "bad.qdpx", "w") as archive:
         archive.writestr("project.qde", "<Project xmlns='urn:QDA-XML:project:1.0'>\n<Sources>")

@@ -21,27 +21,35 @@ MAX_LISTED = 10
 def codebook_export_command(
     file: Annotated[Optional[Path], typer.Argument(help="Codebook YAML file (default: the bundled deflection.yaml).",
                                                    show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="qdc (REFI-QDA codebook).")] = "qdc",
-    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: CODEBOOK.qdc).",
-                                                     show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="qdc (REFI-QDA codebook) or taguette (Taguette's "
+                                     "CSV codebook: tag,description).")] = "qdc",
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: CODEBOOK.qdc or "
+                                                     "CODEBOOK.csv).", show_default=False)] = None,
 ) -> None:
-    """Write the codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder or Taguette."""
+    """Write the codebook as a REFI-QDA .qdc (NVivo, ATLAS.ti, MAXQDA, QualCoder) or Taguette's CSV."""
     from ..codebook import default_codebook_path  # the codebook modules and lxml: not for 'export segments'
-    from ..qda import export_qdc
 
-    if fmt != "qdc":
-        raise UsageError(f"unknown format {fmt!r}; codebook export writes qdc")
+    if fmt not in ("qdc", "taguette"):
+        raise UsageError(f"unknown format {fmt!r}; codebook export writes qdc or taguette")
     source = file or default_codebook_path()
-    target = out_file or Path(source.with_suffix(".qdc").name)
-    count = export_qdc(source, out=target)
+    target = out_file or Path(source.with_suffix(".qdc" if fmt == "qdc" else ".csv").name)
+    if fmt == "qdc":
+        from ..qda import export_qdc
+
+        count = export_qdc(source, out=target)
+    else:
+        from ..taguette import export_taguette
+
+        count = export_taguette(source, out=target)
     err.print(f"wrote {count} codes to {escape(str(target))}")
 
 
 def codebook_import_command(
-    file: Annotated[Path, typer.Argument(help="A .qdc codebook, quanteda YAML dictionary or LIWC .dic.",
-                                         show_default=False)],
+    file: Annotated[Path, typer.Argument(help="A .qdc codebook (or the codebook of a .qdpx/.qde project), quanteda "
+                                         "YAML dictionary or LIWC .dic.", show_default=False)],
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="qdc, quanteda or liwc (default: from the "
-                                               "suffix: .qdc, .yml/.yaml, .dic).", show_default=False)] = None,
+                                               "suffix: .qdc/.qdpx/.qde, .yml/.yaml, .dic).",
+                                               show_default=False)] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="YAML codebook to write (default: stdout).",
                                                      show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="The codebook's name (default: the file's).",
