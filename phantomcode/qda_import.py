@@ -56,6 +56,7 @@ class QdpxImport:
     uncoded_selections: int = 0
     undated: int = 0
     rule_codings: int = 0  # unreviewed codings of a phantomcode export: the rules remake them
+    withdrawn: int = 0  # codings an earlier import of this file brought in that it no longer holds
     codebook_out: str | None = None
 
     @property
@@ -86,6 +87,7 @@ def import_qdpx(path: str | Path, *, project: str | Path | None = None,
         doc_ids = _DocumentWriter(store, path, report).write(parsed, run_id)
         decisions = _decisions(parsed, doc_ids, store, report)
         report.new, report.changed, report.same = store.save_reviews(decisions)
+        report.withdrawn = store.delete_reviews(_withdrawn(store, path, doc_ids, decisions))
         report.users = sorted({d["reviewer"] for d in decisions})
         store.finish_run(run_id, status="completed", stats={
             "file": str(path.resolve()), "users": report.users, "documents": report.documents,
@@ -153,6 +155,21 @@ def _doc_id(source: QdpxSource, taken: Counter) -> str:
     name = " ".join(source.name.split()) or source.guid
     taken[name] += 1
     return name if taken[name] == 1 else f"{name}#{taken[name]}"
+
+
+def _withdrawn(store: Store, path: Path, doc_ids: dict[str, str],
+               decisions: list[dict[str, Any]]) -> list[tuple[str, int, int, str]]:
+    """Keys of decisions an earlier import of this same file made (its users, its documents) that
+    the file no longer holds: a coding removed in the other tool goes here too."""
+    earlier = {user for stats in store.run_stats(IMPORT_COMMAND) if stats.get("file") == str(path.resolve())
+               for user in stats.get("users", [])}
+    if not earlier:
+        return []
+    documents = set(doc_ids.values())
+    kept = {(d["doc_id"], d["start"], d["end"], d["code"]) for d in decisions}
+    return [(d["doc_id"], d["start"], d["end"], d["code"]) for d in store.review_decisions()
+            if d["doc_id"] in documents and d["reviewer"] in earlier
+            and (d["doc_id"], d["start"], d["end"], d["code"]) not in kept]
 
 
 def _decisions(parsed: QdpxProject, doc_ids: dict[str, str], store: Store, report: QdpxImport) -> list[dict[str, Any]]:

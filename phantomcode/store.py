@@ -1068,10 +1068,7 @@ class Store:
         if document is None:
             return
         text = document["text"]
-        db.execute("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", (doc_id,))
-        db.execute("DELETE FROM codings WHERE doc_id = ? AND rule = ?", (doc_id, cls.REVIEW_ADD_RULE))
-        db.execute("DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
-                   " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)", (doc_id,))
+        cls._undo_reviews(db, doc_id)
         taken = {(r["start"], r["end"], r["code"]) for r in reviews}
         for review in reviews:
             start, end = review["start"], review["end"]
@@ -1106,6 +1103,27 @@ class Store:
                        " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, '[]', 'accepted', ?)",
                        (segment_id, doc_id, review["code"], cls.REVIEW_ADD_RULE, start, end,
                         document["coded_with"] or ""))
+
+    @classmethod
+    def _undo_reviews(cls, db: sqlite3.Connection, doc_id: str) -> None:
+        """A document's codings as the rules left them: statuses reset, review/add codings and the
+        segments only they had removed."""
+        db.execute("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", (doc_id,))
+        db.execute("DELETE FROM codings WHERE doc_id = ? AND rule = ?", (doc_id, cls.REVIEW_ADD_RULE))
+        db.execute("DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
+                   " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)", (doc_id,))
+
+    def delete_reviews(self, keys: Sequence[tuple[str, int, int, str]]) -> int:
+        """Remove decisions (doc_id, start, end, code) and their effect; how many were removed."""
+        removed = 0
+        with self.transaction() as db:
+            for key in keys:
+                removed += db.execute("DELETE FROM reviews WHERE doc_id = ? AND start = ? AND end = ? AND code = ?",
+                                      key).rowcount
+            for doc_id in sorted({key[0] for key in keys}):
+                self._undo_reviews(db, doc_id)
+                self._apply_reviews(db, doc_id)
+        return removed
 
     @classmethod
     def _relocate(cls, text: str, reviewed: str) -> tuple[int, int] | None:

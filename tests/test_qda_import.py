@@ -104,6 +104,12 @@ def test_reimporting_the_same_file_updates_instead_of_duplicating(tmp_path: Path
     assert (changed.updated, changed.unchanged) == (1, 1) and len(texts) == 2
     assert texts[TWO].endswith("came back.") and attributes[TWO] == {"sector": "health"}
     assert decisions == EXPECTED_DECISIONS
+    sources[0].selections = sources[0].selections[:1]  # the lease sentence's codings removed in the other tool
+    fewer = import_qdpx(write_qdpx(tmp_path / "m.qdpx", sources), project=tmp_path / "p.db")
+    assert fewer.withdrawn == 2 and fewer.new == 0
+    assert stored(tmp_path / "p.db")[2] == {d for d in EXPECTED_DECISIONS if d[1] != LEASE}
+    with sqlite3.connect(tmp_path / "p.db") as connection:  # and their effect: no hand coding left there
+        assert connection.execute("SELECT count(*) FROM codings WHERE start = ?", (LEASE,)).fetchone()[0] == 0
 
 
 def test_a_different_document_with_the_same_id_is_left_alone_and_named(tmp_path: Path) -> None:
@@ -257,3 +263,20 @@ def test_imported_needs_an_import_first(project_from) -> None:
     project = project_from({"a.md": NOTE_A})
     with pytest.raises(UsageError, match="no hand coding was imported"):
         agreement(["imported", "auto"], project=project)
+
+
+def test_imported_hand_coding_exports_as_its_coders_codings_and_validates(tmp_path: Path) -> None:
+    from lxml import etree
+
+    from phantomcode.qda import stable_guid
+
+    import_qdpx(write_qdpx(tmp_path / "m.qdpx"), project=tmp_path / "p.db")
+    export_qdpx(project=tmp_path / "p.db", out=tmp_path / "out.qdpx")
+    with zipfile.ZipFile(tmp_path / "out.qdpx") as archive:
+        root = etree.fromstring(archive.read("project.qde"))
+    schema = etree.XMLSchema(etree.parse(str(FIXTURES / "Project-mrt2019.xsd")))
+    assert schema.validate(root), schema.error_log
+    ns = "{urn:QDA-XML:project:1.0}"
+    made = sorted((c.get("creatingUser"), c.get("creationDateTime")) for c in root.iter(f"{ns}Coding"))
+    assert made == sorted((stable_guid("user", user), when.replace("+00:00", "Z"))
+                          for *_, user, when, _ in EXPECTED_DECISIONS)

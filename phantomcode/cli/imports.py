@@ -34,6 +34,8 @@ def qdpx_command(
               f"({result.added} added, {result.updated} updated, {result.unchanged} unchanged); codings by "
               f"{escape(', '.join(result.users) or 'nobody')}: {decisions or 'none'} ({result.new} new, "
               f"{result.changed} changed, {result.same} unchanged)")
+    if result.withdrawn:
+        err.print(f"{result.withdrawn} coding(s) of an earlier import of this file are no longer in it: removed")
     if result.codebook_out:
         err.print(f"wrote {result.codes} codes to {escape(result.codebook_out)}: add rules, then phantomcode code")
     if result.uncoded_selections:
