@@ -2,8 +2,8 @@
 QualCoder and Taguette read them).
 
 Written to the REFI-QDA 1.0 schemas (``Codebook-mrt2019.xsd``, ``Project-mrt2019.xsd``, release
-of 18 March 2019): elements in schema order, required attributes present, GUIDs in the canonical 8-4-4-4-12
-form and colours as ``#RRGGBB``. GUIDs are stable: UUID5 of what they stand for (a code's id, a
+of 18 March 2019): elements in schema order, required attributes present, GUIDs in the canonical
+8-4-4-4-12 form, colours as ``#RRGGBB`` and times in UTC with ``Z``. GUIDs are stable: UUID5 of what they stand for (a code's id, a
 document's id, a coding's key), so exporting twice gives the same GUIDs and other tools can match
 re-imports.
 
@@ -174,7 +174,7 @@ def read_qdc(path: str | Path) -> QdcCodebook:
     Top-level codes with children become groups (a codable one is also a code of its group);
     deeper levels join their top-level group, their path kept in ``QdcCode.path``. Sets give a
     group to codes that have none. Ids come from a ``phantomcode id:`` line, else from the name
-    (lower-case letters, digits and ``_``; hanzi kept), made unique. Raises ``UsageError`` with
+    (lower-case letters, digits and ``_``; hanzi as pinyin), made unique. Raises ``UsageError`` with
     the line for a file that is not a REFI-QDA codebook or project.
     """
     path = Path(path)

@@ -75,6 +75,8 @@ class _Archive:
         self.path = path
         self.zip: zipfile.ZipFile | None = None
         self.names: dict[str, str] = {}  # lower-case member path -> its real name
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file")
         if path.suffix.lower() == ".qde" and not zipfile.is_zipfile(path):
             self.folder = path.parent
             return
@@ -279,7 +281,8 @@ class _ProjectReader:
         note = self._note(selection)
         for coding in codings:
             user_guid = coding.get("creatingUser") or selection.get("creatingUser") or ""
-            date = coding.get("creationDateTime") or selection.get("creationDateTime") or self.project.created
+            date = next((when for holder in (coding, selection) for when in
+                         (holder.get("creationDateTime"), holder.get("modifiedDateTime")) if when), self.project.created)
             coding_note = self._note(coding) or note
             for ref in coding.findall(self._q("CodeRef")):
                 source.codings.append(QdpxCoding(start=start, end=end, code_guid=normal_guid(ref.get("targetGUID", "")),

@@ -14,6 +14,7 @@ from phantomcode.errors import UsageError
 from phantomcode.qda import export_qdpx, read_qdc
 from phantomcode.qda_import import import_qdpx
 from qdpx_fixtures import TEXT_ONE, TEXT_TWO, project_xml, standard_sources, write_qdpx
+from test_qda import NOTE_A, NOTE_B
 
 FIXTURES = Path(__file__).parent / "fixtures" / "refi_qda"
 ONE, TWO = "Interview BJ-01", "Interview SH-01"
@@ -29,12 +30,14 @@ EXPECTED_DECISIONS = {
 }
 
 
-def stored(project: Path) -> tuple[dict, dict, set]:
+def stored(project: Path, *, canonical: bool = False) -> tuple[dict, dict, set]:
+    """Texts, attributes (raw or canonical values) and decisions of a project."""
     with sqlite3.connect(project) as connection:
         texts = dict(connection.execute("SELECT doc_id, text FROM documents"))
         attributes: dict[str, dict[str, str]] = {}
-        for doc_id, name, raw in connection.execute("SELECT doc_id, name, raw FROM doc_attributes"):
-            attributes.setdefault(doc_id, {})[name] = raw
+        column = "value" if canonical else "raw"
+        for doc_id, name, value in connection.execute(f"SELECT doc_id, name, {column} FROM doc_attributes"):
+            attributes.setdefault(doc_id, {})[name] = value
         decisions = set(connection.execute("SELECT doc_id, start, end, code, reviewer, decided_at, decision"
                                            " FROM reviews"))
     return texts, attributes, decisions
@@ -155,23 +158,6 @@ def test_selections_outside_the_text_or_with_unknown_codes_are_reported(tmp_path
 
 # -- round trip through our own export ------------------------------------------------------------
 
-NOTE_A = """---
-id: BJ-01
-city: Beijing
----
-The school told him to bring the wuzheng 五证 to the street office before anything else.
-
-He had no lease in his own name, so the permit was impossible.
-The principal said the school is full this year.
-"""
-NOTE_B = """---
-id: SH-01
-city: Shanghai
----
-She went back to her hometown for the operation because it was cheaper.
-"""
-
-
 def test_our_export_imports_back_to_identical_documents_attributes_and_codings(project_from, tmp_path: Path) -> None:
     from phantomcode.ingest import code_project
     from phantomcode.review import import_review
@@ -189,7 +175,7 @@ def test_our_export_imports_back_to_identical_documents_attributes_and_codings(p
     code_project(project=tmp_path / "copy.db")
 
     def snapshot(path: Path) -> tuple:
-        texts, attributes, _ = stored(path)
+        texts, attributes, _ = stored(path, canonical=True)  # the export writes canonical values
         with Store.open(path, readonly=True) as store:
             codings = [(c["doc_id"], c["start"], c["end"], c["code"], c["reviewer"], c["decided_at"], c["note"])
                        for c in store.exchange_codings()]
@@ -198,7 +184,7 @@ def test_our_export_imports_back_to_identical_documents_attributes_and_codings(p
     before, after = snapshot(original), snapshot(tmp_path / "copy.db")
     assert after[0] == before[0]  # documents
     assert after[2] == before[2] and len(after[2]) == 3  # accepted codings with reviewer, date and note
-    assert after[1] == before[1]  # attributes
+    assert after[1] == before[1] and after[1]["SH-01"]["respondent_type"] == "doctor_hospital"  # attributes
 
 
 def test_importing_a_project_coded_elsewhere_back_into_its_own_project_adds_codings(project_from,
@@ -225,7 +211,7 @@ def test_cli_import_reports_and_writes_the_codebook(runner, tmp_path: Path) -> N
     assert "1 selection(s) without a code" in result.output
     assert [p for p in lint_codebook(tmp_path / "cb.yaml") if p.severity == "error"] == []
     again = runner.invoke(app, ["import", "qdpx", str(tmp_path / "missing.qdpx"), "--project", str(tmp_path / "p.db")])
-    assert again.exit_code == 2 and "missing.qdpx" in again.output
+    assert again.exit_code == 2 and "missing.qdpx: no such file" in again.output
 
 
 # -- agreement of imported hand coding with the rules -------------------------------------------------
