@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,6 +34,7 @@ __all__ = ["IMPORT_COMMAND", "QdpxImport", "import_qdpx"]
 
 IMPORT_COMMAND = "import qdpx"  # the runs table's command; its stats list the users imported
 _UNCODED = CodedRows(None, None, [], [])
+_DESCRIBED = re.compile(r"^[a-z][a-z0-9_]*: [a-z][a-z0-9_]*/\S+")  # a line of qda._describe
 
 
 @dataclass
@@ -172,6 +174,19 @@ def _withdrawn(store: Store, path: Path, doc_ids: dict[str, str],
             and (d["doc_id"], d["start"], d["end"], d["code"]) not in kept]
 
 
+def _memo(description: str | None, code: str) -> str | None:
+    """A coding's memo from its selection's description: the whole text when a person wrote it;
+    from one that phantomcode's export wrote (one ``code: rule ...`` line per code), only the
+    ``note:`` of this code's line."""
+    if not description:
+        return None
+    lines = description.splitlines()
+    if not all(_DESCRIBED.match(line) for line in lines):
+        return description
+    line = next((line for line in lines if line.startswith(f"{code}: ")), "")
+    return line.split("; note: ", 1)[1] if "; note: " in line else None
+
+
 def _decisions(parsed: QdpxProject, doc_ids: dict[str, str], store: Store, report: QdpxImport) -> list[dict[str, Any]]:
     """One decision per (document, span, code): accept when the rules make it, else add."""
     guids = parsed.codebook.guids if parsed.codebook else {}
@@ -202,7 +217,7 @@ def _decisions(parsed: QdpxProject, doc_ids: dict[str, str], store: Store, repor
             report.undated += coding.date is None
             chosen[key] = {"doc_id": doc_id, "start": coding.start, "end": coding.end, "code": code,
                            "decision": "accept" if key in existing else "add", "correct_code": None,
-                           "note": coding.note, "reviewer": coding.user, "decided_at": coding.date or now,
+                           "note": coding.note or _memo(coding.memo, code), "reviewer": coding.user, "decided_at": coding.date or now,
                            "text": source.text[coding.start:coding.end]}
     decisions = list(chosen.values())
     report.decisions = Counter(d["decision"] for d in decisions)

@@ -16,6 +16,7 @@ listed in ``QdpxProject.skipped`` with the reason; nothing is dropped without a 
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -43,7 +44,8 @@ class QdpxCoding:
     code_guid: str
     user: str
     date: str | None
-    note: str | None
+    note: str | None  # the text of the Notes it references
+    memo: str | None = None  # its selection's Description, where QualCoder and MAXQDA keep a coding memo
 
 
 @dataclass
@@ -245,8 +247,11 @@ class _ProjectReader:
             return
         values = {**case_values.get(guid, {}), **self._values(element)}
         source = QdpxSource(guid=guid, name=name, text=text, values=values)
-        for selection in element.findall(self._q("PlainTextSelection")):
-            self._selection(selection, source)
+        selections = element.findall(self._q("PlainTextSelection"))
+        position = _positions(text, selections, lf_counted="ATLAS" in self.project.origin.upper()
+                              or "MAXQDA" in self.project.origin.upper())
+        for selection in selections:
+            self._selection(selection, source, position)
         self.project.sources.append(source)
 
     def _text(self, element: etree._Element) -> str | None:
@@ -264,12 +269,12 @@ class _ProjectReader:
                                          f"{exc.start})")
             return None
 
-    def _selection(self, selection: etree._Element, source: QdpxSource) -> None:
+    def _selection(self, selection: etree._Element, source: QdpxSource, position: Callable[[int], int]) -> None:
         where = f"{source.name}: selection {selection.get('startPosition')}-{selection.get('endPosition')}"
         try:
-            start, end = int(selection.get("startPosition", "")), int(selection.get("endPosition", ""))
-        except ValueError:
-            self.project.problems.append(f"{where}: positions are not whole numbers; left out")
+            start, end = map(position, _span(selection))
+        except (ValueError, IndexError):
+            self.project.problems.append(f"{where}: positions are not whole numbers within the text; left out")
             return
         if not 0 <= start < end <= len(source.text):
             self.project.problems.append(f"{where}: outside the text of {len(source.text)} characters; left out")
@@ -279,6 +284,7 @@ class _ProjectReader:
             self.project.uncoded_selections += 1
             return
         note = self._note(selection)
+        memo = (selection.findtext(self._q("Description")) or "").strip() or None
         for coding in codings:
             user_guid = coding.get("creatingUser") or selection.get("creatingUser") or ""
             date = next((when for holder in (coding, selection) for when in
@@ -287,11 +293,46 @@ class _ProjectReader:
             for ref in coding.findall(self._q("CodeRef")):
                 source.codings.append(QdpxCoding(start=start, end=end, code_guid=normal_guid(ref.get("targetGUID", "")),
                                                  user=self.users.get(normal_guid(user_guid), "unknown"),
-                                                 date=_iso(date), note=coding_note))
+                                                 date=_iso(date), note=coding_note, memo=memo))
 
     def _note(self, holder: etree._Element) -> str | None:
         texts = [self.notes.get(normal_guid(ref.get("targetGUID", ""))) for ref in holder.findall(self._q("NoteRef"))]
         return "\n".join(t for t in texts if t) or None
+
+
+def _span(selection: etree._Element) -> tuple[int, int]:
+    return int(selection.get("startPosition", "")), int(selection.get("endPosition", ""))
+
+
+def _positions(text: str, selections: list[etree._Element], *, lf_counted: bool) -> Callable[[int], int]:
+    """How a file's positions map to offsets into ``text``, which is kept with its CRLFs.
+
+    Producers count a CRLF differently: as two characters (NVivo, QualCoder, the standard's
+    code points), or as one (ATLAS.ti, and MAXQDA, whose files QualCoder writes with CRLFs but
+    unchanged positions). Selections that carry their text in ``name`` decide; without them the
+    producer (``lf_counted``) does.
+    """
+    if "\r\n" not in text:
+        return int
+    raw = list(range(len(text) + 1))
+    # a CRLF is one character whose position is its CR's: positions after it move one further
+    lf = [i for i, char in enumerate(text) if not (char == "\n" and text[i - 1:i] == "\r")] + [len(text)]
+
+    def agreeing(table: list[int]) -> int:
+        found = 0
+        for selection in selections:
+            try:
+                start, end = _span(selection)
+                found += text[table[start]:table[end]] == selection.get("name")
+            except (ValueError, IndexError):
+                continue
+        return found
+
+    named = [s for s in selections if s.get("name")]
+    if named and agreeing(lf) != agreeing(raw):
+        lf_counted = agreeing(lf) > agreeing(raw)
+    table = lf if lf_counted else raw
+    return table.__getitem__
 
 
 def _iso(value: str | None) -> str | None:

@@ -63,8 +63,14 @@ def standard_sources() -> list[Source]:
 
 
 def project_xml(sources: list[Source], *, plain_text_path: str = "internal://{guid}.txt", cases: bool = True,
-                sets: bool = True, other_sources: bool = True, inline: bool = False) -> str:
-    """A ``project.qde`` for ``sources`` (upper-case GUIDs except where the source's own are lower)."""
+                sets: bool = True, other_sources: bool = True, inline: bool = False, origin: str = "MAXQDA 24",
+                names: bool = False) -> str:
+    """A ``project.qde`` for ``sources`` (upper-case GUIDs except where the source's own are lower).
+
+    Positions count a CRLF as one character when ``origin`` is MAXQDA or ATLAS.ti, as two
+    otherwise (NVivo, QualCoder); ``names`` gives each selection its text as its name.
+    """
+    one_per_crlf = any(tool in origin for tool in ("MAXQDA", "ATLAS"))
     users = "".join(f"<User guid={quoteattr(g)} name={quoteattr(n)}/>" for n, g in USERS.items())
     codes = (f"<Code guid='{CODES['Barriers']}' name='Barriers' isCodable='true' color='#FF0000'>"
              "<Description>Anything in the way.</Description>"
@@ -73,7 +79,7 @@ def project_xml(sources: list[Source], *, plain_text_path: str = "internal://{gu
              f"<Code guid='{CODES['Consequences']}' name='Consequences' isCodable='false'>"
              f"<Code guid='{CODES['Return home']}' name='Return home' isCodable='true'/></Code>")
     variables = "".join(f"<Variable guid='{g}' name='{n}' typeOfVariable='Text'/>" for n, g in VARIABLES.items())
-    parts = [f"<?xml version='1.0' encoding='utf-8'?><Project xmlns='{NS}' name='Fieldwork 2026' origin='MAXQDA 24'"
+    parts = [f"<?xml version='1.0' encoding='utf-8'?><Project xmlns='{NS}' name='Fieldwork 2026' origin={quoteattr(origin)}"
              f" creatingUserGUID='{USERS['alice']}' creationDateTime='2026-02-01T08:00:00Z'>",
              f"<Users>{users}</Users><CodeBook><Codes>{codes}</Codes></CodeBook><Variables>{variables}</Variables>"]
     if cases:  # NVivo: the city is a case value, applying to the sources the case references
@@ -88,8 +94,11 @@ def project_xml(sources: list[Source], *, plain_text_path: str = "internal://{gu
         if inline:
             parts.append(f"<PlainTextContent>{_escape(source.text)}</PlainTextContent>")
         for index, (start, end, codings) in enumerate(source.selections):
+            name = f" name={quoteattr(source.text[start:end])}" if names else ""
+            if one_per_crlf:
+                start, end = (position - source.text.count("\r\n", 0, position) for position in (start, end))
             parts.append(f"<PlainTextSelection guid='E{index:07d}-0000-4000-8000-{source.guid[-12:]}'"
-                         f" startPosition='{start}' endPosition='{end}' creatingUser='{USERS['alice']}'>")
+                         f" startPosition='{start}' endPosition='{end}'{name} creatingUser='{USERS['alice']}'>")
             number = 0
             for user, names, date in codings:
                 for code in names:  # one Coding per code (the schema allows one CodeRef in a Coding)

@@ -61,7 +61,11 @@ def test_maxqda_like_project_gives_documents_attributes_and_dated_codings_by_the
     {"bom": True, "plain_text_path": "{guid}.txt"},  # QualCoder: BOM, bare file name
     {"qde_name": "Fieldwork 2026.qde", "cases": False, "sets": False},  # ATLAS.ti: .qde named after the project
     {"inline": True},  # text inside the project file
-], ids=["Sources", "qualcoder-bom-bare-name", "atlas-named-qde", "inline-text"])
+    {"origin": "NVivo 15 for Mac"},  # positions count a CRLF as two characters
+    {"origin": "ATLAS.ti 24"},  # positions count a CRLF as one character
+    {"origin": "Some tool", "names": True},  # unknown producer: the selections' names show the counting
+], ids=["Sources", "qualcoder-bom-bare-name", "atlas-named-qde", "inline-text", "nvivo-crlf-two", "atlas-crlf-one",
+        "names-decide"])
 def test_what_other_producers_write_imports_the_same(tmp_path: Path, options: dict) -> None:
     import_qdpx(write_qdpx(tmp_path / "x.qdpx", **options), project=tmp_path / "p.db")
     texts, attributes, decisions = stored(tmp_path / "p.db")
@@ -76,6 +80,18 @@ def test_the_fixture_projects_are_valid_refi_qda(inline: bool) -> None:
 
     schema = etree.XMLSchema(etree.parse(str(FIXTURES / "Project-mrt2019.xsd")))
     assert schema.validate(etree.fromstring(project_xml(standard_sources(), inline=inline).encode())), schema.error_log
+
+
+def test_selection_names_override_what_the_producer_usually_counts(tmp_path: Path) -> None:
+    path = write_qdpx(tmp_path / "m.qdpx", names=True)  # MAXQDA-style positions, with names
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["project.qde"] = members["project.qde"].replace(b"origin='MAXQDA 24'", b"origin='NVivo 15'")
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    import_qdpx(path, project=tmp_path / "p.db")  # NVivo would count two, but the names say one
+    assert stored(tmp_path / "p.db")[2] == EXPECTED_DECISIONS
 
 
 def test_a_qde_beside_its_sources_folder_imports(tmp_path: Path) -> None:
@@ -266,3 +282,20 @@ def test_imported_hand_coding_exports_as_its_coders_codings_and_validates(tmp_pa
     made = sorted((c.get("creatingUser"), c.get("creationDateTime")) for c in root.iter(f"{ns}Coding"))
     assert made == sorted((stable_guid("user", user), when.replace("+00:00", "Z"))
                           for *_, user, when, _ in EXPECTED_DECISIONS)
+
+
+def test_a_coding_memo_in_the_selection_description_becomes_the_note(tmp_path: Path) -> None:
+    path = write_qdpx(tmp_path / "m.qdpx")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    first = members["project.qde"].index(b"<PlainTextSelection")  # QualCoder keeps a coding memo here
+    end = members["project.qde"].index(b">", first) + 1
+    members["project.qde"] = (members["project.qde"][:end] + b"<Description>Clear: the five documents.</Description>"
+                              + members["project.qde"][end:])
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    import_qdpx(path, project=tmp_path / "p.db")
+    with sqlite3.connect(tmp_path / "p.db") as connection:
+        notes = dict(connection.execute("SELECT code, note FROM reviews WHERE start = 0 AND doc_id = ?", (ONE,)))
+    assert notes == {"paperwork": "Clear: the five documents.", "barriers": "Clear: the five documents."}
