@@ -223,7 +223,7 @@ def test_cli_import_reports_and_writes_the_codebook(runner, tmp_path: Path) -> N
                                  "--codebook-out", str(tmp_path / "cb.yaml")])
     assert result.exit_code == 1, result.output  # two sources skipped
     assert "2 documents (2 added" in result.output and "5 add" in result.output
-    assert "skipped: Policy.pdf: a PDF source" in result.output
+    assert "2 source(s) skipped:" in result.output and "skipped: Policy.pdf: a PDF source" in result.output
     assert "1 selection(s) without a code" in result.output
     assert [p for p in lint_codebook(tmp_path / "cb.yaml") if p.severity == "error"] == []
     again = runner.invoke(app, ["import", "qdpx", str(tmp_path / "missing.qdpx"), "--project", str(tmp_path / "p.db")])

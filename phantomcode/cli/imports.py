@@ -45,6 +45,8 @@ def qdpx_command(
                   "codings (phantomcode code makes them again)")
     if result.undated:
         err.print(f"[yellow]{result.undated} coding(s) had no date in the file:[/] dated with the import time")
+    if result.skipped:
+        err.print(f"[yellow]{len(result.skipped)} source(s) skipped:[/]")
     _listed("skipped", result.skipped)
     _listed("not imported", result.problems)
     if result.added or result.updated:
