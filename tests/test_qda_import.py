@@ -249,6 +249,11 @@ def test_imported_hand_coding_is_compared_with_the_rules(runner, tmp_path: Path)
     assert by_code["paperwork"].positives["imported"] == 2  # alice's two paperwork sentences
     assert by_code["return_home"].percent == 1.0  # bob and the rules agree on the hometown sentence
     assert by_code["class_size"].positives["imported"] >= 1  # bob coded the lease sentence as class size
+    from phantomcode.review import review_stats
+
+    stats = {row.code: row for row in review_stats(project=project).per_code}
+    assert (stats["paperwork"].accepted, stats["paperwork"].added) == (2, 0)  # the rules made both: confirmed
+    assert stats["barriers"].added == 1  # a code the rules do not have: missed
     alice = agreement(["alice", "auto"], project=project, codes=["class_size"])
     assert alice.per_code[0].positives["alice"] == 0  # bob's coding is not alice's
     result = runner.invoke(app, ["agree", "imported", "auto", "--project", str(project), "--format", "json"])
