@@ -226,6 +226,10 @@ def test_cli_import_reports_and_writes_the_codebook(runner, tmp_path: Path) -> N
     assert "2 source(s) skipped:" in result.output and "skipped: Policy.pdf: a PDF source" in result.output
     assert "1 selection(s) without a code" in result.output
     assert [p for p in lint_codebook(tmp_path / "cb.yaml") if p.severity == "error"] == []
+    from phantomcode import load_codebook
+
+    written = load_codebook(tmp_path / "cb.yaml").code_ids()  # the ids the decisions use, to fill with rules
+    assert {code for *_, code, _, _, _ in EXPECTED_DECISIONS} <= set(written)
     again = runner.invoke(app, ["import", "qdpx", str(tmp_path / "missing.qdpx"), "--project", str(tmp_path / "p.db")])
     assert again.exit_code == 2 and "missing.qdpx: no such file" in again.output
 
