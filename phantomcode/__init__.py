@@ -17,7 +17,8 @@ _PUBLIC = {
     "Codebook": "codebook", "CodingEngine": "coding", "Project": "project", "agreement": "agree",
     "build_report": "report", "code_project": "ingest", "evaluate": "evaluate", "export_documents": "export",
     "export_matrix": "export", "export_qdc": "qda", "export_qdpx": "qda", "export_review": "review",
-    "export_segments": "export", "import_codebook": "dictionaries", "import_review": "review",
+    "export_segments": "export", "import_codebook": "dictionaries", "import_qdpx": "qda_import",
+    "import_review": "review",
     "ingest": "ingest", "lint_codebook": "codebook", "load_codebook": "codebook", "review_stats": "review",
     "scan_identifiers": "pii", "write_report": "report",
 }

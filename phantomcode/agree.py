@@ -1,10 +1,18 @@
 """Agreement between coders on sentence units: percent agreement, Cohen's kappa, Krippendorff's alpha.
 
 A coder is ``auto`` (what the rules count, review ignored), ``reviewed`` (what counts after review
-decisions, including accepted codings the rules no longer make), ``reviewed:NAME`` (the rules after
-one reviewer's own decisions: two coders who reviewed the same sheet are ``reviewed:ana`` and
-``reviewed:bo``) or a gold CSV
-(``note_id,sentence,codes``, codes separated by ``;``), named after its file.
+decisions, including accepted codings the rules no longer make), ``reviewed:NAME`` (the rules
+after one reviewer's own decisions: two coders who reviewed the same sheet are ``reviewed:ana`` and
+``reviewed:bo``), ``imported`` (the hand codings of the users of every project brought in with
+``import qdpx``: NVivo's coding-comparison query), a bare reviewer ``NAME`` (only that person's
+accepted and added codings) or a gold CSV (``note_id,sentence,codes``, codes separated by ``;``),
+named after its file. ``parse_coder`` tells them apart.
+
+``reviewed:ana`` and ``ana`` differ: ``reviewed:ana`` starts from the rules and applies ana's
+accepts, rejects and adds, so it only means something on the units ana decided (the others are
+left out, as for ``reviewed``); ``ana`` is ana's own hand coding and nothing else (what she coded
+in NVivo, say), so a unit she did not code is one where she saw no code, and every unit counts.
+``imported`` is ``ana`` for every user of the imported projects together.
 
 **Units.** When a gold file is among the inputs, the units are the first gold file's sentences
 (located in the stored notes when ``auto`` or ``reviewed`` take part; a sentence that cannot be
@@ -14,10 +22,11 @@ every sentence in which some rule fired (counted or not) or a reviewer added a c
 rule touched are not stored, so the figures then describe the sentences the rules proposed
 something for; for a figure over all sentences, compare against a gold file that lists them.
 ``units_from`` restricts the units to those of a review sheet (the sampled segments) or, with
-``"reviewed"``, to the segments that carry a review decision. Whenever ``reviewed`` is a coder,
-a unit counts only once it is decided: it carries a decision and every coding the rules count in
-it has one. Elsewhere ``reviewed`` would repeat the rules (nobody has looked yet) and inflate
-agreement; such pending units are left out and counted (``pending``).
+``"reviewed"``, to the segments that carry a review decision. Whenever ``reviewed`` is a coder
+(or ``reviewed:NAME``: then NAME's decisions), a unit counts only once it is decided: it carries a
+decision and every coding the rules count in it has one. Elsewhere ``reviewed`` would repeat the
+rules (nobody has looked yet) and inflate agreement; such pending units are left out and counted
+(``pending``).
 
 **Figures**, per code (present or absent in a unit, so a unit nobody coded is agreement on
 absence) and overall (every unit x code pair is one binary item):
@@ -43,7 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .codebook import Codebook
 from .codebook_choice import choose_codebook
@@ -52,21 +61,15 @@ from .evaluate import read_gold
 from .metrics import score_counts
 from .report import check_codes
 from .review import parse_coding_key, read_review_sheet
-from .store import Store
+from .store import Store, resolve_project_path
 
-__all__ = ["AgreementReport", "CodeAgreement", "agreement", "cohen_kappa", "krippendorff_alpha",
-           "percent_agreement"]
+__all__ = ["AgreementReport", "CodeAgreement", "Coder", "agreement", "cohen_kappa", "krippendorff_alpha",
+           "parse_coder", "percent_agreement"]
 
 STORE_CODERS = ("auto", "reviewed")
+IMPORTED = "imported"
 REVIEWER_PREFIX = "reviewed:"  # reviewed:NAME: the rules after one reviewer's own decisions (a second coder's)
-
-
-def _from_store(spec: str) -> bool:
-    return spec in STORE_CODERS or spec.startswith(REVIEWER_PREFIX)
-
-
-def _reviewer(spec: str) -> str | None:
-    return spec[len(REVIEWER_PREFIX):] if spec.startswith(REVIEWER_PREFIX) else None
+CODER_KINDS = "'auto', 'reviewed', 'reviewed:NAME', 'imported', a reviewer's NAME or an existing gold CSV file"
 Value = int | None  # 1 present, 0 absent, None: this coder has no value for the unit
 
 
@@ -206,18 +209,23 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
               codebook: str | Path | Codebook | None = None) -> AgreementReport:
     """Agreement between two or more coders (see the module doc for units and figures).
 
-    ``inputs``: "auto", "reviewed" or gold CSV paths. ``reference`` names one of them (its name:
-    "auto", "reviewed" or the gold file's stem, or the input as given). Codes follow the codebook
+    ``inputs``: "auto", "reviewed", "reviewed:NAME", "imported", a reviewer's NAME or gold CSV
+    paths (``parse_coder``). ``reference`` names one of them (its label: the input, or the gold
+    file's stem, or the input as given). Codes follow the codebook
     (``codebook``, else the project's) when the project takes part. Raises ``UsageError``
     for fewer than two inputs, an unknown input or reference, or a missing project.
     """
     if len(inputs) < 2:
-        raise UsageError("agree needs at least two coders: auto, reviewed or gold CSV files")
+        raise UsageError(f"agree needs at least two coders: {CODER_KINDS}")
     coders = _coders(inputs)
-    names = tuple(name for name, _ in coders)
+    names = tuple(coder.label for coder in coders)
     reference = _reference(reference, inputs, names)
-    golds = {name: _gold_table(spec) for name, spec in coders if not _from_store(spec)}
-    needs_store = any(_from_store(spec) for _, spec in coders) or units_from is not None
+    reviewers = [coder.source for coder in coders if coder.kind == "reviewer"]
+    if reviewers and not resolve_project_path(project).exists():
+        raise UsageError(f"{reviewers[0]!r}: not {CODER_KINDS}, and there is no project whose reviewers it "
+                         "could name")
+    golds = {coder.label: _gold_table(coder.source) for coder in coders if coder.kind == "gold"}
+    needs_store = any(coder.kind != "gold" for coder in coders) or units_from is not None
     problems: list[str] = []
     store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
     pending = 0
@@ -228,8 +236,9 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
             order = book.code_ids()
             if codes:
                 check_codes(book, codes, extra=[*store.code_counts(), *store.review_proposals()])
+            _check_reviewers(store, coders)
         if golds:
-            frame_name = next(name for name, spec in coders if not _from_store(spec))
+            frame_name = next(coder.label for coder in coders if coder.kind == "gold")
             units, problems = _gold_units(golds[frame_name], store if needs_store else None)
             source = f"sentences of the gold file {frame_name}"
         else:
@@ -237,22 +246,22 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
             source = "stored segments"
         if units_from is not None:
             units, source = _restrict(units, units_from, store, source)
-        for spec in dict.fromkeys(spec for _, spec in coders if _from_store(spec) and spec != "auto"):
-            units, left_out = _decided_only(units, store, _reviewer(spec))
+        for reviewer in dict.fromkeys(coder.source for coder in coders if coder.kind == "reviewed"):
+            units, left_out = _decided_only(units, store, reviewer or None)
             pending += left_out
             if pending and not units:
                 raise UsageError(f"none of the {pending} units has a review decision yet, so 'reviewed' has nothing "
                                  "to agree on: import a filled-in review sheet first (review import)")
-        for name, spec in coders:
-            if _from_store(spec):
-                store_spans[name] = store.agreement_spans(spec.partition(":")[0], reviewer=_reviewer(spec))
+        for coder in coders:
+            if coder.kind != "gold":
+                store_spans[coder.label] = _store_spans(store, coder)
     values: dict[str, list[frozenset[str] | None]] = {}
-    for name, spec in coders:
-        if _from_store(spec):
-            values[name] = [_codes_at(store_spans[name], unit) for unit in units]
+    for coder in coders:
+        if coder.kind != "gold":
+            values[coder.label] = [_codes_at(store_spans[coder.label], unit) for unit in units]
         else:
-            table = golds[name][1]
-            values[name] = [table.get((unit.doc_id, unit.occurrence)) for unit in units]
+            table = golds[coder.label][1]
+            values[coder.label] = [table.get((unit.doc_id, unit.occurrence)) for unit in units]
     found = set().union(*(v for row in values.values() for v in row if v))
     code_list = list(codes) if codes else [c for c in order if c in found] + sorted(found - set(order))
     per_code = []
@@ -277,21 +286,67 @@ class _NoStore:
         return None
 
 
-def _coders(inputs: Sequence[str | Path]) -> list[tuple[str, str]]:
-    """(name, spec) per input; gold files are named by their stem, repeated names get #2, #3."""
+class Coder(NamedTuple):
+    """One input of ``agree``: ``label`` names it in the report; ``kind`` is auto, reviewed,
+    imported, reviewer or gold; ``source`` is the reviewer's name (reviewed:NAME, NAME), the gold
+    file's path, or ""."""
+
+    label: str
+    kind: str
+    source: str = ""
+
+
+def parse_coder(item: str | Path) -> Coder:
+    """What one ``agree`` input names (see the module doc for what each kind measures).
+
+    In order: ``auto``, ``reviewed``, ``imported``; ``reviewed:NAME``; an existing file (a gold
+    CSV, named by its stem); anything else that looks like a path is refused; a bare word is a
+    reviewer's name, checked against the project once it is open.
+    """
+    spec = str(item)
+    if spec in (*STORE_CODERS, IMPORTED):
+        return Coder(spec, spec)
+    if spec.startswith(REVIEWER_PREFIX) and spec[len(REVIEWER_PREFIX):]:
+        return Coder(spec, "reviewed", spec[len(REVIEWER_PREFIX):])
+    if Path(spec).is_file():
+        return Coder(Path(spec).stem, "gold", spec)
+    if spec.lower().endswith(".csv") or "/" in spec or spec.startswith(REVIEWER_PREFIX):
+        raise UsageError(f"{spec!r}: not {CODER_KINDS}")
+    return Coder(spec, "reviewer", spec)
+
+
+def _coders(inputs: Sequence[str | Path]) -> list[Coder]:
+    """The coders of the inputs; repeated labels get #2, #3."""
     coders, seen = [], Counter()
     for item in inputs:
-        spec = str(item)
-        if _from_store(spec):
-            name = spec
-        elif Path(spec).is_file():
-            name = Path(spec).stem
-        else:
-            raise UsageError(f"{spec!r}: not 'auto', 'reviewed', 'reviewed:NAME' (one reviewer's decisions) or an "
-                             "existing gold CSV file")
-        seen[name] += 1
-        coders.append((name if seen[name] == 1 else f"{name}#{seen[name]}", spec))
+        coder = parse_coder(item)
+        seen[coder.label] += 1
+        coders.append(coder if seen[coder.label] == 1 else coder._replace(label=f"{coder.label}#{seen[coder.label]}"))
     return coders
+
+
+def _check_reviewers(store: Store, coders: Sequence[Coder]) -> None:
+    """Refuse a reviewer's name (``NAME`` or ``reviewed:NAME``) the project has no decision of."""
+    known = store.reviewers()
+    for coder in coders:
+        if coder.kind in ("reviewer", "reviewed") and coder.source and coder.source not in known:
+            raise UsageError(f"{coder.label!r}: not {CODER_KINDS} of this project "
+                             f"(reviewers: {', '.join(known) or 'none'})")
+
+
+def _store_spans(store: Store, coder: Coder) -> dict[str, list[tuple[int, int, str]]]:
+    """The spans of a coder the store holds: the rules, the reviewed view (of everyone or one
+    reviewer), the imported hand coding or one reviewer's own codings."""
+    if coder.kind in STORE_CODERS:
+        return store.agreement_spans(coder.kind, reviewer=coder.source or None)
+    if coder.kind == IMPORTED:
+        from .qda_import import IMPORT_COMMAND  # lxml only when imported hand coding takes part
+
+        users = sorted({user for stats in store.run_stats(IMPORT_COMMAND) for user in stats.get("users", [])})
+        if not users:
+            raise UsageError("'imported': no hand coding was imported into this project yet (phantomcode import qdpx)")
+        return store.reviewer_spans(users)
+    return store.reviewer_spans([coder.source])
 
 
 def _reference(reference: str | None, inputs: Sequence[str | Path], names: Sequence[str]) -> str | None:

@@ -36,7 +36,8 @@ __all__ = ["CodebookImport", "import_codebook", "liwc_to_yaml", "quanteda_to_yam
 
 IMPORT_FORMATS = ("qdc", "quanteda", "liwc")
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
-_SUFFIX_FORMATS = {".qdc": "qdc", ".dic": "liwc", ".yml": "quanteda", ".yaml": "quanteda"}
+_SUFFIX_FORMATS = {".qdc": "qdc", ".qdpx": "qdc", ".qde": "qdc", ".dic": "liwc", ".yml": "quanteda",
+                   ".yaml": "quanteda"}
 
 
 @dataclass(frozen=True)

@@ -102,8 +102,16 @@ def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, 
     writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writer.writerow([neutralise_formula(column) for column in columns])  # headers are user text too
     for count, row in enumerate(rows, start=1):
-        writer.writerow({key: neutralise_formula(value) for key, value in row.items()})
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
     return count
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell: booleans as ``TRUE``/``FALSE``, which R's ``read.csv`` reads as logicals (it
+    reads Python's ``True`` as text), other values guarded against spreadsheet formulas."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return neutralise_formula(value)
 
 
 def open_text_output(out: str | Path | None, *, bom: bool = False) -> ContextManager[IO[str]]:

@@ -1,9 +1,9 @@
 """REFI-QDA exchange: codebooks as ``.qdc`` and projects as ``.qdpx`` (NVivo, ATLAS.ti, MAXQDA,
 QualCoder and Taguette read them).
 
-Written to the REFI-QDA 1.0 schemas (``Codebook.xsd``, ``Project.xsd``, release of 18 March
-2019): elements in schema order, required attributes present, GUIDs in the canonical 8-4-4-4-12
-form and colours as ``#RRGGBB``. GUIDs are stable: UUID5 of what they stand for (a code's id, a
+Written to the REFI-QDA 1.0 schemas (``Codebook-mrt2019.xsd``, ``Project-mrt2019.xsd``, release
+of 18 March 2019): elements in schema order, required attributes present, GUIDs in the canonical
+8-4-4-4-12 form, colours as ``#RRGGBB`` and times in UTC with ``Z``. GUIDs are stable: UUID5 of what they stand for (a code's id, a
 document's id, a coding's key), so exporting twice gives the same GUIDs and other tools can match
 re-imports.
 
@@ -11,15 +11,19 @@ re-imports.
   ``Code`` with ``isCodable="false"``; each code is a codable child named by its label, with a
   ``Description`` holding the definition, the include/exclude advice and a last line
   ``phantomcode id: ID``, which lets ``read_qdc`` restore ids exactly.
-- **Project** (``project.qde`` in a zip with ``Sources/GUID.txt``): users (phantomcode and each
-  reviewer), the codebook, one ``Variable`` per attribute (type Text, values verbatim as the
-  canonical values), one ``Case`` per document with its ``VariableValue`` s and a ``SourceRef``, one
+- **Project** (``project.qde`` in a zip with ``sources/GUID.txt``, the folder in lower case as
+  MAXQDA, NVivo and QualCoder write it): users (phantomcode and each reviewer), the codebook, one
+  ``Variable`` per attribute (type Text, values verbatim as the canonical values), one
   ``TextSource`` per document (``plainTextPath="internal://GUID.txt"``, the stored text as UTF-8
-  without BOM, its ``VariableValue`` s too), one ``PlainTextSelection`` per coded segment with a
-  ``Coding`` + ``CodeRef`` per code, and review notes as ``Note`` s. ``startPosition`` and
-  ``endPosition`` are character offsets (Unicode code points) into the stored text; the end is
-  exclusive, as QualCoder writes it. Only accepted codings are exported unless
-  ``include_unreviewed`` adds every coding that counts and is not rejected.
+  without BOM, its ``VariableValue`` s), one ``PlainTextSelection`` per coded segment with a
+  ``Coding`` + ``CodeRef`` per code, and review notes as ``Note`` s (dated; their text also in the
+  selection's ``Description``, as QualCoder drops notes referenced from a coding). Selections and
+  codings carry the reviewer who accepted them and when (phantomcode and the coding time for
+  unreviewed ones). ``Case`` s (one per document, with its values and a ``SourceRef``) only on
+  request: QualCoder takes every value in a case for a case attribute and then shows none on the
+  documents. ``startPosition`` and ``endPosition`` are character offsets (Unicode code points)
+  into the stored text; the end is exclusive, as QualCoder writes it. Only accepted codings are
+  exported unless ``include_unreviewed`` adds every coding that counts and is not rejected.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 import uuid
 import zipfile
 from collections.abc import Iterable
@@ -49,8 +54,10 @@ __all__ = ["QdcCode", "QdcCodebook", "QdpxExport", "codebook_to_qdc", "export_qd
            "qdc_to_yaml", "stable_guid"]
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
-CODEBOOK_NS_READ = (CODEBOOK_NS, "urn:QDA-XML:codebook:1:0")  # the second: a typo some tools wrote
+# Also read: a typo some tools wrote, and the 0.4 draft namespaces found in real files.
+CODEBOOK_NS_READ = (CODEBOOK_NS, "urn:QDA-XML:codebook:1:0", "urn:QDA-XML:codebook:0:4")
 PROJECT_NS = "urn:QDA-XML:project:1.0"
+PROJECT_NS_READ = (PROJECT_NS, "urn:QDA-XML:project:1:0", "urn:QDA-XML:project:0:4")
 GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:phantomcode:refi-qda")
 ID_LINE = re.compile(r"^phantomcode id:\s*(\S+)\s*$")
 GROUP_LINE = re.compile(r"^phantomcode group:\s*(.+?)\s*$")
@@ -58,6 +65,7 @@ PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E
            "#BCBD22", "#17BECF", "#393B79", "#637939", "#8C6D31", "#843C39", "#7B4173", "#3182BD")
 GROUP_COLOUR = "#A0A0A0"
 PHANTOMCODE_USER = "phantomcode"
+SOURCES_FOLDER = "sources"  # lower case, as MAXQDA, NVivo, QualCoder write it; ATLAS.ti rejects "Sources"
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 
 
@@ -78,7 +86,7 @@ def code_colour(code_id: str, position: int | None = None) -> str:
 # Codebook out
 
 
-def _code_description(code: Any) -> str:
+def code_description(code: Any) -> str:
     parts = [code.definition]
     if code.include:
         parts.append(f"Include: {code.include}")
@@ -106,7 +114,7 @@ def _add_codes(parent: etree._Element, ns: str, book: Codebook, extra_codes: Ite
             element = etree.SubElement(holder, f"{{{ns}}}Code", guid=stable_guid("code", code.id),
                                        name=xml_text(code.label or code.id), isCodable="true",
                                        color=code_colour(code.id, position[code.id]))
-            etree.SubElement(element, f"{{{ns}}}Description").text = xml_text(_code_description(code))
+            etree.SubElement(element, f"{{{ns}}}Description").text = xml_text(code_description(code))
     for code_id in extra_codes:
         element = etree.SubElement(codes, f"{{{ns}}}Code", guid=stable_guid("code", code_id), name=code_id,
                                    isCodable="true", color=code_colour(code_id))
@@ -125,11 +133,12 @@ def codebook_to_qdc(book: Codebook) -> bytes:
 def export_qdc(codebook: str | Path | Codebook | None = None, *, out: str | Path) -> int:
     """Write the codebook (default: the bundled one) as ``.qdc``; return how many codes."""
     book = codebook if isinstance(codebook, Codebook) else load_codebook(codebook)
-    _write_bytes(Path(out), codebook_to_qdc(book))
+    write_bytes(Path(out), codebook_to_qdc(book))
     return len(book.codes)
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a whole file through the one output writer (temporary file, then renamed into place)."""
     write_output(path, lambda handle: handle.write(data), binary=True)
 
 
@@ -155,36 +164,66 @@ class QdcCodebook:
     codes: list[QdcCode] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the import changed or left out
+    guids: dict[str, str] = field(default_factory=dict)  # normalised GUID of a codable code -> its id
 
 
 def read_qdc(path: str | Path) -> QdcCodebook:
-    """Read a ``.qdc`` codebook (ours or another tool's) into codes and groups.
+    """Read a REFI-QDA codebook (ours or another tool's) into codes and groups: a ``.qdc``, or the
+    codebook inside a ``.qdpx`` project or its ``.qde`` file.
 
     Top-level codes with children become groups (a codable one is also a code of its group);
     deeper levels join their top-level group, their path kept in ``QdcCode.path``. Sets give a
     group to codes that have none. Ids come from a ``phantomcode id:`` line, else from the name
-    (lower-case letters, digits and ``_``), made unique. Raises ``UsageError`` with the line for
-    a file that is not a REFI-QDA codebook.
+    (lower-case letters, digits and ``_``; hanzi as pinyin), made unique. Raises ``UsageError`` with
+    the line for a file that is not a REFI-QDA codebook or project.
     """
     path = Path(path)
-    root = _parse_xml(path)
-    if etree.QName(root).localname != "CodeBook":
-        raise UsageError(f"{path}:{root.sourceline}: the root element is <{etree.QName(root).localname}>, "
-                         "not a REFI-QDA <CodeBook>")
+    if path.suffix.lower() == ".qdpx" or _is_zip(path):
+        from .qdpx_read import read_project_xml
+
+        return read_codebook_element(read_project_xml(path), path)
+    return read_codebook_element(_parse_xml(path), path)
+
+
+def read_codebook_element(root: etree._Element, path: Path) -> QdcCodebook:
+    """The codebook of a parsed ``<CodeBook>`` (codebook file) or ``<Project>`` (project file)."""
+    name = etree.QName(root).localname
     ns = etree.QName(root).namespace
-    if ns not in CODEBOOK_NS_READ:
-        raise UsageError(f"{path}:{root.sourceline}: namespace {ns!r} is not {CODEBOOK_NS!r}")
+    if name == "Project" and ns in PROJECT_NS_READ:
+        holder, sets_holder = root.find(f"{{{ns}}}CodeBook"), root
+        if holder is None:
+            raise UsageError(f"{path}:{root.sourceline}: the project has no <CodeBook>")
+    elif name == "CodeBook" and ns in CODEBOOK_NS_READ:
+        holder = sets_holder = root
+    elif name in ("CodeBook", "Project"):
+        raise UsageError(f"{path}:{root.sourceline}: namespace {ns!r} is not "
+                         f"{CODEBOOK_NS if name == 'CodeBook' else PROJECT_NS!r}")
+    else:
+        raise UsageError(f"{path}:{root.sourceline}: the root element is <{name}>, not a REFI-QDA <CodeBook>")
     result = QdcCodebook(name=path.stem, origin=root.get("origin", ""))
-    codes_element = root.find(f"{{{ns}}}Codes")
+    codes_element = holder.find(f"{{{ns}}}Codes")
     if codes_element is None:
-        raise UsageError(f"{path}:{root.sourceline}: <CodeBook> has no <Codes>")
+        raise UsageError(f"{path}:{holder.sourceline}: <CodeBook> has no <Codes>")
     reader = _QdcReader(path, ns, result)
     for element in codes_element.findall(f"{{{ns}}}Code"):
         reader.top_level(element)
-    reader.sets(root.find(f"{{{ns}}}Sets"))
+    reader.sets(sets_holder.find(f"{{{ns}}}Sets"))
     if not result.codes:
         raise UsageError(f"{path}: the codebook has no codable codes")
+    result.guids = {normal_guid(guid): code_id for guid, code_id in reader.ids.items()}
     return result
+
+
+def normal_guid(guid: str) -> str:
+    """A GUID as compared: lower case, without braces (tools write either case, some with {})."""
+    return guid.strip().strip("{}").lower()
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
 
 
 def _parse_xml(path: Path) -> etree._Element:
@@ -304,7 +343,7 @@ class UniqueIds:
 
 
 def _split_description(text: str) -> tuple[str, str, str]:
-    """(definition, include, exclude) from a description written by ``_code_description``."""
+    """(definition, include, exclude) from a description written by ``code_description``."""
     include = exclude = ""
     parts = re.split(r"\n\n(?=(?:Include|Exclude): )", text)
     definition_parts = []
@@ -319,10 +358,20 @@ def _split_description(text: str) -> tuple[str, str, str]:
 
 
 def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    slug = re.sub(r"[^a-z0-9]+", "_", _romanised(name).lower()).strip("_")
     if not slug:
         return "code"
     return slug if slug[0].isalpha() else f"c_{slug}"
+
+
+def _romanised(name: str) -> str:
+    """``name`` in Latin letters, so it can give an id: hanzi as pinyin without tones (户口 ->
+    hukou, with pypinyin), accents dropped (Ünïcode -> Unicode)."""
+    if any("\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" for char in name):
+        from pypinyin import Style, slug
+
+        name = slug(name, separator="", style=Style.NORMAL)
+    return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,8 +449,10 @@ class QdpxExport:
 
 
 def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_unreviewed: bool = False,
-                codebook: str | Path | Codebook | None = None, name: str | None = None) -> QdpxExport:
-    """Write the project as a REFI-QDA ``.qdpx`` (see the module doc for what goes in)."""
+                codebook: str | Path | Codebook | None = None, name: str | None = None,
+                cases: bool = False) -> QdpxExport:
+    """Write the project as a REFI-QDA ``.qdpx`` (see the module doc for what goes in); ``cases``
+    adds one ``Case`` per document holding its variable values too."""
     from .codebook_choice import choose_codebook
 
     with Store.open(project, readonly=True) as store:
@@ -412,7 +463,7 @@ def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_u
         codings = store.exchange_codings(include_unreviewed=include_unreviewed)
         created = store.report_coded_at() or datetime.now(timezone.utc).isoformat(timespec="seconds")
         project_name = name or store.path.stem
-    builder = _ProjectBuilder(book, project_name, created)
+    builder = _ProjectBuilder(book, project_name, created, cases=cases)
     root = builder.build(documents, attributes, variable_names, codings)
     out = Path(out)
 
@@ -422,12 +473,24 @@ def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_u
                           etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True))
             for doc in documents:
                 guid = stable_guid("source", doc["doc_id"])
-                _write_member(archive, f"Sources/{guid}.txt", doc["text"].encode("utf-8"))
+                _write_member(archive, f"{SOURCES_FOLDER}/{guid}.txt", doc["text"].encode("utf-8"))
 
     write_output(out, write, binary=True)
     return QdpxExport(out=str(out), sources=len(documents), codings=len(codings), selections=builder.selections,
                       codes=len(book.codes) + len(builder.extra_codes), variables=len(variable_names),
                       users=len(builder.users))
+
+
+def refi_time(iso: str) -> str:
+    """An ISO time as REFI-QDA producers write it, in UTC with ``Z`` (``2026-03-01T09:30:00Z``):
+    QualCoder turns that into its own ``2026-03-01 09:30:00`` and would keep a ``+00:00``."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _describe(coding: dict[str, Any]) -> str:
@@ -436,6 +499,8 @@ def _describe(coding: dict[str, Any]) -> str:
     line = f"{coding['code']}: {coding['rule']}" + (f" ({words})" if words else "")
     if coding["status"] == "accepted" and coding["reviewer"]:
         line += f", accepted by {coding['reviewer']}"
+    if coding["note"]:
+        line += f"; note: {coding['note']}"  # clients that drop notes referenced from a coding keep this
     return line
 
 
@@ -446,10 +511,11 @@ def _write_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 
 
 class _ProjectBuilder:
-    def __init__(self, book: Codebook, name: str, created: str) -> None:
+    def __init__(self, book: Codebook, name: str, created: str, *, cases: bool = False) -> None:
         self.book = book
         self.name = name
-        self.created = created
+        self.created = refi_time(created)
+        self.cases = cases
         self.users: dict[str, str] = {PHANTOMCODE_USER: stable_guid("user", PHANTOMCODE_USER)}
         self.extra_codes: list[str] = []
         self.selections = 0
@@ -486,7 +552,7 @@ class _ProjectBuilder:
             for variable in variable_names:
                 self._e(variables, "Variable", guid=stable_guid("variable", variable), name=variable,
                         typeOfVariable="Text")
-        if documents:
+        if documents and self.cases:
             cases = self._e(root, "Cases")
             for doc in documents:
                 case = self._e(cases, "Case", guid=stable_guid("case", doc["doc_id"]), name=doc["doc_id"])
@@ -505,10 +571,21 @@ class _ProjectBuilder:
             notes_element = self._e(root, "Notes")
             for guid, text, coding in notes:
                 where = f"{coding['doc_id']} {coding['start']}-{coding['end']} {coding['code']}"
+                when = refi_time(coding["decided_at"]) if coding["decided_at"] else self.created
                 note = self._e(notes_element, "Note", guid=guid, name=f"review note: {where}",
-                               creatingUser=self.users.get(coding["reviewer"] or "", self.users[PHANTOMCODE_USER]))
+                               creatingUser=self.users.get(coding["reviewer"] or "", self.users[PHANTOMCODE_USER]),
+                               creationDateTime=when, modifiedDateTime=when)
                 self._e(note, "PlainTextContent", text)
         return root
+
+    def _made_by(self, codings: list[dict[str, Any]]) -> dict[str, str]:
+        """``creatingUser`` and ``creationDateTime``: the first reviewer who accepted one of the
+        codings and when, else phantomcode at the time the project was coded."""
+        decided = next((c for c in codings if c["status"] == "accepted" and c["reviewer"]), None)
+        if decided is None:
+            return {"creatingUser": self.users[PHANTOMCODE_USER], "creationDateTime": self.created}
+        return {"creatingUser": self._user(decided["reviewer"]),
+                "creationDateTime": refi_time(decided["decided_at"]) if decided["decided_at"] else self.created}
 
     def _values(self, parent: etree._Element, values: dict[str, str], names: list[str]) -> None:
         for variable in names:
@@ -534,15 +611,11 @@ class _ProjectBuilder:
             self.selections += 1
             selection = self._e(source, "PlainTextSelection", guid=stable_guid("selection", doc_id, start, end),
                                 name=text[start:end], startPosition=str(start), endPosition=str(end),
-                                creatingUser=self.users[PHANTOMCODE_USER])
+                                **self._made_by(group))
             self._e(selection, "Description", "\n".join(_describe(c) for c in group))
             for coding in group:
-                accepted = coding["status"] == "accepted"
-                attributes = {"guid": stable_guid("coding", doc_id, start, end, coding["code"]),
-                              "creatingUser": self._user(coding["reviewer"] if accepted else None)}
-                if accepted and coding["decided_at"]:
-                    attributes["creationDateTime"] = coding["decided_at"]
-                element = self._e(selection, "Coding", **attributes)
+                element = self._e(selection, "Coding", guid=stable_guid("coding", doc_id, start, end, coding["code"]),
+                                  **self._made_by([coding]))
                 self._e(element, "CodeRef", targetGUID=stable_guid("code", coding["code"]))
                 if coding["note"]:
                     note_guid = stable_guid("note", doc_id, start, end, coding["code"])

@@ -659,9 +659,10 @@ def review_stats(*, project: str | Path | None = None, codebook: str | Path | Co
 def _kind(decision: dict[str, Any]) -> str:
     """What a current decision measures: accept/reject of a coding the rules count (precision); add,
     or accept of a coding the rules flagged as negated or hypothetical (a missed coding); lost (an
-    accepted coding the rules no longer make); or nothing (a reject of a flagged coding)."""
+    accepted coding the rules no longer make); or nothing (a reject of a flagged coding). An add
+    the rules now make too (hand coding imported before the rules ran) confirms it: an accept."""
     if decision["decision"] == "add":
-        return "add"
+        return "accept" if decision["proposal"] else "add"
     if decision["proposal"]:
         return decision["decision"]
     if decision["decision"] == "accept":

@@ -852,13 +852,14 @@ class Store:
     def report_segment_cells(self) -> sqlite3.Cursor:
         """The rows of ``export segments --format csv``: one cell per ``export.SEGMENT_COLUMNS``, in
         document order, with the matched spans joined as ``words | words`` and the flags as
-        ``True``/``False`` in SQL, so that the export streams them to the csv writer.
+        ``TRUE``/``FALSE`` in SQL (read as logicals by R's ``read.csv``), so that the export streams
+        them to the csv writer.
 
         Guarding cells against spreadsheet formulas is left to the caller: a Python check per cell
         costs less than the same test as a SQL expression.
         """
         def flag(column: str) -> str:
-            return f"CASE WHEN {column} THEN 'True' ELSE 'False' END"
+            return f"CASE WHEN {column} THEN 'TRUE' ELSE 'FALSE' END"
 
         return self.connection.execute(
             "SELECT c.doc_id, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start), c.code, c.rule,"
@@ -983,14 +984,17 @@ class Store:
                 spans.setdefault(row[0], []).append((row[1], row[2]))
         return spans
 
-    def review_coding_keys(self, doc_ids: Iterable[str]) -> set[tuple[str, int, int, str]]:
-        """(doc_id, start, end, code) of every coding of these documents."""
+    def review_coding_keys(self, doc_ids: Iterable[str], *, rules_only: bool = False) -> set[tuple[str, int, int, str]]:
+        """(doc_id, start, end, code) of every coding of these documents (``rules_only``: those the
+        rules made, not those a review added)."""
         keys: set[tuple[str, int, int, str]] = set()
         wanted = sorted(set(doc_ids))
+        made_by = f" AND rule != '{self.REVIEW_ADD_RULE}'" if rules_only else ""
         for first in range(0, len(wanted), 500):
             chunk = wanted[first:first + 500]
             keys.update(tuple(row) for row in self.connection.execute(
-                f"SELECT doc_id, start, end, code FROM codings WHERE doc_id IN ({','.join('?' * len(chunk))})", chunk))
+                f"SELECT doc_id, start, end, code FROM codings WHERE doc_id IN ({','.join('?' * len(chunk))})"
+                f"{made_by}", chunk))
         return keys
 
     def review_decisions(self) -> list[dict[str, Any]]:
@@ -1081,6 +1085,38 @@ class Store:
             spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
         return spans
 
+    def reviewer_spans(self, reviewers: Sequence[str]) -> dict[str, list[tuple[int, int, str]]]:
+        """doc_id -> [(start, end, code)] that these reviewers accepted or added (hand coding, e.g.
+        imported from another QDA tool), where the text they coded is still at its offsets.
+
+        Read from ``reviewer_decisions``, which keeps each reviewer's own decisions: ``reviews``
+        holds only the one that applies, so a coder overruled by a later one would lose codings.
+        """
+        spans: dict[str, list[tuple[int, int, str]]] = {}
+        for row in self.connection.execute(
+                "SELECT r.doc_id, r.start, r.end, r.code FROM reviewer_decisions r JOIN documents d"
+                " ON d.doc_id = r.doc_id WHERE r.decision IN ('accept', 'add')"
+                " AND r.reviewer IN (SELECT value FROM json_each(?))"
+                f" AND {self.REVIEW_FRESH}", (json.dumps(list(reviewers), ensure_ascii=False),)):
+            spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
+        return spans
+
+    def reviewer_decision_keys(self, reviewers: Sequence[str],
+                               doc_ids: Iterable[str]) -> list[tuple[str, int, int, str, str]]:
+        """(doc_id, start, end, code, reviewer) of every decision these reviewers made on these
+        documents, current or stale."""
+        return [tuple(row) for row in self.connection.execute(  # type: ignore[misc]
+            "SELECT doc_id, start, end, code, reviewer FROM reviewer_decisions"
+            " WHERE reviewer IN (SELECT value FROM json_each(?)) AND doc_id IN (SELECT value FROM json_each(?))"
+            " ORDER BY 1, 2, 3, 4, 5",
+            (json.dumps(list(reviewers), ensure_ascii=False), json.dumps(sorted(set(doc_ids)), ensure_ascii=False)))]
+
+    def run_stats(self, command: str) -> list[dict[str, Any]]:
+        """The stats of every completed run of ``command``, oldest first."""
+        rows = self.connection.execute("SELECT stats FROM runs WHERE command = ? AND status = 'completed'"
+                                       " ORDER BY run_id", (command,))
+        return [json.loads(row[0] or "{}") for row in rows]
+
     def agreement_units(self, *, reviewed_only: bool = False,
                         reviewer: str | None = None) -> list[tuple[str, int, int]]:
         """Stored segments (doc_id, start, end); ``reviewed_only``: those with a current decision
@@ -1145,10 +1181,7 @@ class Store:
         if document is None:
             return
         text = document["text"]
-        db.execute("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", (doc_id,))
-        db.execute("DELETE FROM codings WHERE doc_id = ? AND rule = ?", (doc_id, cls.REVIEW_ADD_RULE))
-        db.execute("DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
-                   " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)", (doc_id,))
+        cls._undo_reviews(db, doc_id)
         taken = {(r["start"], r["end"], r["code"]) for r in reviews}
         for review in reviews:
             start, end = review["start"], review["end"]
@@ -1183,6 +1216,35 @@ class Store:
                        " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, '[]', 'accepted', ?)",
                        (segment_id, doc_id, review["code"], cls.REVIEW_ADD_RULE, start, end,
                         document["coded_with"] or ""))
+
+    @classmethod
+    def _undo_reviews(cls, db: sqlite3.Connection, doc_id: str) -> None:
+        """A document's codings as the rules left them: statuses reset, review/add codings and the
+        segments only they had removed."""
+        db.execute("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", (doc_id,))
+        db.execute("DELETE FROM codings WHERE doc_id = ? AND rule = ?", (doc_id, cls.REVIEW_ADD_RULE))
+        db.execute("DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
+                   " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)", (doc_id,))
+
+    def delete_reviews(self, keys: Sequence[tuple[str, int, int, str, str]]) -> int:
+        """Remove reviewers' decisions (doc_id, start, end, code, reviewer) and their effect; how
+        many were removed. Where another reviewer decided the same coding, that reviewer's latest
+        decision applies instead."""
+        removed = 0
+        same_key = "doc_id = ? AND start = ? AND end = ? AND code = ?"
+        with self.transaction() as db:
+            for *key, reviewer in keys:
+                removed += db.execute(f"DELETE FROM reviewer_decisions WHERE {same_key} AND reviewer = ?",
+                                      (*key, reviewer)).rowcount
+                if db.execute(f"DELETE FROM reviews WHERE {same_key} AND reviewer = ?", (*key, reviewer)).rowcount:
+                    db.execute("INSERT INTO reviews (doc_id, start, end, code, decision, correct_code, note, reviewer,"
+                               " decided_at, text) SELECT doc_id, start, end, code, decision, correct_code, note,"
+                               f" reviewer, decided_at, text FROM reviewer_decisions WHERE {same_key}"
+                               " ORDER BY decided_at DESC LIMIT 1", key)
+            for doc_id in sorted({key[0] for key in keys}):
+                self._undo_reviews(db, doc_id)
+                self._apply_reviews(db, doc_id)
+        return removed
 
     @classmethod
     def _relocate(cls, text: str, reviewed: str) -> tuple[int, int] | None:

@@ -230,3 +230,31 @@ def test_json_output_rounds_and_lists_problems(tmp_path: Path) -> None:
     report = agreement([a, a])
     data = __import__("json").loads(report.to_json())
     assert data["coders"] == ["a", "a#2"] and data["codes"][0]["kappa"] == 1.0 and data["units"] == 2
+
+
+def test_each_kind_of_coder_is_parsed_once(tmp_path) -> None:
+    from phantomcode.agree import Coder, parse_coder
+
+    gold = tmp_path / "gold.csv"
+    gold.write_text("note_id,sentence,codes\n", encoding="utf-8")
+    assert [parse_coder(item) for item in ("auto", "reviewed", "imported", "reviewed:ana", "ana", gold)] == [
+        Coder("auto", "auto"), Coder("reviewed", "reviewed"), Coder("imported", "imported"),
+        Coder("reviewed:ana", "reviewed", "ana"), Coder("ana", "reviewer", "ana"), Coder("gold", "gold", str(gold))]
+    for bad in ("reviewed:", "missing.csv", "some/path"):
+        with pytest.raises(UsageError, match="reviewed:NAME"):
+            parse_coder(bad)
+
+
+def test_reviewed_name_and_a_bare_name_are_different_coders(tmp_path: Path, project_from) -> None:
+    """reviewed:ana is the rules after ana's decisions, on the units she decided; ana is only her
+    accepted and added codings, on every unit."""
+    project = project_from({"a.md": "---\nid: A\n---\nThe school demanded five documents.\n\n"
+                                    "The school is full.\n"})
+    review(project, tmp_path, {"paperwork@The school d": {"decision": "reject"}})
+    rules = agreement(["auto", "reviewed:ana"], project=project)
+    assert rules.units == 1 and rules.pending >= 1, "only the unit ana decided; the other is pending"
+    own = agreement(["auto", "ana"], project=project)
+    assert own.units == rules.units + rules.pending and own.pending == 0, "her own coding: every unit counts"
+    assert own.overall.positives["ana"] == 0, "she rejected the one coding and added nothing"
+    with pytest.raises(UsageError, match=r"reviewers: ana"):
+        agreement(["auto", "reviewed:bo"], project=project)

@@ -52,7 +52,7 @@ def test_bundled_codebook_as_qdc_is_valid_and_stable() -> None:
     book = load_codebook()
     data = codebook_to_qdc(book)
     root = etree.fromstring(data)
-    assert_valid("Codebook.xsd", root)
+    assert_valid("Codebook-mrt2019.xsd", root)
     check_guids_and_colours(root)
     assert root.tag == f"{{{CODEBOOK_NS}}}CodeBook" and data.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
     groups = root.findall(f"{{{CODEBOOK_NS}}}Codes/{{{CODEBOOK_NS}}}Code")
@@ -117,7 +117,7 @@ def test_another_tools_nested_codebook_becomes_groups_and_loadable_yaml(tmp_path
     assert [(c.id, c.label, c.group) for c in book.codes] == [
         ("barriers", "Barriers", "Barriers"), ("documents_papers", "Documents / papers", "Barriers"),
         ("leases", "Leases", "Barriers"), ("c_2019_rules", "2019 rules", "Barriers"),
-        ("code", "户口", "Hukou things"), ("leases_2", "Leases", None)]
+        ("hukou", "户口", "Hukou things"), ("leases_2", "Leases", None)]
     assert book.codes[2].path == ("Barriers", "Documents / papers")
     assert any("'Folder' is a folder" in note for note in book.notes)
     assert any("documents_papers already has a group" in note for note in book.notes)
@@ -125,13 +125,14 @@ def test_another_tools_nested_codebook_becomes_groups_and_loadable_yaml(tmp_path
     assert [p for p in lint_codebook(tmp_path / "f.yaml") if p.severity == "error"] == []
     loaded = load_codebook(tmp_path / "f.yaml")
     assert loaded.groups == {"Barriers": ["barriers", "documents_papers", "leases", "c_2019_rules"],
-                             "Hukou things": ["code"], "ungrouped": ["leases_2"]}
+                             "Hukou things": ["hukou"], "ungrouped": ["leases_2"]}
     assert loaded.code("barriers").definition == "Anything in the way." and loaded.code("leases").definition == "Leases"
 
 
 @pytest.mark.parametrize("text, message", [
     ("<CodeBook xmlns='urn:QDA-XML:codebook:1.0'><Codes>\n<Code name='x'/></Codes>", ":2: not well-formed XML"),
-    ("<Project xmlns='urn:QDA-XML:project:1.0' name='p'/>", ":1: the root element is <Project>"),
+    ("<Project xmlns='urn:QDA-XML:project:1.0' name='p'/>", ":1: the project has no <CodeBook>"),
+    ("<Codebook xmlns='urn:QDA-XML:codebook:1.0'/>", ":1: the root element is <Codebook>"),
     ("<CodeBook xmlns='urn:other'><Codes/></CodeBook>", "namespace 'urn:other'"),
     ("<CodeBook xmlns='urn:QDA-XML:codebook:1.0'>\n<Codes>\n<Code guid='a' isCodable='true'/></Codes></CodeBook>",
      ":3: <Code> without the required 'name'"),
@@ -202,21 +203,20 @@ def test_qdpx_is_valid_and_holds_sources_variables_and_accepted_codings(project:
     decide(project, tmp_path)
     result = export_qdpx(project=project, out=tmp_path / "p.qdpx")
     root, members = read_project(tmp_path / "p.qdpx")
-    assert_valid("Project.xsd", root)
+    assert_valid("Project-mrt2019.xsd", root)
     check_guids_and_colours(root)
-    assert [etree.QName(child).localname for child in root] == ["Users", "CodeBook", "Variables", "Cases", "Sources",
-                                                                "Notes"]
+    assert [etree.QName(child).localname for child in root] == ["Users", "CodeBook", "Variables", "Sources", "Notes"]
     assert root.get("name") == "p" and root.get("origin").startswith("phantomcode")
     assert {u.get("name") for u in root.iter(q("User"))} == {"phantomcode", "ana"}
     assert result.sources == 2 and result.codings == 2 and result.selections == 2
 
     with sqlite3.connect(project) as connection:
         texts = dict(connection.execute("SELECT doc_id, text FROM documents"))
-    assert sorted(members) == sorted(["project.qde", *(f"Sources/{stable_guid('source', d)}.txt" for d in texts)])
+    assert sorted(members) == sorted(["project.qde", *(f"sources/{stable_guid('source', d)}.txt" for d in texts)])
     for source in root.iter(q("TextSource")):
         guid = source.get("guid")
         assert source.get("plainTextPath") == f"internal://{guid}.txt"
-        text = members[f"Sources/{guid}.txt"].decode("utf-8")
+        text = members[f"sources/{guid}.txt"].decode("utf-8")
         assert text == texts[source.get("name")] and not text.startswith("\ufeff")
         for selection in source.iter(q("PlainTextSelection")):
             start, end = int(selection.get("startPosition")), int(selection.get("endPosition"))
@@ -229,15 +229,23 @@ def test_qdpx_is_valid_and_holds_sources_variables_and_accepted_codings(project:
                                       ("BJ-01", "151", stable_guid("code", "class_size"))])
     assert all(guid in code_guids for _, _, guid in codings)
     paperwork = next(c for c in root.iter(q("Coding")) if target(c) == stable_guid("code", "paperwork"))
-    assert paperwork.get("creatingUser") == stable_guid("user", "ana") and paperwork.get("creationDateTime")
+    with sqlite3.connect(project) as connection:
+        decided = connection.execute("SELECT decided_at FROM reviews WHERE code = 'paperwork'").fetchone()[0]
+    decided = decided.replace("+00:00", "Z")  # UTC written as every producer writes it
+    selection = paperwork.getparent()
+    for made in (paperwork, selection):  # the reviewer and the decision's time, not phantomcode and export time
+        assert (made.get("creatingUser"), made.get("creationDateTime")) == (stable_guid("user", "ana"), decided)
     note_guid = paperwork.find(q("NoteRef")).get("targetGUID")
     note = next(n for n in root.iter(q("Note")) if n.get("guid") == note_guid)
     assert note.findtext(q("PlainTextContent")) == "clear case"
+    assert note.get("creationDateTime") == note.get("modifiedDateTime") == decided  # QualCoder needs the date
+    assert selection.findtext(q("Description")).endswith("accepted by ana; note: clear case")
 
     variables = {v.get("name"): v.get("guid") for v in root.iter(q("Variable"))}
     assert set(variables) == {"city", "id", "year", "respondent_type"}
     assert all(v.get("typeOfVariable") == "Text" for v in root.iter(q("Variable")))
-    for holder in (*root.iter(q("Case")), *root.iter(q("TextSource"))):
+    assert not list(root.iter(q("Case")))  # file variables on the sources only, unless cases are asked for
+    for holder in root.iter(q("TextSource")):
         values = {vv.find(q("VariableRef")).get("targetGUID"): vv.findtext(q("TextValue"))
                   for vv in holder.findall(q("VariableValue"))}
         name = holder.get("name")
@@ -245,15 +253,24 @@ def test_qdpx_is_valid_and_holds_sources_variables_and_accepted_codings(project:
                     "SH-01": {"city": "Shanghai", "id": "SH-01",
                               "respondent_type": "doctor_hospital"}}[name]  # canonical values
         assert values == {variables[k]: v for k, v in expected.items()}
-    case = next(root.iter(q("Case")))
-    assert case.find(q("SourceRef")).get("targetGUID") == stable_guid("source", case.get("name"))
+
+
+def test_qdpx_with_cases_adds_one_case_per_document_with_its_values(project: Path, tmp_path: Path) -> None:
+    export_qdpx(project=project, out=tmp_path / "c.qdpx", cases=True)
+    root, _ = read_project(tmp_path / "c.qdpx")
+    assert_valid("Project-mrt2019.xsd", root)
+    cases = {case.get("name"): case for case in root.iter(q("Case"))}
+    assert set(cases) == {"BJ-01", "SH-01"}
+    case = cases["BJ-01"]
+    assert case.find(q("SourceRef")).get("targetGUID") == stable_guid("source", "BJ-01")
+    assert {vv.findtext(q("TextValue")) for vv in case.findall(q("VariableValue"))} == {"Beijing", "BJ-01", "2016"}
 
 
 def test_qdpx_with_unreviewed_codings_leaves_rejected_ones_out(project: Path, tmp_path: Path) -> None:
     decide(project, tmp_path)
     export_qdpx(project=project, out=tmp_path / "all.qdpx", include_unreviewed=True)
     root, _ = read_project(tmp_path / "all.qdpx")
-    assert_valid("Project.xsd", root)
+    assert_valid("Project-mrt2019.xsd", root)
     refs = [c.find(q("CodeRef")).get("targetGUID") for c in root.iter(q("Coding"))]
     with sqlite3.connect(project) as connection:
         counted = connection.execute("SELECT count(*) FROM codings WHERE negated = 0 AND hypothetical = 0"
@@ -269,5 +286,5 @@ def test_qdpx_with_unreviewed_codings_leaves_rejected_ones_out(project: Path, tm
 def test_qdpx_without_accepted_codings_is_still_valid(project: Path, tmp_path: Path) -> None:
     result = export_qdpx(project=project, out=tmp_path / "empty.qdpx")
     root, _ = read_project(tmp_path / "empty.qdpx")
-    assert_valid("Project.xsd", root)
+    assert_valid("Project-mrt2019.xsd", root)
     assert result.codings == 0 and not list(root.iter(q("PlainTextSelection")))

@@ -104,7 +104,7 @@ def counted_export_rows(project: Project, tmp_path: Path) -> list[dict[str, str]
     export_segments(project=project.path, fmt="csv", out=out)
     with out.open(encoding="utf-8", newline="") as handle:
         return [row for row in csv.DictReader(handle)
-                if row["negated"] == "False" and row["hypothetical"] == "False" and row["status"] != "rejected"]
+                if row["negated"] == "FALSE" and row["hypothetical"] == "FALSE" and row["status"] != "rejected"]
 
 
 # -- golden files -------------------------------------------------------------------------------

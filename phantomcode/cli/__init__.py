@@ -61,6 +61,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "agree": _attribute("agree", "agree_command"),
     "codebook": _codebook_app,
     "export": _export_app,
+    "import": _attribute("imports", "app"),
     "report": _attribute("report", "app"),
     "review": _attribute("review", "app"),
 }

@@ -18,7 +18,9 @@ from ._options import CodebookOption, ProjectOption
 
 
 def agree_command(
-    coders: Annotated[list[str], typer.Argument(help="Two or more of: auto, reviewed, a gold CSV "
+    coders: Annotated[list[str], typer.Argument(help="Two or more of: auto, reviewed, reviewed:NAME "
+                                                "(the rules after NAME's decisions), imported (hand coding from "
+                                                "import qdpx), a reviewer's NAME (only their codings), a gold CSV "
                                                 "(note_id,sentence,codes).", show_default=False)],
     reference: Annotated[Optional[str], typer.Option("--reference", help="Score the others against this coder "
                                                      "(precision, recall, F1).", show_default=False)] = None,

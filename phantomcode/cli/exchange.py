@@ -21,28 +21,36 @@ MAX_LISTED = 10
 def codebook_export_command(
     file: Annotated[Optional[Path], typer.Argument(help="Codebook YAML file (default: the bundled deflection.yaml).",
                                                    show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="qdc (REFI-QDA codebook).")] = "qdc",
-    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: CODEBOOK.qdc).",
-                                                     show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="qdc (REFI-QDA codebook) or taguette (Taguette's "
+                                     "CSV codebook: tag,description).")] = "qdc",
+    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: CODEBOOK.qdc or "
+                                                     "CODEBOOK.csv).", show_default=False)] = None,
 ) -> None:
-    """Write the codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder or Taguette."""
+    """Write the codebook as a REFI-QDA .qdc (NVivo, ATLAS.ti, MAXQDA, QualCoder) or Taguette's CSV."""
     from ..codebook_choice import (
         codebook_path_for,  # the codebook modules and lxml: not for 'export segments'
     )
-    from ..qda import export_qdc
 
-    choose_format(fmt, None, formats=("qdc",), default="qdc")
+    fmt = choose_format(fmt, None, formats=("qdc", "taguette"), default="qdc")
     source = codebook_path_for(file, None)
-    target = out_file or Path(source.with_suffix(".qdc").name)
-    count = export_qdc(source, out=target)
+    target = out_file or Path(source.with_suffix(".qdc" if fmt == "qdc" else ".csv").name)
+    if fmt == "qdc":
+        from ..qda import export_qdc
+
+        count = export_qdc(source, out=target)
+    else:
+        from ..taguette import export_taguette
+
+        count = export_taguette(source, out=target)
     err.print(f"wrote {count} codes to {escape(str(target))}")
 
 
 def codebook_import_command(
-    file: Annotated[Path, typer.Argument(help="A .qdc codebook, quanteda YAML dictionary or LIWC .dic.",
-                                         show_default=False)],
+    file: Annotated[Path, typer.Argument(help="A .qdc codebook (or the codebook of a .qdpx/.qde project), quanteda "
+                                         "YAML dictionary or LIWC .dic.", show_default=False)],
     fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="qdc, quanteda or liwc (default: from the "
-                                               "suffix: .qdc, .yml/.yaml, .dic).", show_default=False)] = None,
+                                               "suffix: .qdc/.qdpx/.qde, .yml/.yaml, .dic).",
+                                               show_default=False)] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="YAML codebook to write (default: stdout).",
                                                      show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="The codebook's name (default: the file's).",
@@ -79,6 +87,8 @@ def qdpx_command(
                                                      "is not rejected (default: accepted ones only).")] = False,
     name: Annotated[Optional[str], typer.Option("--name", help="Project name (default: the project file's).",
                                                 show_default=False)] = None,
+    cases: Annotated[bool, typer.Option("--cases", help="Also one case per document with its attributes (QualCoder "
+                                        "then shows them as case attributes only).")] = False,
     project: ProjectOption = None,
     codebook: CodebookOption = None,
 ) -> None:
@@ -86,7 +96,7 @@ def qdpx_command(
     from ..qda import export_qdpx
 
     result = export_qdpx(project=project, out=out_file, include_unreviewed=include_unreviewed, codebook=codebook,
-                         name=name)
+                         name=name, cases=cases)
     err.print(f"wrote {result.sources} notes, {result.codes} codes, {result.variables} variables and "
               f"{result.codings} codings to {escape(result.out)}")
     if not result.codings and not include_unreviewed:

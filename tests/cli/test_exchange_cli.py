@@ -82,7 +82,12 @@ def test_export_qdpx(runner, project, tmp_path) -> None:
     assert result.exit_code == 0 and "and 3 codings" in result.stderr
     with zipfile.ZipFile(tmp_path / "all.qdpx") as archive:
         assert b'name="Deflection study"' in archive.read("project.qde")
-        assert len([n for n in archive.namelist() if n.startswith("Sources/")]) == 2
+        assert len([n for n in archive.namelist() if n.startswith("sources/")]) == 2
+        assert b"<Case " not in archive.read("project.qde")
+    result = run(runner, "export", "qdpx", "-p", str(project), "--out", str(tmp_path / "cases.qdpx"), "--cases")
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(tmp_path / "cases.qdpx") as archive:
+        assert archive.read("project.qde").count(b"<Case ") == 2
 
 
 def test_export_matrix(runner, project, tmp_path) -> None:
@@ -115,3 +120,39 @@ def test_export_matrix(runner, project, tmp_path) -> None:
 def test_every_command_has_help(runner, command) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and len(result.stdout) > 200
+
+
+def test_codebook_export_for_taguette(runner, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run(runner, "codebook", "export", "--format", "taguette")
+    assert result.exit_code == 0 and "wrote 12 codes to deflection.csv" in result.stderr, result.output
+    with (tmp_path / "deflection.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    book = load_codebook()
+    assert rows[0] == ["tag", "description"]  # the header Taguette's codebook import looks for
+    assert [row[0] for row in rows[1:]] == [code.label for code in book.codes]
+    paperwork = rows[1 + book.code_ids().index("paperwork")][1]
+    assert paperwork.startswith(book.code("paperwork").definition) and paperwork.endswith("phantomcode id: paperwork")
+
+
+def test_codebook_import_reads_projects_old_namespaces_and_chinese_names(runner, tmp_path) -> None:
+    from qdpx_fixtures import write_qdpx
+
+    project = write_qdpx(tmp_path / "team.qdpx")
+    result = run(runner, "codebook", "import", str(project))
+    assert result.exit_code == 0, result.output
+    assert "- id: paperwork" in result.stdout and "- id: return_home" in result.stdout
+    (tmp_path / "old.qdc").write_text(
+        "<CodeBook xmlns='urn:QDA-XML:codebook:0:4'><Codes>"
+        "<Code guid='a1000000-0000-4000-8000-000000000001' name='户口' isCodable='true'/>"
+        "<Code guid='a1000000-0000-4000-8000-000000000002' name='户口' isCodable='true'/>"
+        "<Code guid='a1000000-0000-4000-8000-000000000003' name='五证 papers' isCodable='true'/>"
+        "</Codes></CodeBook>", encoding="utf-8")
+    result = run(runner, "codebook", "import", str(tmp_path / "old.qdc"), "--out", str(tmp_path / "old.yaml"))
+    assert result.exit_code == 0 and "lint: 0 error(s)" in result.stderr, result.output
+    assert load_codebook(tmp_path / "old.yaml").code_ids() == ["hukou", "hukou_2", "wuzheng_papers"]
+    with zipfile.ZipFile(tmp_path / "zipped.qdc", "w") as archive:
+        archive.writestr("codebook.xml", "<CodeBook/>")
+    result = run(runner, "codebook", "import", str(tmp_path / "zipped.qdc"))
+    assert result.exit_code == 2 and "a zip archive with no project.qde at its top" in result.stderr
+    assert "not well-formed" not in result.stderr

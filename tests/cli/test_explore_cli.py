@@ -44,7 +44,7 @@ def test_export_segments_rows_slice_back_to_the_text(runner, coded) -> None:
             assert words in row["text"]
     paperwork = [r for r in rows if r["code"] == "paperwork"]
     assert {(r["doc_id"], r["text"], r["negated"]) for r in paperwork} == {
-        ("A", PAPERWORK, "False"), ("B", NEGATED, "True")}
+        ("A", PAPERWORK, "FALSE"), ("B", NEGATED, "TRUE")}
     assert paperwork[0]["city"] == "Beijing", "segment export uses the codebook's canonical city"
 
 

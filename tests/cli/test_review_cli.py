@@ -176,9 +176,15 @@ def test_a_sheet_saved_by_excel_as_gbk_is_read_as_gb18030_and_says_so(runner, pr
     assert result.exit_code == 0, result.output
     assert "2 rows read (decoded as gb18030, not UTF-8); decisions: 1 accept, 1 add" in result.stderr
     decisions = json.loads(run(runner, "review", "stats", "-p", str(project), "-f", "json").stdout)
-    assert {row["code"]: row["added"] for row in decisions["codes"]}["class_size"] == 1
     with sqlite3.connect(project) as connection:
         assert connection.execute("SELECT note FROM reviews WHERE note != ''").fetchall() == [("太多",)]
+        assert connection.execute("SELECT decision, reviewer, text FROM reviews WHERE code = 'class_size'"
+                                  ).fetchall() == [("add", "ana", "名额已满。")], "the add row, read intact"
+        rules_code_it = connection.execute("SELECT count(*) FROM codings WHERE doc_id = 'ZH-02' AND code = 'class_size'"
+                                           " AND rule != 'review/add'").fetchone()[0]
+    class_size = {row["code"]: row for row in decisions["codes"]}["class_size"]
+    assert rules_code_it and (class_size["accepted"], class_size["added"]) == (1, 0), \
+        "an add the rules make too confirms them: counted as accepted, not as missed"
 
 
 def test_a_second_reviewer_is_recorded_and_two_coders_can_be_compared(runner, project, tmp_path) -> None:
