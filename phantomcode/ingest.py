@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 import signal
 import threading
 import traceback
@@ -25,34 +26,12 @@ from . import __version__
 from .codebook import Codebook, load_codebook
 from .codebook_choice import choose_codebook, codebook_path_for, recorded_path
 from .errors import Interrupted, NoteError, UsageError, WorkerLost
-from .notes import (
-    DEFAULT_MAX_BYTES,
-    FolderScan,
-    NoteFile,
-    Sidecar,
-    check_has_notes,
-    compile_path_template,
-    file_hash,
-    load_sidecars,
-    meta_hash,
-    path_attributes,
-    scan_note_folder,
-    sidecar_for,
-)
+from .notes import (DEFAULT_MAX_BYTES, FolderScan, NoteFile, Sidecar, check_has_notes, compile_path_template,
+                    file_hash, load_sidecars, meta_hash, path_attributes, scan_note_folder, sidecar_for)
 from .pii import check_mode
-from .store import CodedRows, DocumentRecord, Store, StoredState, resolve_project_path
-from .workers import (
-    IngestJob,
-    NoteOutcome,
-    NoteSkip,
-    NoteTask,
-    RecodeJob,
-    WorkerPool,
-    index_chunks,
-    list_chunks,
-    read_and_code,
-    recode,
-)
+from .store import CodedRows, DocumentRecord, Store, StoredState, remove_empty_project, resolve_project_path
+from .workers import (IngestJob, NoteOutcome, NoteSkip, NoteTask, RecodeJob, WorkerPool, index_chunks, list_chunks,
+                      read_and_code, recode)
 
 if TYPE_CHECKING:
     from .coding import CodingEngine
@@ -233,8 +212,23 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     check_has_notes(root, files)
     template = compile_path_template(path_attrs) if path_attrs else None
     check_mode(pii)
-    if not resolve_project_path(project).exists():
+    new_project = not resolve_project_path(project).exists()
+    if new_project:
         codebook = choose_codebook(codebook, None)  # a bad codebook stops the command before it makes a project
+    try:
+        return _ingest(root, scan, template, project=project, codebook=codebook, max_bytes=max_bytes, prune=prune,
+                       jobs=jobs, model=model, pii=pii, batch_size=batch_size, progress=progress)
+    except BaseException:
+        if new_project:
+            remove_empty_project(project)  # a first run that stored nothing leaves no project file behind
+        raise
+
+
+def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, project: str | Path | None,
+            codebook: str | Path | Codebook | None, max_bytes: int, prune: bool, jobs: int, model: str | None,
+            pii: str, batch_size: int, progress: Progress | None) -> IngestReport:
+    """``ingest`` once its inputs are checked: open the project, plan, code and store the notes."""
+    files = scan.files
     with Store.open(project) as store, store.writer():
         book = _identify_codebook(store, codebook)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",

@@ -187,6 +187,22 @@ def resolve_project_path(path: str | Path | None) -> Path:
     return Path(path or os.environ.get(PROJECT_ENV) or DEFAULT_PROJECT)
 
 
+def remove_empty_project(path: str | Path | None) -> None:
+    """Delete the project at ``path`` with its journal and lock files if it holds no document: for a
+    command that created the project and failed before storing anything, so that it leaves nothing
+    behind. A project with documents, or a file that is no project, is left alone."""
+    path = resolve_project_path(path)
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as connection:
+            documents = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+        connection.close()
+    except sqlite3.Error:
+        return
+    if documents == 0:
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.lock")):
+            leftover.unlink(missing_ok=True)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

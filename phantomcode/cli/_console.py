@@ -31,14 +31,17 @@ def fits(table: Table, console: Console) -> bool:
 
 def compact(table: Table, console: Console, *, always: bool = False) -> Table:
     """``table`` as is when it fits ``console``; else with a rule under the header only and two
-    spaces between columns (10 to 20 columns less), so what a narrow terminal (80 columns) would
-    wrap or cut fits."""
+    spaces between columns (10 to 20 columns less), else with no rules and one space, so what a
+    narrow terminal (80 columns) would wrap or cut fits."""
     if always or not fits(table, console):
         table.box = box.SIMPLE_HEAD
         table.padding = (0, 1)
         table.collapse_padding = True
         table.pad_edge = False
         table.show_edge = False
+    if not fits(table, console):
+        table.box = None
+        table.padding = (0, 1, 0, 0)
     return table
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from ..agree import agreement
 from ..outputs import choose_format
@@ -48,8 +48,8 @@ def agree_command(
         writer.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()} for row in rows)
     else:
         scored = [name for name in report.coders if name != report.reference] if report.reference else []
-        table = Table("code", "units", *(f"coded: {n}" for n in report.coders), "agreement", "kappa", "alpha",
-                      *(f"{m} {n}" for n in scored for m in ("P", "R", "F1")),
+        table = Table(Column("code", no_wrap=True), "units", *(f"coded\n{n}" for n in report.coders), "agree",
+                      "kappa", "alpha", *(f"{m}\n{n}" for n in scored for m in ("P", "R", "F1")),
                       title=f"{' vs '.join(report.coders)}: {report.units} units ({report.unit_source})")
         for row in rows:
             table.add_row(escape(row["code"]), str(row["units"]), *(str(row[f"coded_{n}"]) for n in report.coders),

@@ -11,15 +11,9 @@ from rich.table import Column, Table
 
 from ..outputs import choose_format
 from ..report import parse_where, split_codes
-from ..review import (
-    export_review,
-    import_review,
-    review_stats,
-    stats_json,
-    stats_records,
-)
+from ..review import ReviewStats, export_review, import_review, review_stats, stats_json, stats_records
 from ..sanitise import markup_text as escape
-from ._console import err, out, show
+from ._console import compact, err, fits, out, show, table_console
 from ._options import CodebookOption, ProjectOption
 
 app = typer.Typer(help="Review codings in a spreadsheet, import the decisions, see precision and missed codings.",
@@ -104,15 +98,10 @@ def stats_command(
     elif fmt == "json":
         out.file.write(stats_json(stats) + "\n")
     else:
-        table = Table(Column("code", no_wrap=True), "proposed", "pending", "accepted", "rejected",
-                      Column("precision [95% CI]", no_wrap=True), "added", "lost",
-                      title=f"Review: {stats.decisions} decisions")
-        for row in stats.rows():
-            precision = ("—" if row["precision"] is None else
-                         f"{row['precision']:.2f} [{row['precision_low']:.2f}, {row['precision_high']:.2f}]")
-            table.add_row(row["code"], *(str(row[k]) for k in ("proposals", "pending", "accepted", "rejected")),
-                          precision, str(row["added"]), str(row["lost"]),
-                          style="bold" if row["code"] == "total" else None)
+        table = _stats_table(stats, _STATS_HEADERS)
+        if not fits(compact(table, table_console()), table_console()):  # a narrow terminal: short headers
+            table = _stats_table(stats, _SHORT_STATS_HEADERS)
+            err.print("prop: proposed; pend: pending; acc: accepted; rej: rejected; P: precision")
         show(table)
         err.print("added: codings the rules missed; lost: accepted codings the rules no longer make")
     if stats.stale:
@@ -124,6 +113,22 @@ def stats_command(
                       f"{escape(stale.reviewer)}{where}: {escape(stale.text[:60])!r}")
         if len(stats.stale) > MAX_LISTED:
             err.print(f"  ... {len(stats.stale) - MAX_LISTED} more (--format json lists them all)")
+
+
+_STATS_HEADERS = ("proposed", "pending", "accepted", "rejected", "precision [95% CI]", "added", "lost")
+_SHORT_STATS_HEADERS = ("prop", "pend", "acc", "rej", "P [95% CI]", "added", "lost")
+
+
+def _stats_table(stats: ReviewStats, headers: tuple[str, ...]) -> Table:
+    table = Table(Column("code", no_wrap=True), *headers[:4], Column(headers[4], no_wrap=True), *headers[5:],
+                  title=f"Review: {stats.decisions} decisions")
+    for row in stats.rows():
+        precision = ("—" if row["precision"] is None else
+                     f"{row['precision']:.2f} [{row['precision_low']:.2f}, {row['precision_high']:.2f}]")
+        table.add_row(row["code"], *(str(row[k]) for k in ("proposals", "pending", "accepted", "rejected")),
+                      precision, str(row["added"]), str(row["lost"]),
+                      style="bold" if row["code"] == "total" else None)
+    return table
 
 
 def _encoding_note(encoding: str) -> str:

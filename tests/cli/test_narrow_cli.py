@@ -68,3 +68,17 @@ def test_evaluate_and_kwic_fit(sample, width, monkeypatch, capsys) -> None:
     assert max(cell_len(line) for line in hits) <= width
     assert len(hits) == 13, "a header and one line per hit"
     assert "12 line(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_agree_and_review_stats_fit(sample, width, monkeypatch, capsys) -> None:
+    from phantomcode.cli import agree, review
+
+    console = terminal(width)
+    monkeypatch.setattr(_console, "out", console)
+    agree.agree_command(coders=["auto", str(GOLD)], reference="gold", code=None, units_from=None, fmt="table",
+                        project=sample, codebook=None)
+    review.stats_command(fmt="table", project=sample, codebook=None)
+    text = console.file.getvalue()
+    assert_fits(text, width)
+    assert "reimbursement_gap" in text and "unexplained_refusal" in text, "code IDs whole"

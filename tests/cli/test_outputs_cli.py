@@ -117,3 +117,10 @@ def test_bom_for_excel_on_request(runner, project, tmp_path) -> None:
         assert runner.invoke(app, ["export", kind, "-p", str(project), "-o", str(plain)]).exit_code == 0
         assert runner.invoke(app, ["export", kind, "-p", str(project), "-o", str(marked), "--bom"]).exit_code == 0
         assert plain.read_bytes()[:7] == b"doc_id," and marked.read_bytes()[:10] == b"\xef\xbb\xbfdoc_id,", kind
+
+
+def test_a_first_ingest_that_fails_later_leaves_no_project_either(runner, tmp_path, write_note, notes_dir) -> None:
+    write_note("a.md", NOTE)
+    result = runner.invoke(app, ["ingest", str(notes_dir), "-p", str(tmp_path / "new.db"), "--model", "no_such_model"])
+    assert result.exit_code == 2 and "no_such_model" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]

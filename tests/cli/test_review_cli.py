@@ -105,7 +105,9 @@ def test_agree_table_csv_json(runner, project, tmp_path) -> None:
     result = run(runner, "agree", "auto", str(gold), "-p", str(project), "--reference", "gold")
     assert result.exit_code == 0, result.output
     assert "auto vs gold: 2 units (sentences of the gold file gold)" in result.stdout
-    assert "P auto" in result.stdout and "overall" in result.stdout
+    header = [line for line in result.stdout.splitlines() if line.startswith("┃")]
+    assert [cell.strip() for cell in header[0].split("┃")[-4:-1]] == ["P", "R", "F1"]
+    assert [cell.strip() for cell in header[1].split("┃")[-4:-1]] == ["auto"] * 3 and "overall" in result.stdout
     result = run(runner, "agree", "auto", str(gold), "-p", str(project), "--format", "csv", "--code", "paperwork")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["code"] for r in rows] == ["paperwork", "overall"]
