@@ -179,3 +179,18 @@ def test_docx_limit_checks_zip_directory_sizes() -> None:
 
     check_docx_package(buffer.getvalue())  # small and ordinary: passes
     check_docx_package(b"not a zip at all")  # python-docx reports that one in its own words
+
+
+def test_review_and_gold_csvs_read_fields_over_131072_characters(tmp_path: Path) -> None:
+    from phantomcode.evaluate import read_gold
+    from phantomcode.review import read_review_sheet
+
+    long_value = "y" * 200_000
+    gold = tmp_path / "gold.csv"
+    gold.write_text(f"note_id,sentence,codes\nA1,{long_value},fees\n")
+    [unit] = read_gold(gold)
+    assert unit.sentence == long_value and unit.codes == {"fees"}
+    sheet = tmp_path / "review.csv"
+    sheet.write_text(f"key,code,decision,note\nA1:0-4:fees,fees,accept,{long_value}\n")
+    [(row, cells)] = read_review_sheet(sheet)
+    assert row == 2 and cells["note"] == long_value
