@@ -1,7 +1,9 @@
 """Agreement between coders on sentence units: percent agreement, Cohen's kappa, Krippendorff's alpha.
 
 A coder is ``auto`` (what the rules count, review ignored), ``reviewed`` (what counts after review
-decisions, including accepted codings the rules no longer make) or a gold CSV
+decisions, including accepted codings the rules no longer make), ``reviewed:NAME`` (the rules after
+one reviewer's own decisions: two coders who reviewed the same sheet are ``reviewed:ana`` and
+``reviewed:bo``) or a gold CSV
 (``note_id,sentence,codes``, codes separated by ``;``), named after its file.
 
 **Units.** When a gold file is among the inputs, the units are the first gold file's sentences
@@ -12,7 +14,10 @@ every sentence in which some rule fired (counted or not) or a reviewer added a c
 rule touched are not stored, so the figures then describe the sentences the rules proposed
 something for; for a figure over all sentences, compare against a gold file that lists them.
 ``units_from`` restricts the units to those of a review sheet (the sampled segments) or, with
-``"reviewed"``, to the segments that carry a review decision.
+``"reviewed"``, to the segments that carry a review decision. Whenever ``reviewed`` is a coder,
+a unit counts only once it is decided: it carries a decision and every coding the rules count in
+it has one. Elsewhere ``reviewed`` would repeat the rules (nobody has looked yet) and inflate
+agreement; such pending units are left out and counted (``pending``).
 
 **Figures**, per code (present or absent in a unit, so a unit nobody coded is agreement on
 absence) and overall (every unit x code pair is one binary item):
@@ -40,9 +45,12 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from .codebook import Codebook
+from .codebook_choice import choose_codebook
 from .errors import UsageError
 from .evaluate import read_gold
 from .metrics import score_counts
+from .report import check_codes
 from .review import parse_coding_key, read_review_sheet
 from .store import Store
 
@@ -50,6 +58,15 @@ __all__ = ["AgreementReport", "CodeAgreement", "agreement", "cohen_kappa", "krip
            "percent_agreement"]
 
 STORE_CODERS = ("auto", "reviewed")
+REVIEWER_PREFIX = "reviewed:"  # reviewed:NAME: the rules after one reviewer's own decisions (a second coder's)
+
+
+def _from_store(spec: str) -> bool:
+    return spec in STORE_CODERS or spec.startswith(REVIEWER_PREFIX)
+
+
+def _reviewer(spec: str) -> str | None:
+    return spec[len(REVIEWER_PREFIX):] if spec.startswith(REVIEWER_PREFIX) else None
 Value = int | None  # 1 present, 0 absent, None: this coder has no value for the unit
 
 
@@ -140,6 +157,7 @@ class AgreementReport:
     per_code: tuple[CodeAgreement, ...]
     overall: CodeAgreement
     problems: tuple[str, ...]
+    pending: int = 0  # units left out because they carry no review decision yet (``reviewed`` takes part)
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per code, then ``overall``: ready for CSV or ``pandas.DataFrame``."""
@@ -149,7 +167,7 @@ class AgreementReport:
         def clean(value: Any) -> Any:
             return round(value, 4) if isinstance(value, float) else value
         return json.dumps({"coders": list(self.coders), "reference": self.reference, "units": self.units,
-                           "unit_source": self.unit_source,
+                           "unit_source": self.unit_source, "pending_units_left_out": self.pending,
                            "codes": [{k: clean(v) for k, v in row.items()} for row in self.rows()],
                            "problems": list(self.problems)}, ensure_ascii=False, indent=2)
 
@@ -184,11 +202,13 @@ class _Unit:
 
 
 def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None, reference: str | None = None,
-              codes: Sequence[str] | None = None, units_from: str | Path | None = None) -> AgreementReport:
+              codes: Sequence[str] | None = None, units_from: str | Path | None = None,
+              codebook: str | Path | Codebook | None = None) -> AgreementReport:
     """Agreement between two or more coders (see the module doc for units and figures).
 
     ``inputs``: "auto", "reviewed" or gold CSV paths. ``reference`` names one of them (its name:
-    "auto", "reviewed" or the gold file's stem, or the input as given). Raises ``UsageError``
+    "auto", "reviewed" or the gold file's stem, or the input as given). Codes follow the codebook
+    (``codebook``, else the project's) when the project takes part. Raises ``UsageError``
     for fewer than two inputs, an unknown input or reference, or a missing project.
     """
     if len(inputs) < 2:
@@ -196,13 +216,20 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     coders = _coders(inputs)
     names = tuple(name for name, _ in coders)
     reference = _reference(reference, inputs, names)
-    golds = {name: _gold_table(spec) for name, spec in coders if spec not in STORE_CODERS}
-    needs_store = any(spec in STORE_CODERS for _, spec in coders) or units_from is not None
+    golds = {name: _gold_table(spec) for name, spec in coders if not _from_store(spec)}
+    needs_store = any(_from_store(spec) for _, spec in coders) or units_from is not None
     problems: list[str] = []
     store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
+    pending = 0
+    order: list[str] = []
     with (Store.open(project, readonly=True) if needs_store else _NoStore()) as store:
+        if needs_store:
+            book = choose_codebook(codebook, store, check_patterns=False)
+            order = book.code_ids()
+            if codes:
+                check_codes(book, codes, extra=[*store.code_counts(), *store.review_proposals()])
         if golds:
-            frame_name = next(name for name, spec in coders if spec not in STORE_CODERS)
+            frame_name = next(name for name, spec in coders if not _from_store(spec))
             units, problems = _gold_units(golds[frame_name], store if needs_store else None)
             source = f"sentences of the gold file {frame_name}"
         else:
@@ -210,17 +237,24 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
             source = "stored segments"
         if units_from is not None:
             units, source = _restrict(units, units_from, store, source)
+        for spec in dict.fromkeys(spec for _, spec in coders if _from_store(spec) and spec != "auto"):
+            units, left_out = _decided_only(units, store, _reviewer(spec))
+            pending += left_out
+            if pending and not units:
+                raise UsageError(f"none of the {pending} units has a review decision yet, so 'reviewed' has nothing "
+                                 "to agree on: import a filled-in review sheet first (review import)")
         for name, spec in coders:
-            if spec in STORE_CODERS:
-                store_spans[name] = store.agreement_spans(spec)
+            if _from_store(spec):
+                store_spans[name] = store.agreement_spans(spec.partition(":")[0], reviewer=_reviewer(spec))
     values: dict[str, list[frozenset[str] | None]] = {}
     for name, spec in coders:
-        if spec in STORE_CODERS:
+        if _from_store(spec):
             values[name] = [_codes_at(store_spans[name], unit) for unit in units]
         else:
             table = golds[name][1]
             values[name] = [table.get((unit.doc_id, unit.occurrence)) for unit in units]
-    code_list = list(codes) if codes else sorted(set().union(*(v for row in values.values() for v in row if v)))
+    found = set().union(*(v for row in values.values() for v in row if v))
+    code_list = list(codes) if codes else [c for c in order if c in found] + sorted(found - set(order))
     per_code = []
     pooled: list[list[Value]] = [[] for _ in names]
     for code in code_list:
@@ -230,7 +264,7 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
         per_code.append(code_agreement(code, data, names, reference))
     overall = code_agreement("overall", pooled, names, reference)
     return AgreementReport(coders=names, reference=reference, unit_source=source, units=len(units),
-                           per_code=tuple(per_code), overall=overall, problems=tuple(problems))
+                           per_code=tuple(per_code), overall=overall, problems=tuple(problems), pending=pending)
 
 
 class _NoStore:
@@ -248,12 +282,13 @@ def _coders(inputs: Sequence[str | Path]) -> list[tuple[str, str]]:
     coders, seen = [], Counter()
     for item in inputs:
         spec = str(item)
-        if spec in STORE_CODERS:
+        if _from_store(spec):
             name = spec
         elif Path(spec).is_file():
             name = Path(spec).stem
         else:
-            raise UsageError(f"{spec!r}: not 'auto', 'reviewed' or an existing gold CSV file")
+            raise UsageError(f"{spec!r}: not 'auto', 'reviewed', 'reviewed:NAME' (one reviewer's decisions) or an "
+                             "existing gold CSV file")
         seen[name] += 1
         coders.append((name if seen[name] == 1 else f"{name}#{seen[name]}", spec))
     return coders
@@ -325,12 +360,30 @@ def _restrict(units: list[_Unit], units_from: str | Path, store: Store, source: 
             elif cells.get("doc_id") and cells.get("start", "").isdigit() and cells.get("end", "").isdigit():
                 spans.append((cells["doc_id"], int(cells["start"]), int(cells["end"])))
         label = f"segments listed in {Path(units_from).name}"
+    by_doc = _spans_by_doc(spans)
+    kept = [u for u in units if u.start is not None and _overlaps(by_doc, u)]
+    return kept, f"{source}, restricted to {label}"
+
+
+def _decided_only(units: list[_Unit], store: Store, reviewer: str | None) -> tuple[list[_Unit], int]:
+    """(the units a reviewer has decided, how many were left out): a unit is decided when it
+    overlaps a review decision (of ``reviewer``, when given) and no coding the rules count in it
+    still waits for one."""
+    decided = _spans_by_doc(store.agreement_units(reviewed_only=True, reviewer=reviewer))
+    waiting = _spans_by_doc(store.pending_spans(reviewer=reviewer))
+    kept = [u for u in units if u.start is not None and _overlaps(decided, u) and not _overlaps(waiting, u)]
+    return kept, len(units) - len(kept)
+
+
+def _spans_by_doc(spans: Sequence[tuple[str, int, int]]) -> dict[str, list[tuple[int, int]]]:
     by_doc: dict[str, list[tuple[int, int]]] = {}
     for doc_id, start, end in spans:
         by_doc.setdefault(doc_id, []).append((start, end))
-    kept = [u for u in units if u.start is not None
-            and any(s < u.end and e > u.start for s, e in by_doc.get(u.doc_id, []))]
-    return kept, f"{source}, restricted to {label}"
+    return by_doc
+
+
+def _overlaps(spans: dict[str, list[tuple[int, int]]], unit: _Unit) -> bool:
+    return any(s < unit.end and e > unit.start for s, e in spans.get(unit.doc_id, []))
 
 
 def _codes_at(spans: dict[str, list[tuple[int, int, str]]], unit: _Unit) -> frozenset[str]:

@@ -38,7 +38,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from phantomcode.errors import CodebookError
 from phantomcode.limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
-from phantomcode.rule_checks import nested_quantifier, regex_problem, token_pattern_problems
+from phantomcode.rule_checks import (
+    nested_quantifier,
+    regex_problem,
+    token_pattern_problems,
+)
 
 __all__ = [
     "Code",
@@ -255,25 +259,6 @@ def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True
     if errors or codebook is None:
         raise CodebookError(f"{path}: {len(errors)} error(s) in codebook", problems)
     return codebook
-
-
-def choose_codebook(codebook: str | Path | Codebook | None, *, remembered: str | None = None,
-                    check_patterns: bool = True) -> Codebook:
-    """The codebook given, else the project's last one (``remembered``, if still on disk), else the default.
-
-    Remembering the project's codebook lets a researcher edit their YAML and simply run
-    ``phantomcode code`` without repeating ``--codebook`` every time.
-    """
-    if isinstance(codebook, Codebook):
-        return codebook
-    return load_codebook(remembered_codebook_path(codebook, remembered), check_patterns=check_patterns)
-
-
-def remembered_codebook_path(codebook: str | Path | None, remembered: str | None) -> Path | None:
-    """The codebook path given, else the project's remembered one if still on disk, else None (the default)."""
-    if codebook is None and remembered is not None and Path(remembered).is_file():
-        return Path(remembered)
-    return None if codebook is None else Path(codebook)
 
 
 def lint_codebook(path: str | Path, *, source: bytes | None = None) -> list[Problem]:
@@ -630,12 +615,12 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
     for expression, node in (reader.text_list(keys["regex"][1], f"{where}: regex") if "regex" in keys else []):
         problem = regex_problem(expression)
         if problem is not None:
-            reader.at(node, "CB005", f"{where}: invalid regex {expression!r}: {problem}")
+            reader.at(node, "CB005", f"{where}: invalid regex {_quoted(expression)}: {problem}")
             continue
         if re.compile(expression, re.IGNORECASE).fullmatch(""):
-            reader.at(node, "W006", f"{where}: regex {expression!r} can match empty text")
+            reader.at(node, "W006", f"{where}: regex {_quoted(expression)} can match empty text")
         if nested_quantifier(expression):
-            reader.at(node, "W008", f"{where}: regex {expression!r} repeats a group that holds a repeat "
+            reader.at(node, "W008", f"{where}: regex {_quoted(expression)} repeats a group that holds a repeat "
                       "(like '(a+)+'): it can take minutes on one note; write it without the nesting")
         regexes.append(expression)
     near = []
@@ -644,6 +629,11 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
         if rule is not None:
             near.append(rule)
     return RuleSet(terms=tuple(terms), patterns=tuple(patterns), regex=tuple(regexes), near=tuple(near))
+
+
+def _quoted(text: str) -> str:
+    """``text`` between quotes as written: ``repr`` would double every backslash of a regex."""
+    return f"'{text}'"
 
 
 def _read_near(reader: _Reader, node: Node, where: str) -> NearRule | None:

@@ -35,14 +35,19 @@ class SchemaTooNewError(ProjectError):
     """The project was written by a newer phantomcode whose schema this version does not know."""
 
 
+class EmptyFolderError(PhantomcodeError):
+    """The notes folder holds no note file: nothing was ingested (exit 1, as for skipped input)."""
+
+
 class NoteError(PhantomcodeError):
     """One note cannot be read; ingest records it as skipped and carries on."""
 
 
 class CodebookError(PhantomcodeError):
-    """The codebook cannot be loaded; ``problems`` lists every issue with its position."""
+    """The codebook cannot be loaded (missing, unreadable, invalid): the command could not run.
+    ``problems`` lists every issue with its position."""
 
-    exit_code = 1
+    exit_code = 2
 
     def __init__(self, message: str, problems: list | None = None) -> None:
         super().__init__(message)

@@ -2,7 +2,9 @@
 
 The gold CSV has columns ``note_id,sentence,codes`` (codes separated by ``;``, empty for an
 uncoded sentence). Each gold sentence is located in its stored document; the predicted codes of
-that sentence are the counted codings (not negated, hypothetical or rejected) overlapping it.
+that sentence are the codings overlapping it that the rules count (not negated or hypothetical).
+Review decisions are left out unless asked for (``with_decisions``): then rejected codings drop
+out and accepted or added ones count, which measures rules and reviewers together, not the rules.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import UsageError
+from .errors import NoteError, PhantomcodeError, UsageError
 from .limits import LimitExceeded, read_csv_rows
 from .metrics import MetricsReport, sentence_metrics
-from .notes import decode_bytes, normalise_text
+from .notes import decode_table_bytes, normalise_text
 from .store import Store
+
+if TYPE_CHECKING:
+    from .codebook import Codebook
 
 GOLD_COLUMNS = ("note_id", "sentence", "codes")
 
@@ -32,15 +38,25 @@ class GoldUnit:
 class Evaluation:
     metrics: MetricsReport
     problems: tuple[str, ...]  # gold rows that could not be used, by row number
+    measured: str              # what was scored: "rules" or "rules with review decisions"
+    gold_rows: int             # rows in the gold file (metrics.units of them were used)
+    gold_encoding: str         # how the gold CSV was decoded
 
 
 def read_gold(path: str | Path) -> list[GoldUnit]:
     """Parse a gold CSV; raises ``UsageError`` when the file or its header is unusable."""
+    return _read_gold(path)[0]
+
+
+def _read_gold(path: str | Path) -> tuple[list[GoldUnit], str]:
+    """The gold units and the encoding the file was read with (see ``decode_table_bytes``)."""
     path = Path(path)
     try:
-        text, _ = decode_bytes(path.read_bytes())
+        text, encoding = decode_table_bytes(path.read_bytes())
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the gold file ({exc.strerror})") from None
+    except NoteError as exc:
+        raise UsageError(f"{path}: cannot read the gold file: {exc}") from None
     try:  # fields up to limits.MAX_CSV_FIELD_CHARS (csv's default stops at 131,072)
         header, *records = [row for row in read_csv_rows(normalise_text(text)) if row] or [[]]
     except LimitExceeded as exc:
@@ -52,17 +68,31 @@ def read_gold(path: str | Path) -> list[GoldUnit]:
     rows = [dict(zip(header, values)) for values in records]
     return [GoldUnit(number, (row.get("note_id") or "").strip(), (row.get("sentence") or "").strip(),
                      frozenset(c.strip() for c in (row.get("codes") or "").split(";") if c.strip()))
-            for number, row in enumerate(rows, start=2)]
+            for number, row in enumerate(rows, start=2)], encoding
 
 
-def evaluate(gold_path: str | Path, *, project: str | Path | None = None,
-             codes: Sequence[str] | None = None) -> Evaluation:
-    """Sentence-level precision, recall, F1 and kappa of the project's codings against the gold file."""
-    units = read_gold(gold_path)
+def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes: Sequence[str] | None = None,
+             with_decisions: bool = False, codebook: str | Path | Codebook | None = None) -> Evaluation:
+    """Sentence-level precision, recall, F1 and kappa of the rules' codings (with review decisions
+    applied when ``with_decisions``) against the gold file; codes in the codebook's order.
+
+    Raises ``UsageError`` for an unusable gold file, ``EvaluationError`` (exit 1) when none of its
+    sentences is found in the project (the gold file belongs to other notes).
+    """
+    from .codebook_choice import choose_codebook
+
+    units, encoding = _read_gold(gold_path)
     with Store.open(project, readonly=True) as store:
+        book = choose_codebook(codebook, store, check_patterns=False)
         texts = store.document_texts(u.note_id for u in units)
-        spans = store.counted_spans()
+        spans = store.agreement_spans("reviewed" if with_decisions else "auto")
         known_codes = sorted(store.code_counts())
+    missing = sorted({u.note_id for u in units if u.note_id not in texts})
+    if units and len(missing) == len({u.note_id for u in units}):
+        shown = ", ".join(repr(m) for m in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise EvaluationError(f"{gold_path}: none of its {len(units)} sentences can be scored: the project has "
+                              f"none of the {len(missing)} documents the gold file names ({shown}); "
+                              "is this the project the gold file was made for?")
     problems: list[str] = []
     gold: list[set[str]] = []
     predicted: list[set[str]] = []
@@ -80,8 +110,15 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None,
         cursor[unit.note_id] = end
         gold.append(set(unit.codes))
         predicted.append({code for s, e, code in spans.get(unit.note_id, []) if s < end and e > start})
-    code_list = list(codes) if codes else sorted(set().union(*gold, known_codes) if gold else known_codes)
-    return Evaluation(sentence_metrics(gold, predicted, code_list), tuple(problems))
+    found = set().union(*gold, known_codes) if gold else set(known_codes)
+    order = book.code_ids()
+    code_list = list(codes) if codes else [c for c in order if c in found] + sorted(found - set(order))
+    return Evaluation(sentence_metrics(gold, predicted, code_list), tuple(problems),
+                      "rules with review decisions" if with_decisions else "rules", len(units), encoding)
+
+
+class EvaluationError(PhantomcodeError):
+    """No gold sentence could be scored: the gold file and the project hold different notes."""
 
 
 def _locate(text: str, sentence: str, after: int) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .codebook import Code, Codebook
+from .codebook_choice import choose_codebook
 from .errors import UsageError
 from .globs import can_scan_words, glob_phrase_spans
 from .store import Store
@@ -76,19 +77,33 @@ def _terms_of(code: Code) -> list[str]:
 
 
 def kwic(*, project: str | Path | None = None, code: str | None = None, term: str | None = None,
-         width: int = CONTEXT_CHARS, limit: int | None = None) -> Iterator[KwicLine]:
+         width: int = CONTEXT_CHARS, limit: int | None = None,
+         codebook: str | Path | Codebook | None = None) -> Iterator[KwicLine]:
     """Keyword-in-context lines: the matched words of a code's codings, or every occurrence of a term.
 
     A term is matched case-insensitively as a whole word; ``*`` is a wildcard (``reimburs*``).
+    A code must be one of the codebook's (the project's own unless ``codebook`` names one) or one
+    the project holds codings of; ``UsageError`` lists them otherwise.
     """
-    if (code is None) == (term is None):
+    if code is None and term is None:
+        raise UsageError("nothing to look for: give a TERM (a word or phrase, * as wildcard) or --code ID "
+                         "(the matched words of a code), e.g. kwic --code paperwork")
+    if code is not None and term is not None:
         raise UsageError("give either --code ID or a TERM, not both")
     with Store.open(project, readonly=True) as store:
+        if code is not None:
+            _check_code(code, choose_codebook(codebook, store, check_patterns=False), store)
         lines = _code_lines(store, code, width) if code is not None else _term_lines(store, term or "", width)
         for count, line in enumerate(lines, start=1):
             yield line
             if limit is not None and count >= limit:
                 return
+
+
+def _check_code(code: str, book: Codebook, store: Store) -> None:
+    from .report import check_codes
+
+    check_codes(book, [code], extra=store.code_counts())
 
 
 def _code_lines(store: Store, code: str, width: int) -> Iterator[KwicLine]:

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ContextManager
 
 from .errors import UsageError
+from .outputs import choose_format, open_output
 from .sanitise import FORMULA_PREFIXES, neutralise_formula
 from .store import Store
 
-DOCUMENT_FORMATS = ("jsonl", "csv")
+DOCUMENT_FORMATS = ("csv", "jsonl")  # csv first: the default of every export (spreadsheets, R, Stata)
+EXPORT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
                    "status", "segment_sector", "sector_source", "codebook_hash"]
 _FORMULA_STARTS = frozenset(FORMULA_PREFIXES)  # all one character: ``text[:1] in`` tests them at once
@@ -30,12 +30,18 @@ def document_rows(store: Store) -> Iterator[dict[str, Any]]:
         yield {"doc_id": doc["doc_id"], "text": doc["text"], "source": doc["source"], **doc["attributes"]}
 
 
-def export_documents(*, project: str | Path | None = None, fmt: str = "jsonl",
-                     out: str | Path | None = None) -> int:
-    """Write every document to ``out`` (stdout when None or '-'); return how many were written."""
-    if fmt not in DOCUMENT_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
-    with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
+def export_format(fmt: str | None, out: str | Path | None) -> str:
+    """csv or jsonl: as asked, else from ``out``'s suffix (.csv, .jsonl, .ndjson), else csv."""
+    return choose_format(fmt, out, formats=DOCUMENT_FORMATS, default="csv", suffixes=EXPORT_SUFFIXES)
+
+
+def export_documents(*, project: str | Path | None = None, fmt: str | None = None,
+                     out: str | Path | None = None, bom: bool = False) -> int:
+    """Write every document to ``out`` (stdout when None or '-') as csv (the default) or jsonl;
+    return how many were written. ``bom``: a file starts with a UTF-8 BOM, so Excel reads its
+    hanzi as UTF-8 (R, Stata and pandas read it either way)."""
+    fmt = export_format(fmt, out)
+    with Store.open(project, readonly=True) as store, open_text_output(out, bom=bom) as handle:
         columns = ["doc_id", "text", "source", *store.attribute_names()]
         return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
 
@@ -51,11 +57,11 @@ def segment_rows(store: Store, *, counted_only: bool = False) -> Iterator[dict[s
         yield {**row, **{k: v for k, v in attributes.get(row["doc_id"], {}).items() if k not in row}}
 
 
-def export_segments(*, project: str | Path | None = None, fmt: str = "csv", out: str | Path | None = None) -> int:
+def export_segments(*, project: str | Path | None = None, fmt: str | None = None,
+                    out: str | Path | None = None, bom: bool = False) -> int:
     """Write every coding with its segment text, rule, matched words, flags and attributes."""
-    if fmt not in DOCUMENT_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}")
-    with Store.open(project, readonly=True) as store, open_text_output(out) as handle:
+    fmt = export_format(fmt, out)
+    with Store.open(project, readonly=True) as store, open_text_output(out, bom=bom) as handle:
         columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
         if fmt == "csv":
             return _write_segment_csv(store, handle, columns)
@@ -100,26 +106,14 @@ def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, 
     return count
 
 
-@contextmanager
-def open_text_output(out: str | Path | None) -> Iterator[IO[str]]:
-    """``out`` opened as plain UTF-8 text (what R, Stata and pandas expect), or stdout for None/'-'."""
-    if out is None or str(out) == "-":
-        yield sys.stdout
-        return
-    path = Path(out)
-    try:
-        handle = path.open("w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the output file ({exc.strerror})") from None
-    with handle:
-        yield handle
+def open_text_output(out: str | Path | None, *, bom: bool = False) -> ContextManager[IO[str]]:
+    """``out`` opened as UTF-8 text (what R, Stata and pandas expect; with a BOM for Excel when
+    ``bom``), or stdout for None/'-'; written through :func:`phantomcode.outputs.open_output`."""
+    return open_output(out, bom=bom)
 
 
-MATRIX_FORMATS = ("csv", "jsonl")
-
-
-def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: str | Path | None = None,
-                  status: str | None = None, codebook: Any = None) -> int:
+def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, out: str | Path | None = None,
+                  status: str | None = None, codebook: Any = None, bom: bool = False) -> int:
     """One row per document: ``doc_id``, its attributes (canonical values), then a 0/1 column per code.
 
     A code's cell is 1 when the document has at least one coding of it that counts (not negated,
@@ -127,14 +121,13 @@ def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: s
     columns follow the codebook's order, then codes found only in the project; a code whose id is
     also an attribute name gets the column ``code_ID``. Returns how many documents were written.
     """
-    from .codebook import choose_codebook
+    from .codebook_choice import choose_codebook
 
-    if fmt not in MATRIX_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(MATRIX_FORMATS)}")
+    fmt = export_format(fmt, out)
     if status not in (None, "accepted"):
         raise UsageError(f"--status {status!r}: use accepted (or leave it out to count every coding not rejected)")
     with Store.open(project, readonly=True) as store:
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, store)
         presence = store.document_code_presence(accepted_only=status == "accepted")
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()
@@ -144,5 +137,5 @@ def export_matrix(*, project: str | Path | None = None, fmt: str = "csv", out: s
     columns = ["doc_id", *names, *columns_of.values()]
     rows = ({"doc_id": doc_id, **attributes.get(doc_id, {}),
              **{columns_of[code]: int(code in presence.get(doc_id, ())) for code in codes}} for doc_id in doc_ids)
-    with open_text_output(out) as handle:
+    with open_text_output(out, bom=bom) as handle:
         return write_records(rows, handle, fmt=fmt, columns=columns)

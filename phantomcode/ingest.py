@@ -22,15 +22,38 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
-from .codebook import Codebook, default_codebook_path, load_codebook, remembered_codebook_path
+from .codebook import Codebook, load_codebook
+from .codebook_choice import choose_codebook, codebook_path_for, recorded_path
 from .errors import Interrupted, NoteError, UsageError, WorkerLost
-from .notes import (DEFAULT_MAX_BYTES, FolderScan, NoteFile, Sidecar, compile_path_template, file_hash,
-                    load_sidecars, meta_hash, path_attributes, scan_note_folder, sidecar_for)
 from .limits import LimitExceeded, note_seconds
+from .notes import (
+    DEFAULT_MAX_BYTES,
+    FolderScan,
+    NoteFile,
+    Sidecar,
+    check_has_notes,
+    compile_path_template,
+    file_hash,
+    load_sidecars,
+    meta_hash,
+    path_attributes,
+    scan_note_folder,
+    sidecar_for,
+)
 from .pii import check_mode
-from .store import CodedRows, DocumentRecord, StoredState, Store
-from .workers import (IngestJob, NoteOutcome, NoteSkip, NoteTask, RecodeJob, WorkerPool, index_chunks, list_chunks,
-                      read_and_code, recode)
+from .store import CodedRows, DocumentRecord, Store, StoredState, resolve_project_path
+from .workers import (
+    IngestJob,
+    NoteOutcome,
+    NoteSkip,
+    NoteTask,
+    RecodeJob,
+    WorkerPool,
+    index_chunks,
+    list_chunks,
+    read_and_code,
+    recode,
+)
 
 if TYPE_CHECKING:
     from .coding import CodingEngine
@@ -126,7 +149,7 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
     its errors stop the command before it records a run."""
     if isinstance(codebook, Codebook):
         return codebook
-    path = remembered_codebook_path(codebook, store.last_codebook_path()) or default_codebook_path()
+    path = codebook_path_for(codebook, store)
     try:
         content_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
@@ -220,15 +243,19 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     placeholders; the source file is untouched) or ``off``. Links to files outside ``notes_dir``
     are refused unless ``follow_links``.
 
-    Raises ``UsageError`` for a missing folder or bad template, ``ProjectError`` when the store
+    Raises ``UsageError`` for a missing folder or bad template, ``EmptyFolderError`` (before
+    anything is written) for a folder without notes, ``ProjectError`` when the store
     cannot be opened or written, ``Interrupted`` on Ctrl-C or SIGTERM (committed batches stay).
     """
     root = Path(notes_dir)
     seconds = _note_seconds()
     scan = scan_note_folder(root, follow_links=follow_links)
     files = scan.files
+    check_has_notes(root, files)
     template = compile_path_template(path_attrs) if path_attrs else None
     check_mode(pii)
+    if not resolve_project_path(project).exists():
+        codebook = choose_codebook(codebook, None)  # a bad codebook stops the command before it makes a project
     with Store.open(project) as store, store.writer():
         book = _identify_codebook(store, codebook)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
@@ -240,7 +267,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
         planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, pii, report,
                            lambda grouped: _split_by_change(store, book, grouped))
         run_id = store.begin_run("ingest", codebook_name=book.name, codebook_version=book.version,
-                                 codebook_hash=book.content_hash, codebook_path=str(book.path))
+                                 codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
         stop = _StopRequested()
         try:
             with stop:
@@ -556,7 +583,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
             doc_ids, kept, report.changes = _split_by_change(
                 store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash))
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
-                                 codebook_hash=book.content_hash, codebook_path=str(book.path))
+                                 codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
         if doc_ids or kept:
             _keep_codebook(store, book)
         if kept:

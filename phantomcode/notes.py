@@ -14,15 +14,23 @@ import os
 import re
 import unicodedata
 import zipfile
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .errors import NoteError, UsageError
-from .limits import (LimitExceeded, check_docx_package, check_yaml_shape, leaves_folder, read_csv_rows,
-                     read_regular_file, read_xlsx_values)
+from .errors import EmptyFolderError, NoteError, UsageError
+from .limits import (
+    LimitExceeded,
+    check_docx_package,
+    check_yaml_shape,
+    leaves_folder,
+    read_csv_rows,
+    read_regular_file,
+    read_xlsx_values,
+)
 
 NOTE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".docx"})
 SIDECAR_NAMES = ("metadata.csv", "metadata.xlsx")
@@ -130,6 +138,22 @@ def _printable_path(name: str) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def check_has_notes(root: str | Path, files: Sequence[NoteFile]) -> None:
+    """Raise ``EmptyFolderError`` when ``root`` holds no note, naming the file types it does hold
+    (a folder of PDFs is not "0 notes, all fine")."""
+    if files:
+        return
+    seen: Counter[str] = Counter()
+    for _, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not is_ignored_name(d)]
+        seen.update(os.path.splitext(name)[1].lower() or "(no suffix)" for name in filenames
+                    if not is_ignored_name(name))
+    found = ", ".join(f"{count} {suffix}" for suffix, count in seen.most_common()) or "no files at all"
+    raise EmptyFolderError(f"{root}: no note files to ingest ({found}; ignored). phantomcode reads "
+                           f"{', '.join(sorted(NOTE_SUFFIXES))}: convert the notes (e.g. PDF to .docx or .txt) "
+                           "or give the folder that holds them")
+
+
 # ---------------------------------------------------------------------------------------------
 # Decoding
 
@@ -155,6 +179,27 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     except UnicodeDecodeError:
         pass
     return _detect_legacy_encoding(data)
+
+
+def decode_table_bytes(data: bytes) -> tuple[str, str]:
+    """Decode a CSV the way its author expects: BOM, strict UTF-8, then GB18030 when it decodes
+    cleanly, only then a detector. Returns ``(text, encoding)``.
+
+    Spreadsheets (review sheets, metadata sidecars, gold files) are saved by Excel on Chinese
+    Windows as GBK (which GB18030 extends). Such a sheet holds mostly ASCII and a few hanzi (a
+    reviewer's note, one added sentence), too little for a detector, which then guesses cp949 or
+    euc_jis_2004 and turns the hanzi into mojibake. Notes keep the detector first: whole
+    paragraphs of Big5 or cp1252 text may also decode as GB18030, which a sheet rarely holds.
+    """
+    if not data.startswith(tuple(bom for bom, _ in _BOMS)) and b"\x00" not in data:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                return data.decode("gb18030"), "gb18030"
+            except UnicodeDecodeError:
+                pass
+    return decode_bytes(data)
 
 
 def _detect_legacy_encoding(data: bytes) -> tuple[str, str]:
@@ -279,16 +324,22 @@ def _valid_text(value: str) -> str:
 
 
 def _describe_yaml_error(exc: yaml.YAMLError) -> str:
-    """Where and what, with lines counted in the file (the front matter starts on line 2)."""
+    """Where and what, with lines counted in the file (the front matter starts on line 2).
+
+    One line number: where the unfinished construct starts (an unclosed ``[``, say) when YAML
+    names one, else where the problem was found; YAML's own pair of numbers ("at line 6 ...
+    at line 5") leaves the reader to guess which line to fix.
+    """
     mark = getattr(exc, "problem_mark", None)
-    where = f"at line {mark.line + 2}" if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
         tag = problem.rpartition("tag ")[2].replace("tag:yaml.org,2002:", "!!")
         problem = f"the tag {tag} is not allowed; front matter holds plain values only, nothing is run"
     context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
     if context and context_mark is not None and (mark is None or context_mark.line != mark.line):
-        problem += f" ({context} at line {context_mark.line + 2})"
+        mark = context_mark
+        problem += f" ({context} that starts on this line)"
+    where = f"at line {mark.line + 2}" if mark is not None else ""
     return f"{where}: {problem}"
 
 
@@ -404,6 +455,7 @@ class Sidecar:
     path: Path
     by_file: dict[str, dict[str, str]] = field(default_factory=dict)
     by_id: dict[str, dict[str, str]] = field(default_factory=dict)
+    encoding: str = "utf-8"  # how a CSV sidecar was decoded (see ``decode_table_bytes``)
 
     def lookup(self, relpath: str, doc_id: str | None) -> dict[str, str]:
         return self.by_file.get(relpath) or self.by_file.get(_strip_suffix(relpath)) or (
@@ -430,18 +482,26 @@ def load_sidecars(root: str | Path) -> tuple[dict[str, Sidecar], list[str]]:
                     sidecars[folder] = _parse_sidecar(path, folder)
                 except NoteError as exc:
                     warnings.append(f"{path.relative_to(root).as_posix()}: {exc}; its metadata was not used")
+                    break
+                if sidecars[folder].encoding not in ("utf-8", "utf-8-sig"):
+                    warnings.append(f"{path.relative_to(root).as_posix()}: read as {sidecars[folder].encoding} "
+                                    "(not UTF-8); check its values, or save it as CSV UTF-8")
                 break
     return sidecars, warnings
 
 
 def _parse_sidecar(path: Path, folder: str) -> Sidecar:
-    rows = _read_xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _read_csv_rows(path)
+    encoding = "utf-8"
+    if path.suffix.lower() == ".xlsx":
+        rows = _read_xlsx_rows(path)
+    else:
+        rows, encoding = _read_csv_rows(path)
     if not rows:
         raise NoteError("empty metadata table")
     header = [h.strip() for h in rows[0]]
     if "file" not in header and "id" not in header:
         raise NoteError("metadata table needs a 'file' or an 'id' column")
-    sidecar = Sidecar(path)
+    sidecar = Sidecar(path, encoding=encoding)
     prefix = f"{folder}/" if folder else ""
     for values in rows[1:]:
         row = {h: (v or "").strip() for h, v in zip(header, values) if h}
@@ -455,9 +515,9 @@ def _parse_sidecar(path: Path, folder: str) -> Sidecar:
     return sidecar
 
 
-def _read_csv_rows(path: Path) -> list[list[str]]:
+def _read_csv_rows(path: Path) -> tuple[list[list[str]], str]:
     try:
-        text, _ = decode_bytes(read_regular_file(path, DEFAULT_MAX_BYTES).data)
+        text, encoding = decode_table_bytes(read_regular_file(path, DEFAULT_MAX_BYTES).data)
     except LimitExceeded as exc:
         raise NoteError(str(exc)) from None
     except OSError as exc:
@@ -468,7 +528,7 @@ def _read_csv_rows(path: Path) -> list[list[str]]:
     except csv.Error:
         pass
     try:
-        return read_csv_rows(normalise_text(text), dialect)
+        return read_csv_rows(normalise_text(text), dialect), encoding
     except LimitExceeded as exc:
         raise NoteError(str(exc)) from None
 

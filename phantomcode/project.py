@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .codebook import Codebook, choose_codebook
+from .codebook import Codebook
+from .codebook_choice import ProjectCodebook, choose_codebook, project_codebook
 from .export import SEGMENT_COLUMNS, document_rows, segment_rows
 from .report import cooccurrence_frame, matrix_frame, quotes_frame
 from .store import RunInfo, Store
@@ -29,9 +30,11 @@ Where = Mapping[str, str | Sequence[str]] | None
 
 
 def resolve_codebook(project: str | Path | None, codebook: str | Path | Codebook | None) -> Codebook:
-    """``choose_codebook`` for commands that read codings but never match text (no pattern checks)."""
+    """The codebook given (a file, ``"bundled"`` or a ``Codebook``), else the project's own while its
+    file still holds the bytes the project last coded with (``UsageError`` otherwise), else the
+    bundled one; loaded without pattern checks, for commands that read codings but never match text."""
     with Store.open(project, readonly=True) as store:
-        return choose_codebook(codebook, remembered=store.last_codebook_path(), check_patterns=False)
+        return choose_codebook(codebook, store, check_patterns=False)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class ProjectInfo:
     counted_codings: int
     attributes: dict[str, list[tuple[str, int]]]
     last_run: RunInfo | None
+    codebook: ProjectCodebook | None  # the codebook the last run used, and whether its file still matches
 
 
 class Project:
@@ -61,15 +65,25 @@ class Project:
             codings, counted = store.count_codings()
             return ProjectInfo(path=str(self.path), documents=store.count_documents(), codings=codings,
                                counted_codings=counted, attributes=store.attribute_values(),
-                               last_run=store.last_run())
+                               last_run=store.last_run(), codebook=project_codebook(store))
 
-    def documents(self) -> pd.DataFrame:
-        """One row per document: doc_id, text, source and every attribute (verbatim) as a column."""
+    def documents(self, *, canonical: bool = True) -> pd.DataFrame:
+        """One row per document: doc_id, text, source and every attribute as a column.
+
+        Attribute values are canonical by default, as reports group them: the codebook vocabulary
+        makes ``北京`` and ``Beijing`` one city, so ``documents().groupby("city")`` agrees with
+        ``matrix(by="city")``. ``canonical=False`` gives the values verbatim, as the notes wrote them.
+        """
         import pandas as pd
 
         with self._store() as store:
             columns = ["doc_id", "text", "source", *store.attribute_names()]
-            return pd.DataFrame(list(document_rows(store)), columns=columns)
+            rows = list(document_rows(store))
+            if canonical:
+                table = store.canonical_attribute_table()
+                for row in rows:
+                    row.update(table.get(row["doc_id"], {}))
+            return pd.DataFrame(rows, columns=columns)
 
     def segments(self, *, counted_only: bool = False) -> pd.DataFrame:
         """One row per coding, as ``phantomcode export segments`` writes it: doc_id, start, end, text
@@ -84,7 +98,8 @@ class Project:
             return pd.DataFrame(list(segment_rows(store, counted_only=counted_only)), columns=columns)
 
     def codebook(self, codebook: str | Path | Codebook | None = None) -> Codebook:
-        """The codebook given, else the project's last one (if its file still exists), else the bundled one."""
+        """The codebook given, else the project's own (unchanged since it last coded: ``UsageError`` if
+        the file is missing or was edited), else (a project never coded) the bundled one."""
         return resolve_codebook(self.path, codebook)
 
     def matrix(self, by: str | Sequence[str] | None = "city", measure: str = "documents", *, codes: Codes = None,

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 from lxml import etree
@@ -41,6 +41,7 @@ from lxml import etree
 from . import __version__
 from .codebook import CODE_ID, Codebook, load_codebook
 from .errors import UsageError
+from .outputs import write_output
 from .sanitise import terminal_text, xml_text
 from .store import Store
 
@@ -129,10 +130,7 @@ def export_qdc(codebook: str | Path | Codebook | None = None, *, out: str | Path
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write ({exc.strerror})") from None
+    write_output(path, lambda handle: handle.write(data), binary=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,10 +402,10 @@ class QdpxExport:
 def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_unreviewed: bool = False,
                 codebook: str | Path | Codebook | None = None, name: str | None = None) -> QdpxExport:
     """Write the project as a REFI-QDA ``.qdpx`` (see the module doc for what goes in)."""
-    from .codebook import choose_codebook
+    from .codebook_choice import choose_codebook
 
     with Store.open(project, readonly=True) as store:
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, store)
         documents = list(store.iter_documents())
         attributes = store.canonical_attribute_table()
         variable_names = store.attribute_names()
@@ -417,15 +415,16 @@ def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_u
     builder = _ProjectBuilder(book, project_name, created)
     root = builder.build(documents, attributes, variable_names, codings)
     out = Path(out)
-    try:
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+
+    def write(handle: IO[bytes]) -> None:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             _write_member(archive, "project.qde",
                           etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True))
             for doc in documents:
                 guid = stable_guid("source", doc["doc_id"])
                 _write_member(archive, f"Sources/{guid}.txt", doc["text"].encode("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot write the project file ({exc.strerror})") from None
+
+    write_output(out, write, binary=True)
     return QdpxExport(out=str(out), sources=len(documents), codings=len(codings), selections=builder.selections,
                       codes=len(book.codes) + len(builder.extra_codes), variables=len(variable_names),
                       users=len(builder.users))

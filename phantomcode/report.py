@@ -26,6 +26,7 @@ import io
 import itertools
 import json
 import sys
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,6 +36,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .codebook import Codebook
 from .errors import UsageError
 from .export import open_text_output
+from .outputs import choose_format, is_stdout, write_output
 from .sanitise import markdown_text, neutralise_formula, plot_text, spreadsheet_cell
 from .store import Store
 
@@ -92,10 +94,14 @@ def split_codes(items: Iterable[str] | str | None) -> list[str]:
 
 def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None = (),
            where: Where | None = None, codes: str | Sequence[str] | None = None,
-           group: str | Sequence[str] | None = None, status: str | None = None) -> Selection:
-    """Check attributes, filter values, codes and groups against the project and codebook.
+           group: str | Sequence[str] | None = None, status: str | None = None,
+           extra_codes: Iterable[str] = ()) -> Selection:
+    """Check attributes, filter values, codes and groups against the project and codebook: the one
+    check of a selection (reports, review sheets, kwic, agree), so each accepts the same values.
 
-    Raises ``UsageError`` naming the valid choices for an unknown attribute, value, code or group.
+    ``extra_codes``: codes the project holds beyond the codebook's (made by an earlier codebook,
+    added in review) that may be asked for too. Raises ``UsageError`` naming the valid choices for
+    an unknown attribute, value, code or group.
     """
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown status {status!r}; choose 'accepted' (or leave it out to count every "
@@ -108,7 +114,7 @@ def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None =
         if name in TIDY_COLUMNS:
             raise UsageError(f"attribute {name!r} has the name of a report column; rename it in the notes' metadata")
     checked_where = {name: _check_values(store, codebook, name, values) for name, values in (where or {}).items()}
-    return Selection(by=by_names, where=checked_where, codes=_check_codes(codebook, codes, group),
+    return Selection(by=by_names, where=checked_where, codes=check_codes(codebook, codes, group, extra=extra_codes),
                      accepted_only=status == "accepted")
 
 
@@ -130,9 +136,11 @@ def _check_values(store: Store, codebook: Codebook, name: str, values: str | Seq
     return list(dict.fromkeys(checked))
 
 
-def _check_codes(codebook: Codebook, codes: str | Sequence[str] | None, group: str | Sequence[str] | None) -> list[str]:
-    """The codes asked for (IDs and groups), in codebook order; all codes when neither is given."""
-    valid = codebook.code_ids()
+def check_codes(codebook: Codebook, codes: str | Sequence[str] | None, group: str | Sequence[str] | None = None, *,
+                extra: Iterable[str] = ()) -> list[str]:
+    """The codes asked for (IDs and groups), in codebook order (then ``extra`` codes the project
+    holds beyond the codebook); all the codebook's codes when neither is given."""
+    valid = codebook.code_ids() + sorted(set(extra) - set(codebook.code_ids()))
     wanted = split_codes(codes)
     for code in wanted:
         if code not in valid:
@@ -142,7 +150,7 @@ def _check_codes(codebook: Codebook, codes: str | Sequence[str] | None, group: s
         if name not in groups:
             raise UsageError(f"unknown code group {name!r}; valid groups: {', '.join(groups)}")
         wanted.extend(groups[name])
-    return [code for code in valid if code in wanted] if wanted else valid
+    return [code for code in valid if code in wanted] if wanted else codebook.code_ids()
 
 
 def _value_key(codebook: Codebook, name: str, value: str) -> tuple:
@@ -541,12 +549,9 @@ def _report(store: Store, project: Project, book: Codebook, kind: str, selection
 
 
 def format_for(fmt: str | None, out: str | Path | None) -> str:
-    """The format asked for, else the one the output file's suffix names, else ``table``."""
-    if fmt is None:
-        fmt = _SUFFIX_FORMATS.get(Path(out).suffix.lower(), "table") if out not in (None, "-") else "table"
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return fmt
+    """The format asked for, else the one the output file's suffix names (an unknown suffix is an
+    error listing the formats), else ``table``."""
+    return choose_format(fmt, out, formats=FORMATS, default="table", suffixes=_SUFFIX_FORMATS)
 
 
 def check_options(fmt: str, *, wide: bool = False, quotes: int | None = None) -> None:
@@ -558,18 +563,21 @@ def check_options(fmt: str, *, wide: bool = False, quotes: int | None = None) ->
                          "or Project.quotes() in Python")
 
 
-def write_report(report: Report, *, fmt: str, out: str | Path | None = None, wide: bool = False) -> None:
-    """Write ``report`` as csv, json, xlsx, md, html or png to ``out`` (stdout when None or '-')."""
+def write_report(report: Report, *, fmt: str, out: str | Path | None = None, wide: bool = False) -> list[str]:
+    """Write ``report`` as csv, json, xlsx, md, html or png to ``out`` (stdout when None or '-');
+    return warnings about the output to show (png: no font for its hanzi)."""
     writers = {"csv": _write_csv, "json": _write_json, "md": _write_md, "html": _write_html}
+    notes: list[str] = []
     if fmt in writers:
         with open_text_output(out) as handle:
             writers[fmt](report, handle, wide=wide)
     elif fmt == "xlsx":
         _write_binary(out, lambda handle: write_xlsx(report, handle), fmt)
     elif fmt == "png":
-        _write_binary(out, lambda handle: write_png(report, handle), fmt)
+        _write_binary(out, lambda handle: notes.extend(write_png(report, handle)), fmt)
     else:
         raise UsageError(f"format {fmt!r} is rendered by the command line, not written by write_report")
+    return notes
 
 
 def _data(report: Report, wide: bool) -> tuple[list[str], list[list[Any]]]:
@@ -796,35 +804,65 @@ def _finish_sheet(sheet: Any, *, freeze: str) -> None:
 
 # -- png ---------------------------------------------------------------------------------------
 
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei",
-              "Microsoft YaHei", "PingFang SC", "Heiti SC", "Arial Unicode MS")
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Sans CN",
+              "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC",
+              "Arial Unicode MS")
+_CJK_FILES = ("notosanscjk", "notoserifcjk", "notosanssc", "sourcehan", "wqy-", "simhei", "msyh", "pingfang")
 
 
-def write_png(report: Report, handle: IO[bytes]) -> None:
-    """A heatmap of the report's matrix with the count in every cell (matplotlib, no display needed)."""
+def write_png(report: Report, handle: IO[bytes]) -> list[str]:
+    """A heatmap of the report's matrix with the count in every cell (matplotlib, no display needed).
+
+    In a documents matrix a cell shows "documents/N" and its colour is the share's 95% lower
+    bound (Wilson): 1 of 1 is pale, 9 of 9 dark, though both are 100%. Every text (labels, title)
+    is drawn with an installed CJK font when it holds hanzi. Returns the warnings to show once
+    (no CJK font installed), instead of matplotlib's one per missing glyph.
+    """
+    import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    import numpy as np
 
     labels, values = report.matrix()
     if not labels:
         raise UsageError("nothing to draw: no documents match the filters")
     counts = np.array(values, dtype=float)
-    if report.kind == "matrix" and report.measure == "documents":
-        colours, scale = np.array(report.matrix("share")[1], dtype=float), "share of the group's documents"
-        vmax = 1.0
+    groups = report.groups()
+    by_share = report.kind == "matrix" and report.measure == "documents"
+    if by_share:
+        colours = np.array([[_share_floor(int(k), n) for k, (_, n) in zip(row, groups)] for row in values])
+        scale, vmax = "share of the group's documents (95% lower bound: small groups paler)", 1.0
     else:
         colours, scale, vmax = counts, report.measure, max(float(counts.max()), 1.0)
-    groups = report.groups()
     xlabels = ([f"{plot_text(label)}\nN = {n}" for label, (_, n) in zip(labels, groups)] if report.kind == "matrix"
                else [plot_text(label) for label in labels])
     ylabels = [plot_text(f"{report.label(code)} ({code})") for code in report.codes]
+    title = ("Co-occurrence in " + report.measure if report.kind == "cooccurrence"
+             else f"{report.measure.capitalize()} by {' x '.join(report.by) or 'project'}")
+    title = plot_text(f"{title} ({report.documents} documents; {report.codebook.name} {report.codebook.version})")
     rotate = any(len(str(label)) > 10 for label in labels) or len(xlabels) > 8
     figure = Figure(figsize=(max(6.0, 0.9 * len(xlabels) + 4.5), max(3.0, 0.42 * len(ylabels) + 2.2)), dpi=150,
                     layout="constrained")
     FigureCanvasAgg(figure)
-    font = _cjk_font([*xlabels, *ylabels])
+    font, warnings_ = _cjk_font([*xlabels, *ylabels, title])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from")  # said once, in warnings_
+        _draw_heatmap(figure, counts, colours, vmax, scale, xlabels, ylabels, title, font, rotate,
+                      [n for _, n in groups] if by_share else None)
+        figure.savefig(handle, format="png")
+    return warnings_
+
+
+def _share_floor(documents: int, n: int) -> float:
+    """The lower end of the share's 95% Wilson interval: what a group of ``n`` documents shows
+    for sure (1 of 1: 0.21; 9 of 9: 0.70)."""
+    from .review import wilson_interval
+
+    low, _ = wilson_interval(documents, n)
+    return low or 0.0
+
+
+def _draw_heatmap(figure: Any, counts: Any, colours: Any, vmax: float, scale: str, xlabels: list[str],
+                  ylabels: list[str], title: str, font: list[str], rotate: bool, sizes: list[int] | None) -> None:
     axes = figure.add_subplot()
     image = axes.imshow(colours, cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
     axes.set_xticks(range(len(xlabels)), xlabels, rotation=45 if rotate else 0, ha="right" if rotate else "center",
@@ -833,14 +871,11 @@ def write_png(report: Report, handle: IO[bytes]) -> None:
     axes.tick_params(length=0)
     for (row, column), value in _cells(counts):
         dark = colours[row, column] / vmax > 0.55
-        axes.text(column, row, f"{int(value)}", ha="center", va="center", fontsize=8,
+        text = f"{int(value)}/{sizes[column]}" if sizes is not None else f"{int(value)}"
+        axes.text(column, row, text, ha="center", va="center", fontsize=7 if sizes is not None else 8,
                   color="white" if dark else "#1b1b1b")
-    title = ("Co-occurrence in " + report.measure if report.kind == "cooccurrence"
-             else f"{report.measure.capitalize()} by {' x '.join(report.by) or 'project'}")
-    axes.set_title(plot_text(f"{title} ({report.documents} documents; {report.codebook.name} {report.codebook.version})"),
-                   fontsize=9)
+    axes.set_title(title, fontsize=9, fontfamily=font)
     figure.colorbar(image, ax=axes, shrink=0.8).set_label(scale, fontsize=8)
-    figure.savefig(handle, format="png")
 
 
 def _cells(values: Any) -> Iterator[tuple[tuple[int, int], float]]:
@@ -849,14 +884,38 @@ def _cells(values: Any) -> Iterator[tuple[tuple[int, int], float]]:
             yield (row, column), values[row, column]
 
 
-def _cjk_font(labels: Sequence[str]) -> list[str]:
-    """A font family list that can draw hanzi when a label has some and such a font is installed."""
+def _installed_cjk_fonts() -> list[str]:
+    """The CJK families of ``_CJK_FONTS`` matplotlib can use. Its font list is cached from when it
+    first ran, so a font installed since (or a .ttc collection it skipped) is looked for on disk
+    and added."""
     from matplotlib import font_manager
 
-    if not any("\u3400" <= ch <= "\u9fff" for label in labels for ch in label):
-        return ["sans-serif"]
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return [name for name in _CJK_FONTS if name in installed] + ["sans-serif"]
+    def known() -> list[str]:
+        installed = {font.name for font in font_manager.fontManager.ttflist}
+        return [name for name in _CJK_FONTS if name in installed]
+
+    if known():
+        return known()
+    for path in font_manager.findSystemFonts():
+        if any(part in Path(path).name.lower() for part in _CJK_FILES):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue  # a font file matplotlib cannot read: try the next
+    return known()
+
+
+def _cjk_font(texts: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(font families, warnings): the installed CJK fonts first when a text holds hanzi; a warning
+    when it does and none of them is installed."""
+    if not any("\u3400" <= ch <= "\u9fff" for text in texts for ch in text):
+        return ["sans-serif"], []
+    found = _installed_cjk_fonts()
+    if not found:
+        return ["sans-serif"], ["the heat map has hanzi but no CJK font is installed (looked for "
+                                f"{', '.join(_CJK_FONTS)}), so they show as boxes; install one, e.g. "
+                                "fonts-noto-cjk or fonts-wqy-zenhei"]
+    return [*found, "sans-serif"], []
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -864,15 +923,8 @@ def _cjk_font(labels: Sequence[str]) -> list[str]:
 
 def _write_binary(out: str | Path | None, write: Any, fmt: str) -> None:
     """Write a binary format to ``out``, or to stdout when it is redirected (never to a terminal)."""
+    if is_stdout(out) and sys.stdout.isatty():
+        raise UsageError(f"--format {fmt} is a binary file: give --out FILE (or redirect stdout to a file)")
     buffer = io.BytesIO()
     write(buffer)
-    if out is None or str(out) == "-":
-        if sys.stdout.isatty():
-            raise UsageError(f"--format {fmt} is a binary file: give --out FILE (or redirect stdout to a file)")
-        sys.stdout.buffer.write(buffer.getvalue())
-        sys.stdout.flush()
-        return
-    try:
-        Path(out).write_bytes(buffer.getvalue())
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot write the output file ({exc.strerror})") from None
+    write_output(out, lambda handle: handle.write(buffer.getvalue()), binary=True)

@@ -36,10 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from .codebook import Codebook
-from .errors import UsageError
+from .errors import NoteError, UsageError
 from .export import open_text_output
 from .limits import LimitExceeded, read_csv_rows, read_xlsx_values
-from .notes import decode_bytes, normalise_text
+from .notes import decode_table_bytes, normalise_text
+from .outputs import choose_format, write_output
+from .report import select
 from .sanitise import FORMULA_PREFIXES, neutralise_formula, xml_text
 from .store import Store
 
@@ -47,8 +49,13 @@ __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDe
            "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats"]
 
 DECISION_COLUMNS = ["decision", "correct_code", "note"]
-FIXED_COLUMNS = ["key", "doc_id", "start", "end", "before", "segment", "after", "code", "label", "rule",
-                 "matched", "flags", "status", *DECISION_COLUMNS]
+# What a reviewer reads and writes comes first: the segment, then the three columns to fill in
+# beside it (the pane is frozen after the segment); attributes follow ``status``; offsets and the
+# key, which only the import reads, come last.
+LEAD_COLUMNS = ["doc_id", "code", "label", "segment", *DECISION_COLUMNS, "before", "after", "matched", "rule",
+                "flags", "status"]
+TAIL_COLUMNS = ["start", "end", "key"]
+FIXED_COLUMNS = LEAD_COLUMNS + TAIL_COLUMNS
 REVIEW_FORMATS = ("xlsx", "csv")
 CONTEXT_CHARS = 150
 DECISION_WORDS = {"accept": "accept", "accepted": "accept", "yes": "accept", "y": "accept",
@@ -101,7 +108,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
     repeats a draw (one is chosen and returned when not given). Raises ``UsageError`` for an
     unknown code, attribute or value, or a bad format.
     """
-    from .codebook import choose_codebook
+    from .codebook_choice import choose_codebook
 
     fmt = _sheet_format(out, fmt)
     if fmt == "xlsx" and (out is None or str(out) == "-"):
@@ -109,11 +116,11 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
     if sample is not None and sample < 1:
         raise UsageError("--sample must be at least 1")
     with Store.open(project, readonly=True) as store:
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
-        _check_codes(store, book, codes)
-        filters = _check_where(store, where)
-        rows = store.review_codings(codes=list(codes), where=filters, include_flagged=include_flagged,
-                                    pending=pending, context=CONTEXT_CHARS + 40)
+        book = choose_codebook(codebook, store)
+        selection = select(store, book, where=where, codes=codes or None,
+                           extra_codes=[*store.code_counts(), *store.review_proposals()])
+        rows = store.review_codings(codes=selection.codes if codes else [], where=selection.where,
+                                    include_flagged=include_flagged, pending=pending, context=CONTEXT_CHARS + 40)
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()
     segments = sorted({(r["doc_id"], r["start"], r["end"]) for r in rows})
@@ -131,8 +138,8 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
         _write_xlsx(Path(out), columns, records, _help_lines(sample, seed, available, len(segments), codes, where,
                                                              pending))
     else:
-        with open_text_output(out) as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        with open_text_output(out, bom=True) as handle:  # a BOM: Excel then reads the hanzi as UTF-8
+            writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
             writer.writer.writerow([neutralise_formula(column) for column in columns])  # user text too
             for record in records:
                 writer.writerow({k: neutralise_formula(v) for k, v in record.items()})
@@ -141,39 +148,14 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
 
 
 def _sheet_format(out: str | Path | None, fmt: str | None) -> str:
-    if fmt is None:
-        fmt = "xlsx" if out is not None and Path(out).suffix.lower() in (".xlsx", ".xlsm") else "csv"
-    fmt = fmt.lower()
-    if fmt not in REVIEW_FORMATS:
-        raise UsageError(f"unknown review sheet format {fmt!r}; choose xlsx or csv")
-    return fmt
-
-
-def _check_codes(store: Store, book: Codebook, codes: Sequence[str]) -> None:
-    known = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
-    unknown = [code for code in codes if code not in known]
-    if unknown:
-        raise UsageError(f"unknown code {', '.join(map(repr, unknown))}; codes: {', '.join(sorted(known))}")
-
-
-def _check_where(store: Store, where: Mapping[str, str | Sequence[str]] | None) -> dict[str, list[str]]:
-    """Filters as lists, checked against the project's attributes and their values."""
-    filters = {name: [values] if isinstance(values, str) else list(values) for name, values in (where or {}).items()}
-    names = store.report_attribute_names()
-    for name, values in filters.items():
-        if name not in names:
-            raise UsageError(f"--where: unknown attribute {name!r}; attributes: {', '.join(names)}")
-        known = [value for value, _ in store.report_attribute_values(name)]
-        for value in values:
-            if value not in known:
-                raise UsageError(f"--where {name}={value}: no document has it; values: {', '.join(known)}")
-    return filters
+    return choose_format(fmt, out, formats=REVIEW_FORMATS, default="csv",
+                         suffixes={".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".txt": "csv"})
 
 
 def _sheet_columns(attribute_names: Sequence[str]) -> list[str]:
-    """key, doc_id, the attributes (renamed ``attr_NAME`` where they clash), then the rest."""
+    """The reading and decision columns, the attributes (``attr_NAME`` where they clash), offsets, key."""
     attributes = [f"attr_{name}" if name in FIXED_COLUMNS else name for name in attribute_names]
-    return [FIXED_COLUMNS[0], FIXED_COLUMNS[1], *attributes, *FIXED_COLUMNS[2:]]
+    return [*LEAD_COLUMNS, *attributes, *TAIL_COLUMNS]
 
 
 def _sheet_record(row: dict[str, Any], attributes: dict[str, str], labels: dict[str, str],
@@ -185,6 +167,7 @@ def _sheet_record(row: dict[str, Any], attributes: dict[str, str], labels: dict[
         "before": _context(row["before"], before=True), "segment": row["text"],
         "after": _context(row["after"], before=False), "code": row["code"], "label": labels.get(row["code"], ""),
         "rule": row["rule"], "matched": " | ".join(span["text"] for span in row["matched"]),
+        "_spans": [(span["start"] - row["start"], span["end"] - row["start"]) for span in row["matched"]],
         "flags": f"{flags} (cue: {row['cue']})" if flags else "", "status": row["status"],
         "decision": "", "correct_code": "", "note": ""}
     for name, value in attributes.items():
@@ -233,6 +216,31 @@ def _help_lines(sample: int | None, seed: int | None, available: int, drawn: int
     return lines
 
 
+def _highlighted(text: str, spans: Sequence[tuple[int, int]]) -> Any:
+    """The segment as xlsx rich text with the matched words in bold red, so a reviewer sees at once
+    why the rule fired; plain text when nothing inside it matched."""
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    inside = sorted((max(0, s), min(len(text), e)) for s, e in spans if s < len(text) and e > 0 and s < e)
+    if not inside or text.startswith(FORMULA_PREFIXES):
+        return text
+    bold = InlineFont(b=True, color="C00000")
+    parts: list[Any] = []
+    cursor = 0
+    for start, end in inside:
+        start = max(start, cursor)
+        if start >= end:
+            continue
+        if start > cursor:
+            parts.append(text[cursor:start])
+        parts.append(TextBlock(bold, text[start:end]))
+        cursor = end
+    if cursor < len(text):
+        parts.append(text[cursor:])
+    return CellRichText(parts)
+
+
 def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], help_lines: list[str]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
@@ -246,6 +254,8 @@ def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], h
         for index, column in enumerate(columns, start=1):
             value = record.get(column, "")
             value = xml_text(value) if isinstance(value, str) else value
+            if column == "segment":
+                value = _highlighted(value, record.get("_spans", []))
             cell = sheet.cell(row=number, column=index, value=value)
             if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
                 cell.data_type = "s"  # text, never a formula, in the header (attribute names) too
@@ -259,7 +269,8 @@ def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], h
         if column in ("before", "segment", "after") and records:
             for cell in sheet[letter][1:]:
                 cell.alignment = wrap
-    sheet.freeze_panes = "B2"
+    sheet.freeze_panes = f"{get_column_letter(columns.index('segment') + 2)}2"  # header and up to the segment
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(records) + 1}"
     choice = DataValidation(type="list", formula1='"accept,reject,add"', allow_blank=True)
     choice.error = "Write accept, reject or add (or leave it empty)."
     sheet.add_data_validation(choice)
@@ -269,10 +280,7 @@ def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], h
     for line in help_lines:
         guide.append([line])
     guide.column_dimensions["A"].width = 110
-    try:
-        book.save(path)
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write the review sheet ({exc.strerror})") from None
+    write_output(path, book.save, binary=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,13 +294,18 @@ def read_review_sheet(path: str | Path) -> list[tuple[int, dict[str, str]]]:
     the apostrophe that protected a formula-like value removed. Raises ``UsageError`` when the
     file cannot be read or is not a review sheet.
     """
+    return _read_sheet(path)[0]
+
+
+def _read_sheet(path: str | Path) -> tuple[list[tuple[int, dict[str, str]]], str]:
+    """``read_review_sheet``'s rows and the encoding a CSV sheet was read with (xlsx: "xlsx")."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        table = _xlsx_rows(path)
+        table, encoding = _xlsx_rows(path), "xlsx"
     else:
-        table = _csv_rows(path)
+        table, encoding = _csv_rows(path)
     if not table:
         raise UsageError(f"{path}: the sheet is empty")
     header = [_cell(value).lower() for value in table[0]]
@@ -305,7 +318,7 @@ def read_review_sheet(path: str | Path) -> list[tuple[int, dict[str, str]]]:
         cells = {name: _cell(value) for name, value in zip(header, values) if name}
         if any(cells.values()):
             rows.append((number, cells))
-    return rows
+    return rows, encoding
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:
@@ -317,16 +330,18 @@ def _xlsx_rows(path: Path) -> list[list[Any]]:
         raise UsageError(f"{path}: cannot read this xlsx file ({exc})") from None
 
 
-def _csv_rows(path: Path) -> list[list[str]]:
+def _csv_rows(path: Path) -> tuple[list[list[str]], str]:
     try:
-        text, _ = decode_bytes(path.read_bytes())
+        text, encoding = decode_table_bytes(path.read_bytes())
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the review sheet ({exc.strerror})") from None
+    except NoteError as exc:
+        raise UsageError(f"{path}: cannot read the review sheet: {exc}") from None
     text = normalise_text(text)
     first = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first.count) if first else ","
     try:
-        return read_csv_rows(text, delimiter=delimiter)
+        return read_csv_rows(text, delimiter=delimiter), encoding
     except LimitExceeded as exc:
         raise UsageError(f"{path}: {exc}") from None
 
@@ -363,6 +378,7 @@ class ReviewImport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stale: int = 0
+    encoding: str = "utf-8"  # how a CSV sheet was decoded; "xlsx" for a workbook
 
     @property
     def exit_code(self) -> int:
@@ -376,14 +392,14 @@ def import_review(path: str | Path, *, project: str | Path | None = None, review
     ``reviewer`` defaults to the sheet's ``reviewer`` column, else ``$USER``. Raises
     ``UsageError`` when the sheet cannot be read at all, ``ProjectError`` for the store.
     """
-    from .codebook import choose_codebook
+    from .codebook_choice import choose_codebook
 
-    rows = read_review_sheet(path)
-    report = ReviewImport(path=str(path), rows=len(rows))
+    rows, encoding = _read_sheet(path)
+    report = ReviewImport(path=str(path), rows=len(rows), encoding=encoding)
     who = reviewer or _default_reviewer()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with Store.open(project, must_exist=True) as store, store.writer():
-        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        book = choose_codebook(codebook, store)
         known_codes = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
         doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
         texts = store.document_texts(d for d in doc_ids if d)
@@ -615,9 +631,13 @@ class ReviewStats:
         return [c.as_dict() for c in (*self.per_code, self.total)]
 
 
-def review_stats(*, project: str | Path | None = None) -> ReviewStats:
-    """Per code: proposals, pending, reviewed, accepted, rejected, added, lost, precision."""
+def review_stats(*, project: str | Path | None = None, codebook: str | Path | Codebook | None = None) -> ReviewStats:
+    """Per code (in the codebook's order, the project's own unless ``codebook`` is given; then codes
+    the codebook lacks): proposals, pending, reviewed, accepted, rejected, added, lost, precision."""
+    from .codebook_choice import choose_codebook
+
     with Store.open(project, readonly=True) as store:
+        order = choose_codebook(codebook, store, check_patterns=False).code_ids()
         proposals = store.review_proposals()
         decisions = store.review_decisions()
     fresh = [d for d in decisions if d["fresh"]]
@@ -626,7 +646,8 @@ def review_stats(*, project: str | Path | None = None) -> ReviewStats:
     counts: dict[str, Counter] = {}
     for d in fresh:
         counts.setdefault(d["code"], Counter())[_kind(d)] += 1
-    codes = sorted(set(proposals) | set(counts))
+    found = set(proposals) | set(counts)
+    codes = [code for code in order if code in found] + sorted(found - set(order))
     per_code = tuple(_code_review(code, *proposals.get(code, (0, 0)), counts.get(code, Counter())) for code in codes)
     totals = Counter()
     for tally in counts.values():

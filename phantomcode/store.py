@@ -146,6 +146,24 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             saved_at TEXT NOT NULL
         );
     """),
+    ("keep every reviewer's decisions, so that two coders' decisions can be compared", """
+        CREATE TABLE reviewer_decisions (
+            doc_id TEXT NOT NULL,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('accept', 'reject', 'add')),
+            correct_code TEXT,
+            note TEXT,
+            decided_at TEXT NOT NULL,
+            text TEXT NOT NULL,
+            PRIMARY KEY (doc_id, start, end, code, reviewer)
+        );
+        INSERT INTO reviewer_decisions (doc_id, start, end, code, reviewer, decision, correct_code, note,
+                                        decided_at, text)
+            SELECT doc_id, start, end, code, reviewer, decision, correct_code, note, decided_at, text FROM reviews;
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -653,11 +671,12 @@ class Store:
                                       (content_hash,)).fetchone()
         return (bytes(row[0]), row[1]) if row else None
 
-    def last_codebook_path(self) -> str | None:
-        """The codebook file the project's most recent run used."""
+    def last_codebook(self) -> tuple[str, str, str | None, str | None] | None:
+        """(path as recorded, content hash, name, version) of the codebook the most recent run used."""
         row = self.connection.execute(
-            "SELECT codebook_path FROM runs WHERE codebook_path IS NOT NULL ORDER BY run_id DESC LIMIT 1").fetchone()
-        return row[0] if row else None
+            "SELECT codebook_path, codebook_hash, codebook_name, codebook_version FROM runs"
+            " WHERE codebook_path IS NOT NULL ORDER BY run_id DESC LIMIT 1").fetchone()
+        return (row[0], row[1] or "", row[2], row[3]) if row else None
 
     def count_codings(self) -> tuple[int, int]:
         """(all codings, codings that count: not negated, hypothetical or rejected)."""
@@ -996,9 +1015,11 @@ class Store:
 
     def save_reviews(self, decisions: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
         """Store decisions (doc_id, start, end, code, decision, correct_code, note, reviewer,
-        decided_at, text) and apply them to their documents; return (new, changed, unchanged).
+        decided_at, text) and apply them to their documents; return (new, changed, unchanged),
+        counted per reviewer: a second coder's decisions are new even where they agree.
 
-        A decision for a key that already has one replaces it; an identical one is left alone
+        Every reviewer's decisions are kept (``reviewer_decisions``, for agreement between coders);
+        the one that applies to a key is the latest that differs, an identical one is left alone
         (keeping its first reviewer and time).
         """
         new = changed = unchanged = 0
@@ -1006,13 +1027,21 @@ class Store:
         with self.transaction() as db:
             for item in decisions:
                 key = (item["doc_id"], item["start"], item["end"], item["code"])
+                values = (item["decision"], item.get("correct_code"), item.get("note"), item["text"])
+                mine = db.execute("SELECT decision, correct_code, note, text FROM reviewer_decisions WHERE doc_id = ?"
+                                  " AND start = ? AND end = ? AND code = ? AND reviewer = ?",
+                                  (*key, item["reviewer"])).fetchone()
+                if mine is not None and tuple(mine) == values:
+                    unchanged += 1
+                else:
+                    new, changed = (new + 1, changed) if mine is None else (new, changed + 1)
+                    db.execute("INSERT OR REPLACE INTO reviewer_decisions (doc_id, start, end, code, reviewer,"
+                               " decision, correct_code, note, decided_at, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (*key, item["reviewer"], *values[:3], item["decided_at"], item["text"]))
                 old = db.execute("SELECT decision, correct_code, note, text FROM reviews"
                                  " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key).fetchone()
-                values = (item["decision"], item.get("correct_code"), item.get("note"), item["text"])
                 if old is not None and tuple(old) == values:
-                    unchanged += 1
                     continue
-                new, changed = (new + 1, changed) if old is None else (new, changed + 1)
                 db.execute(
                     "INSERT INTO reviews (doc_id, start, end, code, decision, correct_code, note, reviewer,"
                     " decided_at, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doc_id, start, end, code)"
@@ -1025,11 +1054,22 @@ class Store:
                 self._apply_reviews(db, doc_id)
         return new, changed, unchanged
 
-    def agreement_spans(self, view: str) -> dict[str, list[tuple[int, int, str]]]:
+    def agreement_spans(self, view: str, *, reviewer: str | None = None) -> dict[str, list[tuple[int, int, str]]]:
         """doc_id -> [(start, end, code)]: ``auto`` = what the rules count, review ignored;
-        ``reviewed`` = what counts after review, plus accepted codings the rules no longer make."""
+        ``reviewed`` = what counts after review, plus accepted codings the rules no longer make;
+        with ``reviewer``, after that reviewer's own decisions (a second coder's, say)."""
+        same_key = "x.doc_id = c.doc_id AND x.start = c.start AND x.end = c.end AND x.code = c.code"
+        params: tuple[str, ...] = ()
         if view == "auto":
             sql = f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {self.AUTO_COUNTED}"
+        elif view == "reviewed" and reviewer is not None:
+            sql = (f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {self.AUTO_COUNTED} AND NOT EXISTS"
+                   f" (SELECT 1 FROM reviewer_decisions x WHERE {same_key} AND x.reviewer = ?"
+                   " AND x.decision = 'reject')"
+                   " UNION SELECT r.doc_id, r.start, r.end, r.code FROM reviewer_decisions r JOIN documents d"
+                   f" ON d.doc_id = r.doc_id WHERE r.reviewer = ? AND r.decision IN ('accept', 'add')"
+                   f" AND {self.REVIEW_FRESH}")
+            params = (reviewer, reviewer)
         elif view == "reviewed":
             sql = (f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {COUNTED}"
                    " UNION SELECT r.doc_id, r.start, r.end, r.code FROM reviews r JOIN documents d"
@@ -1037,18 +1077,39 @@ class Store:
         else:
             raise ValueError(f"unknown view {view!r}")
         spans: dict[str, list[tuple[int, int, str]]] = {}
-        for row in self.connection.execute(sql):
+        for row in self.connection.execute(sql, params):
             spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
         return spans
 
-    def agreement_units(self, *, reviewed_only: bool = False) -> list[tuple[str, int, int]]:
-        """Stored segments (doc_id, start, end); ``reviewed_only``: those with a current decision."""
+    def agreement_units(self, *, reviewed_only: bool = False,
+                        reviewer: str | None = None) -> list[tuple[str, int, int]]:
+        """Stored segments (doc_id, start, end); ``reviewed_only``: those with a current decision
+        (of ``reviewer``, when given)."""
         if reviewed_only:
-            sql = ("SELECT DISTINCT r.doc_id, r.start, r.end FROM reviews r JOIN documents d ON d.doc_id = r.doc_id"
-                   f" WHERE {self.REVIEW_FRESH} ORDER BY 1, 2, 3")
+            table, mine = ("reviewer_decisions", " AND r.reviewer = ?") if reviewer is not None else ("reviews", "")
+            sql = (f"SELECT DISTINCT r.doc_id, r.start, r.end FROM {table} r JOIN documents d ON d.doc_id = r.doc_id"
+                   f" WHERE {self.REVIEW_FRESH}{mine} ORDER BY 1, 2, 3")
         else:
             sql = "SELECT doc_id, start, end FROM segments ORDER BY doc_id, start, end"
-        return [(row[0], row[1], row[2]) for row in self.connection.execute(sql)]
+        params = (reviewer,) if reviewed_only and reviewer is not None else ()
+        return [(row[0], row[1], row[2]) for row in self.connection.execute(sql, params)]
+
+    def pending_spans(self, *, reviewer: str | None = None) -> list[tuple[str, int, int]]:
+        """(doc_id, start, end) of every coding the rules count that has no review decision yet (of
+        ``reviewer``, when given)."""
+        if reviewer is None:
+            sql, params = (f"SELECT DISTINCT c.doc_id, c.start, c.end FROM codings c WHERE {self.AUTO_COUNTED}"
+                           " AND c.status = 'auto'"), ()
+        else:
+            sql = (f"SELECT DISTINCT c.doc_id, c.start, c.end FROM codings c WHERE {self.AUTO_COUNTED} AND NOT EXISTS"
+                   " (SELECT 1 FROM reviewer_decisions x WHERE x.doc_id = c.doc_id AND x.start = c.start"
+                   " AND x.end = c.end AND x.code = c.code AND x.reviewer = ?)")
+            params = (reviewer,)
+        return [(row[0], row[1], row[2]) for row in self.connection.execute(sql, params)]
+
+    def reviewers(self) -> list[str]:
+        """Everyone who has decisions in the project, by name."""
+        return [row[0] for row in self.connection.execute("SELECT DISTINCT reviewer FROM reviewer_decisions ORDER BY 1")]
 
     def document_code_presence(self, *, accepted_only: bool = False) -> dict[str, set[str]]:
         """doc_id -> codes with at least one counted coding (only accepted ones with ``accepted_only``)."""

@@ -47,6 +47,21 @@ def write_note(notes_dir: Path) -> NoteWriter:
     return write
 
 
+SAMPLE_NOTES = Path(__file__).resolve().parents[1] / "sample_data" / "notes"
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample notes ingested once per session (tests/test_report.py uses the same file)."""
+    from phantomcode import ingest
+
+    path = tmp_path_factory.getbasetemp() / "sample-project" / "sample.db"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        assert not ingest(SAMPLE_NOTES, project=path).skipped
+    return path
+
+
 @pytest.fixture(scope="session")
 def _ingested_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple, Path]:
     return {}

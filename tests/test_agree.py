@@ -127,12 +127,14 @@ def project(project_from) -> Path:
     return project_from({"a.md": NOTE})
 
 
-def review(project: Path, tmp_path: Path, edits: dict[str, dict[str, str]]) -> Path:
+def review(project: Path, tmp_path: Path, edits: dict[str, dict[str, str]],
+           others: dict[str, str] | None = None) -> Path:
+    """Export a sheet, apply ``edits`` (by code@segment start) and ``others`` to every other row, import it."""
     export_review(project=project, out=tmp_path / "sheet.csv")
-    with (tmp_path / "sheet.csv").open(encoding="utf-8") as handle:
+    with (tmp_path / "sheet.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
-        row.update(edits.get(f"{row['code']}@{row['segment'][:12]}", {}))
+        row.update(edits.get(f"{row['code']}@{row['segment'][:12]}", others or {}))
     with (tmp_path / "sheet.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -142,21 +144,31 @@ def review(project: Path, tmp_path: Path, edits: dict[str, dict[str, str]]) -> P
 
 
 def test_auto_against_reviewed_on_stored_segments(project: Path, tmp_path: Path) -> None:
-    review(project, tmp_path, {"class_size@The principa": {"decision": "reject", "correct_code": "unexplained_refusal"},
-                               "paperwork@The school to": {"decision": "accept"}})
+    review(project, tmp_path, {"class_size@The principa": {"decision": "reject", "correct_code": "unexplained_refusal"}},
+           others={"decision": "accept"})
     report = agreement(["auto", "reviewed"], project=project, reference="reviewed")
-    # stored segments: the four sentences some rule fired on (the negated one included)
-    assert report.units == 4 and report.unit_source == "stored segments"
+    # stored segments: the four sentences some rule fired on; the negated one was never on the sheet,
+    # so nobody decided it: left out
+    assert report.units == 3 and report.pending == 1 and report.unit_source == "stored segments"
     by_code = {c.code: c for c in report.per_code}
     assert by_code["paperwork"].percent == 1.0 and by_code["paperwork"].positives == {"auto": 2, "reviewed": 2}
-    # class_size: auto 0,0,1,0 vs reviewed 0,0,0,0: p_o = 3/4, p_e = 1/4 * 0 + 3/4 * 1 = 3/4 -> kappa 0;
-    # alpha: n = 8, n1 = 1, D_o = 2/8, D_e = 2 * 1 * 7 / (8 * 7) = 1/4 -> alpha 0
-    assert by_code["class_size"].percent == 0.75 and by_code["class_size"].kappa == pytest.approx(0.0)
+    # class_size: auto 0,0,1 vs reviewed 0,0,0: p_o = 2/3, p_e = 1/3 * 0 + 2/3 * 1 = 2/3 -> kappa 0;
+    # alpha: n = 6, n1 = 1, D_o = 2/6, D_e = 2 * 1 * 5 / (6 * 5) = 1/3 -> alpha 0
+    assert by_code["class_size"].percent == pytest.approx(2 / 3) and by_code["class_size"].kappa == pytest.approx(0.0)
     assert by_code["class_size"].alpha == pytest.approx(0.0)
     assert by_code["class_size"].scores["auto"]["precision"] == 0.0
     assert by_code["unexplained_refusal"].scores["auto"]["recall"] == 0.0
-    # overall: 4 units x 4 codes = 16 items, two disagreements
-    assert report.overall.units == 16 and report.overall.percent == pytest.approx(14 / 16)
+    # overall: 3 units x 4 codes = 12 items, two disagreements
+    assert report.overall.units == 12 and report.overall.percent == pytest.approx(10 / 12)
+    assert [c.code for c in report.per_code] == ["paperwork", "office_runaround", "class_size", "unexplained_refusal"], \
+        "codes in codebook order"
+
+
+def test_units_nobody_reviewed_are_left_out_not_counted_as_agreement(project: Path, tmp_path: Path) -> None:
+    sheet = review(project, tmp_path, {"class_size@The principa": {"decision": "reject"}})  # one row of the sheet
+    report = agreement(["auto", "reviewed"], project=project, reference="reviewed", units_from=sheet)
+    assert report.units == 1 and report.pending == 2, "two sheet sentences still wait for a decision"
+    assert report.overall.percent == 0.0, "the one decided sentence is a disagreement; nothing inflates it"
 
 
 def test_gold_sentences_are_the_units_and_reference_scores_match_evaluate(project: Path, tmp_path: Path) -> None:
@@ -170,26 +182,42 @@ def test_gold_sentences_are_the_units_and_reference_scores_match_evaluate(projec
         ("BJ-01", "A sentence that is not in the note.", "deterred"),
         ("XX-01", "Nope.", ""),
     ])
-    report = agreement(["reviewed", gold], project=project, reference="gold")
+    reviewed = agreement(["reviewed", gold], project=project, reference="gold")
+    assert reviewed.units == 1 and reviewed.pending == 3, "only the sentence a reviewer decided"
+    report = agreement(["auto", gold], project=project, reference="gold")
     assert report.units == 4 and report.problems == (
         "row 6: sentence not found in BJ-01: 'A sentence that is not in the note.'",
         "row 7: no stored document 'XX-01'")
     expected = evaluate(gold, project=project).metrics
+    assert expected.code("class_size").tp == 1, \
+        "evaluate measures the rules: a reviewer's rejection is not mixed in unless asked for"
+    assert evaluate(gold, project=project, with_decisions=True).metrics.code("class_size").tp == 0
     for code in ("paperwork", "class_size", "office_runaround"):
-        ours = next(c for c in report.per_code if c.code == code).scores["reviewed"]
+        ours = next(c for c in report.per_code if c.code == code).scores["auto"]
         theirs = expected.code(code)
         assert (ours["precision"], ours["recall"], ours["f1"]) == (theirs.precision, theirs.recall, theirs.f1)
         kappa = next(c for c in report.per_code if c.code == code).kappa
         # evaluate's convention scores an undefined kappa as 1.0; agree reports it as undefined
         assert kappa == pytest.approx(theirs.kappa) if kappa is not None else theirs.kappa == 1.0
-    assert report.overall.scores["reviewed"]["precision"] == pytest.approx(expected.micro.precision)
+    assert report.overall.scores["auto"]["precision"] == pytest.approx(expected.micro.precision)
+
+
+def gold_of_project(tmp_path: Path) -> Path:
+    """A gold file listing every sentence of NOTE (uncoded), so units are sentences."""
+    sentences = ["The school told him to bring the wuzheng 五证 to the street office before anything else.",
+                 "He had no lease in his own name, so the permit was impossible.",
+                 "The principal said the school is full this year.", "- The school did not ask for any documents.",
+                 "Nothing happened after that."]
+    return write_gold(tmp_path / "all.csv", [("BJ-01", sentence, "") for sentence in sentences])
 
 
 def test_units_can_be_restricted_to_a_review_sheet_or_to_reviewed_segments(project: Path, tmp_path: Path) -> None:
     export_review(project=project, out=tmp_path / "sample.csv", sample=2, seed=5)
-    with (tmp_path / "sample.csv").open(encoding="utf-8") as handle:
+    with (tmp_path / "sample.csv").open(encoding="utf-8-sig") as handle:
         sampled = {(row["start"], row["end"]) for row in csv.DictReader(handle)}
-    report = agreement(["auto", "reviewed"], project=project, units_from=tmp_path / "sample.csv")
+    with pytest.raises(UsageError, match=r"none of the 2 units has a review decision yet"):
+        agreement(["auto", "reviewed"], project=project, units_from=tmp_path / "sample.csv")
+    report = agreement(["auto", gold_of_project(tmp_path)], project=project, units_from=tmp_path / "sample.csv")
     assert report.units == len(sampled) == 2 and "restricted to segments listed in sample.csv" in report.unit_source
     review(project, tmp_path, {"class_size@The principa": {"decision": "reject"}})
     reviewed = agreement(["auto", "reviewed"], project=project, units_from="reviewed")

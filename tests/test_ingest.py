@@ -131,13 +131,14 @@ def test_project_from_before_file_stats_is_upgraded_and_reingested_without_codin
         connection.execute("ALTER TABLE documents DROP COLUMN size")
         connection.execute("ALTER TABLE documents DROP COLUMN mtime_ns")
         connection.execute("DROP TABLE codebooks")
+        connection.execute("DROP TABLE reviewer_decisions")
         connection.execute("DELETE FROM migrations WHERE version >= 5")
         connection.execute("PRAGMA user_version = 4")
     _no_coding(monkeypatch)
     report = ingest(notes_dir, project=project)
     assert report.unchanged == 1
     with sqlite3.connect(project) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
     assert _stored_stat(project, "a")[:2] == (path.stat().st_size, path.stat().st_mtime_ns)
 
 
@@ -150,8 +151,12 @@ def test_a_codebook_with_a_bad_token_pattern_stops_ingest_before_a_run_is_record
     with pytest.raises(CodebookError) as caught:
         ingest(notes_dir, project=project, codebook=book)
     assert "CB006" in {problem.rule for problem in caught.value.problems}
+    assert not project.exists(), "a new project is not even created"
+    ingest(notes_dir, project=project)
+    with pytest.raises(CodebookError):
+        ingest(notes_dir, project=project, codebook=book)
     with sqlite3.connect(project) as connection:
-        assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+        assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
 
 
 def _sector_rows(project) -> list[tuple]:

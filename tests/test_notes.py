@@ -171,3 +171,33 @@ def test_document_id_is_id_attribute_else_path_without_suffix() -> None:
     assert document_id("beijing/n1.md", {"id": "BJ-01"}) == "BJ-01"
     assert document_id("beijing/n1.md", {}) == "beijing/n1"
     assert document_id("beijing.v2/notes", {}) == "beijing.v2/notes"
+
+
+# -- tables saved by spreadsheet programs ----------------------------------------------------------
+
+GBK_SIDECAR = "file,city,sector,respondent_type\n" + "".join(
+    f"n{n}.md,Beijing,education,migrant worker\n" for n in range(8)) + "z.md,北京,education,teacher\n"
+
+
+def test_a_gbk_sidecar_with_few_hanzi_is_read_as_gb18030_and_named(tmp_path: Path) -> None:
+    (tmp_path / "metadata.csv").write_bytes(GBK_SIDECAR.encode("gbk"))
+    sidecars, warnings = load_sidecars(tmp_path)
+    assert sidecars[""].lookup("z.md", None)["city"] == "北京"
+    assert warnings == ["metadata.csv: read as gb18030 (not UTF-8); check its values, or save it as CSV UTF-8"]
+
+
+def test_a_gbk_gold_file_keeps_its_hanzi(tmp_path: Path) -> None:
+    from phantomcode.evaluate import read_gold
+
+    rows = "note_id,sentence,codes\n" + "".join(f"A,Sentence number {n} of the note.,\n" for n in range(6))
+    (tmp_path / "gold.csv").write_bytes((rows + "B,名额已满。,class_size\n").encode("gbk"))
+    assert read_gold(tmp_path / "gold.csv")[-1].sentence == "名额已满。"
+
+
+def test_a_front_matter_error_names_one_line_the_one_to_fix() -> None:
+    text = "---\nid: X\ncity: Beijing\nsector: education\nyear: 2019\nbad: [unclosed\n---\nText.\n"
+    with pytest.raises(NoteError) as caught:
+        split_front_matter(text)
+    assert str(caught.value).startswith("malformed front matter at line 6: expected ',' or ']'")
+    assert str(caught.value).count("line") == 2 and "(while parsing a flow sequence that starts on this line)" \
+        in str(caught.value)

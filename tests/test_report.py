@@ -123,9 +123,9 @@ def test_markdown_matches_golden(sample: Project, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("attribute", ["city", "respondent_type", "year"])
 def test_group_n_is_the_number_of_documents_with_that_value(sample: Project, attribute: str) -> None:
-    codebook = sample.codebook()  # documents() holds verbatim values: map them as ingest does
+    codebook = sample.codebook()  # verbatim values, mapped as ingest does
     expected = Counter("(missing)" if pd.isna(value) else codebook.normalize_attributes({attribute: value})[0][attribute]
-                       for value in sample.documents()[attribute])
+                       for value in sample.documents(canonical=False)[attribute])
     tidy = sample.matrix(by=attribute, tidy=True)
     assert dict(zip(tidy[attribute], tidy["group_documents"])) == dict(expected)
     assert tidy.drop_duplicates(attribute)["group_documents"].sum() == len(sample.documents())
@@ -423,3 +423,51 @@ def test_options_a_format_cannot_show_are_refused(sample: Project) -> None:
         check_options("md", wide=True)
     with pytest.raises(UsageError, match="no place for quotes"):
         check_options("csv", quotes=2)
+
+
+def test_documents_are_grouped_as_reports_group_them(sample: Project) -> None:
+    verbatim = sample.documents(canonical=False)
+    assert "北京" in set(verbatim["city"]) and "Beijing" in set(verbatim["city"]), "the sample spells Beijing both ways"
+    by_city = sample.documents().groupby("city").size()
+    assert "北京" not in by_city.index
+    tidy = sample.matrix(by="city", tidy=True).drop_duplicates("city")
+    assert by_city.to_dict() == {city: n for city, n in zip(tidy["city"], tidy["group_documents"]) if city != "(missing)"}
+
+
+def _hanzi_report(project_from) -> "Report":
+    notes = {f"n{i}.md": f"---\nid: N{i}\n城市: {city}\n---\nThe school demanded five documents.\n"
+             for i, city in enumerate(["武汉", "武汉", "成都市", "西安"])}
+    return build_report(Project(project_from(notes)), by=["城市"])
+
+
+def test_png_draws_hanzi_labels_and_title_with_an_installed_cjk_font(project_from, tmp_path: Path) -> None:
+    import warnings
+
+    from phantomcode.report import _cjk_font
+
+    if _cjk_font(["漢"])[1]:
+        pytest.skip("no CJK font installed here")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        notes = write_report(_hanzi_report(project_from), fmt="png", out=tmp_path / "a.png")
+    assert notes == [] and not [w for w in caught if "Glyph" in str(w.message)], "title and labels drawn in CJK"
+
+
+def test_png_without_a_cjk_font_warns_once(project_from, tmp_path: Path, monkeypatch) -> None:
+    import warnings
+
+    from phantomcode import report as report_module
+
+    monkeypatch.setattr(report_module, "_CJK_FONTS", ("No Such Font SC",))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        notes = write_report(_hanzi_report(project_from), fmt="png", out=tmp_path / "a.png")
+    assert len(notes) == 1 and "no CJK font is installed" in notes[0] and "fonts-noto-cjk" in notes[0]
+    assert not [w for w in caught if "Glyph" in str(w.message)], "one warning, not one per missing glyph"
+
+
+def test_png_shades_a_small_group_paler_than_a_large_one_at_the_same_share() -> None:
+    from phantomcode.report import _share_floor
+
+    assert _share_floor(1, 1) < 0.25 < 0.65 < _share_floor(9, 9) < 1.0
+    assert _share_floor(0, 5) == 0.0

@@ -83,7 +83,7 @@ def statuses(project: Path) -> dict[tuple[str, int, int, str], tuple[str, str, i
 
 
 def sheet_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -117,8 +117,9 @@ def test_export_has_one_row_per_counted_coding_with_context_key_and_empty_decisi
     rows = exported(project, tmp_path)
     assert len(rows) == 6  # the negated coding is left out unless asked for
     first = rows[0]
-    assert list(first)[:4] == ["key", "doc_id", "city", "id"]
-    assert list(first)[-3:] == ["decision", "correct_code", "note"]
+    assert list(first)[:7] == ["doc_id", "code", "label", "segment", "decision", "correct_code", "note"], \
+        "the columns to fill in beside the segment"
+    assert list(first)[-3:] == ["start", "end", "key"] and {"city", "id"} <= set(first)
     assert first["key"] == key("BJ-01", FIRST, "office_runaround")
     assert first["segment"] == FIRST and first["before"] == ""
     assert first["after"].startswith("He had no lease")
@@ -141,8 +142,11 @@ def test_export_filters_by_code_and_attribute_and_rejects_unknown_ones(project, 
         export_review(project=project, out=tmp_path / "x.csv", codes=["paperwrk"])
     with pytest.raises(UsageError, match="unknown attribute 'town'"):
         export_review(project=project, out=tmp_path / "x.csv", where={"town": "Beijing"})
-    with pytest.raises(UsageError, match="values: Beijing, Shanghai|values: Shanghai, Beijing"):
+    with pytest.raises(UsageError, match=r"--where city=Paris: no document has this value; values of city: "
+                                         r"Beijing \(1\), Shanghai \(1\)"):
         export_review(project=project, out=tmp_path / "x.csv", where={"city": "Paris"})
+    for spelling in ("beijing", "北京", "Peking"):  # case and codebook aliases, as reports accept them
+        assert {r["doc_id"] for r in exported(project, tmp_path, where={"city": spelling})} == {"BJ-01"}
     with pytest.raises(UsageError, match="needs --out"):
         export_review(project=project, fmt="xlsx")
 
@@ -170,8 +174,14 @@ def test_xlsx_sheet_reads_back_with_its_help_sheet_and_decision_choices(project,
     assert sheet.data_validations.dataValidation[0].formula1 == '"accept,reject,add"'
     header = [cell.value for cell in sheet[1]]
     segments = [row[header.index("segment")] for row in sheet.iter_rows(min_row=2)]
-    negated = next(cell for cell in segments if cell.value == NEGATED)  # no apostrophe in xlsx
+    negated = next(cell for cell in segments if str(cell.value) == NEGATED)  # no apostrophe in xlsx
     assert negated.data_type == "s"  # text, never a formula
+    assert sheet.freeze_panes == "E2" and header[3] == "segment", "frozen after the segment"
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}{result.rows + 1}"
+    rich = load_workbook(out, rich_text=True)["review"]
+    first = rich.cell(2, header.index("segment") + 1).value
+    bold = [block.text for block in first if not isinstance(block, str) and block.font.b]
+    assert bold == ["told him to bring", "street office"], "the matched words stand out"
     assert result.segments == 6 and "seed 1" in " ".join(str(c.value) for c in book["how to review"]["A"])
     rows = read_review_sheet(out)
     assert len(rows) == result.rows and rows[0][0] == 2 and rows[0][1]["key"].startswith("BJ-01:")
@@ -224,10 +234,13 @@ def test_review_round_trip_export_edit_import_stats(project, tmp_path) -> None:
     assert (stats.total.precision_low, stats.total.precision_high) == pytest.approx(wilson_interval(1, 3))
     assert stats.stale == ()
 
+    second_coder = import_review(sheet, project=project, reviewer="bo")
+    assert second_coder.new == 7 and second_coder.unchanged == second_coder.changed == 0, "bo's decisions are recorded"
     again = import_review(sheet, project=project, reviewer="bo")
     assert again.unchanged == 7 and again.new == again.changed == 0
     with Store.open(project, readonly=True) as store:
-        assert {d["reviewer"] for d in store.review_decisions()} == {"ana"}  # unchanged rows keep their reviewer
+        assert {d["reviewer"] for d in store.review_decisions()} == {"ana"}  # the same decisions keep their reviewer
+        assert store.reviewers() == ["ana", "bo"]
     pending = exported(project, tmp_path, pending=True)
     assert [row["key"] for row in pending] == [key("BJ-01", LEASE, "paperwork"),
                                                key("SH-01", HOMETOWN, "return_home", NOTE_B),
@@ -448,3 +461,20 @@ def test_a_project_from_before_reviews_is_upgraded(tmp_path, monkeypatch) -> Non
     monkeypatch.undo()
     with Store.open(path, readonly=True) as store:
         assert store.review_decisions() == [] and store.review_proposals() == {}
+
+
+def test_decisions_made_before_reviewers_were_kept_apart_become_that_reviewers(project, tmp_path) -> None:
+    import sqlite3
+
+    sheet = tmp_path / "sheet.csv"
+    export_review(project=project, out=sheet)
+    rows = sheet_rows(sheet)
+    rows[0]["decision"] = "reject"
+    import_review(write_sheet(sheet, rows), project=project, reviewer="ana")
+    with sqlite3.connect(project) as connection:  # back to schema 6, which kept one decision per coding
+        connection.execute("DROP TABLE reviewer_decisions")
+        connection.execute("DELETE FROM migrations WHERE version >= 7")
+        connection.execute("PRAGMA user_version = 6")
+    with Store.open(project, readonly=True) as store:
+        assert store.reviewers() == ["ana"]
+        assert store.agreement_units(reviewed_only=True, reviewer="ana") == store.agreement_units(reviewed_only=True)

@@ -11,9 +11,13 @@ what it uses, not spaCy, pandas or the ingest pipeline; ``--help`` loads them al
 from __future__ import annotations
 
 import importlib
+import io
+import os
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
+from typing import Annotated
 
 import typer
 import typer.main
@@ -73,7 +77,20 @@ def _load(name: str) -> TyperCommand | TyperGroup:
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
+    _name_arguments(command)
     return command
+
+
+def _name_arguments(command: TyperCommand | TyperGroup) -> None:
+    """Arguments in usage lines as the README writes them, ``NOTES_DIR``, ``[FILE]``, ``CODERS...``,
+    where typer prints ``{notes_dir}``, ``[file]``, ``{coders}...``."""
+    for param in command.params:
+        if param.param_type_name == "argument":
+            name = (param.name or "").upper() + ("..." if param.nargs == -1 else "")
+            usage = name if param.required else f"[{name}]"
+            param.get_usage_pieces = lambda ctx, usage=usage: [usage]  # type: ignore[method-assign]
+    for sub in getattr(command, "commands", {}).values():
+        _name_arguments(sub)
 
 
 class _LazyCommands(Mapping):
@@ -115,6 +132,9 @@ class _PhantomcodeGroup(TyperGroup):
             for problem in getattr(exc, "problems", []):
                 err.print(f"  {terminal_text(problem)}", markup=False)
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
         except sqlite3.DatabaseError as exc:  # a read outside the store's transactions met a damaged file
             from ..store import damaged_project_message, resolve_project_path
             from ._console import err
@@ -122,6 +142,17 @@ class _PhantomcodeGroup(TyperGroup):
             project = resolve_project_path(_option_value(ctx.meta.get("phantomcode.args", []), "--project", "-p"))
             err.print(f"[bold red]error:[/] {markup_text(damaged_project_message(project, exc))}", highlight=False)
             raise typer.Exit(2) from None
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout has gone (``phantomcode report | head``): stop quietly with exit 0, as
+    ``git log | head`` does. Output still buffered would fail again when Python flushes stdout at
+    exit, so stdout now points at the null device."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # stdout is no file (a test runner's buffer): nothing will flush to the closed pipe
 
 
 def _option_value(args: list[str], *names: str) -> str | None:
@@ -145,10 +176,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"phantomcode {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _phantomcode(debug: bool = typer.Option(False, "--debug", help="Show the traceback of each note skipped on an "
-                                            "unexpected error.")) -> None:
-    """Options of the group itself; typer needs a callback to build a group without commands."""
+def _phantomcode(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                        help="Show the version and exit.")] = False,
+                 debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of each note skipped on an "
+                                                     "unexpected error.")] = False) -> None:
+    """Options of the group itself (--version, --debug); typer needs a callback to build a group without commands."""
     from ._console import settings
 
     settings.debug = debug

@@ -12,7 +12,8 @@ ProjectOption = Annotated[Optional[Path], typer.Option(
     "--project", "-p", help="Project file (default: $PHANTOMCODE_PROJECT, else ./phantomcode.db).",
     show_default=False)]
 CodebookOption = Annotated[Optional[Path], typer.Option(
-    "--codebook", "-c", help="Codebook YAML (default: the project's last codebook, else the bundled one).",
+    "--codebook", "-c", help="Codebook YAML, or 'bundled' (default: the project's codebook, which must be "
+    "unchanged since it last coded; else the bundled one).",
     show_default=False)]
 JobsOption = Annotated[int, typer.Option(
     "--jobs", "-j", min=1, help="Worker processes for coding (default: all cores).")]

@@ -7,16 +7,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from ..sanitise import markup_text as escape
 from rich.table import Table
 
 from ..agree import agreement
+from ..outputs import choose_format
 from ..report import split_codes
-from ._console import err, out
-from ._options import ProjectOption
-
-_PLAIN_WIDTH = 300  # only when stdout is not a terminal
+from ..sanitise import markup_text as escape
+from ._console import err, out, show
+from ._options import CodebookOption, ProjectOption
 
 
 def agree_command(
@@ -31,12 +29,14 @@ def agree_command(
                                                       show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     project: ProjectOption = None,
+    codebook: CodebookOption = None,
 ) -> None:
-    """Percent agreement, Cohen's kappa (2 coders) and Krippendorff's alpha per code and overall."""
-    if fmt not in ("table", "csv", "json"):
-        raise typer.BadParameter("choose table, csv or json", param_hint="--format")
+    """Percent agreement, Cohen's kappa (2 coders) and Krippendorff's alpha per code and overall.
+    With 'reviewed', only units a reviewer decided count; pending ones are left out and counted."""
+    fmt = choose_format(fmt, None, formats=("table", "csv", "json"), default="table")
     report = agreement(coders, project=project, reference=reference, codes=split_codes(code) or None,
-                       units_from=Path(units_from) if units_from and units_from != "reviewed" else units_from)
+                       units_from=Path(units_from) if units_from and units_from != "reviewed" else units_from,
+                       codebook=codebook)
     rows = report.rows()
     if fmt == "json":
         out.file.write(report.to_json() + "\n")
@@ -54,20 +54,15 @@ def agree_command(
                           _figure(row["percent_agreement"], percent=True), _figure(row["kappa"]), _figure(row["alpha"]),
                           *(_figure(row[f"{m}_{n}"]) for n in scored for m in ("precision", "recall", "f1")),
                           style="bold" if row["code"] == "overall" else None)
-        _table_console().print(table)
+        show(table)
         err.print("— : undefined (a code that every coder leaves absent, or kappa with more than two coders)")
     for problem in report.problems:
         err.print(f"[yellow]warning:[/] {escape(problem)}")
+    pending = f"; {report.pending} without a review decision yet left out" if report.pending else ""
+    err.print(f"{report.units} units used ({escape(report.unit_source)}){pending}")
 
 
 def _figure(value: float | None, *, percent: bool = False) -> str:
     if value is None:
         return "—"
     return f"{value:.1%}" if percent else f"{value:.3f}"
-
-
-def _table_console() -> Console:
-    """stdout; when it is not a terminal, wide enough that tables are not squeezed or wrapped."""
-    if out.is_terminal:
-        return out
-    return Console(file=out.file, width=_PLAIN_WIDTH, highlight=False, soft_wrap=True, color_system=None)

@@ -6,23 +6,32 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from ..sanitise import markup_text as escape
 from rich.tree import Tree
 
-from ..codebook import default_codebook_path, lint_codebook, load_codebook
+from ..codebook import lint_codebook, load_codebook
+from ..codebook_choice import codebook_path_for, project_codebook_path
+from ..sanitise import markup_text as escape
 from ._console import err, out
 
 app = typer.Typer(help="Check, browse and test a codebook (default: the bundled deflection codebook).",
                   no_args_is_help=True)
 
 FileArgument = Annotated[Optional[Path], typer.Argument(
-    help="Codebook YAML file (default: the bundled deflection.yaml).", show_default=False)]
+    help="Codebook YAML file, or 'bundled' (default: the --project's codebook, else the bundled deflection.yaml).",
+    show_default=False)]
+ProjectOption = Annotated[Optional[Path], typer.Option(
+    "--project", "-p", help="Use this project's codebook when no FILE is given.", show_default=False)]
+
+
+def codebook_file(file: Path | None, project: Path | None) -> Path:
+    """FILE, else the project's codebook when --project is given, else the bundled one."""
+    return project_codebook_path(project, file) if project is not None else codebook_path_for(file, None)
 
 
 @app.command("lint")
-def lint_command(file: FileArgument = None) -> None:
+def lint_command(file: FileArgument = None, project: ProjectOption = None) -> None:
     """Report every problem in a codebook with file:line:column and a rule ID; exit 1 on errors."""
-    problems = lint_codebook(file or default_codebook_path())
+    problems = lint_codebook(codebook_file(file, project))
     for problem in problems:
         colour = "red" if problem.severity == "error" else "yellow"
         out.print(f"[{colour}]{escape(str(problem))}[/]")
@@ -33,9 +42,9 @@ def lint_command(file: FileArgument = None) -> None:
 
 
 @app.command("show")
-def show_command(file: FileArgument = None) -> None:
+def show_command(file: FileArgument = None, project: ProjectOption = None) -> None:
     """Show the codebook as a tree: groups, codes, definitions and how many rules of each kind."""
-    book = load_codebook(file)
+    book = load_codebook(codebook_file(file, project))
     tree = Tree(f"[bold]{escape(book.name)}[/] {escape(book.version)} (unit: {book.unit})")
     for group, code_ids in book.groups.items():
         branch = tree.add(f"[bold magenta]{escape(group)}[/]")
@@ -53,11 +62,13 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 @app.command("test")
-def test_command(file: FileArgument = None) -> None:
+def test_command(file: FileArgument = None, project: ProjectOption = None) -> None:
     """Run every example: positives must get their code, negatives must not; exit 1 on any failure."""
-    from ..coding import check_examples  # the matching engine: only this command of the group needs it
+    from ..coding import (
+        check_examples,  # the matching engine: only this command of the group needs it
+    )
 
-    results = check_examples(load_codebook(file))
+    results = check_examples(load_codebook(codebook_file(file, project)))
     failures = [r for r in results if not r.passed]
     for result in failures:
         out.print(f"[red]FAIL[/] {result.code} {result.kind}: {escape(repr(result.text))}\n"

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from ..sanitise import markup_text as escape
 
-from ..errors import UsageError
+from ..outputs import choose_format, write_output
+from ..sanitise import markup_text as escape
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
@@ -26,12 +26,13 @@ def codebook_export_command(
                                                      show_default=False)] = None,
 ) -> None:
     """Write the codebook as a REFI-QDA .qdc for NVivo, ATLAS.ti, MAXQDA, QualCoder or Taguette."""
-    from ..codebook import default_codebook_path  # the codebook modules and lxml: not for 'export segments'
+    from ..codebook_choice import (
+        codebook_path_for,  # the codebook modules and lxml: not for 'export segments'
+    )
     from ..qda import export_qdc
 
-    if fmt != "qdc":
-        raise UsageError(f"unknown format {fmt!r}; codebook export writes qdc")
-    source = file or default_codebook_path()
+    choose_format(fmt, None, formats=("qdc",), default="qdc")
+    source = codebook_path_for(file, None)
     target = out_file or Path(source.with_suffix(".qdc").name)
     count = export_qdc(source, out=target)
     err.print(f"wrote {count} codes to {escape(str(target))}")
@@ -57,10 +58,7 @@ def codebook_import_command(
     if out_file is None:
         out.file.write(result.text)
     else:
-        try:
-            out_file.write_text(result.text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"{out_file}: cannot write ({exc.strerror})") from None
+        write_output(out_file, lambda handle: handle.write(result.text))
     problems = lint_codebook(out_file or Path("<stdout>"), source=result.text.encode("utf-8"))
     errors = sum(p.severity == "error" for p in problems)
     what = "rules to fill in" if result.fmt == "qdc" else f"{result.terms} terms"
@@ -97,17 +95,19 @@ def qdpx_command(
 
 
 def matrix_command(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv or jsonl.")] = "csv",
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or jsonl (default: from --out's suffix, "
+                                               "else csv).", show_default=False)] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).",
                                                      show_default=False)] = None,
     status: Annotated[Optional[str], typer.Option("--status", help="accepted: count only codings accepted in "
                                                   "review.", show_default=False)] = None,
+    bom: Annotated[bool, typer.Option("--bom", help="Start the --out file with a UTF-8 BOM (for Excel).")] = False,
     project: ProjectOption = None,
     codebook: CodebookOption = None,
 ) -> None:
     """One row per document: doc_id, attributes and a 0/1 column per code, for R and Stata."""
     from ..export import export_matrix
 
-    count = export_matrix(project=project, fmt=fmt, out=out_file, status=status, codebook=codebook)
+    count = export_matrix(project=project, fmt=fmt, out=out_file, status=status, codebook=codebook, bom=bom)
     if out_file is not None:
         err.print(f"wrote {count} documents to {escape(str(out_file))}")

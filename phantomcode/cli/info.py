@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..sanitise import markup_text as escape
 from rich.table import Table
 
 from ..project import Project
+from ..sanitise import markup_text as escape
 from ._console import out
 from ._options import ProjectOption
 
@@ -20,6 +20,11 @@ def info_command(project: ProjectOption = None) -> None:
     run = info.last_run
     if run is not None:
         out.print(f"codebook: {escape(run.codebook_name)} {escape(run.codebook_version)} (sha256 {str(run.codebook_hash)[:12]})")
+    if info.codebook is not None:
+        colour = "green" if info.codebook.state == "matches" else "bold red"
+        out.print(f"codebook file: [{colour}]{escape(info.codebook.describe())}[/]")
+        if info.codebook.state != "matches":
+            out.print(f"[dim]{escape(info.codebook.problem())}[/]")
         out.print(f"last run: {run.command} {run.status}, started {run.started_at}, phantomcode {run.tool_version}"
                   + (f", {_describe_stats(run.stats)}" if run.stats else ""))
     table = Table("attribute", "value", "documents", title="Attributes")

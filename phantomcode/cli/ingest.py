@@ -12,7 +12,14 @@ from ..notes import DEFAULT_MAX_BYTES
 from ..sanitise import markup_text as escape
 from ..sanitise import terminal_text
 from ._console import err, settings
-from ._options import CodebookOption, JobsOption, ModelOption, ProjectOption, QuietOption, default_jobs
+from ._options import (
+    CodebookOption,
+    JobsOption,
+    ModelOption,
+    ProjectOption,
+    QuietOption,
+    default_jobs,
+)
 from ._progress import progress_bar
 
 

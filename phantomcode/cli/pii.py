@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from ..sanitise import markup_text as escape
 
 from ..pii import scan_folder
+from ..sanitise import markup_text as escape
 from ._console import err, out
 
 

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from ..sanitise import markup_text as escape
 from rich.table import Table
 
 from ..errors import UsageError
+from ..outputs import is_stdout, write_output
 from ..project import Project
-from ..report import (DEFAULT_QUOTES, Report, TextTable, build_cooccurrence, build_report, check_options,
-                      format_for, heat_colour, parse_where, write_report)
-from ._console import err, out
+from ..report import (
+    DEFAULT_QUOTES,
+    Report,
+    TextTable,
+    build_cooccurrence,
+    build_report,
+    check_options,
+    format_for,
+    heat_colour,
+    parse_where,
+    write_report,
+)
+from ..sanitise import markup_text as escape
+from ._console import compact, err, fits, out, plain_console
 from ._options import CodebookOption, ProjectOption
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
@@ -72,7 +84,10 @@ def report_command(ctx: typer.Context, by: ByOption = None, codes: CodesOption =
 @app.command("cooccurrence")
 def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: GroupOption = None,
                          where: WhereOption = None, measure: MeasureOption = None, status: StatusOption = None,
-                         fmt: FormatOption = None, out_file: OutOption = None, wide: WideOption = False,
+                         fmt: FormatOption = None, out_file: OutOption = None,
+                         wide: Annotated[bool, typer.Option("--wide", help="csv/json: the code x code matrix of "
+                                                            "the measure instead of the tidy long form (code_a, "
+                                                            "code_b, documents, segments).")] = False,
                          project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Code x code: documents and segments where both codes are counted; the diagonal is each code's total."""
     given = {name: value or (ctx.obj or {}).get(name) for name, value in dict(
@@ -87,32 +102,34 @@ def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: G
 
 
 def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
+    notes: list[str] = []
     if fmt != "table":
-        write_report(report, fmt=fmt, out=out_file, wide=wide)
-    elif out_file is None or str(out_file) == "-":
+        notes = write_report(report, fmt=fmt, out=out_file, wide=wide)
+    elif is_stdout(out_file):
         _render(report, out)
     else:
-        with open(out_file, "w", encoding="utf-8") as handle:
-            _render(report, Console(file=handle, width=_PLAIN_WIDTH, highlight=False, color_system=None))
+        write_output(out_file, lambda handle: _render(report, plain_console(handle, _PLAIN_WIDTH)))
     if out_file is not None and str(out_file) != "-":
         err.print(f"wrote {escape(report.title().lower())} ({report.documents} documents) to {escape(str(out_file))}")
     if not report.documents:
         err.print("[yellow]warning:[/] no documents match the filters")
-    for warning in report.warnings():
+    for warning in [*report.warnings(), *notes]:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _render(report: Report, console: Console) -> None:
     """Rich tables: the description, each table with heat-coloured cells, then the quotes.
 
-    A terminal wraps cells to fit its width; a file or pipe gets every table at its natural width.
+    A file or pipe gets every table at its natural width. A terminal gets the description wrapped
+    at word boundaries and every table whole: compact when it would not fit, and a matrix too wide
+    even then split into parts of groups (each repeating the code column), never a cut cell.
     """
     if not console.is_terminal:
-        console = Console(file=console.file, width=_PLAIN_WIDTH, highlight=False, soft_wrap=True, color_system=None)
+        console = plain_console(console.file, _PLAIN_WIDTH)
     console.print(f"[bold]{escape(report.title())}[/]")
     for line in report.description():
-        console.print(f"[dim]{escape(line)}[/]")
-    tables = [_rich_table(table) for table in report.tables()]
+        console.print(f"[dim]{escape(line)}[/]", soft_wrap=False)
+    tables = [part for table in report.tables() for part in _fitting(table, console)]
     if report.quote_records:
         quotes = Table("code", "group", "doc_id", title="Quotes", title_justify="left")
         quotes.add_column("quote", max_width=90, overflow="fold")
@@ -121,6 +138,32 @@ def _render(report: Report, console: Console) -> None:
         tables.append(quotes)
     for table in tables:
         console.print(table)
+
+
+def _fitting(table: TextTable, console: Console) -> list[Table]:
+    """``table`` as one rich table if it fits the console (compact if need be), else in parts of
+    its number columns, each part as wide as fits, titled "(1/3)", "(2/3)" ..."""
+    whole = compact(_rich_table(table), console)
+    keep = table.text_columns
+    if fits(whole, console) or table.kind not in ("matrix", "cooccurrence") or len(table.header) - keep <= 1:
+        return [whole]  # a group's table wraps its labels rather than splitting
+    parts: list[list[int]] = [[]]
+    for column in range(keep, len(table.header)):
+        trial = parts[-1] + [column]
+        if parts[-1] and not fits(compact(_rich_table(_with_columns(table, trial)), console), console):
+            parts.append([column])
+        else:
+            parts[-1] = trial
+    return [compact(_rich_table(_with_columns(table, part, f" ({number}/{len(parts)})")), console, always=True)
+            for number, part in enumerate(parts, start=1)]
+
+
+def _with_columns(table: TextTable, columns: list[int], suffix: str = "") -> TextTable:
+    """The text columns of ``table`` and the number ``columns`` picked."""
+    picked = [*range(table.text_columns), *columns]
+    return replace(table, title=table.title + suffix, header=[table.header[i] for i in picked],
+                   rows=[[row[i] for i in picked] for row in table.rows],
+                   heat=[[heat[i] for i in picked] for heat in table.heat])
 
 
 def _rich_table(table: TextTable) -> Table:

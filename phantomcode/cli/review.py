@@ -7,20 +7,25 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from ..sanitise import markup_text as escape
 from rich.table import Column, Table
 
+from ..outputs import choose_format
 from ..report import parse_where, split_codes
-from ..review import export_review, import_review, review_stats, stats_json, stats_records
-from ._console import err, out
+from ..review import (
+    export_review,
+    import_review,
+    review_stats,
+    stats_json,
+    stats_records,
+)
+from ..sanitise import markup_text as escape
+from ._console import err, out, show
 from ._options import CodebookOption, ProjectOption
 
 app = typer.Typer(help="Review codings in a spreadsheet, import the decisions, see precision and missed codings.",
                   no_args_is_help=True)
 
 MAX_LISTED = 10
-_PLAIN_WIDTH = 300  # only when stdout is not a terminal
 
 
 @app.command("export")
@@ -66,7 +71,8 @@ def import_command(
     """Apply accept/reject/add decisions; bad rows are listed by row number and the rest still apply."""
     result = import_review(file, project=project, reviewer=reviewer, codebook=codebook)
     counts = ", ".join(f"{result.decisions[k]} {k}" for k in ("accept", "reject", "add") if result.decisions[k])
-    err.print(f"{result.rows} rows read; decisions: {counts or 'none'} ({result.new} new, {result.changed} changed, "
+    err.print(f"{result.rows} rows read{_encoding_note(result.encoding)}; decisions: {counts or 'none'} "
+              f"({result.new} new, {result.changed} changed, "
               f"{result.unchanged} unchanged)")
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
@@ -84,9 +90,12 @@ def import_command(
 def stats_command(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
     project: ProjectOption = None,
+    codebook: CodebookOption = None,
 ) -> None:
-    """Per code: proposals, reviewed, accepted, rejected (measured precision) and added (missed codings)."""
-    stats = review_stats(project=project)
+    """Per code (codebook order): proposals, reviewed, accepted, rejected (measured precision) and added
+    (missed codings)."""
+    fmt = choose_format(fmt, None, formats=("table", "csv", "json"), default="table")
+    stats = review_stats(project=project, codebook=codebook)
     if fmt == "csv":
         rows = list(stats_records(stats))
         writer = csv.DictWriter(out.file, fieldnames=list(rows[0]), lineterminator="\n")
@@ -94,7 +103,7 @@ def stats_command(
         writer.writerows(rows)
     elif fmt == "json":
         out.file.write(stats_json(stats) + "\n")
-    elif fmt == "table":
+    else:
         table = Table(Column("code", no_wrap=True), "proposed", "pending", "accepted", "rejected",
                       Column("precision [95% CI]", no_wrap=True), "added", "lost",
                       title=f"Review: {stats.decisions} decisions")
@@ -104,10 +113,8 @@ def stats_command(
             table.add_row(row["code"], *(str(row[k]) for k in ("proposals", "pending", "accepted", "rejected")),
                           precision, str(row["added"]), str(row["lost"]),
                           style="bold" if row["code"] == "total" else None)
-        _table_console().print(table)
+        show(table)
         err.print("added: codings the rules missed; lost: accepted codings the rules no longer make")
-    else:
-        raise typer.BadParameter("choose table, csv or json", param_hint="--format")
     if stats.stale:
         err.print(f"[yellow]{len(stats.stale)} decision(s) point at text that changed[/] (kept; they apply again if "
                   "the text returns):")
@@ -119,8 +126,7 @@ def stats_command(
             err.print(f"  ... {len(stats.stale) - MAX_LISTED} more (--format json lists them all)")
 
 
-def _table_console() -> Console:
-    """stdout; when it is not a terminal, wide enough that tables are not squeezed or wrapped."""
-    if out.is_terminal:
-        return out
-    return Console(file=out.file, width=_PLAIN_WIDTH, highlight=False, soft_wrap=True, color_system=None)
+def _encoding_note(encoding: str) -> str:
+    """How a CSV sheet was decoded, when that is worth checking: anything but UTF-8."""
+    return "" if encoding in ("xlsx", "utf-8", "utf-8-sig") else f" (decoded as {encoding}, not UTF-8)"
+

@@ -87,13 +87,13 @@ def test_commands_report_a_broken_codebook_without_traceback(runner: CliRunner, 
     path.write_text("name: x\ncodes: [", encoding="utf-8")
     for command in ("show", "test"):
         result = runner.invoke(app, ["codebook", command, str(path)])
-        assert result.exit_code == 1
+        assert result.exit_code == 2, "a broken codebook: the command could not run"
         assert "CB001" in result.stderr and "Traceback" not in result.output
 
 
 def test_missing_file(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["codebook", "lint", str(tmp_path / "nope.yaml")])
-    assert result.exit_code == 1 and "cannot read codebook" in result.stderr
+    assert result.exit_code == 2 and "cannot read codebook" in result.stderr
 
 
 def test_every_codebook_command_has_help(runner: CliRunner) -> None:
@@ -102,3 +102,12 @@ def test_every_codebook_command_has_help(runner: CliRunner) -> None:
     for command in ("lint", "show", "test"):
         assert command in result.stdout
         assert runner.invoke(app, ["codebook", command, "--help"]).exit_code == 0
+
+
+def test_lint_quotes_a_regex_as_written(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "rx.yaml"
+    path.write_text('name: x\nversion: "1"\ncodes:\n  - id: a\n    label: A\n    definition: A.\n'
+                    '    regex: ["\\\\d+ (", "a\\\\sb"]\n', encoding="utf-8")
+    result = runner.invoke(app, ["codebook", "lint", str(path)])
+    assert result.exit_code == 1
+    assert "invalid regex '\\d+ (': missing )" in result.stdout and "\\\\d" not in result.stdout

@@ -66,7 +66,7 @@ def test_codebook_import_of_dictionaries(runner, tmp_path) -> None:
     bad = tmp_path / "bad.dic"
     bad.write_text("%\n1\tx\n%\nword\t7\n", encoding="utf-8")
     result = run(runner, "codebook", "import", str(bad))
-    assert result.exit_code == 1 and "bad.dic:4: 'word': category 7 is not in the table" in result.stderr
+    assert result.exit_code == 2 and "bad.dic:4: 'word': category 7 is not in the table" in result.stderr
     (tmp_path / "words.txt").write_text("x: [a]\n")
     result = run(runner, "codebook", "import", str(tmp_path / "words.txt"))
     assert result.exit_code == 2 and "--format" in result.stderr

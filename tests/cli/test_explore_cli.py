@@ -80,12 +80,25 @@ def test_evaluate_scores_gold_sentences(runner, coded, tmp_path) -> None:
                     f"A,{PAPERWORK},paperwork\nA,{QUIET},\nB,{NEGATED},\nB,{QUIET},deterred\n"
                     "Z,Missing note.,\n", encoding="utf-8")
     result = runner.invoke(app, ["evaluate", "--gold", str(gold), "-p", str(coded)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, "a skipped gold row is skipped input: exit 1"
+    assert "1 of 5 gold rows skipped" in result.stderr
     lines = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
              for line in result.stdout.splitlines() if line.startswith("│")}
     assert lines["paperwork"][:4] == ["1", "1", "0", "0"]
     assert lines["deterred"][:4] == ["1", "0", "0", "1"]
     assert "row 6: no stored document 'Z'" in result.output
+    assert list(lines).index("paperwork") < list(lines).index("deterred"), "codes in codebook order"
+    assert "rules vs 4 gold sentences" in result.stdout and "review decisions not applied" in result.stderr
+
+
+def test_evaluate_against_other_notes_is_one_line_and_exit_1(runner, coded, tmp_path) -> None:
+    gold = tmp_path / "gold.csv"
+    gold.write_text("note_id,sentence,codes\n" + "".join(f"Z{n},Sentence {n}.,paperwork\n" for n in range(40)),
+                    encoding="utf-8")
+    result = runner.invoke(app, ["evaluate", "--gold", str(gold), "-p", str(coded)])
+    assert result.exit_code == 1
+    assert "none of its 40 sentences can be scored: the project has none of the 40 documents" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3 and result.stdout == ""
 
 
 def test_evaluate_rejects_a_gold_file_without_its_columns(runner, coded, tmp_path) -> None:
@@ -102,7 +115,9 @@ def test_kwic_by_code_and_by_term(runner, coded) -> None:
     by_term = runner.invoke(app, ["kwic", "vegeta*", "-p", str(coded)], terminal_width=200)
     assert by_term.stdout.count("vegetables") == 2 and "2 line(s)" in by_term.output
     neither = runner.invoke(app, ["kwic", "-p", str(coded)])
-    assert neither.exit_code == 2
+    assert neither.exit_code == 2 and "nothing to look for: give a TERM" in neither.stderr
+    unknown = runner.invoke(app, ["kwic", "--code", "paperwrok", "-p", str(coded)])
+    assert unknown.exit_code == 2 and "unknown code 'paperwrok'; valid codes: paperwork, residency_duration" in unknown.stderr
 
 
 def test_codebook_stats_counts_terms_and_flags_silent_ones(runner, coded) -> None:

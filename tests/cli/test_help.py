@@ -71,3 +71,33 @@ def test_report_and_export_run_without_pandas_or_spacy(project_from) -> None:
                  ["export", "documents", "-p", path], ["info", "-p", path]):
         assert imported_by(*argv) == set(), argv
     assert imported_by("export", "segments", "-p", path, watched=("yaml", "phantomcode.codebook")) == set()
+
+
+def test_version() -> None:
+    from typer.testing import CliRunner
+
+    from phantomcode import __version__
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"phantomcode {__version__}\n"
+
+
+def test_usage_lines_name_arguments_as_the_readme_does() -> None:
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    for command, usage in ((["ingest"], "phantomcode ingest [OPTIONS] NOTES_DIR"),
+                           (["kwic"], "phantomcode kwic [OPTIONS] [TERM]"),
+                           (["agree"], "phantomcode agree [OPTIONS] CODERS..."),
+                           (["review", "import"], "phantomcode review import [OPTIONS] FILE")):
+        result = runner.invoke(app, [*command, "--help"], terminal_width=200)
+        assert usage in result.stdout, command
+
+
+def test_help_says_what_the_command_does() -> None:
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    assert "qdpx" in runner.invoke(app, ["export", "--help"], terminal_width=200).stdout
+    wide = runner.invoke(app, ["report", "cooccurrence", "--help"], terminal_width=200).stdout
+    assert "code x code matrix" in wide

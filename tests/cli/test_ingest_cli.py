@@ -97,7 +97,7 @@ def test_bad_inputs_are_skipped_named_and_the_rest_stored(runner, project, notes
     assert set(stored(project)) == {"G-1", "DUP"}
     assert stored(project)["DUP"]["text"] == BODY
     expected = {"empty.txt": "empty file", "binary.txt": "binary", "undecodable.txt": "utf-16",
-                "frontmatter.md": "line 3", "unsafe.md": "not allowed", "corrupt.docx": "docx",
+                "frontmatter.md": "at line 2", "unsafe.md": "not allowed", "corrupt.docx": "docx",
                 "huge.txt": "limit", "dup_b.md": "duplicate id 'DUP': dup_a.md already has it"}
     skipped = result.output.split("skipped:")[1]
     for name, reason in expected.items():
@@ -340,3 +340,13 @@ def test_project_from_a_newer_phantomcode_is_refused(runner, project, notes_dir,
     for command in (["ingest", str(notes_dir)], ["info"], ["export", "documents"]):
         result = runner.invoke(app, [*command, "-p", str(project)])
         assert result.exit_code == 2 and "written by a newer phantomcode" in result.output
+
+
+def test_a_folder_without_notes_names_what_it_holds_and_exits_1(runner, project, notes_dir) -> None:
+    for name in ("a.pdf", "b.pdf", "c.doc", ".hidden.txt"):
+        (notes_dir / name).write_bytes(b"%PDF-1.4")
+    result = runner.invoke(app, ["ingest", str(notes_dir), "-p", str(project), "--quiet"])
+    assert result.exit_code == 1
+    assert f"{notes_dir}: no note files to ingest (2 .pdf, 1 .doc; ignored)" in result.stderr
+    assert ".docx, .markdown, .md, .txt" in result.stderr
+    assert not project.exists() and not Path(f"{project}.lock").exists()

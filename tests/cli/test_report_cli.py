@@ -11,22 +11,16 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from phantomcode import Project, ingest
+from phantomcode import Project
 from phantomcode.cli import app
 from phantomcode.report import TIDY_COLUMNS
 
-SAMPLE_NOTES = Path(__file__).resolve().parents[2] / "sample_data" / "notes"
 CITIES = ["Beijing", "Chengdu", "Shanghai", "Guangzhou", "Hangzhou", "Dongguan"]
 
 
 @pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample notes ingested once per session (the same file tests/test_report.py uses)."""
-    path = tmp_path_factory.getbasetemp() / "sample-project" / "sample.db"
-    if not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        assert not ingest(SAMPLE_NOTES, project=path).skipped
-    return path
+def sample(sample_db: Path) -> Path:
+    return sample_db
 
 
 def report(runner: CliRunner, sample: Path, *args: str):
