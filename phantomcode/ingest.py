@@ -259,7 +259,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     with Store.open(project) as store, store.writer():
         book = _identify_codebook(store, codebook)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
-                              files=len(files), skipped=[Skipped(relpath, reason) for relpath, reason in scan.skipped])
+                              files=len(files),
+                              skipped=[Skipped(relpath, reason) for relpath, reason in scan.skipped])
         report.warnings.extend(f"{folder or root}/: cannot list this folder (permission denied?); notes stored "
                                "from it are kept, not pruned" for folder in scan.unreadable)
         sidecars, sidecar_warnings = load_sidecars(root)
