@@ -305,7 +305,8 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[str], *, fmt: 
              " to let phantomcode also match other forms of the word." if exact_forms else
              "Entries without * also match other forms of the word (phantomcode's lemma matching).")
     lines = [
-        f"# Imported by phantomcode from {yaml_comment(path.name)} ({kind}) on {datetime.now(timezone.utc).date().isoformat()}.",
+        f"# Imported by phantomcode from {yaml_comment(path.name)} ({kind}) on "
+        f"{datetime.now(timezone.utc).date().isoformat()}.",
         "# Every category is a code and its entries are its terms. " + forms,
         "# Definitions are placeholders: write what each code means, add examples, then run",
         "#   phantomcode codebook lint FILE && phantomcode codebook test FILE",

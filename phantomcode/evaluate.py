@@ -9,14 +9,13 @@ out and accepted or added ones count, which measures rules and reviewers togethe
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import NoteError, PhantomcodeError, UsageError
+from .limits import LimitExceeded, read_csv_rows
 from .metrics import MetricsReport, sentence_metrics
 from .notes import decode_table_bytes, normalise_text
 from .store import Store
@@ -58,14 +57,18 @@ def _read_gold(path: str | Path) -> tuple[list[GoldUnit], str]:
         raise UsageError(f"{path}: cannot read the gold file ({exc.strerror})") from None
     except NoteError as exc:
         raise UsageError(f"{path}: cannot read the gold file: {exc}") from None
-    reader = csv.DictReader(io.StringIO(normalise_text(text)))
-    missing = [c for c in GOLD_COLUMNS if c not in (reader.fieldnames or [])]
+    try:  # fields up to limits.MAX_CSV_FIELD_CHARS (csv's default stops at 131,072)
+        header, *records = [row for row in read_csv_rows(normalise_text(text)) if row] or [[]]
+    except LimitExceeded as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    missing = [c for c in GOLD_COLUMNS if c not in header]
     if missing:
         raise UsageError(f"{path}: the gold file needs the columns {', '.join(GOLD_COLUMNS)}; "
                          f"missing {', '.join(missing)}")
-    return [GoldUnit(number, row["note_id"].strip(), (row["sentence"] or "").strip(),
-                     frozenset(c.strip() for c in (row["codes"] or "").split(";") if c.strip()))
-            for number, row in enumerate(reader, start=2)], encoding
+    rows = [dict(zip(header, values)) for values in records]
+    return [GoldUnit(number, (row.get("note_id") or "").strip(), (row.get("sentence") or "").strip(),
+                     frozenset(c.strip() for c in (row.get("codes") or "").split(";") if c.strip()))
+            for number, row in enumerate(rows, start=2)], encoding
 
 
 def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes: Sequence[str] | None = None,

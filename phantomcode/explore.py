@@ -7,13 +7,14 @@ rewording; a kwic listing shows whether a term's hits are the intended sense.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .codebook import Code, Codebook
 from .codebook_choice import choose_codebook
 from .errors import UsageError
+from .globs import can_scan_words, glob_phrase_spans
 from .store import Store
 
 CONTEXT_CHARS = 60
@@ -116,10 +117,21 @@ def _code_lines(store: Store, code: str, width: int) -> Iterator[KwicLine]:
 
 
 def _term_lines(store: Store, term: str, width: int) -> Iterator[KwicLine]:
-    pattern = _term_regex(term)
+    spans = _term_spans(term)
     for doc in store.iter_documents():
-        for match in pattern.finditer(doc["text"]):
-            yield _line(doc["doc_id"], doc["text"], match.start(), match.end(), width, None, None, "")
+        for start, end in spans(doc["text"]):
+            yield _line(doc["doc_id"], doc["text"], start, end, width, None, None, "")
+
+
+def _term_spans(term: str) -> Callable[[str], Iterator[tuple[int, int]]]:
+    """Where ``term`` occurs in a text. Latin words with ``*`` are matched word by word in linear
+    time (``phantomcode.globs``): as a regex, ``a*a*a*a*a*a*b`` backtracked without end on a long word."""
+    if "*" in term and re.search(r"[\u3400-\u9fff]", term):
+        raise UsageError(f"{term!r}: '*' works on Latin words only (as in codebooks); give the Chinese words in full")
+    if "*" in term and can_scan_words(term):
+        return lambda text: glob_phrase_spans(text, term)
+    pattern = _term_regex(term)
+    return lambda text: (match.span() for match in pattern.finditer(text))
 
 
 def _term_regex(term: str) -> re.Pattern[str]:

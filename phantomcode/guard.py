@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
 from .errors import NoteError
+from .limits import LimitExceeded
 
 Result = TypeVar("Result")
 
@@ -25,7 +26,7 @@ class NoteSkip(NamedTuple):
 
 def skip_for(exc: Exception, *, doing: str = "read or coded") -> NoteSkip:
     """The verdict on an exception raised for one note."""
-    if isinstance(exc, NoteError):
+    if isinstance(exc, (NoteError, LimitExceeded)):
         return NoteSkip(str(exc))
     detail = "".join(traceback.format_exception(exc))
     return NoteSkip(f"could not be {doing} ({exc.__class__.__name__}: {str(exc)[:200]}); "

@@ -20,12 +20,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import __version__
 from .codebook import Codebook, load_codebook
 from .codebook_choice import choose_codebook, codebook_path_for, recorded_path
 from .errors import Interrupted, NoteError, UsageError, WorkerLost
+from .limits import LimitExceeded, note_seconds
 from .notes import (DEFAULT_MAX_BYTES, FolderScan, NoteFile, Sidecar, check_has_notes, compile_path_template,
                     file_hash, load_sidecars, meta_hash, path_attributes, scan_note_folder, sidecar_for)
 from .pii import check_mode
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .coding import CodingEngine
 
 Progress = Callable[[int, int], None]
+Item = TypeVar("Item")
 DEFAULT_BATCH_SIZE = 64
 
 
@@ -149,7 +151,9 @@ class _StopRequested:
 
     A KeyboardInterrupt raised at an arbitrary instruction can land inside a finaliser, where
     Python prints and swallows it, and the run would go on. So the first signal only sets a flag
-    that the loops check (a batch takes well under a second); a second one interrupts at once.
+    that the loops check (a batch takes well under a second); a second one interrupts at once, and
+    so does the first while a note is being read, coded or awaited (``interruptibly``), since one
+    runaway note could otherwise hold the run for minutes.
     SIGTERM is what batch schedulers, ``timeout`` and ``docker stop`` send, and without a handler
     it would end the process on the spot, its run left 'running'. Outside the main thread (no
     signal handlers there) Python's usual behaviour is kept.
@@ -160,6 +164,7 @@ class _StopRequested:
     def __init__(self) -> None:
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
+        self._interruptible = False  # True while the next note is read, coded or awaited
 
     def __enter__(self) -> _StopRequested:
         if threading.current_thread() is threading.main_thread():
@@ -172,9 +177,24 @@ class _StopRequested:
         self._previous = {}
 
     def _request(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
+        first = self.signum is None
+        self.signum = self.signum or signum
+        if not first or self._interruptible:
             raise KeyboardInterrupt
-        self.signum = signum
+
+    def interruptibly(self, items: Iterator[Item]) -> Iterator[Item]:
+        """``items`` one by one; a signal that arrives while the next one is being made (a note
+        read and coded in this process, or awaited from a worker: a runaway note can take minutes)
+        stops the run at once rather than after it. Writing a batch stays uninterrupted."""
+        while True:
+            self._interruptible = True
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            finally:
+                self._interruptible = False
+            yield item
 
     def check(self) -> None:
         if self.signum is not None:
@@ -207,6 +227,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     cannot be opened or written, ``Interrupted`` on Ctrl-C or SIGTERM (committed batches stay).
     """
     root = Path(notes_dir)
+    seconds = _note_seconds()
     scan = scan_note_folder(root, follow_links=follow_links)
     files = scan.files
     check_has_notes(root, files)
@@ -217,7 +238,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
         codebook = choose_codebook(codebook, None)  # a bad codebook stops the command before it makes a project
     try:
         return _ingest(root, scan, template, project=project, codebook=codebook, max_bytes=max_bytes, prune=prune,
-                       jobs=jobs, model=model, pii=pii, batch_size=batch_size, progress=progress)
+                       jobs=jobs, model=model, pii=pii, batch_size=batch_size, progress=progress, seconds=seconds)
     except BaseException:
         if new_project:
             remove_empty_project(project)  # a first run that stored nothing leaves no project file behind
@@ -226,13 +247,14 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
 
 def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, project: str | Path | None,
             codebook: str | Path | Codebook | None, max_bytes: int, prune: bool, jobs: int, model: str | None,
-            pii: str, batch_size: int, progress: Progress | None) -> IngestReport:
+            pii: str, batch_size: int, progress: Progress | None, seconds: float) -> IngestReport:
     """``ingest`` once its inputs are checked: open the project, plan, code and store the notes."""
     files = scan.files
     with Store.open(project) as store, store.writer():
         book = _identify_codebook(store, codebook)
         report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
-                              files=len(files), skipped=[Skipped(relpath, reason) for relpath, reason in scan.skipped])
+                              files=len(files),
+                              skipped=[Skipped(relpath, reason) for relpath, reason in scan.skipped])
         report.warnings.extend(f"{folder or root}/: cannot list this folder (permission denied?); notes stored "
                                "from it are kept, not pruned" for folder in scan.unreadable)
         sidecars, sidecar_warnings = load_sidecars(root)
@@ -253,8 +275,10 @@ def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, p
                     store.mark_coded_with(planner.kept, book.content_hash)
                     report.kept = len(planner.kept)
                 with _pool(book, model, jobs, needed=bool(tasks),
-                           job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii)) as pool:
-                    outcomes = pool.map(read_and_code, index_chunks(len(tasks))) if pool else iter(())
+                           job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii,
+                                                        seconds)) as pool:
+                    outcomes = (stop.interruptibly(pool.map(read_and_code, index_chunks(len(tasks))))
+                                if pool else iter(()))
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
@@ -271,6 +295,14 @@ def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, p
         report.skipped.sort(key=lambda skipped: skipped.source)
         store.finish_run(run_id, status="completed", stats=report.as_stats())
     return report
+
+
+def _note_seconds() -> float:
+    """The time budget per note (``$PHANTOMCODE_NOTE_SECONDS``), checked before any work starts."""
+    try:
+        return note_seconds()
+    except LimitExceeded as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _engine(book: Codebook | CodebookIdentity, model: str | None) -> CodingEngine:
@@ -535,6 +567,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
     Workers read the texts from the store themselves, a page at a time, and send back rows; this
     process only writes them, one transaction per batch.
     """
+    seconds = _note_seconds()
     with Store.open(project, must_exist=True) as store, store.writer():
         book = _identify_codebook(store, codebook)
         report = CodeReport(project=str(store.path), codebook=f"{book.name} {book.version}",
@@ -555,8 +588,8 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         stop = _StopRequested()
         try:
             with stop, _pool(book, model, jobs, needed=bool(doc_ids),
-                             job=lambda engine: RecodeJob(engine, store.path)) as pool:
-                recoded = pool.map(recode, list_chunks(doc_ids)) if pool else iter(())
+                             job=lambda engine: RecodeJob(engine, store.path, seconds)) as pool:
+                recoded = stop.interruptibly(pool.map(recode, list_chunks(doc_ids))) if pool else iter(())
                 done = 0
                 for batch in _batched(recoded, batch_size):
                     failed = [item for item in batch if isinstance(item.coded, NoteSkip)]

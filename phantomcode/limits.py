@@ -12,7 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import stat as stat_module
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,9 +39,17 @@ MAX_TABLE_COLUMNS = 1_000
 MAX_EMPTY_ROWS_IN_A_ROW = 10_000  # a far-away stray cell ends the table rather than filling memory
 MAX_CSV_FIELD_CHARS = 20_000_000
 
+# Reading and coding one note takes milliseconds; a minute means a runaway regex or parser.
+NOTE_SECONDS_ENV = "PHANTOMCODE_NOTE_SECONDS"
+DEFAULT_NOTE_SECONDS = 60.0
+
 
 class LimitExceeded(ValueError):
     """An input is over one of phantomcode's limits or of a shape it never reads (FIFO, device)."""
+
+
+class TimeBudgetExceeded(LimitExceeded):
+    """Work on one input ran past its time budget (see ``time_budget``)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,3 +271,38 @@ def seconds_from_env(name: str, default: float) -> float:
     if not 0 <= value < 1e7:
         raise LimitExceeded(f"${name}={raw!r} must be between 0 and 10,000,000 seconds")
     return value
+
+
+def note_seconds() -> float:
+    """The time budget for reading or coding one note: ``$PHANTOMCODE_NOTE_SECONDS`` or 60 s (0: none)."""
+    return seconds_from_env(NOTE_SECONDS_ENV, DEFAULT_NOTE_SECONDS)
+
+
+@contextmanager
+def time_budget(seconds: float, what: str) -> Iterator[None]:
+    """Raise ``TimeBudgetExceeded`` inside the block once it has run ``seconds``.
+
+    A regex that backtracks catastrophically (``(a+)+[bc]`` ran 758 s on one note) cannot be
+    stopped from outside, but Python's regex engine checks for signals as it runs: a SIGALRM
+    handler that raises ends it. The timer repeats every second past the deadline, so an
+    exception that lands where Python discards it (a finaliser) is raised again. Only in the main
+    thread of a process with ``setitimer`` (POSIX); elsewhere the block runs unbounded.
+    """
+    if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    deadline = time.monotonic() + seconds
+
+    def expire(signum: int, frame: object) -> None:
+        if time.monotonic() >= deadline:
+            raise TimeBudgetExceeded(f"{what} took longer than {seconds:g} s and was stopped (a codebook regex "
+                                     f"with nested repeats such as '(a+)+'? see 'codebook lint'); "
+                                     f"${NOTE_SECONDS_ENV} sets the limit")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

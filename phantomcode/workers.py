@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .errors import NoteError, WorkerLost
 from .guard import NoteSkip, guarded
+from .limits import time_budget
 from .notes import NoteFile, Sidecar, document_id, merge_attributes, meta_hash, read_note_file
 from .pii import redact, redact_attributes, scan_note
 from .store import CodedRows, DocumentRecord, Store, attribute_rows, coded_rows, text_hash
@@ -70,6 +71,7 @@ class IngestJob:
     root_key: str
     max_bytes: int
     pii: str
+    note_seconds: float = 0.0  # time budget per note (limits.time_budget); 0: none
 
 
 class ReadNote(NamedTuple):
@@ -94,10 +96,10 @@ def read_and_code(indices: range) -> list[NoteOutcome]:
     job: IngestJob = _JOB
     read: list[tuple[DocumentRecord, list[str], list[str]] | NoteSkip] = []
     for index in indices:
-        read.append(guarded(lambda: _read_note(job, job.tasks[index]), doing="read"))
+        read.append(guarded(lambda: _read_note_in_time(job, job.tasks[index]), doing="read"))
     kept = [item for item in read if not isinstance(item, NoteSkip)]
     coded = iter(code_each(job.engine, [(record.text, {name: value for name, value, _ in record.attribute_rows})
-                                        for record, _, _ in kept]))
+                                        for record, _, _ in kept], seconds=job.note_seconds))
     outcomes: list[NoteOutcome] = []
     for item in read:
         if isinstance(item, NoteSkip):
@@ -108,16 +110,28 @@ def read_and_code(indices: range) -> list[NoteOutcome]:
     return outcomes
 
 
-def code_each(engine: CodingEngine, items: list[tuple[str, dict[str, str]]]) -> list[Any]:
+def code_each(engine: CodingEngine, items: list[tuple[str, dict[str, str]]], *, seconds: float = 0.0) -> list[Any]:
     """The engine's result for each (text, attributes), or a ``NoteSkip`` for one it fails on.
 
-    The whole list goes through the engine at once (spaCy batches); only when that raises is each
-    note coded on its own, so that one bad note costs itself only.
+    The whole list goes through the engine at once (spaCy batches) within one note's time budget
+    (``seconds``); only when that raises or runs out is each note coded on its own, within its
+    own budget, so that one bad or runaway note costs itself only.
     """
     try:
-        return list(engine.code_documents(items))
+        with time_budget(seconds, "coding these notes"):
+            return list(engine.code_documents(items))
     except Exception:  # the per-note guard: some note is at fault; code each on its own to find it
-        return [guarded(lambda: next(iter(engine.code_documents([item]))), doing="coded") for item in items]
+        return [guarded(lambda: _code_one_in_time(engine, item, seconds), doing="coded") for item in items]
+
+
+def _code_one_in_time(engine: CodingEngine, item: tuple[str, dict[str, str]], seconds: float) -> Any:
+    with time_budget(seconds, "coding this note"):
+        return next(iter(engine.code_documents([item])))
+
+
+def _read_note_in_time(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, list[str], list[str]]:
+    with time_budget(job.note_seconds, "reading this note"):
+        return _read_note(job, task)
 
 
 def _read_note(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, list[str], list[str]]:
@@ -166,6 +180,7 @@ class RecodeJob:
 
     engine: CodingEngine
     project: Path
+    note_seconds: float = 0.0
 
 
 class Recoded(NamedTuple):
@@ -181,7 +196,8 @@ def recode(doc_ids: list[str]) -> list[Recoded]:
     job: RecodeJob = _JOB
     documents = _reader(job.project).texts_and_attributes(doc_ids)
     normalized = [_normalize(job.engine.codebook, attributes) for _, _, attributes in documents]
-    coded = code_each(job.engine, [(text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized)])
+    coded = code_each(job.engine, [(text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized)],
+                      seconds=job.note_seconds)
     return [Recoded(doc_id, attribute_rows(attributes, canonical),
                     result if isinstance(result, NoteSkip) else coded_rows(result), warnings)
             for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded)]

@@ -120,26 +120,29 @@ def far_cell_workbook(path: Path, header: list[str], row: list[str]) -> None:
     book.save(path)
 
 
+def printed_within_limits(code: str) -> str:
+    """What ``code`` prints, run in 90 s and 1.5 GB at most (the bombs filled memory in seconds)."""
+    result = run_bounded(code, seconds=90, memory_gb=1.5)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
 def test_an_xlsx_dimension_bomb_reads_only_its_real_rows(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
     far_cell_workbook(notes / "metadata.xlsx", ["file", "city"], ["a.md", "Beijing"])
     assert (notes / "metadata.xlsx").stat().st_size < 10_000
-    result = run_bounded("from phantomcode.notes import load_sidecars\n"
-                         f"sidecars, warnings = load_sidecars({str(notes)!r})\n"
-                         "print(sidecars[''].by_file, warnings)", seconds=90, memory_gb=1.5)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "{'a.md': {'city': 'Beijing'}} []"
+    assert printed_within_limits(f"from phantomcode.notes import load_sidecars\n"
+                                 f"sidecars, warnings = load_sidecars({str(notes)!r})\n"
+                                 "print(sidecars[''].by_file, warnings)") == "{'a.md': {'city': 'Beijing'}} []"
 
 
 def test_a_review_sheet_dimension_bomb_is_read_within_limits(tmp_path: Path) -> None:
     sheet = tmp_path / "review.xlsx"
     far_cell_workbook(sheet, ["key", "code", "decision"], ["d:0-4:x", "x", "accept"])
-    result = run_bounded("from phantomcode.review import _xlsx_rows\n"
-                         f"rows = _xlsx_rows(__import__('pathlib').Path({str(sheet)!r}))\n"
-                         "print(len(rows), rows[1][:3])", seconds=90, memory_gb=1.5)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip() == "2 ['d:0-4:x', 'x', 'accept']"
+    assert printed_within_limits(f"from pathlib import Path\nfrom phantomcode.review import _xlsx_rows\n"
+                                 f"rows = _xlsx_rows(Path({str(sheet)!r}))\n"
+                                 "print(len(rows), rows[1][:3])") == "2 ['d:0-4:x', 'x', 'accept']"
 
 
 def test_a_csv_field_over_131072_characters_is_read(tmp_path: Path) -> None:
@@ -179,3 +182,18 @@ def test_docx_limit_checks_zip_directory_sizes() -> None:
 
     check_docx_package(buffer.getvalue())  # small and ordinary: passes
     check_docx_package(b"not a zip at all")  # python-docx reports that one in its own words
+
+
+def test_review_and_gold_csvs_read_fields_over_131072_characters(tmp_path: Path) -> None:
+    from phantomcode.evaluate import read_gold
+    from phantomcode.review import read_review_sheet
+
+    long_value = "y" * 200_000
+    gold = tmp_path / "gold.csv"
+    gold.write_text(f"note_id,sentence,codes\nA1,{long_value},fees\n")
+    [unit] = read_gold(gold)
+    assert unit.sentence == long_value and unit.codes == {"fees"}
+    sheet = tmp_path / "review.csv"
+    sheet.write_text(f"key,code,decision,note\nA1:0-4:fees,fees,accept,{long_value}\n")
+    [(row, cells)] = read_review_sheet(sheet)
+    assert row == 2 and cells["note"] == long_value

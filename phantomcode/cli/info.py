@@ -19,7 +19,8 @@ def info_command(project: ProjectOption = None) -> None:
               f"({info.codings - info.counted_codings} more negated, hypothetical or rejected)")
     run = info.last_run
     if run is not None:
-        out.print(f"codebook: {escape(run.codebook_name)} {escape(run.codebook_version)} (sha256 {str(run.codebook_hash)[:12]})")
+        out.print(f"codebook: {escape(run.codebook_name)} {escape(run.codebook_version)} "
+                  f"(sha256 {str(run.codebook_hash)[:12]})")
     if info.codebook is not None:
         colour = "green" if info.codebook.state == "matches" else "bold red"
         out.print(f"codebook file: [{colour}]{escape(info.codebook.describe())}[/]")

@@ -16,6 +16,7 @@ from .clues import _regex_clues, _required_words, _rewrite_token
 from .layout import (_LATIN_WORD, _columns, _Columns, _id_table, _is_member, _model_sentence_starts, _Sentences,
                      _sentence_starts)
 from .lemmas import _spellings
+from ..globs import Glob
 from .records import Hit
 
 _MAX_PHRASE_SPELLINGS = 512  # above this, a term's word forms go to a token pattern instead
@@ -66,7 +67,7 @@ class CodeMatcher:
         self._ids: dict[int, _MatchId] = {}
         self._keys: set[str] = set()
         self._regexes: list[_Regex] = []
-        self._globs: list[re.Pattern[str]] = []
+        self._globs: list[Glob] = []
         self._glob_index: dict[str, int] = {}
         self._glob_terms: list[tuple[str, list[set[str] | int]]] = []  # (match key, spellings or glob ids)
         self._glob_uses: dict[int, list[tuple[int, int]]] = defaultdict(list)
@@ -189,9 +190,8 @@ class CodeMatcher:
             if "*" in word:
                 glob = word.lower()
                 if glob not in self._glob_index:
-                    parts = (re.escape(p) for p in glob.split("*"))
                     self._glob_index[glob] = len(self._globs)
-                    self._globs.append(re.compile(".*".join(parts)))
+                    self._globs.append(Glob(glob))  # linear time: see phantomcode.globs
                 spec.append(self._glob_index[glob])
             else:
                 spec.extend(self._spellings(word, by_lemma=False))
