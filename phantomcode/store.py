@@ -546,7 +546,9 @@ class Store:
         old documents are deleted."""
         if not renamed:
             return
-        db.executemany("UPDATE OR IGNORE reviews SET doc_id = ? WHERE doc_id = ?", [(new, old) for old, new in renamed])
+        moves = [(new, old) for old, new in renamed]
+        db.executemany("UPDATE OR IGNORE reviews SET doc_id = ? WHERE doc_id = ?", moves)
+        db.executemany("UPDATE OR IGNORE reviewer_decisions SET doc_id = ? WHERE doc_id = ?", moves)
         db.executemany("DELETE FROM documents WHERE doc_id = ?", [(old,) for old, _ in renamed])
         for _, new in renamed:
             self._apply_reviews(db, new)

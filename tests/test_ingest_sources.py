@@ -38,6 +38,7 @@ def test_an_id_change_replaces_the_document_and_moves_its_review_decisions(tmp_p
     assert report.updated == 1 and not report.vanished
     assert any("id changed from 'A1' to 'A2'" in warning for warning in report.warnings)
     assert rows(project, "SELECT doc_id, decision FROM reviews") == [("A2", "reject")]
+    assert rows(project, "SELECT doc_id, reviewer, decision FROM reviewer_decisions") == [("A2", "t", "reject")]
     assert rows(project, f"SELECT status FROM codings WHERE doc_id = 'A2' AND start = {start} AND end = {end}"
                          f" AND code = '{code}'") == [("rejected",)]
     assert rows(project, "SELECT count(*) FROM doc_attributes WHERE doc_id = 'A1'") == [(0,)]
