@@ -152,8 +152,8 @@ class _StopRequested:
     A KeyboardInterrupt raised at an arbitrary instruction can land inside a finaliser, where
     Python prints and swallows it, and the run would go on. So the first signal only sets a flag
     that the loops check (a batch takes well under a second); a second one interrupts at once, and
-    so does the first while a note is being read, coded or awaited (``interruptibly``), since one
-    runaway note could otherwise hold the run for minutes.
+    the first stops within a second while a note is being read, coded or awaited (``stoppable``),
+    since one runaway note could otherwise hold the run for minutes.
     SIGTERM is what batch schedulers, ``timeout`` and ``docker stop`` send, and without a handler
     it would end the process on the spot, its run left 'running'. Outside the main thread (no
     signal handlers there) Python's usual behaviour is kept.
@@ -182,10 +182,17 @@ class _StopRequested:
         if not first or self._interruptible:
             raise KeyboardInterrupt
 
+    def stoppable(self, pool: WorkerPool, task: Callable[[Any], list[Item]], chunks: Iterable[Any]
+                  ) -> Iterator[Item]:
+        """``pool.map(task, chunks)``, stopped within a second of a signal even in the middle of one
+        long note (a runaway note can take minutes): workers are awaited with ``check`` polled;
+        work in this process runs ``interruptibly``. Writing a batch stays uninterrupted."""
+        results = pool.map(task, chunks, stop=self.check)
+        return self.interruptibly(results) if pool.in_process else results
+
     def interruptibly(self, items: Iterator[Item]) -> Iterator[Item]:
         """``items`` one by one; a signal that arrives while the next one is being made (a note
-        read and coded in this process, or awaited from a worker: a runaway note can take minutes)
-        stops the run at once rather than after it. Writing a batch stays uninterrupted."""
+        read and coded in this process) stops the run at once rather than after it."""
         while True:
             self._interruptible = True
             try:
@@ -277,8 +284,7 @@ def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, p
                 with _pool(book, model, jobs, needed=bool(tasks),
                            job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii,
                                                         seconds)) as pool:
-                    outcomes = (stop.interruptibly(pool.map(read_and_code, index_chunks(len(tasks))))
-                                if pool else iter(()))
+                    outcomes = stop.stoppable(pool, read_and_code, index_chunks(len(tasks))) if pool else iter(())
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
@@ -589,7 +595,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         try:
             with stop, _pool(book, model, jobs, needed=bool(doc_ids),
                              job=lambda engine: RecodeJob(engine, store.path, seconds)) as pool:
-                recoded = stop.interruptibly(pool.map(recode, list_chunks(doc_ids))) if pool else iter(())
+                recoded = stop.stoppable(pool, recode, list_chunks(doc_ids)) if pool else iter(())
                 done = 0
                 for batch in _batched(recoded, batch_size):
                     failed = [item for item in batch if isinstance(item.coded, NoteSkip)]

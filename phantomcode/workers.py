@@ -250,6 +250,7 @@ _JOB: Any = None  # set by WorkerPool in the parent before forking; workers inhe
 
 
 PARENT_CHECK_SECONDS = 0.5
+STOP_POLL_SECONDS = 0.2
 
 
 def _init_worker() -> None:
@@ -312,14 +313,24 @@ class WorkerPool:
         _CANONICAL.clear()
         _JOB = None
 
-    def map(self, task: Callable[[Chunk], list[Result]], chunks: Iterable[Chunk]) -> Iterator[Result]:
-        """``task(chunk)`` for every chunk, results flattened in input order."""
+    @property
+    def in_process(self) -> bool:
+        """True when tasks run in the calling process (one job, or no ``fork``)."""
+        return self._pool is None
+
+    def map(self, task: Callable[[Chunk], list[Result]], chunks: Iterable[Chunk], *,
+            stop: Callable[[], None] | None = None) -> Iterator[Result]:
+        """``task(chunk)`` for every chunk, results flattened in input order.
+
+        ``stop`` is called while waiting for a worker's results (several times a second); it
+        raises to end the wait, at a point where the pool's own state is whole.
+        """
         if self._pool is None:
             for chunk in chunks:
                 yield from task(chunk)
             return
         try:
-            yield from self._map_in_workers(self._pool, task, iter(chunks))
+            yield from self._map_in_workers(self._pool, task, iter(chunks), stop)
         except BrokenProcessPool:
             # Raised by ``result()`` of a pending task, or by ``submit()`` when the pool broke
             # between two tasks: both mean a worker died.
@@ -327,7 +338,7 @@ class WorkerPool:
                              "memory); its notes were not saved") from None
 
     def _map_in_workers(self, pool: ProcessPoolExecutor, task: Callable[[Chunk], list[Result]],
-                        chunks: Iterator[Chunk]) -> Iterator[Result]:
+                        chunks: Iterator[Chunk], stop: Callable[[], None] | None) -> Iterator[Result]:
         """Keep a few tasks per worker queued: the next is submitted before a result is handed on,
         so workers code while the caller writes."""
         pending: deque[Future[list[Result]]] = deque()
@@ -336,11 +347,22 @@ class WorkerPool:
             if len(pending) >= self.jobs * TASKS_AHEAD_PER_JOB:
                 break
         while pending:
-            results = pending.popleft().result()
+            results = _result(pending.popleft(), stop)
             chunk = next(chunks, None)
             if chunk is not None:
                 pending.append(pool.submit(task, chunk))
             yield from results
+
+
+def _result(future: Future[list[Result]], stop: Callable[[], None] | None) -> list[Result]:
+    """The future's result, calling ``stop`` every ``STOP_POLL_SECONDS`` while it is not ready:
+    a note that runs for minutes in a worker must not delay a Ctrl-C or SIGTERM."""
+    while True:
+        try:
+            return future.result(timeout=STOP_POLL_SECONDS)
+        except TimeoutError:
+            if stop is not None:
+                stop()
 
 
 def index_chunks(count: int, size: int = NOTES_PER_TASK) -> Iterator[range]:
