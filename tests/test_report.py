@@ -24,8 +24,8 @@ import pytest
 from phantomcode import Project, ingest
 from phantomcode.errors import UsageError
 from phantomcode.export import export_segments
-from phantomcode.report import (COOCCURRENCE_COLUMNS, TIDY_COLUMNS, build_cooccurrence, build_report, parse_where,
-                                write_report)
+from phantomcode.report import (COOCCURRENCE_COLUMNS, TIDY_COLUMNS, Report, build_cooccurrence, build_report,
+                                parse_where, write_report)
 
 SAMPLE_NOTES = Path(__file__).resolve().parents[1] / "sample_data" / "notes"
 GOLDEN = Path(__file__).parent / "golden"
@@ -434,7 +434,7 @@ def test_documents_are_grouped_as_reports_group_them(sample: Project) -> None:
     assert by_city.to_dict() == {city: n for city, n in zip(tidy["city"], tidy["group_documents"]) if city != "(missing)"}
 
 
-def _hanzi_report(project_from) -> "Report":
+def _hanzi_report(project_from) -> Report:
     notes = {f"n{i}.md": f"---\nid: N{i}\n城市: {city}\n---\nThe school demanded five documents.\n"
              for i, city in enumerate(["武汉", "武汉", "成都市", "西安"])}
     return build_report(Project(project_from(notes)), by=["城市"])
