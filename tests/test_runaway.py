@@ -134,3 +134,19 @@ def test_sigterm_stops_within_seconds_inside_a_runaway_note(tmp_path: Path, jobs
     assert code == 128 + signal.SIGTERM, stderr
     assert time.monotonic() - sent < 10
     assert "stopped (SIGTERM)" in stderr
+
+
+def test_a_second_signal_stops_at_once_where_the_first_only_asks() -> None:
+    """The first Ctrl-C/SIGTERM sets the flag the loops check; a second one interrupts right away
+    (a user pressing Ctrl-C twice means it), whatever the run is doing."""
+    from phantomcode.ingest import _StopRequested
+
+    before = signal.getsignal(signal.SIGTERM)
+    with _StopRequested() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.signum == signal.SIGTERM, "the first signal is recorded, not raised"
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs between bytecodes; the raise must come before this ends
+        assert stop.signum == signal.SIGTERM, "the run still reports the signal that stopped it"
+    assert signal.getsignal(signal.SIGTERM) == before, "the handlers it replaced are back"
