@@ -36,7 +36,7 @@ class SuggestedCode:
     """One code proposed for a suggested unit."""
 
     code: str
-    probability: float | None  # None: below the stored floor (0.1)
+    probability: float | None  # None: below the stored floor (see phantomcode.coding.learned.SCORE_FLOOR)
     rule_decision: str  # "coded", "negated", "hypothetical", "none"
 
 
