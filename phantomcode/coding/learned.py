@@ -88,7 +88,7 @@ class Explanation:
 class Parameters:
     c: float = 4.0
     folds: int = 5
-    target_precision: float = 0.8
+    target_precision: float = 0.85
     min_threshold: float = 0.35
     weights: FeatureWeights = FeatureWeights()
 
