@@ -255,3 +255,16 @@ def test_exports_kwic_and_codebook_stats_show_which_codings_came_from_the_model(
     assert any(line.keyword == PARAPHRASE and line.rule.startswith("learned p=") for line in lines)
     fees = next(stat for stat in codebook_stats(load_codebook(codebook), project=coded) if stat.code == "fees")
     assert 1 <= fees.learned_segments < fees.segments
+
+
+def test_the_learned_layer_works_beside_an_installed_pipeline(codebook: Path, tmp_path: Path) -> None:
+    import spacy
+
+    from phantomcode.coding.learned import fit
+
+    book = load_codebook(codebook)
+    model = fit(labelled_sentences(book), book.code_ids())
+    spacy.blank("en").to_disk(tmp_path / "pipeline")  # its own vocabulary, not the blank pipeline's
+    engine = CodingEngine(book, model=str(tmp_path / "pipeline"), learned=model)
+    segment = next(iter(engine.code_document(f"Fresh words here. {PARAPHRASE}")))
+    assert [(c.code, c.source) for c in segment.codings] == [("fees", "learned")]
