@@ -20,7 +20,8 @@ _PUBLIC = {
     "export_segments": "export", "import_codebook": "dictionaries", "import_qdpx": "qda_import",
     "import_review": "review",
     "ingest": "ingest", "lint_codebook": "codebook", "load_codebook": "codebook", "review_stats": "review",
-    "scan_identifiers": "pii", "write_report": "report",
+    "scan_identifiers": "pii", "write_report": "report", "train": "training", "TrainReport": "training",
+    "suggest_for_review": "suggest", "Suggestion": "suggest",
 }
 __all__ = ["__version__", *sorted(_PUBLIC)]
 

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from .codebook import Codebook
 
 GOLD_COLUMNS = ("note_id", "sentence", "codes")
+# What is compared with the gold: every counted coding ("combined"), those of the rules alone, or
+# the learned model alone (every unit whose stored probability reaches the model's threshold,
+# whatever the rules said there).
+PREDICTIONS = ("combined", "rules", "model")
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class GoldUnit:
 class Evaluation:
     metrics: MetricsReport
     problems: tuple[str, ...]  # gold rows that could not be used, by row number
-    measured: str              # what was scored: "rules" or "rules with review decisions"
+    measured: str              # what was scored: "rules", "model", "combined" (+ " with review decisions")
     gold_rows: int             # rows in the gold file (metrics.units of them were used)
     gold_encoding: str         # how the gold CSV was decoded
 
@@ -72,20 +76,25 @@ def _read_gold(path: str | Path) -> tuple[list[GoldUnit], str]:
 
 
 def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes: Sequence[str] | None = None,
-             with_decisions: bool = False, codebook: str | Path | Codebook | None = None) -> Evaluation:
-    """Sentence-level precision, recall, F1 and kappa of the rules' codings (with review decisions
-    applied when ``with_decisions``) against the gold file; codes in the codebook's order.
+             with_decisions: bool = False, codebook: str | Path | Codebook | None = None,
+             predictions: str = "rules") -> Evaluation:
+    """Sentence-level precision, recall, F1 and kappa against the gold file, codes in the codebook's
+    order, of ``predictions``: "rules" (the rules' codings), "model" (the learned model alone) or
+    "combined" (both, as reports count them). Review decisions are applied (rejected codings
+    dropped, accepted and added ones counted) to rules and combined when ``with_decisions``.
 
-    Raises ``UsageError`` for an unusable gold file, ``EvaluationError`` (exit 1) when none of its
-    sentences is found in the project (the gold file belongs to other notes).
+    Raises ``UsageError`` for an unusable gold file or unknown ``predictions``, ``EvaluationError``
+    (exit 1) when none of its sentences is found in the project (the gold file belongs to other notes).
     """
     from .codebook_choice import choose_codebook
 
+    if predictions not in PREDICTIONS:
+        raise UsageError(f"unknown predictions {predictions!r}; choose {', '.join(PREDICTIONS)}")
     units, encoding = _read_gold(gold_path)
     with Store.open(project, readonly=True) as store:
         book = choose_codebook(codebook, store, check_patterns=False)
         texts = store.document_texts(u.note_id for u in units)
-        spans = store.agreement_spans("reviewed" if with_decisions else "auto")
+        spans = _predicted_spans(store, predictions, with_decisions=with_decisions)
         known_codes = sorted(store.code_counts())
     missing = sorted({u.note_id for u in units if u.note_id not in texts})
     if units and len(missing) == len({u.note_id for u in units}):
@@ -113,8 +122,16 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
     found = set().union(*gold, known_codes) if gold else set(known_codes)
     order = book.code_ids()
     code_list = list(codes) if codes else [c for c in order if c in found] + sorted(found - set(order))
-    return Evaluation(sentence_metrics(gold, predicted, code_list), tuple(problems),
-                      "rules with review decisions" if with_decisions else "rules", len(units), encoding)
+    measured = f"{predictions} with review decisions" if with_decisions and predictions != "model" else predictions
+    return Evaluation(sentence_metrics(gold, predicted, code_list), tuple(problems), measured, len(units), encoding)
+
+
+def _predicted_spans(store: Store, predictions: str, *, with_decisions: bool) -> dict[str, list[tuple[int, int, str]]]:
+    """doc_id -> [(start, end, code)] that ``predictions`` code; the model alone ignores review."""
+    if predictions == "model":
+        return store.model_spans()
+    return store.agreement_spans("reviewed" if with_decisions else "auto",
+                                 source="rules" if predictions == "rules" else None)
 
 
 class EvaluationError(PhantomcodeError):

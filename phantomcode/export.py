@@ -20,7 +20,8 @@ from .store import Store
 DOCUMENT_FORMATS = ("csv", "jsonl")  # csv first: the default of every export (spreadsheets, R, Stata)
 EXPORT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
-                   "status", "segment_sector", "sector_source", "codebook_hash"]
+                   "status", "segment_sector", "sector_source", "codebook_hash", "source", "probability", "model_hash",
+                   "explanation"]
 _FORMULA_STARTS = frozenset(FORMULA_PREFIXES)  # all one character: ``text[:1] in`` tests them at once
 
 

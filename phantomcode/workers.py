@@ -100,22 +100,24 @@ def read_and_code(indices: range) -> list[NoteOutcome]:
     kept = [item for item in read if not isinstance(item, NoteSkip)]
     coded = iter(code_each(job.engine, [(record.text, {name: value for name, value, _ in record.attribute_rows})
                                         for record, _, _ in kept], seconds=job.note_seconds))
+    model = _model_hash(job.engine)
     outcomes: list[NoteOutcome] = []
     for item in read:
         if isinstance(item, NoteSkip):
             outcomes.append(item)
             continue
         result = next(coded)
-        outcomes.append(result if isinstance(result, NoteSkip) else ReadNote(item[0], coded_rows(result), *item[1:]))
+        outcomes.append(result if isinstance(result, NoteSkip)
+                        else ReadNote(item[0], coded_rows(result, model), *item[1:]))
     return outcomes
 
 
 def code_each(engine: CodingEngine, items: list[tuple[str, dict[str, str]]], *, seconds: float = 0.0) -> list[Any]:
     """The engine's result for each (text, attributes), or a ``NoteSkip`` for one it fails on.
 
-    The whole list goes through the engine at once (spaCy batches) within one note's time budget
-    (``seconds``); only when that raises or runs out is each note coded on its own, within its
-    own budget, so that one bad or runaway note costs itself only.
+    The whole list goes through the engine at once (spaCy batches, then the learned layer) within
+    one note's time budget (``seconds``); only when that raises or runs out is each note coded on
+    its own, within its own budget, so that one bad or runaway note costs itself only.
     """
     try:
         with time_budget(seconds, "coding these notes"):
@@ -198,9 +200,14 @@ def recode(doc_ids: list[str]) -> list[Recoded]:
     normalized = [_normalize(job.engine.codebook, attributes) for _, _, attributes in documents]
     coded = code_each(job.engine, [(text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized)],
                       seconds=job.note_seconds)
+    model = _model_hash(job.engine)
     return [Recoded(doc_id, attribute_rows(attributes, canonical),
-                    result if isinstance(result, NoteSkip) else coded_rows(result), warnings)
+                    result if isinstance(result, NoteSkip) else coded_rows(result, model), warnings)
             for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded)]
+
+
+def _model_hash(engine: CodingEngine) -> str | None:
+    return engine.learned.content_hash if engine.learned is not None else None
 
 
 # (attribute, value) -> (canonical value, warnings), for the job running in this process.

@@ -454,7 +454,7 @@ def test_a_project_from_before_reviews_is_upgraded(tmp_path, monkeypatch) -> Non
     from phantomcode import store as store_module
 
     path = tmp_path / "old.db"
-    older = store_module.MIGRATIONS[:-1]
+    older = store_module.MIGRATIONS[:6]  # before migration 7, reviewer_decisions
     monkeypatch.setattr(store_module, "MIGRATIONS", older)
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(older))
     Store.open(path).close()
@@ -463,7 +463,8 @@ def test_a_project_from_before_reviews_is_upgraded(tmp_path, monkeypatch) -> Non
         assert store.review_decisions() == [] and store.review_proposals() == {}
 
 
-def test_decisions_made_before_reviewers_were_kept_apart_become_that_reviewers(project, tmp_path) -> None:
+def test_decisions_made_before_reviewers_were_kept_apart_become_that_reviewers(
+        project, tmp_path, undo_learned_layer_migration) -> None:
     import sqlite3
 
     sheet = tmp_path / "sheet.csv"
@@ -472,6 +473,7 @@ def test_decisions_made_before_reviewers_were_kept_apart_become_that_reviewers(p
     rows[0]["decision"] = "reject"
     import_review(write_sheet(sheet, rows), project=project, reviewer="ana")
     with sqlite3.connect(project) as connection:  # back to schema 6, which kept one decision per coding
+        undo_learned_layer_migration(connection)
         connection.execute("DROP TABLE reviewer_decisions")
         connection.execute("DELETE FROM migrations WHERE version >= 7")
         connection.execute("PRAGMA user_version = 6")

@@ -10,6 +10,7 @@ from rich.cells import cell_len
 from rich.table import Column, Table
 
 from ..explore import KwicLine, codebook_stats, kwic
+from ..metrics import CodeMetrics, MetricsReport
 from ..sanitise import markup_text as escape
 from ._console import err, fits, show, table_console
 from ._options import CodebookOption, ProjectOption
@@ -27,7 +28,10 @@ def stats_command(project: ProjectOption = None, codebook: CodebookOption = None
     table = Table("code", "term", "segments", "documents", title="Codebook use in the project")
     never = 0
     for stat in stats:
-        table.add_row(f"[bold]{stat.code}[/]", "[dim](all rules)[/]", str(stat.segments), str(stat.documents))
+        table.add_row(f"[bold]{stat.code}[/]", "[dim](all rules and the model)[/]", str(stat.segments),
+                      str(stat.documents))
+        if stat.learned_segments:
+            table.add_row("", "[dim](learned model)[/]", str(stat.learned_segments), str(stat.learned_documents))
         for term in stat.terms:
             fired = term.segments > 0
             never += not fired
@@ -114,6 +118,7 @@ def evaluate_command(
         table.add_row(escape(row["code"]), str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
                       *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
                       style="bold" if row["code"] in ("micro", "macro") else None)
+    show(_side_by_side(gold, project, codebook, with_decisions, result.metrics))
     show(table)
     if not with_decisions:
         err.print("review decisions not applied: the rules alone (--with-decisions applies them)")
@@ -126,3 +131,29 @@ def evaluate_command(
     if result.problems:
         err.print(f"{len(result.problems)} of {result.gold_rows} gold rows skipped")
         raise typer.Exit(1)
+
+
+def _side_by_side(gold: Path, project: Path | None, codebook: Path | None, with_decisions: bool,
+                  rules: MetricsReport) -> Table:
+    """Precision, recall and F1 per code of the rules alone, the learned model alone and both; the
+    headers are short (``n``: gold sentences with the code; the source above its P) so that it fits
+    80 columns; the rules are detailed in the table below it."""
+    from ..evaluate import evaluate
+
+    reports = {"rules": rules, **{name: evaluate(gold, project=project, with_decisions=with_decisions,
+                                                 codebook=codebook, predictions=name).metrics
+                                  for name in ("model", "combined")}}
+    table = Table(Column("code", no_wrap=True), "n",
+                  *(f"{name if figure == 'P' else ''}\n{figure}" for name in ("rules", "model", "both")
+                    for figure in ("P", "R", "F1")),
+                  title="rules alone, learned model alone, combined")
+    for row in rules.rows():
+        code = row["code"]
+        cells = [f"{getattr(_code(report, code), figure):.3f}" for report in reports.values()
+                 for figure in ("precision", "recall", "f1")]
+        table.add_row(escape(code), str(row["support"]), *cells, style="bold" if code in ("micro", "macro") else None)
+    return table
+
+
+def _code(report: MetricsReport, code: str) -> CodeMetrics:
+    return {"micro": report.micro, "macro": report.macro}.get(code) or report.code(code)

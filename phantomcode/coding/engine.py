@@ -32,7 +32,7 @@ import bisect
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy
 
@@ -44,8 +44,12 @@ from .layout import (MAX_BLOCK_CHARS, _blank_pipeline, _columns, _load_model, _l
 from .lemmas import _set_lemmas
 from .matcher import CodeMatcher
 from .negation import _Context
-from .records import Candidate, CodedDocument, Coding, Hit, Segment
+from .combined import add_learned_codings
+from .records import Candidate, CodedDocument, Coding, Hit, Segment, UnitWords
 from .rules import _Rule, _rules_of, matcher_rules
+
+if TYPE_CHECKING:
+    from .learned import LearnedModel
 
 
 _KEY_SETS_REMEMBERED = 100_000  # combinations of keys whose complete rules an engine remembers
@@ -99,6 +103,7 @@ class _AnalysedDocument(NamedTuple):
     text: str
     attributes: Mapping[str, str]
     units: list[_Unit]
+    words: UnitWords | None  # every unit with its words, when a learned layer needs them
 
 
 class _Group(NamedTuple):
@@ -115,9 +120,12 @@ class _Group(NamedTuple):
 class CodingEngine:
     """Applies one codebook to documents. Pipelines and matchers are built once, in ``__init__``."""
 
-    def __init__(self, codebook: Codebook, *, model: str | None = None) -> None:
+    def __init__(self, codebook: Codebook, *, model: str | None = None, learned: LearnedModel | None = None) -> None:
         self.codebook = codebook
         self.model = model
+        self.learned = learned  # the model whose codings join the rules' (None: rules only)
+        if learned is not None:
+            learned.train_matrix()  # built once here, so that forked workers share it
         self._rules = [r for code in codebook.codes for r in _rules_of(code.id, code.id, code.rules)]
         self._vetoes = [r for code in codebook.codes
                         for r in _rules_of(f"{code.id}/veto", code.id, code.veto, veto=True)]
@@ -157,8 +165,11 @@ class CodingEngine:
         """
         iterator = iter(items)
         while chunk := list(itertools.islice(iterator, 64)):
-            for analysed in self._analyse_chunk(chunk):
-                yield self._select(analysed)
+            analysed = list(self._analyse_chunk(chunk))
+            coded = [self._select(document) for document in analysed]
+            if self.learned is not None:
+                coded = add_learned_codings(self.learned, coded, [d.words for d in analysed], self.codebook)
+            yield from coded
 
     def explain(self, text: str, attributes: Mapping[str, str] | None = None) -> list[Candidate]:
         """Every rule hit in ``text``, vetoed, negated and hypothetical ones included."""
@@ -201,13 +212,14 @@ class CodingEngine:
             docs.update(zip(wanted, lane.docs(texts)))
         for i, (text, attributes) in enumerate(chunk):
             units = []
+            words = UnitWords([], []) if self.learned is not None else None
             for j, group in enumerate(groups[i]):
-                units.extend(self._analyse_group(text, group, docs[(i, j)]))
-            yield _AnalysedDocument(text, attributes, units)
+                units.extend(self._analyse_group(text, group, docs[(i, j)], words))
+            yield _AnalysedDocument(text, attributes, units, words)
 
-    def _analyse_group(self, text: str, group: _Group, doc: Any) -> list[_Unit]:
+    def _analyse_group(self, text: str, group: _Group, doc: Any, words: UnitWords | None) -> list[_Unit]:
         """The units of one group with a rule hit, plus one unit without a span that holds the
-        sector cues of all other units."""
+        sector cues of all other units. Every unit and its words are added to ``words``, if given."""
         matcher = group.lane.matcher
         if matcher.needs_lemmas:
             _set_lemmas(doc)
@@ -222,6 +234,12 @@ class CodingEngine:
             units = list(zip(token_starts, [*token_starts[1:], len(idx)]))
             unit_of = (numpy.searchsorted(token_starts, numpy.arange(len(idx)), side="right") - 1).tolist()
         windows = [(idx[start], ends[end - 1]) for start, end in units if end > start]
+        if words is not None:
+            _collect_words(words, group, columns, units)
+            if not group.lane.blank:  # a --model pipeline has its own vocabulary: the features read the blank one's
+                strings = _blank_pipeline().vocab.strings
+                for lower in set(columns.lower.tolist()):
+                    strings.add(doc.vocab.strings[lower])
         hits = matcher.hits(doc, columns, sentences, group.text, windows)
         if not hits:
             return []
@@ -318,6 +336,25 @@ class CodingEngine:
             return CodedDocument(tuple(segments), declared, "declared")
         inferred = most_cued(document_sectors)
         return CodedDocument(tuple(segments), inferred, "inferred" if inferred else None)
+
+
+def _collect_words(words: UnitWords, group: _Group, columns: Any, units: Sequence[tuple[int, int]]) -> None:
+    """Append each unit's span (stripped, in document offsets) and the LOWER ids of its words."""
+    is_word = ~(columns.is_punct | columns.is_space)
+    idx, ends = columns.idx, columns.ends
+    for start, end in units:
+        if end <= start:
+            continue
+        chars = _strip_span(group.text[idx[start]:ends[end - 1]], group.offset + idx[start])
+        if chars is not None:
+            words.spans.append(chars)
+            words.words.append(columns.lower[start:end][is_word[start:end]])
+
+
+def word_lowers(doc: Any) -> Any:
+    """LOWER ids of a Doc's word tokens (not punctuation or space), as the learned layer reads them."""
+    columns = _columns(doc)
+    return columns.lower[~(columns.is_punct | columns.is_space)]
 
 
 def _group(text: str, members: list[_Member]) -> _Group:

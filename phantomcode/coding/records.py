@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from .learned import Explanation
+
+RULES = "rules"
+LEARNED = "learned"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,12 @@ class Coding:
     negated: bool
     hypothetical: bool
     cue: str | None
+    # Where the coding comes from: "rules", or "learned" (the model, with its probability, content
+    # hash and an explanation); keyword-only, so rule codings are built as before.
+    source: str = field(default=RULES, kw_only=True)
+    probability: float | None = field(default=None, kw_only=True)
+    model_hash: str | None = field(default=None, kw_only=True)
+    explanation: Explanation | None = field(default=None, kw_only=True, compare=False)
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,9 @@ class CodedDocument:
     segments: tuple[Segment, ...]
     sector: str | None
     sector_source: str | None
+    # The model's probabilities for units where one reaches ``SCORE_FLOOR`` (review suggestions
+    # pick among them); empty without a learned layer.
+    scores: tuple[UnitScores, ...] = ()
 
     def __iter__(self) -> Iterator[Segment]:
         return iter(self.segments)
@@ -68,6 +83,21 @@ class CodedDocument:
 
     def __getitem__(self, index: int) -> Segment:
         return self.segments[index]
+
+
+class UnitScores(NamedTuple):
+    """The model's probability per code (those above the floor) for one unit of a document."""
+
+    start: int
+    end: int
+    probabilities: tuple[tuple[str, float], ...]
+
+
+class UnitWords(NamedTuple):
+    """Every unit of a document with its word tokens (LOWER ids), for the learned layer."""
+
+    spans: list[tuple[int, int]]
+    words: list  # a numpy uint64 array per unit
 
 
 class Hit(NamedTuple):
