@@ -32,6 +32,7 @@ from .workers import (IngestJob, NoteOutcome, NoteTask, RecodeJob, WorkerPool, i
 
 if TYPE_CHECKING:
     from .coding import CodingEngine
+    from .distributed import DaskOptions
 
 Progress = Callable[[int, int], None]
 DEFAULT_BATCH_SIZE = 64
@@ -185,12 +186,15 @@ class _StopRequested:
 def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
            path_attrs: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, prune: bool = False,
            jobs: int = 1, model: str | None = None, pii: str = "warn", batch_size: int = DEFAULT_BATCH_SIZE,
-           progress: Progress | None = None) -> IngestReport:
+           progress: Progress | None = None, dask: DaskOptions | None = None) -> IngestReport:
     """Read every note under ``notes_dir`` into the project and code it; return what happened.
 
     ``pii``: what to do with notes holding likely direct identifiers: ``warn`` (store, list them
     masked), ``block`` (skip the note), ``redact`` (store with [PHONE], [ID], [EMAIL], [NAME]
     placeholders; the source file is untouched) or ``off``.
+
+    ``dask``: read and code on a Dask cluster (:mod:`phantomcode.distributed`) instead of ``jobs``
+    local processes; the project and the report are the same.
 
     Raises ``UsageError`` for a missing folder or bad template, ``ProjectError`` when the store
     cannot be opened or written, ``Interrupted`` on Ctrl-C or SIGTERM (committed batches stay).
@@ -220,9 +224,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                 if planner.kept:
                     store.mark_coded_with(planner.kept, book.content_hash)
                     report.kept = len(planner.kept)
-                with _pool(book, model, jobs, needed=bool(tasks),
-                           job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii)) as pool:
-                    outcomes = pool.map(read_and_code, index_chunks(len(tasks))) if pool else iter(())
+                with _outcomes(book, model, jobs, dask, stop, needed=bool(tasks),
+                               job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii)) as outcomes:
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
@@ -271,6 +274,22 @@ def _pool(book: Codebook | CodebookIdentity, model: str | None, jobs: int, *, ne
         return
     with WorkerPool(job(_engine(book, model)), jobs) as pool:
         yield pool
+
+
+@contextmanager
+def _outcomes(book: Codebook | CodebookIdentity, model: str | None, jobs: int, dask: DaskOptions | None,
+              stop: _StopRequested, *, needed: bool, job: Callable[[CodingEngine], IngestJob]
+              ) -> Iterator[Iterator[NoteOutcome]]:
+    """What reading and coding gave for each task of ``job(engine)``, in order: from ``jobs`` local
+    workers, or from a Dask cluster. The engine is built only when there are tasks (``needed``)."""
+    if dask is not None and needed:
+        from .distributed import dask_outcomes
+
+        with dask_outcomes(job(_engine(book, model)), options=dask, check_stop=stop.check) as outcomes:
+            yield outcomes
+        return
+    with _pool(book, model, jobs, needed=needed, job=job) as pool:
+        yield pool.map(read_and_code, index_chunks(len(pool.job.tasks))) if pool else iter(())
 
 
 @dataclass
