@@ -8,7 +8,7 @@ shapes. Two tables, each with a versioned schema recorded in its metadata
 * notes (:data:`NOTES_SCHEMA`): one row per note a run read, in the run's order (``position``):
   its identity, hashes, text and attributes as the project stores them, its document-level
   sector, the warnings it raised, or ``error``: why it was skipped (its other columns then null).
-* codings (:data:`CODINGS_SCHEMA`): one row per coding: the document, its segment (index and
+* codings (:data:`CODINGS_SCHEMA`): one row per coding: the note's position and ID, its segment (index and
   offsets, unit, sector), the code, the rule, the matched words, the negation and hypothetical
   flags, what produced it (``source``: "rules"; a learned layer will add "learned" with a
   ``probability`` and a ``model_hash``, without a new schema version) and the codebook's hash.
@@ -62,7 +62,7 @@ NOTES_SCHEMA = _versioned("notes", [
 ])
 
 CODINGS_SCHEMA = _versioned("codings", [
-    ("doc_id", pa.string()), ("segment", pa.int32()), ("segment_start", pa.int64()), ("segment_end", pa.int64()),
+    ("position", pa.int64()), ("doc_id", pa.string()), ("segment", pa.int32()), ("segment_start", pa.int64()), ("segment_end", pa.int64()),
     ("unit", pa.string()), ("segment_sector", pa.string()), ("segment_sector_source", pa.string()),
     ("code", pa.string()), ("rule", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("matched", _MATCHED),
     ("negated", pa.bool_()), ("hypothetical", pa.bool_()), ("cue", pa.string()), ("source", pa.string()),
@@ -123,17 +123,19 @@ def _with_metadata(table: pa.Table, codebook: Codebook) -> pa.Table:
 
 
 def codings_table(coded: Sequence[tuple[str, CodedDocument]], engine: CodingEngine) -> pa.Table:
-    """One row per coding of each ``(doc_id, coded document)``, in :data:`CODINGS_SCHEMA`."""
-    return _with_metadata(_codings_table([(doc_id, coded_rows(result)) for doc_id, result in coded],
+    """One row per coding of each ``(doc_id, coded document)``, in :data:`CODINGS_SCHEMA`
+    (``position``: the document's index in ``coded``)."""
+    return _with_metadata(_codings_table([(i, doc_id, coded_rows(result)) for i, (doc_id, result) in enumerate(coded)],
                                          engine.codebook.content_hash), engine.codebook)
 
 
-def _codings_table(coded: Iterable[tuple[str, CodedRows]], codebook_hash: str) -> pa.Table:
+def _codings_table(coded: Iterable[tuple[int, str, CodedRows]], codebook_hash: str) -> pa.Table:
+    """Codings of (position, doc_id, rows): the position tells apart notes that claim one ID."""
     columns: dict[str, list] = {name: [] for name in CODINGS_SCHEMA.names}
-    for doc_id, rows in coded:
+    for position, doc_id, rows in coded:
         for segment, code, rule, start, end, matched, negated, hypothetical, cue in rows.codings:
             seg_start, seg_end, unit, sector, sector_source = rows.segments[segment]
-            for name, value in (("doc_id", doc_id), ("segment", segment), ("segment_start", seg_start),
+            for name, value in (("position", position), ("doc_id", doc_id), ("segment", segment), ("segment_start", seg_start),
                                 ("segment_end", seg_end), ("unit", unit), ("segment_sector", sector),
                                 ("segment_sector_source", sector_source), ("code", code), ("rule", rule),
                                 ("start", start), ("end", end), ("matched", json.loads(matched)),
@@ -169,7 +171,8 @@ def outcome_tables(sources: Sequence[str], outcomes: Sequence[NoteOutcome], *, f
         columns["attribute_warnings"].append(attribute_warnings)
         columns["codebook_hash"].append(codebook.content_hash)
     notes = pa.table(columns, schema=NOTES_SCHEMA)
-    coded_notes = ((o.record.doc_id, o.coded) for o in outcomes if not isinstance(o, str))
+    coded_notes = ((position, o.record.doc_id, o.coded)
+                   for position, o in enumerate(outcomes, start=first_position) if not isinstance(o, str))
     return (_with_metadata(notes, codebook),
             _with_metadata(_codings_table(coded_notes, codebook.content_hash), codebook))
 
@@ -194,11 +197,11 @@ def check_schema(table: pa.Table, kind: str, where: str) -> None:
 
 def outcomes_from_tables(notes: pa.Table, codings: pa.Table) -> list[tuple[str, NoteOutcome]]:
     """(source, outcome) of each note row, in position order: what :func:`outcome_tables` took."""
-    coded_by_doc = _coded_rows_by_doc(codings)
+    coded_by_position = _coded_rows_by_position(codings)
     notes = notes.sort_by("position")
-    rows = zip(*(notes.column(name).to_pylist() for name in NOTES_SCHEMA.names[1:]))
+    rows = zip(*(notes.column(name).to_pylist() for name in NOTES_SCHEMA.names))
     outcomes: list[tuple[str, NoteOutcome]] = []
-    for (source, error, doc_id, root, source_hash, meta_hash, content_hash, encoding, text, attributes, size,
+    for (position, source, error, doc_id, root, source_hash, meta_hash, content_hash, encoding, text, attributes, size,
          mtime_ns, sector, sector_source, pii_warnings, attribute_warnings, _) in rows:
         if error is not None:
             outcomes.append((source, error))
@@ -206,21 +209,21 @@ def outcomes_from_tables(notes: pa.Table, codings: pa.Table) -> list[tuple[str, 
         attribute_rows = [(a["name"], a["value"], a["raw"]) for a in attributes]
         record = DocumentRecord(doc_id, root, source, source_hash, meta_hash, content_hash, encoding, text,
                                 {name: raw for name, _, raw in attribute_rows}, attribute_rows, size, mtime_ns)
-        segments, codings_rows = coded_by_doc.get(doc_id, ([], []))
+        segments, codings_rows = coded_by_position.get(position, ([], []))
         outcomes.append((source, ReadNote(record, CodedRows(sector, sector_source, segments, codings_rows),
                                           pii_warnings, attribute_warnings)))
     return outcomes
 
 
-def _coded_rows_by_doc(codings: pa.Table) -> dict[str, tuple[list, list]]:
-    """doc_id -> (segments, codings) in the store's row format (``CodedRows``)."""
-    by_doc: dict[str, tuple[list, list]] = {}
-    names = ("doc_id", "segment", "segment_start", "segment_end", "unit", "segment_sector", "segment_sector_source",
+def _coded_rows_by_position(codings: pa.Table) -> dict[int, tuple[list, list]]:
+    """A note's position -> its (segments, codings) in the store's row format (``CodedRows``)."""
+    by_position: dict[int, tuple[list, list]] = {}
+    names = ("position", "segment", "segment_start", "segment_end", "unit", "segment_sector", "segment_sector_source",
              "code", "rule", "start", "end", "matched", "negated", "hypothetical", "cue")
-    for (doc_id, segment, seg_start, seg_end, unit, sector, sector_source, code, rule, start, end, matched,
+    for (position, segment, seg_start, seg_end, unit, sector, sector_source, code, rule, start, end, matched,
          negated, hypothetical, cue) in zip(*(codings.column(name).to_pylist() for name in names)):
-        segments, rows = by_doc.setdefault(doc_id, ([], []))
+        segments, rows = by_position.setdefault(position, ([], []))
         if segment == len(segments):
             segments.append((seg_start, seg_end, unit, sector, sector_source))
         rows.append((segment, code, rule, start, end, _to_json(matched), int(negated), int(hypothetical), cue))
-    return by_doc
+    return by_position

@@ -7,6 +7,7 @@ import pickle
 import sqlite3
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from phantomcode.batch import (CODINGS_SCHEMA, NOTES_SCHEMA, SCHEMA_VERSION, check_schema, outcome_tables,
@@ -14,7 +15,8 @@ from phantomcode.batch import (CODINGS_SCHEMA, NOTES_SCHEMA, SCHEMA_VERSION, che
 from phantomcode.codebook import load_codebook
 from phantomcode.coding import CodingEngine
 from phantomcode.coding.engine import engine_from_source
-from phantomcode.distributed import code_partition, partition_bounds
+from phantomcode.cli import app
+from phantomcode.distributed import code_partition, import_parquet, partition_bounds
 from phantomcode.errors import NoteError, UsageError
 from phantomcode.ingest import ingest
 from phantomcode.notes import NoteFile
@@ -142,3 +144,22 @@ def test_partitions_cover_every_note_once_in_order(count, partitions) -> None:
     assert [i for part in bounds for i in part] == list(range(count))
     assert all(len(part) for part in bounds) and len(bounds) == min(count, partitions)
     assert max(map(len, bounds)) - min(map(len, bounds)) <= 1
+
+
+def test_import_parquet_refuses_a_folder_without_phantomcode_files(tmp_path, runner) -> None:
+    (tmp_path / "notes").mkdir()
+    result = runner.invoke(app, ["import", "parquet", str(tmp_path), "--project", str(tmp_path / "p.db")])
+    assert result.exit_code == 2 and "no notes/*.parquet files" in result.output
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "notes" / "part-00000.parquet")
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "notes" / "part-00001.parquet")
+    (tmp_path / "codings").mkdir()
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "codings" / "part-00000.parquet")
+    with pytest.raises(UsageError, match="codings file .* is missing"):
+        import_parquet(tmp_path, project=tmp_path / "p.db")
+
+
+def test_dask_options_only_with_engine_dask(runner, notes_dir, tmp_path) -> None:
+    result = runner.invoke(app, ["ingest", str(notes_dir), "--project", str(tmp_path / "p.db"), "--partitions", "3"])
+    assert result.exit_code == 2 and "--partitions only apply with --engine dask" in result.output
+    result = runner.invoke(app, ["ingest", str(notes_dir), "--project", str(tmp_path / "p.db"), "--engine", "spark"])
+    assert result.exit_code == 2 and "unknown --engine" in result.output

@@ -1,0 +1,197 @@
+"""``ingest --engine dask`` on LocalClusters of 2 worker processes (1 thread each): the same project
+as a local ingest, row by row, whatever the partitions and workers; a worker killed mid-run; a
+client killed mid-run and run again; the Parquet round trip through ``import parquet``."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from phantomcode import distributed
+from phantomcode.cli import app
+from phantomcode.distributed import DaskOptions
+from phantomcode.ingest import ingest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+NOTES = 120
+
+
+def _synth():
+    spec = importlib.util.spec_from_file_location("synth", REPO / "bench" / "synth.py")
+    module = sys.modules.setdefault("synth", importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """Synthetic notes (bench/synth.py, fixed seed) plus a broken .docx and a duplicate ID."""
+    root = tmp_path_factory.mktemp("corpus") / "notes"
+    _synth().write_corpus(root, NOTES)
+    (root / "beijing" / "broken.docx").write_bytes(b"not a zip file")
+    first = sorted(root.rglob("*.md"))[0]
+    (root / "zz-copy.md").write_bytes(first.read_bytes())  # same front-matter id: skipped as a duplicate
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_project(corpus, tmp_path_factory) -> tuple[Path, dict]:
+    project = tmp_path_factory.mktemp("local") / "local.db"
+    report = ingest(corpus, project=project, jobs=1)
+    return project, _summary(report)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
+            Client(local) as client:
+        yield client
+
+
+def _summary(report) -> dict:
+    return {**report.as_stats(), "skipped": sorted((s.source, s.reason) for s in report.skipped)}
+
+
+def project_rows(project: Path) -> dict[str, list[tuple]]:
+    """Everything a coding run writes, in a fixed order, without run IDs and times."""
+    queries = {
+        "documents": "SELECT doc_id, root, source, source_hash, meta_hash, content_hash, encoding, text, attributes,"
+                     " coded_with, sector, sector_source, size, mtime_ns FROM documents ORDER BY doc_id",
+        "attributes": "SELECT doc_id, name, value, raw FROM doc_attributes ORDER BY doc_id, name",
+        "segments": "SELECT doc_id, start, end, unit, sector, sector_source FROM segments ORDER BY doc_id, start",
+        "codings": "SELECT c.doc_id, s.start, c.code, c.rule, c.start, c.end, c.matched, c.negated, c.hypothetical,"
+                   " c.cue, c.status, c.codebook_hash FROM codings c JOIN segments s USING (segment_id)"
+                   " ORDER BY c.doc_id, s.start, c.code, c.rule",
+    }
+    with sqlite3.connect(project) as db:
+        return {name: db.execute(query).fetchall() for name, query in queries.items()}
+
+
+def _assert_same_project(project: Path, local: Path) -> None:
+    ours, theirs = project_rows(project), project_rows(local)
+    assert theirs["codings"], "the corpus must be coded for the comparison to mean anything"
+    for table in theirs:
+        assert ours[table] == theirs[table], f"{table} differ from a local ingest"
+
+
+@pytest.mark.parametrize("partitions", [1, 4, 13])
+def test_codings_equal_a_local_ingest_row_by_row_whatever_the_partitions(
+        corpus, local_project, cluster, tmp_path, partitions) -> None:
+    project = tmp_path / "dask.db"
+    report = ingest(corpus, project=project, dask=DaskOptions(scheduler=cluster.scheduler.address,
+                                                              partitions=partitions))
+    _assert_same_project(project, local_project[0])
+    assert _summary(report) == local_project[1]
+    assert report.exit_code == 1 and any(s.source == "beijing/broken.docx" for s in report.skipped)
+
+
+def test_a_local_cluster_of_one_worker_started_by_ingest_gives_the_same_project(
+        corpus, local_project, tmp_path) -> None:
+    project = tmp_path / "dask.db"
+    report = ingest(corpus, project=project, dask=DaskOptions(workers=1))
+    _assert_same_project(project, local_project[0])
+    assert _summary(report) == local_project[1]
+    again = ingest(corpus, project=project, dask=DaskOptions(workers=1))
+    assert (again.unchanged, again.added, len(again.skipped)) == (NOTES, 0, 2), "incremental, as a local run"
+
+
+_KILL_SENTINEL = "PHANTOMCODE_TEST_KILL_ONCE"
+
+
+def _kill_this_worker_once(job):
+    """Stands in for ``distributed._guarded`` in the workers: the first partition to run kills its
+    worker process outright (as the out-of-memory killer would), later ones code as usual."""
+    sentinel = os.environ.get(_KILL_SENTINEL)
+    try:
+        os.remove(sentinel)
+    except (OSError, TypeError):
+        return _REAL_GUARDED(job)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+_REAL_GUARDED = distributed._guarded
+
+
+def _install_killer(sentinel: str) -> int:
+    os.environ[_KILL_SENTINEL] = sentinel
+    distributed._guarded = _kill_this_worker_once
+    return os.getpid()
+
+
+def test_a_worker_killed_mid_run_is_replaced_and_nothing_is_lost_or_duplicated(
+        corpus, local_project, cluster, tmp_path) -> None:
+    sentinel = tmp_path / "kill-once"
+    sentinel.touch()
+    before = set(cluster.run(_install_killer, str(sentinel)).values())
+    project = tmp_path / "dask.db"
+    report = ingest(corpus, project=project, dask=DaskOptions(scheduler=cluster.scheduler.address, partitions=6))
+    assert not sentinel.exists(), "a worker must have been killed for this test to mean anything"
+    after = set(cluster.run(os.getpid).values())
+    assert before - after, "the killed worker was replaced by a new process"
+    _assert_same_project(project, local_project[0])
+    assert _summary(report) == local_project[1]
+    with sqlite3.connect(project) as db:
+        assert db.execute("SELECT count(*) FROM (SELECT doc_id, start, code FROM codings "
+                          "GROUP BY 1, 2, 3 HAVING count(*) > 1)").fetchone()[0] == 0
+
+
+def test_a_rerun_after_the_client_was_killed_completes_the_project(tmp_path, local_project, cluster) -> None:
+    corpus = tmp_path / "notes"
+    _synth().write_corpus(corpus, 900)
+    project = tmp_path / "dask.db"
+    command = [sys.executable, "-m", "phantomcode", "ingest", str(corpus), "--project", str(project), "--quiet",
+               "--engine", "dask", "--jobs", "2", "--partitions", "30"]
+    client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stored = _wait_for_some_documents(project, client)
+    client.kill()
+    client.wait()
+    assert 0 < stored < 900, "the client must be killed mid-run for this test to mean anything"
+    report = ingest(corpus, project=project, dask=DaskOptions(scheduler=cluster.scheduler.address))
+    assert report.unchanged + report.added == 900 and report.unchanged >= stored and not report.skipped
+    fresh = tmp_path / "local.db"
+    ingest(corpus, project=fresh, jobs=1)
+    _assert_same_project(project, fresh)
+
+
+def _wait_for_some_documents(project: Path, process: subprocess.Popen, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with sqlite3.connect(project, timeout=0.1) as db:
+                count = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+            if count:
+                return count
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)
+    return 0
+
+
+def test_parquet_out_then_import_parquet_gives_the_same_project(
+        corpus, local_project, cluster, runner, tmp_path) -> None:
+    out = tmp_path / "parquet"
+    result = runner.invoke(app, ["ingest", str(corpus), "--project", str(tmp_path / "dask.db"), "--engine", "dask",
+                                 "--scheduler", cluster.scheduler.address, "--partitions", "3",
+                                 "--parquet-out", str(out), "--quiet"])
+    assert result.exit_code == 1, result.output  # the broken .docx and the duplicate are skipped
+    assert "beijing/broken.docx" in result.output and "duplicate id" in result.output
+    assert len(list((out / "notes").glob("*.parquet"))) == len(list((out / "codings").glob("*.parquet"))) == 3
+    imported = tmp_path / "imported.db"
+    result = runner.invoke(app, ["import", "parquet", str(out), "--project", str(imported), "--quiet"])
+    assert result.exit_code == 1 and "beijing/broken.docx" in result.output, result.output
+    _assert_same_project(imported, local_project[0])
+    report = ingest(corpus, project=imported)
+    assert (report.unchanged, report.added, report.recoded) == (NOTES, 0, 0), \
+        "the imported project knows the files and their codebook"
