@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .batch import check_schema, outcome_tables, outcomes_from_tables
-from .errors import NoteError, UsageError, WorkerLost
+from .errors import NoteError, PhantomcodeError, UsageError, WorkerLost
 from .ingest import (DEFAULT_BATCH_SIZE, CodebookIdentity, IngestReport, Progress, _batched, _Planner, _Saver,
                      _StopRequested)
 from .notes import NoteFile
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .coding import CodingEngine
 
 NOTES_PER_PARTITION = 2000  # the default partition size: a worker's memory stays well under 400 MiB
+NOTES_PER_CHUNK = 200  # notes a worker holds as Python objects at once, before they become Arrow rows
 PARTITIONS_PER_WORKER = 2  # at least: a slow partition then leaves the other workers busy
 POLL_SECONDS = 0.2  # how often a wait for a partition checks for Ctrl-C
 NOTES_DIR, CODINGS_DIR = "notes", "codings"
@@ -71,10 +72,20 @@ class DaskOptions:
 
 def code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: str, max_bytes: int, pii: str,
                    first_position: int) -> tuple[pa.Table, pa.Table]:
-    """Read and code one partition's notes; its (notes, codings) tables. Runs in a Dask worker."""
-    job = IngestJob(engine, tasks, root_key, max_bytes, pii)
-    return outcome_tables([task.note_file.relpath for task in tasks], _guarded(job),
-                          first_position=first_position, codebook=engine.codebook)
+    """Read and code one partition's notes; its (notes, codings) tables. Runs in a Dask worker.
+
+    Notes are coded ``NOTES_PER_CHUNK`` at a time, each chunk turned into Arrow at once: Python
+    objects for a whole partition of 2,000 notes would hold about 150 MiB more at their peak.
+    """
+    notes, codings = [], []
+    for start in range(0, len(tasks), NOTES_PER_CHUNK):
+        chunk = tasks[start:start + NOTES_PER_CHUNK]
+        tables = outcome_tables([task.note_file.relpath for task in chunk],
+                                _guarded(IngestJob(engine, chunk, root_key, max_bytes, pii)),
+                                first_position=first_position + start, codebook=engine.codebook)
+        notes.append(tables[0])
+        codings.append(tables[1])
+    return pa.concat_tables(notes), pa.concat_tables(codings)
 
 
 def _guarded(job: IngestJob) -> list[NoteOutcome]:
@@ -171,6 +182,12 @@ def _in_order(futures: list[Future | None], parquet_out: Path | None,
             raise WorkerLost(f"the Dask task of partition {index} killed its workers each time it ran (most often "
                              "for lack of memory: use more --partitions, or workers with more memory); its notes "
                              "were not saved") from None
+        except PhantomcodeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (whatever failed on the cluster, said in one message)
+            raise WorkerLost(f"the Dask task of partition {index} failed on the cluster ({type(exc).__name__}: "
+                             f"{exc}); every worker needs this phantomcode version (and --model, if any) "
+                             "installed, and must see the notes folder at the same path") from None
         futures[index] = None
         if parquet_out is not None:
             write_partition(parquet_out, index, notes, codings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
+import threading
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -55,6 +56,24 @@ def test_read_note_gives_the_text_attributes_and_id_ingest_stores(tmp_path, note
         assert read.record.attributes == __import__("json").loads(attributes)
     assert "13812345678" not in read_note(notes_dir / "beijing/migrant/a.md", notes_dir, pii="redact").record.text
     assert read_note(notes_dir / "beijing/migrant/a.md", notes_dir).record.attributes["city"] == "bj"
+
+
+def test_read_note_maps_attribute_values_with_the_codebook_it_is_given(notes_dir, write_note, own_codebook) -> None:
+    path = write_note("a.md", SENTENCES, city="BJ")
+    edited = load_codebook(own_codebook.edit("Beijing: [Peking, 北京, 北京市, bei jing, BJ]",
+                                             "Beijing: [Peking, 北京, 北京市, bei jing]\n    Bj-Region: [BJ]"))
+    assert read_note(path, notes_dir).record.attribute_rows == [("city", "Beijing", "BJ")]
+    assert read_note(path, notes_dir, codebook=edited).record.attribute_rows == [("city", "Bj-Region", "BJ")]
+
+
+def test_unpickled_engines_are_one_per_thread(engine) -> None:
+    data = pickle.dumps(engine)
+    here = pickle.loads(data)
+    elsewhere = []
+    thread = threading.Thread(target=lambda: elsewhere.append(pickle.loads(data)))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not here, "an engine learns word forms as it codes: never shared by two threads"
 
 
 def test_read_note_raises_what_ingest_reports(tmp_path, notes_dir) -> None:

@@ -18,6 +18,7 @@ import pytest
 from phantomcode import distributed
 from phantomcode.cli import app
 from phantomcode.distributed import DaskOptions
+from phantomcode.errors import Interrupted, WorkerLost
 from phantomcode.ingest import ingest
 
 pytestmark = pytest.mark.slow
@@ -147,6 +148,31 @@ def test_a_worker_killed_mid_run_is_replaced_and_nothing_is_lost_or_duplicated(
                           "GROUP BY 1, 2, 3 HAVING count(*) > 1)").fetchone()[0] == 0
 
 
+def _fail_every_partition(job):
+    raise RuntimeError("this worker cannot code")
+
+
+def _break_partitions() -> None:
+    distributed._guarded = _fail_every_partition
+
+
+def _restore_partitions() -> None:
+    # Not a function passed from the test process: it would be pickled by name, as
+    # ``phantomcode.distributed._guarded``, and resolve in the worker to the broken one.
+    distributed._guarded = _REAL_GUARDED
+
+
+def test_a_partition_failing_on_the_cluster_stops_the_run_with_a_message(corpus, cluster, tmp_path) -> None:
+    cluster.run(_break_partitions)
+    try:
+        with pytest.raises(WorkerLost, match=r"failed on the cluster \(RuntimeError: this worker cannot code\)"):
+            ingest(corpus, project=tmp_path / "dask.db", dask=DaskOptions(scheduler=cluster.scheduler.address))
+    finally:
+        cluster.run(_restore_partitions)
+    with sqlite3.connect(tmp_path / "dask.db") as db:
+        assert db.execute("SELECT status FROM runs").fetchone()[0] == "failed"
+
+
 def test_a_rerun_after_the_client_was_killed_completes_the_project(tmp_path, local_project, cluster) -> None:
     corpus = tmp_path / "notes"
     _synth().write_corpus(corpus, 900)
@@ -195,3 +221,45 @@ def test_parquet_out_then_import_parquet_gives_the_same_project(
     report = ingest(corpus, project=imported)
     assert (report.unchanged, report.added, report.recoded) == (NOTES, 0, 0), \
         "the imported project knows the files and their codebook"
+
+
+def test_stopping_mid_run_keeps_whole_batches_cancels_the_tasks_and_a_rerun_completes(
+        corpus, local_project, cluster, tmp_path) -> None:
+    def stop_late(done: int, _total: int) -> None:
+        if done == 70:
+            raise KeyboardInterrupt
+
+    project = tmp_path / "dask.db"
+    options = DaskOptions(scheduler=cluster.scheduler.address, partitions=8)
+    with pytest.raises(Interrupted, match="run the same command again"):
+        ingest(corpus, project=project, dask=options, batch_size=10, progress=stop_late)
+    with sqlite3.connect(project) as db:
+        stored = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        assert db.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+    assert 0 < stored < NOTES and stored % 10 == 0, "only whole batches are committed"
+    _wait_until(lambda: not any(key.startswith("phantomcode-") for key in cluster.who_has()))
+    report = ingest(corpus, project=project, dask=options)
+    assert (report.unchanged, report.added) == (stored, NOTES - stored)
+    _assert_same_project(project, local_project[0])
+
+
+def _wait_until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the cancelled tasks are still on the cluster"
+        time.sleep(0.1)
+
+
+def test_ctrl_c_in_a_terminal_stops_the_run_with_exit_130(tmp_path) -> None:
+    corpus = tmp_path / "notes"
+    _synth().write_corpus(corpus, 900)
+    project = tmp_path / "dask.db"
+    command = [sys.executable, "-m", "phantomcode", "ingest", str(corpus), "--project", str(project), "--quiet",
+               "--engine", "dask", "--jobs", "2", "--partitions", "30"]
+    # A terminal's Ctrl-C reaches the whole foreground process group: the command and its workers.
+    client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    assert _wait_for_some_documents(project, client)
+    os.killpg(client.pid, signal.SIGINT)
+    _, stderr = client.communicate(timeout=60)
+    assert client.returncode == 130, stderr.decode()
+    assert "interrupted:" in stderr.decode() and "run the same command again" in stderr.decode()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -175,7 +176,7 @@ class CodingEngine:
 
     def __reduce__(self) -> tuple[Any, tuple[bytes, str, str | None]]:
         """Pickled as the codebook's bytes and the model's name: a few KB, whatever the engine
-        holds. Unpickling rebuilds it once per process (see :func:`engine_from_source`)."""
+        holds. Unpickling rebuilds it once per thread (see :func:`engine_from_source`)."""
         if not self.codebook.source:
             raise UsageError(f"codebook {self.codebook.path} was not loaded from bytes; an engine "
                              "built from it cannot be sent to other processes")
@@ -341,16 +342,17 @@ class CodingEngine:
         return CodedDocument(tuple(segments), inferred, "inferred" if inferred else None)
 
 
-# Engines rebuilt in this process by unpickling, by (codebook hash, model): a Dask worker runs many
-# tasks, each carrying the engine, and builds it once.
-_REBUILT: dict[tuple[str, str | None], CodingEngine] = {}
+# Engines rebuilt by unpickling, by (codebook hash, model, thread): a Dask worker runs many tasks,
+# each carrying the engine, and builds it once per thread. Per thread because an engine's matchers
+# learn word forms as they meet them: one engine must not code in two threads at once.
+_REBUILT: dict[tuple[str, str | None, int], CodingEngine] = {}
 
 
 def engine_from_source(source: bytes, path: str, model: str | None) -> CodingEngine:
-    """The engine for a codebook's bytes and a model name, built on first use in this process."""
+    """The engine for a codebook's bytes and a model name, built on first use in this thread."""
     from phantomcode.codebook import load_codebook
 
-    key = (hashlib.sha256(source).hexdigest(), model)
+    key = (hashlib.sha256(source).hexdigest(), model, threading.get_ident())
     engine = _REBUILT.get(key)
     if engine is None:
         engine = _REBUILT[key] = CodingEngine(load_codebook(path, source=source), model=model)
