@@ -110,10 +110,11 @@ def fixed_and_per_note(runs: list[DaskRun]) -> str:
     small, large = runs[0], runs[-1]
     lines = []
     for key in ("local", "dask"):
-        slope = (large.steps[key].wall - small.steps[key].wall) / (large.notes - small.notes)
-        fixed = small.steps[key].wall - slope * small.notes
-        lines.append(f"- {key}: fixed {fixed:.1f} s, {slope * 1000:.2f} s per 1,000 notes "
-                     f"(wall, line through {small.notes:,} and {large.notes:,} notes)")
+        for measure in ("wall", "cpu"):
+            at_small, at_large = getattr(small.steps[key], measure), getattr(large.steps[key], measure)
+            slope = (at_large - at_small) / (large.notes - small.notes)
+            lines.append(f"- {key}, {measure} time: fixed {at_small - slope * small.notes:.1f} s, {slope * 1000:.2f} s "
+                         f"per 1,000 notes (line through {small.notes:,} and {large.notes:,} notes)")
     return "\n".join(lines)
 
 
