@@ -36,6 +36,7 @@ from .workers import (IngestJob, NoteOutcome, NoteSkip, NoteTask, RecodeJob, Wor
 
 if TYPE_CHECKING:
     from .coding import CodingEngine
+    from .distributed import DaskOptions
 
 Progress = Callable[[int, int], None]
 Item = TypeVar("Item")
@@ -221,13 +222,18 @@ class _StopRequested:
 def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
            path_attrs: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, prune: bool = False,
            jobs: int = 1, model: str | None = None, pii: str = "warn", batch_size: int = DEFAULT_BATCH_SIZE,
-           progress: Progress | None = None, follow_links: bool = False) -> IngestReport:
+           progress: Progress | None = None, follow_links: bool = False, dask: DaskOptions | None = None
+           ) -> IngestReport:
     """Read every note under ``notes_dir`` into the project and code it; return what happened.
 
     ``pii``: what to do with notes holding likely direct identifiers: ``warn`` (store, list them
     masked), ``block`` (skip the note), ``redact`` (store with [PHONE], [ID], [EMAIL], [NAME]
     placeholders; the source file is untouched) or ``off``. Links to files outside ``notes_dir``
     are refused unless ``follow_links``.
+
+    ``dask``: read and code on a Dask cluster (:mod:`phantomcode.distributed`) instead of ``jobs``
+    local processes; the project, the report and the per-note guard are the same, and so is the
+    time budget per note where a task runs in a main thread (see ``distributed.code_partition``).
 
     Raises ``UsageError`` for a missing folder or bad template, ``EmptyFolderError`` (before
     anything is written) for a folder without notes, ``ProjectError`` when the store
@@ -245,7 +251,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
         codebook = choose_codebook(codebook, None)  # a bad codebook stops the command before it makes a project
     try:
         return _ingest(root, scan, template, project=project, codebook=codebook, max_bytes=max_bytes, prune=prune,
-                       jobs=jobs, model=model, pii=pii, batch_size=batch_size, progress=progress, seconds=seconds)
+                       jobs=jobs, model=model, pii=pii, batch_size=batch_size, progress=progress, seconds=seconds,
+                       dask=dask)
     except BaseException:
         if new_project:
             remove_empty_project(project)  # a first run that stored nothing leaves no project file behind
@@ -254,7 +261,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
 
 def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, project: str | Path | None,
             codebook: str | Path | Codebook | None, max_bytes: int, prune: bool, jobs: int, model: str | None,
-            pii: str, batch_size: int, progress: Progress | None, seconds: float) -> IngestReport:
+            pii: str, batch_size: int, progress: Progress | None, seconds: float,
+            dask: DaskOptions | None) -> IngestReport:
     """``ingest`` once its inputs are checked: open the project, plan, code and store the notes."""
     files = scan.files
     with Store.open(project) as store, store.writer():
@@ -281,10 +289,9 @@ def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, p
                 if planner.kept:
                     store.mark_coded_with(planner.kept, book.content_hash)
                     report.kept = len(planner.kept)
-                with _pool(book, model, jobs, needed=bool(tasks),
-                           job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii,
-                                                        seconds)) as pool:
-                    outcomes = stop.stoppable(pool, read_and_code, index_chunks(len(tasks))) if pool else iter(())
+                with _outcomes(book, model, jobs, dask, stop, needed=bool(tasks),
+                               job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii,
+                                                            seconds)) as outcomes:
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
@@ -342,6 +349,22 @@ def _pool(book: Codebook | CodebookIdentity, model: str | None, jobs: int, *, ne
         return
     with WorkerPool(job(_engine(book, model)), jobs) as pool:
         yield pool
+
+
+@contextmanager
+def _outcomes(book: Codebook | CodebookIdentity, model: str | None, jobs: int, dask: DaskOptions | None,
+              stop: _StopRequested, *, needed: bool, job: Callable[[CodingEngine], IngestJob]
+              ) -> Iterator[Iterator[NoteOutcome]]:
+    """What reading and coding gave for each task of ``job(engine)``, in order: from ``jobs`` local
+    workers, or from a Dask cluster. The engine is built only when there are tasks (``needed``)."""
+    if dask is not None and needed:
+        from .distributed import dask_outcomes
+
+        with dask_outcomes(job(_engine(book, model)), options=dask, check_stop=stop.check) as outcomes:
+            yield outcomes
+        return
+    with _pool(book, model, jobs, needed=needed, job=job) as pool:
+        yield stop.stoppable(pool, read_and_code, index_chunks(len(pool.job.tasks))) if pool else iter(())
 
 
 @dataclass

@@ -29,10 +29,12 @@ How a document is coded:
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy
 
@@ -46,6 +48,9 @@ from .matcher import CodeMatcher
 from .negation import _Context
 from .records import Candidate, CodedDocument, Coding, Hit, Segment
 from .rules import _Rule, _rules_of, matcher_rules
+
+if TYPE_CHECKING:
+    import pyarrow
 
 
 _KEY_SETS_REMEMBERED = 100_000  # combinations of keys whose complete rules an engine remembers
@@ -159,6 +164,23 @@ class CodingEngine:
         while chunk := list(itertools.islice(iterator, 64)):
             for analysed in self._analyse_chunk(chunk):
                 yield self._select(analysed)
+
+    def code_batch(self, docs: Iterable[tuple[str, str, Mapping[str, str]]]) -> pyarrow.Table:
+        """Code ``(doc_id, text, attributes)`` documents into one row per coding, in the versioned
+        schema of :data:`phantomcode.batch.CODINGS_SCHEMA` (needs the ``dask`` extra's pyarrow)."""
+        from phantomcode.batch import codings_table
+
+        docs = list(docs)
+        coded = self.code_documents((text, attributes) for _, text, attributes in docs)
+        return codings_table([(doc_id, result) for (doc_id, _, _), result in zip(docs, coded)], self)
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, str, str | None]]:
+        """Pickled as the codebook's bytes and the model's name: a few KB, whatever the engine
+        holds. Unpickling rebuilds it once per thread (see :func:`engine_from_source`)."""
+        if not self.codebook.source:
+            raise UsageError(f"codebook {self.codebook.path} was not loaded from bytes; an engine "
+                             "built from it cannot be sent to other processes")
+        return engine_from_source, (self.codebook.source, str(self.codebook.path), self.model)
 
     def explain(self, text: str, attributes: Mapping[str, str] | None = None) -> list[Candidate]:
         """Every rule hit in ``text``, vetoed, negated and hypothetical ones included."""
@@ -318,6 +340,23 @@ class CodingEngine:
             return CodedDocument(tuple(segments), declared, "declared")
         inferred = most_cued(document_sectors)
         return CodedDocument(tuple(segments), inferred, "inferred" if inferred else None)
+
+
+# Engines rebuilt by unpickling, by (codebook hash, model, thread): a Dask worker runs many tasks,
+# each carrying the engine, and builds it once per thread. Per thread because an engine's matchers
+# learn word forms as they meet them: one engine must not code in two threads at once.
+_REBUILT: dict[tuple[str, str | None, int], CodingEngine] = {}
+
+
+def engine_from_source(source: bytes, path: str, model: str | None) -> CodingEngine:
+    """The engine for a codebook's bytes and a model name, built on first use in this thread."""
+    from phantomcode.codebook import load_codebook
+
+    key = (hashlib.sha256(source).hexdigest(), model, threading.get_ident())
+    engine = _REBUILT.get(key)
+    if engine is None:
+        engine = _REBUILT[key] = CodingEngine(load_codebook(path, source=source), model=model)
+    return engine
 
 
 def _group(text: str, members: list[_Member]) -> _Group:
