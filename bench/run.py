@@ -713,13 +713,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip a size whose estimated run (linear from the previous size) exceeds this")
     parser.add_argument("--step-timeout", type=float, default=20.0,
                         help="kill a step after this many minutes and report its time as a lower bound (0: never)")
-    parser.add_argument("--results", default=str(BENCH_DIR / "RESULTS.md"),
-                        help="where to write the results (default bench/RESULTS.md; '-' for nowhere)")
-    return parser.parse_args(argv)
+    parser.add_argument("--results", help="where to write the results (default bench/RESULTS.md, with --dask "
+                        "bench/RESULTS_DASK.md; '-' for nowhere)")
+    parser.add_argument("--dask", action="store_true", help="instead: ingest --engine dask against the local "
+                        "ingest, partitions per core, the Parquet round trip (bench/dask_bench.py)")
+    args = parser.parse_args(argv)
+    if args.results is None:
+        args.results = str(BENCH_DIR / ("RESULTS_DASK.md" if args.dask else "RESULTS.md"))
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.dask:
+        import dask_bench
+
+        return dask_bench.main(args)
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()}) if args.scaling else []
     if args.notes not in sizes:
         sizes = sorted({*sizes, args.notes})

@@ -100,7 +100,7 @@ def scores(gold: Path, project: Path, codes: list[str], predictions: str) -> dic
 
 def answer_sheet(sheet: Path, units: list[GoldUnit], project: Path) -> set[tuple[str, str]]:
     """Fill in the sheet's decisions from the gold labels; the gold sentences it covered."""
-    with sheet.open(encoding="utf-8") as handle:
+    with sheet.open(encoding="utf-8-sig") as handle:  # review sheets start with a BOM (for Excel)
         rows = list(csv.DictReader(handle))
     if not rows:
         return set()

@@ -24,6 +24,7 @@ Rule IDs (stable; documented in ``codebooks/README.md``)::
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import re
@@ -183,6 +184,8 @@ class Codebook:
     attributes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     group_order: tuple[str, ...] = ()
+    # The file's bytes, so that an engine can ship to other machines as a few KB and rebuild itself.
+    source: bytes = field(default=b"", repr=False, compare=False)
 
     def code(self, code_id: str) -> Code:
         for code in self.codes:
@@ -308,6 +311,8 @@ def _parse(path: Path, *, check_patterns: bool = True,
         reader.add(1, 1, "CB000", f"cannot read this codebook ({exc.__class__.__name__}: {str(exc)[:200]}); "
                    "please report it with the file")
         return None, reader.sorted()
+    if codebook is not None:
+        codebook = dataclasses.replace(codebook, source=data)
     problems = reader.sorted()
     return (codebook if not any(p.severity == "error" for p in problems) else None), problems
 

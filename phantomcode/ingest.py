@@ -37,6 +37,7 @@ from .workers import (IngestJob, NoteOutcome, NoteSkip, NoteTask, RecodeJob, Wor
 if TYPE_CHECKING:
     from .coding import CodingEngine
     from .coding.learned import LearnedModel
+    from .distributed import DaskOptions
 
 Progress = Callable[[int, int], None]
 Item = TypeVar("Item")
@@ -222,7 +223,8 @@ class _StopRequested:
 def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
            path_attrs: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, prune: bool = False,
            jobs: int = 1, model: str | None = None, pii: str = "warn", batch_size: int = DEFAULT_BATCH_SIZE,
-           progress: Progress | None = None, follow_links: bool = False, learned: bool = True) -> IngestReport:
+           progress: Progress | None = None, follow_links: bool = False, learned: bool = True,
+           dask: DaskOptions | None = None) -> IngestReport:
     """Read every note under ``notes_dir`` into the project and code it; return what happened.
 
     ``pii``: what to do with notes holding likely direct identifiers: ``warn`` (store, list them
@@ -230,6 +232,10 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     placeholders; the source file is untouched) or ``off``. Links to files outside ``notes_dir``
     are refused unless ``follow_links``. ``learned``: new and changed notes are also coded by the
     project's latest model (see :mod:`phantomcode.training`); False codes with the rules alone.
+
+    ``dask``: read and code on a Dask cluster (:mod:`phantomcode.distributed`) instead of ``jobs``
+    local processes; the project, the report and the per-note guard are the same, and so is the
+    time budget per note where a task runs in a main thread (see ``distributed.code_partition``).
 
     Raises ``UsageError`` for a missing folder or bad template, ``EmptyFolderError`` (before
     anything is written) for a folder without notes, ``ProjectError`` when the store
@@ -248,7 +254,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     try:
         return _ingest(root, scan, template, project=project, codebook=codebook, max_bytes=max_bytes, prune=prune,
                        jobs=jobs, model=model, pii=pii, batch_size=batch_size, progress=progress, seconds=seconds,
-                       learned=learned)
+                       learned=learned, dask=dask)
     except BaseException:
         if new_project:
             remove_empty_project(project)  # a first run that stored nothing leaves no project file behind
@@ -257,7 +263,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
 
 def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, project: str | Path | None,
             codebook: str | Path | Codebook | None, max_bytes: int, prune: bool, jobs: int, model: str | None,
-            pii: str, batch_size: int, progress: Progress | None, seconds: float, learned: bool) -> IngestReport:
+            pii: str, batch_size: int, progress: Progress | None, seconds: float, learned: bool,
+            dask: DaskOptions | None) -> IngestReport:
     """``ingest`` once its inputs are checked: open the project, plan, code and store the notes."""
     files = scan.files
     with Store.open(project) as store, store.writer():
@@ -284,10 +291,9 @@ def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, p
                 if planner.kept:
                     store.mark_coded_with(planner.kept, book.content_hash)
                     report.kept = len(planner.kept)
-                with _pool(book, model, jobs, needed=bool(tasks), learned=_learned(store, learned),
-                           job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii,
-                                                        seconds)) as pool:
-                    outcomes = stop.stoppable(pool, read_and_code, index_chunks(len(tasks))) if pool else iter(())
+                with _outcomes(book, model, jobs, dask, stop, needed=bool(tasks), learned=_learned(store, learned),
+                               job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii,
+                                                            seconds)) as outcomes:
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
         except KeyboardInterrupt:
             store.finish_run(run_id, status="interrupted", stats=report.as_stats())
@@ -355,6 +361,23 @@ def _pool(book: Codebook | CodebookIdentity, model: str | None, jobs: int, *, ne
         return
     with WorkerPool(job(_engine(book, model, learned)), jobs) as pool:
         yield pool
+
+
+@contextmanager
+def _outcomes(book: Codebook | CodebookIdentity, model: str | None, jobs: int, dask: DaskOptions | None,
+              stop: _StopRequested, *, needed: bool, learned: Callable[[Codebook], LearnedModel | None],
+              job: Callable[[CodingEngine], IngestJob]) -> Iterator[Iterator[NoteOutcome]]:
+    """What reading and coding gave for each task of ``job(engine)``, in order: from ``jobs`` local
+    workers, or from a Dask cluster (the engine, learned model included, pickled to it). The engine
+    is built only when there are tasks (``needed``)."""
+    if dask is not None and needed:
+        from .distributed import dask_outcomes
+
+        with dask_outcomes(job(_engine(book, model, learned)), options=dask, check_stop=stop.check) as outcomes:
+            yield outcomes
+        return
+    with _pool(book, model, jobs, needed=needed, learned=learned, job=job) as pool:
+        yield stop.stoppable(pool, read_and_code, index_chunks(len(pool.job.tasks))) if pool else iter(())
 
 
 @dataclass

@@ -88,15 +88,19 @@ NoteOutcome = ReadNote | NoteSkip
 
 
 def read_and_code(indices: range) -> list[NoteOutcome]:
-    """Read and code ``_JOB.tasks[i]`` for each index, in order (runs in a worker).
+    """Read and code ``_JOB.tasks[i]`` for each index, in order (runs in a worker)."""
+    return code_tasks(_JOB, indices)
+
+
+def code_tasks(job: IngestJob, indices: Iterable[int]) -> list[NoteOutcome]:
+    """Read and code ``job.tasks[i]`` for each index, in order; a Dask task calls it too.
 
     Any exception from one note skips that note only (``skip_for``), whether it is raised while
-    reading or while coding.
+    reading or while coding, and each note is read and coded within ``job.note_seconds``.
     """
-    job: IngestJob = _JOB
     read: list[tuple[DocumentRecord, list[str], list[str]] | NoteSkip] = []
     for index in indices:
-        read.append(guarded(lambda: _read_note_in_time(job, job.tasks[index]), doing="read"))
+        read.append(guarded(lambda: _read_task_in_time(job, job.tasks[index]), doing="read"))
     kept = [item for item in read if not isinstance(item, NoteSkip)]
     coded = iter(code_each(job.engine, [(record.text, {name: value for name, value, _ in record.attribute_rows})
                                         for record, _, _ in kept], seconds=job.note_seconds))
@@ -131,24 +135,25 @@ def _code_one_in_time(engine: CodingEngine, item: tuple[str, dict[str, str]], se
         return next(iter(engine.code_documents([item])))
 
 
-def _read_note_in_time(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, list[str], list[str]]:
+def _read_task_in_time(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, list[str], list[str]]:
     with time_budget(job.note_seconds, "reading this note"):
-        return _read_note(job, task)
+        return read_task(task, job.engine.codebook, root_key=job.root_key, max_bytes=job.max_bytes, pii=job.pii)
 
 
-def _read_note(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, list[str], list[str]]:
+def read_task(task: NoteTask, codebook: Codebook, *, root_key: str, max_bytes: int, pii: str
+              ) -> tuple[DocumentRecord, list[str], list[str]]:
     """(record, PII warnings, attribute warnings) for one note; ``NoteError`` when it must be skipped."""
     relpath = task.note_file.relpath
-    content = read_note_file(task.note_file, max_bytes=job.max_bytes)
+    content = read_note_file(task.note_file, max_bytes=max_bytes)
     candidate_id = content.front_matter.get("id") or document_id(relpath, {})
     side = task.sidecar.lookup(relpath, candidate_id) if task.sidecar else {}
     attributes = merge_attributes(content.front_matter, side, task.from_path)
-    text, attributes, pii_warnings = _guard_identifiers(job.pii, relpath, content.text, attributes,
+    text, attributes, pii_warnings = _guard_identifiers(pii, relpath, content.text, attributes,
                                                         content.first_line)
-    canonical, attribute_warnings = _normalize(job.engine.codebook, attributes)
+    canonical, attribute_warnings = _normalize(codebook, attributes)
     record = DocumentRecord(
-        doc_id=document_id(relpath, attributes), root=job.root_key, source=relpath,
-        source_hash=content.source_hash, meta_hash=meta_hash(side, task.from_path, job.pii),
+        doc_id=document_id(relpath, attributes), root=root_key, source=relpath,
+        source_hash=content.source_hash, meta_hash=meta_hash(side, task.from_path, pii),
         content_hash=text_hash(text), encoding=content.encoding, text=text, attributes=attributes,
         attribute_rows=attribute_rows(attributes, canonical), size=content.size, mtime_ns=content.mtime_ns)
     return record, pii_warnings, attribute_warnings
@@ -210,8 +215,9 @@ def _model_hash(engine: CodingEngine) -> str | None:
     return engine.learned.content_hash if engine.learned is not None else None
 
 
-# (attribute, value) -> (canonical value, warnings), for the job running in this process.
-_CANONICAL: dict[tuple[str, str], tuple[str, list[str]]] = {}
+# (codebook hash, attribute, value) -> (canonical value, warnings). The hash keeps values apart
+# when one process serves several codebooks (a Dask worker, a notebook calling ``read_note``).
+_CANONICAL: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
 
 
 def _normalize(codebook: Codebook, attributes: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -223,10 +229,10 @@ def _normalize(codebook: Codebook, attributes: dict[str, str]) -> tuple[dict[str
     canonical: dict[str, str] = {}
     warnings: list[str] = []
     for name, value in attributes.items():
-        known = _CANONICAL.get((name, value))
+        known = _CANONICAL.get((codebook.content_hash, name, value))
         if known is None:
             mapped, found = codebook.normalize_attributes({name: value})
-            known = _CANONICAL[(name, value)] = (mapped[name], found)
+            known = _CANONICAL[(codebook.content_hash, name, value)] = (mapped[name], found)
         canonical[name] = known[0]
         warnings.extend(known[1])
     return canonical, warnings

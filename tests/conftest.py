@@ -3,6 +3,7 @@ an editable copy of the bundled codebook."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -127,3 +128,41 @@ def undo_learned_layer_migration() -> Callable[[sqlite3.Connection], None]:
         connection.execute("PRAGMA user_version = 7")
 
     return undo
+
+
+@pytest.fixture
+def refuse_listing(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """``refuse_listing("locked")``: from then on ``os.scandir`` of a folder whose path ends in
+    "locked" fails with permission denied (chmod 000 does not stop root, who runs CI's tests)."""
+
+    def refuse(name: str) -> None:
+        real_scandir = os.scandir
+
+        def scandir(path):
+            if os.fspath(path).endswith(name):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+
+    return refuse
+
+
+@pytest.fixture
+def fail_coding_on(monkeypatch: pytest.MonkeyPatch) -> Callable[[str, Exception], None]:
+    """``fail_coding_on("poison", IndexError(...))``: from then on the coding engine raises the error
+    for a text starting with "poison" and codes the others (the per-note guard's tests)."""
+    from phantomcode.coding import CodingEngine
+
+    def fail(prefix: str, error: Exception) -> None:
+        original = CodingEngine.code_documents
+
+        def code_documents(self, items):
+            for text, attributes in items:
+                if text.startswith(prefix):
+                    raise error
+                yield from original(self, [(text, attributes)])
+
+        monkeypatch.setattr(CodingEngine, "code_documents", code_documents)
+
+    return fail

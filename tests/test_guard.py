@@ -122,22 +122,12 @@ def test_an_unexpected_exception_in_one_note_skips_that_note_only(tmp_path: Path
     assert "explode_on_b" in debug.output
 
 
-def test_an_engine_failure_on_one_note_skips_that_note_only(tmp_path: Path, monkeypatch) -> None:
-    from phantomcode.coding import CodingEngine
-
+def test_an_engine_failure_on_one_note_skips_that_note_only(tmp_path: Path, fail_coding_on) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
     write(notes, "a.md", BODY)
     write(notes, "b.md", "poison " + BODY)
-    original = CodingEngine.code_documents
-
-    def poisoned(self, items):
-        for text, attributes in items:
-            if text.startswith("poison"):
-                raise IndexError("list index out of range")
-            yield from original(self, [(text, attributes)])
-
-    monkeypatch.setattr(CodingEngine, "code_documents", poisoned)
+    fail_coding_on("poison", IndexError("list index out of range"))
     report = ingest(notes, project=tmp_path / "p.db", jobs=1)
     assert set(stored(tmp_path / "p.db")) == {"a"}
     assert [(s.source, s.reason.split(" (")[0]) for s in report.skipped] == [("b.md", "could not be coded")]

@@ -7,7 +7,6 @@ reported as vanished and deleted by ``--prune`` although their files still exist
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -44,20 +43,13 @@ def test_an_id_change_replaces_the_document_and_moves_its_review_decisions(tmp_p
     assert rows(project, "SELECT count(*) FROM doc_attributes WHERE doc_id = 'A1'") == [(0,)]
 
 
-def test_an_unreadable_folder_is_reported_and_never_pruned(tmp_path: Path, monkeypatch) -> None:
+def test_an_unreadable_folder_is_reported_and_never_pruned(tmp_path: Path, refuse_listing) -> None:
     notes, project = tmp_path / "notes", tmp_path / "p.db"
     (notes / "locked").mkdir(parents=True)
     (notes / "a.md").write_text(NOTE)
     (notes / "locked" / "b.md").write_text(NOTE)
     ingest(notes, project=project, jobs=1)
-    real_scandir = os.scandir
-
-    def refuse_locked(path):  # chmod 000 does not stop root, who runs the tests in CI containers
-        if os.fspath(path).endswith("locked"):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", refuse_locked)
+    refuse_listing("locked")
     report = ingest(notes, project=project, jobs=1, prune=True)
     assert report.vanished == [] and report.pruned == 0
     assert any(warning.startswith("locked/: cannot list this folder") for warning in report.warnings)

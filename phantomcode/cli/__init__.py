@@ -46,6 +46,14 @@ def _export_app() -> typer.Typer:
     return export.app
 
 
+def _import_app() -> typer.Typer:
+    """``import`` with its two sources: other QDA tools (qdpx) and results coded elsewhere (parquet)."""
+    from . import imports, parquet
+
+    imports.app.command("parquet")(parquet.parquet_command)
+    return imports.app
+
+
 def _attribute(module: str, name: str) -> Callable[[], object]:
     return lambda: getattr(importlib.import_module(f".{module}", __name__), name)
 
@@ -62,7 +70,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "agree": _attribute("agree", "agree_command"),
     "codebook": _codebook_app,
     "export": _export_app,
-    "import": _attribute("imports", "app"),
+    "import": _import_app,
     "report": _attribute("report", "app"),
     "review": _attribute("review", "app"),
 }

@@ -11,7 +11,9 @@ from ..sanitise import markup_text as escape
 from ._console import err
 from ._options import ProjectOption
 
-app = typer.Typer(help="Import projects from other QDA tools (REFI-QDA .qdpx/.qde).", no_args_is_help=True)
+# ``import parquet`` (cli/parquet.py) joins this app in cli/__init__.py, as export's formats join theirs.
+app = typer.Typer(help="Import projects from other QDA tools (REFI-QDA .qdpx/.qde) and results coded elsewhere "
+                  "(Parquet).", no_args_is_help=True)
 
 MAX_LISTED = 10
 

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ..errors import UsageError
 from ..ingest import CodeReport, IngestReport, Skipped, code_project, ingest
 from ..notes import DEFAULT_MAX_BYTES
 from ..sanitise import markup_text as escape
 from ..sanitise import terminal_text
 from ._console import err, settings
-from ._options import (
-    CodebookOption,
-    JobsOption,
-    ModelOption,
-    ProjectOption,
-    QuietOption,
-    RulesOnlyOption,
-    default_jobs,
-)
+from ._options import (CodebookOption, JobsOption, ModelOption, ProjectOption, QuietOption, RulesOnlyOption,
+                       default_jobs)
 from ._progress import progress_bar
+
+if TYPE_CHECKING:
+    from ..distributed import DaskOptions
 
 
 def ingest_command(
@@ -41,15 +38,46 @@ def ingest_command(
     jobs: JobsOption = default_jobs(),
     model: ModelOption = None,
     rules_only: RulesOnlyOption = False,
+    engine: Annotated[str, typer.Option("--engine", help="local (worker processes here) or dask (a Dask cluster; "
+                                        "needs phantomcode[dask]).")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster of "
+        "--jobs workers).", show_default=False)] = None,
+    partitions: Annotated[Optional[int], typer.Option(
+        "--partitions", min=1, help="Dask tasks to cut the notes into (default: one per 2,000 notes, at least "
+        "two per worker).", show_default=False)] = None,
+    parquet_out: Annotated[Optional[Path], typer.Option(
+        "--parquet-out", help="With --engine dask: also keep the notes and codings as Parquet files here.",
+        show_default=False)] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Read a folder of notes into the project and code them with the codebook."""
+    dask = dask_options(engine, scheduler=scheduler, partitions=partitions, parquet_out=parquet_out, jobs=jobs)
     with progress_bar("ingest", "notes", quiet=quiet) as progress:
         report = ingest(notes_dir, project=project, codebook=codebook, path_attrs=path_attrs,
                         max_bytes=int(max_size * 1e6), prune=prune, jobs=jobs, model=model, pii=pii,
-                        progress=progress, follow_links=follow_links, learned=not rules_only)
+                        progress=progress, follow_links=follow_links, learned=not rules_only, dask=dask)
     render_ingest_report(report)
     raise typer.Exit(report.exit_code)
+
+
+def dask_options(engine: str, *, scheduler: str | None, partitions: int | None, parquet_out: Path | None,
+                 jobs: int) -> DaskOptions | None:
+    """The Dask settings for ``--engine dask``; None for a local run, which takes no Dask option."""
+    if engine not in ("local", "dask"):
+        raise UsageError(f"unknown --engine {engine!r}; use local or dask")
+    if engine == "local":
+        given = [name for name, value in (("--scheduler", scheduler), ("--partitions", partitions),
+                                          ("--parquet-out", parquet_out)) if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} only apply with --engine dask")
+        return None
+    try:
+        from ..distributed import DaskOptions
+    except ImportError as exc:
+        raise UsageError(f"--engine dask needs Dask and pyarrow ({exc.name} is missing); install them with: "
+                         "pip install 'phantomcode[dask]'") from None
+    return DaskOptions(scheduler=scheduler, partitions=partitions, parquet_out=parquet_out, workers=jobs)
 
 
 def render_ingest_report(report: IngestReport) -> None:

@@ -29,7 +29,9 @@ How a document is coded:
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -49,6 +51,8 @@ from .records import Candidate, CodedDocument, Coding, Hit, Segment, UnitWords
 from .rules import _Rule, _rules_of, matcher_rules
 
 if TYPE_CHECKING:
+    import pyarrow
+
     from .learned import LearnedModel
 
 
@@ -170,6 +174,25 @@ class CodingEngine:
             if self.learned is not None:
                 coded = add_learned_codings(self.learned, coded, [d.words for d in analysed], self.codebook)
             yield from coded
+
+    def code_batch(self, docs: Iterable[tuple[str, str, Mapping[str, str]]]) -> pyarrow.Table:
+        """Code ``(doc_id, text, attributes)`` documents into one row per coding, in the versioned
+        schema of :data:`phantomcode.batch.CODINGS_SCHEMA` (needs the ``dask`` extra's pyarrow)."""
+        from phantomcode.batch import codings_table
+
+        docs = list(docs)
+        coded = self.code_documents((text, attributes) for _, text, attributes in docs)
+        return codings_table([(doc_id, result) for (doc_id, _, _), result in zip(docs, coded)], self)
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, str, str | None, bytes | None]]:
+        """Pickled as the codebook's bytes, the model's name and the learned model's bytes (so a
+        Dask worker codes exactly as a local ingest): whatever else the engine holds is rebuilt,
+        once per thread (see :func:`engine_from_source`)."""
+        if not self.codebook.source:
+            raise UsageError(f"codebook {self.codebook.path} was not loaded from bytes; an engine "
+                             "built from it cannot be sent to other processes")
+        learned = self.learned.to_bytes() if self.learned is not None else None
+        return engine_from_source, (self.codebook.source, str(self.codebook.path), self.model, learned)
 
     def explain(self, text: str, attributes: Mapping[str, str] | None = None) -> list[Candidate]:
         """Every rule hit in ``text``, vetoed, negated and hypothetical ones included."""
@@ -355,6 +378,28 @@ def word_lowers(doc: Any) -> Any:
     """LOWER ids of a Doc's word tokens (not punctuation or space), as the learned layer reads them."""
     columns = _columns(doc)
     return columns.lower[~(columns.is_punct | columns.is_space)]
+
+
+# Engines rebuilt by unpickling, by (codebook hash, model, learned model hash, thread): a Dask worker
+# runs many tasks, each carrying the engine, and builds it once per thread. Per thread because an
+# engine's matchers learn word forms as they meet them: one engine must not code in two threads at once.
+_REBUILT: dict[tuple[str, str | None, str | None, int], CodingEngine] = {}
+
+
+def engine_from_source(source: bytes, path: str, model: str | None, learned: bytes | None = None) -> CodingEngine:
+    """The engine for a codebook's bytes, a model name and the learned model's bytes (None: rules
+    only), built on first use in this thread."""
+    from phantomcode.codebook import load_codebook
+
+    from .learned import LearnedModel
+
+    learned_key = hashlib.sha256(learned).hexdigest() if learned is not None else None
+    key = (hashlib.sha256(source).hexdigest(), model, learned_key, threading.get_ident())
+    engine = _REBUILT.get(key)
+    if engine is None:
+        engine = _REBUILT[key] = CodingEngine(load_codebook(path, source=source), model=model,
+                                              learned=LearnedModel.from_bytes(learned) if learned is not None else None)
+    return engine
 
 
 def _group(text: str, members: list[_Member]) -> _Group:

@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import docx
@@ -16,6 +15,7 @@ import pytest
 
 from phantomcode.cli import app
 from phantomcode.store import Store
+from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
 
 BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
 
@@ -250,18 +250,10 @@ def test_sigkill_mid_ingest_then_rerun_stores_each_note_once(tmp_path, notes_dir
 
 def _wait_for_documents(project: Path, process: subprocess.Popen, timeout: float = 120) -> int:
     """Poll until the running ingest has committed at least one batch; return the count seen."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        if project.exists():
-            try:
-                with sqlite3.connect(project, timeout=1) as connection:
-                    count = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
-                if count:
-                    return count
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.01)
-    pytest.fail("ingest ended or stalled before committing a batch")
+    count = documents_committed(project, process, timeout)
+    if not count:
+        pytest.fail("ingest ended or stalled before committing a batch")
+    return count
 
 
 PLANTED = "The respondent gave her number 13812345678 and said Mr. Wang at the school refused.\n"
