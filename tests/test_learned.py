@@ -303,3 +303,23 @@ def test_the_learned_layer_migration_comes_after_reviewer_decisions() -> None:
     names = [name for name, _ in MIGRATIONS]
     assert len(names) == SCHEMA_VERSION == 8
     assert "reviewer" in names[6] and names[7].startswith("learned layer")
+
+
+def test_the_bundled_codebooks_default_model_learns_from_the_shipped_dev_and_training_sets() -> None:
+    """The bundled labelled sets ship inside the package (an installed package has no
+    sample_data/), byte for byte the files under sample_data/, and every one of them is learned from."""
+    import phantomcode
+    from phantomcode.training import bundled_gold_paths
+
+    package = Path(phantomcode.__file__).resolve().parent
+    samples = Path(__file__).resolve().parents[1] / "sample_data"
+    shipped = bundled_gold_paths()
+    assert [path.parent for path in shipped] == [package / "data"] * 3
+    originals = [samples / "gold.csv", samples / "train" / "fresh" / "gold.csv", samples / "train" / "public" / "gold.csv"]
+    for copy, original in zip(shipped, originals):
+        assert copy.read_bytes() == original.read_bytes(), f"{copy.name} is out of date: copy {original} over it"
+    texts = {sentence.text for sentence in labelled_sentences(load_codebook()) if sentence.source == "gold"}
+    for original in originals:
+        with original.open(encoding="utf-8") as handle:
+            first = next(csv.DictReader(handle))["sentence"].strip()
+        assert first in texts, original
