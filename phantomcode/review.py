@@ -43,7 +43,7 @@ from .notes import decode_bytes, normalise_text
 from .store import Store
 
 __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "coding_key",
-           "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats"]
+           "apply_decisions", "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats"]
 
 DECISION_COLUMNS = ["decision", "correct_code", "note"]
 FIXED_COLUMNS = ["key", "doc_id", "start", "end", "before", "segment", "after", "code", "label", "rule",
@@ -378,19 +378,33 @@ def import_review(path: str | Path, *, project: str | Path | None = None, review
     ``reviewer`` defaults to the sheet's ``reviewer`` column, else ``$USER``. Raises
     ``UsageError`` when the sheet cannot be read at all, ``ProjectError`` for the store.
     """
-    from .codebook import choose_codebook
-
     rows = read_review_sheet(path)
     report = ReviewImport(path=str(path), rows=len(rows))
+    return apply_decisions(rows, report, project=project, reviewer=reviewer, codebook=codebook)
+
+
+def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewImport, *,
+                    project: str | Path | None = None, reviewer: str | None = None,
+                    codebook: str | Path | Codebook | None = None, exact_spans: bool = False,
+                    lock_timeout: float | None = None) -> ReviewImport:
+    """Check and store decisions given as review-sheet rows: (row number, cells by column name).
+
+    The one path every decision takes, from a sheet (``import_review``) or from the browser
+    workspace. ``exact_spans`` keeps a new ``add`` row's start and end as given (a passage a
+    reviewer selected) instead of widening them to the stored sentence around them.
+    ``lock_timeout`` bounds the wait for another writer (``ProjectBusyError`` after it).
+    """
+    from .codebook import choose_codebook
+
     who = reviewer or _default_reviewer()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with Store.open(project, must_exist=True) as store, store.writer():
+    with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
         book = choose_codebook(codebook, remembered=store.last_codebook_path())
         known_codes = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
         doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
         texts = store.document_texts(d for d in doc_ids if d)
-        resolver = _RowResolver(texts, store.review_segments(texts), store.review_coding_keys(texts), known_codes,
-                                report)
+        segments = {} if exact_spans else store.review_segments(texts)
+        resolver = _RowResolver(texts, segments, store.review_coding_keys(texts), known_codes, report)
         decisions: dict[tuple[str, int, int, str], tuple[int, dict[str, Any]]] = {}
         for number, cells in rows:
             for decision in resolver.resolve(number, cells):

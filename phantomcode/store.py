@@ -145,6 +145,19 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             saved_at TEXT NOT NULL
         );
     """),
+    ("keep memos on documents and on codings, written in the review workspace", """
+        CREATE TABLE memos (
+            memo_id INTEGER PRIMARY KEY,
+            doc_id TEXT NOT NULL,
+            start INTEGER NOT NULL DEFAULT 0,
+            end INTEGER NOT NULL DEFAULT 0,
+            code TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            author TEXT NOT NULL,
+            written_at TEXT NOT NULL,
+            UNIQUE (doc_id, start, end, code)
+        );
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -983,6 +996,29 @@ class Store:
             for doc_id in sorted(touched):
                 self._apply_reviews(db, doc_id)
         return new, changed, unchanged
+
+    # -- memos ----------------------------------------------------------------------------------
+    # One memo per document (start = end = 0, code '') and per coding (its key), kept apart from
+    # codings so that re-coding and re-ingest never touch them.
+
+    def save_memo(self, doc_id: str, *, start: int = 0, end: int = 0, code: str = "", text: str, author: str) -> None:
+        """Write (or, with empty ``text``, delete) the memo on a document or on one coding."""
+        key = (doc_id, start, end, code)
+        with self.transaction() as db:
+            if not text.strip():
+                db.execute("DELETE FROM memos WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key)
+                return
+            db.execute("INSERT INTO memos (doc_id, start, end, code, text, author, written_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doc_id, start, end, code) DO UPDATE SET"
+                       " text = excluded.text, author = excluded.author, written_at = excluded.written_at",
+                       (*key, text, author, _now()))
+
+    def memos(self, doc_id: str) -> list[dict[str, Any]]:
+        """A document's memos: its own (code '') first, then those on codings in text order."""
+        rows = self.connection.execute(
+            "SELECT doc_id, start, end, code, text, author, written_at FROM memos WHERE doc_id = ?"
+            " ORDER BY code != '', start, end, code", (doc_id,))
+        return [dict(row) for row in rows]
 
     def agreement_spans(self, view: str) -> dict[str, list[tuple[int, int, str]]]:
         """doc_id -> [(start, end, code)]: ``auto`` = what the rules count, review ignored;

@@ -131,13 +131,14 @@ def test_project_from_before_file_stats_is_upgraded_and_reingested_without_codin
         connection.execute("ALTER TABLE documents DROP COLUMN size")
         connection.execute("ALTER TABLE documents DROP COLUMN mtime_ns")
         connection.execute("DROP TABLE codebooks")
+        connection.execute("DROP TABLE memos")
         connection.execute("DELETE FROM migrations WHERE version >= 5")
         connection.execute("PRAGMA user_version = 4")
     _no_coding(monkeypatch)
     report = ingest(notes_dir, project=project)
     assert report.unchanged == 1
     with sqlite3.connect(project) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
     assert _stored_stat(project, "a")[:2] == (path.stat().st_size, path.stat().st_mtime_ns)
 
 

@@ -57,6 +57,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "export": _export_app,
     "report": _attribute("report", "app"),
     "review": _attribute("review", "app"),
+    "serve": _attribute("serve", "serve_command"),
 }
 
 
