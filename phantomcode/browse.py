@@ -75,13 +75,15 @@ class DocumentPage:
 
 @dataclass(frozen=True)
 class Piece:
-    """A stretch of text covered by the same codings (``keys``, in text order), and their codes."""
+    """A stretch of text covered by the same codings (``keys``, in text order), their codes, and
+    the codings (``words``) whose matched words it is part of."""
 
     start: int
     end: int
     text: str
     codes: tuple[str, ...]
     keys: tuple[str, ...]
+    words: tuple[str, ...] = ()
 
 
 def check_filter(store: Store, wanted: DocumentFilter) -> DocumentFilter:
@@ -232,13 +234,16 @@ def document_codings(store: Store, doc_id: str) -> list[dict[str, Any]]:
 
 
 def highlight_pieces(text: str, codings: Sequence[Mapping[str, Any]]) -> list[Piece]:
-    """``text`` cut at every coding's start and end; each piece lists the codings covering it.
+    """``text`` cut at every coding's and matched word's start and end; each piece lists the
+    codings covering it and those whose matched words it holds.
 
     One sweep over the cuts keeps the codings open at each point, so a long note with a
     thousand codings costs a few thousand steps, not pieces x codings.
     """
     spans = [c for c in codings if 0 <= c["start"] < c["end"] <= len(text)]
-    cuts = sorted({0, len(text), *(c["start"] for c in spans), *(c["end"] for c in spans)})
+    words = [(m["start"], m["end"]) for c in spans for m in c.get("matched", ()) if "start" in m]
+    cuts = sorted({0, len(text), *(c["start"] for c in spans), *(c["end"] for c in spans),
+                   *(cut for word in words for cut in word if 0 <= cut <= len(text))})
     starting: dict[int, list[Mapping[str, Any]]] = {}
     for coding in sorted(spans, key=lambda c: (c["start"], c["end"])):
         starting.setdefault(coding["start"], []).append(coding)
@@ -248,7 +253,10 @@ def highlight_pieces(text: str, codings: Sequence[Mapping[str, Any]]) -> list[Pi
         open_codings = [c for c in open_codings if c["end"] > start] + starting.get(start, [])
         pieces.append(Piece(start=start, end=end, text=text[start:end],
                             codes=tuple(dict.fromkeys(c["code"] for c in open_codings)),
-                            keys=tuple(c["key"] for c in open_codings)))
+                            keys=tuple(c["key"] for c in open_codings),
+                            words=tuple(c["key"] for c in open_codings
+                                        if any(m.get("start", -1) <= start and end <= m.get("end", -1)
+                                               for m in c.get("matched", ())))))
     return pieces
 
 

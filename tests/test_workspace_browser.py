@@ -36,6 +36,31 @@ NOTES = {
 }
 
 
+# Selects ``passage`` in the note as a mouse drag would: a range from its first character's text
+# node to its last one's, however many highlighted pieces lie between.
+SELECT_PASSAGE = """(passage) => {
+    const nodes = [];
+    const walker = document.createTreeWalker(document.getElementById("text"), NodeFilter.SHOW_TEXT);
+    let joined = "";
+    while (walker.nextNode()) {
+        nodes.push([walker.currentNode, joined.length]);
+        joined += walker.currentNode.textContent;
+    }
+    const first = joined.indexOf(passage);
+    if (first < 0) throw new Error("passage not found");
+    const locate = (at) => {
+        const [node, offset] = nodes.filter(([, start]) => start <= at).pop();
+        return [node, at - offset];
+    };
+    const range = document.createRange();
+    range.setStart(...locate(first));
+    range.setEnd(...locate(first + passage.length - 1));
+    range.setEnd(range.endContainer, range.endOffset + 1);
+    getSelection().removeAllRanges();
+    getSelection().addRange(range);
+}"""
+
+
 class Server:
     """``phantomcode serve``'s app under uvicorn in a thread, on a free port."""
 
@@ -118,21 +143,7 @@ def test_select_a_passage_and_code_it(project_from, page) -> None:
     with Server(project) as server:
         page.goto(server.workspace.url)
         page.goto(f"{server.base}/documents/BJ-01")
-        page.evaluate("""(passage) => {
-            const walker = document.createTreeWalker(document.getElementById("text"), NodeFilter.SHOW_TEXT);
-            while (walker.nextNode()) {
-                const at = walker.currentNode.textContent.indexOf(passage);
-                if (at >= 0) {
-                    const range = document.createRange();
-                    range.setStart(walker.currentNode, at);
-                    range.setEnd(walker.currentNode, at + passage.length);
-                    getSelection().removeAllRanges();
-                    getSelection().addRange(range);
-                    return;
-                }
-            }
-            throw new Error("passage not found");
-        }""", PASSAGE)
+        page.evaluate(SELECT_PASSAGE, PASSAGE)  # it spans several highlighted pieces
         page.locator("#text").dispatch_event("mouseup")
         page.wait_for_selector("#selection:not([hidden])")
         assert page.locator("#selection-text").inner_text() == PASSAGE

@@ -34,7 +34,8 @@ def render(request: Request, name: str, **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {
         "project": space.project.name, "reviewer": space.reviewer, "token": space.token,
         "token_header": TOKEN_HEADER, "version": __version__, "codebook": space.codebook, "colours": colours,
-        "colour": lambda code: colours.get(code) or code_colour(code), "percent": percent, **context})
+        "colour": lambda code: colours.get(code) or code_colour(code), "percent": percent,
+        "labels": {code.id: code.label for code in space.codebook.codes}, **context})
 
 
 def error_response(request: Request, message: str, status: int) -> JSONResponse | HTMLResponse:

@@ -31,13 +31,16 @@
     if (!coding) return;
     current = key;
     closeSelection();
-    pieces.forEach((p) => p.classList.toggle("selected", p.dataset.keys.split("|").includes(key)));
+    pieces.forEach((p) => {
+      p.classList.toggle("selected", p.dataset.keys.split("|").includes(key));
+      p.classList.toggle("word", (p.dataset.w || "").split("|").includes(key));
+    });
     items.forEach((li) => li.classList.toggle("selected", li.dataset.key === key));
     $("detail").hidden = false;
     $("detail-swatch").style.background = codes.has(coding.code) ? codes.get(coding.code).colour : "#888";
     $("detail-code").textContent = label(coding.code) + " (" + coding.code + ")";
     const status = coding.negated ? "negated" : coding.hypothetical ? "hypothetical" : coding.status;
-    $("detail-status").textContent = status;
+    $("detail-status").textContent = status === "auto" ? "to review" : status;
     $("detail-status").className = "status " + status;
     $("detail-text").textContent = chars.slice(coding.start, coding.end).join("");
     $("detail-rule").textContent = coding.rule;
@@ -71,7 +74,7 @@
   function hide() {
     current = null;
     $("detail").hidden = true;
-    pieces.forEach((p) => p.classList.remove("selected"));
+    pieces.forEach((p) => p.classList.remove("selected", "word"));
     items.forEach((li) => li.classList.remove("selected"));
     history.replaceState(null, "", location.pathname);
   }
