@@ -400,7 +400,7 @@ def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewIm
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
         book = choose_codebook(codebook, remembered=store.last_codebook_path())
-        known_codes = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
+        known_codes = set(book.code_ids()) | store.coding_codes()
         doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
         texts = store.document_texts(d for d in doc_ids if d)
         segments = {} if exact_spans else store.review_segments(texts)

@@ -688,6 +688,10 @@ class Store:
             f" WHERE {COUNTED} GROUP BY c.code")
         return {row[0]: (row[1], row[2]) for row in rows}
 
+    def coding_codes(self) -> set[str]:
+        """Every code the project has codings of (from the code index: no table scan)."""
+        return {row[0] for row in self.connection.execute("SELECT DISTINCT code FROM codings")}
+
     def document_texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
         wanted = sorted(set(doc_ids))
         texts: dict[str, str] = {}

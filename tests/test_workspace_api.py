@@ -155,11 +155,14 @@ def test_every_page_renders(client) -> None:
 
 def test_a_decision_is_stored_like_review_import_and_counts_in_review_stats(client, project) -> None:
     lease = coding_of(client, "BJ-01", "paperwork")
+    assert client.get("/api/stats").json()["decisions"] == 0  # the figures are now kept until a change
     answer = client.post(f"/api/codings/{lease['key']}/decision", json={"decision": "accept", "note": "clear case"})
     assert answer.status_code == 200, answer.text
     stats = review_stats(project=project)
     paperwork = next(c for c in stats.per_code if c.code == "paperwork")
     assert (paperwork.accepted, paperwork.rejected, stats.decisions) == (1, 0, 1)
+    shown = {row["code"]: row for row in client.get("/api/stats").json()["codes"]}
+    assert (shown["paperwork"]["accepted"], shown["total"]["accepted"]) == (1, 1)
     gap = coding_of(client, "SH-01", "reimbursement_gap")
     recoded = client.post(f"/api/codings/{gap['key']}/decision",
                           json={"decision": "reject", "correct_code": "return_home"})

@@ -13,8 +13,8 @@ from pydantic import BaseModel, Field
 
 from .. import browse
 from ..project import Project
-from ..report import build_report
-from ..review import ReviewImport, apply_decisions, parse_coding_key, review_stats, stats_records
+from ..report import Report, build_report
+from ..review import ReviewImport, ReviewStats, apply_decisions, parse_coding_key, review_stats, stats_records
 from ..store import Store
 
 DESCRIPTION = """The phantomcode review workspace. Every request needs the access token printed by
@@ -128,10 +128,19 @@ def _apply(request: Request, doc_id: str, cells: dict[str, str], *, exact_spans:
             "warnings": [w.removeprefix("row 1: ") for w in result.warnings], "codings": codings}
 
 
+def cached_report(space: Any, by: str, status: str | None = None) -> Report:
+    """``build_report`` by one attribute, kept until the project changes."""
+    return space.cache.get(("report", by, status), lambda: build_report(Project(space.project), by=by, status=status,
+                                                                          codebook=space.codebook))
+
+
+def cached_review_stats(space: Any) -> ReviewStats:
+    return space.cache.get("review_stats", lambda: review_stats(project=space.project))
+
+
 @router.get("/matrix", summary="Code x group matrix: the numbers of `phantomcode report`")
 def matrix(request: Request, by: str = "city", status: Optional[str] = None) -> dict[str, Any]:
-    space = workspace(request)
-    report = build_report(Project(space.project), by=by, status=status, codebook=space.codebook)
+    report = cached_report(workspace(request), by, status)
     return {"by": list(report.by), "documents": report.documents,
             "groups": [{"group": list(keys), "documents": n} for keys, n in report.groups()],
             "codes": [{"code": code, "label": report.label(code)} for code in report.codes],
@@ -140,5 +149,5 @@ def matrix(request: Request, by: str = "city", status: Optional[str] = None) -> 
 
 @router.get("/stats", summary="Review figures per code, as `phantomcode review stats`")
 def stats(request: Request) -> dict[str, Any]:
-    result = review_stats(project=workspace(request).project)
+    result = cached_review_stats(workspace(request))
     return {"codes": list(stats_records(result)), "decisions": result.decisions, "stale": len(result.stale)}

@@ -29,6 +29,7 @@ from ..errors import UsageError
 from ..project import resolve_codebook
 from ..review import _default_reviewer
 from ..store import Store, resolve_project_path
+from .cache import ProjectCache
 
 TOKEN_HEADER = "X-Phantomcode-Token"
 TOKEN_COOKIE = "phantomcode_token"
@@ -58,6 +59,10 @@ class Workspace:
     port: int = DEFAULT_PORT
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     lock_timeout: float = DECISION_LOCK_TIMEOUT
+    cache: ProjectCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cache = ProjectCache(self.project)
 
     @classmethod
     def prepare(cls, project: str | Path | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,

@@ -13,12 +13,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__, browse
-from ..project import Project
 from ..qda import code_colour
-from ..report import build_report, percent
-from ..review import review_stats
+from ..report import percent
 from ..store import Store
-from .api import document_filter, workspace
+from .api import cached_report, cached_review_stats, document_filter, workspace
 from .app import HERE, TOKEN_HEADER
 
 router = APIRouter(include_in_schema=False)
@@ -50,18 +48,24 @@ def error_response(request: Request, message: str, status: int) -> JSONResponse 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, by: str = "city") -> HTMLResponse:
     space = workspace(request)
-    with Store.open(space.project, readonly=True) as store:
-        names = store.report_attribute_names()
-        breakdown = {name: sorted(store.report_attribute_values(name), key=lambda item: -item[1])
-                     for name in OVERVIEW_ATTRIBUTES if name in names}
-        total = store.count_documents()
+    names, breakdown, total = space.cache.get("breakdown", lambda: _breakdown(space.project))
     by = by if by in names else next((name for name in OVERVIEW_ATTRIBUTES if name in names), names[0])
-    report = build_report(Project(space.project), by=by, codebook=space.codebook)
+    report = cached_report(space, by)
     labels, values = report.matrix("documents")
     shares = report.matrix("share")[1]
     return render(request, "overview.html", total=total, breakdown=breakdown, report=report, by=by,
                   attribute_names=names, groups=report.groups(), labels=labels,
-                  rows=list(zip(report.codes, values, shares)), review=review_stats(project=space.project).total)
+                  rows=list(zip(report.codes, values, shares)), review=cached_review_stats(space).total)
+
+
+
+def _breakdown(project: Any) -> tuple[list[str], dict[str, list[tuple[str, int]]], int]:
+    """The attributes, documents by city, sector and respondent type, and the number of documents."""
+    with Store.open(project, readonly=True) as store:
+        names = store.report_attribute_names()
+        breakdown = {name: sorted(store.report_attribute_values(name), key=lambda item: -item[1])
+                     for name in OVERVIEW_ATTRIBUTES if name in names}
+        return names, breakdown, store.count_documents()
 
 
 @router.get("/documents", response_class=HTMLResponse)
@@ -127,7 +131,11 @@ def _colour(request: Request, code: str) -> str:
 @router.get("/codebook", response_class=HTMLResponse)
 def codebook(request: Request) -> HTMLResponse:
     space = workspace(request)
-    with Store.open(space.project, readonly=True) as store:
-        counts = store.code_counts()
-    precision = {row.code: row for row in review_stats(project=space.project).per_code}
+    counts = space.cache.get("code_counts", lambda: _code_counts(space.project))
+    precision = {row.code: row for row in cached_review_stats(space).per_code}
     return render(request, "codebook.html", groups=space.codebook.groups, counts=counts, precision=precision)
+
+
+def _code_counts(project: Any) -> dict[str, tuple[int, int]]:
+    with Store.open(project, readonly=True) as store:
+        return store.code_counts()
