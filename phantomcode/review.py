@@ -42,8 +42,9 @@ from .export import open_text_output, neutralise_formula
 from .notes import decode_bytes, normalise_text
 from .store import Store
 
-__all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "coding_key",
-           "apply_decisions", "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats"]
+__all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "apply_decisions",
+           "coding_key", "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats",
+           "withdraw_decisions"]
 
 DECISION_COLUMNS = ["decision", "correct_code", "note"]
 FIXED_COLUMNS = ["key", "doc_id", "start", "end", "before", "segment", "after", "code", "label", "rule",
@@ -422,6 +423,19 @@ def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewIm
         report.new, report.changed, report.unchanged = store.save_reviews(chosen)
         report.stale = sum(not d["fresh"] for d in store.review_decisions())
     return report
+
+
+def withdraw_decisions(keys: Sequence[str], *, project: str | Path | None = None,
+                       lock_timeout: float | None = None) -> int:
+    """Take back the decisions on these coding keys (an undo): the codings are as the rules made
+    them again and a coding added by hand is gone. Returns how many decisions there were;
+    ``UsageError`` for a string that is not a key."""
+    parsed = [parse_coding_key(key) for key in keys]
+    bad = [key for key, found in zip(keys, parsed) if found is None]
+    if bad:
+        raise UsageError(f"not a coding key: {', '.join(map(repr, bad))} (doc_id:start-end:code)")
+    with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
+        return store.delete_reviews([found for found in parsed if found is not None])
 
 
 def _essence(decision: dict[str, Any]) -> tuple:

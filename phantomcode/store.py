@@ -1001,6 +1001,19 @@ class Store:
                 self._apply_reviews(db, doc_id)
         return new, changed, unchanged
 
+    def delete_reviews(self, keys: Sequence[tuple[str, int, int, str]]) -> int:
+        """Withdraw the decisions with these keys (doc_id, start, end, code) and undo their effect on
+        the codings; return how many there were. An accepted coding the rules had flagged as negated
+        or hypothetical stays unflagged until the document is coded again."""
+        deleted = 0
+        with self.transaction() as db:
+            for key in keys:
+                deleted += db.execute("DELETE FROM reviews WHERE doc_id = ? AND start = ? AND end = ? AND code = ?",
+                                      key).rowcount
+            for doc_id in sorted({key[0] for key in keys}):
+                self._apply_reviews(db, doc_id)
+        return deleted
+
     # -- memos ----------------------------------------------------------------------------------
     # One memo per document (start = end = 0, code '') and per coding (its key), kept apart from
     # codings so that re-coding and re-ingest never touch them.
@@ -1076,17 +1089,15 @@ class Store:
         """
         reviews = db.execute("SELECT review_id, start, end, code, decision, text FROM reviews WHERE doc_id = ?"
                              " ORDER BY start, end, code", (doc_id,)).fetchall()
-        if not reviews:
-            return
-        document = db.execute("SELECT text, coded_with, sector, sector_source FROM documents WHERE doc_id = ?",
-                              (doc_id,)).fetchone()
-        if document is None:
-            return
-        text = document["text"]
         db.execute("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", (doc_id,))
         db.execute("DELETE FROM codings WHERE doc_id = ? AND rule = ?", (doc_id, cls.REVIEW_ADD_RULE))
         db.execute("DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
                    " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)", (doc_id,))
+        document = db.execute("SELECT text, coded_with, sector, sector_source FROM documents WHERE doc_id = ?",
+                              (doc_id,)).fetchone()
+        if not reviews or document is None:
+            return
+        text = document["text"]
         taken = {(r["start"], r["end"], r["code"]) for r in reviews}
         for review in reviews:
             start, end = review["start"], review["end"]

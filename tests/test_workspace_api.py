@@ -261,3 +261,23 @@ def test_offsets_are_the_stored_texts_with_emoji_crlf_and_chinese(project_from, 
         decision = store.review_decisions()[0]
     assert decision["text"] == "no lease" and decision["fresh"]
     assert 'data-s="0"' in page and f'data-e="{len(text)}"' in page
+
+
+def test_undo_takes_decisions_and_hand_codings_back(client, project) -> None:
+    gap = coding_of(client, "SH-01", "reimbursement_gap")
+    client.post(f"/api/codings/{gap['key']}/decision", json={"decision": "reject", "correct_code": "return_home"})
+    added = next(c for c in client.get("/api/documents/SH-01").json()["codings"] if c["source"] == "human")
+    assert (added["code"], added["start"], added["end"]) == ("return_home", gap["start"], gap["end"])
+    text = text_of(project, "BJ-01")
+    start = text.index("His son")
+    client.post("/api/documents/BJ-01/codings", json={"start": start, "end": start + 7, "code": "deterred"})
+    assert review_stats(project=project).decisions == 3
+    undone = client.post("/api/decisions/undo", json={"keys": [gap["key"], added["key"]]})
+    assert undone.status_code == 200 and undone.json() == {"withdrawn": 2}
+    assert coding_of(client, "SH-01", "reimbursement_gap")["status"] == "auto"
+    assert "return_home" not in {c["code"] for c in client.get("/api/documents/SH-01").json()["codings"]
+                                 if c["source"] == "human"}
+    client.post("/api/decisions/undo", json={"keys": [f"BJ-01:{start}-{start + 7}:deterred"]})
+    assert review_stats(project=project).decisions == 0
+    assert "deterred" not in {c["code"] for c in client.get("/api/documents/BJ-01").json()["codings"]}
+    assert client.post("/api/decisions/undo", json={"keys": ["not a key"]}).status_code == 400

@@ -119,7 +119,7 @@ def decisions(project: Path) -> list[dict]:
         return store.review_decisions()
 
 
-def test_click_a_highlight_and_accept_it_with_the_keyboard(project_from, page) -> None:
+def test_click_a_highlight_accept_it_with_the_keyboard_and_undo(project_from, page) -> None:
     project = project_from(NOTES)
     with Server(project) as server:
         page.goto(server.workspace.url)  # the printed URL: token -> cookie -> overview
@@ -134,8 +134,11 @@ def test_click_a_highlight_and_accept_it_with_the_keyboard(project_from, page) -
         page.keyboard.press("a")
         page.wait_for_selector("#banner.info")
         assert "Accepted paperwork" in page.locator("#banner").inner_text()
-    accepted = [d for d in decisions(project) if d["decision"] == "accept"]
-    assert [(f"BJ-01:{d['start']}-{d['end']}:{d['code']}", d["reviewer"]) for d in accepted] == [(key, "ana")]
+        accepted = [d for d in decisions(project) if d["decision"] == "accept"]
+        assert [(f"BJ-01:{d['start']}-{d['end']}:{d['code']}", d["reviewer"]) for d in accepted] == [(key, "ana")]
+        page.keyboard.press("u")  # undo
+        page.wait_for_selector("#banner.info >> text=Undone")
+    assert decisions(project) == []
 
 
 def test_select_a_passage_and_code_it(project_from, page) -> None:

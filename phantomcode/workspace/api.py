@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 from .. import browse
 from ..project import Project
 from ..report import Report, build_report
-from ..review import ReviewImport, ReviewStats, apply_decisions, parse_coding_key, review_stats, stats_records
+from ..review import (ReviewImport, ReviewStats, apply_decisions, parse_coding_key, review_stats, stats_records,
+                      withdraw_decisions)
 from ..store import Store
 
 DESCRIPTION = """The phantomcode review workspace. Every request needs the access token printed by
@@ -38,6 +39,12 @@ class HumanCodingIn(BaseModel):
     end: int = Field(..., gt=0, description="Offset after the last character.")
     code: str
     note: Optional[str] = Field(None, max_length=10_000)
+
+
+class UndoIn(BaseModel):
+    keys: list[str] = Field(..., min_length=1, max_length=1000,
+                            description="Coding keys whose decisions to take back (a reject with a correct "
+                                        "code also added that code: give both keys).")
 
 
 class MemoIn(BaseModel):
@@ -112,6 +119,13 @@ def decide(request: Request, key: str, body: DecisionIn) -> dict[str, Any]:
     cells = {"key": key, "code": parsed[3], "decision": body.decision, "correct_code": body.correct_code or "",
              "note": body.note or ""}
     return _apply(request, parsed[0], cells, exact_spans=False)
+
+
+@router.post("/decisions/undo", summary="Take back decisions (the codings are as the rules made them again)")
+def undo(request: Request, body: UndoIn) -> dict[str, Any]:
+    space = workspace(request)
+    withdrawn = withdraw_decisions(body.keys, project=space.project, lock_timeout=space.lock_timeout)
+    return {"withdrawn": withdrawn}
 
 
 def _apply(request: Request, doc_id: str, cells: dict[str, str], *, exact_spans: bool) -> dict[str, Any]:

@@ -52,6 +52,8 @@
       `${coding.decision}${coding.correct_code ? " → " + coding.correct_code : ""} by ${coding.reviewer}, ${coding.decided_at}` +
       (coding.note ? ` — “${coding.note}”` : "") : "not reviewed yet";
     $("recode-code").value = coding.code;
+    $("undo").hidden = !coding.decision;
+    $("undo").textContent = coding.source === "human" ? "Remove this coding" : "Withdraw decision";
     const memo = data.memos.find((m) => m.code === coding.code && m.start === coding.start && m.end === coding.end);
     $("coding-memo").value = memo ? memo.text : "";
     const item = items.find((li) => li.dataset.key === key);
@@ -91,11 +93,32 @@
     location.reload();
   }
 
+  // The decisions made on this page, newest last, so that "u" can take them back one by one.
+  const undoStack = JSON.parse(sessionStorage.getItem("phantomcode-undo-" + data.doc_id) || "[]");
+
+  function remember(keys) {
+    undoStack.push(keys);
+    sessionStorage.setItem("phantomcode-undo-" + data.doc_id, JSON.stringify(undoStack.slice(-50)));
+  }
+
+  async function withdraw(keys, message) {
+    await phantomcode.post("/api/decisions/undo", {keys});
+    reloadAt(keys[0], message);
+  }
+
+  async function undoLast() {
+    const keys = undoStack.pop();
+    if (!keys) { phantomcode.say("Nothing to undo on this page.", "info"); return; }
+    sessionStorage.setItem("phantomcode-undo-" + data.doc_id, JSON.stringify(undoStack));
+    await withdraw(keys, "Undone: the coding is as the rules made it again.");
+  }
+
   async function decide(decision, correct) {
     if (!current) return;
     const key = current;
     const coding = byKey.get(key);
     await phantomcode.post(`/api/codings/${encodeURIComponent(key)}/decision`, {decision, correct_code: correct || null});
+    remember(correct ? [key, `${data.doc_id}:${coding.start}-${coding.end}:${correct}`] : [key]);
     const next = order[order.indexOf(key) + 1] || key;
     const what = decision === "accept" ? "Accepted" : correct ? `Rejected, recoded as ${correct}:` : "Rejected";
     reloadAt(next, `${what} ${coding.code} at ${coding.start}–${coding.end}.`);
@@ -150,6 +173,7 @@
     const result = await phantomcode.post(`/api/documents/${encodeURIComponent(data.doc_id)}/codings`,
       {start: chosen.start, end: chosen.end, code, note: $("selection-note").value || null});
     const made = result.codings.find((c) => c.code === code && c.start === chosen.start && c.end === chosen.end);
+    if (made) remember([made.key]);
     reloadAt(made ? made.key : null, `Coded ${chosen.end - chosen.start} characters as ${code}.`);
   }
 
@@ -182,6 +206,9 @@
     const code = $("recode-code").value;
     if (current && code !== byKey.get(current).code) decide("reject", code);
   });
+  $("undo").addEventListener("click", () => {
+    if (current) withdraw([current], byKey.get(current).source === "human" ? "Coding removed." : "Decision withdrawn.");
+  });
   $("selection-add").addEventListener("click", addSelection);
   $("selection-cancel").addEventListener("click", closeSelection);
   $("coding-memo-save").addEventListener("click", () => saveMemo($("coding-memo").value, current));
@@ -201,7 +228,7 @@
     }
     if (typing || event.target.closest("select")) return;
     const actions = {a: () => decide("accept"), r: () => decide("reject"), j: () => step(1), k: () => step(-1),
-                     Escape: hide};
+                     u: undoLast, Escape: hide};
     if (actions[event.key]) { actions[event.key](); event.preventDefault(); }
   });
 
