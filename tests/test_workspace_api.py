@@ -281,3 +281,26 @@ def test_undo_takes_decisions_and_hand_codings_back(client, project) -> None:
     assert review_stats(project=project).decisions == 0
     assert "deterred" not in {c["code"] for c in client.get("/api/documents/BJ-01").json()["codings"]}
     assert client.post("/api/decisions/undo", json={"keys": ["not a key"]}).status_code == 400
+
+
+@pytest.mark.slow
+def test_a_long_note_with_hundreds_of_codings_renders_every_character_once(project_from) -> None:
+    import re
+
+    sentences = ["The school demanded the five documents before it would look at the application.",
+                 "学校说名额已满，要等明年。", "She went back to her hometown for the operation because it was cheaper.",
+                 "Nothing much happened that week, and the weather was mild. 🙂"]
+    body = ""
+    while len(body) < 100_000:
+        body += " ".join(sentences) + "\n\n"
+    project = project_from({"long.md": f"---\nid: LONG\ncity: Beijing\n---\n{body}"})
+    client = signed_in(Workspace.prepare(project, reviewer="ana"))
+    document = client.get("/api/documents/LONG").json()
+    text, codings = document["text"], document["codings"]
+    assert len(text) >= 100_000 and len(codings) >= 300
+    page = client.get("/documents/LONG").text
+    spans = [(int(s), int(e)) for s, e in re.findall(r'data-s="(\d+)" data-e="(\d+)"', page)]
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(end == next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+    shown = set("|".join(re.findall(r'data-keys="([^"]*)"', page)).split("|"))
+    assert {c["key"] for c in codings} <= shown
