@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep is None or not (base / "pristine.db").exists():
         shutil.copy(project, base / "pristine.db")
     work = base / "timed.db"
+    for leftover in (Path(f"{work}-wal"), Path(f"{work}-shm")):  # a previous run's log would not fit the copy
+        leftover.unlink(missing_ok=True)
     shutil.copy(base / "pristine.db", work)  # decisions are timed on a copy, so every run starts alike
     server, url, token = start_server(work)
     try:

@@ -152,6 +152,14 @@ def cached_review_stats(space: Any) -> ReviewStats:
     return space.cache.get("review_stats", lambda: review_stats(project=space.project))
 
 
+def cached_code_counts(space: Any) -> dict[str, tuple[int, int]]:
+    def count() -> dict[str, tuple[int, int]]:
+        with Store.open(space.project, readonly=True) as store:
+            return store.code_counts()
+
+    return space.cache.get("code_counts", count)
+
+
 @router.get("/matrix", summary="Code x group matrix: the numbers of `phantomcode report`")
 def matrix(request: Request, by: str = "city", status: Optional[str] = None) -> dict[str, Any]:
     report = cached_report(workspace(request), by, status)

@@ -16,7 +16,7 @@ from .. import __version__, browse
 from ..qda import code_colour
 from ..report import percent
 from ..store import Store
-from .api import cached_report, cached_review_stats, document_filter, workspace
+from .api import cached_code_counts, cached_report, cached_review_stats, document_filter, workspace
 from .app import HERE, TOKEN_HEADER
 
 router = APIRouter(include_in_schema=False)
@@ -131,11 +131,6 @@ def _colour(request: Request, code: str) -> str:
 @router.get("/codebook", response_class=HTMLResponse)
 def codebook(request: Request) -> HTMLResponse:
     space = workspace(request)
-    counts = space.cache.get("code_counts", lambda: _code_counts(space.project))
+    counts = cached_code_counts(space)
     precision = {row.code: row for row in cached_review_stats(space).per_code}
     return render(request, "codebook.html", groups=space.codebook.groups, counts=counts, precision=precision)
-
-
-def _code_counts(project: Any) -> dict[str, tuple[int, int]]:
-    with Store.open(project, readonly=True) as store:
-        return store.code_counts()
