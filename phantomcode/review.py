@@ -397,7 +397,7 @@ def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewIm
     """
     from .codebook import choose_codebook
 
-    who = reviewer or _default_reviewer()
+    who = reviewer or default_reviewer()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
         book = choose_codebook(codebook, remembered=store.last_codebook_path())
@@ -442,7 +442,8 @@ def _essence(decision: dict[str, Any]) -> tuple:
     return decision["decision"], decision.get("correct_code"), decision.get("note")
 
 
-def _default_reviewer() -> str:
+def default_reviewer() -> str:
+    """Who decides when nobody says: ``$USER``, else the login name."""
     try:
         return os.environ.get("USER") or getpass.getuser() or "unknown"
     except (KeyError, OSError):

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 from ..codebook import Codebook
 from ..errors import UsageError
 from ..project import resolve_codebook
-from ..review import _default_reviewer
+from ..review import default_reviewer
 from ..store import Store, resolve_project_path
 from .cache import ProjectCache
 
@@ -73,7 +73,7 @@ class Workspace:
             pass
         if not 0 < port < 65536:
             raise UsageError(f"port {port} is not a TCP port (1 to 65535)")
-        return cls(project=path, codebook=resolve_codebook(path, codebook), reviewer=reviewer or _default_reviewer(),
+        return cls(project=path, codebook=resolve_codebook(path, codebook), reviewer=reviewer or default_reviewer(),
                    host=host, port=port)
 
     @property
