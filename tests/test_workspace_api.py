@@ -231,6 +231,15 @@ def test_a_decision_while_another_command_writes_waits_then_says_so_and_reads_go
 # -- text ----------------------------------------------------------------------------------------
 
 
+def test_hostile_codebook_strings_are_shown_as_text(project, own_codebook) -> None:
+    book = own_codebook.edit("label: Paperwork barriers", "label: \"<b onmouseover=alert(3)>Paperwork</b>\"")
+    client = signed_in(Workspace.prepare(project, reviewer="ana", codebook=book))
+    for url in ("/codebook", "/", "/documents", "/documents/BJ-01"):
+        page = client.get(url).text
+        assert "<b onmouseover" not in page, url
+    assert "&lt;b onmouseover=alert(3)&gt;Paperwork&lt;/b&gt;" in client.get("/codebook").text
+
+
 def test_hostile_note_text_and_attributes_are_shown_as_text(client) -> None:
     for url in ("/documents/SH-02", "/documents", "/documents?city=Shanghai", "/"):
         page = client.get(url).text

@@ -162,6 +162,23 @@ def test_select_a_passage_and_code_it(project_from, page) -> None:
     assert text[added[0]["start"]:added[0]["end"]] == PASSAGE  # the emoji before it counts as one character
 
 
+def test_a_decision_while_another_command_writes_says_so_in_the_page(project_from, page) -> None:
+    from phantomcode.store import Store
+
+    project = project_from(NOTES)
+    with Server(project) as server:
+        server.workspace.lock_timeout = 0.3
+        page.goto(server.workspace.url)
+        page.goto(f"{server.base}/documents/BJ-01")
+        page.locator("#text span.hl").first.click()
+        with Store.open(project) as writer, writer.writer():  # as a running ingest or code would
+            page.keyboard.press("a")
+            page.wait_for_selector("#banner.busy")
+        assert "another phantomcode command" in page.locator("#banner").inner_text()
+        assert page.locator("#detail").is_visible()  # nothing reloaded: the reviewer can try again
+    assert decisions(project) == []
+
+
 def project_text(project: Path, doc_id: str) -> str:
     from phantomcode.store import Store
 

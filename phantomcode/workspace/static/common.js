@@ -10,6 +10,7 @@ const phantomcode = (() => {
     banner.hidden = false;
   }
 
+  // The answer's data, or null when the change was not made (the banner then says why).
   async function post(url, body) {
     let response;
     try {
@@ -21,7 +22,7 @@ const phantomcode = (() => {
       });
     } catch (error) {
       say("The workspace server does not answer (was 'phantomcode serve' stopped?). Nothing was saved.");
-      throw error;
+      return null;
     }
     const data = await response.json().catch(() => ({}));
     if (!response.ok) {
@@ -32,7 +33,7 @@ const phantomcode = (() => {
       } else {
         say("Not saved: " + detail);
       }
-      throw new Error(detail);
+      return null;
     }
     return data;
   }

@@ -101,23 +101,26 @@
     sessionStorage.setItem("phantomcode-undo-" + data.doc_id, JSON.stringify(undoStack.slice(-50)));
   }
 
-  async function withdraw(keys, message) {
-    await phantomcode.post("/api/decisions/undo", {keys});
-    reloadAt(keys[0], message);
+  async function withdraw(keys) {
+    return Boolean(await phantomcode.post("/api/decisions/undo", {keys}));
   }
 
   async function undoLast() {
-    const keys = undoStack.pop();
+    const keys = undoStack[undoStack.length - 1];
     if (!keys) { phantomcode.say("Nothing to undo on this page.", "info"); return; }
+    if (!await withdraw(keys)) return;
+    undoStack.pop();
     sessionStorage.setItem("phantomcode-undo-" + data.doc_id, JSON.stringify(undoStack));
-    await withdraw(keys, "Undone: the coding is as the rules made it again.");
+    reloadAt(keys[0], "Undone: the coding is as the rules made it again.");
   }
 
   async function decide(decision, correct) {
     if (!current) return;
     const key = current;
     const coding = byKey.get(key);
-    await phantomcode.post(`/api/codings/${encodeURIComponent(key)}/decision`, {decision, correct_code: correct || null});
+    const done = await phantomcode.post(`/api/codings/${encodeURIComponent(key)}/decision`,
+                                        {decision, correct_code: correct || null});
+    if (!done) return;
     remember(correct ? [key, `${data.doc_id}:${coding.start}-${coding.end}:${correct}`] : [key]);
     const next = order[order.indexOf(key) + 1] || key;
     const what = decision === "accept" ? "Accepted" : correct ? `Rejected, recoded as ${correct}:` : "Rejected";
@@ -172,6 +175,7 @@
     const code = $("selection-code").value;
     const result = await phantomcode.post(`/api/documents/${encodeURIComponent(data.doc_id)}/codings`,
       {start: chosen.start, end: chosen.end, code, note: $("selection-note").value || null});
+    if (!result) return;
     const made = result.codings.find((c) => c.code === code && c.start === chosen.start && c.end === chosen.end);
     if (made) remember([made.key]);
     reloadAt(made ? made.key : null, `Coded ${chosen.end - chosen.start} characters as ${code}.`);
@@ -180,8 +184,9 @@
   // -- memos --------------------------------------------------------------------------------------
 
   async function saveMemo(text, key) {
-    await phantomcode.post(`/api/documents/${encodeURIComponent(data.doc_id)}/memo`, {text, key: key || null});
-    phantomcode.say("Memo saved.", "info");
+    if (await phantomcode.post(`/api/documents/${encodeURIComponent(data.doc_id)}/memo`, {text, key: key || null})) {
+      phantomcode.say("Memo saved.", "info");
+    }
   }
 
   // -- wiring -------------------------------------------------------------------------------------
@@ -207,7 +212,10 @@
     if (current && code !== byKey.get(current).code) decide("reject", code);
   });
   $("undo").addEventListener("click", () => {
-    if (current) withdraw([current], byKey.get(current).source === "human" ? "Coding removed." : "Decision withdrawn.");
+    const key = current;
+    if (!key) return;
+    const message = byKey.get(key).source === "human" ? "Coding removed." : "Decision withdrawn.";
+    withdraw([key]).then((done) => { if (done) reloadAt(key, message); });
   });
   $("selection-add").addEventListener("click", addSelection);
   $("selection-cancel").addEventListener("click", closeSelection);
