@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -294,8 +296,6 @@ def test_undo_takes_decisions_and_hand_codings_back(client, project) -> None:
 
 @pytest.mark.slow
 def test_a_long_note_with_hundreds_of_codings_renders_every_character_once(project_from) -> None:
-    import re
-
     sentences = ["The school demanded the five documents before it would look at the application.",
                  "学校说名额已满，要等明年。", "She went back to her hometown for the operation because it was cheaper.",
                  "Nothing much happened that week, and the weather was mild. 🙂"]
@@ -313,3 +313,13 @@ def test_a_long_note_with_hundreds_of_codings_renders_every_character_once(proje
     assert all(end == next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
     shown = set("|".join(re.findall(r'data-keys="([^"]*)"', page)).split("|"))
     assert {c["key"] for c in codings} <= shown
+
+
+def test_a_document_id_with_a_slash_space_and_hash_has_a_working_page(project_from) -> None:
+    project = project_from({"beijing/int 3#x.md": "---\ncity: Beijing\n---\nThe school asked for five documents.\n"})
+    client = signed_in(Workspace.prepare(project, reviewer="ana"))
+    link = re.search(r'href="(/documents/[^"]+)"', client.get("/documents").text)[1]
+    page = client.get(link.replace("&amp;", "&"))
+    assert page.status_code == 200 and "<h1>beijing/int 3#x</h1>" in page.text
+    key = client.get("/api/documents/beijing%2Fint%203%23x").json()["codings"][0]["key"]
+    assert client.post(f"/api/codings/{quote(key, safe='')}/decision", json={"decision": "accept"}).status_code == 200
