@@ -204,7 +204,10 @@
   });
   textBox.addEventListener("mouseup", () => setTimeout(offerSelection, 0));
   textBox.addEventListener("keyup", (event) => { if (event.shiftKey) offerSelection(); });
-  items.forEach((li) => li.addEventListener("click", () => show(li.dataset.key, true)));
+  items.forEach((li) => {
+    li.addEventListener("click", () => show(li.dataset.key, true));
+    li.addEventListener("keydown", (event) => { if (event.key === "Enter") show(li.dataset.key, true); });
+  });
   $("accept").addEventListener("click", () => decide("accept"));
   $("reject").addEventListener("click", () => decide("reject"));
   $("recode").addEventListener("click", () => {
