@@ -92,7 +92,7 @@ def get_document(request: Request, doc_id: str) -> dict[str, Any]:
 def add_coding(request: Request, doc_id: str, body: HumanCodingIn) -> dict[str, Any]:
     cells = {"doc_id": doc_id, "start": str(body.start), "end": str(body.end), "code": body.code,
              "decision": "add", "note": body.note or ""}
-    return _apply(request, doc_id, cells, exact_spans=True)
+    return apply_one(request, doc_id, cells, exact_spans=True)
 
 
 @router.post("/documents/{doc_id:path}/memo", summary="Write the memo on a document or on one of its codings")
@@ -118,7 +118,7 @@ def decide(request: Request, key: str, body: DecisionIn) -> dict[str, Any]:
         raise HTTPException(404, f"{key!r} is not a coding key (doc_id:start-end:code)")
     cells = {"key": key, "code": parsed[3], "decision": body.decision, "correct_code": body.correct_code or "",
              "note": body.note or ""}
-    return _apply(request, parsed[0], cells, exact_spans=False)
+    return apply_one(request, parsed[0], cells, exact_spans=False)
 
 
 @router.post("/decisions/undo", summary="Take back decisions (the codings are as the rules made them again)")
@@ -128,7 +128,7 @@ def undo(request: Request, body: UndoIn) -> dict[str, Any]:
     return {"withdrawn": withdrawn}
 
 
-def _apply(request: Request, doc_id: str, cells: dict[str, str], *, exact_spans: bool) -> dict[str, Any]:
+def apply_one(request: Request, doc_id: str, cells: dict[str, str], *, exact_spans: bool) -> dict[str, Any]:
     """One decision through ``apply_decisions``; its problems become a 400, its result the codings."""
     space = workspace(request)
     result = apply_decisions([(1, cells)], ReviewImport(path="workspace"), project=space.project,

@@ -98,7 +98,7 @@ def document(request: Request, doc_id: str) -> HTMLResponse:
     return render(request, "document.html", doc=view, pieces=[(p, _piece_style(p, by_key, request)) for p in pieces],
                   before=before, after=after,
                   script_data={"doc_id": doc_id, "text": view["text"], "codings": view["codings"],
-                               "memos": view["memos"], "codes": _code_list(request)})
+                               "memos": view["memos"], "codes": code_list(request)})
 
 
 def _piece_style(piece: browse.Piece, by_key: dict[str, dict[str, Any]], request: Request) -> tuple[str, str]:
@@ -118,7 +118,7 @@ def _piece_style(piece: browse.Piece, by_key: dict[str, dict[str, Any]], request
     return css, style
 
 
-def _code_list(request: Request) -> list[dict[str, str]]:
+def code_list(request: Request) -> list[dict[str, str]]:
     return [{"id": code.id, "label": code.label, "colour": _colour(request, code.id)}
             for code in workspace(request).codebook.codes]
 
