@@ -207,6 +207,20 @@ def test_a_passage_coded_by_hand_is_stored_by_offsets_and_exported(client, proje
     assert beyond.status_code == 400
 
 
+def test_decisions_and_hand_codings_made_in_the_browser_survive_recoding(client, project) -> None:
+    from phantomcode import code_project
+
+    gap = coding_of(client, "SH-01", "reimbursement_gap")
+    client.post(f"/api/codings/{gap['key']}/decision", json={"decision": "reject"})
+    text = text_of(project, "BJ-01")
+    start = text.index("His son")
+    client.post("/api/documents/BJ-01/codings", json={"start": start, "end": start + 7, "code": "deterred"})
+    code_project(project=project, force=True)
+    assert coding_of(client, "SH-01", "reimbursement_gap")["status"] == "rejected"
+    assert [(c["start"], c["end"], c["source"]) for c in client.get("/api/documents/BJ-01").json()["codings"]
+            if c["code"] == "deterred"] == [(start, start + 7, "human")]
+
+
 def test_memos_on_a_document_and_on_a_coding_are_kept(client, project) -> None:
     key = coding_of(client, "SH-01", "reimbursement_gap")["key"]
     assert client.post("/api/documents/SH-01/memo", json={"text": "Ask about the 2018 reform."}).status_code == 200
