@@ -950,6 +950,13 @@ class Store:
                 f"SELECT doc_id, start, end, code FROM codings WHERE doc_id IN ({','.join('?' * len(chunk))})", chunk))
         return keys
 
+    def decisions_of(self, doc_ids: Iterable[str]) -> dict[tuple[str, int, int, str], str]:
+        """(doc_id, start, end, code) -> decision, for every decision on these documents."""
+        rows = self.connection.execute(
+            "SELECT doc_id, start, end, code, decision FROM reviews WHERE doc_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(doc_ids)), ensure_ascii=False),))
+        return {(row[0], row[1], row[2], row[3]): row[4] for row in rows}
+
     def review_decisions(self) -> list[dict[str, Any]]:
         """Every stored decision, with ``fresh`` (its text is still at its offsets), ``coding_exists``
         (the project has a coding with its key) and ``proposal`` (that coding is one the rules count)."""
@@ -1118,8 +1125,10 @@ class Store:
                                  " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key).rowcount
             if updated or review["decision"] != "add":
                 continue
-            segment = db.execute("SELECT segment_id FROM segments WHERE doc_id = ? AND start = ? AND end = ?",
-                                 key[:3]).fetchone()
+            # A passage inside a stored sentence belongs to it (one unit for agree, one segment in
+            # counts); only a passage no stored segment holds becomes a segment of its own.
+            segment = db.execute("SELECT segment_id FROM segments WHERE doc_id = ? AND start <= ? AND end >= ?"
+                                 " ORDER BY end - start LIMIT 1", (doc_id, start, end)).fetchone()
             if segment is None:
                 unit = db.execute("SELECT unit FROM segments WHERE doc_id = ? LIMIT 1", (doc_id,)).fetchone()
                 segment_id = db.execute(

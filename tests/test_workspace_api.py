@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from phantomcode import export_qdpx, export_segments, review_stats  # noqa: E402
+from phantomcode import Project, agreement, export_qdpx, export_segments, review_stats  # noqa: E402
 from phantomcode.store import Store  # noqa: E402
 from phantomcode.workspace import Workspace, create_app  # noqa: E402
 from phantomcode.workspace.app import TOKEN_COOKIE, TOKEN_HEADER  # noqa: E402
@@ -126,8 +126,6 @@ def test_documents_filter_by_attribute_code_text_status_and_page(client) -> None
 
 
 def test_a_document_comes_with_its_codings_offsets_and_the_matrix_with_the_report_numbers(client, project) -> None:
-    from phantomcode import Project
-
     document = client.get("/api/documents/BJ-01").json()
     text = text_of(project, "BJ-01")
     assert document["text"] == text and document["attributes"]["city"] == "Beijing"
@@ -180,7 +178,7 @@ def test_a_decision_is_stored_like_review_import_and_counts_in_review_stats(clie
     assert bad.status_code == 400 and "nonsense" in bad.json()["detail"]
 
 
-def test_a_passage_coded_by_hand_is_stored_by_offsets_and_exported(client, project, tmp_path) -> None:
+def test_a_passage_coded_by_hand_is_stored_by_offsets_counted_and_exported(client, project, tmp_path) -> None:
     text = text_of(project, "BJ-01")
     start = text.index("no lease in his own name")
     end = start + len("no lease in his own name")
@@ -190,6 +188,9 @@ def test_a_passage_coded_by_hand_is_stored_by_offsets_and_exported(client, proje
     assert [(c["start"], c["end"], c["source"], c["status"]) for c in made] == [(start, end, "human", "accepted")]
     assert client.get("/api/documents?source=human").json()["documents"][0]["doc_id"] == "BJ-01"
     assert next(c for c in review_stats(project=project).per_code if c.code == "deterred").added == 1
+    agreed = next(c for c in agreement(["auto", "reviewed"], project=project).per_code if c.code == "deterred")
+    assert agreed.positives == {"auto": 0, "reviewed": 1}
+    assert Project(project).matrix(by="city").loc["deterred", "Beijing"] == 1  # reports count it
 
     segments = tmp_path / "segments.csv"
     export_segments(project=project, out=segments)
