@@ -72,15 +72,23 @@ def _breakdown(project: Any) -> tuple[list[str], dict[str, list[tuple[str, int]]
 def documents(request: Request, code: Optional[str] = None, status: Optional[str] = None,
               source: Optional[str] = None, q: Optional[str] = None, page: int = Query(1, ge=1),
               per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE)) -> HTMLResponse:
+    space = workspace(request)
     wanted = document_filter(request, code, status, source, q)
-    with Store.open(workspace(request).project, readonly=True) as store:
+    with Store.open(space.project, readonly=True) as store:
         found = browse.find_documents(store, wanted, page=page, per_page=per_page)
-        values = {name: options for name, options in store.attribute_values().items() if _groups(options)}
-        if "sector" not in values:
-            values["sector"] = store.report_attribute_values("sector")
+    values = space.cache.get("filter_values", lambda: _filter_values(space.project))
     query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "token")]
     return render(request, "documents.html", found=found, wanted=wanted, values=values, query=query,
                   statuses=browse.STATUSES, sources=browse.SOURCES)
+
+
+def _filter_values(project: Any) -> dict[str, list[tuple[str, int]]]:
+    """The attributes to offer as filter menus, with their values and document counts."""
+    with Store.open(project, readonly=True) as store:
+        values = {name: options for name, options in store.attribute_values().items() if _groups(options)}
+        if "sector" not in values:
+            values["sector"] = store.report_attribute_values("sector")
+    return values
 
 
 def _groups(options: list[tuple[str, int]]) -> bool:
