@@ -28,11 +28,10 @@ MAX_STACKED = 4  # overlapping codings drawn as stacked underlines; more are lis
 
 def render(request: Request, name: str, **context: Any) -> HTMLResponse:
     space = workspace(request)
-    colours = {code.id: code_colour(code.id, position) for position, code in enumerate(space.codebook.codes)}
     return templates.TemplateResponse(request, name, {
         "project": space.project.name, "reviewer": space.reviewer, "token": space.token,
-        "token_header": TOKEN_HEADER, "version": __version__, "codebook": space.codebook, "colours": colours,
-        "colour": lambda code: colours.get(code) or code_colour(code), "percent": percent,
+        "token_header": TOKEN_HEADER, "version": __version__, "codebook": space.codebook,
+        "colour": lambda code: _colour(request, code), "percent": percent,
         "labels": {code.id: code.label for code in space.codebook.codes}, **context})
 
 
@@ -132,6 +131,7 @@ def code_list(request: Request) -> list[dict[str, str]]:
 
 
 def _colour(request: Request, code: str) -> str:
+    """The code's colour, as in the REFI-QDA export: by codebook position, else from its name."""
     codes = workspace(request).codebook.code_ids()
     return code_colour(code, codes.index(code) if code in codes else None)
 
