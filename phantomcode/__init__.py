@@ -19,7 +19,8 @@ _PUBLIC = {
     "export_matrix": "export", "export_qdc": "qda", "export_qdpx": "qda", "export_review": "review",
     "export_segments": "export", "import_codebook": "dictionaries", "import_review": "review",
     "ingest": "ingest", "lint_codebook": "codebook", "load_codebook": "codebook", "review_stats": "review",
-    "scan_identifiers": "pii", "write_report": "report",
+    "scan_identifiers": "pii", "write_report": "report", "train": "training", "TrainReport": "training",
+    "suggest_for_review": "suggest", "Suggestion": "suggest",
 }
 __all__ = ["__version__", *sorted(_PUBLIC)]
 

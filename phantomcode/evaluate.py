@@ -19,6 +19,10 @@ from .notes import decode_bytes, normalise_text
 from .store import Store
 
 GOLD_COLUMNS = ("note_id", "sentence", "codes")
+# What is compared with the gold: every counted coding ("combined"), those of the rules alone, or
+# the learned model alone (every unit whose stored probability reaches the model's threshold,
+# whatever the rules said there).
+PREDICTIONS = ("combined", "rules", "model")
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,16 @@ def read_gold(path: str | Path) -> list[GoldUnit]:
 
 
 def evaluate(gold_path: str | Path, *, project: str | Path | None = None,
-             codes: Sequence[str] | None = None) -> Evaluation:
-    """Sentence-level precision, recall, F1 and kappa of the project's codings against the gold file."""
+             codes: Sequence[str] | None = None, predictions: str = "combined") -> Evaluation:
+    """Sentence-level precision, recall, F1 and kappa of the project's codings against the gold
+    file; ``predictions``: "combined" (every counted coding), "rules" or "model" (alone)."""
+    if predictions not in PREDICTIONS:
+        raise UsageError(f"unknown predictions {predictions!r}; choose {', '.join(PREDICTIONS)}")
     units = read_gold(gold_path)
     with Store.open(project, readonly=True) as store:
         texts = store.document_texts(u.note_id for u in units)
-        spans = store.counted_spans()
+        spans = (store.model_spans() if predictions == "model"
+                 else store.counted_spans(source="rules" if predictions == "rules" else None))
         known_codes = sorted(store.code_counts())
     problems: list[str] = []
     gold: list[set[str]] = []

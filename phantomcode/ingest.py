@@ -32,6 +32,7 @@ from .workers import (IngestJob, NoteOutcome, NoteTask, RecodeJob, WorkerPool, i
 
 if TYPE_CHECKING:
     from .coding import CodingEngine
+    from .coding.learned import LearnedModel
 
 Progress = Callable[[int, int], None]
 DEFAULT_BATCH_SIZE = 64
@@ -185,12 +186,14 @@ class _StopRequested:
 def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
            path_attrs: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, prune: bool = False,
            jobs: int = 1, model: str | None = None, pii: str = "warn", batch_size: int = DEFAULT_BATCH_SIZE,
-           progress: Progress | None = None) -> IngestReport:
+           progress: Progress | None = None, learned: bool = True) -> IngestReport:
     """Read every note under ``notes_dir`` into the project and code it; return what happened.
 
     ``pii``: what to do with notes holding likely direct identifiers: ``warn`` (store, list them
     masked), ``block`` (skip the note), ``redact`` (store with [PHONE], [ID], [EMAIL], [NAME]
-    placeholders; the source file is untouched) or ``off``.
+    placeholders; the source file is untouched) or ``off``. ``learned``: new and changed notes
+    are also coded by the project's latest model (see :mod:`phantomcode.training`); False codes
+    with the rules alone.
 
     Raises ``UsageError`` for a missing folder or bad template, ``ProjectError`` when the store
     cannot be opened or written, ``Interrupted`` on Ctrl-C or SIGTERM (committed batches stay).
@@ -220,7 +223,7 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
                 if planner.kept:
                     store.mark_coded_with(planner.kept, book.content_hash)
                     report.kept = len(planner.kept)
-                with _pool(book, model, jobs, needed=bool(tasks),
+                with _pool(book, model, jobs, needed=bool(tasks), learned=_learned(store, learned),
                            job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii)) as pool:
                     outcomes = pool.map(read_and_code, index_chunks(len(tasks))) if pool else iter(())
                     planner.settle(plans, outcomes, _Saver(store, book, run_id, report), batch_size, progress, stop)
@@ -240,15 +243,24 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     return report
 
 
-def _engine(book: Codebook | CodebookIdentity, model: str | None) -> CodingEngine:
+def _engine(book: Codebook | CodebookIdentity, model: str | None,
+            learned: Callable[[Codebook], LearnedModel | None]) -> CodingEngine:
     """The coding engine, built only when there is something to code (it takes about a second).
 
     A codebook known by its identity is loaded now (validating its spaCy token patterns imports
-    spaCy, most of a second: an unchanged folder never pays for it).
+    spaCy, most of a second: an unchanged folder never pays for it); so is the learned model.
     """
     from .coding import CodingEngine
 
-    return CodingEngine(_loaded(book), model=model)
+    loaded = _loaded(book)
+    return CodingEngine(loaded, model=model, learned=learned(loaded))
+
+
+def _learned(store: Store, wanted: bool) -> Callable[[Codebook], LearnedModel | None]:
+    """How to find the learned model for a codebook, once one is needed (None: rules only)."""
+    from .training import learned_model_for
+
+    return (lambda book: learned_model_for(store, book)) if wanted else (lambda book: None)
 
 
 def _loaded(book: Codebook | CodebookIdentity, *, check_patterns: bool = True) -> Codebook:
@@ -264,12 +276,13 @@ def _loaded(book: Codebook | CodebookIdentity, *, check_patterns: bool = True) -
 
 @contextmanager
 def _pool(book: Codebook | CodebookIdentity, model: str | None, jobs: int, *, needed: bool,
+          learned: Callable[[Codebook], LearnedModel | None],
           job: Callable[[CodingEngine], IngestJob | RecodeJob]) -> Iterator[WorkerPool | None]:
     """Workers for ``job(engine)`` when there is work; None otherwise, and then no engine is built."""
     if not needed:
         yield None
         return
-    with WorkerPool(job(_engine(book, model)), jobs) as pool:
+    with WorkerPool(job(_engine(book, model, learned)), jobs) as pool:
         yield pool
 
 
@@ -460,8 +473,12 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def code_project(*, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
                  jobs: int = 1, model: str | None = None, force: bool = False,
-                 batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None) -> CodeReport:
+                 batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
+                 learned: bool = True) -> CodeReport:
     """Re-code stored documents with the codebook; only those coded with another version unless ``force``.
+
+    With ``learned`` (the default) documents coded with another model than the project's latest
+    are re-coded too; without it, the rules alone code (and every document the model had coded).
 
     Workers read the texts from the store themselves, a page at a time, and send back rows; this
     process only writes them, one transaction per batch.
@@ -475,6 +492,11 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         else:
             doc_ids, kept, report.changes = _split_by_change(
                 store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash))
+            current = _learned(store, learned)(_loaded(book)) if learned and store.count_documents() else None
+            other_model = set(store.doc_ids_by_model(not_coded_with=current.content_hash if current else None))
+            if other_model:
+                doc_ids = sorted(set(doc_ids) | other_model)
+                kept = [doc_id for doc_id in kept if doc_id not in other_model]
         run_id = store.begin_run("code", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=str(book.path))
         if doc_ids or kept:
@@ -485,7 +507,7 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
         warnings: set[str] = set()
         stop = _StopRequested()
         try:
-            with stop, _pool(book, model, jobs, needed=bool(doc_ids),
+            with stop, _pool(book, model, jobs, needed=bool(doc_ids), learned=_learned(store, learned),
                              job=lambda engine: RecodeJob(engine, store.path)) as pool:
                 recoded = pool.map(recode, list_chunks(doc_ids)) if pool else iter(())
                 for batch in _batched(recoded, batch_size):

@@ -35,7 +35,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .codebook import Codebook
 from .errors import UsageError
 from .export import neutralise_formula, open_text_output
-from .store import Store
+from .store import CODING_SOURCES, Store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,6 +67,7 @@ class Selection:
     where: dict[str, list[str]]
     codes: list[str]
     accepted_only: bool
+    source: str | None = None  # only codings from 'rules' or 'learned'; None: all
 
 
 def parse_where(items: Iterable[str]) -> dict[str, list[str]]:
@@ -91,11 +92,14 @@ def split_codes(items: Iterable[str] | str | None) -> list[str]:
 
 def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None = (),
            where: Where | None = None, codes: str | Sequence[str] | None = None,
-           group: str | Sequence[str] | None = None, status: str | None = None) -> Selection:
+           group: str | Sequence[str] | None = None, status: str | None = None,
+           source: str | None = None) -> Selection:
     """Check attributes, filter values, codes and groups against the project and codebook.
 
     Raises ``UsageError`` naming the valid choices for an unknown attribute, value, code or group.
     """
+    if source not in (None, "all", *CODING_SOURCES):
+        raise UsageError(f"unknown source {source!r}; choose rules, learned or all")
     if status is not None and status not in STATUSES:
         raise UsageError(f"unknown status {status!r}; choose 'accepted' (or leave it out to count every "
                          "coding not rejected in review)")
@@ -108,7 +112,7 @@ def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None =
             raise UsageError(f"attribute {name!r} has the name of a report column; rename it in the notes' metadata")
     checked_where = {name: _check_values(store, codebook, name, values) for name, values in (where or {}).items()}
     return Selection(by=by_names, where=checked_where, codes=_check_codes(codebook, codes, group),
-                     accepted_only=status == "accepted")
+                     accepted_only=status == "accepted", source=None if source == "all" else source)
 
 
 def _check_values(store: Store, codebook: Codebook, name: str, values: str | Sequence[str]) -> list[str]:
@@ -167,7 +171,7 @@ def tidy_records(store: Store, codebook: Codebook, selection: Selection) -> list
     sizes.sort(key=lambda item: [_value_key(codebook, name, value) for name, value in zip(by, item[0])])
     counts = {(tuple(row[:len(by)]), row[len(by)]): row[len(by) + 1:]
               for row in store.report_code_counts(by, where=selection.where, codes=selection.codes,
-                                                  accepted_only=selection.accepted_only)}
+                                                  accepted_only=selection.accepted_only, source=selection.source)}
     records = []
     for keys, n in sizes:
         for code in selection.codes:
@@ -181,7 +185,7 @@ def quote_records(store: Store, codebook: Codebook, selection: Selection, n: int
     """Up to ``n`` exemplar segments per group and code (see ``quotes_frame``), in code, group and rank order."""
     by = selection.by
     rows = store.report_quotes(by, where=selection.where, codes=selection.codes, per_cell=n,
-                               accepted_only=selection.accepted_only) if n else []
+                               accepted_only=selection.accepted_only, source=selection.source) if n else []
     order = {code: index for index, code in enumerate(selection.codes)}
     rows.sort(key=lambda row: (order[row["code"]],
                                tuple(_value_key(codebook, name, row[f"g{i}"]) for i, name in enumerate(by)),
@@ -193,7 +197,7 @@ def quote_records(store: Store, codebook: Codebook, selection: Selection, n: int
 def cooccurrence_records(store: Store, selection: Selection) -> list[dict[str, Any]]:
     """One record per pair of selected codes (both orders, and each code with itself): ``COOCCURRENCE_COLUMNS``."""
     pairs = {(a, b): (d, s) for a, b, d, s in store.report_cooccurrence(
-        where=selection.where, codes=selection.codes, accepted_only=selection.accepted_only)}
+        where=selection.where, codes=selection.codes, accepted_only=selection.accepted_only, source=selection.source)}
     return [dict(zip(COOCCURRENCE_COLUMNS, (a, b, *pairs.get((a, b), (0, 0)))))
             for a in selection.codes for b in selection.codes]
 
@@ -499,14 +503,14 @@ def percent(share: float) -> str:
 def build_report(project: Project, *, by: str | Sequence[str] | None = "city", measure: str = "documents",
                  codes: str | Sequence[str] | None = None, group: str | Sequence[str] | None = None,
                  where: Where | None = None, status: str | None = None, quotes: int = 0,
-                 codebook: str | Path | Codebook | None = None) -> Report:
+                 codebook: str | Path | Codebook | None = None, source: str | None = None) -> Report:
     """Everything ``phantomcode report`` shows: the records ``Project.matrix`` and ``Project.quotes``
     are made of, read in one pass over the store."""
     book = project.codebook(codebook)
     _check_measure(measure)
     _check_quotes(quotes)
     with Store.open(project.path, readonly=True) as store:
-        selection = select(store, book, by=by, where=where, codes=codes, group=group, status=status)
+        selection = select(store, book, by=by, where=where, codes=codes, group=group, status=status, source=source)
         return _report(store, project, book, "matrix", selection, measure=measure,
                        records=tidy_records(store, book, selection),
                        quotes=quote_records(store, book, selection, quotes))
@@ -514,12 +518,13 @@ def build_report(project: Project, *, by: str | Sequence[str] | None = "city", m
 
 def build_cooccurrence(project: Project, *, measure: str = "documents", codes: str | Sequence[str] | None = None,
                        group: str | Sequence[str] | None = None, where: Where | None = None,
-                       status: str | None = None, codebook: str | Path | Codebook | None = None) -> Report:
+                       status: str | None = None, codebook: str | Path | Codebook | None = None,
+                       source: str | None = None) -> Report:
     """Everything ``phantomcode report cooccurrence`` shows: the records of ``Project.cooccurrence``."""
     book = project.codebook(codebook)
     _check_measure(measure)
     with Store.open(project.path, readonly=True) as store:
-        selection = select(store, book, where=where, codes=codes, group=group, status=status)
+        selection = select(store, book, where=where, codes=codes, group=group, status=status, source=source)
         return _report(store, project, book, "cooccurrence", selection, measure=measure,
                        records=cooccurrence_records(store, selection), quotes=[])
 

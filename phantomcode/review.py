@@ -41,6 +41,7 @@ from .errors import UsageError
 from .export import open_text_output, neutralise_formula
 from .notes import decode_bytes, normalise_text
 from .store import Store
+from .suggest import Suggestion, suggest_for_review
 
 __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "apply_decisions",
            "coding_key", "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats",
@@ -48,7 +49,8 @@ __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDe
 
 DECISION_COLUMNS = ["decision", "correct_code", "note"]
 FIXED_COLUMNS = ["key", "doc_id", "start", "end", "before", "segment", "after", "code", "label", "rule",
-                 "matched", "flags", "status", *DECISION_COLUMNS]
+                 "matched", "flags", "status", "source", "probability", *DECISION_COLUMNS]
+SUGGESTED = "suggested"  # status of a suggested row the project has no coding for
 REVIEW_FORMATS = ("xlsx", "csv")
 CONTEXT_CHARS = 150
 DECISION_WORDS = {"accept": "accept", "accepted": "accept", "yes": "accept", "y": "accept",
@@ -92,15 +94,19 @@ class ReviewExport:
 def export_review(*, project: str | Path | None = None, out: str | Path | None = None, fmt: str | None = None,
                   codes: Sequence[str] = (), where: Mapping[str, str | Sequence[str]] | None = None,
                   sample: int | None = None, seed: int | None = None, pending: bool = False,
-                  include_flagged: bool = False, codebook: str | Path | Codebook | None = None) -> ReviewExport:
+                  include_flagged: bool = False, codebook: str | Path | Codebook | None = None,
+                  suggest: int | None = None) -> ReviewExport:
     """Write the review sheet to ``out`` (xlsx, or csv also to stdout when ``out`` is None or '-').
 
     ``codes`` and ``where`` (``{"city": "Beijing"}``, as in reports) filter codings; ``pending``
     keeps codings without a decision; ``include_flagged`` adds negated and hypothetical codings
     (which do not count until accepted). ``sample`` draws that many coded segments at random,
     listing every (filtered) coding of each, so a reviewer judges whole sentences; ``seed``
-    repeats a draw (one is chosen and returned when not given). Raises ``UsageError`` for an
-    unknown code, attribute or value, or a bad format.
+    repeats a draw (one is chosen and returned when not given). ``suggest`` instead lists the
+    units whose review would teach the learned layer most (:func:`phantomcode.suggest_for_review`,
+    ``seed`` 0 unless given), one row per candidate code, with status ``suggested`` where the
+    project has no such coding yet. Raises ``UsageError`` for an unknown code, attribute or value,
+    or a bad format.
     """
     from .codebook import choose_codebook
 
@@ -109,12 +115,17 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
         raise UsageError("an xlsx review sheet needs --out FILE.xlsx (csv can go to stdout)")
     if sample is not None and sample < 1:
         raise UsageError("--sample must be at least 1")
+    if suggest is not None and (suggest < 1 or sample is not None):
+        raise UsageError("--suggest needs a number of sentences of at least 1, and no --sample")
     with Store.open(project, readonly=True) as store:
         book = choose_codebook(codebook, remembered=store.last_codebook_path())
         _check_codes(store, book, codes)
         filters = _check_where(store, where)
-        rows = store.review_codings(codes=list(codes), where=filters, include_flagged=include_flagged,
+        rows = store.review_codings(codes=list(codes), where=filters, include_flagged=include_flagged or bool(suggest),
                                     pending=pending, context=CONTEXT_CHARS + 40)
+        if suggest is not None:
+            seed = 0 if seed is None else seed
+            rows = _suggested_rows(store, rows, suggest_for_review(store.path, n=suggest, seed=seed))
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()
     segments = sorted({(r["doc_id"], r["start"], r["end"]) for r in rows})
@@ -138,7 +149,30 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
             for record in records:
                 writer.writerow({k: neutralise_formula(v) for k, v in record.items()})
     return ReviewExport(out=str(out or "-"), fmt=fmt, rows=len(records), segments=len(segments),
-                        segments_available=available, seed=seed if sample is not None else None)
+                        segments_available=available, seed=seed if sample is not None or suggest is not None else None)
+
+
+def _suggested_rows(store: Store, codings: list[dict[str, Any]], suggestions: list[Suggestion]
+                    ) -> list[dict[str, Any]]:
+    """One row per candidate code of each suggested unit: its coding's row when the project has
+    one, else a ``suggested`` row carrying the model's probability."""
+    by_key = {(r["doc_id"], r["start"], r["end"], r["code"]): r for r in codings}
+    texts = store.document_texts({s.doc_id for s in suggestions})
+    context = CONTEXT_CHARS + 40
+    rows = []
+    for suggestion in suggestions:
+        text = texts[suggestion.doc_id]
+        for candidate in suggestion.candidates:
+            key = (suggestion.doc_id, suggestion.start, suggestion.end, candidate.code)
+            row = by_key.get(key)
+            if row is None:
+                row = {"doc_id": suggestion.doc_id, "start": suggestion.start, "end": suggestion.end,
+                       "code": candidate.code, "rule": "", "matched": [], "negated": False, "hypothetical": False,
+                       "cue": None, "status": SUGGESTED, "source": "learned", "text": suggestion.text,
+                       "before": text[max(0, suggestion.start - context):suggestion.start],
+                       "after": text[suggestion.end:suggestion.end + context]}
+            rows.append({**row, "probability": candidate.probability})
+    return rows
 
 
 def _sheet_format(out: str | Path | None, fmt: str | None) -> str:
@@ -187,6 +221,8 @@ def _sheet_record(row: dict[str, Any], attributes: dict[str, str], labels: dict[
         "after": _context(row["after"], before=False), "code": row["code"], "label": labels.get(row["code"], ""),
         "rule": row["rule"], "matched": " | ".join(span["text"] for span in row["matched"]),
         "flags": f"{flags} (cue: {row['cue']})" if flags else "", "status": row["status"],
+        "source": row.get("source") or "rules",
+        "probability": "" if row.get("probability") is None else row["probability"],
         "decision": "", "correct_code": "", "note": ""}
     for name, value in attributes.items():
         column = f"attr_{name}" if name in FIXED_COLUMNS else name
@@ -499,7 +535,11 @@ class _RowResolver:
             correct = self._known(correct, "correct_code")
             if correct == key_code:
                 raise _RowProblem(f"correct_code is the rejected code {correct!r} itself")
-        if (doc_id, start, end, key_code) not in self.codings and text == self.texts[doc_id][start:end]:
+        uncoded = (doc_id, start, end, key_code) not in self.codings
+        if decision == "accept" and uncoded and cells.get("status") == SUGGESTED:
+            # the model's suggestion, confirmed: a code the project did not have there yet
+            return [{**base, "code": key_code, "decision": "add", "correct_code": None, "note": note}]
+        if uncoded and text == self.texts[doc_id][start:end]:
             self.report.warnings.append(
                 f"row {number}: the project has no coding {coding_key(doc_id, start, end, key_code)} (re-coded since "
                 "the export?); the decision is kept and applies if the rules make that coding again")

@@ -145,6 +145,33 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             saved_at TEXT NOT NULL
         );
     """),
+    ("learned layer: trained models, each coding's source, probability, model and explanation, unit scores", """
+        CREATE TABLE models (
+            model_id INTEGER PRIMARY KEY,
+            content_hash TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            codebook_hash TEXT,
+            labels TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            versions TEXT NOT NULL,
+            metrics TEXT NOT NULL,
+            data BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        ALTER TABLE codings ADD COLUMN source TEXT NOT NULL DEFAULT 'rules';
+        ALTER TABLE codings ADD COLUMN probability REAL;
+        ALTER TABLE codings ADD COLUMN model_hash TEXT;
+        ALTER TABLE codings ADD COLUMN explanation TEXT;
+        ALTER TABLE documents ADD COLUMN model_hash TEXT;
+        CREATE TABLE scores (
+            doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+            start INTEGER NOT NULL,
+            end INTEGER NOT NULL,
+            probabilities TEXT NOT NULL,
+            model_hash TEXT NOT NULL,
+            PRIMARY KEY (doc_id, start, end)
+        );
+    """),
     ("keep memos on documents and on codings, written in the review workspace", """
         CREATE TABLE memos (
             memo_id INTEGER PRIMARY KEY,
@@ -163,6 +190,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 # A coding counts in tables and metrics unless it is negated, hypothetical or rejected in review.
 COUNTED = "c.negated = 0 AND c.hypothetical = 0 AND c.status != 'rejected'"
+CODING_SOURCES = ("rules", "learned")
 
 
 def resolve_project_path(path: str | Path | None) -> Path:
@@ -196,21 +224,40 @@ class StoredState:
 AttributeRow = tuple[str, str, str]
 
 
+@dataclass(frozen=True)
+class ModelRecord:
+    """A trained model as the ``models`` table keeps it (``data``: the model's bytes)."""
+
+    content_hash: str
+    kind: str  # "trained" (phantomcode train) or "default" (from the codebook's examples)
+    codebook_hash: str | None
+    labels: dict[str, Any]
+    parameters: dict[str, Any]
+    versions: dict[str, str]
+    metrics: list[dict[str, Any]]
+    data: bytes
+    created_at: str | None = None
+
+
 class CodedRows(NamedTuple):
     """A coded document in the store's own row format: plain tuples, cheap to send between processes.
 
     ``segments``: (start, end, unit, sector, sector_source); ``codings``: (index of its segment,
-    code, rule, start, end, matched spans as JSON, negated, hypothetical, cue). Workers build
-    these, so the writing process only runs ``executemany``.
+    code, rule, start, end, matched spans as JSON, negated, hypothetical, cue, source, probability,
+    model hash, explanation as JSON); ``scores``: (start, end, {code: probability} as JSON) of the
+    units the learned layer scored; ``model_hash``: its model. Workers build these, so the writing
+    process only runs ``executemany``.
     """
 
     sector: str | None
     sector_source: str | None
     segments: list[tuple[int, int, str, str | None, str | None]]
-    codings: list[tuple[int, str, str, int, int, str, int, int, str | None]]
+    codings: list[tuple[Any, ...]]
+    scores: list[tuple[int, int, str]] = []
+    model_hash: str | None = None
 
 
-def coded_rows(coded: CodedDocument) -> CodedRows:
+def coded_rows(coded: CodedDocument, model_hash: str | None = None) -> CodedRows:
     """The rows ``save_documents`` and ``save_codings`` write for one coded document."""
     segments, codings = [], []
     for index, segment in enumerate(coded.segments):
@@ -218,9 +265,11 @@ def coded_rows(coded: CodedDocument) -> CodedRows:
         codings.extend(
             (index, c.code, c.rule, c.start, c.end,
              _to_json([{"start": m.start, "end": m.end, "text": m.text, "term": m.term} for m in c.matched]),
-             int(c.negated), int(c.hypothetical), c.cue)
+             int(c.negated), int(c.hypothetical), c.cue, c.source, c.probability, c.model_hash,
+             c.explanation.to_json() if c.explanation is not None else None)
             for c in segment.codings)
-    return CodedRows(coded.sector, coded.sector_source, segments, codings)
+    scores = [(unit.start, unit.end, _to_json(dict(unit.probabilities))) for unit in coded.scores]
+    return CodedRows(coded.sector, coded.sector_source, segments, codings, scores, model_hash)
 
 
 # json.dumps(..., ensure_ascii=False) builds a new encoder per call; coded_rows encodes every coding.
@@ -527,6 +576,11 @@ class Store:
         doc_ids = [(doc_id,) for doc_id, _ in documents]
         db.executemany("DELETE FROM codings WHERE doc_id = ?", doc_ids)
         db.executemany("DELETE FROM segments WHERE doc_id = ?", doc_ids)
+        db.executemany("DELETE FROM scores WHERE doc_id = ?", doc_ids)
+        db.executemany("UPDATE documents SET model_hash = ? WHERE doc_id = ?",
+                       [(coded.model_hash, doc_id) for doc_id, coded in documents])
+        db.executemany("INSERT INTO scores (doc_id, start, end, probabilities, model_hash) VALUES (?, ?, ?, ?, ?)",
+                       [(doc_id, *score, coded.model_hash) for doc_id, coded in documents for score in coded.scores])
         next_id = db.execute("SELECT coalesce(max(segment_id), 0) + 1 FROM segments").fetchone()[0]
         segments, codings = [], []
         for doc_id, coded in documents:
@@ -537,7 +591,8 @@ class Store:
                        " VALUES (?, ?, ?, ?, ?, ?, ?)", segments)
         db.executemany(
             "INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, negated, hypothetical, cue,"
-            " codebook_hash, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", codings)
+            " source, probability, model_hash, explanation, codebook_hash, run_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", codings)
         for doc_id in cls._reviewed_among(db, [doc_id for doc_id, _ in documents]):
             cls._apply_reviews(db, doc_id)
 
@@ -625,6 +680,55 @@ class Store:
                                       (content_hash,)).fetchone()
         return (bytes(row[0]), row[1]) if row else None
 
+    # -- models -------------------------------------------------------------------------------
+
+    def save_model(self, record: ModelRecord) -> None:
+        """Keep a trained model; the same content hash again only becomes the latest."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM models WHERE content_hash = ?", (record.content_hash,))
+            db.execute("INSERT INTO models (content_hash, kind, codebook_hash, labels, parameters, versions, metrics,"
+                       " data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (record.content_hash, record.kind, record.codebook_hash, json.dumps(record.labels),
+                        json.dumps(record.parameters), json.dumps(record.versions), json.dumps(record.metrics),
+                        record.data, record.created_at or _now()))
+
+    def latest_model(self, *, kind: str | None = None) -> ModelRecord | None:
+        """The model trained last (of ``kind``, if given), or None."""
+        where, params = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        row = self.connection.execute(f"SELECT * FROM models {where} ORDER BY model_id DESC LIMIT 1", params).fetchone()
+        if row is None:
+            return None
+        return ModelRecord(row["content_hash"], row["kind"], row["codebook_hash"], json.loads(row["labels"]),
+                           json.loads(row["parameters"]), json.loads(row["versions"]), json.loads(row["metrics"]),
+                           row["data"], row["created_at"])
+
+    def doc_ids_by_model(self, *, not_coded_with: str | None) -> list[str]:
+        """IDs of the documents whose codings came from another model than ``not_coded_with``."""
+        return [row[0] for row in self.connection.execute(
+            "SELECT doc_id FROM documents WHERE model_hash IS NOT ? ORDER BY doc_id", (not_coded_with,))]
+
+    def unit_scores(self) -> Iterator[tuple[str, int, int, dict[str, float]]]:
+        """(doc_id, start, end, {code: probability}) of every unit the learned layer scored."""
+        rows = self.connection.execute("SELECT doc_id, start, end, probabilities FROM scores ORDER BY doc_id, start")
+        for row in rows:
+            yield row[0], row[1], row[2], json.loads(row[3])
+
+    def unit_codings(self) -> dict[tuple[str, int, int], list[tuple[str, str, bool, bool, str]]]:
+        """(doc_id, start, end) -> [(code, source, negated, hypothetical, status)] of every coding."""
+        found: dict[tuple[str, int, int], list[tuple[str, str, bool, bool, str]]] = {}
+        for row in self.connection.execute(
+                "SELECT doc_id, start, end, code, source, negated, hypothetical, status FROM codings"):
+            found.setdefault((row[0], row[1], row[2]), []).append(
+                (row[3], row[4], bool(row[5]), bool(row[6]), row[7]))
+        return found
+
+    def reviewed_units(self) -> list[dict[str, Any]]:
+        """Every review decision with its document's text: what training learns from."""
+        rows = self.connection.execute(
+            "SELECT r.doc_id, r.start, r.end, r.code, r.decision, r.text, d.text AS document FROM reviews r"
+            " JOIN documents d ON d.doc_id = r.doc_id ORDER BY r.doc_id, r.start, r.end, r.code")
+        return [dict(row) for row in rows]
+
     def last_codebook_path(self) -> str | None:
         """The codebook file the project's most recent run used."""
         row = self.connection.execute(
@@ -702,11 +806,27 @@ class Store:
             texts.update({row[0]: row[1] for row in rows})
         return texts
 
-    def counted_spans(self) -> dict[str, list[tuple[int, int, str]]]:
-        """doc_id -> [(start, end, code)] of every counted coding: what evaluation compares to gold."""
+    def counted_spans(self, *, source: str | None = None) -> dict[str, list[tuple[int, int, str]]]:
+        """doc_id -> [(start, end, code)] of every counted coding (of one ``source``, if given):
+        what evaluation compares to gold."""
         spans: dict[str, list[tuple[int, int, str]]] = {}
-        for row in self.connection.execute(f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {COUNTED}"):
+        for row in self.connection.execute(
+                f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {self._report_counted(False, source)}"):
             spans.setdefault(row[0], []).append((row[1], row[2], row[3]))
+        return spans
+
+    def model_spans(self) -> dict[str, list[tuple[int, int, str]]]:
+        """doc_id -> [(start, end, code)] the learned model alone would code: stored probabilities
+        at or above the threshold of the model that scored them."""
+        thresholds: dict[str, dict[str, float]] = {}
+        for row in self.connection.execute("SELECT content_hash, metrics FROM models"):
+            thresholds[row[0]] = {fit["code"]: fit["threshold"] for fit in json.loads(row[1])}
+        spans: dict[str, list[tuple[int, int, str]]] = {}
+        for row in self.connection.execute("SELECT doc_id, start, end, probabilities, model_hash FROM scores"):
+            limits = thresholds.get(row[4], {})
+            for code, probability in json.loads(row[3]).items():
+                if probability >= limits.get(code, 2.0):
+                    spans.setdefault(row[0], []).append((row[1], row[2], code))
         return spans
 
     def attribute_names(self) -> list[str]:
@@ -741,17 +861,19 @@ class Store:
         return [tuple(row) for row in self.connection.execute(sql, params)]
 
     def report_code_counts(self, by: Sequence[str], *, where: dict[str, Sequence[str]], codes: Sequence[str],
-                           accepted_only: bool = False) -> list[tuple[Any, ...]]:
+                           accepted_only: bool = False,
+                           source: str | None = None) -> list[tuple[Any, ...]]:
         """(group key..., code, documents, coded segments) over counted codings; absent pairs are zero."""
         cte, params = self._report_docs(by, where)
         keys = "".join(f"r.g{index}, " for index in range(len(by)))
         rows = self.connection.execute(
             f"{cte} SELECT {keys}c.code, count(DISTINCT c.doc_id), count(DISTINCT c.segment_id)"
-            f" {self._report_codings(accepted_only)} GROUP BY {keys}c.code", [*params, json.dumps(list(codes))])
+            f" {self._report_codings(accepted_only, source)} GROUP BY {keys}c.code", [*params, json.dumps(list(codes))])
         return [tuple(row) for row in rows]
 
     def report_quotes(self, by: Sequence[str], *, where: dict[str, Sequence[str]], codes: Sequence[str],
-                      per_cell: int, accepted_only: bool = False) -> list[dict[str, Any]]:
+                      per_cell: int, accepted_only: bool = False,
+                           source: str | None = None) -> list[dict[str, Any]]:
         """Up to ``per_cell`` exemplar segments per group and code, at most one per document.
 
         Best first: accepted in review; no negated or hypothetical hit of the code in the segment;
@@ -759,7 +881,7 @@ class Store:
         sortable text key (``quality``), so each document's best segment is a plain ``min()``.
         """
         cte, params = self._report_docs(by, where)
-        counted = self._report_counted(accepted_only)
+        counted = self._report_counted(accepted_only, source)
         keys = "".join(f"g{index}, " for index in range(len(by)))
         rows = self.connection.execute(
             f"{cte}, hits AS MATERIALIZED (SELECT {keys}c.code, c.doc_id, c.segment_id, s.start, s.end,"
@@ -785,7 +907,8 @@ class Store:
         return [dict(row) for row in rows]
 
     def report_cooccurrence(self, *, where: dict[str, Sequence[str]], codes: Sequence[str],
-                            accepted_only: bool = False) -> list[tuple[str, str, int, int]]:
+                            accepted_only: bool = False,
+                           source: str | None = None) -> list[tuple[str, str, int, int]]:
         """(code, other code, documents with both, segments with both) over counted codings.
 
         On the diagonal (a code with itself) are the code's own documents and segments.
@@ -795,7 +918,7 @@ class Store:
         # (b.code >= a.code) and mirrored, which halves the self-joins.
         rows = self.connection.execute(
             f"{cte}, hits AS MATERIALIZED (SELECT DISTINCT c.doc_id, c.segment_id, c.code"
-            f" {self._report_codings(accepted_only)}),"
+            f" {self._report_codings(accepted_only, source)}),"
             " doc_hits AS MATERIALIZED (SELECT DISTINCT doc_id, code FROM hits)"
             " SELECT 'documents', a.code, b.code, count(*) FROM doc_hits a JOIN doc_hits b"
             "  ON b.doc_id = a.doc_id AND b.code >= a.code GROUP BY a.code, b.code"
@@ -836,14 +959,20 @@ class Store:
         return row[0]
 
     @classmethod
-    def _report_codings(cls, accepted_only: bool) -> str:
+    def _report_codings(cls, accepted_only: bool, source: str | None = None) -> str:
         """FROM and WHERE joining the filtered documents to their counted codings of the codes in ``?``."""
         return (" FROM report_docs r CROSS JOIN codings c ON c.doc_id = r.doc_id"
-                f" WHERE {cls._report_counted(accepted_only)} AND +c.code IN (SELECT value FROM json_each(?))")
+                f" WHERE {cls._report_counted(accepted_only, source)} AND +c.code IN (SELECT value FROM json_each(?))")
 
     @staticmethod
-    def _report_counted(accepted_only: bool) -> str:
-        return f"{COUNTED} AND c.status = 'accepted'" if accepted_only else COUNTED
+    def _report_counted(accepted_only: bool, source: str | None = None) -> str:
+        """The counted codings; only accepted ones, only those of one ``source`` ('rules', 'learned')."""
+        counted = f"{COUNTED} AND c.status = 'accepted'" if accepted_only else COUNTED
+        if source is not None:
+            if source not in CODING_SOURCES:
+                raise ValueError(f"unknown coding source {source!r}")
+            counted += f" AND c.source = '{source}'"
+        return counted
 
     @staticmethod
     def _report_keys(by: Sequence[str]) -> str:
@@ -912,7 +1041,7 @@ class Store:
         where_sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self.connection.execute(
             f"{cte} SELECT c.doc_id, c.start, c.end, c.code, c.rule, c.matched, c.negated, c.hypothetical,"
-            " c.cue, c.status, substr(d.text, c.start + 1, c.end - c.start) AS text,"
+            " c.cue, c.status, c.source, c.probability, substr(d.text, c.start + 1, c.end - c.start) AS text,"
             " substr(d.text, max(c.start - ?, 0) + 1, c.start - max(c.start - ?, 0)) AS before,"
             " substr(d.text, c.end + 1, ?) AS after, r.decision"
             " FROM report_docs f JOIN codings c ON c.doc_id = f.doc_id JOIN documents d ON d.doc_id = c.doc_id"

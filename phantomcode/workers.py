@@ -96,7 +96,8 @@ def read_and_code(indices: range) -> list[NoteOutcome]:
     kept = [item for item in read if not isinstance(item, str)]
     coded = iter(job.engine.code_documents(
         (record.text, {name: value for name, value, _ in record.attribute_rows}) for record, _, _ in kept))
-    return [item if isinstance(item, str) else ReadNote(item[0], coded_rows(next(coded)), item[1], item[2])
+    model = _model_hash(job.engine)
+    return [item if isinstance(item, str) else ReadNote(item[0], coded_rows(next(coded), model), item[1], item[2])
             for item in read]
 
 
@@ -161,8 +162,13 @@ def recode(doc_ids: list[str]) -> list[Recoded]:
     documents = _reader(job.project).texts_and_attributes(doc_ids)
     normalized = [_normalize(job.engine.codebook, attributes) for _, _, attributes in documents]
     coded = job.engine.code_documents((text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized))
-    return [Recoded(doc_id, attribute_rows(attributes, canonical), coded_rows(result), warnings)
+    model = _model_hash(job.engine)
+    return [Recoded(doc_id, attribute_rows(attributes, canonical), coded_rows(result, model), warnings)
             for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded)]
+
+
+def _model_hash(engine: CodingEngine) -> str | None:
+    return engine.learned.content_hash if engine.learned is not None else None
 
 
 # (attribute, value) -> (canonical value, warnings), for the job running in this process.

@@ -4,6 +4,7 @@ an editable copy of the bundled codebook."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,17 +56,18 @@ def _ingested_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple,
 @pytest.fixture
 def project_from(_ingested_templates: dict[tuple, Path], tmp_path_factory: pytest.TempPathFactory,
                  tmp_path: Path) -> Callable[[dict[str, str]], Path]:
-    """A fresh copy of a project ingested from ``{relpath: text}``; each set of notes is ingested once."""
+    """A fresh copy of a project ingested from ``{relpath: text}``; each set of notes is ingested
+    once. ``learned=False``: coded by the rules alone."""
     from phantomcode import ingest
 
-    def make(notes: dict[str, str]) -> Path:
-        key = tuple(sorted(notes.items()))
+    def make(notes: dict[str, str], *, learned: bool = True) -> Path:
+        key = (learned, *sorted(notes.items()))
         if key not in _ingested_templates:
             root = tmp_path_factory.mktemp("template")
             for relpath, text in notes.items():
                 (root / "notes" / relpath).parent.mkdir(parents=True, exist_ok=True)
                 (root / "notes" / relpath).write_text(text, encoding="utf-8")
-            ingest(root / "notes", project=root / "template.db", jobs=1)
+            ingest(root / "notes", project=root / "template.db", jobs=1, learned=learned)
             _ingested_templates[key] = root / "template.db"
         copy = tmp_path / "p.db"
         shutil.copy(_ingested_templates[key], copy)
@@ -92,3 +94,22 @@ class CodebookCopy:
 @pytest.fixture
 def own_codebook(tmp_path: Path) -> CodebookCopy:
     return CodebookCopy(tmp_path / "book.yaml")
+
+
+@pytest.fixture
+def undo_learned_layer_migration() -> Callable[[sqlite3.Connection], None]:
+    """Turns a project back into one made before the learned layer (schema 6): no models or
+    scores tables, no source, probability, model or explanation on codings."""
+
+    def undo(connection: sqlite3.Connection) -> None:
+        connection.execute("DROP TABLE IF EXISTS memos")  # the workspace's migration, which comes after
+        connection.execute("DROP TABLE models")
+        connection.execute("DROP TABLE scores")
+        connection.execute("DELETE FROM codings WHERE source != 'rules'")
+        for column in ("source", "probability", "model_hash", "explanation"):
+            connection.execute(f"ALTER TABLE codings DROP COLUMN {column}")
+        connection.execute("ALTER TABLE documents DROP COLUMN model_hash")
+        connection.execute("DELETE FROM migrations WHERE version >= 7")
+        connection.execute("PRAGMA user_version = 6")
+
+    return undo

@@ -381,7 +381,9 @@ def test_paragraphs_analysed_together_keep_their_own_sentences(default_engine: C
 
 
 def test_code_matcher_is_shaped_like_spacy_matchers(engine: CodingEngine) -> None:
-    from phantomcode.coding import CodeMatcher, _blank_pipeline, _set_lemmas
+    from phantomcode.coding import CodeMatcher
+    from phantomcode.coding.layout import _blank_pipeline
+    from phantomcode.coding.lemmas import _set_lemmas
 
     nlp = _blank_pipeline()
     matcher = CodeMatcher(nlp)
@@ -411,7 +413,8 @@ def test_a_paragraph_over_spacys_length_limit_is_cut_at_sentence_ends(engine: Co
 # -- how terms and patterns match word forms ---------------------------------------------------------
 def _hits(matcher_setup: dict, text: str) -> list[tuple[str, str, str | None]]:
     """(key, matched text, term) of every hit of a fresh matcher built with ``matcher_setup``."""
-    from phantomcode.coding import CodeMatcher, _blank_pipeline
+    from phantomcode.coding import CodeMatcher
+    from phantomcode.coding.layout import _blank_pipeline
 
     nlp = _blank_pipeline()
     matcher = CodeMatcher(nlp)
@@ -434,7 +437,10 @@ def test_the_term_spelled_as_the_text_is_the_one_reported() -> None:
 
 
 def test_a_term_with_too_many_spellings_becomes_a_token_pattern() -> None:
-    from phantomcode.coding import _MAX_PHRASE_SPELLINGS, CodeMatcher, _blank_pipeline, _spellings
+    from phantomcode.coding import CodeMatcher
+    from phantomcode.coding.layout import _blank_pipeline
+    from phantomcode.coding.lemmas import _spellings
+    from phantomcode.coding.matcher import _MAX_PHRASE_SPELLINGS
 
     term = "go send take bring move"
     assert len(list(itertools.product(*_spellings(_blank_pipeline(), term, True)))) > _MAX_PHRASE_SPELLINGS
@@ -446,7 +452,9 @@ def test_a_term_with_too_many_spellings_becomes_a_token_pattern() -> None:
 
 
 def test_pattern_lemma_tests_are_rewritten_or_fall_back_to_lemmas() -> None:
-    from phantomcode.coding import CodeMatcher, _blank_pipeline, _set_lemmas
+    from phantomcode.coding import CodeMatcher
+    from phantomcode.coding.layout import _blank_pipeline
+    from phantomcode.coding.lemmas import _set_lemmas
 
     rewritten = {"a": {"patterns": [[{"LEMMA": "blame"}, {"LOWER": {"IN": ["himself", "herself"]}}]]},
                  "b": {"patterns": [[{"LEMMA": {"NOT_IN": ["be", "have"]}}, {"LOWER": "closed"}]]}}

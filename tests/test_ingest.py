@@ -124,21 +124,21 @@ def test_same_size_and_mtime_hides_a_rewrite_the_documented_limitation(project, 
 
 
 def test_project_from_before_file_stats_is_upgraded_and_reingested_without_coding(
-        project, notes_dir, write_note, monkeypatch) -> None:
+        project, notes_dir, write_note, monkeypatch, undo_learned_layer_migration) -> None:
     path = write_note("a.md", SENTENCES, city="Beijing")
     ingest(notes_dir, project=project)
     with sqlite3.connect(project) as connection:  # back to schema 4: no size or mtime_ns columns
+        undo_learned_layer_migration(connection)
         connection.execute("ALTER TABLE documents DROP COLUMN size")
         connection.execute("ALTER TABLE documents DROP COLUMN mtime_ns")
         connection.execute("DROP TABLE codebooks")
-        connection.execute("DROP TABLE memos")
         connection.execute("DELETE FROM migrations WHERE version >= 5")
         connection.execute("PRAGMA user_version = 4")
     _no_coding(monkeypatch)
     report = ingest(notes_dir, project=project)
     assert report.unchanged == 1
     with sqlite3.connect(project) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
     assert _stored_stat(project, "a")[:2] == (path.stat().st_size, path.stat().st_mtime_ns)
 
 

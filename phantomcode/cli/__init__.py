@@ -48,6 +48,7 @@ def _attribute(module: str, name: str) -> Callable[[], object]:
 _COMMANDS: dict[str, Callable[[], object]] = {
     "ingest": _attribute("ingest", "ingest_command"),
     "code": _attribute("ingest", "code_command"),
+    "train": _attribute("train", "train_command"),
     "info": _attribute("info", "info_command"),
     "kwic": _attribute("explore", "kwic_command"),
     "evaluate": _attribute("explore", "evaluate_command"),

@@ -19,6 +19,8 @@ JobsOption = Annotated[int, typer.Option(
 ModelOption = Annotated[Optional[str], typer.Option(
     "--model", help="An installed spaCy pipeline to use instead of the built-in blank ones.", show_default=False)]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+RulesOnlyOption = Annotated[bool, typer.Option(
+    "--rules-only", help="Code with the codebook's rules alone, without the project's learned model.")]
 
 
 def default_jobs() -> int:

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from ..explore import codebook_stats, kwic
+from ..metrics import CodeMetrics, MetricsReport
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
 
@@ -66,6 +67,28 @@ def evaluate_command(
         table.add_row(row["code"], str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
                       *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
                       style="bold" if row["code"] in ("micro", "macro") else None)
+    out.print(_side_by_side(gold, project, result.metrics))
     out.print(table)
     for problem in result.problems:
         err.print(f"[yellow]warning:[/] {escape(problem)}")
+
+
+def _side_by_side(gold: Path, project: Path | None, combined: MetricsReport) -> Table:
+    """Precision, recall and F1 per code of the rules alone, the learned model alone and both."""
+    from ..evaluate import evaluate
+
+    reports = {"rules": evaluate(gold, project=project, predictions="rules").metrics,
+               "model": evaluate(gold, project=project, predictions="model").metrics, "combined": combined}
+    table = Table(Column("code", no_wrap=True, min_width=20), "support",
+                  *(f"{name} {figure}" for name in reports for figure in ("P", "R", "F1")),
+                  title="rules alone, learned model alone, combined (detailed below)")
+    for row in combined.rows():
+        code = row["code"]
+        cells = [f"{getattr(_code(report, code), figure):.3f}" for report in reports.values()
+                 for figure in ("precision", "recall", "f1")]
+        table.add_row(code, str(row["support"]), *cells, style="bold" if code in ("micro", "macro") else None)
+    return table
+
+
+def _code(report: MetricsReport, code: str) -> CodeMetrics:
+    return {"micro": report.micro, "macro": report.macro}.get(code) or report.code(code)

@@ -10,7 +10,8 @@ import typer
 from ..ingest import CodeReport, IngestReport, code_project, ingest
 from ..notes import DEFAULT_MAX_BYTES
 from ._console import err
-from ._options import CodebookOption, JobsOption, ModelOption, ProjectOption, QuietOption, default_jobs
+from ._options import (CodebookOption, JobsOption, ModelOption, ProjectOption, QuietOption, RulesOnlyOption,
+                       default_jobs)
 from ._progress import progress_bar
 
 
@@ -28,13 +29,14 @@ def ingest_command(
                                      "after titles): warn, block (skip the note), redact, or off.")] = "warn",
     jobs: JobsOption = default_jobs(),
     model: ModelOption = None,
+    rules_only: RulesOnlyOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Read a folder of notes into the project and code them with the codebook."""
     with progress_bar("ingest", "notes", quiet=quiet) as progress:
         report = ingest(notes_dir, project=project, codebook=codebook, path_attrs=path_attrs,
                         max_bytes=int(max_size * 1e6), prune=prune, jobs=jobs, model=model, pii=pii,
-                        progress=progress)
+                        progress=progress, learned=not rules_only)
     render_ingest_report(report)
     raise typer.Exit(report.exit_code)
 
@@ -67,12 +69,13 @@ def code_command(
                                         "change can affect.")] = False,
     jobs: JobsOption = default_jobs(),
     model: ModelOption = None,
+    rules_only: RulesOnlyOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Re-code the stored notes with the current codebook (only what changed, unless --force)."""
     with progress_bar("code", "notes", quiet=quiet) as progress:
         report = code_project(project=project, codebook=codebook, force=force, jobs=jobs, model=model,
-                              progress=progress)
+                              progress=progress, learned=not rules_only)
     render_code_report(report)
 
 

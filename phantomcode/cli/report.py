@@ -36,6 +36,9 @@ MeasureOption = Annotated[Optional[str], typer.Option(
 StatusOption = Annotated[Optional[str], typer.Option(
     "--status", help="accepted: count only codings accepted in review (default: every coding not rejected).",
     show_default=False)]
+SourceOption = Annotated[Optional[str], typer.Option(
+    "--source", help="rules, learned or all (the default): count codings from the rules, from the learned "
+    "model, or both.", show_default=False)]
 FormatOption = Annotated[Optional[str], typer.Option(
     "--format", "-f", help="table, csv, json, xlsx, md, html or png (default: from --out's suffix, else table).",
     show_default=False)]
@@ -51,20 +54,21 @@ def report_command(ctx: typer.Context, by: ByOption = None, codes: CodesOption =
                    quotes: Annotated[Optional[int], typer.Option(
                        "--quotes", min=0, help="Exemplar quotes per cell (default: 3 for html and xlsx, "
                        "else 0).", show_default=False)] = None,
-                   status: StatusOption = None, fmt: FormatOption = None, out_file: OutOption = None,
-                   wide: WideOption = False, project: ProjectOption = None, codebook: CodebookOption = None) -> None:
+                   status: StatusOption = None, source: SourceOption = None, fmt: FormatOption = None,
+                   out_file: OutOption = None, wide: WideOption = False, project: ProjectOption = None,
+                   codebook: CodebookOption = None) -> None:
     """Coded matrices: for each city (or --by group) every code's documents, share of the group's N and
     coded segments, then the code x group matrix; as a table, csv, json, xlsx, md, html or png."""
     if ctx.invoked_subcommand is not None:  # options given before the sub-command apply to it
         if by or quotes is not None:
             raise UsageError(f"--by and --quotes do not apply to 'report {ctx.invoked_subcommand}'")
         ctx.obj = {"codes": codes, "group": group, "where": where, "measure": measure, "status": status, "fmt": fmt,
-                   "out_file": out_file, "wide": wide, "project": project, "codebook": codebook}
+                   "out_file": out_file, "wide": wide, "project": project, "codebook": codebook, "source": source}
         return
     fmt = format_for(fmt, out_file)
     check_options(fmt, wide=wide, quotes=quotes)
     report = build_report(Project(project), by=by or ["city"], measure=measure or "documents", codes=codes, group=group,
-                          where=parse_where(where or []), status=status, codebook=codebook,
+                          where=parse_where(where or []), status=status, codebook=codebook, source=source,
                           quotes=DEFAULT_QUOTES.get(fmt, 0) if quotes is None else quotes)
     _emit(report, fmt, out_file, wide)
 
@@ -72,17 +76,18 @@ def report_command(ctx: typer.Context, by: ByOption = None, codes: CodesOption =
 @app.command("cooccurrence")
 def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: GroupOption = None,
                          where: WhereOption = None, measure: MeasureOption = None, status: StatusOption = None,
-                         fmt: FormatOption = None, out_file: OutOption = None, wide: WideOption = False,
+                         source: SourceOption = None, fmt: FormatOption = None, out_file: OutOption = None, wide: WideOption = False,
                          project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Code x code: documents and segments where both codes are counted; the diagonal is each code's total."""
     given = {name: value or (ctx.obj or {}).get(name) for name, value in dict(
-        codes=codes, group=group, where=where, measure=measure, status=status, fmt=fmt, out_file=out_file,
+        codes=codes, group=group, where=where, measure=measure, status=status, source=source, fmt=fmt,
+        out_file=out_file,
         wide=wide, project=project, codebook=codebook).items()}
     fmt = format_for(given["fmt"], given["out_file"])
     check_options(fmt, wide=bool(given["wide"]))
     report = build_cooccurrence(Project(given["project"]), measure=given["measure"] or "documents",
                                 codes=given["codes"], group=given["group"], where=parse_where(given["where"] or []),
-                                status=given["status"], codebook=given["codebook"])
+                                status=given["status"], codebook=given["codebook"], source=given["source"])
     _emit(report, fmt, given["out_file"], bool(given["wide"]))
 
 

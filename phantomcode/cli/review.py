@@ -39,6 +39,9 @@ def export_command(
                                                   show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the random draw (to repeat it).",
                                                 show_default=False)] = None,
+    suggest: Annotated[Optional[int], typer.Option("--suggest", min=1, help="The N sentences whose review would "
+                                                   "teach the learned model most, a row per candidate code.",
+                                                   show_default=False)] = None,
     pending: Annotated[bool, typer.Option("--pending", help="Only codings without a decision yet.")] = False,
     include_flagged: Annotated[bool, typer.Option("--include-flagged", help="Also negated and hypothetical "
                                                   "codings.")] = False,
@@ -49,7 +52,7 @@ def export_command(
     with empty decision, correct_code and note columns to fill in."""
     result = export_review(project=project, out=out_file, fmt=fmt, codes=split_codes(code),
                            where=parse_where(where or []), sample=sample, seed=seed, pending=pending,
-                           include_flagged=include_flagged, codebook=codebook)
+                           include_flagged=include_flagged, codebook=codebook, suggest=suggest)
     drawn = (f" ({result.segments} of {result.segments_available} segments drawn with --seed {result.seed})"
              if result.seed is not None else f" in {result.segments} segments")
     err.print(f"wrote {result.rows} codings{drawn} to {escape(result.out if result.out != '-' else 'stdout')}")

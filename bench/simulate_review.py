@@ -1,0 +1,182 @@
+"""Simulate the review loop on a labelled corpus: rules alone, model alone, combined, then
+combined after rounds of suggested review answered from the gold labels.
+
+    python bench/simulate_review.py --notes DIR --gold GOLD.csv [--rounds 2 --share 0.15 --seed 0]
+                                    [--json OUT.json]
+
+1. ingest DIR into a fresh project (the project's default model: codebook examples, and for the
+   bundled codebook its dev gold set) and score, sentence by sentence against GOLD.csv with
+   phantomcode's own ``evaluate``: the rules alone, the learned model alone, and both combined;
+2. each round: ``review export --suggest N`` with N = share x the gold sentences, every row
+   answered from the gold labels (accept a code the gold gives the sentence, reject one it does
+   not, add the gold codes no row proposed), ``review import``, ``train``, ``code``;
+3. score the combined coding again on the gold sentences no round reviewed.
+
+Macro averages are over the codes with at least one gold sentence in the scored set. Prints a
+table and writes everything as JSON. Never tune anything on the data you report with this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from phantomcode import code_project, export_review, import_review, ingest, train  # noqa: E402
+from phantomcode.evaluate import GoldUnit, evaluate, read_gold  # noqa: E402
+from phantomcode.store import Store  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--notes", required=True, type=Path)
+    parser.add_argument("--gold", required=True, type=Path)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--share", type=float, default=0.15)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--codebook", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="write the results here (default: stdout only)")
+    parser.add_argument("--jobs", type=int, default=1)
+    args = parser.parse_args(argv)
+    results = simulate(args.notes, args.gold, rounds=args.rounds, share=args.share, seed=args.seed,
+                       codebook=args.codebook, jobs=args.jobs)
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def simulate(notes: Path, gold: Path, *, rounds: int, share: float, seed: int, codebook: Path | None,
+             jobs: int) -> dict:
+    units = [u for u in read_gold(gold) if u.sentence]
+    codes = sorted(set().union(*(u.codes for u in units)))
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "simulation.db"
+        ingest(notes, project=project, codebook=codebook, jobs=jobs)
+        results: dict = {"notes": str(notes), "gold": str(gold), "gold_sentences": len(units), "rounds": rounds,
+                         "share": share, "seed": seed, "codes": codes, "stages": {}}
+        for name in ("rules", "model", "combined"):
+            results["stages"][f"{name} (no review)"] = scores(gold, project, codes, name)
+        reviewed: set[tuple[str, str]] = set()
+        per_round = math.ceil(share * len(units))
+        for number in range(1, rounds + 1):
+            sheet = Path(tmp) / f"round{number}.csv"
+            export_review(project=project, out=sheet, suggest=per_round, seed=seed + number, codebook=codebook)
+            answered = answer_sheet(sheet, units, project)
+            reviewed |= answered
+            import_review(sheet, project=project, reviewer="simulation", codebook=codebook)
+            model = train(project, seed=seed, codebook=codebook)
+            code_project(project=project, codebook=codebook, jobs=jobs)
+            unreviewed = Path(tmp) / f"unreviewed{number}.csv"
+            kept = write_gold(unreviewed, [u for u in units if (u.note_id, u.sentence) not in reviewed])
+            results["stages"][f"combined after round {number} (unreviewed)"] = {
+                **scores(unreviewed, project, codes, "combined"), "reviewed_sentences": len(reviewed),
+                "scored_sentences": kept, "model_hash": model.model_hash,
+                "needs_more": model.needing_more}
+    return results
+
+
+def scores(gold: Path, project: Path, codes: list[str], predictions: str) -> dict:
+    """Macro and per-code figures, the macro over the codes with gold sentences in ``gold``."""
+    evaluation = evaluate(gold, project=project, codes=codes, predictions=predictions)
+    present = [m for m in evaluation.metrics.per_code if m.support > 0]
+    macro = {key: sum(getattr(m, key) for m in present) / len(present) if present else 0.0
+             for key in ("precision", "recall", "f1")}
+    return {"macro_f1": round(macro["f1"], 4), "macro_precision": round(macro["precision"], 4),
+            "macro_recall": round(macro["recall"], 4), "micro_f1": round(evaluation.metrics.micro.f1, 4),
+            "sentences": evaluation.metrics.units, "problems": len(evaluation.problems),
+            "per_code": {m.code: {"support": m.support, "precision": round(m.precision, 4),
+                                  "recall": round(m.recall, 4), "f1": round(m.f1, 4), "fp": m.fp}
+                         for m in evaluation.metrics.per_code}}
+
+
+def answer_sheet(sheet: Path, units: list[GoldUnit], project: Path) -> set[tuple[str, str]]:
+    """Fill in the sheet's decisions from the gold labels; the gold sentences it covered."""
+    with sheet.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return set()
+    with Store.open(project, readonly=True) as store:
+        texts = store.document_texts({row["doc_id"] for row in rows})
+    by_note: dict[str, list[GoldUnit]] = defaultdict(list)
+    for unit in units:
+        by_note[unit.note_id].append(unit)
+    covered: set[tuple[str, str]] = set()
+    added: list[dict] = []
+    for (doc_id, start, end), group in _by_unit(rows).items():
+        overlapping = _gold_in(texts.get(doc_id, ""), by_note.get(doc_id, []), start, end)
+        if not overlapping:
+            continue  # a sentence the gold does not label: left undecided
+        covered |= {(u.note_id, u.sentence) for u in overlapping}
+        truth = set().union(*(u.codes for u in overlapping))
+        for row in group:
+            row["decision"] = "accept" if row["code"] in truth else "reject"
+        for code in sorted(truth - {row["code"] for row in group}):
+            added.append({**group[0], "code": code, "decision": "add", "correct_code": "", "note": ""})
+    with sheet.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows + added)
+    return covered
+
+
+def _by_unit(rows: list[dict]) -> dict[tuple[str, int, int], list[dict]]:
+    grouped: dict[tuple[str, int, int], list[dict]] = defaultdict(list)
+    for row in rows:
+        grouped[(row["doc_id"], int(row["start"]), int(row["end"]))].append(row)
+    return grouped
+
+
+def _gold_in(text: str, units: list[GoldUnit], start: int, end: int) -> list[GoldUnit]:
+    """The gold sentences of a note that overlap ``text[start:end]``."""
+    found, cursor = [], 0
+    for unit in units:
+        position = text.find(unit.sentence, cursor)
+        if position < 0:
+            position = text.find(unit.sentence)
+        if position < 0:
+            continue
+        cursor = position + len(unit.sentence)
+        if position < end and position + len(unit.sentence) > start:
+            found.append(unit)
+    return found
+
+
+def write_gold(path: Path, units: list[GoldUnit]) -> int:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["note_id", "sentence", "codes"])
+        for unit in units:
+            writer.writerow([unit.note_id, unit.sentence, ";".join(sorted(unit.codes))])
+    return len(units)
+
+
+def print_table(results: dict) -> None:
+    print(f"{results['gold_sentences']} gold sentences; {results['rounds']} rounds of {results['share']:.0%}; "
+          f"seed {results['seed']}")
+    print(f"{'stage':45} {'macro-F1':>8} {'P':>6} {'R':>6} {'micro-F1':>8} {'sentences':>9}")
+    for stage, figures in results["stages"].items():
+        print(f"{stage:45} {figures['macro_f1']:8.3f} {figures['macro_precision']:6.3f} "
+              f"{figures['macro_recall']:6.3f} {figures['micro_f1']:8.3f} {figures['sentences']:9d}")
+    print()
+    stages = list(results["stages"])
+    print(f"{'code':20} {'support':>7} " + " ".join(f"{s[:14]:>14}" for s in stages) + "   (P/R/F1)")
+    for code in results["codes"]:
+        first = results["stages"][stages[0]]["per_code"][code]
+        cells = []
+        for stage in stages:
+            m = results["stages"][stage]["per_code"][code]
+            cells.append(f"{m['precision']:.2f}/{m['recall']:.2f}/{m['f1']:.2f}")
+        print(f"{code:20} {first['support']:7d} " + " ".join(f"{c:>14}" for c in cells))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Rules and model together: the model's codings join the rules' where the rules said nothing.
+
+For each unit (sentence or paragraph) of a chunk of documents, the model's probability per code
+is computed in one matrix product. A code is added as a ``learned`` coding when its probability
+reaches the code's threshold and the rules have no coding of that code in the unit: a rule
+coding, even one flagged as negated or hypothetical, is the rules' judgement and stands (so
+"the school did not ask for any documents" never becomes ``paperwork`` through the model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy
+
+from .features import rows_of_sentences
+from .learned import SCORE_FLOOR
+from .records import LEARNED, CodedDocument, Coding, Segment, UnitScores, UnitWords
+
+if TYPE_CHECKING:
+    from phantomcode.codebook import Codebook
+
+    from .learned import LearnedModel
+
+LEARNED_RULE = "learned"
+
+
+def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument], words: Sequence[UnitWords | None],
+                        texts: Sequence[str], codebook: Codebook) -> list[CodedDocument]:
+    """The documents with the model's codings added and its probabilities kept (see module doc)."""
+    spans = [span for unit_words in words for span in (unit_words.spans if unit_words else [])]
+    if not spans:
+        return list(documents)
+    owner = [d for d, unit_words in enumerate(words) for _ in (unit_words.spans if unit_words else [])]
+    arrays = [array for unit_words in words for array in (unit_words.words if unit_words else [])]
+    matrix = model.featurizer.matrix(rows_of_sentences(arrays, owner))
+    usable = numpy.array([code in codebook.code_ids() for code in model.codes])
+    probabilities = model.probabilities(matrix) * usable
+    chosen = probabilities >= model.thresholds
+    ruled = [_rule_codes(document) for document in documents]
+    added: list[tuple[int, int, float]] = []  # (unit, code index, probability)
+    for unit, k in zip(*numpy.nonzero(chosen)):
+        unit, k = int(unit), int(k)
+        if model.codes[k] not in ruled[owner[unit]].get(spans[unit], ()):
+            added.append((unit, k, float(probabilities[unit, k])))
+    explanations = model.explain(matrix[[u for u, _, _ in added]] if added else matrix[:0],
+                                 [texts[owner[u]][slice(*spans[u])] for u, _, _ in added], [k for _, k, _ in added])
+    learned: dict[int, dict[tuple[int, int], list[Coding]]] = {}
+    for (unit, k, probability), explanation in zip(added, explanations):
+        start, end = spans[unit]
+        coding = Coding(model.codes[k], LEARNED_RULE, start, end, (), False, False, None, source=LEARNED,
+                        probability=round(probability, 4), model_hash=model.content_hash, explanation=explanation)
+        learned.setdefault(owner[unit], {}).setdefault((start, end), []).append(coding)
+    scores: dict[int, list[UnitScores]] = {}
+    for unit in numpy.flatnonzero(probabilities.max(axis=1) >= SCORE_FLOOR).tolist():
+        row = probabilities[unit]
+        kept = tuple((model.codes[k], round(float(row[k]), 4)) for k in numpy.argsort(-row, kind="stable")
+                     if row[k] >= SCORE_FLOOR)
+        scores.setdefault(owner[unit], []).append(UnitScores(*spans[unit], kept))
+    return [_with_learned(document, learned.get(d, {}), tuple(scores.get(d, ())), codebook.unit)
+            for d, document in enumerate(documents)]
+
+
+def _rule_codes(document: CodedDocument) -> dict[tuple[int, int], set[str]]:
+    """Codes the rules gave each unit, flagged ones included (they veto the model)."""
+    return {(segment.start, segment.end): {coding.code for coding in segment.codings} for segment in document}
+
+
+def _with_learned(document: CodedDocument, learned: dict[tuple[int, int], list[Coding]],
+                  scores: tuple[UnitScores, ...], unit: str) -> CodedDocument:
+    segments = []
+    for segment in document.segments:
+        extra = learned.pop((segment.start, segment.end), None)
+        segments.append(dataclasses.replace(segment, codings=segment.codings + tuple(extra)) if extra else segment)
+    for (start, end), codings in learned.items():
+        segments.append(Segment(start, end, unit, document.sector, document.sector_source, tuple(codings)))
+    segments.sort(key=lambda segment: (segment.start, segment.end))
+    return dataclasses.replace(document, segments=tuple(segments), scores=scores)

@@ -1,0 +1,309 @@
+"""The learned layer: one logistic regression per code over hashed n-grams, beside the rules.
+
+Rules keep their codings. The model adds a coding where its probability reaches the code's
+threshold and the rules did not code that unit with that code at all (a rule hit flagged as
+negated or hypothetical vetoes the model too). Every learned coding carries its probability, the
+model's content hash and an explanation: the labelled sentences most like it, with their codes,
+and the n-grams of the sentence that weighed most for the code.
+
+Thresholds are set per code from cross-validated probabilities: the lowest threshold whose
+out-of-fold precision reaches ``target_precision``, so a scholar can quote the precision the
+model was held to. Training is deterministic: the same labels and parameters give the same
+weights and the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy
+
+from .features import _MIX2, BITS, SALTS, Featurizer, FeatureWeights, _hash, rows_of_sentences, words_of_texts
+
+MIN_POSITIVES = 3  # fewer positive labels: the code is left to the rules
+NEEDS_MORE = 15  # fewer positives than this, or a cross-validated precision under target: ask for more
+SCORE_FLOOR = 0.1  # probabilities kept for review suggestions
+
+
+@dataclass(frozen=True)
+class LabelledSentence:
+    """A sentence whose codes a person decided: ``positives`` apply, ``negatives`` do not; any
+    other code is unknown for it. ``context``: the neighbouring sentences, if known."""
+
+    text: str
+    positives: frozenset[str]
+    negatives: frozenset[str]
+    source: str  # "example", "gold", "review"
+    context: str = ""
+
+
+@dataclass(frozen=True)
+class CodeFit:
+    """How the model for one code was trained and how well it did in cross-validation."""
+
+    code: str
+    positives: int
+    negatives: int
+    precision: float
+    recall: float
+    f1: float
+    threshold: float
+    needs_more: bool
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    text: str
+    codes: tuple[str, ...]
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why the model coded a unit: the most similar labelled sentences, the n-grams that weighed most."""
+
+    neighbours: tuple[Neighbour, ...]
+    ngrams: tuple[tuple[str, float], ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"neighbours": [asdict(n) for n in self.neighbours],
+                           "ngrams": [{"ngram": g, "weight": w} for g, w in self.ngrams]}, ensure_ascii=False)
+
+    def summary(self) -> str:
+        """One line: 'like "..." (paperwork); words: lease, stamped'."""
+        like = "; ".join(f"like {n.text[:60]!r} ({', '.join(n.codes) or 'no code'})" for n in self.neighbours[:2])
+        words = ", ".join(g for g, _ in self.ngrams[:3])
+        return f"{like}; words: {words}" if words else like
+
+
+@dataclass(frozen=True)
+class Parameters:
+    c: float = 4.0
+    folds: int = 5
+    target_precision: float = 0.8
+    min_threshold: float = 0.35
+    weights: FeatureWeights = FeatureWeights()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"c": self.c, "folds": self.folds, "target_precision": self.target_precision,
+                "min_threshold": self.min_threshold, "features": asdict(self.weights), "bits": BITS}
+
+
+@dataclass
+class LearnedModel:
+    """Weights per code plus the labelled sentences, kept for explanations."""
+
+    codes: tuple[str, ...]
+    coef: Any  # numpy float32, 2**BITS x len(codes)
+    intercept: Any  # numpy float64, len(codes)
+    thresholds: Any  # numpy float64, len(codes)
+    training: tuple[LabelledSentence, ...]
+    fits: tuple[CodeFit, ...]
+    parameters: Parameters
+    content_hash: str = ""
+    _train_matrix: Any = field(default=None, repr=False)
+    _featurizer: Featurizer | None = field(default=None, repr=False)
+
+    # -- scoring -------------------------------------------------------------------------------
+    @property
+    def featurizer(self) -> Featurizer:
+        if self._featurizer is None:
+            from .layout import _blank_pipeline
+
+            self._featurizer = Featurizer(_blank_pipeline().vocab.strings, self.parameters.weights)
+        return self._featurizer
+
+    def probabilities(self, matrix: Any) -> Any:
+        """units x codes probabilities."""
+        logits = numpy.asarray(matrix @ self.coef, dtype=numpy.float64) + self.intercept
+        return 1.0 / (1.0 + numpy.exp(-logits))
+
+    def score_texts(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> Any:
+        return self.probabilities(_matrix(self.featurizer, texts, contexts))
+
+    def train_matrix(self) -> Any:
+        if self._train_matrix is None:
+            self._train_matrix = _matrix(self.featurizer, [s.text for s in self.training],
+                                         [s.context for s in self.training])
+        return self._train_matrix
+
+    # -- explanations ---------------------------------------------------------------------------
+    def explain(self, rows: Any, texts: Sequence[str], code_indexes: Sequence[int], *, neighbours: int = 3
+                ) -> list[Explanation]:
+        """An explanation per unit (``rows``: its feature rows; ``texts``; the code of each)."""
+        if not len(texts):
+            return []
+        similar = (rows @ self.train_matrix().T).toarray()
+        explanations = []
+        for index, (text, k) in enumerate(zip(texts, code_indexes)):
+            order = numpy.argsort(-similar[index], kind="stable")[:neighbours]
+            near = tuple(Neighbour(self.training[j].text, tuple(sorted(self.training[j].positives)),
+                                   round(float(similar[index, j]), 3)) for j in order if similar[index, j] > 0)
+            explanations.append(Explanation(near, self._ngrams(text, k)))
+        return explanations
+
+    def _ngrams(self, text: str, k: int, top: int = 3) -> tuple[tuple[str, float], ...]:
+        """The sentence's own words and word pairs whose weights for code ``k`` are largest."""
+        words = [w for w in re.findall(r"\w+", text.lower())]
+        weights: dict[str, float] = {}
+        for word in words:
+            name, column, _ = self.featurizer.feature_names(word)[0]  # the word itself
+            weights[name] = float(self.coef[column, k])
+        strings = self.featurizer.strings
+        for first, second in zip(words, words[1:]):
+            ids = numpy.array([strings.add(first)], dtype=numpy.uint64)
+            with numpy.errstate(over="ignore"):
+                pair = ids * _MIX2 + numpy.array([strings.add(second)], dtype=numpy.uint64)
+            weights[f"{first} {second}"] = float(self.coef[int(_hash(pair, SALTS["bigram"])[0]), k])
+        best = sorted(((w, name) for name, w in weights.items() if w > 0), key=lambda item: (-item[0], item[1]))
+        return tuple((name, round(w, 3)) for w, name in best[:top])
+
+    # -- persistence ----------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        numpy.savez_compressed(buffer, coef=self.coef, intercept=self.intercept, thresholds=self.thresholds)
+        meta = json.dumps(self._metadata(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        return len(meta).to_bytes(8, "little") + meta + buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LearnedModel:
+        size = int.from_bytes(data[:8], "little")
+        meta = json.loads(data[8:8 + size])
+        arrays = numpy.load(io.BytesIO(data[8 + size:]))
+        params = meta["parameters"]
+        parameters = Parameters(params["c"], params["folds"], params["target_precision"], params["min_threshold"],
+                                FeatureWeights(**params["features"]))
+        training = tuple(LabelledSentence(s["text"], frozenset(s["positives"]), frozenset(s["negatives"]),
+                                          s["source"], s["context"]) for s in meta["training"])
+        fits = tuple(CodeFit(**f) for f in meta["fits"])
+        return cls(tuple(meta["codes"]), arrays["coef"], arrays["intercept"], arrays["thresholds"], training, fits,
+                   parameters, meta["hash"])
+
+    def _metadata(self) -> dict[str, Any]:
+        return {"codes": list(self.codes), "parameters": self.parameters.as_dict(), "hash": self.content_hash,
+                "training": [{"text": s.text, "positives": sorted(s.positives), "negatives": sorted(s.negatives),
+                              "source": s.source, "context": s.context} for s in self.training],
+                "fits": [asdict(f) for f in self.fits]}
+
+
+def _matrix(featurizer: Featurizer, texts: Sequence[str], contexts: Sequence[str] | None) -> Any:
+    """Feature rows of standalone sentences, the words of their ``contexts`` as context features."""
+    from sklearn.preprocessing import normalize
+
+    words = words_of_texts(texts)
+    matrix = featurizer.matrix(rows_of_sentences(words, range(len(words))), normalise=False)
+    if contexts is not None and any(contexts) and featurizer.weights.context:
+        context_words = words_of_texts(contexts)
+        lowers = numpy.concatenate(context_words) if context_words else numpy.zeros(0, dtype=numpy.uint64)
+        row = numpy.repeat(numpy.arange(len(texts)), [len(w) for w in context_words])
+        matrix = matrix + _context_matrix(lowers.astype(numpy.uint64), row, len(texts), featurizer.weights.context)
+    return normalize(matrix.tocsr(), copy=False) if len(texts) else matrix.tocsr()
+
+
+def _context_matrix(lowers: Any, row: Any, count: int, weight: float) -> Any:
+    from scipy.sparse import csr_matrix
+
+    matrix = csr_matrix((numpy.full(len(lowers), weight, dtype=numpy.float32),
+                         (row, _hash(lowers, SALTS["context"]))), shape=(count, 2 ** BITS))
+    matrix.sum_duplicates()
+    numpy.sqrt(matrix.data, out=matrix.data)
+    return matrix
+
+
+# -- training --------------------------------------------------------------------------------------
+def fit(sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: int = 0,
+        parameters: Parameters = Parameters()) -> LearnedModel:
+    """Train one classifier per code on the sentences whose label for it is known, with
+    cross-validated figures and a threshold per code; deterministic for a given ``seed``."""
+    sentences = tuple(sentences)
+    featurizer = Featurizer(_strings(), parameters.weights)
+    matrix = _matrix(featurizer, [s.text for s in sentences], [s.context for s in sentences])
+    coef = numpy.zeros((2 ** BITS, len(codes)), dtype=numpy.float32)
+    intercept = numpy.full(len(codes), -20.0)
+    thresholds = numpy.full(len(codes), 1.01)
+    fits = []
+    for k, code in enumerate(codes):
+        known = [i for i, s in enumerate(sentences) if code in s.positives or code in s.negatives]
+        labels = numpy.array([code in sentences[i].positives for i in known], dtype=int)
+        positives, negatives = int(labels.sum()), int(len(labels) - labels.sum())
+        if positives < MIN_POSITIVES or negatives < MIN_POSITIVES:
+            fits.append(CodeFit(code, positives, negatives, 0.0, 0.0, 0.0, 1.01, True))
+            continue
+        x = matrix[known]
+        out_of_fold = _cross_validate(x, labels, parameters, seed)
+        threshold = _threshold(out_of_fold, labels, parameters)
+        precision, recall, f1 = _scores(out_of_fold >= threshold, labels)
+        model = _classifier(parameters, seed).fit(x, labels)
+        coef[:, k] = model.coef_[0].astype(numpy.float32)
+        intercept[k] = float(model.intercept_[0])
+        thresholds[k] = threshold
+        fits.append(CodeFit(code, positives, negatives, round(precision, 4), round(recall, 4), round(f1, 4),
+                            round(float(threshold), 4),
+                            positives < NEEDS_MORE or precision < parameters.target_precision))
+    model = LearnedModel(tuple(codes), coef, intercept, thresholds, sentences, tuple(fits), parameters)
+    model.content_hash = _content_hash(model)
+    model._train_matrix, model._featurizer = matrix, featurizer
+    return model
+
+
+def _strings() -> Any:
+    from .layout import _blank_pipeline
+
+    return _blank_pipeline().vocab.strings
+
+
+def _classifier(parameters: Parameters, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=parameters.c, solver="liblinear", dual=True, class_weight="balanced",
+                              random_state=seed, max_iter=1000)
+
+
+def _cross_validate(x: Any, labels: Any, parameters: Parameters, seed: int) -> Any:
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = min(parameters.folds, int(labels.sum()), int(len(labels) - labels.sum()))
+    out = numpy.zeros(len(labels))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(numpy.zeros(len(labels)), labels):
+        out[test] = _classifier(parameters, seed).fit(x[train], labels[train]).predict_proba(x[test])[:, 1]
+    return out
+
+
+def _threshold(probabilities: Any, labels: Any, parameters: Parameters) -> float:
+    """The lowest threshold (at least ``min_threshold``) whose out-of-fold precision reaches the
+    target; above every probability (nothing coded) when none does."""
+    best = 1.01
+    for threshold in sorted(set(numpy.round(probabilities[labels == 1], 4).tolist()), reverse=True):
+        if threshold < parameters.min_threshold:
+            break
+        precision, _, _ = _scores(probabilities >= threshold, labels)
+        if precision >= parameters.target_precision:
+            best = threshold
+    return best
+
+
+def _scores(predicted: Any, labels: Any) -> tuple[float, float, float]:
+    tp = int((predicted & (labels == 1)).sum())
+    fp = int((predicted & (labels == 0)).sum())
+    fn = int((~predicted & (labels == 1)).sum())
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def _content_hash(model: LearnedModel) -> str:
+    """sha256 of what the model is: parameters, codes, labelled sentences, weights and thresholds."""
+    digest = hashlib.sha256()
+    meta = model._metadata()
+    meta.pop("hash")
+    digest.update(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    for array in (model.coef, numpy.round(model.intercept, 6), numpy.round(model.thresholds, 6)):
+        digest.update(numpy.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,212 @@
+"""Train the learned layer from every label a project has, and find the model to code with.
+
+Labels, later ones overriding earlier ones for the same sentence:
+
+1. the codebook's examples: a positive example has its code, a negative one does not (other
+   codes are unknown for them);
+2. for the bundled codebook, the bundled dev gold set (``sample_data/gold.csv``, shipped as
+   package data), every code decided for each sentence;
+3. ``gold`` files given to :func:`train` (``note_id,sentence,codes``, as for ``evaluate``);
+4. review decisions: the codes accepted, added or given as ``correct_code`` apply to the unit; the
+   codes rejected do not, and neither does any other code of the codebook: a reviewer who saw the
+   sentence and added nothing has said that nothing else applies. Rejecting every row of a
+   sentence therefore teaches that it has none of those codes.
+
+The model is stored in the project's ``models`` table with its content hash, the labels used per
+code, the parameters, library versions and cross-validated figures. A project without a trained
+model codes with a default model trained from 1 and 2, made on first use and stored too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .codebook import Codebook, choose_codebook, default_codebook_path, load_codebook
+from .store import ModelRecord, Store
+
+if TYPE_CHECKING:
+    from .coding.learned import LabelledSentence, LearnedModel
+
+__all__ = ["CodeFigures", "TrainReport", "bundled_gold_path", "learned_model_for", "train"]
+
+TRAINED = "trained"
+DEFAULT = "default"
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class CodeFigures:
+    """Cross-validated figures of one code's classifier, and whether it needs more labels."""
+
+    code: str
+    positives: int
+    negatives: int
+    precision: float
+    recall: float
+    f1: float
+    threshold: float
+    needs_more_examples: bool
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What :func:`train` fitted: the model's content hash and its figures per code."""
+
+    project: str
+    model_hash: str
+    sentences: int
+    sources: dict[str, int]  # labelled sentences per source: example, gold, review
+    codes: tuple[CodeFigures, ...]
+
+    @property
+    def needing_more(self) -> list[str]:
+        return [figures.code for figures in self.codes if figures.needs_more_examples]
+
+
+def bundled_gold_path() -> Path:
+    """The dev gold set shipped with the bundled codebook."""
+    return Path(__file__).parent / "data" / "deflection_gold.csv"
+
+
+def train(project: str | Path | None = None, *, gold: Sequence[str | Path] = (), seed: int = 0,
+          codebook: str | Path | Codebook | None = None) -> TrainReport:
+    """Fit the learned layer from the project's labels (and ``gold`` files), store it as the
+    project's latest model and return its cross-validated figures. Deterministic: the same
+    labels and ``seed`` give the same model hash."""
+    from .coding.learned import fit
+
+    with Store.open(project, must_exist=True) as store, store.writer():
+        book = choose_codebook(codebook, remembered=store.last_codebook_path())
+        sentences = labelled_sentences(book, gold=gold, reviews=store.reviewed_units())
+        model = fit(sentences, book.code_ids(), seed=seed)
+        store.save_model(_record(model, TRAINED, book))
+        project_path = str(store.path)
+    sources: dict[str, int] = {}
+    for sentence in sentences:
+        sources[sentence.source] = sources.get(sentence.source, 0) + 1
+    return TrainReport(project_path, model.content_hash, len(sentences), sources, _figures(model))
+
+
+def learned_model_for(store: Store, book: Codebook, *, seed: int = 0) -> LearnedModel:
+    """The model to code with: the project's latest trained one, else its default model for this
+    codebook (trained from the codebook's examples, and for the bundled codebook its gold set,
+    then stored so the next run reuses it)."""
+    from .coding.learned import LearnedModel, fit
+
+    record = store.latest_model(kind=TRAINED)
+    if record is None:
+        record = store.latest_model(kind=DEFAULT)
+        if record is not None and record.codebook_hash != book.content_hash:
+            record = None
+    if record is not None:
+        return LearnedModel.from_bytes(record.data)
+    model = fit(labelled_sentences(book), book.code_ids(), seed=seed)
+    if not store.readonly:
+        store.save_model(_record(model, DEFAULT, book))
+    return model
+
+
+def labelled_sentences(book: Codebook, *, gold: Sequence[str | Path] = (),
+                       reviews: Sequence[dict[str, Any]] = ()) -> list[LabelledSentence]:
+    """Every labelled sentence, one per distinct text; later sources override earlier ones."""
+    found: dict[str, LabelledSentence] = {}
+    codes = frozenset(book.code_ids())
+    for sentence in _examples(book):
+        found[sentence.text] = sentence
+    gold_files = [*([bundled_gold_path()] if _is_bundled(book) else []), *gold]
+    for path in gold_files:
+        for sentence in _gold_sentences(path, codes):
+            found[sentence.text] = sentence
+    for sentence in _review_sentences(reviews, codes):
+        found[sentence.text] = sentence
+    return list(found.values())
+
+
+def _is_bundled(book: Codebook) -> bool:
+    """The bundled codebook, or a copy of it keeping its name (an edited copy keeps its codes)."""
+    try:
+        bundled = load_codebook(default_codebook_path(), check_patterns=False)
+    except Exception:  # noqa: BLE001 - a broken installation just trains without the bundled gold
+        return False
+    return book.name == bundled.name
+
+
+def _examples(book: Codebook) -> list[LabelledSentence]:
+    from .coding.learned import LabelledSentence
+
+    sentences = []
+    for code in book.codes:
+        sentences += [LabelledSentence(text, frozenset({code.id}), frozenset(), "example")
+                      for text in code.examples.positive]
+        sentences += [LabelledSentence(text, frozenset(), frozenset({code.id}), "example")
+                      for text in code.examples.negative]
+    return sentences
+
+
+def _gold_sentences(path: str | Path, codes: frozenset[str]) -> list[LabelledSentence]:
+    """Gold rows as sentences; the neighbouring rows of the same note are their context."""
+    from .coding.learned import LabelledSentence
+    from .evaluate import read_gold
+
+    units = [unit for unit in read_gold(path) if unit.sentence]
+    sentences = []
+    for index, unit in enumerate(units):
+        neighbours = [units[j].sentence for j in (index - 1, index + 1)
+                      if 0 <= j < len(units) and units[j].note_id == unit.note_id]
+        positives = unit.codes & codes
+        sentences.append(LabelledSentence(unit.sentence, positives, codes - positives, "gold", " ".join(neighbours)))
+    return sentences
+
+
+def _review_sentences(reviews: Sequence[dict[str, Any]], codes: frozenset[str]) -> list[LabelledSentence]:
+    from .coding.learned import LabelledSentence
+
+    units: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for review in reviews:
+        unit = units.setdefault((review["doc_id"], review["start"], review["end"]),
+                                {"text": review["text"], "document": review["document"], "yes": set(), "no": set()})
+        (unit["no"] if review["decision"] == "reject" else unit["yes"]).add(review["code"])
+    sentences = []
+    for (_, start, end), unit in units.items():
+        positives = frozenset(unit["yes"] & codes)
+        context = _neighbours(unit["document"], start, end) if unit["document"][start:end] == unit["text"] else ""
+        sentences.append(LabelledSentence(unit["text"], positives, codes - positives, "review", context))
+    return sentences
+
+
+def _neighbours(text: str, start: int, end: int) -> str:
+    """The sentence before and the sentence after ``text[start:end]``, roughly cut."""
+    before = [part for part in _SENTENCE_END.split(text[max(0, start - 400):start].strip()) if part.strip()]
+    after = [part for part in _SENTENCE_END.split(text[end:end + 400].strip()) if part.strip()]
+    return " ".join([*before[-1:], *after[:1]])
+
+
+def _figures(model: LearnedModel) -> tuple[CodeFigures, ...]:
+    return tuple(CodeFigures(f.code, f.positives, f.negatives, f.precision, f.recall, f.f1, f.threshold, f.needs_more)
+                 for f in model.fits)
+
+
+def _record(model: LearnedModel, kind: str, book: Codebook) -> ModelRecord:
+    from dataclasses import asdict
+
+    labels: dict[str, Any] = {"sentences": len(model.training), "sources": {}}
+    for sentence in model.training:
+        labels["sources"][sentence.source] = labels["sources"].get(sentence.source, 0) + 1
+    labels["per_code"] = {f.code: {"positives": f.positives, "negatives": f.negatives} for f in model.fits}
+    return ModelRecord(model.content_hash, kind, book.content_hash, labels, model.parameters.as_dict(),
+                       _versions(), [asdict(f) for f in model.fits], model.to_bytes())
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import scipy
+    import sklearn
+    import spacy
+
+    return {"phantomcode": __version__, "scikit-learn": sklearn.__version__, "scipy": scipy.__version__,
+            "numpy": numpy.__version__, "spacy": spacy.__version__}
