@@ -22,7 +22,7 @@ from .review import coding_key
 from .store import COUNTED, Store
 
 STATUSES = ("pending", "accepted", "rejected", "flagged")
-SOURCES = ("rules", "human")
+SOURCES = ("rules", "learned", "human")
 MAX_PER_PAGE = 500
 SNIPPET_CHARS = 220
 MISSING = Store.REPORT_MISSING
@@ -34,7 +34,7 @@ _STATUS_SQL = {
     "rejected": "c.status = 'rejected'",
     "flagged": "(c.negated OR c.hypothetical) AND c.status = 'auto'",
 }
-_SOURCE_SQL = {"rules": f"NOT {_HUMAN}", "human": _HUMAN}
+_SOURCE_SQL = {"rules": f"c.source = 'rules' AND NOT {_HUMAN}", "learned": "c.source = 'learned'", "human": _HUMAN}
 
 
 @dataclass(frozen=True)
@@ -215,10 +215,12 @@ def document_view(store: Store, doc_id: str) -> dict[str, Any]:
 
 
 def document_codings(store: Store, doc_id: str) -> list[dict[str, Any]]:
-    """A document's codings in text order, each with its review decision (or None)."""
+    """A document's codings in text order, each with its review decision (or None); ``source`` is
+    ``rules``, ``learned`` (with the model's probability, hash and explanation) or ``human``."""
     rows = store.connection.execute(
         f"SELECT c.start, c.end, c.code, c.rule, c.matched, c.negated, c.hypothetical, c.cue, c.status,"
-        f" {COUNTED} AS counted, r.decision, r.correct_code, r.note, r.reviewer, r.decided_at"
+        f" {COUNTED} AS counted, c.source, c.probability, c.model_hash, c.explanation,"
+        " r.decision, r.correct_code, r.note, r.reviewer, r.decided_at"
         " FROM codings c LEFT JOIN reviews r ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end"
         " AND r.code = c.code WHERE c.doc_id = ? ORDER BY c.start, c.end, c.code", (doc_id,))
     codings = []
@@ -226,7 +228,8 @@ def document_codings(store: Store, doc_id: str) -> list[dict[str, Any]]:
         record = dict(row)
         record["key"] = coding_key(doc_id, row["start"], row["end"], row["code"])
         record["matched"] = json.loads(row["matched"])
-        record["source"] = "human" if row["rule"] == Store.REVIEW_ADD_RULE else "rules"
+        record["source"] = "human" if row["rule"] == Store.REVIEW_ADD_RULE else row["source"]
+        record["explanation"] = json.loads(row["explanation"]) if row["explanation"] else None
         for flag in ("negated", "hypothetical", "counted"):
             record[flag] = bool(record[flag])
         codings.append(record)

@@ -179,6 +179,33 @@ def test_a_decision_while_another_command_writes_says_so_in_the_page(project_fro
     assert decisions(project) == []
 
 
+def test_the_review_queue_by_keyboard_and_retrain(project_from, page) -> None:
+    project = project_from(NOTES)
+    with Server(project) as server:
+        page.goto(server.workspace.url)
+        page.goto(f"{server.base}/queue?n=5")
+        page.wait_for_selector("#item:not([hidden])")
+        counter = page.locator("#counter").inner_text()
+        assert counter.startswith("sentence 1 of ") and "0 judged" in counter
+        first = page.locator("#options li .o-code").first.inner_text()
+        page.keyboard.press("a")
+        page.wait_for_selector("#options li.accept, #counter:has-text('1 judged')")
+        assert "1 judged" in page.locator("#counter").inner_text()
+        judged = decisions(project)
+        assert [d["decision"] for d in judged] in (["accept"], ["add"])
+        page.keyboard.press("u")
+        page.wait_for_selector("#banner.info >> text=Undone")
+        assert decisions(project) == []
+        page.keyboard.press("9")  # a code nobody proposed, from the rest of the codebook
+        chosen = page.locator("#options li.chosen .o-code").inner_text()
+        page.keyboard.press("r")
+        page.wait_for_selector("#options li.reject")
+        assert [(d["decision"]) for d in decisions(project)] == ["reject"] and chosen != first
+        page.click("#retrain")
+        page.wait_for_selector("#figures:not([hidden])")
+        assert page.locator("#train-rows tr").count() >= 10
+
+
 def project_text(project: Path, doc_id: str) -> str:
     from phantomcode.store import Store
 
@@ -186,7 +213,7 @@ def project_text(project: Path, doc_id: str) -> str:
         return store.document_texts([doc_id])[doc_id]
 
 
-def test_screenshots_of_the_overview_and_a_document(tmp_path_factory, page) -> None:
+def test_screenshots_of_the_overview_a_document_and_the_queue(tmp_path_factory, page) -> None:
     from phantomcode import ingest
 
     root = tmp_path_factory.mktemp("sample")
@@ -203,5 +230,8 @@ def test_screenshots_of_the_overview_and_a_document(tmp_path_factory, page) -> N
         assert page.locator("#detail").is_visible()
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
-    for name in ("workspace-overview.png", "workspace-document.png"):
+        page.goto(f"{server.base}/queue?n=20")
+        page.wait_for_selector("#item:not([hidden])")
+        page.screenshot(path=folder / "workspace-queue.png")
+    for name in ("workspace-overview.png", "workspace-document.png", "workspace-queue.png"):
         assert (folder / name).stat().st_size > 20_000

@@ -70,7 +70,7 @@ def document_filter(request: Request, code: str | None, status: str | None, sour
 @router.get("/documents", summary="Documents by filter, one page at a time")
 def list_documents(request: Request, code: Optional[str] = None,
                    status: Optional[str] = Query(None, description="pending, accepted, rejected or flagged"),
-                   source: Optional[str] = Query(None, description="rules or human"),
+                   source: Optional[str] = Query(None, description="rules, learned or human"),
                    q: Optional[str] = Query(None, description="text to find; * matches any characters"),
                    page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE)
                    ) -> dict[str, Any]:

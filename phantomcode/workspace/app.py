@@ -118,12 +118,13 @@ def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the 
     from fastapi.staticfiles import StaticFiles
 
     from ..errors import PhantomcodeError, ProjectBusyError
-    from . import api, pages
+    from . import api, pages, queue
 
     app = FastAPI(title="phantomcode workspace API", version="1", docs_url=None, redoc_url=None,
                   description=api.DESCRIPTION, openapi_url="/openapi.json")
     app.state.workspace = workspace
     app.include_router(api.router)
+    app.include_router(queue.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

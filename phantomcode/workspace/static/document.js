@@ -47,7 +47,8 @@
     $("detail-matched").textContent = coding.matched.map((m) => m.term && m.term !== m.text ? `${m.text} (term: ${m.term})` : m.text).join(" · ") || "—";
     $("detail-flags").textContent = coding.negated ? `negated (cue: ${coding.cue})` :
       coding.hypothetical ? `hypothetical (cue: ${coding.cue})` : coding.cue ? `none (cue ${coding.cue} overruled in review)` : "none";
-    $("detail-source").textContent = coding.source === "human" ? "coded by hand" : "codebook rules";
+    $("detail-source").textContent = {human: "coded by hand", learned: "learned model", rules: "codebook rules"}[coding.source];
+    showModel(coding);
     $("detail-decision").textContent = coding.decision ?
       `${coding.decision}${coding.correct_code ? " → " + coding.correct_code : ""} by ${coding.reviewer}, ${coding.decided_at}` +
       (coding.note ? ` — “${coding.note}”` : "") : "not reviewed yet";
@@ -70,6 +71,28 @@
     const top = item.offsetTop; // the list is positioned, so this is within it
     if (top < list.scrollTop || top + item.offsetHeight > list.scrollTop + list.clientHeight) {
       list.scrollTop = top - list.clientHeight / 3;
+    }
+  }
+
+  // A learned coding's probability, model and reasons: the labelled sentences most like it, the
+  // words that weighed most.
+  function showModel(coding) {
+    document.querySelectorAll("#detail .model-only").forEach((el) => { el.hidden = coding.source !== "learned"; });
+    if (coding.source !== "learned") return;
+    $("detail-model").textContent = `probability ${Number(coding.probability).toFixed(2)} · model ${String(coding.model_hash || "").slice(0, 12)}`;
+    const why = $("detail-why");
+    why.replaceChildren();
+    const explanation = coding.explanation || {neighbours: [], ngrams: []};
+    for (const neighbour of explanation.neighbours) {
+      const line = document.createElement("div");
+      line.className = "neighbour";
+      line.textContent = `like “${neighbour.text}” (${neighbour.codes.join(", ") || "no code"})`;
+      why.append(line);
+    }
+    if (explanation.ngrams.length) {
+      const words = document.createElement("div");
+      words.textContent = "words: " + explanation.ngrams.map((g) => g.ngram).join(", ");
+      why.append(words);
     }
   }
 
