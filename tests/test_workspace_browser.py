@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,15 @@ class Server:
         self.thread.join(timeout=10)
 
 
+@contextmanager
+def opened(page, project: Path, path: str) -> Iterator[Server]:  # type: ignore[no-untyped-def]
+    """The workspace served over ``project``, entered by its printed URL, at ``path``."""
+    with Server(project) as server:
+        page.goto(server.workspace.url)  # the printed URL: token -> cookie -> overview
+        page.goto(server.base + path)
+        yield server
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
@@ -143,9 +153,7 @@ def test_click_a_highlight_accept_it_with_the_keyboard_and_undo(project_from, pa
 
 def test_select_a_passage_and_code_it(project_from, page) -> None:
     project = project_from(NOTES)
-    with Server(project) as server:
-        page.goto(server.workspace.url)
-        page.goto(f"{server.base}/documents/BJ-01")
+    with opened(page, project, "/documents/BJ-01"):
         page.evaluate(SELECT_PASSAGE, PASSAGE)  # it spans several highlighted pieces
         page.locator("#text").dispatch_event("mouseup")
         page.wait_for_selector("#selection:not([hidden])")
@@ -166,10 +174,8 @@ def test_a_decision_while_another_command_writes_says_so_in_the_page(project_fro
     from phantomcode.store import Store
 
     project = project_from(NOTES)
-    with Server(project) as server:
+    with opened(page, project, "/documents/BJ-01") as server:
         server.workspace.lock_timeout = 0.3
-        page.goto(server.workspace.url)
-        page.goto(f"{server.base}/documents/BJ-01")
         page.locator("#text span.hl").first.click()
         with Store.open(project) as writer, writer.writer():  # as a running ingest or code would
             page.keyboard.press("a")
@@ -181,9 +187,7 @@ def test_a_decision_while_another_command_writes_says_so_in_the_page(project_fro
 
 def test_the_review_queue_by_keyboard_and_retrain(project_from, page) -> None:
     project = project_from(NOTES)
-    with Server(project) as server:
-        page.goto(server.workspace.url)
-        page.goto(f"{server.base}/queue?n=5")
+    with opened(page, project, "/queue?n=5"):
         page.wait_for_selector("#item:not([hidden])")
         counter = page.locator("#counter").inner_text()
         assert counter.startswith("sentence 1 of ") and "0 judged" in counter
