@@ -312,7 +312,10 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
         Step("floor2", "floor with `nlp.pipe(n_process=2)`", [*floor, "2"], info=True),
         Step("bound", "bound: ingest's start-up, then read + tokenize on every core; no matching, no store",
              [sys.executable, "-c", BOUND_SCRIPT, str(notes_dir), str(codebook)], info=True),
-        Step("ingest", "`ingest`, cold (new project)",
+        Step("ingest_rules", "`ingest --rules-only`, cold (new project; rules alone, no learned layer)",
+             [*pc, "ingest", str(notes_dir), "--project", str(workdir / "rules_only.db"), "--codebook", str(codebook),
+              "--quiet", "--rules-only", *jobs_args]),
+        Step("ingest", "`ingest`, cold (new project; rules and the learned layer's default model, trained first)",
              [*pc, "ingest", str(notes_dir), *common, "--codebook", str(codebook), "--quiet", *jobs_args]),
         Step("reingest", "`ingest` again, folder unchanged",
              [*pc, "ingest", str(notes_dir), *common, "--codebook", str(codebook), "--quiet", *jobs_args]),
@@ -452,6 +455,13 @@ def judge(main: SizeRun, runs: dict[int, SizeRun], jobs_help: dict[str, bool]) -
     verdicts = [Verdict("cold ingest <= 1.0x the floor (2 cores)",
                         f"{ratio(cold, main.floor):.2f}x ({cold:.1f} s vs {main.floor:.1f} s){margin}",
                         status(ratio(cold, main.floor) <= 1.0))]
+    rules_only = main.step("ingest_rules")
+    if rules_only is not None:
+        learned_ratio = ratio(cold, rules_only.wall)
+        verdicts.append(Verdict("ingest with the learned layer <= 1.5x rules-only ingest (issue 13)",
+                                f"{learned_ratio:.2f}x ({cold:.1f} s vs {rules_only.wall:.1f} s; CPU "
+                                f"{ratio(main.steps['ingest'].cpu, rules_only.cpu):.2f}x)",
+                                status(learned_ratio <= 1.5)))
     for key, limit, text in (("reingest", 0.05, "re-ingest unchanged folder <= 5% of cold ingest"),
                              ("code", 0.50, "re-code after a one-term change <= 50% of cold ingest"),
                              ("report", 0.02, "report <= 2% of cold ingest"),

@@ -33,6 +33,8 @@ class CodeStat:
     segments: int
     documents: int
     terms: tuple[TermStat, ...]   # every term the code lists, zero counts included
+    learned_segments: int = 0  # of ``segments``, those the learned model coded (the rules did not)
+    learned_documents: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,15 @@ def codebook_stats(codebook: Codebook, *, project: str | Path | None = None) -> 
     """Per code and per term: segments and documents it fires on (counted codings only)."""
     with Store.open(project, readonly=True) as store:
         per_code = store.code_counts()
+        learned = store.code_counts(source="learned")
         per_term: dict[tuple[str, str | None], tuple[int, int]] = {
             (code, term): (segments, documents) for code, term, segments, documents in store.term_counts()}
     stats = []
     for code in codebook.codes:
         terms = tuple(TermStat(code.id, term, *per_term.get((code.id, term), (0, 0)))
                       for term in _terms_of(code))
-        stats.append(CodeStat(code.id, code.label, *per_code.get(code.id, (0, 0)), terms))
+        stats.append(CodeStat(code.id, code.label, *per_code.get(code.id, (0, 0)), terms,
+                              *learned.get(code.id, (0, 0))))
     return stats
 
 
@@ -96,6 +100,10 @@ def _code_lines(store: Store, code: str, width: int) -> Iterator[KwicLine]:
         if row["doc_id"] != current:
             current, text = row["doc_id"], store.document_texts([row["doc_id"]])[row["doc_id"]]
         flags = "negated" if row["negated"] else ("hypothetical" if row["hypothetical"] else "")
+        if row["source"] == "learned":  # no matched words: the whole unit, with the model's probability
+            yield _line(row["doc_id"], text, row["start"], row["end"], width, code,
+                        f"learned p={row['probability']:.2f}", flags)
+            continue
         for span in row["matched"]:
             yield _line(row["doc_id"], text, span["start"], span["end"], width, code, row["rule"], flags)
 

@@ -19,7 +19,8 @@ from .store import Store
 
 DOCUMENT_FORMATS = ("jsonl", "csv")
 SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
-                   "status", "segment_sector", "sector_source", "codebook_hash"]
+                   "status", "segment_sector", "sector_source", "codebook_hash", "source", "probability", "model_hash",
+                   "explanation"]
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_STARTS = frozenset(_FORMULA_PREFIXES)  # all one character: ``text[:1] in`` tests them at once
 

@@ -415,6 +415,8 @@ def _describe(coding: dict[str, Any]) -> str:
     """One line of a selection's description: code, rule, matched words and who accepted it."""
     words = " | ".join(m["text"] for m in coding["matched"])
     line = f"{coding['code']}: {coding['rule']}" + (f" ({words})" if words else "")
+    if coding.get("source") == "learned":
+        line += f", coded by the learned model (probability {coding['probability']:.2f})"
     if coding["status"] == "accepted" and coding["reviewer"]:
         line += f", accepted by {coding['reviewer']}"
     return line

@@ -121,11 +121,15 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
         book = choose_codebook(codebook, remembered=store.last_codebook_path())
         _check_codes(store, book, codes)
         filters = _check_where(store, where)
-        rows = store.review_codings(codes=list(codes), where=filters, include_flagged=include_flagged or bool(suggest),
-                                    pending=pending, context=CONTEXT_CHARS + 40)
         if suggest is not None:
             seed = 0 if seed is None else seed
-            rows = _suggested_rows(store, rows, suggest_for_review(store.path, n=suggest, seed=seed))
+            suggestions = suggest_for_review(store.path, n=suggest, seed=seed)
+            rows = store.review_codings(codes=list(codes), where=filters, include_flagged=True, pending=pending,
+                                        context=CONTEXT_CHARS + 40, doc_ids={s.doc_id for s in suggestions})
+            rows = _suggested_rows(store, rows, suggestions)
+        else:
+            rows = store.review_codings(codes=list(codes), where=filters, include_flagged=include_flagged,
+                                        pending=pending, context=CONTEXT_CHARS + 40)
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()
     segments = sorted({(r["doc_id"], r["start"], r["end"]) for r in rows})

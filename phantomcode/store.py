@@ -713,11 +713,13 @@ class Store:
         for row in rows:
             yield row[0], row[1], row[2], json.loads(row[3])
 
-    def unit_codings(self) -> dict[tuple[str, int, int], list[tuple[str, str, bool, bool, str]]]:
-        """(doc_id, start, end) -> [(code, source, negated, hypothetical, status)] of every coding."""
+    def unit_codings(self, doc_ids: Iterable[str]) -> dict[tuple[str, int, int], list[tuple[str, str, bool, bool, str]]]:
+        """(doc_id, start, end) -> [(code, source, negated, hypothetical, status)] of the codings of
+        some documents."""
         found: dict[tuple[str, int, int], list[tuple[str, str, bool, bool, str]]] = {}
         for row in self.connection.execute(
-                "SELECT doc_id, start, end, code, source, negated, hypothetical, status FROM codings"):
+                "SELECT doc_id, start, end, code, source, negated, hypothetical, status FROM codings"
+                " WHERE doc_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(set(doc_ids))),)):
             found.setdefault((row[0], row[1], row[2]), []).append(
                 (row[3], row[4], bool(row[5]), bool(row[6]), row[7]))
         return found
@@ -761,7 +763,7 @@ class Store:
         rows = self.connection.execute(
             "SELECT c.coding_id, c.doc_id, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start) AS text,"
             " c.code, c.rule, c.matched, c.negated, c.hypothetical, c.cue, c.status, s.sector AS segment_sector,"
-            " s.sector_source, c.codebook_hash"
+            " s.sector_source, c.codebook_hash, c.source, c.probability, c.model_hash, c.explanation"
             " FROM codings c JOIN segments s USING (segment_id) JOIN documents d ON d.doc_id = c.doc_id"
             f" {where} ORDER BY c.doc_id, c.start, c.code", params)
         for row in rows:
@@ -785,11 +787,11 @@ class Store:
             " GROUP BY c.code, term ORDER BY c.code, term")
         return [tuple(row) for row in rows]
 
-    def code_counts(self) -> dict[str, tuple[int, int]]:
-        """code -> (segments, documents) over counted codings."""
+    def code_counts(self, *, source: str | None = None) -> dict[str, tuple[int, int]]:
+        """code -> (segments, documents) over counted codings (of one ``source``, if given)."""
         rows = self.connection.execute(
             "SELECT c.code, count(DISTINCT c.segment_id), count(DISTINCT c.doc_id) FROM codings c"
-            f" WHERE {COUNTED} GROUP BY c.code")
+            f" WHERE {self._report_counted(False, source)} GROUP BY c.code")
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def coding_codes(self) -> set[str]:
@@ -944,7 +946,7 @@ class Store:
             "SELECT c.doc_id, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start), c.code, c.rule,"
             " (SELECT group_concat(json_extract(m.value, '$.text'), ' | ') FROM json_each(c.matched) m),"
             f" {flag('c.negated')}, {flag('c.hypothetical')}, c.cue, c.status, s.sector, s.sector_source,"
-            " c.codebook_hash"
+            " c.codebook_hash, c.source, c.probability, c.model_hash, c.explanation"
             " FROM codings c JOIN segments s USING (segment_id) JOIN documents d ON d.doc_id = c.doc_id"
             " ORDER BY c.doc_id, c.start, c.code")
 
@@ -1023,7 +1025,7 @@ class Store:
 
     def review_codings(self, *, codes: Sequence[str] = (), where: dict[str, Sequence[str]] | None = None,
                        include_flagged: bool = False, pending: bool = False,
-                       context: int = 200) -> list[dict[str, Any]]:
+                       context: int = 200, doc_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Codings to review in document order, with up to ``context`` characters either side.
 
         ``where`` filters documents as reports do; ``pending`` keeps codings without a decision;
@@ -1036,6 +1038,9 @@ class Store:
             condition_params.append(json.dumps(list(codes)))
         if not include_flagged:
             conditions.append("c.negated = 0 AND c.hypothetical = 0")
+        if doc_ids is not None:
+            conditions.append("c.doc_id IN (SELECT value FROM json_each(?))")
+            condition_params.append(json.dumps(sorted(set(doc_ids))))
         if pending:
             conditions.append("r.review_id IS NULL")
         where_sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -1211,7 +1216,8 @@ class Store:
         decision's reviewer, time and note."""
         condition = COUNTED if include_unreviewed else f"{COUNTED} AND c.status = 'accepted'"
         rows = self.connection.execute(
-            "SELECT c.doc_id, c.start, c.end, c.code, c.rule, c.matched, c.status, r.reviewer, r.decided_at, r.note"
+            "SELECT c.doc_id, c.start, c.end, c.code, c.rule, c.matched, c.status, c.source, c.probability,"
+            " r.reviewer, r.decided_at, r.note"
             " FROM codings c LEFT JOIN reviews r ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end"
             f" AND r.code = c.code WHERE {condition} ORDER BY c.doc_id, c.start, c.end, c.code")
         return [{**dict(row), "matched": json.loads(row["matched"])} for row in rows]

@@ -36,7 +36,7 @@ class SuggestedCode:
     """One code proposed for a suggested unit."""
 
     code: str
-    probability: float | None  # None: below the stored floor (0.1)
+    probability: float | None  # None: below the stored floor (see phantomcode.coding.learned.SCORE_FLOOR)
     rule_decision: str  # "coded", "negated", "hypothetical", "none"
 
 
@@ -56,10 +56,10 @@ def suggest_for_review(project: str | Path | None = None, *, n: int, seed: int =
         record = store.latest_model()
         thresholds = {fit["code"]: fit["threshold"] for fit in (record.metrics if record else [])}
         reviewed = {(r["doc_id"], r["start"], r["end"]) for r in store.reviewed_units()}
-        codings = store.unit_codings()
         ranked = _ranked(store.unit_scores(), thresholds, reviewed, seed)
         chosen = _spread(ranked, n)
         texts = store.document_texts({doc_id for doc_id, _, _, _ in chosen})
+        codings = store.unit_codings(texts)
     suggestions = []
     for doc_id, start, end, probabilities in sorted(chosen, key=lambda unit: unit[:3]):
         rules = {code: _decision(negated, hypothetical) for code, source, negated, hypothetical, _

@@ -236,3 +236,22 @@ def test_a_project_from_before_the_learned_layer_opens_upgrades_and_codes(
     report = code_project(project=coded, codebook=codebook, jobs=1)
     assert report.recoded == 1  # coded with no model before: the model's codings are added
     assert "learned" in {row["source"] for row in codings(coded)}
+
+
+def test_exports_kwic_and_codebook_stats_show_which_codings_came_from_the_model(
+        coded: Path, codebook: Path, runner) -> None:
+    from phantomcode import export_segments
+    from phantomcode.explore import codebook_stats, kwic
+
+    out = coded.parent / "segments.csv"
+    export_segments(project=coded, out=out)
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    learned = [row for row in rows if row["source"] == "learned"]
+    assert learned and all(float(row["probability"]) > 0 and row["model_hash"] for row in learned)
+    assert json.loads(learned[0]["explanation"])["neighbours"]
+    assert {row["source"] for row in rows} == {"rules", "learned"}
+    lines = list(kwic(project=coded, code="fees"))
+    assert any(line.keyword == PARAPHRASE and line.rule.startswith("learned p=") for line in lines)
+    fees = next(stat for stat in codebook_stats(load_codebook(codebook), project=coded) if stat.code == "fees")
+    assert 1 <= fees.learned_segments < fees.segments

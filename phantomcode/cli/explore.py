@@ -23,7 +23,10 @@ def stats_command(project: ProjectOption = None, codebook: CodebookOption = None
     table = Table("code", "term", "segments", "documents", title="Codebook use in the project")
     never = 0
     for stat in stats:
-        table.add_row(f"[bold]{stat.code}[/]", "[dim](all rules)[/]", str(stat.segments), str(stat.documents))
+        table.add_row(f"[bold]{stat.code}[/]", "[dim](all rules and the model)[/]", str(stat.segments),
+                      str(stat.documents))
+        if stat.learned_segments:
+            table.add_row("", "[dim](learned model)[/]", str(stat.learned_segments), str(stat.learned_documents))
         for term in stat.terms:
             fired = term.segments > 0
             never += not fired

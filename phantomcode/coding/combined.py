@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy
 
 from .features import rows_of_sentences
-from .learned import SCORE_FLOOR
+from .learned import SCORE_FLOOR, SCORE_SHARE
 from .records import LEARNED, CodedDocument, Coding, Segment, UnitScores, UnitWords
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ LEARNED_RULE = "learned"
 
 
 def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument], words: Sequence[UnitWords | None],
-                        texts: Sequence[str], codebook: Codebook) -> list[CodedDocument]:
+                        codebook: Codebook) -> list[CodedDocument]:
     """The documents with the model's codings added and its probabilities kept (see module doc)."""
     spans = [span for unit_words in words for span in (unit_words.spans if unit_words else [])]
     if not spans:
@@ -46,7 +46,7 @@ def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument],
         if model.codes[k] not in ruled[owner[unit]].get(spans[unit], ()):
             added.append((unit, k, float(probabilities[unit, k])))
     explanations = model.explain(matrix[[u for u, _, _ in added]] if added else matrix[:0],
-                                 [texts[owner[u]][slice(*spans[u])] for u, _, _ in added], [k for _, k, _ in added])
+                                 [arrays[u] for u, _, _ in added], [k for _, k, _ in added])
     learned: dict[int, dict[tuple[int, int], list[Coding]]] = {}
     for (unit, k, probability), explanation in zip(added, explanations):
         start, end = spans[unit]
@@ -54,10 +54,13 @@ def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument],
                         probability=round(probability, 4), model_hash=model.content_hash, explanation=explanation)
         learned.setdefault(owner[unit], {}).setdefault((start, end), []).append(coding)
     scores: dict[int, list[UnitScores]] = {}
-    for unit in numpy.flatnonzero(probabilities.max(axis=1) >= SCORE_FLOOR).tolist():
-        row = probabilities[unit]
-        kept = tuple((model.codes[k], round(float(row[k]), 4)) for k in numpy.argsort(-row, kind="stable")
-                     if row[k] >= SCORE_FLOOR)
+    floor = numpy.maximum(SCORE_FLOOR, SCORE_SHARE * numpy.minimum(model.thresholds, 1.0))
+    near = probabilities >= floor
+    units = numpy.flatnonzero(near.any(axis=1))
+    orders = numpy.argsort(-probabilities[units], axis=1, kind="stable").tolist()
+    rounded = numpy.round(probabilities[units], 4).tolist()
+    for unit, order, row, close in zip(units.tolist(), orders, rounded, near[units].tolist()):
+        kept = tuple((model.codes[k], row[k]) for k in order if close[k])
         scores.setdefault(owner[unit], []).append(UnitScores(*spans[unit], kept))
     return [_with_learned(document, learned.get(d, {}), tuple(scores.get(d, ())), codebook.unit)
             for d, document in enumerate(documents)]

@@ -124,6 +124,8 @@ class CodingEngine:
         self.codebook = codebook
         self.model = model
         self.learned = learned  # the model whose codings join the rules' (None: rules only)
+        if learned is not None:
+            learned.train_matrix()  # built once here, so that forked workers share it
         self._rules = [r for code in codebook.codes for r in _rules_of(code.id, code.id, code.rules)]
         self._vetoes = [r for code in codebook.codes
                         for r in _rules_of(f"{code.id}/veto", code.id, code.veto, veto=True)]
@@ -166,8 +168,7 @@ class CodingEngine:
             analysed = list(self._analyse_chunk(chunk))
             coded = [self._select(document) for document in analysed]
             if self.learned is not None:
-                coded = add_learned_codings(self.learned, coded, [d.words for d in analysed],
-                                            [d.text for d in analysed], self.codebook)
+                coded = add_learned_codings(self.learned, coded, [d.words for d in analysed], self.codebook)
             yield from coded
 
     def explain(self, text: str, attributes: Mapping[str, str] | None = None) -> list[Candidate]:

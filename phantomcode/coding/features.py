@@ -51,13 +51,16 @@ class Rows(NamedTuple):
     doc: Any  # numpy int64, one per unit
 
 
-def _hash(values: Any, salt: Any) -> Any:
-    """Column indexes of 64-bit ids under a salt (or an array of salts): multiplicative hashing,
-    in numpy's wrapping uint64 arithmetic."""
-    salts = numpy.asarray(salt, dtype=numpy.uint64) * numpy.uint64(0x5851F42D4C957F2D)
-    with numpy.errstate(over="ignore"):
-        mixed = (values ^ salts) * _MIX
-    return (mixed >> _SHIFT).astype(numpy.int64)
+def _hash(values: Any, salt: int | Any) -> Any:
+    """Column indexes of 64-bit ids (an array) under a salt, or an array of salts: multiplicative
+    hashing in numpy's wrapping uint64 arithmetic (arrays wrap silently; scalars would warn)."""
+    salts = _SALTED[salt] if isinstance(salt, int) else _SALTED_ARRAY[salt]
+    return (((values ^ salts) * _MIX) >> _SHIFT).astype(numpy.int64)
+
+
+_SALTED = {salt: numpy.array([salt * 0x5851F42D4C957F2D & 0xFFFFFFFFFFFFFFFF], dtype=numpy.uint64)
+           for salt in SALTS.values()}
+_SALTED_ARRAY = numpy.array([0, *(_SALTED[salt][0] for salt in sorted(_SALTED))], dtype=numpy.uint64)
 
 
 def string_id(text: str) -> int:
@@ -81,31 +84,51 @@ class Featurizer:
     def __init__(self, strings: Any, weights: FeatureWeights = FeatureWeights()) -> None:
         self.strings = strings  # a spaCy StringStore: LOWER id -> word
         self.weights = weights
-        self._word_features: dict[int, tuple[Any, Any]] = {}  # LOWER id -> (columns, weights)
+        # Every word seen so far has a slot: its features are columns[starts[slot]:][:lengths[slot]]
+        # of flat arrays, so a batch gathers them with array indexing, not one array per word.
+        self._slot: dict[int, int] = {}
+        self._pending: list[tuple[Any, Any]] = []
+        self._columns = numpy.zeros(0, dtype=numpy.int64)
+        self._weights = numpy.zeros(0)
+        self._starts = numpy.zeros(0, dtype=numpy.int64)
+        self._lengths = numpy.zeros(0, dtype=numpy.int64)
 
-    def feature_names(self, word: str) -> list[tuple[str, int, float]]:
-        """(name, column, weight) of a word's own features, for explanations."""
-        lower = self.strings.add(word.lower())
-        names = [f"{word.lower()}", f"lemma:{_lemma_of(word.lower())}", *(f"chars:{g}" for g in
-                                                                         _char_grams(word.lower()))]
-        columns, weights = self._features_of(lower)
-        return list(zip(names, columns.tolist(), weights.tolist()))
+    def _slots(self, words: list[int]) -> Any:
+        """The slot of each word, adding the features of words not seen before (hashed at once)."""
+        slot = self._slot
+        found, new = [], []
+        for word in words:
+            index = slot.get(word)
+            if index is None:
+                index = slot[word] = len(slot)
+                new.append(word)
+            found.append(index)
+        if new:
+            ids, salts, weights, lengths = self._features_of(new)
+            self._starts = numpy.concatenate((self._starts, len(self._columns) + numpy.cumsum(lengths) - lengths))
+            self._lengths = numpy.concatenate((self._lengths, lengths))
+            self._columns = numpy.concatenate((self._columns, _hash(ids, salts)))
+            self._weights = numpy.concatenate((self._weights, weights))
+        return numpy.array(found, dtype=numpy.int64)
 
-    def _features_of(self, lower: int) -> tuple[Any, Any]:
-        known = self._word_features.get(lower)
-        if known is not None:
-            return known
-        word = self.strings[lower].replace("\u2019", "'")
-        ids = [lower, string_id(_lemma_of(word))]
-        salts = [SALTS["word"], SALTS["lemma"]]
-        grams = _char_grams(word)
-        ids += [string_id(gram) for gram in grams]
-        salts += [SALTS["char"]] * len(grams)
-        columns = _hash(numpy.array(ids, dtype=numpy.uint64), numpy.array(salts, dtype=numpy.uint64))
-        char = self.weights.char / max(1, len(grams)) ** 0.5
-        weights = numpy.array([self.weights.word, self.weights.word * 0.5] + [char] * len(grams))
-        self._word_features[lower] = (columns, weights)
-        return columns, weights
+    def _features_of(self, words: list[int]) -> tuple[Any, Any, Any, Any]:
+        """(ids, salts, weights, count per word) of words' own features: the word, its lemma and
+        its character n-grams."""
+        ids: list[int] = []
+        salts: list[int] = []
+        weights: list[float] = []
+        lengths = []
+        word_weight, lemma_weight = self.weights.word, self.weights.word * 0.5
+        for lower in words:
+            word = self.strings[lower].replace("\u2019", "'")
+            grams = _char_grams(word)
+            ids += [lower, string_id(_lemma_of(word)), *map(string_id, grams)]
+            salts += [SALTS["word"], SALTS["lemma"], *[SALTS["char"]] * len(grams)]
+            char = self.weights.char / max(1, len(grams)) ** 0.5
+            weights += [word_weight, lemma_weight, *[char] * len(grams)]
+            lengths.append(2 + len(grams))
+        return (numpy.array(ids, dtype=numpy.uint64), numpy.array(salts, dtype=numpy.int64), numpy.array(weights),
+                numpy.array(lengths, dtype=numpy.int64))
 
     def matrix(self, rows: Rows, *, normalise: bool = True) -> Any:
         """The feature matrix (scipy CSR, ``rows.count`` x ``2**BITS``), rows L2-normalised."""
@@ -116,11 +139,9 @@ class Featurizer:
         columns, rows_of, data = [], [], []
         if len(lowers):
             unique, inverse = numpy.unique(lowers, return_inverse=True)
-            features = [self._features_of(int(word)) for word in unique.tolist()]
-            lengths = numpy.array([len(c) for c, _ in features])
-            flat_columns = numpy.concatenate([c for c, _ in features])
-            flat_weights = numpy.concatenate([w for _, w in features])
-            starts = numpy.concatenate(([0], numpy.cumsum(lengths)[:-1]))
+            slots = self._slots(unique.tolist())
+            lengths, starts = self._lengths[slots], self._starts[slots]
+            flat_columns, flat_weights = self._columns, self._weights
             per_token = lengths[inverse]
             offsets = numpy.repeat(starts[inverse] - numpy.concatenate(([0], numpy.cumsum(per_token)[:-1])),
                                    per_token) + numpy.arange(per_token.sum())
@@ -129,8 +150,7 @@ class Featurizer:
             rows_of.append(numpy.repeat(row, per_token))
             same = row[1:] == row[:-1]
             if same.any():
-                with numpy.errstate(over="ignore"):
-                    pairs = lowers[:-1][same] * _MIX2 + lowers[1:][same]
+                pairs = lowers[:-1][same] * _MIX2 + lowers[1:][same]
                 columns.append(_hash(pairs, SALTS["bigram"]))
                 data.append(numpy.full(int(same.sum()), self.weights.bigram))
                 rows_of.append(row[:-1][same])
@@ -147,8 +167,8 @@ class Featurizer:
         matrix = csr_matrix((numpy.concatenate(data).astype(numpy.float32),
                              (numpy.concatenate(rows_of), numpy.concatenate(columns))),
                             shape=(rows.count, 2 ** BITS))
-        matrix.sum_duplicates()
-        numpy.sqrt(matrix.data, out=matrix.data)  # a word said five times is not five times the evidence
+        numpy.sqrt(matrix.data, out=matrix.data)  # duplicates were summed: a word said five times is not five
+        # times the evidence
         return normalize(matrix, copy=False) if normalise else matrix
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,7 +27,10 @@ from .features import _MIX2, BITS, SALTS, Featurizer, FeatureWeights, _hash, row
 
 MIN_POSITIVES = 3  # fewer positive labels: the code is left to the rules
 NEEDS_MORE = 15  # fewer positives than this, or a cross-validated precision under target: ask for more
-SCORE_FLOOR = 0.1  # probabilities kept for review suggestions
+# Probabilities kept for review suggestions: those of at least SCORE_FLOOR and SCORE_SHARE of the
+# code's threshold (units far below every threshold are not worth a reviewer's time).
+SCORE_FLOOR = 0.1
+SCORE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class Explanation:
 class Parameters:
     c: float = 4.0
     folds: int = 5
-    target_precision: float = 0.8
+    target_precision: float = 0.85
     min_threshold: float = 0.35
     weights: FeatureWeights = FeatureWeights()
 
@@ -128,40 +130,39 @@ class LearnedModel:
         return self.probabilities(_matrix(self.featurizer, texts, contexts))
 
     def train_matrix(self) -> Any:
+        """The labelled sentences' feature rows, transposed (columns x sentences) for similarity."""
         if self._train_matrix is None:
-            self._train_matrix = _matrix(self.featurizer, [s.text for s in self.training],
-                                         [s.context for s in self.training])
+            matrix = _matrix(self.featurizer, [s.text for s in self.training], [s.context for s in self.training])
+            self._train_matrix = matrix.T.tocsr()
         return self._train_matrix
 
     # -- explanations ---------------------------------------------------------------------------
-    def explain(self, rows: Any, texts: Sequence[str], code_indexes: Sequence[int], *, neighbours: int = 3
+    def explain(self, rows: Any, words: Sequence[Any], code_indexes: Sequence[int], *, neighbours: int = 3
                 ) -> list[Explanation]:
-        """An explanation per unit (``rows``: its feature rows; ``texts``; the code of each)."""
-        if not len(texts):
+        """An explanation per unit: ``rows`` its feature rows, ``words`` the LOWER ids of its
+        words, ``code_indexes`` the code explained."""
+        if not len(words):
             return []
-        similar = (rows @ self.train_matrix().T).toarray()
+        similar = (rows @ self.train_matrix()).toarray()
         explanations = []
-        for index, (text, k) in enumerate(zip(texts, code_indexes)):
+        for index, (unit_words, k) in enumerate(zip(words, code_indexes)):
             order = numpy.argsort(-similar[index], kind="stable")[:neighbours]
             near = tuple(Neighbour(self.training[j].text, tuple(sorted(self.training[j].positives)),
                                    round(float(similar[index, j]), 3)) for j in order if similar[index, j] > 0)
-            explanations.append(Explanation(near, self._ngrams(text, k)))
+            explanations.append(Explanation(near, self._ngrams(unit_words, k)))
         return explanations
 
-    def _ngrams(self, text: str, k: int, top: int = 3) -> tuple[tuple[str, float], ...]:
-        """The sentence's own words and word pairs whose weights for code ``k`` are largest."""
-        words = [w for w in re.findall(r"\w+", text.lower())]
-        weights: dict[str, float] = {}
-        for word in words:
-            name, column, _ = self.featurizer.feature_names(word)[0]  # the word itself
-            weights[name] = float(self.coef[column, k])
+    def _ngrams(self, words: Any, k: int, top: int = 3) -> tuple[tuple[str, float], ...]:
+        """The unit's own words and word pairs whose weights for code ``k`` are largest."""
         strings = self.featurizer.strings
-        for first, second in zip(words, words[1:]):
-            ids = numpy.array([strings.add(first)], dtype=numpy.uint64)
-            with numpy.errstate(over="ignore"):
-                pair = ids * _MIX2 + numpy.array([strings.add(second)], dtype=numpy.uint64)
-            weights[f"{first} {second}"] = float(self.coef[int(_hash(pair, SALTS["bigram"])[0]), k])
-        best = sorted(((w, name) for name, w in weights.items() if w > 0), key=lambda item: (-item[0], item[1]))
+        weights = self.coef[_hash(words, SALTS["word"]), k]
+        names = [strings[int(w)] for w in words.tolist()]
+        found = dict(zip(names, weights.tolist()))
+        if len(words) > 1:
+            pairs = words[:-1] * _MIX2 + words[1:]
+            found.update(zip((f"{a} {b}" for a, b in zip(names, names[1:])),
+                             self.coef[_hash(pairs, SALTS["bigram"]), k].tolist()))
+        best = sorted(((w, name) for name, w in found.items() if w > 0), key=lambda item: (-item[0], item[1]))
         return tuple((name, round(w, 3)) for w, name in best[:top])
 
     # -- persistence ----------------------------------------------------------------------------
@@ -211,7 +212,6 @@ def _context_matrix(lowers: Any, row: Any, count: int, weight: float) -> Any:
 
     matrix = csr_matrix((numpy.full(len(lowers), weight, dtype=numpy.float32),
                          (row, _hash(lowers, SALTS["context"]))), shape=(count, 2 ** BITS))
-    matrix.sum_duplicates()
     numpy.sqrt(matrix.data, out=matrix.data)
     return matrix
 
@@ -248,7 +248,7 @@ def fit(sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: in
                             positives < NEEDS_MORE or precision < parameters.target_precision))
     model = LearnedModel(tuple(codes), coef, intercept, thresholds, sentences, tuple(fits), parameters)
     model.content_hash = _content_hash(model)
-    model._train_matrix, model._featurizer = matrix, featurizer
+    model._train_matrix, model._featurizer = matrix.T.tocsr(), featurizer
     return model
 
 
