@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synth  # noqa: E402  (bench/ is not a package)
 
 GOAL_MS = 200.0
+SLOW_RUNS = 3  # timed runs of the calls that take seconds (suggestions, training)
 
 
 def free_port() -> int:
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copy(base / "pristine.db", work)  # decisions are timed on a copy, so every run starts alike
     server, url, token = start_server(work)
     try:
-        rows = measure(httpx.Client(base_url=url, headers={"X-Phantomcode-Token": token}), args.repeat)
+        rows = measure(httpx.Client(base_url=url, headers={"X-Phantomcode-Token": token}, timeout=300), args.repeat)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -169,6 +170,13 @@ def measure(client, repeat: int) -> list[tuple[str, list[float]]]:  # type: igno
         response.raise_for_status()
         return response
 
+    def post(path: str) -> Callable[[], object]:
+        def call() -> object:
+            response = client.post(path, json={}, timeout=300)
+            response.raise_for_status()
+            return response
+        return call
+
     def after_a_change(path: str) -> Callable[[], object]:
         """``path`` right after a decision: what whole-project figures cost when they are recomputed."""
         def call() -> object:
@@ -191,10 +199,13 @@ def measure(client, repeat: int) -> list[tuple[str, list[float]]]:  # type: igno
         ("api: GET /api/documents/{doc_id}", get(f"/api/documents/{doc_id}")),
         ("api: GET /api/matrix?by=sector", get("/api/matrix?by=sector")),
         ("api: GET /api/stats", get("/api/stats")),
+        ("api: GET /api/queue?n=50 (suggest_for_review)", get("/api/queue?n=50"), SLOW_RUNS),
+        ("page: review queue (its data comes from /api/queue)", get("/queue")),
         ("api: POST decision (accept)", decide),
         ("api: POST hand coding", code_by_hand),
+        ("api: POST /api/train (retrain now)", post("/api/train"), SLOW_RUNS),
     ]
-    return [(name, timer.times(call, repeat)) for name, call in plan]
+    return [(name, timer.times(call, min([repeat, *runs]))) for name, call, *runs in plan]
 
 
 if __name__ == "__main__":
