@@ -255,3 +255,36 @@ def test_exports_kwic_and_codebook_stats_show_which_codings_came_from_the_model(
     assert any(line.keyword == PARAPHRASE and line.rule.startswith("learned p=") for line in lines)
     fees = next(stat for stat in codebook_stats(load_codebook(codebook), project=coded) if stat.code == "fees")
     assert 1 <= fees.learned_segments < fees.segments
+
+
+def test_the_learned_layer_works_beside_an_installed_pipeline(codebook: Path, tmp_path: Path) -> None:
+    import spacy
+
+    from phantomcode.coding.learned import fit
+
+    book = load_codebook(codebook)
+    model = fit(labelled_sentences(book), book.code_ids())
+    spacy.blank("en").to_disk(tmp_path / "pipeline")  # its own vocabulary, not the blank pipeline's
+    engine = CodingEngine(book, model=str(tmp_path / "pipeline"), learned=model)
+    segment = next(iter(engine.code_document(f"Fresh words here. {PARAPHRASE}")))
+    assert [(c.code, c.source) for c in segment.codings] == [("fees", "learned")]
+
+
+def test_train_cli_prints_the_cross_validated_table_and_evaluate_shows_rules_model_combined(
+        coded: Path, codebook: Path, tmp_path: Path, runner) -> None:
+    result = runner.invoke(app, ["train", "-p", str(coded), "-c", str(codebook)])
+    assert result.exit_code == 0, result.output
+    assert "cross-validated figures of model" in result.stdout
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+            for line in result.stdout.splitlines() if line.startswith("│")}
+    assert set(rows) - {""} == {"fees", "leases"} and rows["fees"][:2] == ["5", "5"]
+    assert "trained on 18 labelled sentences (18 example)" in result.stderr
+    gold = tmp_path / "gold.csv"
+    gold.write_text(f"note_id,sentence,codes\nN1,{PARAPHRASE},fees\nN1,{PLAIN},\n", encoding="utf-8")
+    shown = runner.invoke(app, ["evaluate", "--gold", str(gold), "-p", str(coded)])
+    assert shown.exit_code == 0, shown.output
+    assert "rules alone, learned model alone, combined" in shown.stdout
+    side = next(line for line in shown.stdout.splitlines() if line.startswith("│ fees"))
+    cells = [c.strip() for c in side.split("│")[2:-1]]
+    # support 1; rules miss the paraphrase (recall 0), the model and the combination find it
+    assert cells[0] == "1" and cells[2] == "0.000" and cells[5] == "1.000" and cells[8] == "1.000"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
@@ -70,8 +71,11 @@ def evaluate_command(
         table.add_row(row["code"], str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),
                       *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1", "kappa")),
                       style="bold" if row["code"] in ("micro", "macro") else None)
-    out.print(_side_by_side(gold, project, result.metrics))
-    out.print(table)
+    # a file or pipe gets the tables at their natural width (the side-by-side one is wide)
+    console = out if out.is_terminal else Console(file=out.file, width=400, highlight=False, soft_wrap=True,
+                                                  color_system=None)
+    console.print(_side_by_side(gold, project, result.metrics))
+    console.print(table)
     for problem in result.problems:
         err.print(f"[yellow]warning:[/] {escape(problem)}")
 

@@ -236,6 +236,10 @@ class CodingEngine:
         windows = [(idx[start], ends[end - 1]) for start, end in units if end > start]
         if words is not None:
             _collect_words(words, group, columns, units)
+            if not group.lane.blank:  # a --model pipeline has its own vocabulary: the features read the blank one's
+                strings = _blank_pipeline().vocab.strings
+                for lower in set(columns.lower.tolist()):
+                    strings.add(doc.vocab.strings[lower])
         hits = matcher.hits(doc, columns, sentences, group.text, windows)
         if not hits:
             return []

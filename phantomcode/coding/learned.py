@@ -91,10 +91,12 @@ class Parameters:
     target_precision: float = 0.85
     min_threshold: float = 0.35
     weights: FeatureWeights = FeatureWeights()
+    review_weight: float = 3.0  # a reviewed sentence counts this many times: the project's own judgements
 
     def as_dict(self) -> dict[str, Any]:
         return {"c": self.c, "folds": self.folds, "target_precision": self.target_precision,
-                "min_threshold": self.min_threshold, "features": asdict(self.weights), "bits": BITS}
+                "min_threshold": self.min_threshold, "features": asdict(self.weights), "bits": BITS,
+                "review_weight": self.review_weight}
 
 
 @dataclass
@@ -179,7 +181,7 @@ class LearnedModel:
         arrays = numpy.load(io.BytesIO(data[8 + size:]))
         params = meta["parameters"]
         parameters = Parameters(params["c"], params["folds"], params["target_precision"], params["min_threshold"],
-                                FeatureWeights(**params["features"]))
+                                FeatureWeights(**params["features"]), params.get("review_weight", 1.0))
         training = tuple(LabelledSentence(s["text"], frozenset(s["positives"]), frozenset(s["negatives"]),
                                           s["source"], s["context"]) for s in meta["training"])
         fits = tuple(CodeFit(**f) for f in meta["fits"])
@@ -236,10 +238,11 @@ def fit(sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: in
             fits.append(CodeFit(code, positives, negatives, 0.0, 0.0, 0.0, 1.01, True))
             continue
         x = matrix[known]
-        out_of_fold = _cross_validate(x, labels, parameters, seed)
+        weight = numpy.array([parameters.review_weight if sentences[i].source == "review" else 1.0 for i in known])
+        out_of_fold = _cross_validate(x, labels, weight, parameters, seed)
         threshold = _threshold(out_of_fold, labels, parameters)
         precision, recall, f1 = _scores(out_of_fold >= threshold, labels)
-        model = _classifier(parameters, seed).fit(x, labels)
+        model = _classifier(parameters, seed).fit(x, labels, sample_weight=weight)
         coef[:, k] = model.coef_[0].astype(numpy.float32)
         intercept[k] = float(model.intercept_[0])
         thresholds[k] = threshold
@@ -265,13 +268,14 @@ def _classifier(parameters: Parameters, seed: int) -> Any:
                               random_state=seed, max_iter=1000)
 
 
-def _cross_validate(x: Any, labels: Any, parameters: Parameters, seed: int) -> Any:
+def _cross_validate(x: Any, labels: Any, weight: Any, parameters: Parameters, seed: int) -> Any:
     from sklearn.model_selection import StratifiedKFold
 
     folds = min(parameters.folds, int(labels.sum()), int(len(labels) - labels.sum()))
     out = numpy.zeros(len(labels))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(numpy.zeros(len(labels)), labels):
-        out[test] = _classifier(parameters, seed).fit(x[train], labels[train]).predict_proba(x[test])[:, 1]
+        model = _classifier(parameters, seed).fit(x[train], labels[train], sample_weight=weight[train])
+        out[test] = model.predict_proba(x[test])[:, 1]
     return out
 
 
