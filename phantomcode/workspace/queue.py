@@ -46,7 +46,8 @@ def queue(request: Request, n: int = Query(DEFAULT_QUEUE, ge=1, le=500), seed: i
     from ..suggest import suggest_for_review
 
     space = workspace(request)
-    suggestions = suggest_for_review(space.project, n=n, seed=seed)
+    # kept while the project is unchanged (any decision, coding or training starts afresh)
+    suggestions = space.cache.get(("queue", n, seed), lambda: suggest_for_review(space.project, n=n, seed=seed))
     with Store.open(space.project, readonly=True) as store:
         texts = store.document_texts(s.doc_id for s in suggestions)
         decided = {coding_key(*key): decision for key, decision in store.decisions_of(texts).items()}
