@@ -22,10 +22,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy
+from typing import TYPE_CHECKING
 
 from .store import Store
+
+if TYPE_CHECKING:
+    import numpy
 
 __all__ = ["SuggestedCode", "Suggestion", "suggest_for_review"]
 
@@ -82,6 +84,8 @@ def _ranked(scores: Iterable[tuple[str, int, int, dict[str, float]]], thresholds
     units = [unit for unit in scores if unit[:3] not in reviewed and unit[3]]
     if not units:
         return []
+    import numpy  # here, not at the top: the CLI imports this module and starts without numpy
+
     rng = random.Random(seed)
     noise = numpy.array([rng.uniform(0, _NOISE) for _ in units])
     margins, codes = _closest_thresholds([unit[3] for unit in units], thresholds)
@@ -98,6 +102,8 @@ def _closest_thresholds(probabilities: list[dict[str, float]],
     """Per unit, the smallest log-odds distance between a probability and its code's threshold,
     and that code. Logits come from ``_logit`` once per distinct probability (they are stored
     rounded), so every figure is the one the scalar formula gives."""
+    import numpy
+
     names = sorted({code for unit in probabilities for code in unit})
     index = {code: i for i, code in enumerate(names)}
     sizes = numpy.fromiter((len(unit) for unit in probabilities), dtype=numpy.int64, count=len(probabilities))
