@@ -46,8 +46,9 @@ from .sanitise import FORMULA_PREFIXES, neutralise_formula, xml_text
 from .store import Store
 from .suggest import Suggestion, suggest_for_review
 
-__all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "coding_key",
-           "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats"]
+__all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "apply_decisions",
+           "coding_key", "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats",
+           "withdraw_decisions"]
 
 DECISION_COLUMNS = ["decision", "correct_code", "note"]
 # What a reviewer reads and writes comes first: the segment, then the three columns to fill in
@@ -434,19 +435,34 @@ def import_review(path: str | Path, *, project: str | Path | None = None, review
     ``reviewer`` defaults to the sheet's ``reviewer`` column, else ``$USER``. Raises
     ``UsageError`` when the sheet cannot be read at all, ``ProjectError`` for the store.
     """
-    from .codebook_choice import choose_codebook
-
     rows, encoding = _read_sheet(path)
     report = ReviewImport(path=str(path), rows=len(rows), encoding=encoding)
-    who = reviewer or _default_reviewer()
+    return apply_decisions(rows, report, project=project, reviewer=reviewer, codebook=codebook)
+
+
+def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewImport, *,
+                    project: str | Path | None = None, reviewer: str | None = None,
+                    codebook: str | Path | Codebook | None = None, exact_spans: bool = False,
+                    lock_timeout: float | None = None) -> ReviewImport:
+    """Check and store decisions given as review-sheet rows: (row number, cells by column name).
+
+    The one path every decision takes, from a sheet (``import_review``) or from the browser
+    workspace; both end in ``Store.save_reviews`` as ``import qdpx`` does. ``exact_spans`` keeps a
+    new ``add`` row's start and end as given (a passage a reviewer selected) instead of widening
+    them to the stored sentence around them. ``lock_timeout`` bounds the wait for another writer
+    (``ProjectBusyError`` after it).
+    """
+    from .codebook_choice import choose_codebook
+
+    who = reviewer or default_reviewer()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with Store.open(project, must_exist=True) as store, store.writer():
+    with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
         book = choose_codebook(codebook, store)
         known_codes = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
         doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
         texts = store.document_texts(d for d in doc_ids if d)
-        resolver = _RowResolver(texts, store.review_segments(texts), store.review_coding_keys(texts), known_codes,
-                                report)
+        segments = {} if exact_spans else store.review_segments(texts)
+        resolver = _RowResolver(texts, segments, store.review_coding_keys(texts), known_codes, report)
         decisions: dict[tuple[str, int, int, str], tuple[int, dict[str, Any]]] = {}
         for number, cells in rows:
             for decision in resolver.resolve(number, cells):
@@ -466,11 +482,27 @@ def import_review(path: str | Path, *, project: str | Path | None = None, review
     return report
 
 
+def withdraw_decisions(keys: Sequence[str], *, reviewer: str | None = None, project: str | Path | None = None,
+                       lock_timeout: float | None = None) -> int:
+    """Take back ``reviewer``'s decisions (default ``$USER``) on these coding keys (an undo): the
+    codings are as the rules made them again, or as another reviewer's latest decision on the same
+    coding leaves them, and a coding added by hand is gone. Returns how many decisions there were;
+    ``UsageError`` for a string that is not a key."""
+    parsed = [parse_coding_key(key) for key in keys]
+    bad = [key for key, found in zip(keys, parsed) if found is None]
+    if bad:
+        raise UsageError(f"not a coding key: {', '.join(map(repr, bad))} (doc_id:start-end:code)")
+    who = reviewer or default_reviewer()
+    with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
+        return store.delete_reviews([(*found, who) for found in parsed if found is not None])
+
+
 def _essence(decision: dict[str, Any]) -> tuple:
     return decision["decision"], decision.get("correct_code"), decision.get("note")
 
 
-def _default_reviewer() -> str:
+def default_reviewer() -> str:
+    """Who decides when nobody says: ``$USER``, else the login name."""
     try:
         return os.environ.get("USER") or getpass.getuser() or "unknown"
     except (KeyError, OSError):

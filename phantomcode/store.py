@@ -191,6 +191,19 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             PRIMARY KEY (doc_id, start, end)
         );
     """),
+    ("keep memos on documents and on codings, written in the review workspace", """
+        CREATE TABLE memos (
+            memo_id INTEGER PRIMARY KEY,
+            doc_id TEXT NOT NULL,
+            start INTEGER NOT NULL DEFAULT 0,
+            end INTEGER NOT NULL DEFAULT 0,
+            code TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            author TEXT NOT NULL,
+            written_at TEXT NOT NULL,
+            UNIQUE (doc_id, start, end, code)
+        );
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -772,10 +785,15 @@ class Store:
             "SELECT doc_id FROM documents WHERE model_hash IS NOT ? ORDER BY doc_id", (not_coded_with,))]
 
     def unit_scores(self) -> Iterator[tuple[str, int, int, dict[str, float]]]:
-        """(doc_id, start, end, {code: probability}) of every unit the learned layer scored."""
-        rows = self.connection.execute("SELECT doc_id, start, end, probabilities FROM scores ORDER BY doc_id, start")
-        for row in rows:
-            yield row[0], row[1], row[2], json.loads(row[3])
+        """(doc_id, start, end, {code: probability}) of every unit the learned layer scored.
+
+        The probabilities are parsed as one JSON array: a project has tens of thousands of scored
+        units, and one parser call per unit costs more than the parsing itself."""
+        rows = self.connection.execute(
+            "SELECT doc_id, start, end, probabilities FROM scores ORDER BY doc_id, start").fetchall()
+        probabilities = json.loads(f"[{','.join(row[3] for row in rows)}]")
+        for row, parsed in zip(rows, probabilities):
+            yield row[0], row[1], row[2], parsed
 
     def unit_codings(self, doc_ids: Iterable[str]) -> dict[tuple[str, int, int], list[tuple[str, str, bool, bool, str]]]:
         """(doc_id, start, end) -> [(code, source, negated, hypothetical, status)] of the codings of
@@ -858,6 +876,10 @@ class Store:
             "SELECT c.code, count(DISTINCT c.segment_id), count(DISTINCT c.doc_id) FROM codings c"
             f" WHERE {self._report_counted(False, source)} GROUP BY c.code")
         return {row[0]: (row[1], row[2]) for row in rows}
+
+    def coding_codes(self) -> set[str]:
+        """Every code the project has codings of (from the code index: no table scan)."""
+        return {row[0] for row in self.connection.execute("SELECT DISTINCT code FROM codings")}
 
     def document_texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
         wanted = sorted(set(doc_ids))
@@ -1154,6 +1176,13 @@ class Store:
                 f"{made_by}", chunk))
         return keys
 
+    def decisions_of(self, doc_ids: Iterable[str]) -> dict[tuple[str, int, int, str], str]:
+        """(doc_id, start, end, code) -> decision, for every decision on these documents."""
+        rows = self.connection.execute(
+            "SELECT doc_id, start, end, code, decision FROM reviews WHERE doc_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(doc_ids)), ensure_ascii=False),))
+        return {(row[0], row[1], row[2], row[3]): row[4] for row in rows}
+
     def review_decisions(self) -> list[dict[str, Any]]:
         """Every stored decision, with ``fresh`` (its text is still at its offsets), ``coding_exists``
         (the project has a coding with its key) and ``proposal`` (that coding is one the rules count)."""
@@ -1214,6 +1243,29 @@ class Store:
             for doc_id in sorted(touched):
                 self._apply_reviews(db, doc_id)
         return new, changed, unchanged
+
+    # -- memos ----------------------------------------------------------------------------------
+    # One memo per document (start = end = 0, code '') and per coding (its key), kept apart from
+    # codings so that re-coding and re-ingest never touch them.
+
+    def save_memo(self, doc_id: str, *, start: int = 0, end: int = 0, code: str = "", text: str, author: str) -> None:
+        """Write (or, with empty ``text``, delete) the memo on a document or on one coding."""
+        key = (doc_id, start, end, code)
+        with self.transaction() as db:
+            if not text.strip():
+                db.execute("DELETE FROM memos WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key)
+                return
+            db.execute("INSERT INTO memos (doc_id, start, end, code, text, author, written_at)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doc_id, start, end, code) DO UPDATE SET"
+                       " text = excluded.text, author = excluded.author, written_at = excluded.written_at",
+                       (*key, text, author, _now()))
+
+    def memos(self, doc_id: str) -> list[dict[str, Any]]:
+        """A document's memos: its own (code '') first, then those on codings in text order."""
+        rows = self.connection.execute(
+            "SELECT doc_id, start, end, code, text, author, written_at FROM memos WHERE doc_id = ?"
+            " ORDER BY code != '', start, end, code", (doc_id,))
+        return [dict(row) for row in rows]
 
     def agreement_spans(self, view: str, *, reviewer: str | None = None,
                         source: str | None = None) -> dict[str, list[tuple[int, int, str]]]:
@@ -1363,8 +1415,10 @@ class Store:
                                  " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key).rowcount
             if updated or review["decision"] != "add":
                 continue
-            segment = db.execute("SELECT segment_id FROM segments WHERE doc_id = ? AND start = ? AND end = ?",
-                                 key[:3]).fetchone()
+            # A passage inside a stored sentence belongs to it (one unit for agree, one segment in
+            # counts); only a passage no stored segment holds becomes a segment of its own.
+            segment = db.execute("SELECT segment_id FROM segments WHERE doc_id = ? AND start <= ? AND end >= ?"
+                                 " ORDER BY end - start LIMIT 1", (doc_id, start, end)).fetchone()
             if segment is None:
                 unit = db.execute("SELECT unit FROM segments WHERE doc_id = ? LIMIT 1", (doc_id,)).fetchone()
                 segment_id = db.execute(

@@ -22,8 +22,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .store import Store
+
+if TYPE_CHECKING:
+    import numpy
 
 __all__ = ["SuggestedCode", "Suggestion", "suggest_for_review"]
 
@@ -71,18 +75,49 @@ def suggest_for_review(project: str | Path | None = None, *, n: int, seed: int =
 
 def _ranked(scores: Iterable[tuple[str, int, int, dict[str, float]]], thresholds: dict[str, float],
             reviewed: set[tuple[str, int, int]], seed: int) -> list[tuple[float, str, tuple]]:
-    """(uncertainty rank, most uncertain code, unit) for every unreviewed scored unit, best first."""
+    """(uncertainty rank, most uncertain code, unit) for every unreviewed scored unit, best first.
+
+    Computed over arrays, since a project has tens of thousands of scored units: one noise draw
+    per unit in stored order (as a loop would draw them, so a seed gives the same sample), each
+    unit's smallest margin (ties to the first code by name), then one sort by (rank, doc_id,
+    start, end)."""
+    units = [unit for unit in scores if unit[:3] not in reviewed and unit[3]]
+    if not units:
+        return []
+    import numpy  # here, not at the top: the CLI imports this module and starts without numpy
+
     rng = random.Random(seed)
-    ranked = []
-    for doc_id, start, end, probabilities in scores:
-        if (doc_id, start, end) in reviewed:
-            continue
-        margins = {code: abs(_logit(p) - _logit(min(thresholds.get(code, 0.5), 0.99)))
-                   for code, p in probabilities.items()}
-        code = min(margins, key=lambda c: (margins[c], c))
-        ranked.append((margins[code] + rng.uniform(0, _NOISE), code, (doc_id, start, end, probabilities)))
-    ranked.sort(key=lambda item: (item[0], item[2][:3]))
-    return ranked
+    noise = numpy.array([rng.uniform(0, _NOISE) for _ in units])
+    margins, codes = _closest_thresholds([unit[3] for unit in units], thresholds)
+    ranks = margins + noise
+    doc_order = numpy.unique(numpy.array([unit[0] for unit in units]), return_inverse=True)[1]
+    starts = numpy.fromiter((unit[1] for unit in units), dtype=numpy.int64, count=len(units))
+    ends = numpy.fromiter((unit[2] for unit in units), dtype=numpy.int64, count=len(units))
+    order = numpy.lexsort((ends, starts, doc_order, ranks))
+    return [(float(ranks[i]), codes[i], units[i]) for i in order.tolist()]
+
+
+def _closest_thresholds(probabilities: list[dict[str, float]],
+                        thresholds: dict[str, float]) -> tuple[numpy.ndarray, list[str]]:
+    """Per unit, the smallest log-odds distance between a probability and its code's threshold,
+    and that code. Logits come from ``_logit`` once per distinct probability (they are stored
+    rounded), so every figure is the one the scalar formula gives."""
+    import numpy
+
+    names = sorted({code for unit in probabilities for code in unit})
+    index = {code: i for i, code in enumerate(names)}
+    sizes = numpy.fromiter((len(unit) for unit in probabilities), dtype=numpy.int64, count=len(probabilities))
+    total = int(sizes.sum())
+    unit_of = numpy.repeat(numpy.arange(len(probabilities)), sizes)
+    code_of = numpy.fromiter((index[code] for unit in probabilities for code in unit), dtype=numpy.int64, count=total)
+    values = numpy.fromiter((p for unit in probabilities for p in unit.values()), dtype=numpy.float64, count=total)
+    distinct, which = numpy.unique(values, return_inverse=True)
+    logits = numpy.array([_logit(p) for p in distinct.tolist()])[which]
+    limits = numpy.array([_logit(min(thresholds.get(code, 0.5), 0.99)) for code in names])
+    margins = numpy.abs(logits - limits[code_of])
+    order = numpy.lexsort((code_of, margins, unit_of))
+    first = order[numpy.r_[True, unit_of[order][1:] != unit_of[order][:-1]]]
+    return margins[first], [names[i] for i in code_of[first].tolist()]
 
 
 def _spread(ranked: list[tuple[float, str, tuple]], n: int) -> list[tuple]:

@@ -118,6 +118,7 @@ def undo_learned_layer_migration() -> Callable[[sqlite3.Connection], None]:
     scores tables, no source, probability, model or explanation on codings."""
 
     def undo(connection: sqlite3.Connection) -> None:
+        connection.execute("DROP TABLE IF EXISTS memos")  # the workspace's migration, which comes after
         connection.execute("DROP TABLE models")
         connection.execute("DROP TABLE scores")
         connection.execute("DELETE FROM codings WHERE source != 'rules'")

@@ -73,6 +73,7 @@ _COMMANDS: dict[str, Callable[[], object]] = {
     "import": _import_app,
     "report": _attribute("report", "app"),
     "review": _attribute("review", "app"),
+    "serve": _attribute("serve", "serve_command"),
 }
 
 

@@ -1,0 +1,176 @@
+"""The JSON API under ``/api``: what the pages call, and what scripts may call (with the token header).
+
+Reads open the project read-only for each request (SQLite's write-ahead log keeps them working
+while ``ingest`` or ``code`` writes); every change goes through ``review.apply_decisions``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from .. import browse
+from ..project import Project
+from ..report import Report, build_report
+from ..review import (ReviewImport, ReviewStats, apply_decisions, parse_coding_key, review_stats, stats_records,
+                      withdraw_decisions)
+from ..store import Store
+
+DESCRIPTION = """The phantomcode review workspace. Every request needs the access token printed by
+`phantomcode serve`: the `X-Phantomcode-Token` header (scripts) or the cookie the first visit sets.
+Offsets are characters (Unicode code points) of the stored text. Changes are POST with the header.
+Decisions are stored exactly as `phantomcode review import` stores them. While `ingest` or `code`
+writes the project, a change waits about two seconds and then answers 409 with `"busy": true`."""
+
+router = APIRouter(prefix="/api", tags=["api"])
+LIST_PARAMETERS = {"code", "status", "source", "q", "page", "per_page"}
+
+
+class DecisionIn(BaseModel):
+    decision: Literal["accept", "reject"]
+    correct_code: Optional[str] = Field(None, description="With reject: the code that applies instead (added).")
+    note: Optional[str] = Field(None, max_length=10_000)
+
+
+class HumanCodingIn(BaseModel):
+    start: int = Field(..., ge=0, description="Offset of the first character in the stored text.")
+    end: int = Field(..., gt=0, description="Offset after the last character.")
+    code: str
+    note: Optional[str] = Field(None, max_length=10_000)
+
+
+class UndoIn(BaseModel):
+    keys: list[str] = Field(..., min_length=1, max_length=1000,
+                            description="Coding keys whose decisions to take back (a reject with a correct "
+                                        "code also added that code: give both keys).")
+
+
+class MemoIn(BaseModel):
+    text: str = Field(..., max_length=100_000, description="Empty text deletes the memo.")
+    key: Optional[str] = Field(None, description="A coding's key for a memo on that coding; none: on the document.")
+
+
+def workspace(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.workspace
+
+
+def document_filter(request: Request, code: str | None, status: str | None, source: str | None,
+                    q: str | None) -> browse.DocumentFilter:
+    """Every query parameter that is not a list option is an attribute filter (``?city=Beijing``)."""
+    where: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in LIST_PARAMETERS and name != "token" and value:
+            where.setdefault(name, []).append(value)
+    return browse.DocumentFilter(where=where, code=code or None, status=status or None, source=source or None,
+                                 text=q or None)
+
+
+@router.get("/documents", summary="Documents by filter, one page at a time")
+def list_documents(request: Request, code: Optional[str] = None,
+                   status: Optional[str] = Query(None, description="pending, accepted, rejected or flagged"),
+                   source: Optional[str] = Query(None, description="rules, learned or human"),
+                   q: Optional[str] = Query(None, description="text to find; * matches any characters"),
+                   page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE)
+                   ) -> dict[str, Any]:
+    """Any other parameter filters by attribute (canonical value): `?city=Beijing&city=Shanghai&sector=education`."""
+    wanted = document_filter(request, code, status, source, q)
+    with Store.open(workspace(request).project, readonly=True) as store:
+        found = browse.find_documents(store, wanted, page=page, per_page=per_page)
+    return {"total": found.total, "page": found.page, "per_page": found.per_page, "pages": found.pages,
+            "documents": [summary.__dict__ for summary in found.documents]}
+
+
+@router.get("/documents/{doc_id:path}", summary="One document: text, attributes, codings, memos")
+def get_document(request: Request, doc_id: str) -> dict[str, Any]:
+    with Store.open(workspace(request).project, readonly=True) as store:
+        return browse.document_view(store, doc_id)
+
+
+@router.post("/documents/{doc_id:path}/codings", summary="Code a passage by hand (stored like a review 'add')")
+def add_coding(request: Request, doc_id: str, body: HumanCodingIn) -> dict[str, Any]:
+    cells = {"doc_id": doc_id, "start": str(body.start), "end": str(body.end), "code": body.code,
+             "decision": "add", "note": body.note or ""}
+    return apply_one(request, doc_id, cells, exact_spans=True)
+
+
+@router.post("/documents/{doc_id:path}/memo", summary="Write the memo on a document or on one of its codings")
+def write_memo(request: Request, doc_id: str, body: MemoIn) -> dict[str, Any]:
+    space = workspace(request)
+    start = end = 0
+    code = ""
+    if body.key:
+        parsed = parse_coding_key(body.key)
+        if parsed is None or parsed[0] != doc_id:
+            raise HTTPException(400, f"{body.key!r} is not the key of a coding of {doc_id!r}")
+        _, start, end, code = parsed
+    with Store.open(space.project, must_exist=True) as store, store.writer(timeout=space.lock_timeout):
+        browse.document_view(store, doc_id)  # raises for an unknown document
+        store.save_memo(doc_id, start=start, end=end, code=code, text=body.text, author=space.reviewer)
+        return {"memos": store.memos(doc_id)}
+
+
+@router.post("/codings/{key:path}/decision", summary="Accept or reject a coding (as a review sheet row)")
+def decide(request: Request, key: str, body: DecisionIn) -> dict[str, Any]:
+    parsed = parse_coding_key(key)
+    if parsed is None:
+        raise HTTPException(404, f"{key!r} is not a coding key (doc_id:start-end:code)")
+    cells = {"key": key, "code": parsed[3], "decision": body.decision, "correct_code": body.correct_code or "",
+             "note": body.note or ""}
+    return apply_one(request, parsed[0], cells, exact_spans=False)
+
+
+@router.post("/decisions/undo", summary="Take back decisions (the codings are as the rules made them again)")
+def undo(request: Request, body: UndoIn) -> dict[str, Any]:
+    space = workspace(request)
+    withdrawn = withdraw_decisions(body.keys, reviewer=space.reviewer, project=space.project,
+                                   lock_timeout=space.lock_timeout)
+    return {"withdrawn": withdrawn}
+
+
+def apply_one(request: Request, doc_id: str, cells: dict[str, str], *, exact_spans: bool) -> dict[str, Any]:
+    """One decision through ``apply_decisions``; its problems become a 400, its result the codings."""
+    space = workspace(request)
+    result = apply_decisions([(1, cells)], ReviewImport(path="workspace"), project=space.project,
+                             reviewer=space.reviewer, codebook=space.codebook, exact_spans=exact_spans,
+                             lock_timeout=space.lock_timeout)
+    if result.problems:
+        raise HTTPException(400, "; ".join(p.removeprefix("row 1: ") for p in result.problems))
+    with Store.open(space.project, readonly=True) as store:
+        codings = browse.document_codings(store, doc_id)
+    return {"decisions": dict(result.decisions), "new": result.new, "changed": result.changed,
+            "warnings": [w.removeprefix("row 1: ") for w in result.warnings], "codings": codings}
+
+
+def cached_report(space: Any, by: str, status: str | None = None) -> Report:
+    """``build_report`` by one attribute, kept until the project changes."""
+    return space.cache.get(("report", by, status), lambda: build_report(Project(space.project), by=by, status=status,
+                                                                          codebook=space.codebook))
+
+
+def cached_review_stats(space: Any) -> ReviewStats:
+    return space.cache.get("review_stats", lambda: review_stats(project=space.project))
+
+
+def cached_code_counts(space: Any) -> dict[str, tuple[int, int]]:
+    def count() -> dict[str, tuple[int, int]]:
+        with Store.open(space.project, readonly=True) as store:
+            return store.code_counts()
+
+    return space.cache.get("code_counts", count)
+
+
+@router.get("/matrix", summary="Code x group matrix: the numbers of `phantomcode report`")
+def matrix(request: Request, by: str = "city", status: Optional[str] = None) -> dict[str, Any]:
+    report = cached_report(workspace(request), by, status)
+    return {"by": list(report.by), "documents": report.documents,
+            "groups": [{"group": list(keys), "documents": n} for keys, n in report.groups()],
+            "codes": [{"code": code, "label": report.label(code)} for code in report.codes],
+            "cells": report.records, "warnings": report.warnings()}
+
+
+@router.get("/stats", summary="Review figures per code, as `phantomcode review stats`")
+def stats(request: Request) -> dict[str, Any]:
+    result = cached_review_stats(workspace(request))
+    return {"codes": list(stats_records(result)), "decisions": result.decisions, "stale": len(result.stale)}
