@@ -35,16 +35,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .codebook import Codebook
-from .errors import NoteError, UsageError
-from .export import open_text_output
-from .limits import LimitExceeded, read_csv_rows, read_xlsx_values
-from .notes import decode_table_bytes, normalise_text
-from .outputs import choose_format, write_output
-from .report import select
-from .sanitise import FORMULA_PREFIXES, neutralise_formula, xml_text
-from .store import Store
-from .suggest import Suggestion, suggest_for_review
+from ..codebook import Codebook
+from ..errors import NoteError, UsageError
+from ..export import open_text_output
+from ..limits import LimitExceeded, read_csv_rows, read_xlsx_values
+from ..notes import decode_table_bytes, normalise_text
+from ..outputs import choose_format, write_output
+from ..report import select
+from ..sanitise import FORMULA_PREFIXES, neutralise_formula, xml_text
+from ..store import Store
+from ..store.records import CodingKey
+from ..suggest import Suggestion, suggest_for_review
 
 __all__ = ["CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "apply_decisions",
            "coding_key", "export_review", "import_review", "parse_coding_key", "read_review_sheet", "review_stats",
@@ -115,7 +116,7 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
     project has no such coding yet. Raises ``UsageError`` for an unknown code, attribute or value,
     or a bad format.
     """
-    from .codebook_choice import choose_codebook
+    from ..codebook_choice import choose_codebook
 
     fmt = _sheet_format(out, fmt)
     if fmt == "xlsx" and (out is None or str(out) == "-"):
@@ -452,7 +453,7 @@ def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewIm
     them to the stored sentence around them. ``lock_timeout`` bounds the wait for another writer
     (``ProjectBusyError`` after it).
     """
-    from .codebook_choice import choose_codebook
+    from ..codebook_choice import choose_codebook
 
     who = reviewer or default_reviewer()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -513,7 +514,7 @@ class _RowResolver:
     """Turns one sheet row into decisions (a reject with a correct_code gives two), or a problem."""
 
     def __init__(self, texts: dict[str, str], segments: dict[str, list[tuple[int, int]]],
-                 codings: set[tuple[str, int, int, str]], codes: set[str], report: ReviewImport) -> None:
+                 codings: set[CodingKey], codes: set[str], report: ReviewImport) -> None:
         self.texts = texts
         self.segments = segments
         self.codings = codings
@@ -712,7 +713,7 @@ class ReviewStats:
 def review_stats(*, project: str | Path | None = None, codebook: str | Path | Codebook | None = None) -> ReviewStats:
     """Per code (in the codebook's order, the project's own unless ``codebook`` is given; then codes
     the codebook lacks): proposals, pending, reviewed, accepted, rejected, added, lost, precision."""
-    from .codebook_choice import choose_codebook
+    from ..codebook_choice import choose_codebook
 
     with Store.open(project, readonly=True) as store:
         order = choose_codebook(codebook, store, check_patterns=False).code_ids()
