@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 TABLES = {  # table -> ORDER BY that makes its dump independent of insertion order
@@ -76,7 +77,7 @@ def dump(notes: Path, out_dir: Path, *, gold: Path | None = None, rules_only: bo
         _review(run, work_dir)
         _edit_reviewed_note(project, copy)
         run("04-reingest", "ingest", str(copy), *learned)
-        _dump_outputs(run, project, work_dir, out_dir, gold)
+        _dump_outputs(run, work_dir, out_dir, gold)
         _dump_tables(project, out_dir / "tables", work_dir)
         narrowed = _narrowed_codebook(work_dir)
         run("30-code-other-codebook", "code", "--codebook", str(narrowed), *learned)
@@ -84,14 +85,12 @@ def dump(notes: Path, out_dir: Path, *, gold: Path | None = None, rules_only: bo
         run("31-report-after-code", "report", "--format", "csv", "--codebook", str(narrowed))
 
 
-def _runner(project: Path, work_dir: Path, out_dir: Path):  # noqa: ANN202 - a local closure
+def _runner(project: Path, work_dir: Path, out_dir: Path) -> Callable[..., str]:
     """A function that runs one CLI command on the project and keeps its normalised output."""
     def run(name: str, *command: str) -> str:
-        argv = [*command[:2], *command[2:]]
-        if "--project" not in argv and "-p" not in argv:
-            argv += ["--project", str(project)]
+        argv = [*command, "--project", str(project)]
         result = subprocess.run([sys.executable, "-m", "phantomcode", *argv], capture_output=True, text=True,
-                                cwd=work_dir, env=None, check=False)
+                                cwd=work_dir, check=False)
         text = f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{_stderr(result.stderr)}"
         (out_dir / f"{name}.txt").write_text(_normalise(text, work_dir), encoding="utf-8")
         return result.stdout
@@ -99,8 +98,9 @@ def _runner(project: Path, work_dir: Path, out_dir: Path):  # noqa: ANN202 - a l
 
 
 def _stderr(text: str) -> str:
-    """stderr without progress lines (they carry timings)."""
-    return "\n".join(line for line in text.splitlines() if not re.search(r"\d+(\.\d+)?\s*(s|ms|notes/s)\b", line))
+    """stderr without progress bars and lines that carry timings."""
+    return "\n".join(line for line in text.splitlines()
+                     if not re.search(r"\d+(\.\d+)?\s*(s|ms|notes/s)\b|\d:\d\d:\d\d", line))
 
 
 def _normalise(text: str, work_dir: Path) -> str:
@@ -109,7 +109,7 @@ def _normalise(text: str, work_dir: Path) -> str:
     return UUID.sub("<uuid>", text)
 
 
-def _review(run, work_dir: Path) -> None:  # noqa: ANN001 - the closure from _runner
+def _review(run: Callable[..., str], work_dir: Path) -> None:
     """Decide every third coding of the review sheet: accept, reject, or add its code to the
     next sentence; imported twice, by two reviewers who disagree on some."""
     sheet = work_dir / "review.csv"
@@ -170,8 +170,7 @@ def _narrowed_codebook(work_dir: Path) -> Path:
     return path
 
 
-def _dump_outputs(run, project: Path, work_dir: Path, out_dir: Path,  # noqa: ANN001
-                  gold: Path | None) -> None:
+def _dump_outputs(run: Callable[..., str], work_dir: Path, out_dir: Path, gold: Path | None) -> None:
     for fmt in ("table", "md", "html"):
         run(f"10-report-{fmt}", "report", "--format", fmt, "--quotes", "2")
     for fmt in ("csv", "json"):

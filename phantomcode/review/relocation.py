@@ -1,7 +1,7 @@
 """How review decisions apply to a document's codings, and follow their text when a note is edited.
 
 Each time a document's codings are (re)written, the store applies its decisions to them again
-(through ``apply_decisions``), so decisions outlive re-coding and re-ingest. A decision whose
+(through ``apply_to_codings``), so decisions outlive re-coding and re-ingest. A decision whose
 text is no longer at its offsets is *stale*: it is kept and reported, follows its text when that
 text (20 characters or more) now occurs exactly once elsewhere in the note, and applies again
 when the text comes back. The store only reads and writes the rows (``ReviewRows``).
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 MIN_RELOCATE_CHARS = 20
 
 
-def apply_decisions(rows: ReviewRows, doc_id: str) -> None:
+def apply_to_codings(rows: ReviewRows, doc_id: str) -> None:
     """Write a document's review decisions onto its codings.
 
     Idempotent: statuses are reset and earlier review/add codings removed first, so a changed

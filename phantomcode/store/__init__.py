@@ -134,6 +134,10 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
         if version < SCHEMA_VERSION:
             self._migrate()
 
+    def schema_version(self) -> int:
+        """How many migrations the project has had (``PRAGMA user_version``)."""
+        return self._schema_version()
+
     def _schema_version(self) -> int:
         return self.connection.execute("PRAGMA user_version").fetchone()[0]
 

@@ -9,7 +9,16 @@ from typing import Any
 
 from .base import StoreBase, _now
 from .codings import replace_codings
-from .records import AttributeRow, CodedRows, DocumentRecord, DocumentText, StoredState, ValueCount
+from .records import (
+    AttributeRow,
+    CodedRows,
+    DocumentRecord,
+    DocumentText,
+    Sector,
+    SegmentRecord,
+    StoredState,
+    ValueCount,
+)
 from .reviews import apply_reviews
 from .schema import in_list, json_list
 
@@ -125,6 +134,17 @@ class DocumentsTable(StoreBase):
                 record["attributes"] = json.loads(record["attributes"])
                 yield record
             last = rows[-1]["doc_id"]
+
+    def document_sectors(self) -> dict[str, Sector]:
+        """doc_id -> the document's sector, declared or inferred from its cues."""
+        return {row[0]: Sector(row[1], row[2]) for row in self.connection.execute(
+            "SELECT doc_id, sector, sector_source FROM documents ORDER BY doc_id")}
+
+    def segments(self) -> list[SegmentRecord]:
+        """Every stored segment, in document and text order."""
+        return [SegmentRecord(*row) for row in self.connection.execute(
+            "SELECT segment_id, doc_id, start, end, unit, sector, sector_source FROM segments"
+            " ORDER BY doc_id, start, end")]
 
     def count_documents(self) -> int:
         """How many documents the project holds."""

@@ -114,6 +114,8 @@ def attribute_rows(raw: dict[str, str], canonical: dict[str, str]) -> list[Attri
 
 @dataclass(frozen=True)
 class RunInfo:
+    """One command's run as the ``runs`` table records it."""
+
     run_id: int
     command: str
     codebook_name: str | None
@@ -124,11 +126,46 @@ class RunInfo:
     finished_at: str | None
     status: str
     stats: dict[str, Any]
+    codebook_path: str | None = None  # as recorded: relative to the project, or "bundled"
 
 
 def text_hash(text: str) -> str:
     """The ``content_hash`` of a stored text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Sector(NamedTuple):
+    """A document's sector and where it came from ('declared' or 'inferred'); None for both when neither."""
+
+    sector: str | None
+    source: str | None
+
+
+class SegmentRecord(NamedTuple):
+    """A stored segment: a unit (sentence or paragraph) of a document, with its sector."""
+
+    segment_id: int
+    doc_id: str
+    start: int
+    end: int
+    unit: str
+    sector: str | None
+    sector_source: str | None
+
+
+class ReviewerDecision(NamedTuple):
+    """One reviewer's own decision on a coding, as ``reviewer_decisions`` keeps it."""
+
+    doc_id: str
+    start: int
+    end: int
+    code: str
+    reviewer: str
+    decision: str
+    correct_code: str | None
+    note: str | None
+    decided_at: str
+    text: str
 
 
 class Span(NamedTuple):

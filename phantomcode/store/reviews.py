@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .base import StoreBase
-from .records import CodingKey, DecisionKey, Proposals, Span, Unit
+from .records import CodingKey, DecisionKey, Proposals, ReviewerDecision, Span, Unit
 from .reports import report_docs
 from .schema import AUTO_COUNTED, COUNTED, REVIEW_ADD_RULE, REVIEW_FRESH, in_list, json_list, source_condition
 
@@ -106,9 +106,9 @@ class ReviewRows:
 
 def apply_reviews(db: sqlite3.Connection, doc_id: str) -> None:
     """Write a document's review decisions onto its codings, inside the caller's transaction."""
-    from ..review.relocation import apply_decisions  # review builds on the store, not the reverse
+    from ..review.relocation import apply_to_codings  # review builds on the store, not the reverse
 
-    apply_decisions(ReviewRows(db), doc_id)
+    apply_to_codings(ReviewRows(db), doc_id)
 
 
 class ReviewsTable(StoreBase):
@@ -267,6 +267,12 @@ class ReviewsTable(StoreBase):
             "SELECT r.doc_id, r.start, r.end, r.code, r.decision, r.text, d.text AS document FROM reviews r"
             " JOIN documents d ON d.doc_id = r.doc_id ORDER BY r.doc_id, r.start, r.end, r.code")
         return [dict(row) for row in rows]
+
+    def reviewer_decisions(self) -> list[ReviewerDecision]:
+        """Every reviewer's own decisions (``review_decisions`` has the one that applies per coding)."""
+        return [ReviewerDecision(*row) for row in self.connection.execute(
+            "SELECT doc_id, start, end, code, reviewer, decision, correct_code, note, decided_at, text"
+            " FROM reviewer_decisions ORDER BY doc_id, start, end, code, reviewer")]
 
     def reviewers(self) -> list[str]:
         """Everyone who has decisions in the project, by name."""

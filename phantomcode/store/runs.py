@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from .. import __version__
 from .base import StoreBase, _now
 from .records import CodebookName, KeptCodebook, LastCodebook, RunInfo
+
+
+def _run_info(row: sqlite3.Row) -> RunInfo:
+    values = dict(row)
+    values["stats"] = json.loads(values["stats"] or "{}")
+    return RunInfo(**values)
 
 
 class RunsTable(StoreBase):
@@ -35,10 +42,11 @@ class RunsTable(StoreBase):
         row = self.connection.execute(f"SELECT * FROM runs {where} ORDER BY run_id DESC LIMIT 1").fetchone()
         if row is None:
             return None
-        values = dict(row)
-        values.pop("codebook_path")
-        values["stats"] = json.loads(values["stats"] or "{}")
-        return RunInfo(**values)
+        return _run_info(row)
+
+    def runs(self) -> list[RunInfo]:
+        """Every run, oldest first."""
+        return [_run_info(row) for row in self.connection.execute("SELECT * FROM runs ORDER BY run_id")]
 
     def run_stats(self, command: str) -> list[dict[str, Any]]:
         """The stats of every completed run of ``command``, oldest first."""
