@@ -57,7 +57,7 @@ STAGES: list[tuple[str, str]] = [
     ("paragraphs + language detection", r"_groups|_group \(|split_paragraphs|detect_language|_looks_hard_wrapped"),
     ("spaCy Doc/Token/Span access", r"(doc|token|span|strings)\.(cpp|pyx)|spacy/tokens|StringStore"),
     ("spaCy nlp.pipe plumbing", r"spacy/language|Language\."),
-    ("SQLite writes + JSON (store.py)", r"phantomcode/store\.py|sqlite3|libsqlite"),
+    ("SQLite writes + JSON (store/)", r"phantomcode/store/|sqlite3|libsqlite"),
     ("file discovery, reading, decoding, hashing (notes.py)", r"phantomcode/notes\.py|charset_normalizer|yaml/"),
     ("codebook load + attribute vocabulary (codebook.py)", r"phantomcode/codebook\.py"),
     ("planning + batching (ingest.py)", r"phantomcode/ingest\.py"),

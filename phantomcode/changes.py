@@ -58,7 +58,7 @@ def codebook_change(old: Codebook, new: Codebook) -> CodebookChange:
     words: set[str] = set()
     literals: set[str] = set()
     # Equal structures give the same rules under the same keys, in the same order.
-    for before, after in zip(matcher_rules(old), matcher_rules(new)):
+    for before, after in zip(matcher_rules(old), matcher_rules(new), strict=True):
         for term in sorted(set(before.terms) ^ set(after.terms)):
             clue = term_clue(term, lemmas=after.lemmas)
             if clue is None:
@@ -67,7 +67,8 @@ def codebook_change(old: Codebook, new: Codebook) -> CodebookChange:
             words |= clue
         if (before.regex, before.pattern) == (after.regex, after.pattern):
             continue
-        clues = [regex_clue(rule.regex) if rule.regex is not None else pattern_clue(rule.pattern)
+        clues = [regex_clue(rule.regex) if rule.regex is not None
+                 else pattern_clue(rule.pattern) if rule.pattern is not None else None
                  for rule in (before, after)]
         if None in clues:
             return CodebookChange(True, f"{after.key}: the changed rule has no fixed words to look for")

@@ -21,6 +21,7 @@ from .codebook_choice import ProjectCodebook, choose_codebook, project_codebook
 from .export import SEGMENT_COLUMNS, document_rows, segment_rows
 from .report import cooccurrence_frame, matrix_frame, quotes_frame
 from .store import RunInfo, Store
+from .store.records import ValueCount
 
 if TYPE_CHECKING:  # pandas is imported by the methods that return frames: the CLI's reports do without it
     import pandas as pd
@@ -45,7 +46,7 @@ class ProjectInfo:
     documents: int
     codings: int
     counted_codings: int
-    attributes: dict[str, list[tuple[str, int]]]
+    attributes: dict[str, list[ValueCount]]
     last_run: RunInfo | None
     codebook: ProjectCodebook | None  # the codebook the last run used, and whether its file still matches
 

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -100,7 +101,7 @@ def code_tasks(job: IngestJob, indices: Iterable[int]) -> list[NoteOutcome]:
     """
     read: list[tuple[DocumentRecord, list[str], list[str]] | NoteSkip] = []
     for index in indices:
-        read.append(guarded(lambda: _read_task_in_time(job, job.tasks[index]), doing="read"))
+        read.append(guarded(partial(_read_task_in_time, job, job.tasks[index]), doing="read"))
     kept = [item for item in read if not isinstance(item, NoteSkip)]
     coded = iter(code_each(job.engine, [(record.text, {name: value for name, value, _ in record.attribute_rows})
                                         for record, _, _ in kept], seconds=job.note_seconds))
@@ -127,7 +128,7 @@ def code_each(engine: CodingEngine, items: list[tuple[str, dict[str, str]]], *, 
         with time_budget(seconds, "coding these notes"):
             return list(engine.code_documents(items))
     except Exception:  # the per-note guard: some note is at fault; code each on its own to find it
-        return [guarded(lambda: _code_one_in_time(engine, item, seconds), doing="coded") for item in items]
+        return [guarded(partial(_code_one_in_time, engine, item, seconds), doing="coded") for item in items]
 
 
 def _code_one_in_time(engine: CodingEngine, item: tuple[str, dict[str, str]], seconds: float) -> Any:
@@ -203,12 +204,13 @@ def recode(doc_ids: list[str]) -> list[Recoded]:
     job: RecodeJob = _JOB
     documents = _reader(job.project).texts_and_attributes(doc_ids)
     normalized = [_normalize(job.engine.codebook, attributes) for _, _, attributes in documents]
-    coded = code_each(job.engine, [(text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized)],
-                      seconds=job.note_seconds)
+    items = [(text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized, strict=True)]
+    coded = code_each(job.engine, items, seconds=job.note_seconds)
     model = _model_hash(job.engine)
     return [Recoded(doc_id, attribute_rows(attributes, canonical),
                     result if isinstance(result, NoteSkip) else coded_rows(result, model), warnings)
-            for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded)]
+            for (doc_id, _, attributes), (canonical, warnings), result
+            in zip(documents, normalized, coded, strict=True)]
 
 
 def _model_hash(engine: CodingEngine) -> str | None:
@@ -361,9 +363,9 @@ class WorkerPool:
                 break
         while pending:
             results = _result(pending.popleft(), stop)
-            chunk = next(chunks, None)
-            if chunk is not None:
-                pending.append(pool.submit(task, chunk))
+            following = next(chunks, None)
+            if following is not None:
+                pending.append(pool.submit(task, following))
             yield from results
 
 

@@ -4,27 +4,33 @@ and a Dask partition's handling of bad notes (run here, in this process)."""
 from __future__ import annotations
 
 import pickle
-import sqlite3
 import threading
 import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_runaway import REDOS_BOOK  # tests/ is on the path, as for qdpx_fixtures
 
-from phantomcode.batch import (CODINGS_SCHEMA, NOTES_SCHEMA, SCHEMA_VERSION, check_schema, outcome_tables,
-                               outcomes_from_tables, read_note)
+from phantomcode.batch import (
+    CODINGS_SCHEMA,
+    NOTES_SCHEMA,
+    SCHEMA_VERSION,
+    check_schema,
+    outcome_tables,
+    outcomes_from_tables,
+    read_note,
+)
+from phantomcode.cli import app
 from phantomcode.codebook import load_codebook
 from phantomcode.coding import CodingEngine
 from phantomcode.coding.engine import engine_from_source
-from phantomcode.cli import app
 from phantomcode.distributed import code_partition, import_parquet, partition_bounds
 from phantomcode.errors import NoteError, UsageError
 from phantomcode.ingest import ingest
 from phantomcode.notes import NoteFile
+from phantomcode.store import Store
 from phantomcode.workers import IngestJob, NoteSkip, NoteTask, code_tasks
-
-from test_runaway import REDOS_BOOK  # tests/ is on the path, as for qdpx_fixtures
 
 SENTENCES = ("The school asked for five documents and a lease in her own name. "
              "The hospital said the rural insurance would not reimburse anything here. ")
@@ -50,13 +56,13 @@ def test_read_note_gives_the_text_attributes_and_id_ingest_stores(tmp_path, note
     (notes_dir / "metadata.csv").write_text("file,year\nchengdu/official/b.txt,2019\n", encoding="utf-8")
     project = tmp_path / "p.db"
     ingest(notes_dir, project=project, path_attrs="{city}/{respondent_type}", pii="redact")
-    with sqlite3.connect(project) as db:
-        stored = {row[0]: row[1:] for row in db.execute("SELECT doc_id, text, attributes, source FROM documents")}
+    with Store.open(project, readonly=True) as store:
+        stored = {doc["doc_id"]: (doc["text"], doc["attributes"], doc["source"]) for doc in store.iter_documents()}
     for relpath in ("beijing/migrant/a.md", "chengdu/official/b.txt"):
         read = read_note(notes_dir / relpath, notes_dir, path_attrs="{city}/{respondent_type}", pii="redact")
         text, attributes, source = stored[read.record.doc_id]
         assert (read.record.text, source) == (text, relpath)
-        assert read.record.attributes == __import__("json").loads(attributes)
+        assert read.record.attributes == attributes
     assert "13812345678" not in read_note(notes_dir / "beijing/migrant/a.md", notes_dir, pii="redact").record.text
     assert read_note(notes_dir / "beijing/migrant/a.md", notes_dir).record.attributes["city"] == "bj"
 

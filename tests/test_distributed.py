@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
 
 from phantomcode import distributed
 from phantomcode.cli import app
 from phantomcode.distributed import DaskOptions
 from phantomcode.errors import Interrupted, WorkerLost
 from phantomcode.ingest import ingest
-from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
+from phantomcode.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -146,9 +147,9 @@ def test_a_worker_killed_mid_run_is_replaced_and_nothing_is_lost_or_duplicated(
     assert before - after, "the killed worker was replaced by a new process"
     _assert_same_project(project, local_project[0])
     assert _summary(report) == local_project[1]
-    with sqlite3.connect(project) as db:
-        assert db.execute("SELECT count(*) FROM (SELECT doc_id, start, code FROM codings "
-                          "GROUP BY 1, 2, 3 HAVING count(*) > 1)").fetchone()[0] == 0
+    with Store.open(project, readonly=True) as store:
+        keys = [(c["doc_id"], c["start"], c["code"]) for c in store.coding_rows()]
+    assert len(keys) == len(set(keys)), "no coding is stored twice"
 
 
 def _fail_every_partition(job):
@@ -206,8 +207,8 @@ def test_parquet_out_then_import_parquet_gives_the_same_project(
     result = runner.invoke(app, ["import", "parquet", str(out), "--project", str(imported), "--quiet"])
     assert result.exit_code == 1 and "beijing/broken.docx" in result.output, result.output
     _assert_same_project(imported, local_project[0])
-    with sqlite3.connect(imported) as db:  # recorded as ingest records it (issue 11): no absolute bundled path
-        assert db.execute("SELECT codebook_path FROM runs WHERE command = 'import'").fetchall() == [("bundled",)]
+    with Store.open(imported, readonly=True) as store:  # recorded as ingest records it (issue 11): no absolute path
+        assert [run.codebook_path for run in store.runs() if run.command == "import"] == ["bundled"]
     report = ingest(corpus, project=imported)
     assert (report.unchanged, report.added, report.recoded) == (NOTES, 0, 0), \
         "the imported project knows the files and their codebook"
@@ -223,9 +224,9 @@ def test_stopping_mid_run_keeps_whole_batches_cancels_the_tasks_and_a_rerun_comp
     options = DaskOptions(scheduler=cluster.scheduler.address, partitions=8)
     with pytest.raises(Interrupted, match="run the same command again"):
         ingest(corpus, project=project, dask=options, batch_size=10, progress=stop_late)
-    with sqlite3.connect(project) as db:
-        stored = db.execute("SELECT count(*) FROM documents").fetchone()[0]
-        assert db.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+    with Store.open(project, readonly=True) as store:
+        stored = store.count_documents()
+        assert [run.status for run in store.runs()] == ["interrupted"]
     assert 0 < stored < NOTES and stored % 10 == 0, "only whole batches are committed"
     _wait_until(lambda: not any(key.startswith("phantomcode-") for key in cluster.who_has()))
     report = ingest(corpus, project=project, dask=options)
@@ -277,5 +278,5 @@ def test_a_dask_ingest_honours_the_folder_scan(cluster, tmp_path, refuse_listing
     again = ingest(notes, project=project, dask=options, prune=True)
     assert again.added == 1 and again.vanished == [] and again.pruned == 0
     assert any(warning.startswith("locked/: cannot list this folder") for warning in again.warnings)
-    with sqlite3.connect(project) as db:
-        assert sorted(db.execute("SELECT doc_id FROM documents")) == [("a",), ("c",), ("locked/b",)]
+    with Store.open(project, readonly=True) as store:
+        assert store.doc_ids() == ["a", "c", "locked/b"]

@@ -6,8 +6,6 @@ was lost, the run stayed 'running', and a re-run failed the same way.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,19 +14,20 @@ from phantomcode import ingest
 from phantomcode.cli import app
 from phantomcode.errors import NoteError
 from phantomcode.notes import NoteFile, read_note_file, split_front_matter
+from phantomcode.store import Store
 
 BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
 
 
 def stored(project: Path) -> dict[str, dict]:
-    with sqlite3.connect(project) as connection:
-        rows = connection.execute("SELECT doc_id, source, attributes FROM documents").fetchall()
-    return {doc_id: {"source": source, "attributes": json.loads(attrs)} for doc_id, source, attrs in rows}
+    with Store.open(project, readonly=True) as store:
+        return {doc["doc_id"]: {"source": doc["source"], "attributes": doc["attributes"]}
+                for doc in store.iter_documents()}
 
 
 def last_run_status(project: Path) -> str:
-    with sqlite3.connect(project) as connection:
-        return connection.execute("SELECT status FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()[0]
+    with Store.open(project, readonly=True) as store:
+        return store.runs()[-1].status
 
 
 @pytest.mark.parametrize(("front", "value"), [

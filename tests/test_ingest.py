@@ -10,7 +10,7 @@ import pytest
 
 from phantomcode.errors import CodebookError, Interrupted, UsageError
 from phantomcode.ingest import code_project, ingest
-from phantomcode.store import SCHEMA_VERSION
+from phantomcode.store import SCHEMA_VERSION, Store
 
 ingest_module = import_module("phantomcode.ingest")  # the package binds the name to the function
 
@@ -20,10 +20,9 @@ SENTENCES = ("The school asked for five documents and a lease in her own name. "
 
 
 def codings(project) -> list[tuple]:
-    with sqlite3.connect(project) as connection:
-        return connection.execute(
-            "SELECT doc_id, start, end, code, rule, matched, negated, hypothetical FROM codings ORDER BY 1, 2, 4"
-        ).fetchall()
+    with Store.open(project, readonly=True) as store:
+        return [(c["doc_id"], c["start"], c["end"], c["code"], c["rule"], c["matched"], c["negated"], c["hypothetical"])
+                for c in store.coding_rows()]
 
 
 def test_ctrl_c_keeps_committed_batches_and_rerun_completes(project, notes_dir, write_note) -> None:
@@ -37,9 +36,9 @@ def test_ctrl_c_keeps_committed_batches_and_rerun_completes(project, notes_dir, 
 
     with pytest.raises(Interrupted, match="run the same command again"):
         ingest(notes_dir, project=project, batch_size=10, progress=interrupt_late)
-    with sqlite3.connect(project) as connection:
-        stored = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
-        status = connection.execute("SELECT status FROM runs").fetchone()[0]
+    with Store.open(project, readonly=True) as store:
+        stored = store.count_documents()
+        [status] = [run.status for run in store.runs()]
     assert 0 < stored < total and stored % 10 == 0, "only whole batches are committed"
     assert status == "interrupted"
     report = ingest(notes_dir, project=project, batch_size=10)
@@ -60,16 +59,15 @@ def test_document_sector_is_declared_or_inferred_from_cues(project, notes_dir, w
     write_note("inferred.md", "The hospital would not reimburse her rural insurance. The doctor was kind.\n")
     write_note("neither.md", "She sells vegetables at the market.\n")
     ingest(notes_dir, project=project)
-    with sqlite3.connect(project) as connection:
-        sectors = dict((doc, (sector, source)) for doc, sector, source in
-                       connection.execute("SELECT doc_id, sector, sector_source FROM documents"))
+    with Store.open(project, readonly=True) as store:
+        sectors = {doc_id: tuple(sector) for doc_id, sector in store.document_sectors().items()}
     assert sectors == {"declared": ("education", "declared"), "inferred": ("healthcare", "inferred"),
                        "neither": (None, None)}
 
 
 def segments(project) -> list[tuple]:
-    with sqlite3.connect(project) as connection:
-        return connection.execute("SELECT segment_id, doc_id, start, end, sector FROM segments ORDER BY 1").fetchall()
+    with Store.open(project, readonly=True) as store:
+        return [(s.segment_id, s.doc_id, s.start, s.end, s.sector) for s in sorted(store.segments())]
 
 
 def test_recode_in_workers_writes_what_one_process_writes(tmp_path, notes_dir, write_note) -> None:
@@ -93,8 +91,9 @@ def _no_coding(monkeypatch) -> None:
 
 
 def _stored_stat(project, doc_id: str) -> tuple:
-    with sqlite3.connect(project) as connection:
-        return connection.execute("SELECT size, mtime_ns, text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    with Store.open(project, readonly=True) as store:
+        state = store.stored_states()[doc_id]
+        return state.size, state.mtime_ns, store.document_texts([doc_id])[doc_id]
 
 
 def test_touched_file_with_same_bytes_is_not_read_or_recoded_and_its_stat_is_refreshed(
@@ -156,13 +155,13 @@ def test_a_codebook_with_a_bad_token_pattern_stops_ingest_before_a_run_is_record
     ingest(notes_dir, project=project)
     with pytest.raises(CodebookError):
         ingest(notes_dir, project=project, codebook=book)
-    with sqlite3.connect(project) as connection:
-        assert connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    with Store.open(project, readonly=True) as store:
+        assert len(store.runs()) == 1
 
 
 def _sector_rows(project) -> list[tuple]:
-    with sqlite3.connect(project) as connection:
-        return connection.execute("SELECT doc_id, start, end, sector, sector_source FROM segments ORDER BY 1, 2").fetchall()
+    with Store.open(project, readonly=True) as store:
+        return [(s.doc_id, s.start, s.end, s.sector, s.sector_source) for s in store.segments()]
 
 
 def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a_fresh_ingest(

@@ -12,8 +12,8 @@ import pytest
 
 from phantomcode import code_project, ingest, suggest_for_review, train
 from phantomcode.cli import app
-from phantomcode.coding import CodingEngine
 from phantomcode.codebook import load_codebook
+from phantomcode.coding import CodingEngine
 from phantomcode.review import export_review, import_review
 from phantomcode.store import SCHEMA_VERSION, Store
 from phantomcode.training import labelled_sentences
@@ -90,11 +90,8 @@ def coded(tmp_path: Path, codebook: Path) -> Path:
 
 
 def codings(project: Path) -> list[dict]:
-    with sqlite3.connect(project) as connection:
-        connection.row_factory = sqlite3.Row
-        return [dict(row) for row in connection.execute(
-            "SELECT c.*, substr(d.text, c.start + 1, c.end - c.start) AS text FROM codings c"
-            " JOIN documents d USING (doc_id) ORDER BY c.start, c.code")]
+    with Store.open(project, readonly=True) as store:
+        return list(store.coding_rows())
 
 
 def test_training_is_deterministic_same_labels_same_hash(coded: Path) -> None:
@@ -235,9 +232,9 @@ def test_a_project_from_before_the_learned_layer_opens_upgrades_and_codes(
         undo_learned_layer_migration(connection)
     with Store.open(coded, readonly=True) as store:  # a reading command upgrades it
         assert store.latest_model() is None
-    with sqlite3.connect(coded) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert {row[0] for row in connection.execute("SELECT source FROM codings")} == {"rules"}
+    with Store.open(coded, readonly=True) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert {row["source"] for row in store.coding_rows()} == {"rules"}
     report = code_project(project=coded, codebook=codebook, jobs=1)
     assert report.recoded == 1  # coded with no model before: the model's codings are added
     assert "learned" in {row["source"] for row in codings(coded)}

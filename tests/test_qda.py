@@ -4,7 +4,6 @@ checked rule by rule, and our own .qdc re-imported without loss."""
 from __future__ import annotations
 
 import re
-import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -14,8 +13,17 @@ from lxml import etree
 from phantomcode import load_codebook
 from phantomcode.codebook import lint_codebook
 from phantomcode.errors import UsageError
-from phantomcode.qda import (CODEBOOK_NS, PROJECT_NS, codebook_to_qdc, export_qdc, export_qdpx, qdc_to_yaml, read_qdc,
-                             stable_guid)
+from phantomcode.qda import (
+    CODEBOOK_NS,
+    PROJECT_NS,
+    codebook_to_qdc,
+    export_qdc,
+    export_qdpx,
+    qdc_to_yaml,
+    read_qdc,
+    stable_guid,
+)
+from phantomcode.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "refi_qda"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -210,8 +218,8 @@ def test_qdpx_is_valid_and_holds_sources_variables_and_accepted_codings(project:
     assert {u.get("name") for u in root.iter(q("User"))} == {"phantomcode", "ana"}
     assert result.sources == 2 and result.codings == 2 and result.selections == 2
 
-    with sqlite3.connect(project) as connection:
-        texts = dict(connection.execute("SELECT doc_id, text FROM documents"))
+    with Store.open(project, readonly=True) as store:
+        texts = store.document_texts(store.doc_ids())
     assert sorted(members) == sorted(["project.qde", *(f"sources/{stable_guid('source', d)}.txt" for d in texts)])
     for source in root.iter(q("TextSource")):
         guid = source.get("guid")
@@ -229,8 +237,8 @@ def test_qdpx_is_valid_and_holds_sources_variables_and_accepted_codings(project:
                                       ("BJ-01", "151", stable_guid("code", "class_size"))])
     assert all(guid in code_guids for _, _, guid in codings)
     paperwork = next(c for c in root.iter(q("Coding")) if target(c) == stable_guid("code", "paperwork"))
-    with sqlite3.connect(project) as connection:
-        decided = connection.execute("SELECT decided_at FROM reviews WHERE code = 'paperwork'").fetchone()[0]
+    with Store.open(project, readonly=True) as store:
+        [decided] = [d["decided_at"] for d in store.review_decisions() if d["code"] == "paperwork"]
     decided = decided.replace("+00:00", "Z")  # UTC written as every producer writes it
     selection = paperwork.getparent()
     for made in (paperwork, selection):  # the reviewer and the decision's time, not phantomcode and export time
@@ -272,9 +280,8 @@ def test_qdpx_with_unreviewed_codings_leaves_rejected_ones_out(project: Path, tm
     root, _ = read_project(tmp_path / "all.qdpx")
     assert_valid("Project-mrt2019.xsd", root)
     refs = [c.find(q("CodeRef")).get("targetGUID") for c in root.iter(q("Coding"))]
-    with sqlite3.connect(project) as connection:
-        counted = connection.execute("SELECT count(*) FROM codings WHERE negated = 0 AND hypothetical = 0"
-                                     " AND status != 'rejected'").fetchone()[0]
+    with Store.open(project, readonly=True) as store:
+        counted = store.count_codings().counted
     assert len(refs) == counted and stable_guid("code", "office_runaround") not in refs
     auto = [c for c in root.iter(q("Coding")) if target(c) == stable_guid("code", "return_home")]
     assert auto[0].get("creatingUser") == stable_guid("user", "phantomcode")

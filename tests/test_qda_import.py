@@ -4,17 +4,17 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import zipfile
 from pathlib import Path
 
 import pytest
+from qdpx_fixtures import TEXT_ONE, TEXT_TWO, project_xml, standard_sources, write_qdpx
+from test_qda import NOTE_A, NOTE_B
 
 from phantomcode.errors import UsageError
 from phantomcode.qda import export_qdpx, read_qdc
 from phantomcode.qda_import import import_qdpx
-from qdpx_fixtures import TEXT_ONE, TEXT_TWO, project_xml, standard_sources, write_qdpx
-from test_qda import NOTE_A, NOTE_B
+from phantomcode.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "refi_qda"
 ONE, TWO = "Interview BJ-01", "Interview SH-01"
@@ -32,14 +32,12 @@ EXPECTED_DECISIONS = {
 
 def stored(project: Path, *, canonical: bool = False) -> tuple[dict, dict, set]:
     """Texts, attributes (raw or canonical values) and decisions of a project."""
-    with sqlite3.connect(project) as connection:
-        texts = dict(connection.execute("SELECT doc_id, text FROM documents"))
-        attributes: dict[str, dict[str, str]] = {}
-        column = "value" if canonical else "raw"
-        for doc_id, name, value in connection.execute(f"SELECT doc_id, name, {column} FROM doc_attributes"):
-            attributes.setdefault(doc_id, {})[name] = value
-        decisions = set(connection.execute("SELECT doc_id, start, end, code, reviewer, decided_at, decision"
-                                           " FROM reviews"))
+    with Store.open(project, readonly=True) as store:
+        texts = store.document_texts(store.doc_ids())
+        attributes = store.canonical_attribute_table() if canonical else {
+            doc["doc_id"]: doc["attributes"] for doc in store.iter_documents() if doc["attributes"]}
+        decisions = {(d["doc_id"], d["start"], d["end"], d["code"], d["reviewer"], d["decided_at"], d["decision"])
+                     for d in store.review_decisions()}
     return texts, attributes, decisions
 
 
@@ -127,8 +125,8 @@ def test_reimporting_the_same_file_updates_instead_of_duplicating(tmp_path: Path
     fewer = import_qdpx(write_qdpx(tmp_path / "m.qdpx", sources), project=tmp_path / "p.db")
     assert fewer.withdrawn == 2 and fewer.new == 0
     assert stored(tmp_path / "p.db")[2] == {d for d in EXPECTED_DECISIONS if d[1] != LEASE}
-    with sqlite3.connect(tmp_path / "p.db") as connection:  # and their effect: no hand coding left there
-        assert connection.execute("SELECT count(*) FROM codings WHERE start = ?", (LEASE,)).fetchone()[0] == 0
+    with Store.open(tmp_path / "p.db", readonly=True) as store:  # and their effect: no hand coding left there
+        assert [c for c in store.coding_rows() if c["start"] == LEASE] == []
 
 
 def test_two_users_who_coded_the_same_text_keep_a_decision_each(tmp_path: Path) -> None:
@@ -141,10 +139,9 @@ def test_two_users_who_coded_the_same_text_keep_a_decision_each(tmp_path: Path) 
     project = tmp_path / "p.db"
     report = import_qdpx(write_qdpx(tmp_path / "m.qdpx", sources), project=project)
     assert report.problems == [] and report.new == 6, "bob's paperwork is his own decision, not dropped"
-    with sqlite3.connect(project) as connection:  # kept per reviewer, as review import keeps them
-        lease = connection.execute("SELECT reviewer FROM reviewer_decisions WHERE start = ? AND code = 'paperwork'"
-                                   " ORDER BY 1", (LEASE,)).fetchall()
-    assert lease == [("alice",), ("bob",)]
+    with Store.open(project, readonly=True) as store:  # kept per reviewer, as review import keeps them
+        lease = sorted(d.reviewer for d in store.reviewer_decisions() if (d.start, d.code) == (LEASE, "paperwork"))
+    assert lease == ["alice", "bob"]
     with Store.open(project, readonly=True) as store:
         assert store.reviewers() == ["alice", "bob"]
     both = agreement(["alice", "bob"], project=project, codes=["paperwork"])
@@ -152,11 +149,10 @@ def test_two_users_who_coded_the_same_text_keep_a_decision_each(tmp_path: Path) 
     sources[0].selections[1] = (start, end, codings)  # bob's paperwork removed in the other tool
     fewer = import_qdpx(write_qdpx(tmp_path / "m.qdpx", sources), project=project)
     assert fewer.withdrawn == 1
-    with sqlite3.connect(project) as connection:  # alice's decision still applies to the coding
-        assert connection.execute("SELECT reviewer FROM reviews WHERE start = ? AND code = 'paperwork'",
-                                  (LEASE,)).fetchall() == [("alice",)]
-        assert connection.execute("SELECT count(*) FROM codings WHERE start = ? AND code = 'paperwork'",
-                                  (LEASE,)).fetchone()[0] == 1
+    with Store.open(project, readonly=True) as store:  # alice's decision still applies to the coding
+        assert [d["reviewer"] for d in store.review_decisions()
+                if (d["start"], d["code"]) == (LEASE, "paperwork")] == ["alice"]
+        assert len([c for c in store.coding_rows(code="paperwork") if c["start"] == LEASE]) == 1
     assert agreement(["alice", "bob"], project=project, codes=["paperwork"]).per_code[0].positives == {
         "alice": 2, "bob": 0}
 
@@ -276,9 +272,9 @@ def test_imported_hand_coding_is_compared_with_the_rules(runner, tmp_path: Path)
     code_project(project=project)
     report = agreement(["imported", "auto"], project=project, codes=["paperwork", "class_size", "return_home"])
     by_code = {row.code: row for row in report.per_code}
-    with sqlite3.connect(project) as connection:
-        auto = {code for (code,) in connection.execute(
-            "SELECT DISTINCT code FROM codings WHERE rule != 'review/add' AND negated = 0 AND hypothetical = 0")}
+    with Store.open(project, readonly=True) as store:
+        auto = {c["code"] for c in store.coding_rows()
+                if c["rule"] != Store.REVIEW_ADD_RULE and not c["negated"] and not c["hypothetical"]}
     assert {"paperwork", "return_home"} <= auto  # the rules code these notes too
     assert by_code["paperwork"].positives["imported"] == 2  # alice's two paperwork sentences
     assert by_code["return_home"].percent == 1.0  # bob and the rules agree on the hometown sentence
@@ -335,6 +331,6 @@ def test_a_coding_memo_in_the_selection_description_becomes_the_note(tmp_path: P
         for name, data in members.items():
             archive.writestr(name, data)
     import_qdpx(path, project=tmp_path / "p.db")
-    with sqlite3.connect(tmp_path / "p.db") as connection:
-        notes = dict(connection.execute("SELECT code, note FROM reviews WHERE start = 0 AND doc_id = ?", (ONE,)))
+    with Store.open(tmp_path / "p.db", readonly=True) as store:
+        notes = {d["code"]: d["note"] for d in store.review_decisions() if (d["start"], d["doc_id"]) == (0, ONE)}
     assert notes == {"paperwork": "Clear: the five documents.", "barriers": "Clear: the five documents."}

@@ -24,8 +24,16 @@ import pytest
 from phantomcode import Project, ingest
 from phantomcode.errors import UsageError
 from phantomcode.export import export_segments
-from phantomcode.report import (COOCCURRENCE_COLUMNS, TIDY_COLUMNS, Report, build_cooccurrence, build_report,
-                                parse_where, write_report)
+from phantomcode.report import (
+    COOCCURRENCE_COLUMNS,
+    TIDY_COLUMNS,
+    Report,
+    build_cooccurrence,
+    build_report,
+    parse_where,
+    write_report,
+)
+from phantomcode.store import Store
 
 SAMPLE_NOTES = Path(__file__).resolve().parents[1] / "sample_data" / "notes"
 GOLDEN = Path(__file__).parent / "golden"
@@ -232,8 +240,8 @@ def test_sector_counts_each_document_once_under_its_document_sector(small: Path)
 
 
 def test_sector_groups_follow_the_sector_ingest_recorded_for_each_document(sample: Project) -> None:
-    with sqlite3.connect(sample.path) as db:
-        recorded = dict(db.execute("SELECT coalesce(sector, '(missing)'), count(*) FROM documents GROUP BY 1"))
+    with Store.open(sample.path, readonly=True) as store:
+        recorded = dict(Counter(sector.sector or "(missing)" for sector in store.document_sectors().values()))
     tidy = sample.matrix(by="sector", tidy=True)
     assert dict(zip(tidy["sector"], tidy["group_documents"])) == recorded
     assert sum(recorded.values()) == len(sample.documents())

@@ -12,8 +12,15 @@ import pytest
 
 from phantomcode import code_project, ingest
 from phantomcode.errors import UsageError
-from phantomcode.review import (coding_key, export_review, import_review, parse_coding_key, read_review_sheet,
-                                review_stats, wilson_interval)
+from phantomcode.review import (
+    coding_key,
+    export_review,
+    import_review,
+    parse_coding_key,
+    read_review_sheet,
+    review_stats,
+    wilson_interval,
+)
 from phantomcode.store import Store
 
 NOTE_A = """---
@@ -77,9 +84,9 @@ def key(doc_id: str, sentence: str, code: str, note: str = NOTE_A) -> str:
 
 
 def statuses(project: Path) -> dict[tuple[str, int, int, str], tuple[str, str, int]]:
-    with sqlite3.connect(project) as connection:
-        rows = connection.execute("SELECT doc_id, start, end, code, status, rule, negated FROM codings").fetchall()
-    return {tuple(row[:4]): tuple(row[4:]) for row in rows}
+    with Store.open(project, readonly=True) as store:
+        return {(c["doc_id"], c["start"], c["end"], c["code"]): (c["status"], c["rule"], int(c["negated"]))
+                for c in store.coding_rows()}
 
 
 def sheet_rows(path: Path) -> list[dict[str, str]]:
@@ -345,11 +352,8 @@ def live(tmp_path: Path) -> tuple[Path, Path]:
 
 def reviewed_state(project: Path) -> dict[tuple[str, str], str]:
     """(first words of the segment, code) -> status, for every coding with a decision."""
-    with sqlite3.connect(project) as connection:
-        rows = connection.execute(
-            "SELECT substr(d.text, c.start + 1, 20), c.code, c.status FROM codings c JOIN documents d USING (doc_id)"
-            " WHERE c.status != 'auto'").fetchall()
-    return {(text, code): status for text, code, status in rows}
+    with Store.open(project, readonly=True) as store:
+        return {(c["text"][:20], c["code"]): c["status"] for c in store.coding_rows() if c["status"] != "auto"}
 
 
 EXPECTED = {(FIRST[:20], "paperwork"): "rejected", (LEASE[:20], "paperwork"): "accepted",
@@ -465,7 +469,6 @@ def test_a_project_from_before_reviews_is_upgraded(tmp_path, monkeypatch) -> Non
 
 def test_decisions_made_before_reviewers_were_kept_apart_become_that_reviewers(
         project, tmp_path, undo_learned_layer_migration) -> None:
-    import sqlite3
 
     sheet = tmp_path / "sheet.csv"
     export_review(project=project, out=sheet)

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phantomcode.globs import Glob, glob_phrase_spans
+from phantomcode.store import Store
 
 GLOB_BOOK = """\
 name: globs
@@ -90,8 +91,8 @@ def test_a_many_star_glob_and_a_long_word_do_not_hang_ingest_or_kwic(tmp_path: P
     notes, book, project = setup(tmp_path, GLOB_BOOK, {"long.md": "a" * 3000 + " aab school\n"})
     code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-c", str(book), "-q", "-j", "1"), 120)
     assert code == 0, stderr
-    with sqlite3.connect(project) as connection:
-        assert connection.execute("SELECT count(*) FROM codings WHERE code = 'glob'").fetchone()[0] >= 1
+    with Store.open(project, readonly=True) as store:
+        assert len(list(store.coding_rows(code="glob"))) >= 1
     kwic = phantomcode("kwic", "a*a*a*a*a*a*b", "-p", str(project))
     code, stderr = finish(kwic, 60)
     assert code == 0, stderr
@@ -106,9 +107,9 @@ def test_a_regex_that_backtracks_skips_its_note_after_the_time_budget(tmp_path: 
     assert code == 1, stderr
     assert "slow.md: coding this note took longer than 2 s" in stderr
     assert time.monotonic() - started < 60
-    with sqlite3.connect(project) as connection:
-        assert connection.execute("SELECT doc_id FROM documents").fetchall() == [("ok",)]
-        assert connection.execute("SELECT status FROM runs").fetchall() == [("completed",)]
+    with Store.open(project, readonly=True) as store:
+        assert store.doc_ids() == ["ok"]
+        assert [run.status for run in store.runs()] == ["completed"]
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

@@ -30,7 +30,7 @@ def test_older_project_is_upgraded_keeping_its_data(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(later))
     with Store.open(path) as store:
         assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(later)
-        assert store.connection.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        assert len(store.runs()) == 1
         store.connection.execute("SELECT note FROM review_notes")
 
 

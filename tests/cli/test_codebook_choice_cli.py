@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from phantomcode.cli import app
+from phantomcode.store import Store
 
 PAPERWORK = "The school demanded five documents before it would enrol her son."
 
@@ -28,8 +28,8 @@ def own_project(runner, tmp_path, write_note, notes_dir, own_codebook, monkeypat
 
 
 def _codebook_hashes(project: Path) -> set[str]:
-    with sqlite3.connect(project) as connection:
-        return {row[0] for row in connection.execute("SELECT DISTINCT codebook_hash FROM codings")}
+    with Store.open(project, readonly=True) as store:
+        return {row["codebook_hash"] for row in store.coding_rows()}
 
 
 def test_the_project_codebook_is_found_from_another_folder(runner, own_project) -> None:
@@ -84,5 +84,5 @@ def test_a_project_on_the_bundled_codebook_records_it_as_bundled(runner, project
     runner.invoke(app, ["ingest", str(notes_dir), "-p", str(project), "--quiet"])
     result = runner.invoke(app, ["info", "-p", str(project)])
     assert "codebook file: the bundled codebook (unchanged since the last run)" in result.stdout
-    with sqlite3.connect(project) as connection:
-        assert connection.execute("SELECT codebook_path FROM runs").fetchall() == [("bundled",)]
+    with Store.open(project, readonly=True) as store:
+        assert [run.codebook_path for run in store.runs()] == ["bundled"]

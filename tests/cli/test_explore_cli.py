@@ -6,13 +6,13 @@ import csv
 import io
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from phantomcode.cli import app
 from phantomcode.codebook import default_codebook_path
+from phantomcode.store import Store
 
 PAPERWORK = "The school demanded five documents before it would enrol her son."
 QUIET = "She sells vegetables at the morning market."
@@ -36,8 +36,8 @@ def test_export_segments_rows_slice_back_to_the_text(runner, coded) -> None:
     assert header[:14] == ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical",
                            "cue", "status", "segment_sector", "sector_source", "codebook_hash"]
     assert {"city", "sector", "id"} <= set(header)
-    with sqlite3.connect(coded) as connection:
-        texts = dict(connection.execute("SELECT doc_id, text FROM documents"))
+    with Store.open(coded, readonly=True) as store:
+        texts = store.document_texts(store.doc_ids())
     for row in rows:
         assert texts[row["doc_id"]][int(row["start"]):int(row["end"])] == row["text"]
         for words in row["matched"].split(" | "):

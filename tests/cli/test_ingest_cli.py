@@ -12,20 +12,19 @@ from pathlib import Path
 
 import docx
 import pytest
+from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
 
 from phantomcode.cli import app
 from phantomcode.store import Store
-from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
 
 BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
 
 
 def stored(project: Path) -> dict[str, dict]:
     """doc_id -> {text, source, attributes} straight from the store."""
-    with sqlite3.connect(project) as connection:
-        rows = connection.execute("SELECT doc_id, text, source, attributes FROM documents").fetchall()
-    return {doc_id: {"text": text, "source": source, "attributes": json.loads(attrs)}
-            for doc_id, text, source, attrs in rows}
+    with Store.open(project, readonly=True) as store:
+        return {doc["doc_id"]: {"text": doc["text"], "source": doc["source"], "attributes": doc["attributes"]}
+                for doc in store.iter_documents()}
 
 
 def run(runner, *args: str):
@@ -237,14 +236,15 @@ def test_sigkill_mid_ingest_then_rerun_stores_each_note_once(tmp_path, notes_dir
     assert 0 < committed < total, "the kill must land mid-run for this test to mean anything"
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
-    with sqlite3.connect(project) as connection:
+    with sqlite3.connect(project) as connection:  # SQLite's own check of the file, not of the schema
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert connection.execute("SELECT count(*), count(DISTINCT source) FROM documents").fetchone() == (total, total)
-        duplicates = connection.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM codings GROUP BY doc_id, start, end, code HAVING count(*) > 1)")
-        assert duplicates.fetchone()[0] == 0
-        assert connection.execute("SELECT count(*) FROM documents WHERE coded_with IS NULL").fetchone()[0] == 0
-        statuses = [row[0] for row in connection.execute("SELECT status FROM runs ORDER BY run_id")]
+    with Store.open(project, readonly=True) as store:
+        states = store.stored_states().values()
+        assert (len(states), len({state.source for state in states})) == (total, total)
+        keys = [(c["doc_id"], c["start"], c["end"], c["code"]) for c in store.coding_rows()]
+        assert len(keys) == len(set(keys)), "no coding is stored twice"
+        assert all(state.coded_with is not None for state in states)
+        statuses = [run.status for run in store.runs()]
     assert statuses == ["interrupted", "completed"]
 
 
@@ -316,9 +316,10 @@ def test_full_disk_stops_cleanly_and_the_store_stays_intact(runner, project, not
     assert full.exit_code == 2
     assert "disk is full" in full.output and "Traceback" not in full.output
     monkeypatch.setattr(Store, "_connect", staticmethod(original))
-    with sqlite3.connect(project) as connection:
+    with sqlite3.connect(project) as connection:  # SQLite's own check of the file, not of the schema
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        kept = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+    with Store.open(project, readonly=True) as store:
+        kept = store.count_documents()
     assert 0 < kept < 300 and kept % 64 == 0, "whole batches only"
     again = run(runner, "ingest", str(notes_dir), "-p", str(project), "--jobs", "1")
     assert again.exit_code == 0, again.output

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from phantomcode.cli import app
+from phantomcode.store import Store
 
 NOTE = """---
 id: BJ-01
@@ -178,12 +178,13 @@ def test_a_sheet_saved_by_excel_as_gbk_is_read_as_gb18030_and_says_so(runner, pr
     assert result.exit_code == 0, result.output
     assert "2 rows read (decoded as gb18030, not UTF-8); decisions: 1 accept, 1 add" in result.stderr
     decisions = json.loads(run(runner, "review", "stats", "-p", str(project), "-f", "json").stdout)
-    with sqlite3.connect(project) as connection:
-        assert connection.execute("SELECT note FROM reviews WHERE note != ''").fetchall() == [("太多",)]
-        assert connection.execute("SELECT decision, reviewer, text FROM reviews WHERE code = 'class_size'"
-                                  ).fetchall() == [("add", "ana", "名额已满。")], "the add row, read intact"
-        rules_code_it = connection.execute("SELECT count(*) FROM codings WHERE doc_id = 'ZH-02' AND code = 'class_size'"
-                                           " AND rule != 'review/add'").fetchone()[0]
+    with Store.open(project, readonly=True) as store:
+        decided = store.review_decisions()
+        assert [d["note"] for d in decided if d["note"]] == ["太多"]
+        assert [(d["decision"], d["reviewer"], d["text"]) for d in decided if d["code"] == "class_size"] == [
+            ("add", "ana", "名额已满。")], "the add row, read intact"
+        rules_code_it = len([c for c in store.coding_rows(code="class_size")
+                             if c["doc_id"] == "ZH-02" and c["rule"] != Store.REVIEW_ADD_RULE])
     class_size = {row["code"]: row for row in decisions["codes"]}["class_size"]
     assert rules_code_it and (class_size["accepted"], class_size["added"]) == (1, 0), \
         "an add the rules make too confirms them: counted as accepted, not as missed"
