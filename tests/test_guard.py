@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from note_texts import NEUTRAL_BODY  # tests/ is on the path
 from phantomcode import ingest
 from phantomcode.cli import app
 from phantomcode.errors import NoteError
 from phantomcode.notes import NoteFile, read_note_file, split_front_matter
 
-BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
+BODY = NEUTRAL_BODY  # codes nothing
 
 
 def stored(project: Path) -> dict[str, dict]:

@@ -16,12 +16,13 @@ from pathlib import Path
 import docx
 import pytest
 
+from note_texts import NEUTRAL_BODY  # tests/ is on the path
 from phantomcode import ingest
 from phantomcode.errors import UsageError
 from phantomcode.limits import LimitExceeded, check_yaml_shape, read_regular_file
 from phantomcode.notes import load_sidecars
 
-BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
+BODY = NEUTRAL_BODY  # codes nothing
 
 
 def run_bounded(code: str, *, seconds: float = 90, memory_gb: float = 2.0) -> subprocess.CompletedProcess:

@@ -13,11 +13,12 @@ from pathlib import Path
 import docx
 import pytest
 
+from note_texts import NEUTRAL_BODY  # tests/ is on the path
 from phantomcode.cli import app
 from phantomcode.store import Store
 from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
 
-BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
+BODY = NEUTRAL_BODY  # codes nothing
 
 
 def stored(project: Path) -> dict[str, dict]:
