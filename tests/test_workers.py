@@ -3,7 +3,6 @@ coding, and the pool that runs tasks in forked workers, in order, and reports a 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 
@@ -15,20 +14,12 @@ from phantomcode.errors import WorkerLost
 from phantomcode.guard import NoteSkip
 from phantomcode.workers import WorkerPool, code_each, index_chunks, list_chunks
 
-needs_fork = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
-                                reason="WorkerPool runs in the calling process without fork")
 
-
-def squares(chunk: range) -> list[tuple[int, int]]:
-    """A task for the pool: module level, so forked workers find it by name."""
-    return [(number, os.getpid()) for number in chunk]
-
-
-def die(chunk: range) -> list[int]:
-    """A task whose worker is killed as the out-of-memory killer would."""
-    if 3 in chunk:
+def square_or_die(chunk: int) -> list[int]:
+    """A worker task for the pool tests: chunk -1 kills its worker, as the out-of-memory killer would."""
+    if chunk == -1:
         os.kill(os.getpid(), signal.SIGKILL)
-    return list(chunk)
+    return [chunk * chunk]
 
 
 def test_chunks_cover_every_index_once_in_order() -> None:
@@ -38,28 +29,51 @@ def test_chunks_cover_every_index_once_in_order() -> None:
 
 
 def test_one_job_runs_tasks_in_the_calling_process() -> None:
-    with WorkerPool(job=None, jobs=1) as pool:  # type: ignore[arg-type]
+    with WorkerPool(None, jobs=1) as pool:
         assert pool.in_process
-        results = list(pool.map(squares, index_chunks(5, size=2)))
-    assert results == [(number, os.getpid()) for number in range(5)]
+        assert list(pool.map(square_or_die, range(5))) == [0, 1, 4, 9, 16]
 
 
-@needs_fork
-def test_workers_return_results_in_input_order() -> None:
-    with WorkerPool(job=None, jobs=2) as pool:  # type: ignore[arg-type]
-        assert not pool.in_process
-        results = list(pool.map(squares, index_chunks(40, size=3)))
-    assert [number for number, _ in results] == list(range(40))
-    assert os.getpid() not in {pid for _, pid in results}
+fork_only = pytest.mark.skipif(not hasattr(os, "fork"), reason="the pool runs in-process without fork")
 
 
-@needs_fork
-@pytest.mark.slow
-def test_a_killed_worker_stops_the_run_with_worker_lost() -> None:
-    with pytest.raises(WorkerLost, match="worker process died"):
-        with WorkerPool(job=None, jobs=2) as pool:  # type: ignore[arg-type]
-            list(pool.map(die, index_chunks(10, size=1)))
-    assert multiprocessing.active_children() == []  # the other worker was not left behind
+@fork_only
+def test_pool_results_come_in_input_order() -> None:
+    with WorkerPool(None, jobs=2) as pool:
+        assert list(pool.map(square_or_die, range(40))) == [n * n for n in range(40)]
+
+
+@fork_only
+def test_pool_turns_a_worker_dying_in_a_task_into_worker_lost() -> None:
+    with pytest.raises(WorkerLost, match="a worker process died"):
+        with WorkerPool(None, jobs=2) as pool:
+            list(pool.map(square_or_die, [1, 2, -1, 3, 4, 5, 6, 7]))
+
+
+@fork_only
+def test_pool_turns_a_pool_broken_between_tasks_into_worker_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race CI caught: a task's result arrived, then a worker died before the next submit.
+
+    ``submit`` then raises ``BrokenProcessPool`` itself; it reached the user as a traceback.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    submitted = 0
+    real_submit = ProcessPoolExecutor.submit
+
+    def submit_until_broken(self, *args, **kwargs):
+        nonlocal submitted
+        submitted += 1
+        if submitted > 4:  # the first four fill the window of two jobs; the fifth follows a result
+            raise BrokenProcessPool("A child process terminated abruptly")
+        return real_submit(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit_until_broken)
+    with pytest.raises(WorkerLost, match="a worker process died"):
+        with WorkerPool(None, jobs=2) as pool:
+            list(pool.map(square_or_die, range(10)))
+    assert submitted == 5  # the pool broke at the submit after the first result, not in a result
 
 
 def test_code_each_skips_only_the_note_the_engine_fails_on(fail_coding_on) -> None:
