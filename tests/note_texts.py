@@ -25,3 +25,11 @@ def note(*lines: str, **front: str) -> str:
     ``year='"2016"'`` stays a quoted string), then each of ``lines`` on its own line."""
     header = "".join(f"{key}: {value}\n" for key, value in front.items())
     return f"---\n{header}---\n" + "".join(f"{line}\n" for line in lines)
+
+
+# Two interviews as a notes folder (``project_from(TWO_INTERVIEWS)``): Beijing written in hanzi (a
+# canonical value differs from the verbatim one), a formula-like attribute for the CSV guard.
+TWO_INTERVIEWS = {
+    "a.md": note(*BEIJING, NEGATED, id="BJ-01", city="北京", sector="education"),
+    "b.md": note(HOMETOWN, INSURANCE, id="SH-01", city="Shanghai", sector="healthcare", respondent_type='"=cmd"'),
+}

@@ -336,8 +336,8 @@ def test_check_examples_reports_rule_and_reason(engine: CodingEngine) -> None:
 
 # -- the bundled codebook on hard cases ------------------------------------------------------------
 @pytest.fixture(scope="module")
-def default_engine() -> CodingEngine:
-    return CodingEngine(load_codebook())
+def default_engine(bundled_engine: CodingEngine) -> CodingEngine:
+    return bundled_engine
 
 
 @pytest.mark.parametrize(("text", "code"), [
@@ -394,6 +394,7 @@ def test_code_matcher_is_shaped_like_spacy_matchers(engine: CodingEngine) -> Non
         ("a/regex[0]", "30 yuan", r"\d+ yuan"), ("a/patterns[0]", "was closed", None)]
 
 
+@pytest.mark.slow  # scale: 1.2 million characters
 def test_a_paragraph_over_spacys_length_limit_is_cut_at_sentence_ends(engine: CodingEngine) -> None:
     sentence = "They asked for a lease and the five documents. "
     text = sentence * 25_000  # 1.2 million characters in one paragraph, over spaCy's 1,000,000 limit

@@ -5,20 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from note_texts import FULL, HOMETOWN, LEASE, NEGATED, WUZHENG  # tests/ is on the path
 
-from note_texts import BEIJING, FULL, HOMETOWN, INSURANCE, LEASE, NEGATED, WUZHENG, note  # tests/ is on the path
 from phantomcode.errors import UsageError
 from phantomcode.evaluate import EvaluationError, GoldUnit, evaluate, read_gold
 
-NOTES = {
-    "a.md": note(*BEIJING, NEGATED, id="BJ-01", city="Beijing"),
-    "b.md": note(HOMETOWN, INSURANCE, id="SH-01", city="Shanghai"),
-}
-
 
 @pytest.fixture
-def project(project_from) -> Path:
-    return project_from(NOTES, learned=False)
+def project(two_interviews: Path) -> Path:
+    return two_interviews
 
 
 def write_gold(path: Path, rows: list[tuple[str, str, str]], *, header: str = "note_id,sentence,codes") -> Path:

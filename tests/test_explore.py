@@ -6,20 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from note_texts import BEIJING, HOMETOWN, INSURANCE, NEGATED, note  # tests/ is on the path
 from phantomcode import load_codebook
 from phantomcode.errors import UsageError
 from phantomcode.explore import codebook_stats, kwic
 
-NOTES = {
-    "a.md": note(*BEIJING, NEGATED, id="BJ-01", city="Beijing"),
-    "b.md": note(HOMETOWN, INSURANCE, id="SH-01", city="Shanghai"),
-}
-
 
 @pytest.fixture
-def project(project_from) -> Path:
-    return project_from(NOTES, learned=False)
+def project(two_interviews: Path) -> Path:
+    return two_interviews
 
 
 def test_kwic_of_a_code_lists_each_matched_word_with_rule_and_flags(project: Path) -> None:

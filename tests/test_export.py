@@ -9,21 +9,16 @@ import json
 from pathlib import Path
 
 import pytest
-
 from golden_files import assert_golden  # tests/ is on the path
-from note_texts import BEIJING, HOMETOWN, INSURANCE, NEGATED, note
+from note_texts import NEGATED
+
 from phantomcode.errors import UsageError
 from phantomcode.export import SEGMENT_COLUMNS, export_documents, export_format, export_matrix, export_segments
 
-NOTES = {
-    "a.md": note(*BEIJING, NEGATED, id="BJ-01", city="北京", sector="education"),
-    "b.md": note(HOMETOWN, INSURANCE, id="SH-01", city="Shanghai", sector="healthcare", respondent_type='"=cmd"'),
-}
-
 
 @pytest.fixture
-def project(project_from) -> Path:
-    return project_from(NOTES, learned=False)
+def project(two_interviews: Path) -> Path:
+    return two_interviews
 
 
 def read(path: Path) -> str:

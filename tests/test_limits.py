@@ -41,6 +41,7 @@ def run_bounded(code: str, *, seconds: float = 90, memory_gb: float = 2.0) -> su
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.slow  # a separate, memory-bounded process
 def test_a_named_pipe_and_a_link_to_dev_zero_are_skipped_not_read(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -97,6 +98,7 @@ def docx_bytes(text: str) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # a separate, memory-bounded process
 def test_a_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()

@@ -6,20 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from note_texts import HOMETOWN, INSURANCE, NEGATED  # tests/ is on the path
 
-from note_texts import BEIJING, HOMETOWN, INSURANCE, NEGATED, note  # tests/ is on the path
 from phantomcode import Project
 from phantomcode.errors import ProjectError, UsageError
 
-NOTES = {
-    "a.md": note(*BEIJING, NEGATED, id="BJ-01", city="北京", sector="education"),
-    "b.md": note(HOMETOWN, INSURANCE, id="SH-01", city="Shanghai", sector="healthcare"),
-}
-
 
 @pytest.fixture
-def project(project_from) -> Project:
-    return Project(project_from(NOTES, learned=False))
+def project(two_interviews: Path) -> Project:
+    return Project(two_interviews)
 
 
 def test_info_counts_documents_codings_and_attribute_values(project: Project) -> None:

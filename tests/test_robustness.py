@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every test runs phantomcode as a separate process
+
 NOTE = "The school asked for five documents and a lease in her own name. She went back to Henan.\n"
 
 

@@ -8,7 +8,6 @@ import signal
 
 import pytest
 
-from phantomcode import load_codebook
 from phantomcode.coding import CodedDocument, CodingEngine
 from phantomcode.errors import WorkerLost
 from phantomcode.guard import NoteSkip
@@ -76,8 +75,8 @@ def test_pool_turns_a_pool_broken_between_tasks_into_worker_lost(monkeypatch: py
     assert submitted == 5  # the pool broke at the submit after the first result, not in a result
 
 
-def test_code_each_skips_only_the_note_the_engine_fails_on(fail_coding_on) -> None:
-    engine = CodingEngine(load_codebook())
+def test_code_each_skips_only_the_note_the_engine_fails_on(bundled_engine: CodingEngine, fail_coding_on) -> None:
+    engine = bundled_engine
     fail_coding_on("poison", IndexError("boom"))
     items = [("The school asked for the five documents.", {}), ("poison pill", {}), ("No codes here.", {})]
     first, poisoned, last = code_each(engine, items)

@@ -80,6 +80,7 @@ def imported_by(*argv: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
     return set(done.stderr.rsplit("loaded:", 1)[1].split())
 
 
+@pytest.mark.slow  # fresh interpreters, one per command
 def test_the_cli_imports_no_heavy_package_until_a_command_needs_it() -> None:
     done = subprocess.run([sys.executable, "-c", "import sys, phantomcode.cli\n"
                            f"print(' '.join(n for n in {HEAVY!r} + ('yaml', 'phantomcode.ingest') if n in sys.modules))"],
@@ -90,6 +91,7 @@ def test_the_cli_imports_no_heavy_package_until_a_command_needs_it() -> None:
     assert imported_by("codebook", "lint", "--help") == set()
 
 
+@pytest.mark.slow  # fresh interpreters, one per command
 def test_report_and_export_run_without_pandas_or_spacy(project_from) -> None:
     path = str(project_from({"beijing/a.md": "---\ncity: Beijing\n---\nThe school asked for the five documents.\n"}))
     for argv in (["report", "-p", path], ["report", "-p", path, "-f", "csv", "--wide"],

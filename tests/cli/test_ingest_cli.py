@@ -223,6 +223,7 @@ def test_info_lists_attributes_and_last_run(runner, project, notes_dir, write_no
     assert cells == [["city", "Beijing", "2"], ["", "Chengdu", "1"]]
 
 
+@pytest.mark.slow  # kills a separate phantomcode process
 def test_sigkill_mid_ingest_then_rerun_stores_each_note_once(tmp_path, notes_dir, write_note) -> None:
     total = 1500
     for number in range(total):
