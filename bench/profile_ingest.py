@@ -37,7 +37,7 @@ STAGES: list[tuple[str, str]] = [
     ("imports / interpreter start-up", r"_find_and_load|importlib\._bootstrap|_call_with_frames_removed"),
     ("process pool: pickling + IPC", r"multiprocessing/|concurrent/futures/|\(pickle|_pickle|copyreg"),
     ("engine build (pipelines, matchers, lookups)",
-     r"CodingEngine\.__init__|_Lane\.__init__|CodeMatcher\.add |_add_glob_term|_blank_pipeline"
+     r"CodingEngine\.__init__|_Lane\.__init__|CodeMatcher\.add |_add_glob_term|blank_pipeline"
      r"|_lemma_table|_lemma_inverse|spacy/lookups|Language\.initialize|Language\.from_config"),
     # Without native frames the tokenizer's Cython shows as _analyse_chunk's own time (it pipes the texts).
     ("spaCy tokenizer", r"tokenizer\.(cpp|pyx)|spacy/tokenizer|Tokenizer|make_doc|Vocab__new_lexeme|vocab\.cpp"
@@ -46,7 +46,7 @@ STAGES: list[tuple[str, str]] = [
     ("token arrays (_columns)", r"_columns \("),
     ("PhraseMatcher", r"phrasematcher"),
     ("token-pattern Matcher", r"matcher\.(cpp|pyx)|spacy/matcher/matcher|_pattern_matches"),
-    ("norms + lemmas (_set_lemmas)", r"_set_lemmas|_norm_and_lemma"),
+    ("norms + lemmas (set_lemmas)", r"set_lemmas|_norm_and_lemma"),
     ("word forms learned as they appear", r"_learn_words|_add_spellings|_add_inflected"),
     ("glob expansion", r"_expand_globs"),
     ("negation + hypothetical checks", r"_Context\.(flags|_cue|load_triggers)|_inside \("),

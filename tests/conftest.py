@@ -1,20 +1,68 @@
 """Shared fixtures: note folders written from code, a project path in tmp_path, a CLI runner,
-an editable copy of the bundled codebook."""
+an editable copy of the bundled codebook; and what makes the fast tier fast: projects ingested
+once and copied per test, one engine for the bundled codebook, each learned model fitted once."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
 
-from phantomcode.codebook import default_codebook_path
+from phantomcode.codebook import default_codebook_path, load_codebook
+
+if TYPE_CHECKING:
+    from phantomcode.coding import CodingEngine
 
 NoteWriter = Callable[..., Path]
+
+
+_FRESH_TRAINING = {"now": False}  # set per test before its fixtures, read by the patched fit
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _FRESH_TRAINING["now"] = item.get_closest_marker("fresh_training") is not None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reuse_fitted_models() -> Iterator[None]:
+    """Fit each learned model once per session: every new project trains the bundled codebook's
+    default model on first use (about 5 s, most of a small ingest). ``fit`` is deterministic for
+    the same sentences, codes, seed and parameters (tests/test_learned.py proves it with real
+    fits: its tests, marked ``fresh_training``, always train), so a repeated fit gets a model
+    rebuilt from the first one's bytes, as a project reloads a stored model. Session-scoped, so
+    session and module fixtures that ingest or fit share it too."""
+    from phantomcode.coding import learned
+
+    fit = learned.fit
+    fitted: dict[tuple, bytes] = {}
+
+    def fit_once(sentences, codes, **options):  # options: seed, parameters (hashable values)
+        if _FRESH_TRAINING["now"]:
+            return fit(sentences, codes, **options)
+        sentences = tuple(sentences)
+        key = (sentences, tuple(codes), tuple(sorted(options.items())))
+        if key not in fitted:
+            fitted[key] = fit(sentences, codes, **options).to_bytes()
+        return learned.LearnedModel.from_bytes(fitted[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(learned, "fit", fit_once)
+        yield
+
+
+@pytest.fixture(scope="session")
+def bundled_engine() -> CodingEngine:
+    """A coding engine for the bundled codebook, rules only, built once per session: what it
+    learns while coding (word forms, glob matches) only saves work, never changes a result."""
+    from phantomcode.coding import CodingEngine
+
+    return CodingEngine(load_codebook())
 
 
 @pytest.fixture
@@ -90,6 +138,15 @@ def project_from(_ingested_templates: dict[tuple, Path], tmp_path_factory: pytes
         return copy
 
     return make
+
+
+@pytest.fixture
+def two_interviews(project_from: Callable[..., Path]) -> Path:
+    """A project of tests/note_texts.py's TWO_INTERVIEWS coded by the rules alone: seven codings,
+    one negated."""
+    from note_texts import TWO_INTERVIEWS
+
+    return project_from(TWO_INTERVIEWS, learned=False)
 
 
 class CodebookCopy:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from note_texts import BEIJING, FULL, LEASE, NEGATED, WUZHENG, note  # tests/ is on the path
 from phantomcode.agree import agreement, code_agreement, cohen_kappa, krippendorff_alpha, percent_agreement
 from phantomcode.errors import UsageError
 from phantomcode.evaluate import evaluate
@@ -109,17 +110,7 @@ def test_inputs_are_checked(tmp_path: Path) -> None:
 
 # -- with a project --------------------------------------------------------------------------------
 
-NOTE = """---
-id: BJ-01
-city: Beijing
----
-The school told him to bring the wuzheng 五证 to the street office before anything else.
-
-He had no lease in his own name, so the permit was impossible.
-The principal said the school is full this year.
-- The school did not ask for any documents.
-Nothing happened after that.
-"""
+NOTE = note(*BEIJING, NEGATED, "Nothing happened after that.", id="BJ-01", city="Beijing")
 
 
 @pytest.fixture
@@ -174,10 +165,9 @@ def test_units_nobody_reviewed_are_left_out_not_counted_as_agreement(project: Pa
 def test_gold_sentences_are_the_units_and_reference_scores_match_evaluate(project: Path, tmp_path: Path) -> None:
     review(project, tmp_path, {"class_size@The principa": {"decision": "reject"}})
     gold = write_gold(tmp_path / "gold.csv", [
-        ("BJ-01", "The school told him to bring the wuzheng 五证 to the street office before anything else.",
-         "paperwork;office_runaround"),
-        ("BJ-01", "He had no lease in his own name, so the permit was impossible.", "paperwork"),
-        ("BJ-01", "The principal said the school is full this year.", "class_size"),
+        ("BJ-01", WUZHENG, "paperwork;office_runaround"),
+        ("BJ-01", LEASE, "paperwork"),
+        ("BJ-01", FULL, "class_size"),
         ("BJ-01", "Nothing happened after that.", ""),
         ("BJ-01", "A sentence that is not in the note.", "deterred"),
         ("XX-01", "Nope.", ""),
@@ -204,10 +194,7 @@ def test_gold_sentences_are_the_units_and_reference_scores_match_evaluate(projec
 
 def gold_of_project(tmp_path: Path) -> Path:
     """A gold file listing every sentence of NOTE (uncoded), so units are sentences."""
-    sentences = ["The school told him to bring the wuzheng 五证 to the street office before anything else.",
-                 "He had no lease in his own name, so the permit was impossible.",
-                 "The principal said the school is full this year.", "- The school did not ask for any documents.",
-                 "Nothing happened after that."]
+    sentences = [WUZHENG, LEASE, FULL, NEGATED, "Nothing happened after that."]
     return write_gold(tmp_path / "all.csv", [("BJ-01", sentence, "") for sentence in sentences])
 
 

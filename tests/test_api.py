@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import phantomcode
 
 
@@ -14,6 +16,7 @@ def test_every_public_name_resolves_and_is_listed() -> None:
     assert set(phantomcode.__all__) <= set(dir(phantomcode))
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_ingest_and_evaluate_stay_functions_after_their_modules_are_imported() -> None:
     script = ("import phantomcode, phantomcode.ingest, phantomcode.evaluate\n"
               "from phantomcode.ingest import code_project\n"

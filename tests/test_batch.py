@@ -37,8 +37,8 @@ SENTENCES = ("The school asked for five documents and a lease in her own name. "
 
 
 @pytest.fixture(scope="module")
-def engine() -> CodingEngine:
-    return CodingEngine(load_codebook())
+def engine(bundled_engine: CodingEngine) -> CodingEngine:
+    return bundled_engine
 
 
 def test_engine_pickles_as_its_codebook_bytes_and_is_rebuilt_once_per_process(engine) -> None:

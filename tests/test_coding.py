@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 from pathlib import Path
 
 import pytest
 
 from phantomcode.codebook import load_codebook
-from phantomcode.coding import (MAX_BLOCK_CHARS, CodingEngine, Segment, check_examples, detect_language,
-                                split_paragraphs)
+from phantomcode.coding import (MAX_BLOCK_CHARS, CodeMatcher, CodingEngine, Segment, blank_pipeline, check_examples,
+                                detect_language, set_lemmas, split_paragraphs)
 from phantomcode.errors import UsageError
 
 TEST_CODEBOOK = """\
@@ -337,8 +336,8 @@ def test_check_examples_reports_rule_and_reason(engine: CodingEngine) -> None:
 
 # -- the bundled codebook on hard cases ------------------------------------------------------------
 @pytest.fixture(scope="module")
-def default_engine() -> CodingEngine:
-    return CodingEngine(load_codebook())
+def default_engine(bundled_engine: CodingEngine) -> CodingEngine:
+    return bundled_engine
 
 
 @pytest.mark.parametrize(("text", "code"), [
@@ -381,24 +380,21 @@ def test_paragraphs_analysed_together_keep_their_own_sentences(default_engine: C
 
 
 def test_code_matcher_is_shaped_like_spacy_matchers(engine: CodingEngine) -> None:
-    from phantomcode.coding import CodeMatcher
-    from phantomcode.coding.layout import _blank_pipeline
-    from phantomcode.coding.lemmas import _set_lemmas
-
-    nlp = _blank_pipeline()
+    nlp = blank_pipeline()
     matcher = CodeMatcher(nlp)
     matcher.add("a/terms", terms=["hukou book", "fee*"])
     matcher.add("a/patterns[0]", patterns=[[{"LOWER": "was"}, {"LOWER": "closed"}]])
     matcher.add("a/regex[0]", regex=[r"\d+ yuan"])
     assert len(matcher) == 3 and "a/terms" in matcher and "b/terms" not in matcher
+    assert not matcher.needs_lemmas  # every test is on lower-case word forms
     doc = nlp("The Hukou Books and fees: 30 yuan; it was closed.")
-    _set_lemmas(doc)
     hits = matcher(doc)
     assert [(h.key, doc.text[h.start_char:h.end_char], h.term) for h in hits] == [
         ("a/terms", "Hukou Books", "hukou book"), ("a/terms", "fees", "fee*"),
         ("a/regex[0]", "30 yuan", r"\d+ yuan"), ("a/patterns[0]", "was closed", None)]
 
 
+@pytest.mark.slow  # scale: 1.2 million characters
 def test_a_paragraph_over_spacys_length_limit_is_cut_at_sentence_ends(engine: CodingEngine) -> None:
     sentence = "They asked for a lease and the five documents. "
     text = sentence * 25_000  # 1.2 million characters in one paragraph, over spaCy's 1,000,000 limit
@@ -413,10 +409,7 @@ def test_a_paragraph_over_spacys_length_limit_is_cut_at_sentence_ends(engine: Co
 # -- how terms and patterns match word forms ---------------------------------------------------------
 def _hits(matcher_setup: dict, text: str) -> list[tuple[str, str, str | None]]:
     """(key, matched text, term) of every hit of a fresh matcher built with ``matcher_setup``."""
-    from phantomcode.coding import CodeMatcher
-    from phantomcode.coding.layout import _blank_pipeline
-
-    nlp = _blank_pipeline()
+    nlp = blank_pipeline()
     matcher = CodeMatcher(nlp)
     for key, rules in matcher_setup.items():
         matcher.add(key, **rules)
@@ -437,33 +430,35 @@ def test_the_term_spelled_as_the_text_is_the_one_reported() -> None:
 
 
 def test_a_term_with_too_many_spellings_becomes_a_token_pattern() -> None:
-    from phantomcode.coding import CodeMatcher
-    from phantomcode.coding.layout import _blank_pipeline
-    from phantomcode.coding.lemmas import _spellings
-    from phantomcode.coding.matcher import _MAX_PHRASE_SPELLINGS
-
-    term = "go send take bring move"
-    assert len(list(itertools.product(*_spellings(_blank_pipeline(), term, True)))) > _MAX_PHRASE_SPELLINGS
+    term = "go send take bring move"  # 5 verbs of 4-5 forms each: over MAX_PHRASE_SPELLINGS phrases
     assert _hits({"a": {"terms": [term]}}, "They went sent took brought moved.") == [
         ("a", "went sent took brought moved", term)]
-    matcher = CodeMatcher(_blank_pipeline())
-    matcher.add("a", terms=[term])
-    assert matcher._patterns, "the spellings went to a token pattern, not the phrase matcher"
+    many, few = CodeMatcher(blank_pipeline()), CodeMatcher(blank_pipeline())
+    many.add("a", terms=[term])
+    few.add("a", terms=["go send"])
+    assert (many.pattern_count, few.pattern_count) == (1, 0), "the spellings went to a token pattern"
 
 
 def test_pattern_lemma_tests_are_rewritten_or_fall_back_to_lemmas() -> None:
-    from phantomcode.coding import CodeMatcher
-    from phantomcode.coding.layout import _blank_pipeline
-    from phantomcode.coding.lemmas import _set_lemmas
-
     rewritten = {"a": {"patterns": [[{"LEMMA": "blame"}, {"LOWER": {"IN": ["himself", "herself"]}}]]},
                  "b": {"patterns": [[{"LEMMA": {"NOT_IN": ["be", "have"]}}, {"LOWER": "closed"}]]}}
     assert _hits(rewritten, "He blamed himself. It was closed. They closed.") == [
         ("a", "blamed himself", None), ("b", "They closed", None)]
-    nlp = _blank_pipeline()
+    nlp = blank_pipeline()
     matcher = CodeMatcher(nlp)
     matcher.add("c", patterns=[[{"LEMMA": {"REGEX": "^blam"}}, {"LOWER": "himself"}]])
     assert matcher.needs_lemmas  # a REGEX on lemmas has no LOWER equivalent
     doc = nlp("He blamed himself.")
-    _set_lemmas(doc)
+    set_lemmas(doc)
     assert [doc.text[h.start_char:h.end_char] for h in matcher(doc)] == ["blamed himself"]
+
+
+def test_the_matcher_refuses_a_doc_without_the_lemmas_its_patterns_test() -> None:
+    """As spaCy's Matcher does for LEMMA without a lemmatizer: matched anyway, the pattern would
+    silently find nothing."""
+    nlp = blank_pipeline()
+    matcher = CodeMatcher(nlp)
+    matcher.add("c", patterns=[[{"LEMMA": {"REGEX": "^blam"}}, {"LOWER": "himself"}]])
+    with pytest.raises(UsageError, match=r"set_lemmas\(doc\)"):
+        matcher(nlp("He blamed himself."))
+    assert matcher(nlp("")) == []  # no token, so no lemma is missing

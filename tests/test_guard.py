@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from note_texts import NEUTRAL_BODY  # tests/ is on the path
 from phantomcode import ingest
 from phantomcode.cli import app
 from phantomcode.errors import NoteError
 from phantomcode.notes import NoteFile, read_note_file, split_front_matter
 from phantomcode.store import Store
 
-BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
+BODY = NEUTRAL_BODY  # codes nothing
 
 
 def stored(project: Path) -> dict[str, dict]:

@@ -18,6 +18,8 @@ from phantomcode.review import export_review, import_review
 from phantomcode.store import SCHEMA_VERSION, Store
 from phantomcode.training import labelled_sentences
 
+pytestmark = pytest.mark.fresh_training  # these tests are about fitting: every fit really trains
+
 # A small codebook whose examples teach the model what its rules miss: `fees` has one rule
 # ("fee") and examples about money asked of outsiders in other words.
 CODEBOOK = """\

@@ -16,12 +16,13 @@ from pathlib import Path
 import docx
 import pytest
 
+from note_texts import NEUTRAL_BODY  # tests/ is on the path
 from phantomcode import ingest
 from phantomcode.errors import UsageError
 from phantomcode.limits import LimitExceeded, check_yaml_shape, read_regular_file
 from phantomcode.notes import load_sidecars
 
-BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
+BODY = NEUTRAL_BODY  # codes nothing
 
 
 def run_bounded(code: str, *, seconds: float = 90, memory_gb: float = 2.0) -> subprocess.CompletedProcess:
@@ -40,6 +41,7 @@ def run_bounded(code: str, *, seconds: float = 90, memory_gb: float = 2.0) -> su
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.slow  # a separate, memory-bounded process
 def test_a_named_pipe_and_a_link_to_dev_zero_are_skipped_not_read(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -96,6 +98,7 @@ def docx_bytes(text: str) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.slow  # a separate, memory-bounded process
 def test_a_docx_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()

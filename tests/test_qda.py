@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from note_texts import BEIJING, HOMETOWN, note  # tests/ is on the path
 from phantomcode import load_codebook
 from phantomcode.codebook import lint_codebook
 from phantomcode.errors import UsageError
@@ -156,23 +157,8 @@ def test_broken_or_hostile_qdc_files_are_reported_with_their_line(tmp_path: Path
 
 # -- project ---------------------------------------------------------------------------------------
 
-NOTE_A = """---
-id: BJ-01
-city: Beijing
-year: "2016"
----
-The school told him to bring the wuzheng 五证 to the street office before anything else.
-
-He had no lease in his own name, so the permit was impossible.
-The principal said the school is full this year.
-"""
-NOTE_B = """---
-id: SH-01
-city: Shanghai
-respondent_type: doctor
----
-She went back to her hometown for the operation because it was cheaper.
-"""
+NOTE_A = note(*BEIJING, id="BJ-01", city="Beijing", year='"2016"')
+NOTE_B = note(HOMETOWN, id="SH-01", city="Shanghai", respondent_type="doctor")
 
 
 @pytest.fixture

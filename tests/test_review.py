@@ -21,32 +21,12 @@ from phantomcode.review import (
     review_stats,
     wilson_interval,
 )
+from note_texts import BEIJING, FULL, HOMETOWN, INSURANCE, LEASE, NEGATED, WUZHENG, note  # tests/ is on the path
 from phantomcode.store import Store
 
-NOTE_A = """---
-id: BJ-01
-city: Beijing
-sector: education
----
-The school told him to bring the wuzheng 五证 to the street office before anything else.
-
-He had no lease in his own name, so the permit was impossible.
-The principal said the school is full this year.
-- The school did not ask for any documents.
-"""
-NOTE_B = """---
-id: SH-01
-city: Shanghai
-sector: healthcare
----
-She went back to her hometown for the operation because it was cheaper.
-Her rural insurance reimbursed nothing in the city hospital.
-"""
-FIRST = "The school told him to bring the wuzheng 五证 to the street office before anything else."
-LEASE = "He had no lease in his own name, so the permit was impossible."
-FULL = "The principal said the school is full this year."
-NEGATED = "- The school did not ask for any documents."
-HOMETOWN = "She went back to her hometown for the operation because it was cheaper."
+NOTE_A = note(*BEIJING, NEGATED, id="BJ-01", city="Beijing", sector="education")
+NOTE_B = note(HOMETOWN, INSURANCE, id="SH-01", city="Shanghai", sector="healthcare")
+FIRST = WUZHENG
 
 
 def write_notes(folder: Path, a: str = NOTE_A, b: str = NOTE_B) -> Path:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from phantomcode.errors import WorkerLost
-from phantomcode.workers import WorkerPool
+pytestmark = pytest.mark.slow  # every test runs phantomcode as a separate process
 
 NOTE = "The school asked for five documents and a lease in her own name. She went back to Henan.\n"
 
@@ -138,55 +137,6 @@ def assert_stopped_for_a_lost_worker(process: subprocess.Popen) -> None:
     assert code == 1, stderr
     assert "a worker process died" in stderr and "run the same command again" in stderr
     assert "Traceback" not in stderr
-
-
-def square_or_die(chunk: int) -> list[int]:
-    """A worker task for the pool tests: chunk -1 kills its worker, as the out-of-memory killer would."""
-    if chunk == -1:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return [chunk * chunk]
-
-
-fork_only = pytest.mark.skipif(not hasattr(os, "fork"), reason="the pool runs in-process without fork")
-
-
-@fork_only
-def test_pool_results_come_in_input_order() -> None:
-    with WorkerPool(None, jobs=2) as pool:
-        assert list(pool.map(square_or_die, range(40))) == [n * n for n in range(40)]
-
-
-@fork_only
-def test_pool_turns_a_worker_dying_in_a_task_into_worker_lost() -> None:
-    with pytest.raises(WorkerLost, match="a worker process died"):
-        with WorkerPool(None, jobs=2) as pool:
-            list(pool.map(square_or_die, [1, 2, -1, 3, 4, 5, 6, 7]))
-
-
-@fork_only
-def test_pool_turns_a_pool_broken_between_tasks_into_worker_lost(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The race CI caught: a task's result arrived, then a worker died before the next submit.
-
-    ``submit`` then raises ``BrokenProcessPool`` itself; it reached the user as a traceback.
-    """
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    submitted = 0
-    real_submit = ProcessPoolExecutor.submit
-
-    def submit_until_broken(self, *args, **kwargs):
-        nonlocal submitted
-        submitted += 1
-        if submitted > 4:  # the first four fill the window of two jobs; the fifth follows a result
-            raise BrokenProcessPool("A child process terminated abruptly")
-        return real_submit(self, *args, **kwargs)
-
-    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit_until_broken)
-    with pytest.raises(WorkerLost, match="a worker process died"):
-        with WorkerPool(None, jobs=2) as pool:
-            list(pool.map(square_or_die, range(10)))
-    assert submitted == 5  # the pool broke at the submit after the first result, not in a result
 
 
 @needs_proc

@@ -87,6 +87,7 @@ def test_glob_phrases_in_text() -> None:
     assert list(glob_phrase_spans("a" * 3000, "a*a*a*a*a*a*b")) == []
 
 
+@pytest.mark.slow  # runs phantomcode as a separate process
 def test_a_many_star_glob_and_a_long_word_do_not_hang_ingest_or_kwic(tmp_path: Path) -> None:
     notes, book, project = setup(tmp_path, GLOB_BOOK, {"long.md": "a" * 3000 + " aab school\n"})
     code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-c", str(book), "-q", "-j", "1"), 120)
@@ -98,6 +99,7 @@ def test_a_many_star_glob_and_a_long_word_do_not_hang_ingest_or_kwic(tmp_path: P
     assert code == 0, stderr
 
 
+@pytest.mark.slow  # runs phantomcode as a separate process
 def test_a_regex_that_backtracks_skips_its_note_after_the_time_budget(tmp_path: Path) -> None:
     notes, book, project = setup(tmp_path, REDOS_BOOK, {"slow.md": "a" * 40 + " c\n", "ok.md": SCHOOL})
     started = time.monotonic()
@@ -113,6 +115,7 @@ def test_a_regex_that_backtracks_skips_its_note_after_the_time_budget(tmp_path: 
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.slow  # runs phantomcode as a separate process
 def test_sigterm_stops_within_seconds_inside_a_runaway_note(tmp_path: Path, jobs: str) -> None:
     notes, book, project = setup(tmp_path, REDOS_BOOK, {"slow.md": "a" * 60 + " c\n"})
     process = phantomcode("ingest", str(notes), "-p", str(project), "-c", str(book), "-q", "-j", jobs,

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
-from .layout import _LATIN_WORD, _blank_pipeline
+from .layout import _LATIN_WORD, blank_pipeline
 from .lemmas import _CONTRACTED, _forms_of_lemma, _spellings, _with_curly_apostrophes
 
 
@@ -30,7 +30,7 @@ def term_clue(term: str, *, lemmas: bool = True) -> frozenset[str] | None:
         longest = max(fragments, key=len, default="")
         return frozenset(_with_curly_apostrophes([longest])) if longest else None
     by_lemma = lemmas and not exact and bool(_LATIN_WORD.search(phrase))
-    slots = [slot for slot in _spellings(_blank_pipeline(), phrase, by_lemma) if all(slot)]
+    slots = [slot for slot in _spellings(blank_pipeline(), phrase, by_lemma) if all(slot)]
     return _most_selective(slots)
 
 
@@ -150,7 +150,8 @@ def _required_in_item(op: Any, value: Any) -> Set[str] | None:
         return _required_in_sequence(list(value[-1]))
     if op is constants.BRANCH:
         options = [_required_in_sequence(list(alternative)) for alternative in value[1]]
-        return set().union(*options) if all(options) else None
+        known = [option for option in options if option]
+        return set().union(*known) if len(known) == len(options) else None
     if op in (constants.MAX_REPEAT, constants.MIN_REPEAT) and value[0] >= 1:
         return _required_in_sequence(list(value[2]))
     if op is constants.IN and value and all(kind is constants.LITERAL for kind, _ in value):

@@ -41,12 +41,22 @@ import numpy
 from phantomcode.codebook import Codebook
 from phantomcode.errors import UsageError
 
-from .layout import (MAX_BLOCK_CHARS, _blank_pipeline, _columns, _load_model, _looks_hard_wrapped,
-                     _model_sentence_starts, _Sentences, _sentence_starts, detect_language, split_paragraphs)
-from .lemmas import _set_lemmas
+from .combined import add_learned_codings
+from .layout import (
+    MAX_BLOCK_CHARS,
+    _columns,
+    _load_model,
+    _looks_hard_wrapped,
+    _model_sentence_starts,
+    _sentence_starts,
+    _Sentences,
+    blank_pipeline,
+    detect_language,
+    split_paragraphs,
+)
+from .lemmas import set_lemmas
 from .matcher import CodeMatcher
 from .negation import _Context
-from .combined import add_learned_codings
 from .records import Candidate, CodedDocument, Coding, Hit, Segment, UnitWords
 from .rules import _Rule, _rules_of, matcher_rules
 
@@ -148,7 +158,7 @@ class CodingEngine:
             if model_nlp is not None and model_nlp.lang == lang:
                 self._lanes[lang] = _Lane(model_nlp, codebook, blank=False)
                 continue
-            blank_lane = blank_lane or _Lane(_blank_pipeline(), codebook, blank=True)
+            blank_lane = blank_lane or _Lane(blank_pipeline(), codebook, blank=True)
             self._lanes[lang] = blank_lane
         self._windows = {"en": codebook.negation.window, "zh": codebook.negation.window_zh}
         self._flags = {code.id: (code.flag_negation, code.flag_hypothetical) for code in codebook.codes}
@@ -182,7 +192,7 @@ class CodingEngine:
 
         docs = list(docs)
         coded = self.code_documents((text, attributes) for _, text, attributes in docs)
-        return codings_table([(doc_id, result) for (doc_id, _, _), result in zip(docs, coded)], self)
+        return codings_table([(doc_id, result) for (doc_id, _, _), result in zip(docs, coded, strict=True)], self)
 
     def __reduce__(self) -> tuple[Any, tuple[bytes, str, str | None, bytes | None]]:
         """Pickled as the codebook's bytes, the model's name and the learned model's bytes (so a
@@ -232,7 +242,7 @@ class CodingEngine:
             wanted = [(i, j) for i, doc_groups in enumerate(groups)
                       for j, group in enumerate(doc_groups) if group.lane is lane]
             texts = (groups[i][j].text for i, j in wanted)
-            docs.update(zip(wanted, lane.docs(texts)))
+            docs.update(zip(wanted, lane.docs(texts), strict=True))
         for i, (text, attributes) in enumerate(chunk):
             units = []
             words = UnitWords([], []) if self.learned is not None else None
@@ -245,7 +255,7 @@ class CodingEngine:
         sector cues of all other units. Every unit and its words are added to ``words``, if given."""
         matcher = group.lane.matcher
         if matcher.needs_lemmas:
-            _set_lemmas(doc)
+            set_lemmas(doc)
         columns = _columns(doc)
         sentences = _Sentences.from_starts(_sentence_starts(doc, columns, group.text) if group.lane.blank
                                            else _model_sentence_starts(doc, group.text))
@@ -254,21 +264,21 @@ class CodingEngine:
             units, unit_of = sentences.bounds, sentences.of
         else:
             token_starts = [bisect.bisect_left(idx, p.start) for p in group.paragraphs]
-            units = list(zip(token_starts, [*token_starts[1:], len(idx)]))
+            units = list(itertools.pairwise([*token_starts, len(idx)]))
             unit_of = (numpy.searchsorted(token_starts, numpy.arange(len(idx)), side="right") - 1).tolist()
         windows = [(idx[start], ends[end - 1]) for start, end in units if end > start]
         if words is not None:
             _collect_words(words, group, columns, units)
             if not group.lane.blank:  # a --model pipeline has its own vocabulary: the features read the blank one's
-                strings = _blank_pipeline().vocab.strings
+                strings = blank_pipeline().vocab.strings
                 for lower in set(columns.lower.tolist()):
                     strings.add(doc.vocab.strings[lower])
         hits = matcher.hits(doc, columns, sentences, group.text, windows)
         if not hits:
             return []
         paragraph_starts = [p.start for p in group.paragraphs]
-        words = numpy.concatenate(([0], numpy.cumsum(~(columns.is_punct | columns.is_space)))).tolist()
-        context = _Context(group.offset, text, sentences.of, words)
+        word_counts = numpy.concatenate(([0], numpy.cumsum(~(columns.is_punct | columns.is_space)))).tolist()
+        context = _Context(group.offset, text, sentences.of, word_counts)
         by_unit: dict[int, dict[str, list[Hit]]] = defaultdict(lambda: defaultdict(list))
         for hit in hits:
             unit = unit_of[hit.start]
@@ -345,6 +355,8 @@ class CodingEngine:
             return min(counts, key=lambda s: (-counts[s], order.get(s, 0))) if counts else None
 
         segments = []
+        sector: str | None
+        source: str | None
         for (start, end), sectors, candidates in units:
             codings = _choose_codings([c for c in candidates if c.vetoed_by is None], self._rule_order)
             if not codings:
@@ -446,7 +458,7 @@ def _combinations(rule: _Rule, keyed: Mapping[str, list[Hit]], context: _Context
     """Hits of a rule in one unit: single hits, or for near rules one hit per set, in text order."""
     if len(rule.keys) == 1:
         return [(hit,) for hit in keyed.get(rule.keys[0], ())]
-    sets = [keyed.get(key) for key in rule.keys]
+    sets = [keyed.get(key, []) for key in rule.keys]
     if not all(sets):
         return []
     combos = []

@@ -174,10 +174,10 @@ class Featurizer:
 
 def words_of_texts(texts: Sequence[str]) -> list[Any]:
     """LOWER ids of the word tokens of each text, tokenized as the engine tokenizes notes."""
-    from .layout import _blank_pipeline
+    from .layout import blank_pipeline
     from .engine import word_lowers
 
-    nlp = _blank_pipeline()
+    nlp = blank_pipeline()
     return [word_lowers(doc) for doc in nlp.tokenizer.pipe(texts)]
 
 

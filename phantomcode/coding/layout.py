@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 import numpy
@@ -45,8 +45,11 @@ def _english_with_cjk_infix() -> Any:
 
 
 @lru_cache(maxsize=1)
-def _blank_pipeline() -> Any:
+def blank_pipeline() -> Any:
     """The tokenizer-only pipeline for English and Chinese paragraphs alike; built once per process.
+
+    Public so that a notebook or a test can build Docs exactly as the engine does and run a
+    :class:`~phantomcode.coding.CodeMatcher` on them.
 
     English tokenizer rules plus one token per hanzi: Latin words (pinyin, English) stay whole in
     Chinese text and hanzi are split in English text, so one pipeline serves both languages.
@@ -95,7 +98,7 @@ class _Sentences(NamedTuple):
     @classmethod
     def from_starts(cls, starts: Any) -> _Sentences:
         first_tokens = numpy.flatnonzero(starts).tolist()
-        return cls(list(zip(first_tokens, [*first_tokens[1:], len(starts)])), (numpy.cumsum(starts) - 1).tolist())
+        return cls(list(itertools.pairwise([*first_tokens, len(starts)])), (numpy.cumsum(starts) - 1).tolist())
 
 
 class _Columns(NamedTuple):
@@ -110,9 +113,7 @@ class _Columns(NamedTuple):
 
 
 def _columns(doc: Any) -> _Columns:
-    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, LOWER, ORTH
-
-    array = doc.to_array([LOWER, ORTH, IDX, LENGTH, IS_PUNCT, IS_SPACE])
+    array = doc.to_array(["LOWER", "ORTH", "IDX", "LENGTH", "IS_PUNCT", "IS_SPACE"])
     idx = array[:, 2]
     return _Columns(array[:, 0], array[:, 1], array[:, 4].astype(bool), array[:, 5].astype(bool),
                     idx.tolist(), (idx + array[:, 3]).tolist())
@@ -126,8 +127,6 @@ def _sentence_starts(doc: Any, columns: _Columns, text: str) -> Any:
     break ends a sentence (``text`` is ``doc.text``; hard-wrapped paragraphs arrive with their
     line breaks already turned into spaces).
     """
-    from spacy.attrs import SENT_START
-
     count = len(columns.idx)
     starts = numpy.zeros(count, dtype=bool)
     if not count:
@@ -142,11 +141,11 @@ def _sentence_starts(doc: Any, columns: _Columns, text: str) -> Any:
     if "\n" in text:
         breaks = columns.is_space & _is_member(columns.orth, _id_table(_newline_ids(doc.vocab, columns)))
         starts[1:] |= breaks[:-1]
-    doc.from_array([SENT_START], numpy.where(starts, 1, -1).astype("int64").astype("uint64").reshape(-1, 1))
+    doc.from_array(["SENT_START"], numpy.where(starts, 1, -1).astype("int64").astype("uint64").reshape(-1, 1))
     return starts
 
 
-@lru_cache(maxsize=None)
+@cache
 def _punct_ids(vocab: Any) -> Any:
     return _id_table(vocab.strings.add(char) for char in _punct_chars())
 
@@ -190,7 +189,7 @@ def split_paragraphs(text: str) -> list[tuple[int, int]]:
     A paragraph longer than ``MAX_BLOCK_CHARS`` (a pasted transcript with no blank lines) is cut at
     sentence ends, so spaCy never sees a text over its length limit and memory stays bounded.
     """
-    spans = []
+    spans: list[tuple[int, int]] = []
     position = 0
     for match in itertools.chain(_PARAGRAPH_BREAK.finditer(text), [None]):
         end = match.start() if match else len(text)
@@ -213,7 +212,7 @@ def _cut_long_block(text: str, start: int, end: int) -> Iterator[tuple[int, int]
         window = text[start:start + MAX_BLOCK_CHARS]
         cuts = [m for m in _CUT_POINT.finditer(window) if m.start() > 0]
         sentence_cuts = [m for m in cuts if not window[m.start()].isspace()]
-        best = (sentence_cuts or cuts or [None])[-1]
+        best = (sentence_cuts or cuts)[-1] if cuts else None
         piece_end = start + (best.start() + (0 if window[best.start()].isspace() else 1) if best else MAX_BLOCK_CHARS)
         yield start, piece_end
         start = start + (best.end() if best else MAX_BLOCK_CHARS)

@@ -118,9 +118,9 @@ class LearnedModel:
     @property
     def featurizer(self) -> Featurizer:
         if self._featurizer is None:
-            from .layout import _blank_pipeline
+            from .layout import blank_pipeline
 
-            self._featurizer = Featurizer(_blank_pipeline().vocab.strings, self.parameters.weights)
+            self._featurizer = Featurizer(blank_pipeline().vocab.strings, self.parameters.weights)
         return self._featurizer
 
     def probabilities(self, matrix: Any) -> Any:
@@ -256,9 +256,9 @@ def fit(sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: in
 
 
 def _strings() -> Any:
-    from .layout import _blank_pipeline
+    from .layout import blank_pipeline
 
-    return _blank_pipeline().vocab.strings
+    return blank_pipeline().vocab.strings
 
 
 def _classifier(parameters: Parameters, seed: int) -> Any:

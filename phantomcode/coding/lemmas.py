@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ def _lemma_table() -> dict[str, str]:
     import gzip
     import json
 
-    import spacy_lookups_data
+    import spacy_lookups_data  # type: ignore[import-untyped]  # the package ships no type information
 
     path = Path(spacy_lookups_data.en["lemma_lookup"])
     for candidate in (path, path.with_name(path.name + ".gz")):
@@ -67,35 +67,35 @@ def _with_curly_apostrophes(forms: Iterable[str]) -> set[str]:
 _CONTRACTED = {"wo": "will", "ca": "can", "sha": "shall"}  # won't, can't, shan't
 
 
-def _set_lemmas(doc: Any) -> None:
+def set_lemmas(doc: Any) -> None:
     """Set NORM (lower case, straight apostrophes) and LEMMA (looked up by NORM) on every token.
 
     Only needed by token patterns whose LEMMA or NORM test cannot be rewritten as a LOWER test
-    (see :func:`_rewrite_token`); terms and the other patterns match lower-case word forms.
+    (see :func:`_rewrite_token`); terms and the other patterns match lower-case word forms. A
+    :class:`~phantomcode.coding.CodeMatcher` whose ``needs_lemmas`` is true refuses a Doc without
+    them, as spaCy's Matcher does; the engine calls this for such matchers.
     """
-    from spacy.attrs import LEMMA, LOWER, NORM
-
     if not len(doc):
         return
     strings = doc.vocab.strings
     cache = _norm_lemma_cache(doc.vocab)
-    lowers = doc.to_array([LOWER])
+    lowers = doc.to_array(["LOWER"])
     values = []
     for lower in lowers.tolist():
         pair = cache.get(lower)
         if pair is None:
             pair = cache[lower] = _norm_and_lemma(strings, strings[lower])
         values.append(pair)
-    array = doc.to_array([NORM, LEMMA])
+    array = doc.to_array(["NORM", "LEMMA"])
     array[:] = values
     not_id = strings["not"]
     for i in range(len(values) - 1):
         if values[i + 1][1] == not_id and strings[values[i][1]] in _CONTRACTED:
             array[i, 1] = strings.add(_CONTRACTED[strings[values[i][1]]])
-    doc.from_array([NORM, LEMMA], array)
+    doc.from_array(["NORM", "LEMMA"], array)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _norm_lemma_cache(vocab: Any) -> dict[int, tuple[int, int]]:
     """Per-vocabulary cache: LOWER id -> (NORM id, LEMMA id)."""
     return {}

@@ -12,14 +12,24 @@ from typing import Any, NamedTuple
 
 import numpy
 
-from .clues import _regex_clues, _required_words, _rewrite_token
-from .layout import (_LATIN_WORD, _columns, _Columns, _id_table, _is_member, _model_sentence_starts, _Sentences,
-                     _sentence_starts)
-from .lemmas import _spellings
+from phantomcode.errors import UsageError
+
 from ..globs import Glob
+from .clues import _regex_clues, _required_words, _rewrite_token
+from .layout import (
+    _LATIN_WORD,
+    _Columns,
+    _columns,
+    _id_table,
+    _is_member,
+    _model_sentence_starts,
+    _sentence_starts,
+    _Sentences,
+)
+from .lemmas import _spellings
 from .records import Hit
 
-_MAX_PHRASE_SPELLINGS = 512  # above this, a term's word forms go to a token pattern instead
+MAX_PHRASE_SPELLINGS = 512  # above this, a term's word forms go to a token pattern instead
 
 
 class _TokenPattern(NamedTuple):
@@ -85,6 +95,13 @@ class CodeMatcher:
     def __contains__(self, key: str) -> bool:
         return key in self._keys
 
+    @property
+    def pattern_count(self) -> int:
+        """How many spaCy token patterns run on each Doc: the codebook's patterns plus every term
+        with more than :data:`MAX_PHRASE_SPELLINGS` spellings. Each costs time per candidate
+        sentence, where the phrase matcher's cost grows with tokens only."""
+        return len(self._patterns)
+
     def _match_id(self, key: str, term: str | None, *, exact: bool = False) -> str:
         """A unique match key for one term (or pattern) of a rule; hits map back to (key, term, exact).
 
@@ -130,7 +147,7 @@ class CodeMatcher:
         combinations = _product_size(slots)
         if not slots or not combinations:
             return
-        if combinations > _MAX_PHRASE_SPELLINGS:
+        if combinations > MAX_PHRASE_SPELLINGS:
             pattern = [{"LOWER": {"IN": sorted(slot)}} for slot in slots]
             self._add_pattern(match_key, pattern, validate=False)
             return
@@ -144,7 +161,7 @@ class CodeMatcher:
         codebook thousands of terms: building them all costs a second per process, while a corpus
         uses few. :meth:`_learn_words` adds each combination once all its words have been seen.
         """
-        if not slots or _product_size(slots) > _MAX_PHRASE_SPELLINGS:
+        if not slots or _product_size(slots) > MAX_PHRASE_SPELLINGS:
             self._add_spellings(match_key, slots)  # as one token pattern
             return
         index = len(self._inflected)
@@ -171,8 +188,9 @@ class CodeMatcher:
     def _add_pattern(self, match_key: str, pattern: Sequence[Mapping], *, validate: bool = True) -> None:
         from spacy.matcher import Matcher
 
-        rewritten = [_rewrite_token(token) for token in pattern]
-        if any(token is None for token in rewritten):
+        attempts = [_rewrite_token(token) for token in pattern]
+        rewritten = [token for token in attempts if token is not None]
+        if len(rewritten) < len(attempts):
             self.needs_lemmas = True
             rewritten = [dict(token) for token in pattern]
         matcher = Matcher(self.vocab, validate=validate)
@@ -248,18 +266,16 @@ class CodeMatcher:
     def _sentences_of_required_words(self, doc: Any, columns: _Columns, sentences: _Sentences
                                      ) -> dict[str, dict[int, set[int]]]:
         """attribute -> word id -> the sentences it occurs in, for the words patterns require."""
-        from spacy.attrs import LEMMA
-
         if not self._required_tables:
             self._required_tables.update({attr: _id_table(ids) for attr, ids in self._required_ids.items()})
         found: dict[str, dict[int, set[int]]] = {}
         for attr, table in self._required_tables.items():
             column = {"LOWER": columns.lower, "ORTH": columns.orth}.get(attr)
             if column is None:
-                column = doc.to_array([LEMMA])
+                column = doc.to_array(["LEMMA"])
             by_word: dict[int, set[int]] = defaultdict(set)
             positions = numpy.flatnonzero(_is_member(column, table)).tolist()
-            for position, word in zip(positions, column[positions].tolist()):
+            for position, word in zip(positions, column[positions].tolist(), strict=True):
                 by_word[word].add(sentences.of[position])
             found[attr] = by_word
         return found
@@ -277,6 +293,7 @@ class CodeMatcher:
         """Every hit in ``doc``; ``text`` is its text and ``windows`` the (start, end) character
         ranges that regexes run over, in order: the units of coding (a match across two units
         could not code either)."""
+        self._check_annotation(doc)
         lowers = set(columns.lower.tolist())
         self._learn_words(lowers)
         self._expand_globs(lowers)
@@ -295,6 +312,14 @@ class CodeMatcher:
         if self._regexes:
             self._regex_hits(doc, text, windows, found)
         return sorted(found.values(), key=_HIT_ORDER)
+
+    def _check_annotation(self, doc: Any) -> None:
+        """Refuse a Doc without the lemmas a pattern tests, as spaCy's Matcher does: matched
+        anyway, such a pattern would silently find nothing."""
+        if self.needs_lemmas and len(doc) and not doc.has_annotation("LEMMA"):
+            raise UsageError("a token pattern of this matcher tests LEMMA or NORM in a way no LOWER test "
+                             "can replace, and the Doc has no lemmas: call "
+                             "phantomcode.coding.set_lemmas(doc) first (CodingEngine does)")
 
     def _regex_hits(self, doc: Any, text: str, windows: Sequence[tuple[int, int]],
                     found: dict[tuple[str, int, int], Hit]) -> None:

@@ -11,17 +11,11 @@ from pathlib import Path
 import pytest
 
 from phantomcode import load_codebook
+from note_texts import FULL, WUZHENG, note  # tests/ is on the path
 from phantomcode.cli import app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dictionaries"
-NOTE_A = """---
-id: BJ-01
-city: Beijing
-sector: education
----
-The school told him to bring the wuzheng 五证 to the street office before anything else.
-The principal said the school is full this year.
-"""
+NOTE_A = note(WUZHENG, FULL, id="BJ-01", city="Beijing", sector="education")
 NOTE_B = """---
 id: SH-01
 city: Shanghai

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer.main
 
 from phantomcode.cli import app
@@ -33,13 +34,38 @@ def test_there_are_commands_to_check() -> None:
     assert {"ingest", "code", "info", "codebook lint", "export documents"} <= names
 
 
-def test_every_command_has_help_and_a_readme_entry() -> None:
-    readme = README.read_text(encoding="utf-8")
-    reference = readme.split("## Command reference", 1)[1]
-    for path, command in COMMANDS:
-        name = " ".join(path)
-        assert (command.help or "").strip(), f"'phantomcode {name}' has no help text"
-        assert f"`phantomcode {name}" in reference, f"'phantomcode {name}' is missing from the README"
+def command_id(entry: tuple[tuple[str, ...], Any]) -> str:
+    return " ".join(entry[0])
+
+
+@pytest.fixture(scope="module")
+def command_reference() -> str:
+    return README.read_text(encoding="utf-8").split("## Command reference", 1)[1]
+
+
+# One test per command (sqlite-utils' test_docs.py): a missing help text or README entry fails on
+# its own, naming the command, instead of stopping a loop at the first one.
+@pytest.mark.parametrize("path, command", COMMANDS, ids=[command_id(entry) for entry in COMMANDS])
+def test_command_has_help_text(path: tuple[str, ...], command: Any) -> None:
+    assert (command.help or "").strip(), f"'phantomcode {' '.join(path)}' has no help text"
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=[command_id(entry) for entry in COMMANDS])
+def test_command_is_in_the_readme_command_reference(path: tuple[str, ...], command: Any,
+                                                    command_reference: str) -> None:
+    name = " ".join(path)
+    assert f"`phantomcode {name}" in command_reference, f"'phantomcode {name}' is missing from the README"
+
+
+@pytest.mark.parametrize("path, command", COMMANDS, ids=[command_id(entry) for entry in COMMANDS])
+def test_command_help_runs_and_shows_its_usage(path: tuple[str, ...], command: Any) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert f"Usage: phantomcode {' '.join(path)}" in result.stdout
+    opening = " ".join((command.help or "").split())[:40]  # rich re-wraps the text: compare words
+    assert opening in " ".join(result.stdout.split()), "the help page does not show the command's help text"
 
 
 HEAVY = ("pandas", "numpy", "spacy", "matplotlib", "openpyxl", "lxml", "krippendorff")
@@ -54,6 +80,7 @@ def imported_by(*argv: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
     return set(done.stderr.rsplit("loaded:", 1)[1].split())
 
 
+@pytest.mark.slow  # fresh interpreters, one per command
 def test_the_cli_imports_no_heavy_package_until_a_command_needs_it() -> None:
     done = subprocess.run([sys.executable, "-c", "import sys, phantomcode.cli\n"
                            f"print(' '.join(n for n in {HEAVY!r} + ('yaml', 'phantomcode.ingest') if n in sys.modules))"],
@@ -64,6 +91,7 @@ def test_the_cli_imports_no_heavy_package_until_a_command_needs_it() -> None:
     assert imported_by("codebook", "lint", "--help") == set()
 
 
+@pytest.mark.slow  # fresh interpreters, one per command
 def test_report_and_export_run_without_pandas_or_spacy(project_from) -> None:
     path = str(project_from({"beijing/a.md": "---\ncity: Beijing\n---\nThe school asked for the five documents.\n"}))
     for argv in (["report", "-p", path], ["report", "-p", path, "-f", "csv", "--wide"],

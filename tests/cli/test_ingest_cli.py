@@ -14,10 +14,11 @@ import docx
 import pytest
 from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
 
+from note_texts import NEUTRAL_BODY  # tests/ is on the path
 from phantomcode.cli import app
 from phantomcode.store import Store
 
-BODY = "The respondent moved from Henan in 2015.\n\nHer son attends a private migrant school.\n"
+BODY = NEUTRAL_BODY  # codes nothing
 
 
 def stored(project: Path) -> dict[str, dict]:
@@ -221,6 +222,7 @@ def test_info_lists_attributes_and_last_run(runner, project, notes_dir, write_no
     assert cells == [["city", "Beijing", "2"], ["", "Chengdu", "1"]]
 
 
+@pytest.mark.slow  # kills a separate phantomcode process
 def test_sigkill_mid_ingest_then_rerun_stores_each_note_once(tmp_path, notes_dir, write_note) -> None:
     total = 1500
     for number in range(total):

@@ -9,18 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from note_texts import BEIJING, note  # tests/ is on the path
 from phantomcode.cli import app
 from phantomcode.store import Store
 
-NOTE = """---
-id: BJ-01
-city: Beijing
----
-The school told him to bring the wuzheng 五证 to the street office before anything else.
-
-He had no lease in his own name, so the permit was impossible.
-The principal said the school is full this year.
-"""
+NOTE = note(*BEIJING, id="BJ-01", city="Beijing")
 
 
 @pytest.fixture
