@@ -204,6 +204,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             UNIQUE (doc_id, start, end, code)
         );
     """),
+    ("keep the passage a memo on a coding is about, so the memo follows it as a decision does", """
+        ALTER TABLE memos ADD COLUMN passage TEXT;
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -611,9 +614,11 @@ class Store:
         moves = [(new, old) for old, new in renamed]
         db.executemany("UPDATE OR IGNORE reviews SET doc_id = ? WHERE doc_id = ?", moves)
         db.executemany("UPDATE OR IGNORE reviewer_decisions SET doc_id = ? WHERE doc_id = ?", moves)
+        db.executemany("UPDATE OR IGNORE memos SET doc_id = ? WHERE doc_id = ?", moves)
         db.executemany("DELETE FROM documents WHERE doc_id = ?", [(old,) for old, _ in renamed])
         for _, new in renamed:
             self._apply_reviews(db, new)
+        self._relocate_memos(db, [new for _, new in renamed])
 
     def save_codings(self, batch: Sequence[tuple[str, list[AttributeRow], CodedRows]], *,
                      codebook_hash: str, run_id: int) -> None:
@@ -672,6 +677,7 @@ class Store:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", codings)
         for doc_id in cls._reviewed_among(db, [doc_id for doc_id, _ in documents]):
             cls._apply_reviews(db, doc_id)
+        cls._relocate_memos(db, [doc_id for doc_id, _ in documents])
 
     @staticmethod
     def _reviewed_among(db: sqlite3.Connection, doc_ids: list[str]) -> list[str]:
@@ -1255,10 +1261,24 @@ class Store:
             if not text.strip():
                 db.execute("DELETE FROM memos WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key)
                 return
-            db.execute("INSERT INTO memos (doc_id, start, end, code, text, author, written_at)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (doc_id, start, end, code) DO UPDATE SET"
-                       " text = excluded.text, author = excluded.author, written_at = excluded.written_at",
-                       (*key, text, author, _now()))
+            db.execute("INSERT INTO memos (doc_id, start, end, code, text, author, written_at, passage)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT substr(text, ? + 1, ? - ?) FROM documents"
+                       " WHERE doc_id = ? AND ? != '')) ON CONFLICT (doc_id, start, end, code) DO UPDATE SET"
+                       " text = excluded.text, author = excluded.author, written_at = excluded.written_at,"
+                       " passage = excluded.passage", (*key, text, author, _now(), start, end, start, doc_id, code))
+
+    @classmethod
+    def _relocate_memos(cls, db: sqlite3.Connection, doc_ids: Sequence[str]) -> None:
+        """Move memos on codings to where their passage now is, as ``_apply_reviews`` moves decisions."""
+        rows = db.execute("SELECT m.memo_id, m.doc_id, m.code, m.passage, d.text FROM memos m JOIN documents d"
+                          " ON d.doc_id = m.doc_id WHERE m.code != '' AND m.passage IS NOT NULL"
+                          " AND substr(d.text, m.start + 1, m.end - m.start) != m.passage"
+                          " AND m.doc_id IN (SELECT value FROM json_each(?))",
+                          (json.dumps(list(doc_ids), ensure_ascii=False),)).fetchall()
+        for row in rows:
+            moved = cls._relocate(row["text"], row["passage"])
+            if moved is not None:
+                db.execute("UPDATE OR IGNORE memos SET start = ?, end = ? WHERE memo_id = ?", (*moved, row["memo_id"]))
 
     def memos(self, doc_id: str) -> list[dict[str, Any]]:
         """A document's memos: its own (code '') first, then those on codings in text order."""
