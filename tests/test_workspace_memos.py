@@ -10,9 +10,10 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from phantomcode import code_project, ingest  # noqa: E402
-from phantomcode.workspace import Workspace  # noqa: E402
 from test_workspace_api import LEASE, signed_in  # noqa: E402
+
+from phantomcode.ingest import code_project, ingest  # noqa: E402
+from phantomcode.workspace import Workspace  # noqa: E402
 
 NOTE = ("---\nid: BJ-01\ncity: Beijing\nsector: education\n---\n"
         "The school told him to bring the wuzheng 五证 to the street office first.\n\n"
