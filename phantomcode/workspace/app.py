@@ -22,6 +22,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from ..codebook import Codebook
@@ -30,6 +31,7 @@ from ..project import resolve_codebook
 from ..review import default_reviewer
 from ..store import Store, resolve_project_path
 from .cache import ProjectCache
+from .search import TextIndex
 
 TOKEN_HEADER = "X-Phantomcode-Token"
 TOKEN_COOKIE = "phantomcode_token"
@@ -60,9 +62,11 @@ class Workspace:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     lock_timeout: float = DECISION_LOCK_TIMEOUT
     cache: ProjectCache = field(init=False)
+    search: TextIndex = field(init=False)
 
     def __post_init__(self) -> None:
         self.cache = ProjectCache(self.project)
+        self.search = TextIndex(self.project, self.cache.documents_version)
 
     @classmethod
     def prepare(cls, project: str | Path | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
@@ -114,7 +118,7 @@ class Workspace:
 def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the CLI loads it only to serve)
     """The ASGI application over ``workspace``: pages, the JSON API and static files, guarded."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
 
     from ..errors import PhantomcodeError, ProjectBusyError
@@ -133,11 +137,11 @@ def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the 
         return JSONResponse({"detail": str(exc), "busy": True}, status_code=409)
 
     @app.exception_handler(UsageError)
-    async def bad_request(request: Request, exc: UsageError) -> JSONResponse:
+    async def bad_request(request: Request, exc: UsageError) -> Response:
         return pages.error_response(request, str(exc), 400)
 
     @app.exception_handler(PhantomcodeError)
-    async def project_error(request: Request, exc: PhantomcodeError) -> JSONResponse:
+    async def project_error(request: Request, exc: PhantomcodeError) -> Response:
         return pages.error_response(request, str(exc), 503)
 
     app.middleware("http")(_guard(workspace))
@@ -151,9 +155,9 @@ def _guard(workspace: Workspace) -> Callable[..., Awaitable[object]]:
     allowed = workspace.allowed_hosts()
 
     def valid(candidate: str | None) -> bool:
-        return bool(candidate) and secrets.compare_digest(candidate.encode(), workspace.token.encode())
+        return candidate is not None and secrets.compare_digest(candidate.encode(), workspace.token.encode())
 
-    async def guard(request, call_next):  # type: ignore[no-untyped-def]
+    async def guard(request: Any, call_next: Any) -> Any:
         if request.headers.get("host", "") not in allowed:
             return PlainTextResponse("refused: this server answers only to the address it printed at start "
                                      f"({workspace.host}:{workspace.port})", status_code=421)
@@ -178,7 +182,7 @@ def _guard(workspace: Workspace) -> Callable[..., Awaitable[object]]:
     return guard
 
 
-def _secured(response):  # type: ignore[no-untyped-def]
+def _secured(response: Any) -> Any:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
@@ -194,5 +198,6 @@ def run(workspace: Workspace) -> None:
         raise UsageError(f"the workspace needs {exc.name}, which is not installed; "
                          "install it with: pip install 'phantomcode[serve]'") from None
 
+    workspace.search.refresh_in_background()  # ready by the first text search, on a large project too
     uvicorn.run(create_app(workspace), host=workspace.host, port=workspace.port, log_level="warning",
                 server_header=False, proxy_headers=False)

@@ -10,7 +10,7 @@ and answers the new cross-validated figures.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -31,7 +31,7 @@ class QueueDecisionIn(BaseModel):
     end: int = Field(..., gt=0)
     code: str
     decision: Literal["accept", "reject"]
-    note: Optional[str] = Field(None, max_length=10_000)
+    note: str | None = Field(None, max_length=10_000)
 
 
 @router.get("/queue", response_class=HTMLResponse, include_in_schema=False)
