@@ -467,7 +467,9 @@ def store_decisions(store: Store, rows: Sequence[tuple[int, dict[str, str]]], re
     who = reviewer or default_reviewer()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     book = choose_codebook(codebook, store)
-    known_codes = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals()) | set(codes)
+    known_codes = set(book.code_ids()) | set(codes)
+    if not _named_codes(rows) <= known_codes:  # a code the codebook lacks: is it one the project has?
+        known_codes |= set(store.code_counts()) | set(store.review_proposals())
     doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
     texts = store.document_texts(d for d in doc_ids if d)
     segments = {} if exact_spans else store.review_segments(texts)
@@ -490,6 +492,13 @@ def store_decisions(store: Store, rows: Sequence[tuple[int, dict[str, str]]], re
     report.new, report.changed, report.unchanged = store.save_reviews(chosen)
     report.stale = sum(not d["fresh"] for d in store.review_decisions())
     return report
+
+
+def _named_codes(rows: Sequence[tuple[int, dict[str, str]]]) -> set[str]:
+    """Every code the rows name: their code and correct_code, and the code in their key."""
+    named = {cells.get(column) or "" for _, cells in rows for column in ("code", "correct_code")}
+    named |= {found[3] for _, cells in rows if (found := parse_coding_key(cells.get("key", ""))) is not None}
+    return named - {""}
 
 
 def withdraw_decisions(keys: Sequence[str], *, reviewer: str | None = None, project: str | Path | None = None,
