@@ -90,7 +90,8 @@ def list_documents(request: Request, code: str | None = None,
     found = find_page(workspace(request), wanted, page=page, per_page=per_page, after=after)
     last = found.documents[-1].doc_id if len(found.documents) == found.per_page else None
     return {"total": found.total, "page": found.page, "per_page": found.per_page, "pages": found.pages,
-            "next": last, "documents": [summary.__dict__ for summary in found.documents]}
+            "next": last, "text_index": workspace(request).search.state(),
+            "documents": [summary.__dict__ for summary in found.documents]}
 
 
 def find_page(space: Any, wanted: browse.DocumentFilter, *, page: int, per_page: int,

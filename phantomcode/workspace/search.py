@@ -67,6 +67,12 @@ class TextIndex:
         self.refresh_in_background()
         return False
 
+    def state(self) -> str:
+        """``current``, ``updating`` (searches read the texts meanwhile) or ``unavailable``."""
+        if self.failed is not None:
+            return "unavailable"
+        return "current" if self.documents_version() == self._synced else "updating"
+
     def refresh_in_background(self) -> None:
         with self._lock:
             if self._worker is not None and self._worker.is_alive():
