@@ -8,8 +8,9 @@ send requests to 127.0.0.1.
   the cookie, or the ``X-Phantomcode-Token`` header for scripts.
 - Requests that change the project are POST and must carry the token in the header (the pages'
   script sends it): another site can make a browser send a cookie, never a custom header.
-- The Host header must name the bound host (``localhost`` too when bound to 127.0.0.1), so a
-  DNS-rebinding page (``evil.example`` resolving to 127.0.0.1) is refused.
+- The Host header must name the bound host (``localhost`` too when bound to 127.0.0.1; any IP
+  address when bound to every interface, 0.0.0.0), so a DNS-rebinding page (``evil.example``
+  resolving to 127.0.0.1) is refused.
 - Pages escape every note, attribute and codebook string (Jinja2 autoescaping; JSON for the
   scripts goes through ``tojson``) and a Content-Security-Policy allows only this server's scripts.
 """
@@ -99,9 +100,32 @@ class Workspace:
     def allowed_hosts(self) -> set[str]:
         """Host header values accepted: the bound host (with and without the port)."""
         names = {self.host, f"[{self.host}]"}
-        if self.loopback:
+        if self.loopback or self.wildcard:
             names |= {"localhost", "127.0.0.1", "[::1]"}
         return names | {f"{name}:{self.port}" for name in names}
+
+    @property
+    def wildcard(self) -> bool:
+        """Whether the server listens on every interface (0.0.0.0 or ::)."""
+        try:
+            return ipaddress.ip_address(self.host).is_unspecified
+        except ValueError:
+            return False
+
+    def host_allowed(self, header: str) -> bool:
+        """Whether a request's Host header names this server. Bound to every interface, any IP
+        address does (other machines use one of ours); a name never does beyond ``localhost``,
+        which is what defeats DNS rebinding (the attacking page can only send its own name)."""
+        if header in self.allowed_hosts():
+            return True
+        if not self.wildcard:
+            return False
+        address = header[1:header.index("]")] if header.startswith("[") and "]" in header else header.rsplit(":", 1)[0]
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return header in (address, f"[{address}]", f"{address}:{self.port}", f"[{address}]:{self.port}")
 
     def check_port_free(self) -> None:
         """Raise ``UsageError`` when the address is taken, before the server starts and fails."""
@@ -152,13 +176,11 @@ def _guard(workspace: Workspace) -> Callable[..., Awaitable[object]]:
     """The middleware checking Host and token on every request (see the module's docstring)."""
     from fastapi.responses import PlainTextResponse, RedirectResponse
 
-    allowed = workspace.allowed_hosts()
-
     def valid(candidate: str | None) -> bool:
         return candidate is not None and secrets.compare_digest(candidate.encode(), workspace.token.encode())
 
     async def guard(request: Any, call_next: Any) -> Any:
-        if request.headers.get("host", "") not in allowed:
+        if not workspace.host_allowed(request.headers.get("host", "")):
             return PlainTextResponse("refused: this server answers only to the address it printed at start "
                                      f"({workspace.host}:{workspace.port})", status_code=421)
         offered = request.query_params.get("token")
