@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notes", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--no-train", action="store_true", help="leave out POST /api/train (minutes on 30,000 notes)")
     parser.add_argument("--keep", type=Path, help="folder to keep (and reuse) the notes and the project in")
     args = parser.parse_args(argv)
     import httpx
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copy(base / "pristine.db", work)  # decisions are timed on a copy, so every run starts alike
     server, url, token = start_server(work)
     try:
-        rows = measure(httpx.Client(base_url=url, headers={"X-Phantomcode-Token": token}, timeout=300), args.repeat)
+        client = httpx.Client(base_url=url, headers={"X-Phantomcode-Token": token}, timeout=300)
+        rows = measure(client, args.repeat, train=not args.no_train)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure(client: Any, repeat: int) -> list[tuple[str, list[float]]]:
+def measure(client: Any, repeat: int, *, train: bool = True) -> list[tuple[str, list[float]]]:
     def get(path: str) -> Callable[[], object]:
         def call() -> object:
             response = client.get(path)
@@ -226,8 +228,9 @@ def measure(client: Any, repeat: int) -> list[tuple[str, list[float]]]:
         ("page: review queue (its data comes from /api/queue)", get("/queue"), repeat),
         ("api: POST decision (accept)", decide, repeat),
         ("api: POST hand coding", code_by_hand, repeat),
-        ("api: POST /api/train (retrain now)", post("/api/train"), SLOW_RUNS),
     ]
+    if train:
+        plan.append(("api: POST /api/train (retrain now)", post("/api/train"), SLOW_RUNS))
     return [(name, timer.times(call, min(repeat, runs))) for name, call, runs in plan]
 
 
