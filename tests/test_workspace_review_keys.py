@@ -4,40 +4,22 @@ codebook page's precision measured from a known set of review decisions."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 pytest.importorskip("fastapi")
 
+import test_workspace_browser  # noqa: E402
 from test_workspace_api import NOTES, signed_in  # noqa: E402
-from test_workspace_browser import CHROMIUM, CHROMIUM_ARGS, opened  # noqa: E402
+from test_workspace_browser import CHROMIUM, opened  # noqa: E402
 
 from phantomcode.review import ReviewImport, apply_decisions, wilson_interval  # noqa: E402
 from phantomcode.workspace import Workspace  # noqa: E402
 
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1400, "height": 900})
-    opened_page = context.new_page()
-    errors: list[str] = []
-    opened_page.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened_page
-    context.close()
-    assert errors == [], errors
+# the browser tests' Chromium and page (a real headless Chromium, errors on the page fail the test)
+browser = test_workspace_browser.browser
+page = test_workspace_browser.page
 
 
 def test_the_codebook_page_shows_the_precision_review_measured(project_from) -> None:
