@@ -4,7 +4,8 @@ Text sources become documents (their text exactly as in the file), variables bec
 and every coded selection becomes a human coding: a review decision by the user who made it, at
 the time the file gives, of kind ``accept`` when the rules already make that coding and ``add``
 otherwise, stored through ``review.store_decisions`` as the rows of a review sheet are. So
-``agree``, ``review stats``, reports and exports use the hand coding as they use any review. The documents are stored uncoded: ``phantomcode code`` then codes them with the rules.
+``agree``, ``review stats``, reports and exports use the hand coding as they use any review.
+The documents are stored uncoded: ``phantomcode code`` then codes them with the rules.
 
 Re-importing the same file updates: a document whose text and attributes are unchanged is left as
 it is, identical decisions stay (with their first time), changed ones are replaced. A document
