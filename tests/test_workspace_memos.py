@@ -27,6 +27,7 @@ def lease_coding(client: Any) -> dict[str, Any]:
     return next(c for c in view["codings"] if c["code"] == "paperwork" and "lease" in view["text"][c["start"]:c["end"]])
 
 
+@pytest.mark.slow
 def test_a_memo_on_a_coding_survives_re_ingest_after_the_text_shifted(tmp_path: Path) -> None:
     note = tmp_path / "notes" / "a.md"
     note.parent.mkdir()

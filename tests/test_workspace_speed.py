@@ -29,6 +29,7 @@ def found(store: Store, text: str, text_index: str | None) -> list[str]:
     return [d.doc_id for d in page.documents] + [f"total {page.total}"]
 
 
+@pytest.mark.slow
 def test_the_text_index_finds_what_reading_the_texts_finds_and_follows_a_re_ingest(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     for relpath, text in NOTES.items():
