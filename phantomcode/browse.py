@@ -13,7 +13,7 @@ already far past the size the developers' guide allows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,9 +86,10 @@ class Piece:
     words: tuple[str, ...] = ()
 
 
-def check_filter(store: Store, wanted: DocumentFilter) -> DocumentFilter:
-    """Raise ``UsageError`` naming the valid choices for an unknown attribute, status or source."""
-    names = store.report_attribute_names()
+def check_filter(store: Store, wanted: DocumentFilter, names: Sequence[str] | None = None) -> DocumentFilter:
+    """Raise ``UsageError`` naming the valid choices for an unknown attribute, status or source
+    (``names``: the attributes, when the caller knows them)."""
+    names = store.report_attribute_names() if names is None else names
     for name in wanted.where:
         if name not in names:
             raise UsageError(f"unknown attribute {name!r}; attributes: {', '.join(names)}")
@@ -99,21 +100,40 @@ def check_filter(store: Store, wanted: DocumentFilter) -> DocumentFilter:
     return wanted
 
 
-def find_documents(store: Store, wanted: DocumentFilter, *, page: int = 1, per_page: int = 50) -> DocumentPage:
-    """One page of the documents ``wanted`` selects, in ID order, with their coding counts."""
-    check_filter(store, wanted)
+def find_documents(store: Store, wanted: DocumentFilter, *, page: int = 1, per_page: int = 50,
+                   after: str | None = None, names: Sequence[str] | None = None, text_index: str | None = None,
+                   count: Callable[[Callable[[], int]], int] | None = None) -> DocumentPage:
+    """One page of the documents ``wanted`` selects, in ID order, with their coding counts.
+
+    ``after``: the page starting after that document ID instead of page ``page`` (keyset paging,
+    which costs the same on the last page as on the first). ``text_index``: the schema name of an
+    attached trigram index of the texts (``workspace.search``) to find ``wanted.text`` with; its
+    hits are checked against the stored text. ``count``: computes the total through the caller's
+    cache (it is given the function that counts).
+    """
+    check_filter(store, wanted, names)
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise UsageError(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE}")
-    condition, params = _document_condition(wanted)
+    condition, params = _document_condition(wanted, text_index)
     db = store.connection
-    total = db.execute(f"SELECT count(*) FROM documents d{condition}", params).fetchone()[0]
-    ids = [row[0] for row in db.execute(f"SELECT d.doc_id FROM documents d{condition} ORDER BY d.doc_id"
-                                        " LIMIT ? OFFSET ?", [*params, per_page, (page - 1) * per_page])]
+
+    def counted() -> int:
+        return int(db.execute(f"SELECT count(*) FROM documents d{condition}", params).fetchone()[0])
+
+    total = count(counted) if count is not None else counted()
+    if after is not None:
+        keyset = f"{condition} AND d.doc_id > ?" if condition else " WHERE d.doc_id > ?"
+        rows = db.execute(f"SELECT d.doc_id FROM documents d{keyset} ORDER BY d.doc_id LIMIT ?",
+                          [*params, after, per_page])
+    else:
+        rows = db.execute(f"SELECT d.doc_id FROM documents d{condition} ORDER BY d.doc_id LIMIT ? OFFSET ?",
+                          [*params, per_page, (page - 1) * per_page])
+    ids = [row[0] for row in rows]
     return DocumentPage(total=total, page=page, per_page=per_page,
                         documents=_summaries(store, ids, wanted))
 
 
-def _document_condition(wanted: DocumentFilter) -> tuple[str, list[Any]]:
+def _document_condition(wanted: DocumentFilter, text_index: str | None = None) -> tuple[str, list[Any]]:
     conditions: list[str] = []
     params: list[Any] = []
     for name, values in wanted.where.items():
@@ -131,6 +151,10 @@ def _document_condition(wanted: DocumentFilter) -> tuple[str, list[Any]]:
         conditions.append(f"EXISTS (SELECT 1 FROM codings c WHERE c.doc_id = d.doc_id AND {coding})")
         params.extend(coding_params)
     if wanted.text and wanted.text.strip():
+        if text_index is not None:
+            conditions.append(f"d.doc_id IN (SELECT i.doc_id FROM {text_index}.notes n JOIN {text_index}.indexed i"
+                              " ON i.note = n.rowid WHERE n.text LIKE ?)")  # no ESCAPE: it keeps FTS5 off its index
+            params.append(like_pattern(wanted.text))
         conditions.append("d.text LIKE ? ESCAPE '\\'")
         params.append(like_pattern(wanted.text))
     return (f" WHERE {' AND '.join(conditions)}" if conditions else ""), params
@@ -252,7 +276,7 @@ def highlight_pieces(text: str, codings: Sequence[Mapping[str, Any]]) -> list[Pi
         starting.setdefault(coding["start"], []).append(coding)
     open_codings: list[Mapping[str, Any]] = []
     pieces = []
-    for start, end in zip(cuts, cuts[1:]):
+    for start, end in zip(cuts, cuts[1:], strict=False):
         open_codings = [c for c in open_codings if c["end"] > start] + starting.get(start, [])
         pieces.append(Piece(start=start, end=end, text=text[start:end],
                             codes=tuple(dict.fromkeys(c["code"] for c in open_codings)),

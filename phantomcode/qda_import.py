@@ -3,8 +3,9 @@
 Text sources become documents (their text exactly as in the file), variables become attributes,
 and every coded selection becomes a human coding: a review decision by the user who made it, at
 the time the file gives, of kind ``accept`` when the rules already make that coding and ``add``
-otherwise. So ``agree``, ``review stats``, reports and exports use the hand coding as they use any
-review. The documents are stored uncoded: ``phantomcode code`` then codes them with the rules.
+otherwise, stored through ``review.store_decisions`` as the rows of a review sheet are. So
+``agree``, ``review stats``, reports and exports use the hand coding as they use any review.
+The documents are stored uncoded: ``phantomcode code`` then codes them with the rules.
 
 Re-importing the same file updates: a document whose text and attributes are unchanged is left as
 it is, identical decisions stay (with their first time), changed ones are replaced. A document
@@ -23,12 +24,13 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .qda import PHANTOMCODE_USER, qdc_to_yaml, write_bytes
 from .qdpx_read import QdpxProject, QdpxSource, read_qdpx
+from .review import ReviewImport, coding_key, store_decisions
 from .store import CodedRows, DocumentRecord, Store, StoredState, text_hash
 
 __all__ = ["IMPORT_COMMAND", "QdpxImport", "import_qdpx"]
@@ -89,7 +91,7 @@ def import_qdpx(path: str | Path, *, project: str | Path | None = None,
         run_id = store.begin_run(IMPORT_COMMAND)
         doc_ids = _DocumentWriter(store, path, report).write(parsed, run_id)
         decisions = _decisions(parsed, doc_ids, store, report)
-        report.new, report.changed, report.same = store.save_reviews(decisions)
+        _store(store, decisions, report, parsed)
         report.withdrawn = store.delete_reviews(_withdrawn(store, path, doc_ids, decisions))
         report.users = sorted({d["reviewer"] for d in decisions})
         store.finish_run(run_id, status="completed", stats={
@@ -185,12 +187,35 @@ def _memo(description: str | None, code: str) -> str | None:
     return line.split("; note: ", 1)[1] if "; note: " in line else None
 
 
+def _store(store: Store, decisions: list[dict[str, Any]], report: QdpxImport, parsed: QdpxProject) -> None:
+    """Store the decisions as ``review import`` stores a sheet's rows (``review.store_decisions``):
+    an accept by its coding's key, an add by its offsets, each with its coder and time."""
+    rows = []
+    for number, d in enumerate(decisions, start=1):
+        common = {"decision": d["decision"], "note": d["note"] or "", "reviewer": d["reviewer"],
+                  "decided_at": d["decided_at"]}
+        if d["decision"] == "accept":
+            rows.append((number, {"key": coding_key(d["doc_id"], d["start"], d["end"], d["code"]), **common}))
+        else:
+            rows.append((number, {"doc_id": d["doc_id"], "start": str(d["start"]), "end": str(d["end"]),
+                                  "code": d["code"], **common}))
+    codes = parsed.codebook.guids.values() if parsed.codebook else ()
+    stored = store_decisions(store, rows, ReviewImport(path=report.path), exact_spans=True, codes=codes)
+    report.new, report.changed, report.same = stored.new, stored.changed, stored.unchanged
+    report.decisions = stored.decisions
+    where = {number: f"{d['doc_id']} {d['start']}-{d['end']} {d['code']} ({d['reviewer']})"
+             for number, d in enumerate(decisions, start=1)}
+    for problem in stored.problems:
+        row, _, why = problem.removeprefix("row ").partition(": ")
+        report.problems.append(f"{where.get(int(row), row) if row.isdigit() else row}: {why}; left out")
+
+
 def _decisions(parsed: QdpxProject, doc_ids: dict[str, str], store: Store, report: QdpxImport) -> list[dict[str, Any]]:
     """One decision per (document, span, code, user): accept when the rules make it, else add."""
     guids = parsed.codebook.guids if parsed.codebook else {}
     existing = store.review_coding_keys(doc_ids.values(), rules_only=True)
     ours = parsed.origin.startswith(PHANTOMCODE_USER)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     chosen: dict[tuple[str, int, int, str, str], dict[str, Any]] = {}
     for source in parsed.sources:
         doc_id = doc_ids.get(source.guid)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from lxml import etree
@@ -122,8 +122,8 @@ class _Archive:
                 if candidate.is_file():
                     return self._read_file(candidate, MAX_SOURCE_BYTES)
             return None
-        for candidate in (f"sources/{name}", name):
-            real = self.names.get(candidate.lower())
+        for member in (f"sources/{name}", name):
+            real = self.names.get(member.lower())
             if real is not None:
                 return self._read_member(real, MAX_SOURCE_BYTES)
         return None
@@ -288,7 +288,8 @@ class _ProjectReader:
         for coding in codings:
             user_guid = coding.get("creatingUser") or selection.get("creatingUser") or ""
             date = next((when for holder in (coding, selection) for when in
-                         (holder.get("creationDateTime"), holder.get("modifiedDateTime")) if when), self.project.created)
+                         (holder.get("creationDateTime"), holder.get("modifiedDateTime")) if when),
+                        self.project.created)
             coding_note = self._note(coding) or note
             for ref in coding.findall(self._q("CodeRef")):
                 source.codings.append(QdpxCoding(start=start, end=end, code_guid=normal_guid(ref.get("targetGUID", "")),
@@ -344,5 +345,5 @@ def _iso(value: str | None) -> str | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -138,7 +138,7 @@ def test_project_from_before_file_stats_is_upgraded_and_reingested_without_codin
     report = ingest(notes_dir, project=project)
     assert report.unchanged == 1
     with sqlite3.connect(project) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 10
     assert _stored_stat(project, "a")[:2] == (path.stat().st_size, path.stat().st_mtime_ns)
 
 

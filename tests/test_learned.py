@@ -296,13 +296,14 @@ def test_train_cli_prints_the_cross_validated_table_and_evaluate_shows_rules_mod
 
 def test_the_learned_layer_migration_comes_after_reviewer_decisions() -> None:
     """Migrations are append-only: main's 7 (reviewer_decisions) keeps its number, the learned
-    layer's models and scores are 8 and the workspace's memos 9, so a project made at schema 7
-    upgrades by two steps."""
+    layer's models and scores are 8, the workspace's memos 9 and their passages 10, so a project
+    made at schema 7 upgrades by three steps."""
     from phantomcode.store import MIGRATIONS
 
     names = [name for name, _ in MIGRATIONS]
-    assert len(names) == SCHEMA_VERSION == 9
+    assert len(names) == SCHEMA_VERSION == 10
     assert "reviewer" in names[6] and names[7].startswith("learned layer") and "memos" in names[8]
+    assert "memo" in names[9]
 
 
 def test_the_bundled_codebooks_default_model_learns_from_the_shipped_dev_and_training_sets() -> None:

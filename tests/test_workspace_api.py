@@ -81,7 +81,8 @@ def test_a_request_without_the_token_is_refused_and_the_printed_url_lets_the_bro
     assert client.get("/?token=wrong", follow_redirects=False).status_code == 403
     entry = client.get(f"/documents?city=Beijing&token={workspace.token}", follow_redirects=False)
     assert entry.status_code == 303 and entry.headers["location"] == "/documents?city=Beijing"
-    assert "httponly" in entry.headers["set-cookie"].lower() and "samesite=strict" in entry.headers["set-cookie"].lower()
+    cookie = entry.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
     assert client.get("/documents?city=Beijing").status_code == 200  # the cookie now
     script = TestClient(create_app(workspace), base_url=BASE, headers={TOKEN_HEADER: workspace.token})
     assert script.get("/api/documents").json()["total"] == 3
@@ -317,7 +318,8 @@ def test_undo_takes_decisions_and_hand_codings_back(client, project) -> None:
 @pytest.mark.slow
 def test_a_long_note_with_hundreds_of_codings_renders_every_character_once(project_from) -> None:
     sentences = ["The school demanded the five documents before it would look at the application.",
-                 "学校说名额已满，要等明年。", "She went back to her hometown for the operation because it was cheaper.",
+                 "学校说名额已满，要等明年。",
+                 "She went back to her hometown for the operation because it was cheaper.",
                  "Nothing much happened that week, and the weather was mild. 🙂"]
     body = ""
     while len(body) < 100_000:
@@ -330,7 +332,7 @@ def test_a_long_note_with_hundreds_of_codings_renders_every_character_once(proje
     page = client.get("/documents/LONG").text
     spans = [(int(s), int(e)) for s, e in re.findall(r'data-s="(\d+)" data-e="(\d+)"', page)]
     assert spans[0][0] == 0 and spans[-1][1] == len(text)
-    assert all(end == next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+    assert all(end == next_start for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False))
     shown = set("|".join(re.findall(r'data-keys="([^"]*)"', page)).split("|"))
     assert {c["key"] for c in codings} <= shown
 

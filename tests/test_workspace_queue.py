@@ -9,12 +9,11 @@ import pytest
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
+from test_workspace_api import NOTES, signed_in  # noqa: E402
 
 from phantomcode.review import export_review, read_review_sheet  # noqa: E402
 from phantomcode.store import Store  # noqa: E402
 from phantomcode.workspace import Workspace  # noqa: E402
-from test_workspace_api import NOTES, signed_in  # noqa: E402
-
 
 # A paraphrase no rule codes and the default model does (return_home, probability about 0.97).
 PARAPHRASE = "The boy went back to his grandparents' county to take the exam there."

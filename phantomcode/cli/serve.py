@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import webbrowser
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -18,7 +18,7 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="Interface to bind; anything but 127.0.0.1 lets other "
                                       "machines reach the workspace (with the token).")] = DEFAULT_HOST,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
-    reviewer: Annotated[Optional[str], typer.Option("--reviewer", "-r", help="Name stored with each decision "
+    reviewer: Annotated[str | None, typer.Option("--reviewer", "-r", help="Name stored with each decision "
                                                     "(default: $USER).", show_default=False)] = None,
     project: ProjectOption = None,
 ) -> None:

@@ -24,7 +24,8 @@ The package: ``sheet`` (export and read the sheet), ``decisions`` (check and sto
 
 from __future__ import annotations
 
-from .decisions import ReviewImport, apply_decisions, default_reviewer, import_review, withdraw_decisions
+from .decisions import (ReviewImport, apply_decisions, default_reviewer, import_review, store_decisions,
+                        withdraw_decisions)
 from .sheet import (
                     CONTEXT_CHARS,
                     DECISION_COLUMNS,
@@ -44,6 +45,6 @@ from .stats import CodeReview, ReviewStats, StaleDecision, review_stats, stats_j
 
 __all__ = ["CONTEXT_CHARS", "DECISION_COLUMNS", "FIXED_COLUMNS", "LEAD_COLUMNS", "REVIEW_FORMATS", "SUGGESTED",
            "TAIL_COLUMNS", "CodeReview", "ReviewExport", "ReviewImport", "ReviewStats", "StaleDecision", "_xlsx_rows",
-           "apply_decisions", "coding_key", "default_reviewer", "export_review", "import_review", "parse_coding_key",
+           "apply_decisions", "store_decisions", "coding_key", "default_reviewer", "export_review", "import_review", "parse_coding_key",
            "read_review_sheet", "review_stats", "stats_json", "stats_records", "wilson_interval",
            "withdraw_decisions"]

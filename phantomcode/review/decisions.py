@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,40 +61,59 @@ def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewIm
                     lock_timeout: float | None = None) -> ReviewImport:
     """Check and store decisions given as review-sheet rows: (row number, cells by column name).
 
-    The one path every decision takes, from a sheet (``import_review``) or from the browser
-    workspace; both end in ``Store.save_reviews`` as ``import qdpx`` does. ``exact_spans`` keeps a
+    The one path every decision takes, from a sheet (``import_review``), the browser workspace
+    or ``import qdpx`` (through ``store_decisions``), ending in ``Store.save_reviews``. ``exact_spans`` keeps a
     new ``add`` row's start and end as given (a passage a reviewer selected) instead of widening
     them to the stored sentence around them. ``lock_timeout`` bounds the wait for another writer
     (``ProjectBusyError`` after it).
     """
+    with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
+        return store_decisions(store, rows, report, reviewer=reviewer, codebook=codebook, exact_spans=exact_spans)
+
+
+def store_decisions(store: Store, rows: Sequence[tuple[int, dict[str, str]]], report: ReviewImport, *,
+                    reviewer: str | None = None, codebook: str | Path | Codebook | None = None,
+                    exact_spans: bool = False, codes: Iterable[str] = ()) -> ReviewImport:
+    """``apply_decisions`` on a store whose writer lock the caller holds (``import qdpx``, which
+    writes documents first). A row may name its ``reviewer`` and ``decided_at`` (another tool's
+    coder and time); ``codes`` are known besides the codebook's and the project's."""
     from ..codebook_choice import choose_codebook
 
     who = reviewer or default_reviewer()
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
-        book = choose_codebook(codebook, store)
-        known_codes = set(book.code_ids()) | set(store.code_counts()) | set(store.review_proposals())
-        doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
-        texts = store.document_texts(d for d in doc_ids if d)
-        segments = {} if exact_spans else store.review_segments(texts)
-        resolver = _RowResolver(texts, segments, store.review_coding_keys(texts), known_codes, report)
-        decisions: dict[tuple[str, int, int, str], tuple[int, dict[str, Any]]] = {}
-        for number, cells in rows:
-            for decision in resolver.resolve(number, cells):
-                decision.update(reviewer=reviewer or cells.get("reviewer") or who, decided_at=now)
-                key = (decision["doc_id"], decision["start"], decision["end"], decision["code"])
-                if key in decisions:
-                    first, earlier = decisions[key]
-                    if _essence(earlier) != _essence(decision):
-                        report.problems.append(f"row {number}: a second, different decision for "
-                                               f"{coding_key(*key)} (row {first} is kept)")
-                    continue
-                decisions[key] = (number, decision)
-        chosen = [decision for _, decision in decisions.values()]
-        report.decisions = Counter(d["decision"] for d in chosen)
-        report.new, report.changed, report.unchanged = store.save_reviews(chosen)
-        report.stale = sum(not d["fresh"] for d in store.review_decisions())
+    book = choose_codebook(codebook, store)
+    known_codes = set(book.code_ids()) | set(codes)
+    if not _named_codes(rows) <= known_codes:  # a code the codebook lacks: is it one the project has?
+        known_codes |= set(store.code_counts()) | set(store.review_proposals())
+    doc_ids = {cells.get("doc_id") or (parse_coding_key(cells.get("key", "")) or ("",))[0] for _, cells in rows}
+    texts = store.document_texts(d for d in doc_ids if d)
+    segments = {} if exact_spans else store.review_segments(texts)
+    resolver = _RowResolver(texts, segments, store.review_coding_keys(texts), known_codes, report)
+    decisions: dict[tuple[str, int, int, str, str], tuple[int, dict[str, Any]]] = {}
+    for number, cells in rows:
+        for decision in resolver.resolve(number, cells):
+            decision.update(reviewer=reviewer or cells.get("reviewer") or who,
+                            decided_at=cells.get("decided_at") or now)
+            key = (decision["doc_id"], decision["start"], decision["end"], decision["code"], decision["reviewer"])
+            if key in decisions:
+                first, earlier = decisions[key]
+                if _essence(earlier) != _essence(decision):
+                    report.problems.append(f"row {number}: a second, different decision for "
+                                           f"{coding_key(*key[:4])} (row {first} is kept)")
+                continue
+            decisions[key] = (number, decision)
+    chosen = [decision for _, decision in decisions.values()]
+    report.decisions = Counter(d["decision"] for d in chosen)
+    report.new, report.changed, report.unchanged = store.save_reviews(chosen)
+    report.stale = sum(not d["fresh"] for d in store.review_decisions())
     return report
+
+
+def _named_codes(rows: Sequence[tuple[int, dict[str, str]]]) -> set[str]:
+    """Every code the rows name: their code and correct_code, and the code in their key."""
+    named = {cells.get(column) or "" for _, cells in rows for column in ("code", "correct_code")}
+    named |= {found[3] for _, cells in rows if (found := parse_coding_key(cells.get("key", ""))) is not None}
+    return named - {""}
 
 
 def withdraw_decisions(keys: Sequence[str], *, reviewer: str | None = None, project: str | Path | None = None,

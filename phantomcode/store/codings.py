@@ -10,6 +10,7 @@ from typing import Any
 from .base import StoreBase
 from .records import CodeCount, CodedRows, CodingCounts, Span, TermCount, Unit, UnitCoding
 from .reports import counted_condition
+from .memos import relocate_memos
 from .reviews import apply_reviews
 from .schema import COUNTED, in_list, json_list
 
@@ -45,6 +46,7 @@ def replace_codings(db: sqlite3.Connection, documents: Sequence[tuple[str, Coded
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", codings)
     for doc_id in _reviewed_among(db, [doc_id for doc_id, _ in documents]):
         apply_reviews(db, doc_id)
+    relocate_memos(db, [doc_id for doc_id, _ in documents])
 
 
 def _reviewed_among(db: sqlite3.Connection, doc_ids: list[str]) -> list[str]:

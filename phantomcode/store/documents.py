@@ -19,6 +19,7 @@ from .records import (
     StoredState,
     ValueCount,
 )
+from .memos import relocate_memos
 from .reviews import apply_reviews
 from .schema import in_list, json_list
 
@@ -38,9 +39,11 @@ def _retire_replaced(db: sqlite3.Connection, renamed: list[tuple[str, str]]) -> 
     moves = [(new, old) for old, new in renamed]
     db.executemany("UPDATE OR IGNORE reviews SET doc_id = ? WHERE doc_id = ?", moves)
     db.executemany("UPDATE OR IGNORE reviewer_decisions SET doc_id = ? WHERE doc_id = ?", moves)
+    db.executemany("UPDATE OR IGNORE memos SET doc_id = ? WHERE doc_id = ?", moves)
     db.executemany("DELETE FROM documents WHERE doc_id = ?", [(old,) for old, _ in renamed])
     for _, new in renamed:
         apply_reviews(db, new)
+    relocate_memos(db, [new for _, new in renamed])
 
 
 class DocumentsTable(StoreBase):

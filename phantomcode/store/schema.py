@@ -179,6 +179,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             UNIQUE (doc_id, start, end, code)
         );
     """),
+    ("keep the passage a memo on a coding is about, so the memo follows it as a decision does", """
+        ALTER TABLE memos ADD COLUMN passage TEXT;
+    """),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -6,7 +6,7 @@ while ``ingest`` or ``code`` writes); every change goes through ``review.apply_d
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -14,9 +14,17 @@ from pydantic import BaseModel, Field
 from .. import browse
 from ..project import Project
 from ..report import Report, build_report
-from ..review import (ReviewImport, ReviewStats, apply_decisions, parse_coding_key, review_stats, stats_records,
-                      withdraw_decisions)
+from ..review import (
+    ReviewImport,
+    ReviewStats,
+    apply_decisions,
+    parse_coding_key,
+    review_stats,
+    stats_records,
+    withdraw_decisions,
+)
 from ..store import Store
+from . import search
 
 DESCRIPTION = """The phantomcode review workspace. Every request needs the access token printed by
 `phantomcode serve`: the `X-Phantomcode-Token` header (scripts) or the cookie the first visit sets.
@@ -25,20 +33,20 @@ Decisions are stored exactly as `phantomcode review import` stores them. While `
 writes the project, a change waits about two seconds and then answers 409 with `"busy": true`."""
 
 router = APIRouter(prefix="/api", tags=["api"])
-LIST_PARAMETERS = {"code", "status", "source", "q", "page", "per_page"}
+LIST_PARAMETERS = {"code", "status", "source", "q", "page", "per_page", "after"}
 
 
 class DecisionIn(BaseModel):
     decision: Literal["accept", "reject"]
-    correct_code: Optional[str] = Field(None, description="With reject: the code that applies instead (added).")
-    note: Optional[str] = Field(None, max_length=10_000)
+    correct_code: str | None = Field(None, description="With reject: the code that applies instead (added).")
+    note: str | None = Field(None, max_length=10_000)
 
 
 class HumanCodingIn(BaseModel):
     start: int = Field(..., ge=0, description="Offset of the first character in the stored text.")
     end: int = Field(..., gt=0, description="Offset after the last character.")
     code: str
-    note: Optional[str] = Field(None, max_length=10_000)
+    note: str | None = Field(None, max_length=10_000)
 
 
 class UndoIn(BaseModel):
@@ -49,10 +57,10 @@ class UndoIn(BaseModel):
 
 class MemoIn(BaseModel):
     text: str = Field(..., max_length=100_000, description="Empty text deletes the memo.")
-    key: Optional[str] = Field(None, description="A coding's key for a memo on that coding; none: on the document.")
+    key: str | None = Field(None, description="A coding's key for a memo on that coding; none: on the document.")
 
 
-def workspace(request: Request):  # type: ignore[no-untyped-def]
+def workspace(request: Request) -> Any:
     return request.app.state.workspace
 
 
@@ -68,18 +76,46 @@ def document_filter(request: Request, code: str | None, status: str | None, sour
 
 
 @router.get("/documents", summary="Documents by filter, one page at a time")
-def list_documents(request: Request, code: Optional[str] = None,
-                   status: Optional[str] = Query(None, description="pending, accepted, rejected or flagged"),
-                   source: Optional[str] = Query(None, description="rules, learned or human"),
-                   q: Optional[str] = Query(None, description="text to find; * matches any characters"),
-                   page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE)
+def list_documents(request: Request, code: str | None = None,
+                   status: str | None = Query(None, description="pending, accepted, rejected or flagged"),
+                   source: str | None = Query(None, description="rules, learned or human"),
+                   q: str | None = Query(None, description="text to find; * matches any characters"),
+                   page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE),
+                   after: str | None = Query(None, description="the page after this document ID (instead of "
+                                                "page): as fast at the end of a long list as at its start")
                    ) -> dict[str, Any]:
-    """Any other parameter filters by attribute (canonical value): `?city=Beijing&city=Shanghai&sector=education`."""
+    """Any other parameter filters by attribute (canonical value): `?city=Beijing&city=Shanghai&sector=education`.
+    `next` is the `after` value of the following page (null on the last)."""
     wanted = document_filter(request, code, status, source, q)
-    with Store.open(workspace(request).project, readonly=True) as store:
-        found = browse.find_documents(store, wanted, page=page, per_page=per_page)
+    found = find_page(workspace(request), wanted, page=page, per_page=per_page, after=after)
+    last = found.documents[-1].doc_id if len(found.documents) == found.per_page else None
     return {"total": found.total, "page": found.page, "per_page": found.per_page, "pages": found.pages,
+            "next": last, "text_index": workspace(request).search.state(),
             "documents": [summary.__dict__ for summary in found.documents]}
+
+
+def find_page(space: Any, wanted: browse.DocumentFilter, *, page: int, per_page: int,
+              after: str | None = None) -> browse.DocumentPage:
+    """``browse.find_documents`` with what the workspace keeps: the attribute names and each
+    filter's total (until the documents change, or with a coding filter, the project), and the
+    text index when it is current and can answer the search."""
+    names = space.cache.get("attribute_names", lambda: _attribute_names(space.project), scope="documents")
+    scope = "project" if wanted.code or wanted.status or wanted.source else "documents"
+    key = ("count", tuple(sorted((k, tuple(v)) for k, v in wanted.where.items())), wanted.code, wanted.status,
+           wanted.source, wanted.text)
+    with Store.open(space.project, readonly=True) as store:
+        text_index = None
+        if wanted.text and search.usable(wanted.text) and space.search.current():
+            space.search.attach(store)
+            text_index = search.SCHEMA
+        return browse.find_documents(store, wanted, page=page, per_page=per_page, after=after, names=names,
+                                     text_index=text_index,
+                                     count=lambda compute: space.cache.get(key, compute, scope=scope))
+
+
+def _attribute_names(project: Any) -> list[str]:
+    with Store.open(project, readonly=True) as store:
+        return store.report_attribute_names()
 
 
 @router.get("/documents/{doc_id:path}", summary="One document: text, attributes, codings, memos")
@@ -150,7 +186,8 @@ def cached_report(space: Any, by: str, status: str | None = None) -> Report:
 
 
 def cached_review_stats(space: Any) -> ReviewStats:
-    return space.cache.get("review_stats", lambda: review_stats(project=space.project))
+    """``review stats`` with the workspace's codebook (not read again from its YAML file)."""
+    return space.cache.get("review_stats", lambda: review_stats(project=space.project, codebook=space.codebook))
 
 
 def cached_code_counts(space: Any) -> dict[str, tuple[int, int]]:
@@ -162,7 +199,7 @@ def cached_code_counts(space: Any) -> dict[str, tuple[int, int]]:
 
 
 @router.get("/matrix", summary="Code x group matrix: the numbers of `phantomcode report`")
-def matrix(request: Request, by: str = "city", status: Optional[str] = None) -> dict[str, Any]:
+def matrix(request: Request, by: str = "city", status: str | None = None) -> dict[str, Any]:
     report = cached_report(workspace(request), by, status)
     return {"by": list(report.by), "documents": report.documents,
             "groups": [{"group": list(keys), "documents": n} for keys, n in report.groups()],

@@ -8,8 +8,9 @@ send requests to 127.0.0.1.
   the cookie, or the ``X-Phantomcode-Token`` header for scripts.
 - Requests that change the project are POST and must carry the token in the header (the pages'
   script sends it): another site can make a browser send a cookie, never a custom header.
-- The Host header must name the bound host (``localhost`` too when bound to 127.0.0.1), so a
-  DNS-rebinding page (``evil.example`` resolving to 127.0.0.1) is refused.
+- The Host header must name the bound host (``localhost`` too when bound to 127.0.0.1; any IP
+  address when bound to every interface, 0.0.0.0), so a DNS-rebinding page (``evil.example``
+  resolving to 127.0.0.1) is refused.
 - Pages escape every note, attribute and codebook string (Jinja2 autoescaping; JSON for the
   scripts goes through ``tojson``) and a Content-Security-Policy allows only this server's scripts.
 """
@@ -22,6 +23,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from ..codebook import Codebook
@@ -30,6 +32,7 @@ from ..project import resolve_codebook
 from ..review import default_reviewer
 from ..store import Store, resolve_project_path
 from .cache import ProjectCache
+from .search import TextIndex
 
 TOKEN_HEADER = "X-Phantomcode-Token"
 TOKEN_COOKIE = "phantomcode_token"
@@ -60,9 +63,11 @@ class Workspace:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     lock_timeout: float = DECISION_LOCK_TIMEOUT
     cache: ProjectCache = field(init=False)
+    search: TextIndex = field(init=False)
 
     def __post_init__(self) -> None:
         self.cache = ProjectCache(self.project)
+        self.search = TextIndex(self.project, self.cache.documents_version)
 
     @classmethod
     def prepare(cls, project: str | Path | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
@@ -95,9 +100,32 @@ class Workspace:
     def allowed_hosts(self) -> set[str]:
         """Host header values accepted: the bound host (with and without the port)."""
         names = {self.host, f"[{self.host}]"}
-        if self.loopback:
+        if self.loopback or self.wildcard:
             names |= {"localhost", "127.0.0.1", "[::1]"}
         return names | {f"{name}:{self.port}" for name in names}
+
+    @property
+    def wildcard(self) -> bool:
+        """Whether the server listens on every interface (0.0.0.0 or ::)."""
+        try:
+            return ipaddress.ip_address(self.host).is_unspecified
+        except ValueError:
+            return False
+
+    def host_allowed(self, header: str) -> bool:
+        """Whether a request's Host header names this server. Bound to every interface, any IP
+        address does (other machines use one of ours); a name never does beyond ``localhost``,
+        which is what defeats DNS rebinding (the attacking page can only send its own name)."""
+        if header in self.allowed_hosts():
+            return True
+        if not self.wildcard:
+            return False
+        address = header[1:header.index("]")] if header.startswith("[") and "]" in header else header.rsplit(":", 1)[0]
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return header in (address, f"[{address}]", f"{address}:{self.port}", f"[{address}]:{self.port}")
 
     def check_port_free(self) -> None:
         """Raise ``UsageError`` when the address is taken, before the server starts and fails."""
@@ -114,7 +142,7 @@ class Workspace:
 def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the CLI loads it only to serve)
     """The ASGI application over ``workspace``: pages, the JSON API and static files, guarded."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
 
     from ..errors import PhantomcodeError, ProjectBusyError
@@ -133,11 +161,11 @@ def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the 
         return JSONResponse({"detail": str(exc), "busy": True}, status_code=409)
 
     @app.exception_handler(UsageError)
-    async def bad_request(request: Request, exc: UsageError) -> JSONResponse:
+    async def bad_request(request: Request, exc: UsageError) -> Response:
         return pages.error_response(request, str(exc), 400)
 
     @app.exception_handler(PhantomcodeError)
-    async def project_error(request: Request, exc: PhantomcodeError) -> JSONResponse:
+    async def project_error(request: Request, exc: PhantomcodeError) -> Response:
         return pages.error_response(request, str(exc), 503)
 
     app.middleware("http")(_guard(workspace))
@@ -148,13 +176,11 @@ def _guard(workspace: Workspace) -> Callable[..., Awaitable[object]]:
     """The middleware checking Host and token on every request (see the module's docstring)."""
     from fastapi.responses import PlainTextResponse, RedirectResponse
 
-    allowed = workspace.allowed_hosts()
-
     def valid(candidate: str | None) -> bool:
-        return bool(candidate) and secrets.compare_digest(candidate.encode(), workspace.token.encode())
+        return candidate is not None and secrets.compare_digest(candidate.encode(), workspace.token.encode())
 
-    async def guard(request, call_next):  # type: ignore[no-untyped-def]
-        if request.headers.get("host", "") not in allowed:
+    async def guard(request: Any, call_next: Any) -> Any:
+        if not workspace.host_allowed(request.headers.get("host", "")):
             return PlainTextResponse("refused: this server answers only to the address it printed at start "
                                      f"({workspace.host}:{workspace.port})", status_code=421)
         offered = request.query_params.get("token")
@@ -178,7 +204,7 @@ def _guard(workspace: Workspace) -> Callable[..., Awaitable[object]]:
     return guard
 
 
-def _secured(response):  # type: ignore[no-untyped-def]
+def _secured(response: Any) -> Any:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
@@ -194,5 +220,6 @@ def run(workspace: Workspace) -> None:
         raise UsageError(f"the workspace needs {exc.name}, which is not installed; "
                          "install it with: pip install 'phantomcode[serve]'") from None
 
+    workspace.search.refresh_in_background()  # ready by the first text search, on a large project too
     uvicorn.run(create_app(workspace), host=workspace.host, port=workspace.port, log_level="warning",
                 server_header=False, proxy_headers=False)

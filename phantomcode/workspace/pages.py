@@ -6,7 +6,9 @@ Each page reads what it shows in one short read-only visit to the store; its scr
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -16,10 +18,12 @@ from .. import __version__, browse
 from ..qda import code_colour
 from ..report import percent
 from ..store import Store
-from .api import cached_code_counts, cached_report, cached_review_stats, document_filter, workspace
+from .api import cached_code_counts, cached_report, cached_review_stats, document_filter, find_page, workspace
 from .app import HERE, TOKEN_HEADER
 
 router = APIRouter(include_in_schema=False)
+A = TypeVar("A")
+B = TypeVar("B")
 templates = Jinja2Templates(directory=HERE / "templates")
 OVERVIEW_ATTRIBUTES = ("city", "sector", "respondent_type")
 MAX_FILTER_VALUES = 100  # an attribute with more values is no filter menu (use the API or the text search)
@@ -47,15 +51,22 @@ def error_response(request: Request, message: str, status: int) -> JSONResponse 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, by: str = "city") -> HTMLResponse:
     space = workspace(request)
-    names, breakdown, total = space.cache.get("breakdown", lambda: _breakdown(space.project))
+    names, breakdown, total = space.cache.get("breakdown", lambda: _breakdown(space.project), scope="documents")
     by = by if by in names else next((name for name in OVERVIEW_ATTRIBUTES if name in names), names[0])
-    report = cached_report(space, by)
+    report, review = together(lambda: cached_report(space, by), lambda: cached_review_stats(space))
     labels, values = report.matrix("documents")
     shares = report.matrix("share")[1]
     return render(request, "overview.html", total=total, breakdown=breakdown, report=report, by=by,
                   attribute_names=names, groups=report.groups(), labels=labels,
-                  rows=list(zip(report.codes, values, shares)), review=cached_review_stats(space).total)
+                  rows=list(zip(report.codes, values, shares, strict=True)), review=review.total)
 
+
+def together(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+    """Both results, the second computed in another thread meanwhile: after a change a page needs
+    two whole-project figures, and SQLite lets go of Python's lock while it scans."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(second)
+        return first(), later.result()
 
 
 def _breakdown(project: Any) -> tuple[list[str], dict[str, list[tuple[str, int]]], int]:
@@ -68,14 +79,13 @@ def _breakdown(project: Any) -> tuple[list[str], dict[str, list[tuple[str, int]]
 
 
 @router.get("/documents", response_class=HTMLResponse)
-def documents(request: Request, code: Optional[str] = None, status: Optional[str] = None,
-              source: Optional[str] = None, q: Optional[str] = None, page: int = Query(1, ge=1),
+def documents(request: Request, code: str | None = None, status: str | None = None,
+              source: str | None = None, q: str | None = None, page: int = Query(1, ge=1),
               per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE)) -> HTMLResponse:
     space = workspace(request)
     wanted = document_filter(request, code, status, source, q)
-    with Store.open(space.project, readonly=True) as store:
-        found = browse.find_documents(store, wanted, page=page, per_page=per_page)
-    values = space.cache.get("filter_values", lambda: _filter_values(space.project))
+    found = find_page(space, wanted, page=page, per_page=per_page)
+    values = space.cache.get("filter_values", lambda: _filter_values(space.project), scope="documents")
     query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "token")]
     return render(request, "documents.html", found=found, wanted=wanted, values=values, query=query,
                   statuses=browse.STATUSES, sources=browse.SOURCES)
@@ -139,6 +149,6 @@ def _colour(request: Request, code: str) -> str:
 @router.get("/codebook", response_class=HTMLResponse)
 def codebook(request: Request) -> HTMLResponse:
     space = workspace(request)
-    counts = cached_code_counts(space)
-    precision = {row.code: row for row in cached_review_stats(space).per_code}
+    counts, review = together(lambda: cached_code_counts(space), lambda: cached_review_stats(space))
+    precision = {row.code: row for row in review.per_code}
     return render(request, "codebook.html", groups=space.codebook.groups, counts=counts, precision=precision)

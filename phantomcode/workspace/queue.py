@@ -10,7 +10,7 @@ and answers the new cross-validated figures.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -23,6 +23,7 @@ from .api import apply_one, workspace
 router = APIRouter()
 CONTEXT_CHARS = 240
 DEFAULT_QUEUE = 50
+MAX_KEPT_UNITS = 50_000  # scored sentences kept in memory for the queue (about 1 KB each)
 
 
 class QueueDecisionIn(BaseModel):
@@ -31,7 +32,7 @@ class QueueDecisionIn(BaseModel):
     end: int = Field(..., gt=0)
     code: str
     decision: Literal["accept", "reject"]
-    note: Optional[str] = Field(None, max_length=10_000)
+    note: str | None = Field(None, max_length=10_000)
 
 
 @router.get("/queue", response_class=HTMLResponse, include_in_schema=False)
@@ -46,12 +47,26 @@ def queue(request: Request, n: int = Query(DEFAULT_QUEUE, ge=1, le=500), seed: i
     from ..suggest import suggest_for_review
 
     space = workspace(request)
+    scores = space.cache.get("unit_scores", lambda: _kept_scores(space.project), scope="documents")
     # kept while the project is unchanged (any decision, coding or training starts afresh)
-    suggestions = space.cache.get(("queue", n, seed), lambda: suggest_for_review(space.project, n=n, seed=seed))
+    suggestions = space.cache.get(("queue", n, seed),
+                                  lambda: suggest_for_review(space.project, n=n, seed=seed, scores=scores))
     with Store.open(space.project, readonly=True) as store:
         texts = store.document_texts(s.doc_id for s in suggestions)
         decided = {coding_key(*key): decision for key, decision in store.decisions_of(texts).items()}
     return {"items": [queue_item(s, texts[s.doc_id], decided) for s in suggestions if s.doc_id in texts]}
+
+
+def _kept_scores(project: Any) -> list[tuple[str, int, int, dict[str, float]]] | None:
+    """The unit scores, read once until ``code`` writes new ones: reading them is half of what a
+    queue costs after a decision. None (read them each time) beyond ``MAX_KEPT_UNITS``."""
+    with Store.open(project, readonly=True) as store:
+        scores = []
+        for unit in store.unit_scores():
+            scores.append(unit)
+            if len(scores) > MAX_KEPT_UNITS:
+                return None
+    return scores
 
 
 def queue_item(suggestion: Any, text: str, decided: dict[str, str]) -> dict[str, Any]:
