@@ -21,7 +21,7 @@ model codes with a default model trained from 1 and 2, made on first use and sto
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,7 @@ class TrainReport:
 # one for the same sentence): the dev gold set, then the two training sets of sample_data/train/.
 # Learning from the training sets too raised the default model's dev macro-F1 (see the commit).
 BUNDLED_GOLD_FILES = ("deflection_gold.csv", "deflection_train_fresh.csv", "deflection_train_public.csv")
+SHIPPED_MODEL = "deflection_default_model.bin"
 
 
 def bundled_gold_path() -> Path:
@@ -95,7 +96,8 @@ def train(project: str | Path | None = None, *, gold: Sequence[str | Path] = (),
 
     with Store.open(project, must_exist=True) as store, store.writer():
         book = choose_codebook(codebook, store)
-        sentences = labelled_sentences(book, gold=gold, reviews=store.reviewed_units())
+        sentences = labelled_sentences(book, gold=gold, reviews=store.reviewed_units(),
+                                       prior=prior_sentences(store, book))
         model = fit(sentences, book.code_ids(), seed=seed)
         store.save_model(_record(model, TRAINED, book))
         project_path = str(store.path)
@@ -109,7 +111,7 @@ def learned_model_for(store: Store, book: Codebook, *, seed: int = 0) -> Learned
     """The model to code with: the project's latest trained one, else its default model for this
     codebook (trained from the codebook's examples, and for the bundled codebook its gold set,
     then stored so the next run reuses it)."""
-    from .coding.learned import LearnedModel, fit
+    from .coding.learned import LearnedModel
 
     record = store.latest_model(kind=TRAINED)
     if record is None:
@@ -118,22 +120,79 @@ def learned_model_for(store: Store, book: Codebook, *, seed: int = 0) -> Learned
             record = None
     if record is not None:
         return LearnedModel.from_bytes(record.data)
-    model = fit(labelled_sentences(book), book.code_ids(), seed=seed)
+    model = default_model(book, seed=seed)
     if not store.readonly:
-        store.save_model(_record(model, DEFAULT, book))
+        use_default_model(store, book, model)
     return model
 
 
-def labelled_sentences(book: Codebook, *, gold: Sequence[str | Path] = (),
-                       reviews: Sequence[dict[str, Any]] = ()) -> list[LabelledSentence]:
-    """Every labelled sentence, one per distinct text; later sources override earlier ones."""
+def default_model(book: Codebook, *, leave_out: Collection[str] = (), seed: int = 0) -> LearnedModel:
+    """The model a project codes with before it has trained one: from the codebook's examples and,
+    for the bundled codebook, its bundled labelled sets (:func:`bundled_gold_paths`), less the
+    sentences in ``leave_out`` (to measure it honestly on them).
+
+    Training it takes seconds, so the one the bundled codebook gives ships in the package
+    (:func:`shipped_model_path`, rebuilt by ``bench/build_default_model.py``) and is used when it
+    was trained from exactly these labels, with these parameters and seed."""
+    from .coding.learned import fit
+
+    sentences = [s for s in labelled_sentences(book) if s.text not in leave_out]
+    shipped = _shipped_model(sentences, book.code_ids(), seed)
+    return shipped if shipped is not None else fit(sentences, book.code_ids(), seed=seed)
+
+
+def shipped_model_path() -> Path:
+    """The bundled codebook's default model, trained when the package was built (seed 0)."""
+    return Path(__file__).parent / "data" / SHIPPED_MODEL
+
+
+def _shipped_model(sentences: Sequence[LabelledSentence], codes: Sequence[str], seed: int) -> LearnedModel | None:
+    """The shipped model if training on ``sentences`` would give it (same labels, codes,
+    parameters and seed 0), else None."""
+    from .coding.learned import LearnedModel, Parameters
+
+    path = shipped_model_path()
+    if seed != 0 or not path.is_file():
+        return None
+    model = LearnedModel.from_bytes(path.read_bytes())
+    if model.codes != tuple(codes) or model.parameters != Parameters() or model.training != tuple(sentences):
+        return None
+    return model
+
+
+def use_default_model(store: Store, book: Codebook, model: LearnedModel) -> None:
+    """Make ``model`` the project's default model for ``book``: it codes until a model is trained,
+    and its labelled sentences are the prior every trained model starts from."""
+    store.save_model(_record(model, DEFAULT, book))
+
+
+def prior_sentences(store: Store, book: Codebook) -> list[LabelledSentence]:
+    """The labels every model of the project starts from: those of its default model for this
+    codebook (what it was first coded with), else the codebook's examples and bundled sets."""
+    from .coding.learned import LearnedModel
+
+    record = store.latest_model(kind=DEFAULT)
+    if record is not None and record.codebook_hash == book.content_hash:
+        return list(LearnedModel.from_bytes(record.data).training)
+    return labelled_sentences(book)
+
+
+def labelled_sentences(book: Codebook, *, gold: Sequence[str | Path] = (), reviews: Sequence[dict[str, Any]] = (),
+                       prior: Sequence[LabelledSentence] | None = None) -> list[LabelledSentence]:
+    """Every labelled sentence, one per distinct text; later sources override earlier ones.
+    ``prior``: the sentences to start from instead of the codebook's examples and bundled sets."""
     found: dict[str, LabelledSentence] = {}
     codes = frozenset(book.code_ids())
-    for sentence in _examples(book):
-        found[sentence.text] = sentence
-    gold_files = [*(bundled_gold_paths() if _is_bundled(book) else []), *gold]
-    for path in gold_files:
-        for sentence in _gold_sentences(path, codes):
+    if prior is not None:
+        found.update((sentence.text, sentence) for sentence in prior)
+    else:
+        for sentence in _examples(book):
+            found[sentence.text] = sentence
+        for path in bundled_gold_paths() if _is_bundled(book) else []:
+            for sentence in _gold_sentences(path, codes, source="bundled"):
+                found[sentence.text] = sentence
+    for given in gold:
+        for sentence in _gold_sentences(given, codes, source="gold"):
             found[sentence.text] = sentence
     for sentence in _review_sentences(reviews, codes):
         found[sentence.text] = sentence
@@ -161,7 +220,7 @@ def _examples(book: Codebook) -> list[LabelledSentence]:
     return sentences
 
 
-def _gold_sentences(path: str | Path, codes: frozenset[str]) -> list[LabelledSentence]:
+def _gold_sentences(path: str | Path, codes: frozenset[str], *, source: str) -> list[LabelledSentence]:
     """Gold rows as sentences; the neighbouring rows of the same note are their context."""
     from .coding.learned import LabelledSentence
     from .evaluate import read_gold
@@ -172,7 +231,7 @@ def _gold_sentences(path: str | Path, codes: frozenset[str]) -> list[LabelledSen
         neighbours = [units[j].sentence for j in (index - 1, index + 1)
                       if 0 <= j < len(units) and units[j].note_id == unit.note_id]
         positives = unit.codes & codes
-        sentences.append(LabelledSentence(unit.sentence, positives, codes - positives, "gold", " ".join(neighbours)))
+        sentences.append(LabelledSentence(unit.sentence, positives, codes - positives, source, " ".join(neighbours)))
     return sentences
 
 
