@@ -11,7 +11,10 @@ combined after rounds of suggested review answered from the gold labels.
 2. each round: ``review export --suggest N`` with N = share x the gold sentences, every row
    answered from the gold labels (accept a code the gold gives the sentence, reject one it does
    not, add the gold codes no row proposed), ``review import``, ``train``, ``code``;
-3. score the combined coding again on the gold sentences no round reviewed.
+3. score the combined coding again on the gold sentences no round reviewed, and the coding made
+   before any review on those same sentences: the sentences a round leaves unreviewed are not a
+   random sample (the uncertain ones were taken out), so only this pair says what the reviews
+   changed.
 
 Macro averages are over the codes with at least one gold sentence in the scored set. Prints a
 table and writes everything as JSON. Never tune anything on the data you report with this.
@@ -98,8 +101,9 @@ def simulate(notes: Path, gold: Path, *, rounds: int, share: float, seed: int, c
                 **scores(unreviewed, project, codes, "combined"), "reviewed_sentences": len(reviewed),
                 "scored_sentences": kept, "model_hash": model.model_hash,
                 "needs_more": model.needing_more}
-            results["stages"][f"combined before review, same {kept} sentences"] = scores(
-                unreviewed, before, codes, "combined")
+            for name in ("combined", "model"):  # the same sentences as coded before any review
+                results["stages"][f"{name} before review, same {kept} sentences"] = scores(
+                    unreviewed, before, codes, name)
             if details:  # the parts on the same sentences: what the model adds, what the rules hold
                 for name in ("rules", "model"):
                     results["stages"][f"{name} after round {number} (unreviewed)"] = scores(
