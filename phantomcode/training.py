@@ -275,10 +275,9 @@ def _record(model: LearnedModel, kind: str, book: Codebook) -> ModelRecord:
 
 
 def _versions() -> dict[str, str]:
-    import numpy
-    import scipy
-    import sklearn
-    import spacy
+    """The versions of what a model depends on, read from the installed distributions (importing
+    scikit-learn to ask would cost a coding run a second or more)."""
+    from importlib.metadata import version
 
-    return {"phantomcode": __version__, "scikit-learn": sklearn.__version__, "scipy": scipy.__version__,
-            "numpy": numpy.__version__, "spacy": spacy.__version__}
+    return {"phantomcode": __version__,
+            **{name: version(name) for name in ("scikit-learn", "scipy", "numpy", "spacy")}}

@@ -133,7 +133,6 @@ class Featurizer:
     def matrix(self, rows: Rows, *, normalise: bool = True) -> Any:
         """The feature matrix (scipy CSR, ``rows.units`` x ``2**BITS``), rows L2-normalised."""
         from scipy.sparse import csr_matrix
-        from sklearn.preprocessing import normalize
 
         lowers, row = rows.lowers, rows.row
         columns, rows_of, data = [], [], []
@@ -169,7 +168,20 @@ class Featurizer:
                             shape=(rows.units, 2 ** BITS))
         numpy.sqrt(matrix.data, out=matrix.data)  # duplicates were summed: a word said five times is not five
         # times the evidence
-        return normalize(matrix, copy=False) if normalise else matrix
+        return normalised(matrix) if normalise else matrix
+
+
+def normalised(matrix: Any) -> Any:
+    """A CSR matrix's rows scaled in place to unit length (empty rows stay empty): what
+    scikit-learn's ``normalize`` does, without importing scikit-learn (a second or more per
+    process) where only scoring happens."""
+    lengths = numpy.diff(matrix.indptr)
+    rows = numpy.repeat(numpy.arange(matrix.shape[0]), lengths)
+    squares = numpy.bincount(rows, weights=numpy.square(matrix.data, dtype=numpy.float64),
+                             minlength=matrix.shape[0])
+    norms = numpy.sqrt(numpy.where(squares > 0, squares, 1.0))
+    matrix.data /= norms[rows].astype(matrix.data.dtype)
+    return matrix
 
 
 def words_of_texts(texts: Sequence[str]) -> list[Any]:

@@ -23,7 +23,17 @@ from typing import Any
 
 import numpy
 
-from .features import _MIX2, BITS, SALTS, FeatureWeights, Featurizer, _hash, rows_of_sentences, words_of_texts
+from .features import (
+    _MIX2,
+    BITS,
+    SALTS,
+    FeatureWeights,
+    Featurizer,
+    _hash,
+    normalised,
+    rows_of_sentences,
+    words_of_texts,
+)
 
 MIN_POSITIVES = 3  # fewer positive labels: the code is left to the rules
 NEEDS_MORE = 15  # fewer positives than this, or a cross-validated precision under target: ask for more
@@ -200,8 +210,6 @@ class LearnedModel:
 
 def _matrix(featurizer: Featurizer, texts: Sequence[str], contexts: Sequence[str] | None) -> Any:
     """Feature rows of standalone sentences, the words of their ``contexts`` as context features."""
-    from sklearn.preprocessing import normalize
-
     words = words_of_texts(texts)
     matrix = featurizer.matrix(rows_of_sentences(words, range(len(words))), normalise=False)
     if contexts is not None and any(contexts) and featurizer.weights.context:
@@ -209,7 +217,7 @@ def _matrix(featurizer: Featurizer, texts: Sequence[str], contexts: Sequence[str
         lowers = numpy.concatenate(context_words) if context_words else numpy.zeros(0, dtype=numpy.uint64)
         row = numpy.repeat(numpy.arange(len(texts)), [len(w) for w in context_words])
         matrix = matrix + _context_matrix(lowers.astype(numpy.uint64), row, len(texts), featurizer.weights.context)
-    return normalize(matrix.tocsr(), copy=False) if len(texts) else matrix.tocsr()
+    return normalised(matrix.tocsr()) if len(texts) else matrix.tocsr()
 
 
 def _context_matrix(lowers: Any, row: Any, count: int, weight: float) -> Any:
