@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,9 +172,12 @@ def prior_sentences(store: Store, book: Codebook) -> list[LabelledSentence]:
     from .coding.learned import LearnedModel
 
     record = store.latest_model(kind=DEFAULT)
-    if record is not None and record.codebook_hash == book.content_hash:
-        return list(LearnedModel.from_bytes(record.data).training)
-    return labelled_sentences(book)
+    if record is None or record.codebook_hash != book.content_hash:
+        return labelled_sentences(book)
+    # A default model learns from no project labels: bundled rows of models made before they had
+    # their own source name ("gold") are bundled rows all the same.
+    return [replace(s, source="bundled") if s.source == "gold" else s
+            for s in LearnedModel.from_bytes(record.data).training]
 
 
 def labelled_sentences(book: Codebook, *, gold: Sequence[str | Path] = (), reviews: Sequence[dict[str, Any]] = (),

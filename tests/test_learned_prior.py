@@ -89,6 +89,22 @@ def test_a_trained_model_starts_from_the_projects_default_model(tmp_path: Path) 
     assert {s.text for s in trained.training} == set(FEES + OTHER) - left_out
 
 
+def test_bundled_rows_of_a_default_model_from_before_source_names_stay_the_prior(tmp_path: Path) -> None:
+    """Default models stored before bundled rows had their own source called them "gold", the
+    name of the project's own gold files now: as a prior they must not weigh as project labels."""
+    from phantomcode.training import prior_sentences
+
+    book_path = tmp_path / "book.yaml"
+    book_path.write_text(CODEBOOK, encoding="utf-8")
+    book = load_codebook(book_path)
+    old = fit([*_prior(), LabelledSentence(WAGES[0], frozenset(), frozenset({"fees"}), "gold")], ["fees"])
+    with Store.open(tmp_path / "project.db") as store, store.writer():
+        use_default_model(store, book, old)
+        prior = prior_sentences(store, book)
+    assert {s.source for s in prior} == {"example", "bundled"}
+    assert next(s for s in prior if s.text == WAGES[0]).source == "bundled"
+
+
 def test_the_bundled_codebook_uses_the_shipped_default_model_without_training(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default model of the bundled codebook is the one shipped in the package, as long as it
     was trained from today's labels; otherwise rebuild it: python bench/build_default_model.py."""
