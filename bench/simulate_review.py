@@ -2,7 +2,7 @@
 combined after rounds of suggested review answered from the gold labels.
 
     python bench/simulate_review.py --notes DIR --gold GOLD.csv [--rounds 2 --share 0.15 --seed 0]
-                                    [--leave-out TRAIN.csv ...] [--json OUT.json]
+                                    [--leave-out TRAIN.csv ... | --half odd|even] [--json OUT.json]
 
 1. ingest DIR into a fresh project (the project's default model: codebook examples, and for the
    bundled codebook its bundled labelled sets, less the sentences of the ``--leave-out`` files:
@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import math
+import re
 import shutil
 import sys
 import tempfile
@@ -58,10 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--details", action="store_true",
                         help="also score the rules alone and the model alone on the unreviewed sentences")
     parser.add_argument("--keep", type=Path, default=None, help="copy the simulated project here at the end")
+    parser.add_argument("--half", choices=("odd", "even"), default=None,
+                        help="simulate on the notes with odd (or even) numbers alone and leave their sentences "
+                             "out of the default model, which keeps the other half")
     args = parser.parse_args(argv)
-    results = simulate(args.notes, args.gold, rounds=args.rounds, share=args.share, seed=args.seed,
-                       codebook=args.codebook, jobs=args.jobs, leave_out=args.leave_out, details=args.details,
-                       keep=args.keep)
+    with tempfile.TemporaryDirectory() as tmp:
+        notes, gold, leave_out = args.notes, args.gold, list(args.leave_out)
+        if args.half:
+            notes, gold = half_set(args.notes, args.gold, args.half, Path(tmp))
+            leave_out.append(gold)
+        results = simulate(notes, gold, rounds=args.rounds, share=args.share, seed=args.seed,
+                           codebook=args.codebook, jobs=args.jobs, leave_out=leave_out, details=args.details,
+                           keep=args.keep)
+    results["half"] = args.half
     print_table(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -111,6 +121,19 @@ def simulate(notes: Path, gold: Path, *, rounds: int, share: float, seed: int, c
         if keep is not None:
             shutil.copyfile(project, keep)
     return results
+
+
+def half_set(notes: Path, gold: Path, half: str, into: Path) -> tuple[Path, Path]:
+    """The notes (files named by note ID) and gold rows whose note number is odd or even."""
+    parity = 1 if half == "odd" else 0
+    units = [u for u in read_gold(gold) if int(re.findall(r"\d+", u.note_id)[-1]) % 2 == parity]
+    ids = {u.note_id for u in units}
+    (into / "notes").mkdir()
+    for path in notes.iterdir():
+        if path.stem in ids:
+            shutil.copyfile(path, into / "notes" / path.name)
+    write_gold(into / "gold.csv", units)
+    return into / "notes", into / "gold.csv"
 
 
 def install_default_model(project: Path, codebook: Path | None, leave_out: Sequence[Path]) -> int:
