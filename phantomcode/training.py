@@ -13,9 +13,12 @@ Labels, later ones overriding earlier ones for the same sentence:
    sentence and added nothing has said that nothing else applies. Rejecting every row of a
    sentence therefore teaches that it has none of those codes.
 
-The model is stored in the project's ``models`` table with its content hash, the labels used per
-code, the parameters, library versions and cross-validated figures. A project without a trained
-model codes with a default model trained from 1 and 2, made on first use and stored too.
+1 and 2 are the project's prior, 3 and 4 its own labels, which weigh more (see
+:func:`phantomcode.coding.learned.fit`). The model is stored in the project's ``models`` table
+with its content hash, the labels used per code, the parameters, library versions and
+cross-validated figures. A project without a trained model codes with a default model trained from
+1 and 2 (for the bundled codebook, shipped pre-trained in the package), stored in the project on
+first use; its labels stay the prior of every model the project trains.
 """
 
 from __future__ import annotations
@@ -109,8 +112,7 @@ def train(project: str | Path | None = None, *, gold: Sequence[str | Path] = (),
 
 def learned_model_for(store: Store, book: Codebook, *, seed: int = 0) -> LearnedModel:
     """The model to code with: the project's latest trained one, else its default model for this
-    codebook (trained from the codebook's examples, and for the bundled codebook its gold set,
-    then stored so the next run reuses it)."""
+    codebook (:func:`default_model`, stored so the next run reuses it)."""
     from .coding.learned import LearnedModel
 
     record = store.latest_model(kind=TRAINED)

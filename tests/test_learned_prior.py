@@ -139,3 +139,32 @@ def test_the_shipped_default_model_is_what_the_bundled_labels_train() -> None:
     shipped = LearnedModel.from_bytes(shipped_model_path().read_bytes())
     book = load_codebook()
     assert fit(labelled_sentences(book), book.code_ids(), seed=0).content_hash == shipped.content_hash
+
+
+def test_rows_are_normalised_as_scikit_learn_does_it_empty_rows_too() -> None:
+    import numpy
+    from scipy.sparse import csr_matrix
+    from sklearn.preprocessing import normalize
+
+    from phantomcode.coding.features import normalised
+
+    dense = numpy.array([[0, 0, 0], [3, 4, 0], [0, 0, 0], [1, 1, 1], [0, 0, 0]], dtype=numpy.float32)
+    ours = normalised(csr_matrix(dense)).toarray()
+    assert numpy.allclose(ours, normalize(csr_matrix(dense)).toarray(), atol=1e-7)
+    assert numpy.allclose(ours[1], [0.6, 0.8, 0]) and not ours[[0, 2, 4]].any()
+
+
+def test_coding_with_the_learned_layer_does_not_import_scikit_learn(tmp_path: Path) -> None:
+    """Importing scikit-learn costs every coding process a second or more; scoring needs only numpy
+    and scipy (training imports it)."""
+    import subprocess
+    import sys
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "n1.txt").write_text(f"{PROBE} They had no stamped rental agreement.\n", encoding="utf-8")
+    script = ("import sys; from phantomcode.ingest import ingest; "
+              f"ingest({str(notes)!r}, project={str(tmp_path / 'p.db')!r}, jobs=1); "
+              "print('sklearn' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stderr
