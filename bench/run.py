@@ -329,6 +329,9 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
               "--out", str(workdir / "report.html"), *common], info=True),
         Step("export", "`export segments --out FILE`",
              [*pc, "export", "segments", *common, "--out", str(workdir / "segments.csv")]),
+        Step("suggest", "`review export --suggest 50` (the learned layer's review queue)",
+             [*pc, "review", "export", "--suggest", "50", *common, "--out", str(workdir / "suggested.csv")]),
+        Step("train", "`train` (the bundled codebook's 1,613 labelled sentences)", [*pc, "train", *common]),
         Step("floor_again", "floor, second run (noise check)", [*floor, "1"], info=True),
     ]
     for step in plan:
@@ -462,6 +465,11 @@ def judge(main: SizeRun, runs: dict[int, SizeRun], jobs_help: dict[str, bool]) -
                                 f"{learned_ratio:.2f}x ({cold:.1f} s vs {rules_only.wall:.1f} s; CPU "
                                 f"{ratio(main.steps['ingest'].cpu, rules_only.cpu):.2f}x)",
                                 status(learned_ratio <= 1.5)))
+    for key, limit, text in (("suggest", 3.0, "`review export --suggest 50` <= 3 s (issue 13)"),
+                             ("train", 10.0, "`train` <= 10 s (issue 13: on 2,000 labelled sentences)")):
+        step = main.step(key)
+        if step is not None and not step.exit_code:
+            verdicts.append(Verdict(text, f"{step.wall:.1f} s (CPU {step.cpu:.1f} s)", status(step.wall <= limit)))
     for key, limit, text in (("reingest", 0.05, "re-ingest unchanged folder <= 5% of cold ingest"),
                              ("code", 0.50, "re-code after a one-term change <= 50% of cold ingest"),
                              ("report", 0.02, "report <= 2% of cold ingest"),

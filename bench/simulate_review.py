@@ -2,15 +2,19 @@
 combined after rounds of suggested review answered from the gold labels.
 
     python bench/simulate_review.py --notes DIR --gold GOLD.csv [--rounds 2 --share 0.15 --seed 0]
-                                    [--json OUT.json]
+                                    [--leave-out TRAIN.csv ... | --half odd|even] [--json OUT.json]
 
 1. ingest DIR into a fresh project (the project's default model: codebook examples, and for the
-   bundled codebook its dev gold set) and score, sentence by sentence against GOLD.csv with
-   phantomcode's own ``evaluate``: the rules alone, the learned model alone, and both combined;
+   bundled codebook its bundled labelled sets, less the sentences of the ``--leave-out`` files:
+   to simulate on a bundled training set honestly, leave it out) and score, sentence by sentence
+   against GOLD.csv with phantomcode's own ``evaluate``: the rules alone, the learned model alone, and both combined;
 2. each round: ``review export --suggest N`` with N = share x the gold sentences, every row
    answered from the gold labels (accept a code the gold gives the sentence, reject one it does
    not, add the gold codes no row proposed), ``review import``, ``train``, ``code``;
-3. score the combined coding again on the gold sentences no round reviewed.
+3. score the combined coding again on the gold sentences no round reviewed, and the coding made
+   before any review on those same sentences: the sentences a round leaves unreviewed are not a
+   random sample (the uncertain ones were taken out), so only this pair says what the reviews
+   changed.
 
 Macro averages are over the codes with at least one gold sentence in the scored set. Prints a
 table and writes everything as JSON. Never tune anything on the data you report with this.
@@ -22,16 +26,22 @@ import argparse
 import csv
 import json
 import math
+import re
+import shutil
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from phantomcode import code_project, export_review, import_review, ingest, train  # noqa: E402
+from phantomcode.codebook_choice import choose_codebook  # noqa: E402
 from phantomcode.evaluate import GoldUnit, evaluate, read_gold  # noqa: E402
+from phantomcode.ingest import code_project, ingest  # noqa: E402
+from phantomcode.review import export_review, import_review  # noqa: E402
 from phantomcode.store import Store  # noqa: E402
+from phantomcode.training import default_model, labelled_sentences, train, use_default_model  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,9 +54,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codebook", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the results here (default: stdout only)")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--leave-out", type=Path, action="append", default=[],
+                        help="leave this gold CSV's sentences out of the default model (repeatable)")
+    parser.add_argument("--details", action="store_true",
+                        help="also score the rules alone and the model alone on the unreviewed sentences")
+    parser.add_argument("--keep", type=Path, default=None, help="copy the simulated project here at the end")
+    parser.add_argument("--half", choices=("odd", "even"), default=None,
+                        help="simulate on the notes with odd (or even) numbers alone and leave their sentences "
+                             "out of the default model, which keeps the other half")
     args = parser.parse_args(argv)
-    results = simulate(args.notes, args.gold, rounds=args.rounds, share=args.share, seed=args.seed,
-                       codebook=args.codebook, jobs=args.jobs)
+    with tempfile.TemporaryDirectory() as tmp:
+        notes, gold, leave_out = args.notes, args.gold, list(args.leave_out)
+        if args.half:
+            notes, gold = half_set(args.notes, args.gold, args.half, Path(tmp))
+            leave_out.append(gold)
+        results = simulate(notes, gold, rounds=args.rounds, share=args.share, seed=args.seed,
+                           codebook=args.codebook, jobs=args.jobs, leave_out=leave_out, details=args.details,
+                           keep=args.keep)
+    results["half"] = args.half
     print_table(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -55,16 +80,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def simulate(notes: Path, gold: Path, *, rounds: int, share: float, seed: int, codebook: Path | None,
-             jobs: int) -> dict:
+             jobs: int, leave_out: Sequence[Path] = (), details: bool = False, keep: Path | None = None) -> dict:
     units = [u for u in read_gold(gold) if u.sentence]
     codes = sorted(set().union(*(u.codes for u in units)))
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "simulation.db"
+        left_out = install_default_model(project, codebook, leave_out)
         ingest(notes, project=project, codebook=codebook, jobs=jobs)
         results: dict = {"notes": str(notes), "gold": str(gold), "gold_sentences": len(units), "rounds": rounds,
-                         "share": share, "seed": seed, "codes": codes, "stages": {}}
+                         "share": share, "seed": seed, "left_out": [str(p) for p in leave_out],
+                         "left_out_sentences": left_out, "codes": codes, "stages": {}}
         for name in ("rules", "model", "combined"):
             results["stages"][f"{name} (no review)"] = scores(gold, project, codes, name)
+        before = Path(tmp) / "before_review.db"
+        with Store.open(project) as store:
+            store.connection.execute("VACUUM INTO ?", (str(before),))  # a copy as coded before any review
         reviewed: set[tuple[str, str]] = set()
         per_round = math.ceil(share * len(units))
         for number in range(1, rounds + 1):
@@ -81,7 +111,42 @@ def simulate(notes: Path, gold: Path, *, rounds: int, share: float, seed: int, c
                 **scores(unreviewed, project, codes, "combined"), "reviewed_sentences": len(reviewed),
                 "scored_sentences": kept, "model_hash": model.model_hash,
                 "needs_more": model.needing_more}
+            for name in ("combined", "model"):  # the same sentences as coded before any review
+                results["stages"][f"{name} before review, same {kept} sentences"] = scores(
+                    unreviewed, before, codes, name)
+            if details:  # the parts on the same sentences: what the model adds, what the rules hold
+                for name in ("rules", "model"):
+                    results["stages"][f"{name} after round {number} (unreviewed)"] = scores(
+                        unreviewed, project, codes, name)
+        if keep is not None:
+            shutil.copyfile(project, keep)
     return results
+
+
+def half_set(notes: Path, gold: Path, half: str, into: Path) -> tuple[Path, Path]:
+    """The notes (files named by note ID) and gold rows whose note number is odd or even."""
+    parity = 1 if half == "odd" else 0
+    units = [u for u in read_gold(gold) if int(re.findall(r"\d+", u.note_id)[-1]) % 2 == parity]
+    ids = {u.note_id for u in units}
+    (into / "notes").mkdir()
+    for path in notes.iterdir():
+        if path.stem in ids:
+            shutil.copyfile(path, into / "notes" / path.name)
+    write_gold(into / "gold.csv", units)
+    return into / "notes", into / "gold.csv"
+
+
+def install_default_model(project: Path, codebook: Path | None, leave_out: Sequence[Path]) -> int:
+    """Give the new project a default model trained without the sentences of the ``leave_out``
+    gold files; how many labelled sentences that took out of it."""
+    if not leave_out:
+        return 0
+    texts = {unit.sentence for path in leave_out for unit in read_gold(path) if unit.sentence}
+    with Store.open(project) as store, store.writer():
+        book = choose_codebook(codebook, store)
+        model = default_model(book, leave_out=texts)
+        use_default_model(store, book, model)
+    return len(labelled_sentences(book)) - len(model.training)
 
 
 def scores(gold: Path, project: Path, codes: list[str], predictions: str) -> dict:

@@ -135,13 +135,13 @@ def _spread(ranked: list[tuple[float, str, tuple]], n: int) -> list[tuple]:
         queues = {code: iter(units) for code, units in sorted(by_code.items())}
         while queues and len(chosen) < n:
             for code in list(queues):
-                unit = next((u for u in queues[code] if u[0] not in used_docs), None)
-                if unit is None:
+                found: tuple | None = next((u for u in queues[code] if u[0] not in used_docs), None)
+                if found is None:
                     del queues[code]
                     continue
-                chosen.append(unit)
-                taken.add(unit[:3])
-                used_docs.add(unit[0])
+                chosen.append(found)
+                taken.add(found[:3])
+                used_docs.add(found[0])
                 if len(chosen) >= n:
                     break
         remaining = [item for item in remaining if item[2][:3] not in taken]

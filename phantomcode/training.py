@@ -13,16 +13,19 @@ Labels, later ones overriding earlier ones for the same sentence:
    sentence and added nothing has said that nothing else applies. Rejecting every row of a
    sentence therefore teaches that it has none of those codes.
 
-The model is stored in the project's ``models`` table with its content hash, the labels used per
-code, the parameters, library versions and cross-validated figures. A project without a trained
-model codes with a default model trained from 1 and 2, made on first use and stored too.
+1 and 2 are the project's prior, 3 and 4 its own labels, which weigh more (see
+:func:`phantomcode.coding.learned.fit`). The model is stored in the project's ``models`` table
+with its content hash, the labels used per code, the parameters, library versions and
+cross-validated figures. A project without a trained model codes with a default model trained from
+1 and 2 (for the bundled codebook, shipped pre-trained in the package), stored in the project on
+first use; its labels stay the prior of every model the project trains.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +77,7 @@ class TrainReport:
 # one for the same sentence): the dev gold set, then the two training sets of sample_data/train/.
 # Learning from the training sets too raised the default model's dev macro-F1 (see the commit).
 BUNDLED_GOLD_FILES = ("deflection_gold.csv", "deflection_train_fresh.csv", "deflection_train_public.csv")
+SHIPPED_MODEL = "deflection_default_model.bin"
 
 
 def bundled_gold_path() -> Path:
@@ -95,7 +99,8 @@ def train(project: str | Path | None = None, *, gold: Sequence[str | Path] = (),
 
     with Store.open(project, must_exist=True) as store, store.writer():
         book = choose_codebook(codebook, store)
-        sentences = labelled_sentences(book, gold=gold, reviews=store.reviewed_units())
+        sentences = labelled_sentences(book, gold=gold, reviews=store.reviewed_units(),
+                                       prior=prior_sentences(store, book))
         model = fit(sentences, book.code_ids(), seed=seed)
         store.save_model(_record(model, TRAINED, book))
         project_path = str(store.path)
@@ -107,9 +112,8 @@ def train(project: str | Path | None = None, *, gold: Sequence[str | Path] = (),
 
 def learned_model_for(store: Store, book: Codebook, *, seed: int = 0) -> LearnedModel:
     """The model to code with: the project's latest trained one, else its default model for this
-    codebook (trained from the codebook's examples, and for the bundled codebook its gold set,
-    then stored so the next run reuses it)."""
-    from .coding.learned import LearnedModel, fit
+    codebook (:func:`default_model`, stored so the next run reuses it)."""
+    from .coding.learned import LearnedModel
 
     record = store.latest_model(kind=TRAINED)
     if record is None:
@@ -118,22 +122,82 @@ def learned_model_for(store: Store, book: Codebook, *, seed: int = 0) -> Learned
             record = None
     if record is not None:
         return LearnedModel.from_bytes(record.data)
-    model = fit(labelled_sentences(book), book.code_ids(), seed=seed)
+    model = default_model(book, seed=seed)
     if not store.readonly:
-        store.save_model(_record(model, DEFAULT, book))
+        use_default_model(store, book, model)
     return model
 
 
-def labelled_sentences(book: Codebook, *, gold: Sequence[str | Path] = (),
-                       reviews: Sequence[dict[str, Any]] = ()) -> list[LabelledSentence]:
-    """Every labelled sentence, one per distinct text; later sources override earlier ones."""
+def default_model(book: Codebook, *, leave_out: Collection[str] = (), seed: int = 0) -> LearnedModel:
+    """The model a project codes with before it has trained one: from the codebook's examples and,
+    for the bundled codebook, its bundled labelled sets (:func:`bundled_gold_paths`), less the
+    sentences in ``leave_out`` (to measure it honestly on them).
+
+    Training it takes seconds, so the one the bundled codebook gives ships in the package
+    (:func:`shipped_model_path`, rebuilt by ``bench/build_default_model.py``) and is used when it
+    was trained from exactly these labels, with these parameters and seed."""
+    from .coding.learned import fit
+
+    sentences = [s for s in labelled_sentences(book) if s.text not in leave_out]
+    shipped = _shipped_model(sentences, book.code_ids(), seed)
+    return shipped if shipped is not None else fit(sentences, book.code_ids(), seed=seed)
+
+
+def shipped_model_path() -> Path:
+    """The bundled codebook's default model, trained when the package was built (seed 0)."""
+    return Path(__file__).parent / "data" / SHIPPED_MODEL
+
+
+def _shipped_model(sentences: Sequence[LabelledSentence], codes: Sequence[str], seed: int) -> LearnedModel | None:
+    """The shipped model if training on ``sentences`` would give it (same labels, codes,
+    parameters and seed 0), else None."""
+    from .coding.learned import LearnedModel, Parameters
+
+    path = shipped_model_path()
+    if seed != 0 or not path.is_file():
+        return None
+    model = LearnedModel.from_bytes(path.read_bytes())
+    if model.codes != tuple(codes) or model.parameters != Parameters() or model.training != tuple(sentences):
+        return None
+    return model
+
+
+def use_default_model(store: Store, book: Codebook, model: LearnedModel) -> None:
+    """Make ``model`` the project's default model for ``book``: it codes until a model is trained,
+    and its labelled sentences are the prior every trained model starts from."""
+    store.save_model(_record(model, DEFAULT, book))
+
+
+def prior_sentences(store: Store, book: Codebook) -> list[LabelledSentence]:
+    """The labels every model of the project starts from: those of its default model for this
+    codebook (what it was first coded with), else the codebook's examples and bundled sets."""
+    from .coding.learned import LearnedModel
+
+    record = store.latest_model(kind=DEFAULT)
+    if record is None or record.codebook_hash != book.content_hash:
+        return labelled_sentences(book)
+    # A default model learns from no project labels: bundled rows of models made before they had
+    # their own source name ("gold") are bundled rows all the same.
+    return [replace(s, source="bundled") if s.source == "gold" else s
+            for s in LearnedModel.from_bytes(record.data).training]
+
+
+def labelled_sentences(book: Codebook, *, gold: Sequence[str | Path] = (), reviews: Sequence[dict[str, Any]] = (),
+                       prior: Sequence[LabelledSentence] | None = None) -> list[LabelledSentence]:
+    """Every labelled sentence, one per distinct text; later sources override earlier ones.
+    ``prior``: the sentences to start from instead of the codebook's examples and bundled sets."""
     found: dict[str, LabelledSentence] = {}
     codes = frozenset(book.code_ids())
-    for sentence in _examples(book):
-        found[sentence.text] = sentence
-    gold_files = [*(bundled_gold_paths() if _is_bundled(book) else []), *gold]
-    for path in gold_files:
-        for sentence in _gold_sentences(path, codes):
+    if prior is not None:
+        found.update((sentence.text, sentence) for sentence in prior)
+    else:
+        for sentence in _examples(book):
+            found[sentence.text] = sentence
+        for path in bundled_gold_paths() if _is_bundled(book) else []:
+            for sentence in _gold_sentences(path, codes, source="bundled"):
+                found[sentence.text] = sentence
+    for given in gold:
+        for sentence in _gold_sentences(given, codes, source="gold"):
             found[sentence.text] = sentence
     for sentence in _review_sentences(reviews, codes):
         found[sentence.text] = sentence
@@ -161,7 +225,7 @@ def _examples(book: Codebook) -> list[LabelledSentence]:
     return sentences
 
 
-def _gold_sentences(path: str | Path, codes: frozenset[str]) -> list[LabelledSentence]:
+def _gold_sentences(path: str | Path, codes: frozenset[str], *, source: str) -> list[LabelledSentence]:
     """Gold rows as sentences; the neighbouring rows of the same note are their context."""
     from .coding.learned import LabelledSentence
     from .evaluate import read_gold
@@ -172,7 +236,7 @@ def _gold_sentences(path: str | Path, codes: frozenset[str]) -> list[LabelledSen
         neighbours = [units[j].sentence for j in (index - 1, index + 1)
                       if 0 <= j < len(units) and units[j].note_id == unit.note_id]
         positives = unit.codes & codes
-        sentences.append(LabelledSentence(unit.sentence, positives, codes - positives, "gold", " ".join(neighbours)))
+        sentences.append(LabelledSentence(unit.sentence, positives, codes - positives, source, " ".join(neighbours)))
     return sentences
 
 
@@ -216,10 +280,9 @@ def _record(model: LearnedModel, kind: str, book: Codebook) -> ModelRecord:
 
 
 def _versions() -> dict[str, str]:
-    import numpy
-    import scipy
-    import sklearn
-    import spacy
+    """The versions of what a model depends on, read from the installed distributions (importing
+    scikit-learn to ask would cost a coding run a second or more)."""
+    from importlib.metadata import version
 
-    return {"phantomcode": __version__, "scikit-learn": sklearn.__version__, "scipy": scipy.__version__,
-            "numpy": numpy.__version__, "spacy": spacy.__version__}
+    return {"phantomcode": __version__,
+            **{name: version(name) for name in ("scikit-learn", "scipy", "numpy", "spacy")}}

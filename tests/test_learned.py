@@ -316,10 +316,11 @@ def test_the_bundled_codebooks_default_model_learns_from_the_shipped_dev_and_tra
     samples = Path(__file__).resolve().parents[1] / "sample_data"
     shipped = bundled_gold_paths()
     assert [path.parent for path in shipped] == [package / "data"] * 3
-    originals = [samples / "gold.csv", samples / "train" / "fresh" / "gold.csv", samples / "train" / "public" / "gold.csv"]
-    for copy, original in zip(shipped, originals):
+    originals = [samples / "gold.csv", samples / "train" / "fresh" / "gold.csv",
+                 samples / "train" / "public" / "gold.csv"]
+    for copy, original in zip(shipped, originals, strict=True):
         assert copy.read_bytes() == original.read_bytes(), f"{copy.name} is out of date: copy {original} over it"
-    texts = {sentence.text for sentence in labelled_sentences(load_codebook()) if sentence.source == "gold"}
+    texts = {sentence.text for sentence in labelled_sentences(load_codebook()) if sentence.source == "bundled"}
     for original in originals:
         with original.open(encoding="utf-8") as handle:
             first = next(csv.DictReader(handle))["sentence"].strip()

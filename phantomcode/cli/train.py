@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -15,7 +15,7 @@ from ._options import CodebookOption, ProjectOption
 
 
 def train_command(
-    gold: Annotated[Optional[list[Path]], typer.Option(
+    gold: Annotated[list[Path] | None, typer.Option(
         "--gold", help="Also learn from this gold CSV (note_id,sentence,codes; repeat for several).",
         show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the cross-validation folds and the solver.")] = 0,

@@ -41,14 +41,14 @@ def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument],
     chosen = probabilities >= model.thresholds
     ruled = [_rule_codes(document) for document in documents]
     added: list[tuple[int, int, float]] = []  # (unit, code index, probability)
-    for unit, k in zip(*numpy.nonzero(chosen)):
+    for unit, k in zip(*numpy.nonzero(chosen), strict=True):
         unit, k = int(unit), int(k)
         if model.codes[k] not in ruled[owner[unit]].get(spans[unit], ()):
             added.append((unit, k, float(probabilities[unit, k])))
     explanations = model.explain(matrix[[u for u, _, _ in added]] if added else matrix[:0],
                                  [arrays[u] for u, _, _ in added], [k for _, k, _ in added])
     learned: dict[int, dict[tuple[int, int], list[Coding]]] = {}
-    for (unit, k, probability), explanation in zip(added, explanations):
+    for (unit, k, probability), explanation in zip(added, explanations, strict=True):
         start, end = spans[unit]
         coding = Coding(model.codes[k], LEARNED_RULE, start, end, (), False, False, None, source=LEARNED,
                         probability=round(probability, 4), model_hash=model.content_hash, explanation=explanation)
@@ -59,7 +59,7 @@ def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument],
     units = numpy.flatnonzero(near.any(axis=1))
     orders = numpy.argsort(-probabilities[units], axis=1, kind="stable").tolist()
     rounded = numpy.round(probabilities[units], 4).tolist()
-    for unit, order, row, close in zip(units.tolist(), orders, rounded, near[units].tolist()):
+    for unit, order, row, close in zip(units.tolist(), orders, rounded, near[units].tolist(), strict=True):
         kept = tuple((model.codes[k], row[k]) for k in order if close[k])
         scores.setdefault(owner[unit], []).append(UnitScores(*spans[unit], kept))
     return [_with_learned(document, learned.get(d, {}), tuple(scores.get(d, ())), codebook.unit)

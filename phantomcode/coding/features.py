@@ -43,11 +43,11 @@ class FeatureWeights:
 
 class Rows(NamedTuple):
     """Word tokens of many units: ``lowers`` (LOWER ids of their words), ``row`` (the unit of each
-    word), ``count`` units, ``doc`` (the document of each unit: context stops at its edges)."""
+    word), ``units`` (how many), ``doc`` (the document of each unit: context stops at its edges)."""
 
     lowers: Any  # numpy uint64
     row: Any  # numpy int64
-    count: int
+    units: int
     doc: Any  # numpy int64, one per unit
 
 
@@ -66,9 +66,9 @@ _SALTED_ARRAY = numpy.array([0, *(_SALTED[salt][0] for salt in sorted(_SALTED))]
 def string_id(text: str) -> int:
     """A 64-bit id of a string, stable across processes and machines (spaCy's MurmurHash, as its
     LOWER ids): for lemmas and character n-grams."""
-    from spacy.strings import hash_string
+    from spacy.strings import hash_string  # type: ignore[attr-defined]  # Cython module without stubs for it
 
-    return hash_string(text)
+    return int(hash_string(text))
 
 
 def _char_grams(word: str) -> list[str]:
@@ -131,9 +131,8 @@ class Featurizer:
                 numpy.array(lengths, dtype=numpy.int64))
 
     def matrix(self, rows: Rows, *, normalise: bool = True) -> Any:
-        """The feature matrix (scipy CSR, ``rows.count`` x ``2**BITS``), rows L2-normalised."""
+        """The feature matrix (scipy CSR, ``rows.units`` x ``2**BITS``), rows L2-normalised."""
         from scipy.sparse import csr_matrix
-        from sklearn.preprocessing import normalize
 
         lowers, row = rows.lowers, rows.row
         columns, rows_of, data = [], [], []
@@ -157,25 +156,38 @@ class Featurizer:
             if self.weights.context:
                 for shift in (-1, 1):
                     target = row + shift
-                    inside = (target >= 0) & (target < rows.count)
+                    inside = (target >= 0) & (target < rows.units)
                     inside[inside] &= rows.doc[target[inside]] == rows.doc[row[inside]]
                     columns.append(_hash(lowers[inside], SALTS["context"]))
                     data.append(numpy.full(int(inside.sum()), self.weights.context))
                     rows_of.append(target[inside])
-        if not columns or not rows.count:
-            return csr_matrix((rows.count, 2 ** BITS), dtype=numpy.float32)
+        if not columns or not rows.units:
+            return csr_matrix((rows.units, 2 ** BITS), dtype=numpy.float32)
         matrix = csr_matrix((numpy.concatenate(data).astype(numpy.float32),
                              (numpy.concatenate(rows_of), numpy.concatenate(columns))),
-                            shape=(rows.count, 2 ** BITS))
+                            shape=(rows.units, 2 ** BITS))
         numpy.sqrt(matrix.data, out=matrix.data)  # duplicates were summed: a word said five times is not five
         # times the evidence
-        return normalize(matrix, copy=False) if normalise else matrix
+        return normalised(matrix) if normalise else matrix
+
+
+def normalised(matrix: Any) -> Any:
+    """A CSR matrix's rows scaled in place to unit length (empty rows stay empty): what
+    scikit-learn's ``normalize`` does, without importing scikit-learn (a second or more per
+    process) where only scoring happens."""
+    lengths = numpy.diff(matrix.indptr)
+    rows = numpy.repeat(numpy.arange(matrix.shape[0]), lengths)
+    squares = numpy.bincount(rows, weights=numpy.square(matrix.data, dtype=numpy.float64),
+                             minlength=matrix.shape[0])
+    norms = numpy.sqrt(numpy.where(squares > 0, squares, 1.0))
+    matrix.data /= norms[rows].astype(matrix.data.dtype)
+    return matrix
 
 
 def words_of_texts(texts: Sequence[str]) -> list[Any]:
     """LOWER ids of the word tokens of each text, tokenized as the engine tokenizes notes."""
-    from .layout import blank_pipeline
     from .engine import word_lowers
+    from .layout import blank_pipeline
 
     nlp = blank_pipeline()
     return [word_lowers(doc) for doc in nlp.tokenizer.pipe(texts)]

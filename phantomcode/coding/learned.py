@@ -23,7 +23,17 @@ from typing import Any
 
 import numpy
 
-from .features import _MIX2, BITS, SALTS, Featurizer, FeatureWeights, _hash, rows_of_sentences, words_of_texts
+from .features import (
+    _MIX2,
+    BITS,
+    SALTS,
+    FeatureWeights,
+    Featurizer,
+    _hash,
+    normalised,
+    rows_of_sentences,
+    words_of_texts,
+)
 
 MIN_POSITIVES = 3  # fewer positive labels: the code is left to the rules
 NEEDS_MORE = 15  # fewer positives than this, or a cross-validated precision under target: ask for more
@@ -31,6 +41,8 @@ NEEDS_MORE = 15  # fewer positives than this, or a cross-validated precision und
 # code's threshold (units far below every threshold are not worth a reviewer's time).
 SCORE_FLOOR = 0.1
 SCORE_SHARE = 0.5
+# Sources of labels a project gave itself (the others, "example" and "bundled", are its prior).
+PROJECT_SOURCES = frozenset({"review", "gold"})
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,7 @@ class LabelledSentence:
     text: str
     positives: frozenset[str]
     negatives: frozenset[str]
-    source: str  # "example", "gold", "review"
+    source: str  # "example", "bundled" (the bundled codebook's sets), "gold" (given to train), "review"
     context: str = ""
 
 
@@ -91,12 +103,12 @@ class Parameters:
     target_precision: float = 0.85
     min_threshold: float = 0.35
     weights: FeatureWeights = FeatureWeights()
-    review_weight: float = 3.0  # a reviewed sentence counts this many times: the project's own judgements
+    project_weight: float = 3.0  # a sentence the project labelled counts this many times (see fit)
 
     def as_dict(self) -> dict[str, Any]:
         return {"c": self.c, "folds": self.folds, "target_precision": self.target_precision,
                 "min_threshold": self.min_threshold, "features": asdict(self.weights), "bits": BITS,
-                "review_weight": self.review_weight}
+                "project_weight": self.project_weight}
 
 
 @dataclass
@@ -147,7 +159,7 @@ class LearnedModel:
             return []
         similar = (rows @ self.train_matrix()).toarray()
         explanations = []
-        for index, (unit_words, k) in enumerate(zip(words, code_indexes)):
+        for index, (unit_words, k) in enumerate(zip(words, code_indexes, strict=True)):
             order = numpy.argsort(-similar[index], kind="stable")[:neighbours]
             near = tuple(Neighbour(self.training[j].text, tuple(sorted(self.training[j].positives)),
                                    round(float(similar[index, j]), 3)) for j in order if similar[index, j] > 0)
@@ -159,11 +171,11 @@ class LearnedModel:
         strings = self.featurizer.strings
         weights = self.coef[_hash(words, SALTS["word"]), k]
         names = [strings[int(w)] for w in words.tolist()]
-        found = dict(zip(names, weights.tolist()))
+        found = dict(zip(names, weights.tolist(), strict=True))
         if len(words) > 1:
             pairs = words[:-1] * _MIX2 + words[1:]
-            found.update(zip((f"{a} {b}" for a, b in zip(names, names[1:])),
-                             self.coef[_hash(pairs, SALTS["bigram"]), k].tolist()))
+            found.update(zip((f"{a} {b}" for a, b in zip(names, names[1:], strict=False)),
+                             self.coef[_hash(pairs, SALTS["bigram"]), k].tolist(), strict=True))
         best = sorted(((w, name) for name, w in found.items() if w > 0), key=lambda item: (-item[0], item[1]))
         return tuple((name, round(w, 3)) for w, name in best[:top])
 
@@ -181,7 +193,8 @@ class LearnedModel:
         arrays = numpy.load(io.BytesIO(data[8 + size:]))
         params = meta["parameters"]
         parameters = Parameters(params["c"], params["folds"], params["target_precision"], params["min_threshold"],
-                                FeatureWeights(**params["features"]), params.get("review_weight", 1.0))
+                                FeatureWeights(**params["features"]),
+                                params.get("project_weight", params.get("review_weight", 1.0)))
         training = tuple(LabelledSentence(s["text"], frozenset(s["positives"]), frozenset(s["negatives"]),
                                           s["source"], s["context"]) for s in meta["training"])
         fits = tuple(CodeFit(**f) for f in meta["fits"])
@@ -197,8 +210,6 @@ class LearnedModel:
 
 def _matrix(featurizer: Featurizer, texts: Sequence[str], contexts: Sequence[str] | None) -> Any:
     """Feature rows of standalone sentences, the words of their ``contexts`` as context features."""
-    from sklearn.preprocessing import normalize
-
     words = words_of_texts(texts)
     matrix = featurizer.matrix(rows_of_sentences(words, range(len(words))), normalise=False)
     if contexts is not None and any(contexts) and featurizer.weights.context:
@@ -206,7 +217,7 @@ def _matrix(featurizer: Featurizer, texts: Sequence[str], contexts: Sequence[str
         lowers = numpy.concatenate(context_words) if context_words else numpy.zeros(0, dtype=numpy.uint64)
         row = numpy.repeat(numpy.arange(len(texts)), [len(w) for w in context_words])
         matrix = matrix + _context_matrix(lowers.astype(numpy.uint64), row, len(texts), featurizer.weights.context)
-    return normalize(matrix.tocsr(), copy=False) if len(texts) else matrix.tocsr()
+    return normalised(matrix.tocsr()) if len(texts) else matrix.tocsr()
 
 
 def _context_matrix(lowers: Any, row: Any, count: int, weight: float) -> Any:
@@ -222,23 +233,28 @@ def _context_matrix(lowers: Any, row: Any, count: int, weight: float) -> Any:
 def fit(sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: int = 0,
         parameters: Parameters = Parameters()) -> LearnedModel:
     """Train one classifier per code on the sentences whose label for it is known, with
-    cross-validated figures and a threshold per code; deterministic for a given ``seed``."""
+    cross-validated figures and a threshold per code; deterministic for a given ``seed``.
+
+    The project's own labels (reviews, gold files given to ``train``: ``PROJECT_SOURCES``) count
+    ``project_weight`` times as much as its prior's (the codebook's examples, bundled sets)."""
     sentences = tuple(sentences)
     featurizer = Featurizer(_strings(), parameters.weights)
     matrix = _matrix(featurizer, [s.text for s in sentences], [s.context for s in sentences])
+    own = numpy.array([s.source in PROJECT_SOURCES for s in sentences], dtype=bool)
     coef = numpy.zeros((2 ** BITS, len(codes)), dtype=numpy.float32)
     intercept = numpy.full(len(codes), -20.0)
     thresholds = numpy.full(len(codes), 1.01)
     fits = []
     for k, code in enumerate(codes):
-        known = [i for i, s in enumerate(sentences) if code in s.positives or code in s.negatives]
+        known = numpy.array([i for i, s in enumerate(sentences) if code in s.positives or code in s.negatives],
+                            dtype=numpy.int64)
         labels = numpy.array([code in sentences[i].positives for i in known], dtype=int)
         positives, negatives = int(labels.sum()), int(len(labels) - labels.sum())
         if positives < MIN_POSITIVES or negatives < MIN_POSITIVES:
             fits.append(CodeFit(code, positives, negatives, 0.0, 0.0, 0.0, 1.01, True))
             continue
         x = matrix[known]
-        weight = numpy.array([parameters.review_weight if sentences[i].source == "review" else 1.0 for i in known])
+        weight = numpy.where(own[known], parameters.project_weight, 1.0)
         out_of_fold = _cross_validate(x, labels, weight, parameters, seed)
         threshold = _threshold(out_of_fold, labels, parameters)
         precision, recall, f1 = _scores(out_of_fold >= threshold, labels)
