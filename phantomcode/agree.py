@@ -49,6 +49,7 @@ import math
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -57,7 +58,7 @@ from typing import Any, NamedTuple
 from .codebook import Codebook
 from .codebook_choice import choose_codebook
 from .errors import UsageError
-from .evaluate import read_gold
+from .evaluate import locate_sentence, read_gold
 from .metrics import score_counts
 from .report import check_codes
 from .review import parse_coding_key, read_review_sheet
@@ -230,7 +231,7 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
     pending = 0
     order: list[str] = []
-    with (Store.open(project, readonly=True) if needs_store else _NoStore()) as store:
+    with Store.open(project, readonly=True) if needs_store else nullcontext() as store:
         if needs_store:
             book = choose_codebook(codebook, store, check_patterns=False)
             order = book.code_ids()
@@ -274,16 +275,6 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     overall = code_agreement("overall", pooled, names, reference)
     return AgreementReport(coders=names, reference=reference, unit_source=source, units=len(units),
                            per_code=tuple(per_code), overall=overall, problems=tuple(problems), pending=pending)
-
-
-class _NoStore:
-    """Stands in for the store when only gold files take part."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
 
 
 class Coder(NamedTuple):
@@ -384,21 +375,13 @@ def _gold_units(gold: tuple[list[tuple[int, str, str, str]], Any],
         if text is None:
             problems.append(f"row {number}: no stored document {note_id!r}")
             continue
-        start = _locate(text, sentence, cursor.get(note_id, 0))
+        start = locate_sentence(text, sentence, cursor.get(note_id, 0))
         if start < 0:
             problems.append(f"row {number}: sentence not found in {note_id}: {sentence[:60]!r}")
             continue
         cursor[note_id] = start + len(sentence)
         units.append(_Unit(note_id, occurrence, start, start + len(sentence)))
     return units, problems
-
-
-def _locate(text: str, sentence: str, after: int) -> int:
-    """Find a gold sentence after the previous one of its note (repeated sentences stay in order)."""
-    if not sentence:
-        return -1
-    found = text.find(sentence, after)
-    return found if found >= 0 else text.find(sentence)
 
 
 def _restrict(units: list[_Unit], units_from: str | Path, store: Store, source: str) -> tuple[list[_Unit], str]:

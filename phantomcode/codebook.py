@@ -37,7 +37,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from phantomcode.errors import CodebookError
+from phantomcode.errors import CodebookError, Problem
 from phantomcode.limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
 from phantomcode.rule_checks import (
     nested_quantifier,
@@ -62,7 +62,6 @@ UNITS = ("sentence", "paragraph")
 LANGUAGES = ("en", "zh")
 CODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-GLOB_WORD = re.compile(r"^[^\s*]*\*[^\s]*$")
 
 _YAML = "tag:yaml.org,2002:"
 _SAFE_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
@@ -78,21 +77,6 @@ _CODE_KEYS = ("id", "label", "definition", "include", "exclude", "examples", "te
 _RULE_KEYS = ("terms", "patterns", "regex", "near")
 _NEGATION_KEYS = ("window", "before", "after", "hypothetical_before", "hypothetical_after",
                   "terminators", "ignore")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One lint finding, with a human (1-based) position and a stable rule ID."""
-
-    path: str
-    line: int
-    column: int
-    rule: str
-    severity: str  # "error" | "warning"
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.severity} {self.rule} {self.message}"
 
 
 @dataclass(frozen=True)
@@ -335,7 +319,7 @@ class _Reader:
 
     def sorted(self) -> list[Problem]:
         unique = dict.fromkeys(self.problems)
-        return sorted(unique, key=lambda p: (p.line, p.column, p.rule))
+        return sorted(unique, key=lambda p: (p.line, p.column or 0, p.rule or ""))
 
     def check_tags(self, node: Node, seen: set[int] | None = None) -> None:
         seen = set() if seen is None else seen

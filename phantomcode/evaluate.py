@@ -111,7 +111,7 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
         if text is None:
             problems.append(f"row {unit.row}: no stored document {unit.note_id!r}")
             continue
-        start = _locate(text, unit.sentence, cursor.get(unit.note_id, 0))
+        start = locate_sentence(text, unit.sentence, cursor.get(unit.note_id, 0))
         if start < 0:
             problems.append(f"row {unit.row}: sentence not found in {unit.note_id}: {unit.sentence[:60]!r}")
             continue
@@ -138,8 +138,10 @@ class EvaluationError(PhantomcodeError):
     """No gold sentence could be scored: the gold file and the project hold different notes."""
 
 
-def _locate(text: str, sentence: str, after: int) -> int:
-    """Find the sentence after the previous one of the same note (repeated sentences stay in order)."""
+def locate_sentence(text: str, sentence: str, after: int) -> int:
+    """Where a gold sentence starts in its note's ``text``: its first occurrence from ``after`` (the
+    end of the note's previous gold sentence, so repeated sentences stay in order), else anywhere;
+    -1 when it is not there. Shared by ``evaluate`` and ``agree``."""
     if not sentence:
         return -1
     found = text.find(sentence, after)

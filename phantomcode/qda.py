@@ -285,7 +285,7 @@ class _QdcReader:
         if code_id is not None:
             lines = [line for line in lines if not ID_LINE.match(line)]
         definition, include, exclude = _split_description("\n".join(lines).strip())
-        code_id = self.unique(code_id if code_id and CODE_ID.match(code_id) else _slug(name))
+        code_id = self.unique(code_id if code_id and CODE_ID.match(code_id) else code_slug(name))
         self.ids[guid] = code_id
         self.result.codes.append(QdcCode(id=code_id, label=name, group=group, definition=definition or name,
                                          include=include, exclude=exclude, path=path))
@@ -357,10 +357,12 @@ def _split_description(text: str) -> tuple[str, str, str]:
     return " ".join(" ".join(definition_parts).split()), include, exclude
 
 
-def _slug(name: str) -> str:
+def code_slug(name: str, *, fallback: str = "code") -> str:
+    """A code ID made from a name (a QDA code, a dictionary category): romanised, lower case,
+    underscores; ``fallback`` when nothing is left, ``c_`` before a leading digit."""
     slug = re.sub(r"[^a-z0-9]+", "_", _romanised(name).lower()).strip("_")
     if not slug:
-        return "code"
+        return fallback
     return slug if slug[0].isalpha() else f"c_{slug}"
 
 

@@ -79,7 +79,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def problems_of(path: Path, **options) -> list[str]:
     with pytest.raises(CodebookError) as caught:
         import_codebook(path, **options)
-    return caught.value.problems
+    return [str(problem) for problem in caught.value.problems]
 
 
 def test_malformed_liwc_dictionaries_list_every_problem_with_its_line(tmp_path: Path) -> None:

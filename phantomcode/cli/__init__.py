@@ -23,7 +23,7 @@ import typer
 import typer.main
 from typer.core import TyperCommand, TyperGroup
 
-from ..errors import PhantomcodeError
+from ..errors import OptionError, PhantomcodeError
 from ..sanitise import markup_text, terminal_text
 
 
@@ -139,7 +139,7 @@ class _PhantomcodeGroup(TyperGroup):
         except PhantomcodeError as exc:
             from ._console import err
 
-            err.print(f"[bold red]error:[/] {markup_text(exc)}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {markup_text(_worded(exc))}", markup=True, highlight=False)
             for problem in getattr(exc, "problems", []):
                 err.print(f"  {terminal_text(problem)}", markup=False)
             raise typer.Exit(exc.exit_code) from None
@@ -153,6 +153,11 @@ class _PhantomcodeGroup(TyperGroup):
             project = resolve_project_path(_option_value(ctx.meta.get("phantomcode.args", []), "--project", "-p"))
             err.print(f"[bold red]error:[/] {markup_text(damaged_project_message(project, exc))}", highlight=False)
             raise typer.Exit(2) from None
+
+
+def _worded(exc: PhantomcodeError) -> str:
+    """The library's message, with the flag where it names an option (``--where`` for ``where``)."""
+    return exc.worded(f"--{exc.option}") if isinstance(exc, OptionError) else str(exc)
 
 
 def _silence_stdout() -> None:

@@ -5,6 +5,7 @@ The commands join the existing ``codebook`` and ``export`` groups (registered in
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,6 +15,7 @@ from ..outputs import choose_format, write_output
 from ..sanitise import markup_text as escape
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
+from ._parsing import text_output
 
 MAX_LISTED = 10
 
@@ -118,6 +120,8 @@ def matrix_command(
     """One row per document: doc_id, attributes and a 0/1 column per code, for R and Stata."""
     from ..export import export_matrix
 
-    count = export_matrix(project=project, fmt=fmt, out=out_file, status=status, codebook=codebook, bom=bom)
+    count = export_matrix(project=project, fmt=fmt, out=text_output(out_file), status=status, codebook=codebook,
+                          bom=bom)
+    sys.stdout.flush()
     if out_file is not None:
         err.print(f"wrote {count} documents to {escape(str(out_file))}")
