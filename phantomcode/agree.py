@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 
 from .codebook import Codebook
 from .codebook_choice import choose_codebook
-from .errors import UsageError
+from .errors import OptionError, UsageError
 from .evaluate import locate_sentence, read_gold
 from .metrics import score_counts
 from .report import check_codes
@@ -348,7 +348,7 @@ def _reference(reference: str | None, inputs: Sequence[str | Path], names: Seque
     for item, name in zip(inputs, names):
         if str(item) == reference or Path(str(item)) == Path(reference):
             return name
-    raise UsageError(f"--reference {reference!r} is not one of the coders: {', '.join(names)}")
+    raise OptionError(f"{{option}} {reference!r} is not one of the coders: {', '.join(names)}", option="reference")
 
 
 def _gold_table(path: str) -> tuple[list[tuple[int, str, str, str]], dict[tuple[str, str], frozenset[str]]]:

@@ -28,7 +28,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .codebook import CJK
-from .errors import CodebookError, Problem, UsageError
+from .errors import CodebookError, OptionError, Problem, UsageError
 from .limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
 from .qda import UniqueIds, code_slug, qdc_to_yaml, read_qdc, yaml_comment, yaml_scalar
 
@@ -65,7 +65,7 @@ def import_codebook(path: str | Path, *, fmt: str | None = None, name: str | Non
     path = Path(path)
     fmt = (fmt or _SUFFIX_FORMATS.get(path.suffix.lower()) or "").lower()
     if fmt not in IMPORT_FORMATS:
-        raise UsageError(f"{path}: say which format it is with --format ({', '.join(IMPORT_FORMATS)})")
+        raise OptionError(f"{path}: say which format it is with {{option}} ({', '.join(IMPORT_FORMATS)})", option="format")
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if fmt == "qdc":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import EmptyFolderError, NoteError, UsageError
+from .errors import EmptyFolderError, NoteError, OptionError, UsageError
 from .limits import (
     LimitExceeded,
     check_docx_package,
@@ -560,14 +560,15 @@ def compile_path_template(template: str) -> re.Pattern[str]:
     start of the path, and may stop at any folder boundary.
     """
     if not re.search(r"\{[A-Za-z_][A-Za-z0-9_]*\}", template):
-        raise UsageError(f"--path-attrs {template!r} has no {{attribute}} placeholder; "
-                         "write e.g. '{city}/{respondent_type}'")
+        raise OptionError(f"{{option}} {template!r} has no {{attribute}} placeholder; "
+                          "write e.g. '{city}/{respondent_type}'", option="path-attrs")
     parts = re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", template.strip("/"))
     pattern = "".join(f"(?P<{p[1:-1]}>[^/]+?)" if p.startswith("{") else re.escape(p) for p in parts)
     try:
         return re.compile(f"^{pattern}(?:/|$)")
     except re.error as exc:
-        raise UsageError(f"--path-attrs {template!r}: {exc} (each attribute may appear once)") from None
+        raise OptionError(f"{{option}} {template!r}: {exc} (each attribute may appear once)",
+                          option="path-attrs") from None
 
 
 def path_attributes(relpath: str, template: re.Pattern[str] | None) -> dict[str, str] | None:

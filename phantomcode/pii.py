@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .errors import UsageError
+from .errors import OptionError
 from .guard import NoteSkip, guarded
 from .notes import NoteFile, read_note_file, scan_note_folder
 
@@ -66,7 +66,7 @@ _KIND_NAMES = {"phone": "mobile number", "id": "resident ID number", "email": "e
 
 def check_mode(mode: str) -> str:
     if mode not in PII_MODES:
-        raise UsageError(f"--pii {mode!r}: choose one of {', '.join(PII_MODES)}")
+        raise OptionError(f"{{option}} {mode!r}: choose one of {', '.join(PII_MODES)}", option="pii")
     return mode
 
 

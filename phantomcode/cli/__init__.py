@@ -25,6 +25,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from ..errors import OptionError, PhantomcodeError
 from ..sanitise import markup_text, terminal_text
+from ._parsing import flag_worded
 
 
 def _codebook_app() -> typer.Typer:
@@ -157,7 +158,7 @@ class _PhantomcodeGroup(TyperGroup):
 
 def _worded(exc: PhantomcodeError) -> str:
     """The library's message, with the flag where it names an option (``--where`` for ``where``)."""
-    return exc.worded(f"--{exc.option}") if isinstance(exc, OptionError) else str(exc)
+    return flag_worded(exc) if isinstance(exc, OptionError) else str(exc)
 
 
 def _silence_stdout() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from ..errors import UsageError
+from ..errors import OptionError, UsageError
 from ..outputs import is_stdout
 
 
@@ -42,3 +42,8 @@ def check_binary_output(fmt: str, out: Path | None) -> None:
 def text_output(out: Path | None) -> Path | IO[str]:
     """Where a text format goes: the ``--out`` file, else (none, or ``-``) stdout."""
     return sys.stdout if out is None or is_stdout(out) else out
+
+
+def flag_worded(error: OptionError) -> str:
+    """A library message about an option, worded with its flag: ``where`` -> ``--where``."""
+    return error.worded(f"--{error.option}")
