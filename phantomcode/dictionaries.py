@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -65,7 +65,8 @@ def import_codebook(path: str | Path, *, fmt: str | None = None, name: str | Non
     path = Path(path)
     fmt = (fmt or _SUFFIX_FORMATS.get(path.suffix.lower()) or "").lower()
     if fmt not in IMPORT_FORMATS:
-        raise OptionError(f"{path}: say which format it is with {{option}} ({', '.join(IMPORT_FORMATS)})", option="format")
+        raise OptionError(f"{path}: say which format it is with {{option}} ({', '.join(IMPORT_FORMATS)})",
+                          option="format")
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if fmt == "qdc":
@@ -116,9 +117,11 @@ def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[Problem
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise CodebookError(f"{path}: not a quanteda YAML dictionary",
-                            [_problem(path, mark.line + 1 if mark else 1, f"YAML syntax: {exc.problem or exc}")]) from None
+                            [_problem(path, mark.line + 1 if mark else 1,
+                                      f"YAML syntax: {exc.problem or exc}")]) from None
     except yaml.YAMLError as exc:
-        raise CodebookError(f"{path}: not a quanteda YAML dictionary", [_problem(path, 1, f"YAML syntax: {exc}")]) from None
+        raise CodebookError(f"{path}: not a quanteda YAML dictionary",
+                            [_problem(path, 1, f"YAML syntax: {exc}")]) from None
     if not isinstance(root, MappingNode):
         line = root.start_mark.line + 1 if root is not None else 1
         raise CodebookError(f"{path}: not a quanteda YAML dictionary",
@@ -181,21 +184,23 @@ def liwc_categories(path: str | Path) -> tuple[list[_Category], list[Problem]]:
     numbered = [(number, line.strip()) for number, line in enumerate(lines, start=1)]
     content = [(n, line) for n, line in numbered if line]
     if not content or content[0][1] != "%":
-        line = content[0][0] if content else 1
+        first = content[0][0] if content else 1
         raise CodebookError(f"{path}: not a LIWC dictionary",
-                            [_problem(path, line, "a LIWC .dic starts with a line holding only '%', then the "
+                            [_problem(path, first, "a LIWC .dic starts with a line holding only '%', then the "
                              "category table, then another '%' line")])
     closing = next((index for index, (_, line) in enumerate(content[1:], start=1) if line == "%"), None)
     if closing is None:
         raise CodebookError(f"{path}: not a LIWC dictionary",
-                            [_problem(path, content[0][0], "the category table opened here is never closed by a '%' line")])
+                            [_problem(path, content[0][0],
+                                      "the category table opened here is never closed by a '%' line")])
     by_id: dict[str, _Category] = {}
     skipped: list[Problem] = []
     stem = path.stem
     for number, line in content[1:closing]:
         found = re.match(r"^(\d+)\s+(\S.*)$", line)
         if not found:
-            problems.append(_problem(path, number, f"a category line is a number and a name, e.g. '1\tfunct'; got {line!r}"))
+            problems.append(_problem(path, number,
+                                     f"a category line is a number and a name, e.g. '1\tfunct'; got {line!r}"))
             continue
         number_id, name = found.group(1).lstrip("0") or "0", found.group(2).strip()
         if number_id in by_id:
@@ -280,10 +285,11 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[Problem], *, f
     codes: list[tuple[str, _Category, list[str]]] = []
     unique = UniqueIds()
     for category in categories:
-        terms, seen = [], set()
+        terms: list[str] = []
+        seen: set[str] = set()
         for entry, line in category.entries:
             term, problem = _term(entry, exact_forms=exact_forms)
-            if problem:
+            if term is None:  # then problem says why
                 warnings.append(_problem(path.name, line, f"{entry!r} in {category.name!r} left out: {problem}",
                                          severity="warning"))
                 continue
@@ -307,7 +313,7 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[Problem], *, f
              "Entries without * also match other forms of the word (phantomcode's lemma matching).")
     lines = [
         f"# Imported by phantomcode from {yaml_comment(path.name)} ({kind}) on "
-        f"{datetime.now(timezone.utc).date().isoformat()}.",
+        f"{datetime.now(UTC).date().isoformat()}.",
         "# Every category is a code and its entries are its terms. " + forms,
         "# Definitions are placeholders: write what each code means, add examples, then run",
         "#   phantomcode codebook lint FILE && phantomcode codebook test FILE",

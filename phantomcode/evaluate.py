@@ -69,7 +69,7 @@ def _read_gold(path: str | Path) -> tuple[list[GoldUnit], str]:
     if missing:
         raise UsageError(f"{path}: the gold file needs the columns {', '.join(GOLD_COLUMNS)}; "
                          f"missing {', '.join(missing)}")
-    rows = [dict(zip(header, values)) for values in records]
+    rows = [dict(zip(header, values, strict=False)) for values in records]
     return [GoldUnit(number, (row.get("note_id") or "").strip(), (row.get("sentence") or "").strip(),
                      frozenset(c.strip() for c in (row.get("codes") or "").split(";") if c.strip()))
             for number, row in enumerate(rows, start=2)], encoding

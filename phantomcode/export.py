@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from os import PathLike
 from pathlib import Path
-from typing import IO, Any, ContextManager
+from typing import IO, Any
 
 from .errors import OptionError
 from .outputs import choose_format, open_file, open_output
@@ -89,7 +89,8 @@ def _write_segment_csv(store: Store, handle: IO[str], columns: list[str]) -> int
 
     def rows() -> Iterator[list[Any]]:
         nonlocal count
-        for count, row in enumerate(store.report_segment_cells(), start=1):
+        for row in store.report_segment_cells():
+            count += 1
             cells = ["'" + value if isinstance(value, str) and value[:1] in _FORMULA_STARTS else value
                      for value in row]
             cells.extend(attributes.get(row[0], missing))
@@ -103,13 +104,15 @@ def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, 
     """Write rows as JSON lines or as CSV with a fixed header (missing keys are empty cells)."""
     count = 0
     if fmt == "jsonl":
-        for count, row in enumerate(rows, start=1):
+        for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
         return count
     writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writer.writerow([neutralise_formula(column) for column in columns])  # headers are user text too
-    for count, row in enumerate(rows, start=1):
+    for row in rows:
         writer.writerow({key: csv_cell(value) for key, value in row.items()})
+        count += 1
     return count
 
 
@@ -121,7 +124,7 @@ def csv_cell(value: Any) -> Any:
     return neutralise_formula(value)
 
 
-def open_text(out: Output, *, bom: bool = False) -> ContextManager[IO[str]]:
+def open_text(out: Output, *, bom: bool = False) -> AbstractContextManager[IO[str]]:
     """A path opened as UTF-8 text (what R, Stata and pandas expect; with a BOM for Excel when
     ``bom``) through :func:`phantomcode.outputs.open_file`; an open file as it is."""
     if isinstance(out, (str, PathLike)):
@@ -129,7 +132,7 @@ def open_text(out: Output, *, bom: bool = False) -> ContextManager[IO[str]]:
     return nullcontext(out)
 
 
-def open_text_output(out: str | Path | None, *, bom: bool = False) -> ContextManager[IO[str]]:
+def open_text_output(out: str | Path | None, *, bom: bool = False) -> AbstractContextManager[IO[str]]:
     """``out`` opened as UTF-8 text, or stdout for None/'-' (review sheets: ``review.py``)."""
     return open_output(out, bom=bom)
 

@@ -251,9 +251,14 @@ def _verbatim(loader_class: type[yaml.SafeLoader]) -> None:
     loader_class.yaml_constructors = constructors
 
 
+def _node_kind(node: yaml.Node) -> str:
+    """``sequence`` or ``mapping``: what PyYAML's node classes call themselves (their ``id``)."""
+    return str(getattr(node, "id", type(node).__name__))
+
+
 def _scalar_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     if not isinstance(node, yaml.ScalarNode):
-        raise yaml.constructor.ConstructorError(None, None, f"expected a plain value, not {node.id}",
+        raise yaml.constructor.ConstructorError(None, None, f"expected a plain value, not {_node_kind(node)}",
                                                 node.start_mark)
     return str(node.value)
 
@@ -403,6 +408,7 @@ def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -
     source_hash = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise NoteError("empty file")
+    front: dict[str, str]
     if path.suffix.lower() == ".docx":
         text, encoding, front, first_line = read_docx_text(data), "docx", {}, 1
     else:
@@ -504,7 +510,7 @@ def _parse_sidecar(path: Path, folder: str) -> Sidecar:
     sidecar = Sidecar(path, encoding=encoding)
     prefix = f"{folder}/" if folder else ""
     for values in rows[1:]:
-        row = {h: (v or "").strip() for h, v in zip(header, values) if h}
+        row = {h: (v or "").strip() for h, v in zip(header, values, strict=False) if h}
         if not any(row.values()):
             continue
         attributes = {k: v for k, v in row.items() if k != "file" and v != ""}
@@ -522,7 +528,7 @@ def _read_csv_rows(path: Path) -> tuple[list[list[str]], str]:
         raise NoteError(str(exc)) from None
     except OSError as exc:
         raise NoteError(f"cannot read ({exc.strerror})") from None
-    dialect = csv.excel
+    dialect: type[csv.Dialect] = csv.excel
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:

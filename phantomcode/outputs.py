@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from os import PathLike
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,12 +24,12 @@ from .errors import OptionError, UsageError
 STDOUT = "-"
 
 
-def is_stdout(out: str | Path | None) -> bool:
+def is_stdout(out: str | PathLike[str] | None) -> bool:
     """No output file (None or ``-``): the data goes to stdout."""
     return out is None or str(out) == STDOUT
 
 
-def choose_format(fmt: str | None, out: str | Path | None, *, formats: Sequence[str], default: str,
+def choose_format(fmt: str | None, out: str | PathLike[str] | None, *, formats: Sequence[str], default: str,
                   suffixes: Mapping[str, str] | None = None) -> str:
     """The format asked for, else the one ``out``'s suffix names, else ``default``.
 
@@ -75,7 +75,7 @@ def open_output(out: str | Path | None, *, binary: bool = False, bom: bool = Fal
     has written everything. Text is UTF-8 (with a BOM when ``bom``, so Excel reads it as UTF-8)
     and newlines are written as given. Binary output is refused on a terminal.
     """
-    if is_stdout(out):
+    if out is None or is_stdout(out):
         if binary and sys.stdout.isatty():
             raise OptionError("this format is a binary file: give {option} FILE (or redirect stdout to a file)",
                               option="out")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,9 +17,9 @@ from ._parsing import text_output
 app = typer.Typer(help="Export documents, codings and the code matrix as CSV or JSON lines, or the project as a "
                   "REFI-QDA .qdpx (qdpx).", no_args_is_help=True)
 
-FormatOption = Annotated[Optional[str], typer.Option(
+FormatOption = Annotated[str | None, typer.Option(
     "--format", "-f", help="csv or jsonl (default: from --out's suffix, else csv).", show_default=False)]
-OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).",
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: stdout).",
                                                    show_default=False)]
 BomOption = Annotated[bool, typer.Option("--bom", help="Start the --out file with a UTF-8 BOM, so Excel shows "
                                          "hanzi correctly.")]

@@ -27,6 +27,7 @@ def info_command(project: ProjectOption = None) -> None:
         out.print(f"codebook file: [{colour}]{escape(info.codebook.describe())}[/]")
         if info.codebook.state != "matches":
             out.print(f"[dim]{escape(flag_worded(info.codebook.problem()))}[/]")
+    if run is not None and info.codebook is not None:  # a project's codebook is recorded by its runs
         out.print(f"last run: {run.command} {run.status}, started {run.started_at}, phantomcode {run.tool_version}"
                   + (f", {_describe_stats(run.stats)}" if run.stats else ""))
     table = Table("attribute", "value", "documents", title="Attributes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -97,7 +97,7 @@ def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: G
                                                             "code_b, documents, segments).")] = False,
                          project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Code x code: documents and segments where both codes are counted; the diagonal is each code's total."""
-    given = {name: value or (ctx.obj or {}).get(name) for name, value in dict(
+    given: dict[str, Any] = {name: value or (ctx.obj or {}).get(name) for name, value in dict(
         codes=codes, group=group, where=where, measure=measure, status=status, source=source, fmt=fmt,
         out_file=out_file,
         wide=wide, project=project, codebook=codebook).items()}
@@ -144,7 +144,7 @@ def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
 
 def _write(report: Report, fmt: str, out_file: Path | None, wide: bool) -> list[str]:
     """A written format to ``out_file``, else to stdout (binary formats only when redirected)."""
-    if not is_stdout(out_file):
+    if out_file is not None and not is_stdout(out_file):
         return write_report(report, fmt=fmt, out=out_file, wide=wide)
     binary = fmt in BINARY_FORMATS
     if binary:

@@ -231,7 +231,7 @@ def _build(reader: _Reader, root: Node, path: Path, content_hash: str) -> Codebo
         unit = reader.text(top["unit"][1], "unit") or "sentence"
         if unit not in UNITS:
             reader.at(top["unit"][1], "CB012", f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
-    languages = LANGUAGES
+    languages: tuple[str, ...] = LANGUAGES
     if "languages" in top:
         listed = reader.text_list(top["languages"][1], "languages")
         for value, node in listed:

@@ -56,7 +56,7 @@ class Report:
     quote_records: list[dict[str, Any]]  # the by keys + QUOTE_COLUMNS
     codebook: Codebook
     codes: list[str]
-    where: dict[str, list[str]]
+    where: dict[str, Sequence[str]]
     status: str | None
     project: str
     project_documents: int
@@ -166,9 +166,11 @@ class Report:
             totals[record["code"]] += record[self.measure]
         n_total = sum(n for _, n in groups)
         top = max((value for row in values for value in row), default=1) or 1
-        rows, heat = [], []
+        rows: list[list[Any]] = []
+        heat: list[list[float | None]] = []
         for code, code_values, code_shares in zip(self.codes, values, shares, strict=False):
             total = totals[code]
+            cells: list[Any]
             if self.measure == "documents":
                 cells = [f"{v} ({percent(share)})" for v, share in zip(code_values, code_shares, strict=False)]
                 cells.append(f"{total} ({percent(total / n_total)})")

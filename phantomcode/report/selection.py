@@ -24,7 +24,7 @@ class Selection:
     """A checked report selection: attributes, filters (canonical values), codes in codebook order."""
 
     by: tuple[str, ...]
-    where: dict[str, list[str]]
+    where: dict[str, Sequence[str]]  # canonical values per attribute, as the store's queries take them
     codes: list[str]
     accepted_only: bool
     source: str | None = None  # only codings from 'rules' or 'learned'; None: all
@@ -53,7 +53,8 @@ def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None =
             raise UsageError(f"unknown attribute {name!r}; valid attributes: {', '.join(valid)}")
         if name in TIDY_COLUMNS:
             raise UsageError(f"attribute {name!r} has the name of a report column; rename it in the notes' metadata")
-    checked_where = {name: _check_values(store, codebook, name, values) for name, values in (where or {}).items()}
+    checked_where: dict[str, Sequence[str]] = {name: _check_values(store, codebook, name, values)
+                                               for name, values in (where or {}).items()}
     return Selection(by=by_names, where=checked_where, codes=check_codes(codebook, codes, group, extra=extra_codes),
                      accepted_only=status == "accepted", source=None if source == "all" else source)
 
