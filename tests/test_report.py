@@ -22,11 +22,18 @@ import pandas as pd
 import pytest
 
 from phantomcode import Project, ingest
+from phantomcode.cli._parsing import parse_where
 from phantomcode.codebook import Codebook
 from phantomcode.errors import UsageError
 from phantomcode.export import export_segments
-from phantomcode.cli._parsing import parse_where
-from phantomcode.report import COOCCURRENCE_COLUMNS, TIDY_COLUMNS, Report, build_cooccurrence, build_report, write_report
+from phantomcode.report import (
+    COOCCURRENCE_COLUMNS,
+    TIDY_COLUMNS,
+    Report,
+    build_cooccurrence,
+    build_report,
+    write_report,
+)
 
 SAMPLE_NOTES = Path(__file__).resolve().parents[1] / "sample_data" / "notes"
 GOLDEN = Path(__file__).parent / "golden"
