@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import NoteError, PhantomcodeError, UsageError
+from .errors import PhantomcodeError, UsageError
 from .limits import LimitExceeded, read_csv_rows
 from .metrics import MetricsReport, sentence_metrics
-from .notes import decode_table_bytes, normalise_text
+from .notes import read_table_file
 from .store import Store
 
 if TYPE_CHECKING:
@@ -55,14 +55,9 @@ def read_gold(path: str | Path) -> list[GoldUnit]:
 def _read_gold(path: str | Path) -> tuple[list[GoldUnit], str]:
     """The gold units and the encoding the file was read with (see ``decode_table_bytes``)."""
     path = Path(path)
-    try:
-        text, encoding = decode_table_bytes(path.read_bytes())
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the gold file ({exc.strerror})") from None
-    except NoteError as exc:
-        raise UsageError(f"{path}: cannot read the gold file: {exc}") from None
+    text, encoding = read_table_file(path, "the gold file")
     try:  # fields up to limits.MAX_CSV_FIELD_CHARS (csv's default stops at 131,072)
-        header, *records = [row for row in read_csv_rows(normalise_text(text)) if row] or [[]]
+        header, *records = [row for row in read_csv_rows(text) if row] or [[]]
     except LimitExceeded as exc:
         raise UsageError(f"{path}: {exc}") from None
     missing = [c for c in GOLD_COLUMNS if c not in header]

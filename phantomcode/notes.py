@@ -202,6 +202,18 @@ def decode_table_bytes(data: bytes) -> tuple[str, str]:
     return decode_bytes(data)
 
 
+def read_table_file(path: Path, what: str) -> tuple[str, str]:
+    """A spreadsheet's text (decoded as ``decode_table_bytes`` does, line breaks normalised) and its
+    encoding; ``UsageError`` naming ``what`` (``the gold file``) when it cannot be read."""
+    try:
+        text, encoding = decode_table_bytes(path.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    except NoteError as exc:
+        raise UsageError(f"{path}: cannot read {what}: {exc}") from None
+    return normalise_text(text), encoding
+
+
 def _detect_legacy_encoding(data: bytes) -> tuple[str, str]:
     from charset_normalizer import from_bytes
 
