@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .decoding import read_table_file
 from .errors import PhantomcodeError, UsageError
 from .limits import LimitExceeded, read_csv_rows
 from .metrics import MetricsReport, sentence_metrics
-from .notes import read_table_file
 from .store import Store
 
 if TYPE_CHECKING:
