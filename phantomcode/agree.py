@@ -56,8 +56,8 @@ from typing import Any, NamedTuple
 
 from .codebook import Codebook
 from .codebook_choice import choose_codebook
-from .errors import UsageError
-from .evaluate import read_gold
+from .errors import OptionError, UsageError
+from .evaluate import locate_sentence, read_gold
 from .metrics import score_counts
 from .report import check_codes
 from .review import parse_coding_key, read_review_sheet
@@ -124,7 +124,7 @@ def krippendorff_alpha(data: Sequence[Sequence[Value]]) -> float | None:
 
 def _two_by_two(reference: Sequence[Value], other: Sequence[Value]) -> tuple[int, int, int, int]:
     """(tp, fp, fn, tn) of ``other`` against ``reference`` over units both coded."""
-    counts = Counter((a, b) for a, b in zip(reference, other) if a is not None and b is not None)
+    counts = Counter((a, b) for a, b in zip(reference, other, strict=False) if a is not None and b is not None)
     return counts[(1, 1)], counts[(0, 1)], counts[(1, 0)], counts[(0, 0)]
 
 
@@ -178,13 +178,14 @@ class AgreementReport:
 def code_agreement(code: str, data: Sequence[Sequence[Value]], coders: Sequence[str],
                    reference: str | None = None) -> CodeAgreement:
     """Every figure for one code (or pooled items) from a coders x units table."""
-    units = sum(sum(v is not None for v in column) >= 2 for column in zip(*data)) if data and data[0] else 0
-    positives = {name: sum(v == 1 for v in row) for name, row in zip(coders, data)}
+    columns = zip(*data, strict=False) if data and data[0] else iter(())
+    units = sum(sum(v is not None for v in column) >= 2 for column in columns)
+    positives = {name: sum(v == 1 for v in row) for name, row in zip(coders, data, strict=False)}
     kappa = cohen_kappa(data[0], data[1]) if len(data) == 2 else None
     scores: dict[str, dict[str, float]] = {}
     if reference is not None:
         gold = data[list(coders).index(reference)]
-        for name, row in zip(coders, data):
+        for name, row in zip(coders, data, strict=False):
             if name != reference:
                 metrics = score_counts(code, *_two_by_two(gold, row))
                 scores[name] = {"precision": metrics.precision, "recall": metrics.recall, "f1": metrics.f1}
@@ -230,31 +231,20 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
     pending = 0
     order: list[str] = []
-    with (Store.open(project, readonly=True) if needs_store else _NoStore()) as store:
-        if needs_store:
+    if not needs_store:
+        units, problems, source = _frame_units(golds, coders, None)
+    else:
+        with Store.open(project, readonly=True) as store:
             book = choose_codebook(codebook, store, check_patterns=False)
             order = book.code_ids()
             if codes:
                 check_codes(book, codes, extra=[*store.code_counts(), *store.review_proposals()])
             _check_reviewers(store, coders)
-        if golds:
-            frame_name = next(coder.label for coder in coders if coder.kind == "gold")
-            units, problems = _gold_units(golds[frame_name], store if needs_store else None)
-            source = f"sentences of the gold file {frame_name}"
-        else:
-            units = [_Unit(d, "", s, e) for d, s, e in store.agreement_units()]
-            source = "stored segments"
-        if units_from is not None:
-            units, source = _restrict(units, units_from, store, source)
-        for reviewer in dict.fromkeys(coder.source for coder in coders if coder.kind == "reviewed"):
-            units, left_out = _decided_only(units, store, reviewer or None)
-            pending += left_out
-            if pending and not units:
-                raise UsageError(f"none of the {pending} units has a review decision yet, so 'reviewed' has nothing "
-                                 "to agree on: import a filled-in review sheet first (review import)")
-        for coder in coders:
-            if coder.kind != "gold":
-                store_spans[coder.label] = _store_spans(store, coder)
+            units, problems, source = _frame_units(golds, coders, store)
+            units, source, pending = _store_units(store, coders, units, source, units_from)
+            for coder in coders:
+                if coder.kind != "gold":
+                    store_spans[coder.label] = _store_spans(store, coder)
     values: dict[str, list[frozenset[str] | None]] = {}
     for coder in coders:
         if coder.kind != "gold":
@@ -276,14 +266,31 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
                            per_code=tuple(per_code), overall=overall, problems=tuple(problems), pending=pending)
 
 
-class _NoStore:
-    """Stands in for the store when only gold files take part."""
+def _frame_units(golds: dict[str, Any], coders: list[Coder], store: Store | None) -> tuple[list[_Unit], list[str], str]:
+    """The units every coder is read on, their problems and where they come from: the first gold
+    file's sentences (located in the notes when the store takes part), else the stored segments."""
+    if golds:
+        frame_name = next(coder.label for coder in coders if coder.kind == "gold")
+        units, problems = _gold_units(golds[frame_name], store)
+        return units, problems, f"sentences of the gold file {frame_name}"
+    assert store is not None, "without a gold file every coder reads the store"
+    return [_Unit(d, "", s, e) for d, s, e in store.agreement_units()], [], "stored segments"
 
-    def __enter__(self) -> None:
-        return None
 
-    def __exit__(self, *exc_info: object) -> None:
-        return None
+def _store_units(store: Store, coders: list[Coder], units: list[_Unit], source: str,
+                 units_from: str | Path | None) -> tuple[list[_Unit], str, int]:
+    """``units`` restricted to a review sheet's (``units_from``), then to those decided for each
+    ``reviewed`` coder; with their new source and how many were left out as pending."""
+    pending = 0
+    if units_from is not None:
+        units, source = _restrict(units, units_from, store, source)
+    for reviewer in dict.fromkeys(coder.source for coder in coders if coder.kind == "reviewed"):
+        units, left_out = _decided_only(units, store, reviewer or None)
+        pending += left_out
+        if pending and not units:
+            raise UsageError(f"none of the {pending} units has a review decision yet, so 'reviewed' has nothing "
+                             "to agree on: import a filled-in review sheet first (review import)")
+    return units, source, pending
 
 
 class Coder(NamedTuple):
@@ -317,7 +324,8 @@ def parse_coder(item: str | Path) -> Coder:
 
 def _coders(inputs: Sequence[str | Path]) -> list[Coder]:
     """The coders of the inputs; repeated labels get #2, #3."""
-    coders, seen = [], Counter()
+    coders: list[Coder] = []
+    seen: Counter[str] = Counter()
     for item in inputs:
         coder = parse_coder(item)
         seen[coder.label] += 1
@@ -354,15 +362,17 @@ def _reference(reference: str | None, inputs: Sequence[str | Path], names: Seque
         return None
     if reference in names:
         return reference
-    for item, name in zip(inputs, names):
+    for item, name in zip(inputs, names, strict=False):
         if str(item) == reference or Path(str(item)) == Path(reference):
             return name
-    raise UsageError(f"--reference {reference!r} is not one of the coders: {', '.join(names)}")
+    raise OptionError(f"{{option}} {reference!r} is not one of the coders: {', '.join(names)}", option="reference")
 
 
 def _gold_table(path: str) -> tuple[list[tuple[int, str, str, str]], dict[tuple[str, str], frozenset[str]]]:
     """Rows (row number, note_id, sentence, occurrence key) and codes by (note_id, occurrence key)."""
-    rows, table, seen = [], {}, Counter()
+    rows: list[tuple[int, str, str, str]] = []
+    table: dict[tuple[str, str], frozenset[str]] = {}
+    seen: Counter[tuple[str, str]] = Counter()
     for unit in read_gold(path):
         seen[(unit.note_id, unit.sentence)] += 1
         occurrence = f"{unit.sentence}\x1f{seen[(unit.note_id, unit.sentence)]}"
@@ -378,27 +388,21 @@ def _gold_units(gold: tuple[list[tuple[int, str, str, str]], Any],
     if store is None:
         return [_Unit(note_id, occurrence, None, None) for _, note_id, _, occurrence in rows], []
     texts = store.document_texts(note_id for _, note_id, _, _ in rows)
-    units, problems, cursor = [], [], {}
+    units: list[_Unit] = []
+    problems: list[str] = []
+    cursor: dict[str, int] = {}
     for number, note_id, sentence, occurrence in rows:
         text = texts.get(note_id)
         if text is None:
             problems.append(f"row {number}: no stored document {note_id!r}")
             continue
-        start = _locate(text, sentence, cursor.get(note_id, 0))
+        start = locate_sentence(text, sentence, cursor.get(note_id, 0))
         if start < 0:
             problems.append(f"row {number}: sentence not found in {note_id}: {sentence[:60]!r}")
             continue
         cursor[note_id] = start + len(sentence)
         units.append(_Unit(note_id, occurrence, start, start + len(sentence)))
     return units, problems
-
-
-def _locate(text: str, sentence: str, after: int) -> int:
-    """Find a gold sentence after the previous one of its note (repeated sentences stay in order)."""
-    if not sentence:
-        return -1
-    found = text.find(sentence, after)
-    return found if found >= 0 else text.find(sentence)
 
 
 def _restrict(units: list[_Unit], units_from: str | Path, store: Store, source: str) -> tuple[list[_Unit], str]:
@@ -438,8 +442,16 @@ def _spans_by_doc(spans: Sequence[tuple[str, int, int]]) -> dict[str, list[tuple
 
 
 def _overlaps(spans: dict[str, list[tuple[int, int]]], unit: _Unit) -> bool:
-    return any(s < unit.end and e > unit.start for s, e in spans.get(unit.doc_id, []))
+    start, end = _located(unit)
+    return any(s < end and e > start for s, e in spans.get(unit.doc_id, []))
 
 
 def _codes_at(spans: dict[str, list[tuple[int, int, str]]], unit: _Unit) -> frozenset[str]:
-    return frozenset(code for s, e, code in spans.get(unit.doc_id, []) if s < unit.end and e > unit.start)
+    start, end = _located(unit)
+    return frozenset(code for s, e, code in spans.get(unit.doc_id, []) if s < end and e > start)
+
+
+def _located(unit: _Unit) -> tuple[int, int]:
+    """A unit's offsets; only gold units read without the store have none, and they meet no span."""
+    assert unit.start is not None and unit.end is not None, "a unit compared with stored spans was located"
+    return unit.start, unit.end

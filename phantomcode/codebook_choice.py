@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .codebook import Codebook, default_codebook_path, load_codebook
-from .errors import UsageError
+from .errors import OptionError
 
 if TYPE_CHECKING:
     from .store import Store
@@ -52,21 +52,24 @@ class ProjectCodebook:
                  CHANGED: "CHANGED since the last run"}[self.state]
         return f"{where} ({state})"
 
-    def problem(self) -> str:
-        """Why a command that names no codebook cannot use this one, and the two ways forward."""
+    def problem(self) -> OptionError:
+        """Why a command that names no codebook cannot use this one, and the two ways forward: an
+        error naming the ``codebook`` option, to raise (or, for ``info``, to show)."""
         used = f"{self.name} {self.version}, sha256 {self.content_hash[:12]}" if self.name else \
             f"sha256 {self.content_hash[:12]}"
         if self.state == MISSING:
-            return (f"the project's codebook {self.path} is missing (the project was last coded with it: {used}). "
-                    "Name the codebook to use: --codebook FILE (the file, wherever it is now), or "
-                    "--codebook bundled for the bundled one")
-        if self.bundled:
-            return (f"the bundled codebook has changed since the project was last coded with it ({used}; "
+            text = (f"the project's codebook {self.path} is missing (the project was last coded with it: {used}). "
+                    "Name the codebook to use: {option} FILE (the file, wherever it is now), or "
+                    "{option} bundled for the bundled one")
+        elif self.bundled:
+            text = (f"the bundled codebook has changed since the project was last coded with it ({used}; "
                     f"sha256 {str(self.current_hash)[:12]} now, after a phantomcode upgrade?). "
-                    "To use the new one, say so: --codebook bundled; or name your own: --codebook FILE")
-        return (f"the project's codebook {self.path} has changed since the project was last coded with it "
-                f"({used}; sha256 {str(self.current_hash)[:12]} now). To use the edited file, name it: "
-                f"--codebook {self.path}; or use the bundled codebook: --codebook bundled")
+                    "To use the new one, say so: {option} bundled; or name your own: {option} FILE")
+        else:
+            text = (f"the project's codebook {self.path} has changed since the project was last coded with it "
+                    f"({used}; sha256 {str(self.current_hash)[:12]} now). To use the edited file, name it: "
+                    f"{{option}} {self.path}; or use the bundled codebook: {{option}} bundled")
+        return OptionError(text, option="codebook")
 
 
 def recorded_path(path: str | Path) -> str:
@@ -101,7 +104,7 @@ def codebook_path_for(codebook: str | Path | None, store: Store | None) -> Path:
     """The codebook file to use: the one named (``bundled``: the bundled one), else the project's own
     if its file still holds the bytes the project last used, else (no run yet) the bundled one.
 
-    Raises ``UsageError`` naming the file and what changed (missing, edited) when the project's
+    Raises ``OptionError`` naming the file and what changed (missing, edited) when the project's
     codebook can no longer be used as it was: never a silent fall-back to another codebook.
     """
     if codebook is not None:
@@ -110,7 +113,7 @@ def codebook_path_for(codebook: str | Path | None, store: Store | None) -> Path:
     if own is None:
         return default_codebook_path()
     if own.state != MATCHES:
-        raise UsageError(own.problem())
+        raise own.problem()
     return own.path
 
 

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .codebook import CJK
-from .errors import CodebookError, UsageError
+from .errors import CodebookError, OptionError, Problem, UsageError
 from .limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
-from .qda import UniqueIds, qdc_to_yaml, read_qdc, yaml_comment, yaml_scalar
+from .qda import UniqueIds, code_slug, qdc_to_yaml, read_qdc, yaml_comment, yaml_scalar
 
 __all__ = ["CodebookImport", "import_codebook", "liwc_to_yaml", "quanteda_to_yaml"]
 
@@ -65,7 +65,8 @@ def import_codebook(path: str | Path, *, fmt: str | None = None, name: str | Non
     path = Path(path)
     fmt = (fmt or _SUFFIX_FORMATS.get(path.suffix.lower()) or "").lower()
     if fmt not in IMPORT_FORMATS:
-        raise UsageError(f"{path}: say which format it is with --format ({', '.join(IMPORT_FORMATS)})")
+        raise OptionError(f"{path}: say which format it is with {{option}} ({', '.join(IMPORT_FORMATS)})",
+                          option="format")
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if fmt == "qdc":
@@ -102,47 +103,49 @@ def _read_text(path: Path) -> str:
 # quanteda YAML
 
 
-def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[str]]:
+def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[Problem]]:
     """Categories of a quanteda YAML dictionary (and notes); raises ``CodebookError`` listing every problem."""
     path = Path(path)
     text = _read_text(path)
-    problems: list[str] = []
+    problems: list[Problem] = []
     try:
         check_yaml_shape(text, max_chars=MAX_CODEBOOK_CHARS)
     except LimitExceeded as exc:
-        raise CodebookError(f"{path}: not a quanteda YAML dictionary", [f"{path}:1: refused: {exc}"]) from None
+        raise CodebookError(f"{path}: not a quanteda YAML dictionary", [_problem(path, 1, f"refused: {exc}")]) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise CodebookError(f"{path}: not a quanteda YAML dictionary",
-                            [f"{path}:{mark.line + 1 if mark else 1}: YAML syntax: {exc.problem or exc}"]) from None
+                            [_problem(path, mark.line + 1 if mark else 1,
+                                      f"YAML syntax: {exc.problem or exc}")]) from None
     except yaml.YAMLError as exc:
-        raise CodebookError(f"{path}: not a quanteda YAML dictionary", [f"{path}:1: YAML syntax: {exc}"]) from None
+        raise CodebookError(f"{path}: not a quanteda YAML dictionary",
+                            [_problem(path, 1, f"YAML syntax: {exc}")]) from None
     if not isinstance(root, MappingNode):
         line = root.start_mark.line + 1 if root is not None else 1
         raise CodebookError(f"{path}: not a quanteda YAML dictionary",
-                            [f"{path}:{line}: the dictionary must be a mapping of category names to entry lists"])
+                            [_problem(path, line, "the dictionary must be a mapping of category names to entry lists")])
     categories: list[_Category] = []
     stem = path.stem
 
-    def where(node: Node) -> str:
-        return f"{path}:{node.start_mark.line + 1}"
+    def add(node: Node, message: str) -> None:
+        problems.append(_problem(path, node.start_mark.line + 1, message))
 
     def walk(node: MappingNode, trail: tuple[str, ...]) -> None:
         seen: set[str] = set()
         for key, value in node.value:
             if not isinstance(key, ScalarNode) or not key.value.strip():
-                problems.append(f"{where(key)}: category names must be plain text")
+                add(key, "category names must be plain text")
                 continue
             name = key.value.strip()
             if name in seen:
-                problems.append(f"{where(key)}: category {name!r} appears twice here")
+                add(key, f"category {name!r} appears twice here")
                 continue
             seen.add(name)
             unsafe = next((n for n in (key, value) if n.tag not in _SAFE_TAGS), None)
             if unsafe is not None:
-                problems.append(f"{where(unsafe)}: unsupported YAML tag {unsafe.tag!r} (nothing is run; remove it)")
+                add(unsafe, f"unsupported YAML tag {unsafe.tag!r} (nothing is run; remove it)")
                 continue
             if isinstance(value, MappingNode):
                 walk(value, (*trail, name))
@@ -153,10 +156,10 @@ def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[str]]:
             items = value.value if isinstance(value, SequenceNode) else [value]
             for item in items:
                 if item.tag not in _SAFE_TAGS:
-                    problems.append(f"{where(item)}: unsupported YAML tag {item.tag!r} (nothing is run; remove it)")
+                    add(item, f"unsupported YAML tag {item.tag!r} (nothing is run; remove it)")
                 elif not isinstance(item, ScalarNode):
-                    problems.append(f"{where(item)}: in {name!r}, each entry must be a word or phrase, "
-                                    "not a list or mapping")
+                    add(item, f"in {name!r}, each entry must be a word or phrase, "
+                               "not a list or mapping")
                 elif item.tag.endswith(":null") or not item.value.strip():
                     continue
                 else:
@@ -173,52 +176,55 @@ def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[str]]:
 # LIWC .dic
 
 
-def liwc_categories(path: str | Path) -> tuple[list[_Category], list[str]]:
+def liwc_categories(path: str | Path) -> tuple[list[_Category], list[Problem]]:
     """Categories of a LIWC ``.dic`` file (and notes); raises ``CodebookError`` listing every problem."""
     path = Path(path)
     lines = _read_text(path).split("\n")
-    problems: list[str] = []
+    problems: list[Problem] = []
     numbered = [(number, line.strip()) for number, line in enumerate(lines, start=1)]
     content = [(n, line) for n, line in numbered if line]
     if not content or content[0][1] != "%":
-        line = content[0][0] if content else 1
+        first = content[0][0] if content else 1
         raise CodebookError(f"{path}: not a LIWC dictionary",
-                            [f"{path}:{line}: a LIWC .dic starts with a line holding only '%', then the "
-                             "category table, then another '%' line"])
+                            [_problem(path, first, "a LIWC .dic starts with a line holding only '%', then the "
+                             "category table, then another '%' line")])
     closing = next((index for index, (_, line) in enumerate(content[1:], start=1) if line == "%"), None)
     if closing is None:
         raise CodebookError(f"{path}: not a LIWC dictionary",
-                            [f"{path}:{content[0][0]}: the category table opened here is never closed by a '%' line"])
+                            [_problem(path, content[0][0],
+                                      "the category table opened here is never closed by a '%' line")])
     by_id: dict[str, _Category] = {}
-    skipped: list[str] = []
+    skipped: list[Problem] = []
     stem = path.stem
     for number, line in content[1:closing]:
         found = re.match(r"^(\d+)\s+(\S.*)$", line)
         if not found:
-            problems.append(f"{path}:{number}: a category line is a number and a name, e.g. '1\tfunct'; got {line!r}")
+            problems.append(_problem(path, number,
+                                     f"a category line is a number and a name, e.g. '1\tfunct'; got {line!r}"))
             continue
         number_id, name = found.group(1).lstrip("0") or "0", found.group(2).strip()
         if number_id in by_id:
-            problems.append(f"{path}:{number}: category number {found.group(1)} is defined twice "
-                            f"(first as {by_id[number_id].name!r} on line {by_id[number_id].line})")
+            problems.append(_problem(path, number, f"category number {found.group(1)} is defined twice "
+                            f"(first as {by_id[number_id].name!r} on line {by_id[number_id].line})"))
             continue
         by_id[number_id] = _Category(name=name, group=stem, line=number)
     for number, line in content[closing + 1:]:
         entry, numbers, conditional = _liwc_entry(line)
         if not entry:
-            problems.append(f"{path}:{number}: an entry line is a word or phrase, then its category numbers")
+            problems.append(_problem(path, number, "an entry line is a word or phrase, then its category numbers"))
             continue
         if conditional:
-            skipped.append(f"{path.name}:{number}: {entry!r}: conditional category rules "
-                           f"({' '.join(conditional)}) are not supported; only its plain category numbers are used")
+            skipped.append(_problem(path.name, number, f"{entry!r}: conditional category rules "
+                                    f"({' '.join(conditional)}) are not supported; only its plain category "
+                                    "numbers are used", severity="warning"))
         if not numbers:
             if not conditional:
-                problems.append(f"{path}:{number}: {entry!r} has no category numbers")
+                problems.append(_problem(path, number, f"{entry!r} has no category numbers"))
             continue
         for category_id in numbers:
             category = by_id.get(category_id.lstrip("0") or "0")
             if category is None:
-                problems.append(f"{path}:{number}: {entry!r}: category {category_id} is not in the table")
+                problems.append(_problem(path, number, f"{entry!r}: category {category_id} is not in the table"))
             else:
                 category.entries.append((entry, number))
     if problems:
@@ -268,35 +274,36 @@ def _term(entry: str, *, exact_forms: bool) -> tuple[str | None, str | None]:
     return (f"={term}" if exact else term), None
 
 
-def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    if not slug:
-        return "category"
-    return slug if slug[0].isalpha() else f"c_{slug}"
+def _problem(path: str | Path, line: int, message: str, *, severity: str = "error") -> Problem:
+    """A dictionary problem: dictionaries have lines but no columns or rule IDs."""
+    return Problem(str(path), line, severity=severity, message=message)
 
 
-def _to_yaml(path: Path, categories: list[_Category], notes: list[str], *, fmt: str, name: str | None,
+def _to_yaml(path: Path, categories: list[_Category], notes: list[Problem], *, fmt: str, name: str | None,
              exact_forms: bool) -> CodebookImport:
-    warnings: list[str] = list(notes)
+    warnings: list[Problem] = list(notes)
     codes: list[tuple[str, _Category, list[str]]] = []
     unique = UniqueIds()
     for category in categories:
-        terms, seen = [], set()
+        terms: list[str] = []
+        seen: set[str] = set()
         for entry, line in category.entries:
             term, problem = _term(entry, exact_forms=exact_forms)
-            if problem:
-                warnings.append(f"{path.name}:{line}: {entry!r} in {category.name!r} left out: {problem}")
+            if term is None:  # then problem says why
+                warnings.append(_problem(path.name, line, f"{entry!r} in {category.name!r} left out: {problem}",
+                                         severity="warning"))
                 continue
             if term.casefold() in seen:
                 continue
             seen.add(term.casefold())
             terms.append(term)
         if not terms:
-            warnings.append(f"{path.name}:{category.line}: category {category.name!r} has no usable entries; left out")
+            warnings.append(_problem(path.name, category.line,
+                                     f"category {category.name!r} has no usable entries; left out", severity="warning"))
             continue
-        base = _slug(category.name)
+        base = code_slug(category.name, fallback="category")
         if base in unique.taken and category.group != path.stem:
-            base = _slug(f"{category.group} {category.name}")
+            base = code_slug(f"{category.group} {category.name}", fallback="category")
         codes.append((unique(base), category, terms))
     if not codes:
         raise CodebookError(f"{path}: no category with usable entries", warnings)
@@ -306,12 +313,12 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[str], *, fmt: 
              "Entries without * also match other forms of the word (phantomcode's lemma matching).")
     lines = [
         f"# Imported by phantomcode from {yaml_comment(path.name)} ({kind}) on "
-        f"{datetime.now(timezone.utc).date().isoformat()}.",
+        f"{datetime.now(UTC).date().isoformat()}.",
         "# Every category is a code and its entries are its terms. " + forms,
         "# Definitions are placeholders: write what each code means, add examples, then run",
         "#   phantomcode codebook lint FILE && phantomcode codebook test FILE",
     ]
-    lines += [f"#   note: {yaml_comment(warning)}" for warning in warnings[:50]]
+    lines += [f"#   note: {yaml_comment(str(warning))}" for warning in warnings[:50]]
     if len(warnings) > 50:
         lines.append(f"#   ... and {len(warnings) - 50} more notes")
     lines += [f"name: {yaml_scalar(name or path.stem)}", 'version: "1"',
@@ -328,4 +335,4 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[str], *, fmt: 
                   "    terms:"]
         lines += [f"      - {yaml_scalar(term)}" for term in terms]
     return CodebookImport(text="\n".join(lines) + "\n", fmt=fmt, codes=len(codes),
-                          terms=sum(len(t) for _, _, t in codes), warnings=tuple(warnings))
+                          terms=sum(len(t) for _, _, t in codes), warnings=tuple(map(str, warnings)))

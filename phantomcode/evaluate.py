@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import NoteError, PhantomcodeError, UsageError
+from .decoding import read_table_file
+from .errors import PhantomcodeError, UsageError
 from .limits import LimitExceeded, read_csv_rows
 from .metrics import MetricsReport, sentence_metrics
-from .notes import decode_table_bytes, normalise_text
 from .store import Store
 
 if TYPE_CHECKING:
@@ -55,21 +55,16 @@ def read_gold(path: str | Path) -> list[GoldUnit]:
 def _read_gold(path: str | Path) -> tuple[list[GoldUnit], str]:
     """The gold units and the encoding the file was read with (see ``decode_table_bytes``)."""
     path = Path(path)
-    try:
-        text, encoding = decode_table_bytes(path.read_bytes())
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the gold file ({exc.strerror})") from None
-    except NoteError as exc:
-        raise UsageError(f"{path}: cannot read the gold file: {exc}") from None
+    text, encoding = read_table_file(path, "the gold file")
     try:  # fields up to limits.MAX_CSV_FIELD_CHARS (csv's default stops at 131,072)
-        header, *records = [row for row in read_csv_rows(normalise_text(text)) if row] or [[]]
+        header, *records = [row for row in read_csv_rows(text) if row] or [[]]
     except LimitExceeded as exc:
         raise UsageError(f"{path}: {exc}") from None
     missing = [c for c in GOLD_COLUMNS if c not in header]
     if missing:
         raise UsageError(f"{path}: the gold file needs the columns {', '.join(GOLD_COLUMNS)}; "
                          f"missing {', '.join(missing)}")
-    rows = [dict(zip(header, values)) for values in records]
+    rows = [dict(zip(header, values, strict=False)) for values in records]
     return [GoldUnit(number, (row.get("note_id") or "").strip(), (row.get("sentence") or "").strip(),
                      frozenset(c.strip() for c in (row.get("codes") or "").split(";") if c.strip()))
             for number, row in enumerate(rows, start=2)], encoding
@@ -111,7 +106,7 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
         if text is None:
             problems.append(f"row {unit.row}: no stored document {unit.note_id!r}")
             continue
-        start = _locate(text, unit.sentence, cursor.get(unit.note_id, 0))
+        start = locate_sentence(text, unit.sentence, cursor.get(unit.note_id, 0))
         if start < 0:
             problems.append(f"row {unit.row}: sentence not found in {unit.note_id}: {unit.sentence[:60]!r}")
             continue
@@ -138,8 +133,10 @@ class EvaluationError(PhantomcodeError):
     """No gold sentence could be scored: the gold file and the project hold different notes."""
 
 
-def _locate(text: str, sentence: str, after: int) -> int:
-    """Find the sentence after the previous one of the same note (repeated sentences stay in order)."""
+def locate_sentence(text: str, sentence: str, after: int) -> int:
+    """Where a gold sentence starts in its note's ``text``: its first occurrence from ``after`` (the
+    end of the note's previous gold sentence, so repeated sentences stay in order), else anywhere;
+    -1 when it is not there. Shared by ``evaluate`` and ``agree``."""
     if not sentence:
         return -1
     found = text.find(sentence, after)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .codebook import Code, Codebook
 from .codebook_choice import choose_codebook
-from .errors import UsageError
+from .errors import OptionError, UsageError
 from .globs import can_scan_words, glob_phrase_spans
 from .store import Store
 
@@ -90,10 +90,10 @@ def kwic(*, project: str | Path | None = None, code: str | None = None, term: st
     the project holds codings of; ``UsageError`` lists them otherwise.
     """
     if code is None and term is None:
-        raise UsageError("nothing to look for: give a TERM (a word or phrase, * as wildcard) or --code ID "
-                         "(the matched words of a code), e.g. kwic --code paperwork")
+        raise OptionError("nothing to look for: give a TERM (a word or phrase, * as wildcard) or {option} ID "
+                          "(the matched words of a code), e.g. kwic {option} paperwork", option="code")
     if code is not None and term is not None:
-        raise UsageError("give either --code ID or a TERM, not both")
+        raise OptionError("give either {option} ID or a TERM, not both", option="code")
     with Store.open(project, readonly=True) as store:
         if code is not None:
             _check_code(code, choose_codebook(codebook, store, check_patterns=False), store)

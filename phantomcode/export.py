@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from os import PathLike
 from pathlib import Path
-from typing import IO, Any, ContextManager
+from typing import IO, Any
 
-from .errors import UsageError
-from .outputs import choose_format, open_output
+from .errors import OptionError
+from .outputs import choose_format, open_file, open_output
 from .sanitise import FORMULA_PREFIXES, neutralise_formula
 from .store import Store
 
@@ -31,18 +33,22 @@ def document_rows(store: Store) -> Iterator[dict[str, Any]]:
         yield {"doc_id": doc["doc_id"], "text": doc["text"], "source": doc["source"], **doc["attributes"]}
 
 
-def export_format(fmt: str | None, out: str | Path | None) -> str:
-    """csv or jsonl: as asked, else from ``out``'s suffix (.csv, .jsonl, .ndjson), else csv."""
-    return choose_format(fmt, out, formats=DOCUMENT_FORMATS, default="csv", suffixes=EXPORT_SUFFIXES)
+Output = str | PathLike[str] | IO[str]  # a file to write (replaced once complete) or an open text file
 
 
-def export_documents(*, project: str | Path | None = None, fmt: str | None = None,
-                     out: str | Path | None = None, bom: bool = False) -> int:
-    """Write every document to ``out`` (stdout when None or '-') as csv (the default) or jsonl;
-    return how many were written. ``bom``: a file starts with a UTF-8 BOM, so Excel reads its
-    hanzi as UTF-8 (R, Stata and pandas read it either way)."""
+def export_format(fmt: str | None, out: Output | None) -> str:
+    """csv or jsonl: as asked, else from the suffix of an ``out`` path (.csv, .jsonl, .ndjson), else csv."""
+    return choose_format(fmt, out if isinstance(out, (str, PathLike)) else None, formats=DOCUMENT_FORMATS,
+                         default="csv", suffixes=EXPORT_SUFFIXES)
+
+
+def export_documents(*, project: str | Path | None = None, fmt: str | None = None, out: Output,
+                     bom: bool = False) -> int:
+    """Write every document to ``out`` (a path or an open text file) as csv (the default) or jsonl;
+    return how many were written. ``bom``: a file written here starts with a UTF-8 BOM, so Excel
+    reads its hanzi as UTF-8 (R, Stata and pandas read it either way)."""
     fmt = export_format(fmt, out)
-    with Store.open(project, readonly=True) as store, open_text_output(out, bom=bom) as handle:
+    with Store.open(project, readonly=True) as store, open_text(out, bom=bom) as handle:
         columns = ["doc_id", "text", "source", *store.attribute_names()]
         return write_records(document_rows(store), handle, fmt=fmt, columns=columns)
 
@@ -58,11 +64,11 @@ def segment_rows(store: Store, *, counted_only: bool = False) -> Iterator[dict[s
         yield {**row, **{k: v for k, v in attributes.get(row["doc_id"], {}).items() if k not in row}}
 
 
-def export_segments(*, project: str | Path | None = None, fmt: str | None = None,
-                    out: str | Path | None = None, bom: bool = False) -> int:
+def export_segments(*, project: str | Path | None = None, fmt: str | None = None, out: Output,
+                    bom: bool = False) -> int:
     """Write every coding with its segment text, rule, matched words, flags and attributes."""
     fmt = export_format(fmt, out)
-    with Store.open(project, readonly=True) as store, open_text_output(out, bom=bom) as handle:
+    with Store.open(project, readonly=True) as store, open_text(out, bom=bom) as handle:
         columns = SEGMENT_COLUMNS + [name for name in store.attribute_names() if name not in SEGMENT_COLUMNS]
         if fmt == "csv":
             return _write_segment_csv(store, handle, columns)
@@ -83,7 +89,8 @@ def _write_segment_csv(store: Store, handle: IO[str], columns: list[str]) -> int
 
     def rows() -> Iterator[list[Any]]:
         nonlocal count
-        for count, row in enumerate(store.report_segment_cells(), start=1):
+        for row in store.report_segment_cells():
+            count += 1
             cells = ["'" + value if isinstance(value, str) and value[:1] in _FORMULA_STARTS else value
                      for value in row]
             cells.extend(attributes.get(row[0], missing))
@@ -97,13 +104,15 @@ def write_records(rows: Iterable[dict[str, Any]], handle: IO[str], *, fmt: str, 
     """Write rows as JSON lines or as CSV with a fixed header (missing keys are empty cells)."""
     count = 0
     if fmt == "jsonl":
-        for count, row in enumerate(rows, start=1):
+        for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
         return count
     writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writer.writerow([neutralise_formula(column) for column in columns])  # headers are user text too
-    for count, row in enumerate(rows, start=1):
+    for row in rows:
         writer.writerow({key: csv_cell(value) for key, value in row.items()})
+        count += 1
     return count
 
 
@@ -115,13 +124,20 @@ def csv_cell(value: Any) -> Any:
     return neutralise_formula(value)
 
 
-def open_text_output(out: str | Path | None, *, bom: bool = False) -> ContextManager[IO[str]]:
-    """``out`` opened as UTF-8 text (what R, Stata and pandas expect; with a BOM for Excel when
-    ``bom``), or stdout for None/'-'; written through :func:`phantomcode.outputs.open_output`."""
+def open_text(out: Output, *, bom: bool = False) -> AbstractContextManager[IO[str]]:
+    """A path opened as UTF-8 text (what R, Stata and pandas expect; with a BOM for Excel when
+    ``bom``) through :func:`phantomcode.outputs.open_file`; an open file as it is."""
+    if isinstance(out, (str, PathLike)):
+        return open_file(out, bom=bom)
+    return nullcontext(out)
+
+
+def open_text_output(out: str | Path | None, *, bom: bool = False) -> AbstractContextManager[IO[str]]:
+    """``out`` opened as UTF-8 text, or stdout for None/'-' (review sheets: ``review.py``)."""
     return open_output(out, bom=bom)
 
 
-def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, out: str | Path | None = None,
+def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, out: Output,
                   status: str | None = None, codebook: Any = None, bom: bool = False) -> int:
     """One row per document: ``doc_id``, its attributes (canonical values), then a 0/1 column per code.
 
@@ -134,7 +150,8 @@ def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, 
 
     fmt = export_format(fmt, out)
     if status not in (None, "accepted"):
-        raise UsageError(f"--status {status!r}: use accepted (or leave it out to count every coding not rejected)")
+        raise OptionError(f"{{option}} {status!r}: use accepted (or leave it out to count every coding not rejected)",
+                          option="status")
     with Store.open(project, readonly=True) as store:
         book = choose_codebook(codebook, store)
         presence = store.document_code_presence(accepted_only=status == "accepted")
@@ -146,5 +163,5 @@ def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, 
     columns = ["doc_id", *names, *columns_of.values()]
     rows = ({"doc_id": doc_id, **attributes.get(doc_id, {}),
              **{columns_of[code]: int(code in presence.get(doc_id, ())) for code in codes}} for doc_id in doc_ids)
-    with open_text_output(out, bom=bom) as handle:
+    with open_text(out, bom=bom) as handle:
         return write_records(rows, handle, fmt=fmt, columns=columns)

@@ -1,4 +1,5 @@
-"""Reading a folder of interview notes: discovery, decoding, front matter, sidecar metadata.
+"""Reading a folder of interview notes: discovery, front matter, sidecar metadata (bytes become
+text in ``decoding``).
 
 Everything here is pure reading: no store, no coding. A note that cannot be read raises
 ``NoteError`` with a reason a researcher can act on; ``ingest`` records it and carries on.
@@ -12,7 +13,6 @@ import io
 import json
 import os
 import re
-import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import EmptyFolderError, NoteError, UsageError
+from .decoding import decode_bytes, decode_table_bytes, normalise_text
+from .errors import EmptyFolderError, NoteError, OptionError, UsageError
 from .limits import (
     LimitExceeded,
     check_docx_package,
@@ -36,13 +37,6 @@ NOTE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".docx"})
 SIDECAR_NAMES = ("metadata.csv", "metadata.xlsx")
 DEFAULT_MAX_BYTES = 20_000_000  # megabytes are 10^6 bytes everywhere in messages and options
 
-_BOMS = (
-    (b"\xef\xbb\xbf", "utf-8-sig"),
-    (b"\xff\xfe\x00\x00", "utf-32-le"),
-    (b"\x00\x00\xfe\xff", "utf-32-be"),
-    (b"\xff\xfe", "utf-16-le"),
-    (b"\xfe\xff", "utf-16-be"),
-)
 _FRONT_MATTER_FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 
@@ -155,78 +149,6 @@ def check_has_notes(root: str | Path, files: Sequence[NoteFile]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Decoding
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode note bytes, returning ``(text, encoding)``.
-
-    A BOM is trusted first, then strict UTF-8 (by far the most common), then charset-normalizer,
-    which tells GB18030/GBK, Big5 and legacy Western encodings apart. NUL bytes outside UTF-16/32
-    mean the file is binary, whatever a detector might guess.
-    """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding).lstrip("\ufeff"), encoding
-            except UnicodeDecodeError as exc:
-                raise NoteError(f"starts with a {encoding} byte-order mark but is not valid {encoding} "
-                                f"(byte {exc.start}); re-save it as UTF-8") from None
-    if b"\x00" in data:
-        raise NoteError("binary file (contains NUL bytes), not a text note")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    return _detect_legacy_encoding(data)
-
-
-def decode_table_bytes(data: bytes) -> tuple[str, str]:
-    """Decode a CSV the way its author expects: BOM, strict UTF-8, then GB18030 when it decodes
-    cleanly, only then a detector. Returns ``(text, encoding)``.
-
-    Spreadsheets (review sheets, metadata sidecars, gold files) are saved by Excel on Chinese
-    Windows as GBK (which GB18030 extends). Such a sheet holds mostly ASCII and a few hanzi (a
-    reviewer's note, one added sentence), too little for a detector, which then guesses cp949 or
-    euc_jis_2004 and turns the hanzi into mojibake. Notes keep the detector first: whole
-    paragraphs of Big5 or cp1252 text may also decode as GB18030, which a sheet rarely holds.
-    """
-    if not data.startswith(tuple(bom for bom, _ in _BOMS)) and b"\x00" not in data:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            try:
-                return data.decode("gb18030"), "gb18030"
-            except UnicodeDecodeError:
-                pass
-    return decode_bytes(data)
-
-
-def _detect_legacy_encoding(data: bytes) -> tuple[str, str]:
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise NoteError("cannot detect the text encoding (not UTF-8, UTF-16, GB18030, Big5 ...); "
-                        "re-save the note as UTF-8")
-    encoding = _prefer_superset(best.encoding)
-    try:
-        return data.decode(encoding), encoding
-    except UnicodeDecodeError:
-        return str(best), best.encoding
-
-
-def _prefer_superset(encoding: str) -> str:
-    """GB2312 and GBK are subsets of GB18030; decoding with the superset loses nothing."""
-    return "gb18030" if encoding.lower() in {"gb2312", "gbk", "gb18030", "hz"} else encoding
-
-
-def normalise_text(text: str) -> str:
-    """Newlines to ``\\n`` and Unicode to NFC, so offsets mean the same thing on every platform."""
-    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-# ---------------------------------------------------------------------------------------------
 # Front matter
 
 
@@ -253,8 +175,8 @@ def _verbatim(loader_class: type[yaml.SafeLoader]) -> None:
 
 def _scalar_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     if not isinstance(node, yaml.ScalarNode):
-        raise yaml.constructor.ConstructorError(None, None, f"expected a plain value, not {node.id}",
-                                                node.start_mark)
+        kind = getattr(node, "id", "this")  # PyYAML's node classes name themselves: sequence, mapping
+        raise yaml.constructor.ConstructorError(None, None, f"expected a plain value, not {kind}", node.start_mark)
     return str(node.value)
 
 
@@ -403,6 +325,7 @@ def read_note_file(note_file: NoteFile, *, max_bytes: int = DEFAULT_MAX_BYTES) -
     source_hash = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise NoteError("empty file")
+    front: dict[str, str]
     if path.suffix.lower() == ".docx":
         text, encoding, front, first_line = read_docx_text(data), "docx", {}, 1
     else:
@@ -504,7 +427,7 @@ def _parse_sidecar(path: Path, folder: str) -> Sidecar:
     sidecar = Sidecar(path, encoding=encoding)
     prefix = f"{folder}/" if folder else ""
     for values in rows[1:]:
-        row = {h: (v or "").strip() for h, v in zip(header, values) if h}
+        row = {h: (v or "").strip() for h, v in zip(header, values, strict=False) if h}
         if not any(row.values()):
             continue
         attributes = {k: v for k, v in row.items() if k != "file" and v != ""}
@@ -522,7 +445,7 @@ def _read_csv_rows(path: Path) -> tuple[list[list[str]], str]:
         raise NoteError(str(exc)) from None
     except OSError as exc:
         raise NoteError(f"cannot read ({exc.strerror})") from None
-    dialect = csv.excel
+    dialect: type[csv.Dialect] = csv.excel
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -560,14 +483,15 @@ def compile_path_template(template: str) -> re.Pattern[str]:
     start of the path, and may stop at any folder boundary.
     """
     if not re.search(r"\{[A-Za-z_][A-Za-z0-9_]*\}", template):
-        raise UsageError(f"--path-attrs {template!r} has no {{attribute}} placeholder; "
-                         "write e.g. '{city}/{respondent_type}'")
+        raise OptionError(f"{{option}} {template!r} has no {{attribute}} placeholder; "
+                          "write e.g. '{city}/{respondent_type}'", option="path-attrs")
     parts = re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", template.strip("/"))
     pattern = "".join(f"(?P<{p[1:-1]}>[^/]+?)" if p.startswith("{") else re.escape(p) for p in parts)
     try:
         return re.compile(f"^{pattern}(?:/|$)")
     except re.error as exc:
-        raise UsageError(f"--path-attrs {template!r}: {exc} (each attribute may appear once)") from None
+        raise OptionError(f"{{option}} {template!r}: {exc} (each attribute may appear once)",
+                          option="path-attrs") from None
 
 
 def path_attributes(relpath: str, template: re.Pattern[str] | None) -> dict[str, str] | None:

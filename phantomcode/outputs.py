@@ -15,20 +15,21 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import UsageError
+from .errors import OptionError, UsageError
 
 STDOUT = "-"
 
 
-def is_stdout(out: str | Path | None) -> bool:
+def is_stdout(out: str | PathLike[str] | None) -> bool:
     """No output file (None or ``-``): the data goes to stdout."""
     return out is None or str(out) == STDOUT
 
 
-def choose_format(fmt: str | None, out: str | Path | None, *, formats: Sequence[str], default: str,
+def choose_format(fmt: str | None, out: str | PathLike[str] | None, *, formats: Sequence[str], default: str,
                   suffixes: Mapping[str, str] | None = None) -> str:
     """The format asked for, else the one ``out``'s suffix names, else ``default``.
 
@@ -45,12 +46,12 @@ def choose_format(fmt: str | None, out: str | Path | None, *, formats: Sequence[
         return default
     suffix = Path(str(out)).suffix.lower()
     if suffix not in suffixes:
-        raise UsageError(f"{out}: cannot tell the format from {suffix!r}; give --format ({', '.join(formats)}) "
-                         f"or an output file ending in {', '.join(sorted(set(suffixes)))}")
+        raise OptionError(f"{out}: cannot tell the format from {suffix!r}; give {{option}} ({', '.join(formats)}) "
+                          f"or an output file ending in {', '.join(sorted(set(suffixes)))}", option="format")
     return suffixes[suffix]
 
 
-def check_output_path(out: str | Path) -> Path:
+def check_output_path(out: str | PathLike[str]) -> Path:
     """``out`` as a path to write, or ``UsageError`` when it is a folder or its folder is missing."""
     path = Path(out)
     if path.is_dir():
@@ -74,12 +75,21 @@ def open_output(out: str | Path | None, *, binary: bool = False, bom: bool = Fal
     has written everything. Text is UTF-8 (with a BOM when ``bom``, so Excel reads it as UTF-8)
     and newlines are written as given. Binary output is refused on a terminal.
     """
-    if is_stdout(out):
+    if out is None or is_stdout(out):
         if binary and sys.stdout.isatty():
-            raise UsageError("this format is a binary file: give --out FILE (or redirect stdout to a file)")
+            raise OptionError("this format is a binary file: give {option} FILE (or redirect stdout to a file)",
+                              option="out")
         yield sys.stdout.buffer if binary else sys.stdout
         (sys.stdout.buffer if binary else sys.stdout).flush()
         return
+    with open_file(out, binary=binary, bom=bom) as handle:
+        yield handle
+
+
+@contextmanager
+def open_file(out: str | PathLike[str], *, binary: bool = False, bom: bool = False) -> Iterator[IO[Any]]:
+    """A handle on the file ``out`` (never stdout: ``-`` is a file name here) that replaces it only
+    once the block has written everything; see ``open_output``."""
     path = check_output_path(out)
     temporary: str | None = None
     try:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 
-from .errors import UsageError
+from .errors import OptionError
 from .guard import NoteSkip, guarded
 from .notes import NoteFile, read_note_file, scan_note_folder
 
@@ -66,7 +67,7 @@ _KIND_NAMES = {"phone": "mobile number", "id": "resident ID number", "email": "e
 
 def check_mode(mode: str) -> str:
     if mode not in PII_MODES:
-        raise UsageError(f"--pii {mode!r}: choose one of {', '.join(PII_MODES)}")
+        raise OptionError(f"{{option}} {mode!r}: choose one of {', '.join(PII_MODES)}", option="pii")
     return mode
 
 
@@ -108,7 +109,7 @@ def is_valid_resident_id(number: str) -> bool:
     """GB 11643 check: ISO 7064 MOD 11-2 check digit and a real birth date in positions 7-14."""
     if len(number) != 18 or not number[:17].isdigit():
         return False
-    total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS))
+    total = sum(int(digit) * weight for digit, weight in zip(number[:17], _ID_WEIGHTS, strict=False))
     if _ID_CHECK[total % 11] != number[17].upper():
         return False
     try:
@@ -159,7 +160,7 @@ def scan_folder(root: str) -> tuple[list[NoteFindings], list[tuple[str, str]]]:
     scan = scan_note_folder(root)
     unreadable = [*scan.skipped, *((f"{folder or '.'}/", "cannot list this folder") for folder in scan.unreadable)]
     for note_file in scan.files:
-        result = guarded(lambda: _scan_file(note_file), doing="read")
+        result = guarded(partial(_scan_file, note_file), doing="read")
         if isinstance(result, NoteSkip):
             unreadable.append((note_file.relpath, result.reason))
         elif result.findings or result.attributes:

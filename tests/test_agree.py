@@ -102,7 +102,7 @@ def test_inputs_are_checked(tmp_path: Path) -> None:
         agreement([gold])
     with pytest.raises(UsageError, match="'nobody'"):
         agreement([gold, "nobody"])
-    with pytest.raises(UsageError, match="--reference 'zed'"):
+    with pytest.raises(UsageError, match="reference 'zed' is not one of the coders"):
         agreement([gold, gold], reference="zed")
     report = agreement([gold, gold], reference=str(gold))
     assert report.coders == ("g", "g#2") and report.reference == "g"

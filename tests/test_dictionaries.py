@@ -79,7 +79,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def problems_of(path: Path, **options) -> list[str]:
     with pytest.raises(CodebookError) as caught:
         import_codebook(path, **options)
-    return caught.value.problems
+    return [str(problem) for problem in caught.value.problems]
 
 
 def test_malformed_liwc_dictionaries_list_every_problem_with_its_line(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_entries_phantomcode_cannot_express_are_left_out_with_a_note(tmp_path: P
 
 def test_format_is_taken_from_the_suffix_or_must_be_given(tmp_path: Path) -> None:
     path = write(tmp_path, "words.txt", "x:\n  - a\n")
-    with pytest.raises(UsageError, match="--format"):
+    with pytest.raises(UsageError, match="say which format it is with format "):
         import_codebook(path)
     assert import_codebook(path, fmt="quanteda").codes == 1
     with pytest.raises(UsageError, match="no such file"):

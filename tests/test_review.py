@@ -129,7 +129,7 @@ def test_export_filters_by_code_and_attribute_and_rejects_unknown_ones(project, 
         export_review(project=project, out=tmp_path / "x.csv", codes=["paperwrk"])
     with pytest.raises(UsageError, match="unknown attribute 'town'"):
         export_review(project=project, out=tmp_path / "x.csv", where={"town": "Beijing"})
-    with pytest.raises(UsageError, match=r"--where city=Paris: no document has this value; values of city: "
+    with pytest.raises(UsageError, match=r"where city=Paris: no document has this value; values of city: "
                                          r"Beijing \(1\), Shanghai \(1\)"):
         export_review(project=project, out=tmp_path / "x.csv", where={"city": "Paris"})
     for spelling in ("beijing", "北京", "Peking"):  # case and codebook aliases, as reports accept them

@@ -15,16 +15,20 @@ import io
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, MutableMapping
 from functools import cache
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 import typer.main
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
-from ..errors import PhantomcodeError
+from ..errors import OptionError, PhantomcodeError
 from ..sanitise import markup_text, terminal_text
+from ._parsing import flag_worded
+
+if TYPE_CHECKING:
+    from typer._click.core import Command, Context  # typer's own copy of click, which its classes use
 
 
 def _codebook_app() -> typer.Typer:
@@ -78,68 +82,86 @@ _COMMANDS: dict[str, Callable[[], object]] = {
 
 
 @cache
-def _load(name: str) -> TyperCommand | TyperGroup:
+def _load(name: str) -> Command:
     """The click command for ``name``, built by typer from its function or sub-app on first use."""
     target = _COMMANDS[name]()
+    command: Command
     if isinstance(target, typer.Typer):
         command = typer.main.get_group(target)
     else:
         single = typer.Typer(add_completion=False)
-        single.command(name)(target)
+        single.command(name)(cast(Callable[..., Any], target))
         command = typer.main.get_command(single)
     command.name = name
     _name_arguments(command)
     return command
 
 
-def _name_arguments(command: TyperCommand | TyperGroup) -> None:
+def _name_arguments(command: Command) -> None:
     """Arguments in usage lines as the README writes them, ``NOTES_DIR``, ``[FILE]``, ``CODERS...``,
     where typer prints ``{notes_dir}``, ``[file]``, ``{coders}...``."""
     for param in command.params:
         if param.param_type_name == "argument":
             name = (param.name or "").upper() + ("..." if param.nargs == -1 else "")
             usage = name if param.required else f"[{name}]"
-            param.get_usage_pieces = lambda ctx, usage=usage: [usage]  # type: ignore[method-assign]
+            # click has no setting for this: the method of this one parameter object is replaced
+            param.get_usage_pieces = _usage_pieces(usage)  # type: ignore[method-assign,assignment]
     for sub in getattr(command, "commands", {}).values():
         _name_arguments(sub)
 
 
-class _LazyCommands(Mapping):
-    """The group's command table: every name is known at once, each command is built when asked for."""
+def _usage_pieces(usage: str) -> Callable[[Context], list[str]]:
+    return lambda ctx: [usage]
 
-    def __getitem__(self, name: str) -> TyperCommand | TyperGroup:
+
+class _LazyCommands(MutableMapping[str, "Command"]):
+    """The group's command table: every name is known at once, each command is built when asked
+    for. click's ``add_command`` may still add one; it then takes that name's place."""
+
+    def __init__(self) -> None:
+        self._added: dict[str, Command] = {}
+
+    def __getitem__(self, name: str) -> Command:
+        if name in self._added:
+            return self._added[name]
         if name not in _COMMANDS:
             raise KeyError(name)
         return _load(name)
 
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._added[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._added[name]
+
     def __iter__(self) -> Iterator[str]:
-        return iter(_COMMANDS)
+        return iter(dict.fromkeys([*_COMMANDS, *self._added]))
 
     def __len__(self) -> int:
-        return len(_COMMANDS)
+        return len(dict.fromkeys([*_COMMANDS, *self._added]))
 
 
 class _PhantomcodeGroup(TyperGroup):
     """Loads sub-commands lazily and catches library errors raised by any of them."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.commands = _LazyCommands()
 
-    def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(_COMMANDS)
 
-    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         ctx.meta["phantomcode.args"] = list(args)  # to name the project in a damaged-file message
         return super().parse_args(ctx, args)
 
-    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except PhantomcodeError as exc:
             from ._console import err
 
-            err.print(f"[bold red]error:[/] {markup_text(exc)}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {markup_text(_worded(exc))}", markup=True, highlight=False)
             for problem in getattr(exc, "problems", []):
                 err.print(f"  {terminal_text(problem)}", markup=False)
             raise typer.Exit(exc.exit_code) from None
@@ -153,6 +175,11 @@ class _PhantomcodeGroup(TyperGroup):
             project = resolve_project_path(_option_value(ctx.meta.get("phantomcode.args", []), "--project", "-p"))
             err.print(f"[bold red]error:[/] {markup_text(damaged_project_message(project, exc))}", highlight=False)
             raise typer.Exit(2) from None
+
+
+def _worded(exc: PhantomcodeError) -> str:
+    """The library's message, with the flag where it names an option (``--where`` for ``where``)."""
+    return flag_worded(exc) if isinstance(exc, OptionError) else str(exc)
 
 
 def _silence_stdout() -> None:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Column, Table
 
 from ..agree import agreement
 from ..outputs import choose_format
-from ..report import split_codes
 from ..sanitise import markup_text as escape
 from ._console import err, out, show
 from ._options import CodebookOption, ProjectOption
+from ._parsing import split_codes
 
 
 def agree_command(
@@ -22,11 +22,11 @@ def agree_command(
                                                 "(the rules after NAME's decisions), imported (hand coding from "
                                                 "import qdpx), a reviewer's NAME (only their codings), a gold CSV "
                                                 "(note_id,sentence,codes).", show_default=False)],
-    reference: Annotated[Optional[str], typer.Option("--reference", help="Score the others against this coder "
+    reference: Annotated[str | None, typer.Option("--reference", help="Score the others against this coder "
                                                      "(precision, recall, F1).", show_default=False)] = None,
-    code: Annotated[Optional[list[str]], typer.Option("--code", help="Only these codes (repeat or separate with "
+    code: Annotated[list[str] | None, typer.Option("--code", help="Only these codes (repeat or separate with "
                                                       "commas).", show_default=False)] = None,
-    units_from: Annotated[Optional[str], typer.Option("--units-from", help="Only the segments of this review sheet "
+    units_from: Annotated[str | None, typer.Option("--units-from", help="Only the segments of this review sheet "
                                                       "(e.g. a --sample export), or 'reviewed'.",
                                                       show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",

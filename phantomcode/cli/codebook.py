@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.tree import Tree
@@ -16,10 +16,10 @@ from ._console import err, out
 app = typer.Typer(help="Check, browse and test a codebook (default: the bundled deflection codebook).",
                   no_args_is_help=True)
 
-FileArgument = Annotated[Optional[Path], typer.Argument(
+FileArgument = Annotated[Path | None, typer.Argument(
     help="Codebook YAML file, or 'bundled' (default: the --project's codebook, else the bundled deflection.yaml).",
     show_default=False)]
-ProjectOption = Annotated[Optional[Path], typer.Option(
+ProjectOption = Annotated[Path | None, typer.Option(
     "--project", "-p", help="Use this project's codebook when no FILE is given.", show_default=False)]
 
 

@@ -5,8 +5,9 @@ The commands join the existing ``codebook`` and ``export`` groups (registered in
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,16 +15,17 @@ from ..outputs import choose_format, write_output
 from ..sanitise import markup_text as escape
 from ._console import err, out
 from ._options import CodebookOption, ProjectOption
+from ._parsing import text_output
 
 MAX_LISTED = 10
 
 
 def codebook_export_command(
-    file: Annotated[Optional[Path], typer.Argument(help="Codebook YAML file (default: the bundled deflection.yaml).",
+    file: Annotated[Path | None, typer.Argument(help="Codebook YAML file (default: the bundled deflection.yaml).",
                                                    show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="qdc (REFI-QDA codebook) or taguette (Taguette's "
                                      "CSV codebook: tag,description).")] = "qdc",
-    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: CODEBOOK.qdc or "
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: CODEBOOK.qdc or "
                                                      "CODEBOOK.csv).", show_default=False)] = None,
 ) -> None:
     """Write the codebook as a REFI-QDA .qdc (NVivo, ATLAS.ti, MAXQDA, QualCoder) or Taguette's CSV."""
@@ -48,12 +50,12 @@ def codebook_export_command(
 def codebook_import_command(
     file: Annotated[Path, typer.Argument(help="A .qdc codebook (or the codebook of a .qdpx/.qde project), quanteda "
                                          "YAML dictionary or LIWC .dic.", show_default=False)],
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="qdc, quanteda or liwc (default: from the "
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="qdc, quanteda or liwc (default: from the "
                                                "suffix: .qdc/.qdpx/.qde, .yml/.yaml, .dic).",
                                                show_default=False)] = None,
-    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="YAML codebook to write (default: stdout).",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="YAML codebook to write (default: stdout).",
                                                      show_default=False)] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="The codebook's name (default: the file's).",
+    name: Annotated[str | None, typer.Option("--name", help="The codebook's name (default: the file's).",
                                                 show_default=False)] = None,
     any_form: Annotated[bool, typer.Option("--any-form", help="Dictionary entries without * also match other "
                                            "forms of the word (default: exact forms, as in the dictionary).")] = False,
@@ -85,7 +87,7 @@ def qdpx_command(
     out_file: Annotated[Path, typer.Option("--out", "-o", help="The .qdpx file to write.", show_default=False)],
     include_unreviewed: Annotated[bool, typer.Option("--include-unreviewed", help="Every coding that counts and "
                                                      "is not rejected (default: accepted ones only).")] = False,
-    name: Annotated[Optional[str], typer.Option("--name", help="Project name (default: the project file's).",
+    name: Annotated[str | None, typer.Option("--name", help="Project name (default: the project file's).",
                                                 show_default=False)] = None,
     cases: Annotated[bool, typer.Option("--cases", help="Also one case per document with its attributes (QualCoder "
                                         "then shows them as case attributes only).")] = False,
@@ -105,11 +107,11 @@ def qdpx_command(
 
 
 def matrix_command(
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="csv or jsonl (default: from --out's suffix, "
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="csv or jsonl (default: from --out's suffix, "
                                                "else csv).", show_default=False)] = None,
-    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).",
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: stdout).",
                                                      show_default=False)] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="accepted: count only codings accepted in "
+    status: Annotated[str | None, typer.Option("--status", help="accepted: count only codings accepted in "
                                                   "review.", show_default=False)] = None,
     bom: Annotated[bool, typer.Option("--bom", help="Start the --out file with a UTF-8 BOM (for Excel).")] = False,
     project: ProjectOption = None,
@@ -118,6 +120,8 @@ def matrix_command(
     """One row per document: doc_id, attributes and a 0/1 column per code, for R and Stata."""
     from ..export import export_matrix
 
-    count = export_matrix(project=project, fmt=fmt, out=out_file, status=status, codebook=codebook, bom=bom)
+    count = export_matrix(project=project, fmt=fmt, out=text_output(out_file), status=status, codebook=codebook,
+                          bom=bom)
+    sys.stdout.flush()
     if out_file is not None:
         err.print(f"wrote {count} documents to {escape(str(out_file))}")

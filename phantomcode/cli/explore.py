@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.cells import cell_len
@@ -42,11 +42,11 @@ def stats_command(project: ProjectOption = None, codebook: CodebookOption = None
 
 
 def kwic_command(
-    term: Annotated[Optional[str], typer.Argument(help="Word or phrase; * is a wildcard.", show_default=False)] = None,
-    code: Annotated[Optional[str], typer.Option("--code", help="Show the matched words of this code.",
+    term: Annotated[str | None, typer.Argument(help="Word or phrase; * is a wildcard.", show_default=False)] = None,
+    code: Annotated[str | None, typer.Option("--code", help="Show the matched words of this code.",
                                                 show_default=False)] = None,
     width: Annotated[int, typer.Option("--width", min=10, help="Characters of context on each side.")] = 60,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most this many lines.",
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many lines.",
                                                  show_default=False)] = None,
     project: ProjectOption = None,
     codebook: CodebookOption = None,
@@ -112,7 +112,8 @@ def evaluate_command(
     from ..evaluate import evaluate
 
     result = evaluate(gold, project=project, with_decisions=with_decisions, codebook=codebook)
-    table = Table(Column("code", no_wrap=True, min_width=20), "support", "tp", "fp", "fn", "precision", "recall", "F1", "kappa",
+    table = Table(Column("code", no_wrap=True, min_width=20), "support", "tp", "fp", "fn", "precision", "recall", "F1",
+                  "kappa",
                   title=f"{result.measured} vs {result.metrics.units} gold sentences")
     for row in result.metrics.rows():
         table.add_row(escape(row["code"]), str(row["support"]), str(row["tp"]), str(row["fp"]), str(row["fn"]),

@@ -8,6 +8,7 @@ from ..project import Project
 from ..sanitise import markup_text as escape
 from ._console import out
 from ._options import ProjectOption
+from ._parsing import flag_worded
 
 MAX_VALUES_SHOWN = 12
 
@@ -25,7 +26,8 @@ def info_command(project: ProjectOption = None) -> None:
         colour = "green" if info.codebook.state == "matches" else "bold red"
         out.print(f"codebook file: [{colour}]{escape(info.codebook.describe())}[/]")
         if info.codebook.state != "matches":
-            out.print(f"[dim]{escape(info.codebook.problem())}[/]")
+            out.print(f"[dim]{escape(flag_worded(info.codebook.problem()))}[/]")
+    if run is not None and info.codebook is not None:  # a project's codebook is recorded by its runs
         out.print(f"last run: {run.command} {run.status}, started {run.started_at}, phantomcode {run.tool_version}"
                   + (f", {_describe_stats(run.stats)}" if run.stats else ""))
     table = Table("attribute", "value", "documents", title="Attributes")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,8 +13,15 @@ from ..notes import DEFAULT_MAX_BYTES
 from ..sanitise import markup_text as escape
 from ..sanitise import terminal_text
 from ._console import err, settings
-from ._options import (CodebookOption, JobsOption, ModelOption, ProjectOption, QuietOption, RulesOnlyOption,
-                       default_jobs)
+from ._options import (
+    DEFAULT_JOBS,
+    CodebookOption,
+    JobsOption,
+    ModelOption,
+    ProjectOption,
+    QuietOption,
+    RulesOnlyOption,
+)
 from ._progress import progress_bar
 
 if TYPE_CHECKING:
@@ -26,7 +33,7 @@ def ingest_command(
                                               show_default=False)],
     project: ProjectOption = None,
     codebook: CodebookOption = None,
-    path_attrs: Annotated[Optional[str], typer.Option(
+    path_attrs: Annotated[str | None, typer.Option(
         "--path-attrs", help="Attributes from the path, e.g. '{city}/{respondent_type}'.", show_default=False)] = None,
     max_size: Annotated[float, typer.Option(
         "--max-size", min=0.001, help="Skip notes larger than this many MB.")] = DEFAULT_MAX_BYTES / 1e6,
@@ -35,18 +42,18 @@ def ingest_command(
                                                "folder (refused by default).")] = False,
     pii: Annotated[str, typer.Option("--pii", help="Likely identifiers (phones, ID numbers, e-mails, names "
                                      "after titles): warn, block (skip the note), redact, or off.")] = "warn",
-    jobs: JobsOption = default_jobs(),
+    jobs: JobsOption = DEFAULT_JOBS,
     model: ModelOption = None,
     rules_only: RulesOnlyOption = False,
     engine: Annotated[str, typer.Option("--engine", help="local (worker processes here) or dask (a Dask cluster; "
                                         "needs phantomcode[dask]).")] = "local",
-    scheduler: Annotated[Optional[str], typer.Option(
+    scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster of "
         "--jobs workers).", show_default=False)] = None,
-    partitions: Annotated[Optional[int], typer.Option(
+    partitions: Annotated[int | None, typer.Option(
         "--partitions", min=1, help="Dask tasks to cut the notes into (default: one per 2,000 notes, at least "
         "two per worker).", show_default=False)] = None,
-    parquet_out: Annotated[Optional[Path], typer.Option(
+    parquet_out: Annotated[Path | None, typer.Option(
         "--parquet-out", help="With --engine dask: also keep the notes and codings as Parquet files here.",
         show_default=False)] = None,
     quiet: QuietOption = False,
@@ -115,7 +122,7 @@ def code_command(
     codebook: CodebookOption = None,
     force: Annotated[bool, typer.Option("--force", help="Re-code every note, not only those a codebook "
                                         "change can affect.")] = False,
-    jobs: JobsOption = default_jobs(),
+    jobs: JobsOption = DEFAULT_JOBS,
     model: ModelOption = None,
     rules_only: RulesOnlyOption = False,
     quiet: QuietOption = False,

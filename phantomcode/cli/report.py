@@ -2,59 +2,61 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from ..errors import UsageError
-from ..outputs import is_stdout, write_output
+from ..outputs import choose_format, is_stdout, write_output
 from ..project import Project
 from ..report import (
-    DEFAULT_QUOTES,
+    BINARY_FORMATS,
+    FORMATS,
+    SUFFIX_FORMATS,
     Report,
     TextTable,
     build_cooccurrence,
     build_report,
-    check_options,
-    format_for,
     heat_colour,
-    parse_where,
     write_report,
 )
 from ..sanitise import markup_text as escape
 from ._console import compact, err, fits, out, plain_console
 from ._options import CodebookOption, ProjectOption
+from ._parsing import check_binary_output, parse_where, split_codes
 
 app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 _PLAIN_WIDTH = 400  # tables never stretch to it; it only stops wrapping when the output is not a terminal
+DEFAULT_QUOTES = {"html": 3, "xlsx": 3}  # formats with a place for quotes show some unless told otherwise
 
-ByOption = Annotated[Optional[list[str]], typer.Option(
+ByOption = Annotated[list[str] | None, typer.Option(
     "--by", "-b", help="Group by this attribute (default: city); repeat for a cross-tab, e.g. --by city --by sector.",
     show_default=False)]
-CodesOption = Annotated[Optional[list[str]], typer.Option(
+CodesOption = Annotated[list[str] | None, typer.Option(
     "--codes", help="Only these code IDs (repeat or separate with commas).", show_default=False)]
-GroupOption = Annotated[Optional[list[str]], typer.Option(
+GroupOption = Annotated[list[str] | None, typer.Option(
     "--group", "-g", help="Only the codes of this codebook group, e.g. mechanisms.", show_default=False)]
-WhereOption = Annotated[Optional[list[str]], typer.Option(
+WhereOption = Annotated[list[str] | None, typer.Option(
     "--where", "-w", help="Only documents with ATTR=VALUE; repeat to combine (AND; OR for one attribute).",
     show_default=False)]
-MeasureOption = Annotated[Optional[str], typer.Option(
+MeasureOption = Annotated[str | None, typer.Option(
     "--measure", "-m", help="documents (respondents mentioning a code; the default) or segments (coded segments).",
     show_default=False)]
-StatusOption = Annotated[Optional[str], typer.Option(
+StatusOption = Annotated[str | None, typer.Option(
     "--status", help="accepted: count only codings accepted in review (default: every coding not rejected).",
     show_default=False)]
-SourceOption = Annotated[Optional[str], typer.Option(
+SourceOption = Annotated[str | None, typer.Option(
     "--source", help="rules, learned or all (the default): count codings from the rules, from the learned "
     "model, or both.", show_default=False)]
-FormatOption = Annotated[Optional[str], typer.Option(
+FormatOption = Annotated[str | None, typer.Option(
     "--format", "-f", help="table, csv, json, xlsx, md, html or png (default: from --out's suffix, else table).",
     show_default=False)]
-OutOption = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: stdout).",
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: stdout).",
                                                    show_default=False)]
 WideOption = Annotated[bool, typer.Option("--wide", help="csv/json: the matrix (codes x groups) instead of the "
                                           "tidy long form.")]
@@ -63,7 +65,7 @@ WideOption = Annotated[bool, typer.Option("--wide", help="csv/json: the matrix (
 @app.callback()
 def report_command(ctx: typer.Context, by: ByOption = None, codes: CodesOption = None, group: GroupOption = None,
                    where: WhereOption = None, measure: MeasureOption = None,
-                   quotes: Annotated[Optional[int], typer.Option(
+                   quotes: Annotated[int | None, typer.Option(
                        "--quotes", min=0, help="Exemplar quotes per cell (default: 3 for html and xlsx, "
                        "else 0).", show_default=False)] = None,
                    status: StatusOption = None, source: SourceOption = None, fmt: FormatOption = None,
@@ -79,9 +81,10 @@ def report_command(ctx: typer.Context, by: ByOption = None, codes: CodesOption =
         return
     fmt = format_for(fmt, out_file)
     check_options(fmt, wide=wide, quotes=quotes)
-    report = build_report(Project(project), by=by or ["city"], measure=measure or "documents", codes=codes, group=group,
-                          where=parse_where(where or []), status=status, codebook=codebook, source=source,
-                          quotes=DEFAULT_QUOTES.get(fmt, 0) if quotes is None else quotes)
+    opened = Project(project)
+    report = build_report(opened.path, opened.codebook(codebook), by=by or ["city"], measure=measure or "documents",
+                          codes=split_codes(codes), group=split_codes(group), where=parse_where(where or []),
+                          status=status, source=source, quotes=DEFAULT_QUOTES.get(fmt, 0) if quotes is None else quotes)
     _emit(report, fmt, out_file, wide)
 
 
@@ -94,22 +97,39 @@ def cooccurrence_command(ctx: typer.Context, codes: CodesOption = None, group: G
                                                             "code_b, documents, segments).")] = False,
                          project: ProjectOption = None, codebook: CodebookOption = None) -> None:
     """Code x code: documents and segments where both codes are counted; the diagonal is each code's total."""
-    given = {name: value or (ctx.obj or {}).get(name) for name, value in dict(
+    given: dict[str, Any] = {name: value or (ctx.obj or {}).get(name) for name, value in dict(
         codes=codes, group=group, where=where, measure=measure, status=status, source=source, fmt=fmt,
         out_file=out_file,
         wide=wide, project=project, codebook=codebook).items()}
     fmt = format_for(given["fmt"], given["out_file"])
     check_options(fmt, wide=bool(given["wide"]))
-    report = build_cooccurrence(Project(given["project"]), measure=given["measure"] or "documents",
-                                codes=given["codes"], group=given["group"], where=parse_where(given["where"] or []),
-                                status=given["status"], codebook=given["codebook"], source=given["source"])
+    opened = Project(given["project"])
+    report = build_cooccurrence(opened.path, opened.codebook(given["codebook"]),
+                                measure=given["measure"] or "documents", codes=split_codes(given["codes"]),
+                                group=split_codes(given["group"]),
+                                where=parse_where(given["where"] or []), status=given["status"], source=given["source"])
     _emit(report, fmt, given["out_file"], bool(given["wide"]))
+
+
+def format_for(fmt: str | None, out_file: Path | None) -> str:
+    """The format asked for, else the one the output file's suffix names (an unknown suffix is an
+    error listing the formats), else ``table``."""
+    return choose_format(fmt, out_file, formats=FORMATS, default="table", suffixes=SUFFIX_FORMATS)
+
+
+def check_options(fmt: str, *, wide: bool = False, quotes: int | None = None) -> None:
+    """Refuse options the format cannot show, rather than silently ignoring them."""
+    if wide and fmt not in ("csv", "json"):
+        raise UsageError("--wide goes with --format csv or json (the other formats show the matrix already)")
+    if quotes and fmt in ("csv", "json", "png"):
+        raise UsageError(f"--format {fmt} has no place for quotes; use table, md, html or xlsx, "
+                         "or Project.quotes() in Python")
 
 
 def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
     notes: list[str] = []
     if fmt != "table":
-        notes = write_report(report, fmt=fmt, out=out_file, wide=wide)
+        notes = _write(report, fmt, out_file, wide)
     elif is_stdout(out_file):
         _render(report, out)
     else:
@@ -120,6 +140,19 @@ def _emit(report: Report, fmt: str, out_file: Path | None, wide: bool) -> None:
         err.print("[yellow]warning:[/] no documents match the filters")
     for warning in [*report.warnings(), *notes]:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def _write(report: Report, fmt: str, out_file: Path | None, wide: bool) -> list[str]:
+    """A written format to ``out_file``, else to stdout (binary formats only when redirected)."""
+    if out_file is not None and not is_stdout(out_file):
+        return write_report(report, fmt=fmt, out=out_file, wide=wide)
+    binary = fmt in BINARY_FORMATS
+    if binary:
+        check_binary_output(fmt, out_file)
+    handle = sys.stdout.buffer if binary else sys.stdout
+    notes = write_report(report, fmt=fmt, out=handle, wide=wide)
+    handle.flush()
+    return notes
 
 
 def _render(report: Report, console: Console) -> None:
@@ -181,7 +214,7 @@ def _rich_table(table: TextTable) -> Table:
     for index, row in enumerate(table.rows):
         heat = table.heat[index] if index < len(table.heat) else [None] * len(row)
         cells = []
-        for value, level in zip(row, heat):
+        for value, level in zip(row, heat, strict=False):
             text = escape(str(value))
             if level is not None:
                 background, colour = heat_colour(level)

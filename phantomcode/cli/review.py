@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Column, Table
 
 from ..outputs import choose_format
-from ..report import parse_where, split_codes
 from ..review import ReviewStats, export_review, import_review, review_stats, stats_json, stats_records
 from ..sanitise import markup_text as escape
 from ._console import compact, err, fits, out, show, table_console
 from ._options import CodebookOption, ProjectOption
+from ._parsing import parse_where, split_codes
 
 app = typer.Typer(help="Review codings in a spreadsheet, import the decisions, see precision and missed codings.",
                   no_args_is_help=True)
@@ -24,21 +24,21 @@ MAX_LISTED = 10
 
 @app.command("export")
 def export_command(
-    out_file: Annotated[Optional[Path], typer.Option("--out", "-o", help="review.xlsx or review.csv (csv: default "
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="review.xlsx or review.csv (csv: default "
                                                      "stdout).", show_default=False)] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="xlsx or csv (default: from --out).",
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="xlsx or csv (default: from --out).",
                                                show_default=False)] = None,
-    code: Annotated[Optional[list[str]], typer.Option("--code", help="Only this code (repeat or separate with "
+    code: Annotated[list[str] | None, typer.Option("--code", help="Only this code (repeat or separate with "
                                                       "commas).", show_default=False)] = None,
-    where: Annotated[Optional[list[str]], typer.Option(
+    where: Annotated[list[str] | None, typer.Option(
         "--where", "-w", help="Only documents with ATTR=VALUE (repeat: AND; OR for one attribute).",
         show_default=False)] = None,
-    sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="Draw N coded segments at random (all "
+    sample: Annotated[int | None, typer.Option("--sample", min=1, help="Draw N coded segments at random (all "
                                                   "their codings), e.g. for a reliability check.",
                                                   show_default=False)] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the random draw (to repeat it).",
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the random draw (to repeat it).",
                                                 show_default=False)] = None,
-    suggest: Annotated[Optional[int], typer.Option("--suggest", min=1, help="The N sentences whose review would "
+    suggest: Annotated[int | None, typer.Option("--suggest", min=1, help="The N sentences whose review would "
                                                    "teach the learned model most, a row per candidate code.",
                                                    show_default=False)] = None,
     pending: Annotated[bool, typer.Option("--pending", help="Only codings without a decision yet.")] = False,
@@ -60,7 +60,7 @@ def export_command(
 @app.command("import")
 def import_command(
     file: Annotated[Path, typer.Argument(help="The filled-in review sheet (.xlsx or .csv).", show_default=False)],
-    reviewer: Annotated[Optional[str], typer.Option("--reviewer", "-r", help="Who decided (default: the sheet's "
+    reviewer: Annotated[str | None, typer.Option("--reviewer", "-r", help="Who decided (default: the sheet's "
                                                     "reviewer column, else $USER).", show_default=False)] = None,
     project: ProjectOption = None,
     codebook: CodebookOption = None,

@@ -181,8 +181,8 @@ def apply_one(request: Request, doc_id: str, cells: dict[str, str], *, exact_spa
 
 def cached_report(space: Any, by: str, status: str | None = None) -> Report:
     """``build_report`` by one attribute, kept until the project changes."""
-    return space.cache.get(("report", by, status), lambda: build_report(Project(space.project), by=by, status=status,
-                                                                          codebook=space.codebook))
+    return space.cache.get(("report", by, status), lambda: build_report(
+        Project(space.project).path, Project(space.project).codebook(space.codebook), by=by, status=status))
 
 
 def cached_review_stats(space: Any) -> ReviewStats:

@@ -33,7 +33,8 @@ def assert_fits(text: str, width: int) -> None:
 
 @pytest.mark.parametrize("width", [80, 120])
 def test_the_report_fits_without_cut_cells_or_broken_words(sample, width) -> None:
-    report = build_report(Project(sample), by=["city"])
+    opened = Project(sample)
+    report = build_report(opened.path, opened.codebook(), by=["city"])
     console = terminal(width)
     _render(report, console)
     text = console.file.getvalue()

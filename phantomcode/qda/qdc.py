@@ -1,30 +1,5 @@
-"""REFI-QDA exchange: codebooks as ``.qdc`` and projects as ``.qdpx`` (NVivo, ATLAS.ti, MAXQDA,
-QualCoder and Taguette read them).
-
-Written to the REFI-QDA 1.0 schemas (``Codebook-mrt2019.xsd``, ``Project-mrt2019.xsd``, release
-of 18 March 2019): elements in schema order, required attributes present, GUIDs in the canonical
-8-4-4-4-12 form, colours as ``#RRGGBB`` and times in UTC with ``Z``. GUIDs are stable: UUID5 of what they stand for (a code's id, a
-document's id, a coding's key), so exporting twice gives the same GUIDs and other tools can match
-re-imports.
-
-- **Codebook** (``<CodeBook xmlns="urn:QDA-XML:codebook:1.0">``): every codebook group is a parent
-  ``Code`` with ``isCodable="false"``; each code is a codable child named by its label, with a
-  ``Description`` holding the definition, the include/exclude advice and a last line
-  ``phantomcode id: ID``, which lets ``read_qdc`` restore ids exactly.
-- **Project** (``project.qde`` in a zip with ``sources/GUID.txt``, the folder in lower case as
-  MAXQDA, NVivo and QualCoder write it): users (phantomcode and each reviewer), the codebook, one
-  ``Variable`` per attribute (type Text, values verbatim as the canonical values), one
-  ``TextSource`` per document (``plainTextPath="internal://GUID.txt"``, the stored text as UTF-8
-  without BOM, its ``VariableValue`` s), one ``PlainTextSelection`` per coded segment with a
-  ``Coding`` + ``CodeRef`` per code, and review notes as ``Note`` s (dated; their text also in the
-  selection's ``Description``, as QualCoder drops notes referenced from a coding). Selections and
-  codings carry the reviewer who accepted them and when (phantomcode and the coding time for
-  unreviewed ones). ``Case`` s (one per document, with its values and a ``SourceRef``) only on
-  request: QualCoder takes every value in a case for a case attribute and then shows none on the
-  documents. ``startPosition`` and ``endPosition`` are character offsets (Unicode code points)
-  into the stored text; the end is exclusive, as QualCoder writes it. Only accepted codings are
-  exported unless ``include_unreviewed`` adds every coding that counts and is not rejected.
-"""
+"""REFI-QDA codebooks (``.qdc``) out and in, and the YAML codebook made from one; the GUIDs,
+colours and names every REFI-QDA file of phantomcode shares (see the package doc)."""
 
 from __future__ import annotations
 
@@ -36,22 +11,18 @@ import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import yaml
 from lxml import etree
 
-from . import __version__
-from .codebook import CODE_ID, Codebook, load_codebook
-from .errors import UsageError
-from .outputs import write_output
-from .sanitise import terminal_text, xml_text
-from .store import Store
-
-__all__ = ["QdcCode", "QdcCodebook", "QdpxExport", "codebook_to_qdc", "export_qdc", "export_qdpx", "read_qdc",
-           "qdc_to_yaml", "stable_guid"]
+from .. import __version__
+from ..codebook import CODE_ID, Codebook, load_codebook
+from ..errors import UsageError
+from ..outputs import write_output
+from ..sanitise import terminal_text, xml_text
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 # Also read: a typo some tools wrote, and the 0.4 draft namespaces found in real files.
@@ -66,7 +37,6 @@ PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E
 GROUP_COLOUR = "#A0A0A0"
 PHANTOMCODE_USER = "phantomcode"
 SOURCES_FOLDER = "sources"  # lower case, as MAXQDA, NVivo, QualCoder write it; ATLAS.ti rejects "Sources"
-_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 
 
 def stable_guid(kind: str, *parts: object) -> str:
@@ -96,7 +66,7 @@ def code_description(code: Any) -> str:
     return "\n\n".join(parts)
 
 
-def _add_codes(parent: etree._Element, ns: str, book: Codebook, extra_codes: Iterable[str] = ()) -> None:
+def add_codes(parent: etree._Element, ns: str, book: Codebook, extra_codes: Iterable[str] = ()) -> None:
     """``<Codes>`` with a non-codable parent per group and the codes under it."""
     codes = etree.SubElement(parent, f"{{{ns}}}Codes")
     position = {code_id: index for index, code_id in enumerate(book.code_ids())}
@@ -126,7 +96,7 @@ def codebook_to_qdc(book: Codebook) -> bytes:
     """The codebook as REFI-QDA codebook XML (UTF-8 bytes)."""
     root = etree.Element(f"{{{CODEBOOK_NS}}}CodeBook", nsmap={None: CODEBOOK_NS},
                          origin=f"phantomcode {__version__}: {book.name} {book.version}")
-    _add_codes(root, CODEBOOK_NS, book)
+    add_codes(root, CODEBOOK_NS, book)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
@@ -179,7 +149,7 @@ def read_qdc(path: str | Path) -> QdcCodebook:
     """
     path = Path(path)
     if path.suffix.lower() == ".qdpx" or _is_zip(path):
-        from .qdpx_read import read_project_xml
+        from ..qdpx_read import read_project_xml
 
         return read_codebook_element(read_project_xml(path), path)
     return read_codebook_element(_parse_xml(path), path)
@@ -285,7 +255,7 @@ class _QdcReader:
         if code_id is not None:
             lines = [line for line in lines if not ID_LINE.match(line)]
         definition, include, exclude = _split_description("\n".join(lines).strip())
-        code_id = self.unique(code_id if code_id and CODE_ID.match(code_id) else _slug(name))
+        code_id = self.unique(code_id if code_id and CODE_ID.match(code_id) else code_slug(name))
         self.ids[guid] = code_id
         self.result.codes.append(QdcCode(id=code_id, label=name, group=group, definition=definition or name,
                                          include=include, exclude=exclude, path=path))
@@ -357,10 +327,12 @@ def _split_description(text: str) -> tuple[str, str, str]:
     return " ".join(" ".join(definition_parts).split()), include, exclude
 
 
-def _slug(name: str) -> str:
+def code_slug(name: str, *, fallback: str = "code") -> str:
+    """A code ID made from a name (a QDA code, a dictionary category): romanised, lower case,
+    underscores; ``fallback`` when nothing is left, ``c_`` before a leading digit."""
     slug = re.sub(r"[^a-z0-9]+", "_", _romanised(name).lower()).strip("_")
     if not slug:
-        return "code"
+        return fallback
     return slug if slug[0].isalpha() else f"c_{slug}"
 
 
@@ -402,7 +374,7 @@ def qdc_to_yaml(path: str | Path, *, name: str | None = None) -> str:
     book = read_qdc(path)
     lines = [
         f"# Imported by phantomcode from {yaml_comment(Path(path).name)} (REFI-QDA codebook) on "
-        f"{datetime.now(timezone.utc).date().isoformat()}.",
+        f"{datetime.now(UTC).date().isoformat()}.",
         "# Ids, labels, definitions and groups come from that file. A .qdc carries no rules: every code",
         "# below has a placeholder regex that matches nothing, so the codebook loads but codes nothing yet.",
         "# Replace each placeholder with terms, near, regex or patterns rules (see codebooks/README.md),",
@@ -431,196 +403,3 @@ def qdc_to_yaml(path: str | Path, *, name: str | None = None) -> str:
         lines.append("    regex:  # TODO placeholder that never matches: replace with this code's rules")
         lines.append("      - '(?!)'")
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# Project out
-
-
-@dataclass(frozen=True)
-class QdpxExport:
-    out: str
-    sources: int
-    codings: int
-    selections: int
-    codes: int
-    variables: int
-    users: int
-
-
-def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_unreviewed: bool = False,
-                codebook: str | Path | Codebook | None = None, name: str | None = None,
-                cases: bool = False) -> QdpxExport:
-    """Write the project as a REFI-QDA ``.qdpx`` (see the module doc for what goes in); ``cases``
-    adds one ``Case`` per document holding its variable values too."""
-    from .codebook_choice import choose_codebook
-
-    with Store.open(project, readonly=True) as store:
-        book = choose_codebook(codebook, store)
-        documents = list(store.iter_documents())
-        attributes = store.canonical_attribute_table()
-        variable_names = store.attribute_names()
-        codings = store.exchange_codings(include_unreviewed=include_unreviewed)
-        created = store.report_coded_at() or datetime.now(timezone.utc).isoformat(timespec="seconds")
-        project_name = name or store.path.stem
-    builder = _ProjectBuilder(book, project_name, created, cases=cases)
-    root = builder.build(documents, attributes, variable_names, codings)
-    out = Path(out)
-
-    def write(handle: IO[bytes]) -> None:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            _write_member(archive, "project.qde",
-                          etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True))
-            for doc in documents:
-                guid = stable_guid("source", doc["doc_id"])
-                _write_member(archive, f"{SOURCES_FOLDER}/{guid}.txt", doc["text"].encode("utf-8"))
-
-    write_output(out, write, binary=True)
-    return QdpxExport(out=str(out), sources=len(documents), codings=len(codings), selections=builder.selections,
-                      codes=len(book.codes) + len(builder.extra_codes), variables=len(variable_names),
-                      users=len(builder.users))
-
-
-def refi_time(iso: str) -> str:
-    """An ISO time as REFI-QDA producers write it, in UTC with ``Z`` (``2026-03-01T09:30:00Z``):
-    QualCoder turns that into its own ``2026-03-01 09:30:00`` and would keep a ``+00:00``."""
-    try:
-        moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _describe(coding: dict[str, Any]) -> str:
-    """One line of a selection's description: code, rule, matched words and who accepted it."""
-    words = " | ".join(m["text"] for m in coding["matched"])
-    line = f"{coding['code']}: {coding['rule']}" + (f" ({words})" if words else "")
-    if coding.get("source") == "learned":
-        line += f", coded by the learned model (probability {coding['probability']:.2f})"
-    if coding["status"] == "accepted" and coding["reviewer"]:
-        line += f", accepted by {coding['reviewer']}"
-    if coding["note"]:
-        line += f"; note: {coding['note']}"  # clients that drop notes referenced from a coding keep this
-    return line
-
-
-def _write_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
-    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    archive.writestr(info, data)
-
-
-class _ProjectBuilder:
-    def __init__(self, book: Codebook, name: str, created: str, *, cases: bool = False) -> None:
-        self.book = book
-        self.name = name
-        self.created = refi_time(created)
-        self.cases = cases
-        self.users: dict[str, str] = {PHANTOMCODE_USER: stable_guid("user", PHANTOMCODE_USER)}
-        self.extra_codes: list[str] = []
-        self.selections = 0
-
-    def _e(self, parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
-        """A child element; its text and attribute values (user text: names, notes, attribute
-        values) without the control characters XML cannot hold."""
-        element = etree.SubElement(parent, f"{{{PROJECT_NS}}}{tag}",
-                                   **{name: xml_text(value) for name, value in attributes.items()})
-        if text is not None:
-            element.text = xml_text(text)
-        return element
-
-    def _user(self, name: str | None) -> str:
-        name = name or PHANTOMCODE_USER
-        return self.users.setdefault(name, stable_guid("user", name))
-
-    def build(self, documents: list[dict[str, Any]], attributes: dict[str, dict[str, str]],
-              variable_names: list[str], codings: list[dict[str, Any]]) -> etree._Element:
-        known = set(self.book.code_ids())
-        self.extra_codes = sorted({c["code"] for c in codings} - known)
-        for coding in codings:
-            if coding["reviewer"]:
-                self._user(coding["reviewer"])
-        root = etree.Element(f"{{{PROJECT_NS}}}Project", nsmap={None: PROJECT_NS}, name=self.name,
-                             origin=f"phantomcode {__version__}", creatingUserGUID=self.users[PHANTOMCODE_USER],
-                             creationDateTime=self.created)
-        users = self._e(root, "Users")
-        for user, guid in self.users.items():
-            self._e(users, "User", guid=guid, name=user)
-        _add_codes(self._e(root, "CodeBook"), PROJECT_NS, self.book, self.extra_codes)
-        if variable_names:
-            variables = self._e(root, "Variables")
-            for variable in variable_names:
-                self._e(variables, "Variable", guid=stable_guid("variable", variable), name=variable,
-                        typeOfVariable="Text")
-        if documents and self.cases:
-            cases = self._e(root, "Cases")
-            for doc in documents:
-                case = self._e(cases, "Case", guid=stable_guid("case", doc["doc_id"]), name=doc["doc_id"])
-                self._values(case, attributes.get(doc["doc_id"], {}), variable_names)
-                self._e(case, "SourceRef", targetGUID=stable_guid("source", doc["doc_id"]))
-        by_doc: dict[str, list[dict[str, Any]]] = {}
-        for coding in codings:
-            by_doc.setdefault(coding["doc_id"], []).append(coding)
-        notes: list[tuple[str, str, dict[str, Any]]] = []
-        if documents:
-            sources = self._e(root, "Sources")
-            for doc in documents:
-                self._source(sources, doc, by_doc.get(doc["doc_id"], []), attributes.get(doc["doc_id"], {}),
-                             variable_names, notes)
-        if notes:
-            notes_element = self._e(root, "Notes")
-            for guid, text, coding in notes:
-                where = f"{coding['doc_id']} {coding['start']}-{coding['end']} {coding['code']}"
-                when = refi_time(coding["decided_at"]) if coding["decided_at"] else self.created
-                note = self._e(notes_element, "Note", guid=guid, name=f"review note: {where}",
-                               creatingUser=self.users.get(coding["reviewer"] or "", self.users[PHANTOMCODE_USER]),
-                               creationDateTime=when, modifiedDateTime=when)
-                self._e(note, "PlainTextContent", text)
-        return root
-
-    def _made_by(self, codings: list[dict[str, Any]]) -> dict[str, str]:
-        """``creatingUser`` and ``creationDateTime``: the first reviewer who accepted one of the
-        codings and when, else phantomcode at the time the project was coded."""
-        decided = next((c for c in codings if c["status"] == "accepted" and c["reviewer"]), None)
-        if decided is None:
-            return {"creatingUser": self.users[PHANTOMCODE_USER], "creationDateTime": self.created}
-        return {"creatingUser": self._user(decided["reviewer"]),
-                "creationDateTime": refi_time(decided["decided_at"]) if decided["decided_at"] else self.created}
-
-    def _values(self, parent: etree._Element, values: dict[str, str], names: list[str]) -> None:
-        for variable in names:
-            value = values.get(variable)
-            if value is None or str(value) == "":
-                continue
-            element = self._e(parent, "VariableValue")
-            self._e(element, "VariableRef", targetGUID=stable_guid("variable", variable))
-            self._e(element, "TextValue", str(value))
-
-    def _source(self, sources: etree._Element, doc: dict[str, Any], codings: list[dict[str, Any]],
-                values: dict[str, str], names: list[str], notes: list[tuple[str, str, dict[str, Any]]]) -> None:
-        doc_id = doc["doc_id"]
-        guid = stable_guid("source", doc_id)
-        source = self._e(sources, "TextSource", guid=guid, name=doc_id, plainTextPath=f"internal://{guid}.txt",
-                         creatingUser=self.users[PHANTOMCODE_USER])
-        self._e(source, "Description", f"{doc['source']} (phantomcode document {doc_id})")
-        spans: dict[tuple[int, int], list[dict[str, Any]]] = {}
-        for coding in codings:
-            spans.setdefault((coding["start"], coding["end"]), []).append(coding)
-        text = doc["text"]
-        for (start, end), group in sorted(spans.items()):
-            self.selections += 1
-            selection = self._e(source, "PlainTextSelection", guid=stable_guid("selection", doc_id, start, end),
-                                name=text[start:end], startPosition=str(start), endPosition=str(end),
-                                **self._made_by(group))
-            self._e(selection, "Description", "\n".join(_describe(c) for c in group))
-            for coding in group:
-                element = self._e(selection, "Coding", guid=stable_guid("coding", doc_id, start, end, coding["code"]),
-                                  **self._made_by([coding]))
-                self._e(element, "CodeRef", targetGUID=stable_guid("code", coding["code"]))
-                if coding["note"]:
-                    note_guid = stable_guid("note", doc_id, start, end, coding["code"])
-                    self._e(element, "NoteRef", targetGUID=note_guid)
-                    notes.append((note_guid, coding["note"], coding))
-        self._values(source, values, names)

@@ -1,26 +1,7 @@
-"""Load a YAML codebook into typed, frozen objects and lint it.
-
-A codebook is a scholarly artifact that people edit by hand (the format is documented in
-``codebooks/README.md``). This module is the only place that reads the raw YAML: it walks the
-composed node tree (so every problem carries the file, line and column of the offending node),
-checks every field, and builds frozen dataclasses. Nothing downstream handles raw dicts.
-
-Only YAML's safe subset is understood: the file is *composed*, never constructed with a full
-loader, so a tag such as ``!!python/object`` runs nothing; it is reported as ``CB009``.
-
-Rule IDs (stable; documented in ``codebooks/README.md``)::
-
-    CB001 YAML syntax or encoding error       CB008 group lists an unknown code
-    CB002 unknown key                         CB009 unsupported or unsafe YAML tag
-    CB003 duplicate code id                   CB010 wrong type (list, mapping, text, number)
-    CB004 missing required field              CB011 duplicate key in a mapping
-    CB005 invalid regular expression          CB012 invalid value
-    CB006 invalid token pattern               CB013 code listed in two groups
-    CB007 code with no rules                  CB014 attribute alias claimed by two values
-    W001 term claimed by two codes            W005 code belongs to no group
-    W002 term listed twice in one code        W006 regex can match empty text
-    W003 code has no examples                 W007 sector cue name not in the sector vocabulary
-"""
+"""Reading a codebook's YAML: the composed node tree is walked (so every problem carries the
+file, line and column of the offending node), every field checked, and the typed objects of
+``codebook.model`` built. Only YAML's safe subset is understood: the file is *composed*, never
+constructed with a full loader, so a tag such as ``!!python/object`` runs nothing (``CB009``)."""
 
 from __future__ import annotations
 
@@ -29,7 +10,6 @@ import difflib
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,32 +17,10 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from phantomcode.errors import CodebookError
-from phantomcode.limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
-from phantomcode.rule_checks import (
-    nested_quantifier,
-    regex_problem,
-    token_pattern_problems,
-)
-
-__all__ = [
-    "Code",
-    "Codebook",
-    "Examples",
-    "NearRule",
-    "NegationSettings",
-    "Problem",
-    "RuleSet",
-    "default_codebook_path",
-    "lint_codebook",
-    "load_codebook",
-]
-
-UNITS = ("sentence", "paragraph")
-LANGUAGES = ("en", "zh")
-CODE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-GLOB_WORD = re.compile(r"^[^\s*]*\*[^\s]*$")
+from ..errors import CodebookError, Problem
+from ..limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
+from ..rule_checks import nested_quantifier, regex_problem, token_pattern_problems
+from .model import CJK, CODE_ID, LANGUAGES, UNITS, Code, Codebook, Examples, NearRule, NegationSettings, RuleSet, fold
 
 _YAML = "tag:yaml.org,2002:"
 _SAFE_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
@@ -80,199 +38,12 @@ _NEGATION_KEYS = ("window", "before", "after", "hypothetical_before", "hypotheti
                   "terminators", "ignore")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One lint finding, with a human (1-based) position and a stable rule ID."""
-
-    path: str
-    line: int
-    column: int
-    rule: str
-    severity: str  # "error" | "warning"
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.severity} {self.rule} {self.message}"
-
-
-@dataclass(frozen=True)
-class NearRule:
-    """Fires when a term of every set occurs in one unit (or, with ``within``, that many words apart)."""
-
-    sets: tuple[tuple[str, ...], ...]
-    within: int | None = None
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """The four rule kinds; used both for a code's rules and for its veto section."""
-
-    terms: tuple[str, ...] = ()
-    patterns: tuple[tuple[dict[str, Any], ...], ...] = ()
-    regex: tuple[str, ...] = ()
-    near: tuple[NearRule, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.terms or self.patterns or self.regex or self.near)
-
-    def counts(self) -> dict[str, int]:
-        return {"terms": len(self.terms), "patterns": len(self.patterns),
-                "regex": len(self.regex), "near": len(self.near)}
-
-
-@dataclass(frozen=True)
-class Examples:
-    positive: tuple[str, ...] = ()
-    negative: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Code:
-    id: str
-    label: str
-    group: str
-    definition: str
-    include: str = ""
-    exclude: str = ""
-    examples: Examples = field(default_factory=Examples)
-    rules: RuleSet = field(default_factory=RuleSet)
-    veto: RuleSet = field(default_factory=RuleSet)
-    flag_negation: bool = True  # False: hits of this code are never flagged as negated
-    flag_hypothetical: bool = True  # False: ... nor as hypothetical
-    line: int = 0
-
-
-DEFAULT_TRIGGERS: dict[str, tuple[str, ...]] = {
-    "before": ("not", "no", "never", "without", "neither", "nor", "didn't need", "did not need",
-               "无需", "不用", "不需要", "没有要求", "没要求", "并没有", "从来没有", "从没", "未"),
-    "after": ("not needed", "not required", "not necessary", "was not", "were not",
-              "不需要", "不用", "没有要求"),
-    "hypothetical_before": ("if", "in case", "might", "could have", "would have", "whether",
-                            "如果", "要是", "假如", "万一"),
-    "hypothetical_after": ("if needed", "if necessary", "如果需要"),
-    "terminators": ("but", "however", "although", "though", "yet", "except", "instead",
-                    "但", "但是", "可是", "不过", "然而", "却"),
-    "ignore": ("not only", "no doubt", "not just", "no matter", "不但", "不仅", "不得不"),
-}
-
-
-@dataclass(frozen=True)
-class NegationSettings:
-    """NegEx-style settings: trigger words before/after a hit within ``window`` words."""
-
-    window: int = 6
-    window_zh: int = 8
-    before: tuple[str, ...] = DEFAULT_TRIGGERS["before"]
-    after: tuple[str, ...] = DEFAULT_TRIGGERS["after"]
-    hypothetical_before: tuple[str, ...] = DEFAULT_TRIGGERS["hypothetical_before"]
-    hypothetical_after: tuple[str, ...] = DEFAULT_TRIGGERS["hypothetical_after"]
-    terminators: tuple[str, ...] = DEFAULT_TRIGGERS["terminators"]
-    ignore: tuple[str, ...] = DEFAULT_TRIGGERS["ignore"]
-
-
-@dataclass(frozen=True)
-class Codebook:
-    name: str
-    version: str
-    description: str
-    path: Path
-    content_hash: str
-    unit: str
-    codes: tuple[Code, ...]
-    languages: tuple[str, ...] = LANGUAGES
-    negation: NegationSettings = field(default_factory=NegationSettings)
-    attributes: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
-    sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    group_order: tuple[str, ...] = ()
-    # The file's bytes, so that an engine can ship to other machines as a few KB and rebuild itself.
-    source: bytes = field(default=b"", repr=False, compare=False)
-
-    def code(self, code_id: str) -> Code:
-        for code in self.codes:
-            if code.id == code_id:
-                return code
-        raise KeyError(code_id)
-
-    def code_ids(self) -> list[str]:
-        return [code.id for code in self.codes]
-
-    def group_of(self, code_id: str) -> str:
-        return self.code(code_id).group
-
-    @property
-    def groups(self) -> dict[str, list[str]]:
-        groups: dict[str, list[str]] = {name: [] for name in self.group_order}
-        for code in self.codes:
-            groups.setdefault(code.group, []).append(code.id)
-        return groups
-
-    def normalize_attributes(self, attributes: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-        """Map attribute values to their canonical form; unknown values are kept with a warning."""
-        normalized: dict[str, str] = {}
-        warnings: list[str] = []
-        for name, value in attributes.items():
-            vocabulary = self.attributes.get(name)
-            if not vocabulary or value is None or str(value).strip() == "":
-                normalized[name] = value
-                continue
-            canonical = _alias_index(vocabulary).get(_fold(str(value)))
-            if canonical is None:
-                warnings.append(f"{name}: unknown value {str(value)!r} kept as is; "
-                                "add it to the codebook's vocabulary")
-                normalized[name] = value
-            else:
-                normalized[name] = canonical
-        return normalized, warnings
-
-
-def _fold(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def _alias_index(vocabulary: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    index: dict[str, str] = {}
-    for canonical, aliases in vocabulary.items():
-        for alias in (canonical, *aliases):
-            index.setdefault(_fold(alias), canonical)
-    return index
-
-
 # libyaml's parser when PyYAML was built with it (the wheels are): node marks carry the same lines
 # and columns, ten times faster than the pure-Python parser on a large codebook.
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def default_codebook_path() -> Path:
-    """The bundled default codebook (``deflection.yaml``)."""
-    return Path(__file__).parent / "codebooks" / "deflection.yaml"
-
-
-def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True,
-                  source: bytes | None = None) -> Codebook:
-    """Load and validate a codebook; raise ``CodebookError`` listing every error found.
-
-    ``check_patterns=False`` skips validating spaCy token patterns (importing spaCy's schemas costs
-    most of a second): for commands that read codes, labels and groups but never match text.
-    ``source``: the file's bytes as kept elsewhere (a project keeps the codebooks it coded with);
-    ``path`` then only names it.
-    """
-    path = Path(path) if path is not None else default_codebook_path()
-    codebook, problems = _parse(path, check_patterns=check_patterns, source=source)
-    errors = [p for p in problems if p.severity == "error"]
-    if errors or codebook is None:
-        raise CodebookError(f"{path}: {len(errors)} error(s) in codebook", problems)
-    return codebook
-
-
-def lint_codebook(path: str | Path, *, source: bytes | None = None) -> list[Problem]:
-    """Every problem in a codebook at once, sorted by position. Raises only if it cannot be read.
-
-    ``source``: the codebook's bytes, when they are not (yet) in the file at ``path``.
-    """
-    return _parse(Path(path), source=source)[1]
-
-
-def _parse(path: Path, *, check_patterns: bool = True,
+def parse(path: Path, *, check_patterns: bool = True,
            source: bytes | None = None) -> tuple[Codebook | None, list[Problem]]:
     try:
         data = path.read_bytes() if source is None else source
@@ -317,6 +88,7 @@ def _parse(path: Path, *, check_patterns: bool = True,
     return (codebook if not any(p.severity == "error" for p in problems) else None), problems
 
 
+
 class _Reader:
     """Walks composed YAML nodes, collecting problems with positions."""
 
@@ -335,7 +107,7 @@ class _Reader:
 
     def sorted(self) -> list[Problem]:
         unique = dict.fromkeys(self.problems)
-        return sorted(unique, key=lambda p: (p.line, p.column, p.rule))
+        return sorted(unique, key=lambda p: (p.line, p.column or 0, p.rule or ""))
 
     def check_tags(self, node: Node, seen: set[int] | None = None) -> None:
         seen = set() if seen is None else seen
@@ -459,7 +231,7 @@ def _build(reader: _Reader, root: Node, path: Path, content_hash: str) -> Codebo
         unit = reader.text(top["unit"][1], "unit") or "sentence"
         if unit not in UNITS:
             reader.at(top["unit"][1], "CB012", f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
-    languages = LANGUAGES
+    languages: tuple[str, ...] = LANGUAGES
     if "languages" in top:
         listed = reader.text_list(top["languages"][1], "languages")
         for value, node in listed:
@@ -517,7 +289,7 @@ def _read_attributes(reader: _Reader, node: Node) -> dict[str, dict[str, tuple[s
         for canonical, (key_node, aliases_node) in reader.mapping(value, None, f"attributes.{name}").items():
             aliases = reader.text_list(aliases_node, f"attributes.{name}.{canonical}")
             for alias, alias_node in [(canonical, key_node), *aliases]:
-                owner = claimed.setdefault(_fold(alias), canonical)
+                owner = claimed.setdefault(fold(alias), canonical)
                 if owner != canonical:
                     reader.at(alias_node, "CB014", f"attributes.{name}: {alias!r} is given for both "
                               f"{owner!r} and {canonical!r}")
@@ -604,10 +376,10 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
     if "terms" in keys:
         seen: set[str] = set()
         for term, node in reader.text_list(keys["terms"][1], f"{where}: terms"):
-            if _fold(term) in seen:
+            if fold(term) in seen:
                 reader.at(node, "W002", f"{where}: term {term!r} is listed twice")
                 continue
-            seen.add(_fold(term))
+            seen.add(fold(term))
             if _check_term(reader, term, node, f"{where}: terms"):
                 terms.append(term)
     patterns = []
@@ -740,7 +512,8 @@ def _pattern_value(node: Node, as_text: bool) -> Any:
     return SafeConstructor().construct_object(node, deep=True)
 
 
-def _read_groups(reader: _Reader, node: Node | None, codes: list[dict[str, Any]]) -> tuple[dict[str, str], tuple[str, ...]]:
+def _read_groups(reader: _Reader, node: Node | None,
+                 codes: list[dict[str, Any]]) -> tuple[dict[str, str], tuple[str, ...]]:
     known = {c["id"] for c in codes}
     group_of: dict[str, str] = {}
     order: list[str] = []
@@ -770,6 +543,6 @@ def _check_shared_terms(reader: _Reader, codes: list[dict[str, Any]]) -> None:
     for code in codes:
         code.pop("_column")
         for term, node in code.pop("_terms"):
-            first = owner.setdefault(_fold(term), code["id"])
+            first = owner.setdefault(fold(term), code["id"])
             if first != code["id"]:
                 reader.at(node, "W001", f"term {term!r} is claimed by codes {first!r} and {code['id']!r}")
