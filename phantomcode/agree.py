@@ -48,7 +48,7 @@ import json
 import math
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -228,7 +228,7 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     golds = {coder.label: _gold_table(coder.source) for coder in coders if coder.kind == "gold"}
     needs_store = any(coder.kind != "gold" for coder in coders) or units_from is not None
     problems: list[str] = []
-    store_spans: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
+    store_spans: dict[str, Mapping[str, Sequence[tuple[int, int, str]]]] = {}
     pending = 0
     order: list[str] = []
     if not needs_store:
@@ -342,7 +342,7 @@ def _check_reviewers(store: Store, coders: Sequence[Coder]) -> None:
                              f"(reviewers: {', '.join(known) or 'none'})")
 
 
-def _store_spans(store: Store, coder: Coder) -> dict[str, list[tuple[int, int, str]]]:
+def _store_spans(store: Store, coder: Coder) -> Mapping[str, Sequence[tuple[int, int, str]]]:
     """The spans of a coder the store holds: the rules, the reviewed view (of everyone or one
     reviewer), the imported hand coding or one reviewer's own codings."""
     if coder.kind in STORE_CODERS:
@@ -407,8 +407,9 @@ def _gold_units(gold: tuple[list[tuple[int, str, str, str]], Any],
 
 def _restrict(units: list[_Unit], units_from: str | Path, store: Store, source: str) -> tuple[list[_Unit], str]:
     """Keep the units that overlap a segment listed in a review sheet (or carrying a decision)."""
+    spans: list[tuple[str, int, int]]
     if str(units_from) == "reviewed":
-        spans = store.agreement_units(reviewed_only=True)
+        spans = list(store.agreement_units(reviewed_only=True))
         label = "segments with a review decision"
     else:
         spans = []
@@ -446,7 +447,7 @@ def _overlaps(spans: dict[str, list[tuple[int, int]]], unit: _Unit) -> bool:
     return any(s < end and e > start for s, e in spans.get(unit.doc_id, []))
 
 
-def _codes_at(spans: dict[str, list[tuple[int, int, str]]], unit: _Unit) -> frozenset[str]:
+def _codes_at(spans: Mapping[str, Sequence[tuple[int, int, str]]], unit: _Unit) -> frozenset[str]:
     start, end = _located(unit)
     return frozenset(code for s, e, code in spans.get(unit.doc_id, []) if s < end and e > start)
 

@@ -9,7 +9,7 @@ out and accepted or added ones count, which measures rules and reviewers togethe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -121,7 +121,7 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
     return Evaluation(sentence_metrics(gold, predicted, code_list), tuple(problems), measured, len(units), encoding)
 
 
-def _predicted_spans(store: Store, predictions: str, *, with_decisions: bool) -> dict[str, list[tuple[int, int, str]]]:
+def _predicted_spans(store: Store, predictions: str, *, with_decisions: bool) -> Mapping[str, Sequence[tuple[int, int, str]]]:
     """doc_id -> [(start, end, code)] that ``predictions`` code; the model alone ignores review."""
     if predictions == "model":
         return store.model_spans()

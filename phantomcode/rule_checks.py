@@ -15,7 +15,7 @@ from typing import Any
 try:  # Python 3.11 names it re._parser; sre_parse is the deprecated alias
     from re import _parser as _sre_parser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
-    import sre_parse as _sre_parser  # type: ignore[no-redef]
+    import sre_parse as _sre_parser
 
 MAX_PATTERN_REPEAT = 100  # OP: "{n,m}" bounds in token patterns
 _REPEATS = {_sre_parser.MAX_REPEAT, _sre_parser.MIN_REPEAT, getattr(_sre_parser, "POSSESSIVE_REPEAT", None)}

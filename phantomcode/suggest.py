@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .store import Store
+from .store.records import Unit
 
 if TYPE_CHECKING:
     import numpy
@@ -69,7 +70,7 @@ def suggest_for_review(project: str | Path | None = None, *, n: int, seed: int =
     suggestions = []
     for doc_id, start, end, probabilities in sorted(chosen, key=lambda unit: unit[:3]):
         rules = {code: _decision(negated, hypothetical) for code, source, negated, hypothetical, _
-                 in codings.get((doc_id, start, end), []) if source == "rules"}
+                 in codings.get(Unit(doc_id, start, end), []) if source == "rules"}
         suggestions.append(Suggestion(doc_id, start, end, texts[doc_id][start:end],
                                       _candidates(probabilities, rules)))
     return suggestions

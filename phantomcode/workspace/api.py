@@ -24,6 +24,7 @@ from ..review import (
     withdraw_decisions,
 )
 from ..store import Store
+from ..store.records import CodeCount
 from . import search
 
 DESCRIPTION = """The phantomcode review workspace. Every request needs the access token printed by
@@ -190,8 +191,8 @@ def cached_review_stats(space: Any) -> ReviewStats:
     return space.cache.get("review_stats", lambda: review_stats(project=space.project, codebook=space.codebook))
 
 
-def cached_code_counts(space: Any) -> dict[str, tuple[int, int]]:
-    def count() -> dict[str, tuple[int, int]]:
+def cached_code_counts(space: Any) -> dict[str, CodeCount]:
+    def count() -> dict[str, CodeCount]:
         with Store.open(space.project, readonly=True) as store:
             return store.code_counts()
 

@@ -6,7 +6,7 @@ Each page reads what it shows in one short read-only visit to the store; its scr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from .. import __version__, browse
 from ..qda import code_colour
 from ..report import percent
 from ..store import Store
+from ..store.records import ValueCount
 from .api import cached_code_counts, cached_report, cached_review_stats, document_filter, find_page, workspace
 from .app import HERE, TOKEN_HEADER
 
@@ -69,7 +70,7 @@ def together(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
         return first(), later.result()
 
 
-def _breakdown(project: Any) -> tuple[list[str], dict[str, list[tuple[str, int]]], int]:
+def _breakdown(project: Any) -> tuple[list[str], dict[str, list[ValueCount]], int]:
     """The attributes, documents by city, sector and respondent type, and the number of documents."""
     with Store.open(project, readonly=True) as store:
         names = store.report_attribute_names()
@@ -91,7 +92,7 @@ def documents(request: Request, code: str | None = None, status: str | None = No
                   statuses=browse.STATUSES, sources=browse.SOURCES)
 
 
-def _filter_values(project: Any) -> dict[str, list[tuple[str, int]]]:
+def _filter_values(project: Any) -> dict[str, list[ValueCount]]:
     """The attributes to offer as filter menus, with their values and document counts."""
     with Store.open(project, readonly=True) as store:
         values = {name: options for name, options in store.attribute_values().items() if _groups(options)}
@@ -100,7 +101,7 @@ def _filter_values(project: Any) -> dict[str, list[tuple[str, int]]]:
     return values
 
 
-def _groups(options: list[tuple[str, int]]) -> bool:
+def _groups(options: Sequence[tuple[str, int]]) -> bool:
     """Whether an attribute's values group documents (city), rather than name each one (id)."""
     return len(options) <= MAX_FILTER_VALUES and any(n > 1 for _, n in options)
 

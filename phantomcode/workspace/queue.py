@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from ..review import SUGGESTED, coding_key
 from ..store import Store
+from ..store.records import UnitScore
 from .api import apply_one, workspace
 
 router = APIRouter()
@@ -57,7 +58,7 @@ def queue(request: Request, n: int = Query(DEFAULT_QUEUE, ge=1, le=500), seed: i
     return {"items": [queue_item(s, texts[s.doc_id], decided) for s in suggestions if s.doc_id in texts]}
 
 
-def _kept_scores(project: Any) -> list[tuple[str, int, int, dict[str, float]]] | None:
+def _kept_scores(project: Any) -> list[UnitScore] | None:
     """The unit scores, read once until ``code`` writes new ones: reading them is half of what a
     queue costs after a decision. None (read them each time) beyond ``MAX_KEPT_UNITS``."""
     with Store.open(project, readonly=True) as store:
