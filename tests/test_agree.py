@@ -134,6 +134,7 @@ def review(project: Path, tmp_path: Path, edits: dict[str, dict[str, str]],
     return tmp_path / "sheet.csv"
 
 
+@pytest.mark.slow
 def test_auto_against_reviewed_on_stored_segments(project: Path, tmp_path: Path) -> None:
     review(project, tmp_path, {"class_size@The principa": {"decision": "reject", "correct_code": "unexplained_refusal"}},
            others={"decision": "accept"})
@@ -232,6 +233,7 @@ def test_each_kind_of_coder_is_parsed_once(tmp_path) -> None:
             parse_coder(bad)
 
 
+@pytest.mark.slow
 def test_reviewed_name_and_a_bare_name_are_different_coders(tmp_path: Path, project_from) -> None:
     """reviewed:ana is the rules after ana's decisions, on the units she decided; ana is only her
     accepted and added codings, on every unit."""

@@ -50,6 +50,7 @@ def test_engine_pickles_as_its_codebook_bytes_and_is_rebuilt_once_per_process(en
     assert engine_from_source(engine.codebook.source, "x.yaml", None) is first
 
 
+@pytest.mark.slow
 def test_read_note_gives_the_text_attributes_and_id_ingest_stores(tmp_path, notes_dir, write_note) -> None:
     write_note("beijing/migrant/a.md", SENTENCES + "Call 13812345678.", city="bj", id="A-1")
     write_note("chengdu/official/b.txt", SENTENCES)
@@ -158,6 +159,7 @@ def test_a_note_whose_coding_raises_is_reported_and_the_partition_keeps_the_othe
     assert set(codings.column("doc_id").to_pylist()) == {"a", "c"}
 
 
+@pytest.mark.slow
 def test_a_partition_keeps_the_time_budget_per_note(tmp_path, notes_dir, write_note) -> None:
     """The budget of issue 12 reaches a Dask task: a runaway note is skipped, the others coded."""
     book = tmp_path / "redos.yaml"
@@ -209,6 +211,7 @@ def learned_engine() -> CodingEngine:
     return CodingEngine(book, learned=fit(labelled_sentences(book), book.code_ids()))
 
 
+@pytest.mark.slow
 def test_a_pickled_engine_carries_its_learned_model_and_code_batch_fills_the_learned_columns(
         learned_engine) -> None:
     """The Dask path ships the engine pickled: without the model's bytes a worker would code with

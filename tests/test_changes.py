@@ -41,6 +41,7 @@ def bundled() -> tuple[Codebook, CodingEngine]:
     return book, CodingEngine(book)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("description,old,new", EDITS, ids=[e[0] for e in EDITS])
 def test_documents_without_a_clue_code_the_same(own_codebook, bundled: tuple[Codebook, CodingEngine],
                                                 description: str, old: str, new: str) -> None:

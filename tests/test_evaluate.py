@@ -36,6 +36,7 @@ def test_a_gold_file_without_its_columns_is_refused_naming_them(tmp_path: Path) 
         read_gold(tmp_path / "absent.csv")
 
 
+@pytest.mark.slow
 def test_rules_are_scored_per_sentence_and_unusable_rows_are_listed(project: Path, tmp_path: Path) -> None:
     gold = write_gold(tmp_path / "gold.csv", [
         ("BJ-01", WUZHENG, "paperwork"),           # the rules also say office_runaround: a false positive

@@ -77,6 +77,7 @@ HOSTILE_FRONT = {
 }
 
 
+@pytest.mark.slow
 def test_one_batch_with_hostile_notes_stores_the_good_ones_and_completes(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -95,6 +96,7 @@ def test_one_batch_with_hostile_notes_stores_the_good_ones_and_completes(tmp_pat
     assert again.unchanged == 4 and [s.source for s in again.skipped] == ["deep.md"]
 
 
+@pytest.mark.slow
 def test_an_unexpected_exception_in_one_note_skips_that_note_only(tmp_path: Path, runner, monkeypatch) -> None:
     import phantomcode.workers as workers
 
@@ -122,6 +124,7 @@ def test_an_unexpected_exception_in_one_note_skips_that_note_only(tmp_path: Path
     assert "explode_on_b" in debug.output
 
 
+@pytest.mark.slow
 def test_an_engine_failure_on_one_note_skips_that_note_only(tmp_path: Path, fail_coding_on) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -133,6 +136,7 @@ def test_an_engine_failure_on_one_note_skips_that_note_only(tmp_path: Path, fail
     assert [(s.source, s.reason.split(" (")[0]) for s in report.skipped] == [("b.md", "could not be coded")]
 
 
+@pytest.mark.slow
 def test_a_value_the_store_refuses_skips_that_note_only(tmp_path: Path, monkeypatch) -> None:
     """The last line of defence: a record SQLite cannot write is retried alone and skipped."""
     import phantomcode.store as store_module

@@ -25,6 +25,7 @@ def codings(project) -> list[tuple]:
                 for c in store.coding_rows()]
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_committed_batches_and_rerun_completes(project, notes_dir, write_note) -> None:
     total = 200
     for number in range(total):
@@ -45,6 +46,7 @@ def test_ctrl_c_keeps_committed_batches_and_rerun_completes(project, notes_dir, 
     assert (report.unchanged, report.added) == (stored, total - stored)
 
 
+@pytest.mark.slow
 def test_worker_processes_code_exactly_like_one_process(tmp_path, notes_dir, write_note) -> None:
     for number in range(12):
         write_note(f"n{number:02d}.md", SENTENCES * (number % 3 + 1), city="Chengdu")
@@ -54,6 +56,7 @@ def test_worker_processes_code_exactly_like_one_process(tmp_path, notes_dir, wri
     assert codings(tmp_path / "one.db"), "the sample sentences must be coded for this test to mean anything"
 
 
+@pytest.mark.slow
 def test_document_sector_is_declared_or_inferred_from_cues(project, notes_dir, write_note) -> None:
     write_note("declared.md", "The hospital asked for a lease.\n", sector="education")
     write_note("inferred.md", "The hospital would not reimburse her rural insurance. The doctor was kind.\n")
@@ -70,6 +73,7 @@ def segments(project) -> list[tuple]:
         return [(s.segment_id, s.doc_id, s.start, s.end, s.sector) for s in sorted(store.segments())]
 
 
+@pytest.mark.slow
 def test_recode_in_workers_writes_what_one_process_writes(tmp_path, notes_dir, write_note) -> None:
     for number in range(12):
         write_note(f"n{number:02d}.md", SENTENCES * (number % 3 + 1), city="Chengdu")
@@ -96,6 +100,7 @@ def _stored_stat(project, doc_id: str) -> tuple:
         return state.size, state.mtime_ns, store.document_texts([doc_id])[doc_id]
 
 
+@pytest.mark.slow
 def test_touched_file_with_same_bytes_is_not_read_or_recoded_and_its_stat_is_refreshed(
         project, notes_dir, write_note, monkeypatch) -> None:
     path = write_note("a.md", SENTENCES, city="Beijing")
@@ -109,6 +114,7 @@ def test_touched_file_with_same_bytes_is_not_read_or_recoded_and_its_stat_is_ref
     assert _stored_stat(project, "a")[:2] == (stat.st_size, stat.st_mtime_ns + 5_000_000_000)
 
 
+@pytest.mark.slow
 def test_same_size_and_mtime_hides_a_rewrite_the_documented_limitation(project, notes_dir, write_note) -> None:
     path = write_note("a.md", "The school asked for a lease.\n")
     ingest(notes_dir, project=project)
@@ -122,6 +128,7 @@ def test_same_size_and_mtime_hides_a_rewrite_the_documented_limitation(project, 
     assert _stored_stat(project, "a")[2] == "The clinic asked for a lease.\n"
 
 
+@pytest.mark.slow
 def test_project_from_before_file_stats_is_upgraded_and_reingested_without_coding(
         project, notes_dir, write_note, monkeypatch, undo_learned_layer_migration) -> None:
     path = write_note("a.md", SENTENCES, city="Beijing")
@@ -142,6 +149,7 @@ def test_project_from_before_file_stats_is_upgraded_and_reingested_without_codin
     assert _stored_stat(project, "a")[:2] == (path.stat().st_size, path.stat().st_mtime_ns)
 
 
+@pytest.mark.slow
 def test_a_codebook_with_a_bad_token_pattern_stops_ingest_before_a_run_is_recorded(
         tmp_path, project, notes_dir, write_note) -> None:
     write_note("a.md", SENTENCES)
@@ -164,6 +172,7 @@ def _sector_rows(project) -> list[tuple]:
         return [(s.doc_id, s.start, s.end, s.sector, s.sector_source) for s in store.segments()]
 
 
+@pytest.mark.slow
 def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a_fresh_ingest(
         tmp_path, notes_dir, write_note, own_codebook) -> None:
     write_note("lease.md", "The school asked for a lease. The landlord refused to sign.", city="Chengdu")
@@ -182,6 +191,7 @@ def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a
     assert code_project(project=tmp_path / "p.db", codebook=book).recoded == 0  # all now coded with it
 
 
+@pytest.mark.slow
 def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, notes_dir, write_note,
                                                                       own_codebook) -> None:
     write_note("a.md", "The school asked for a lease.")
@@ -195,6 +205,7 @@ def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, n
     assert (report.recoded, report.kept) == (2, 0)
 
 
+@pytest.mark.slow
 def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_path, notes_dir, write_note,
                                                                            own_codebook) -> None:
     write_note("lease.md", "The school asked for a lease. The landlord refused to sign.", city="Chengdu")
@@ -211,6 +222,7 @@ def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_pa
     assert (again.recoded, again.unchanged, again.kept) == (0, 2, 0)
 
 
+@pytest.mark.slow
 def test_a_codebook_saved_again_during_the_run_stops_it_clearly(project, notes_dir, write_note, own_codebook,
                                                                  monkeypatch) -> None:
     write_note("a.md", SENTENCES)

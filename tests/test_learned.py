@@ -96,6 +96,7 @@ def codings(project: Path) -> list[dict]:
         return list(store.coding_rows())
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_same_labels_same_hash(coded: Path) -> None:
     first, second = train(coded), train(coded)
     assert first.model_hash == second.model_hash and len(first.model_hash) == 64
@@ -141,6 +142,7 @@ def test_a_rule_hit_flagged_as_negated_vetoes_the_model(coded: Path, codebook: P
     assert [(c.code, c.source, c.negated) for c in segment.codings] == [("fees", "rules", True)]
 
 
+@pytest.mark.slow
 def test_a_review_decision_changes_the_next_model(coded: Path, tmp_path: Path) -> None:
     before = train(coded)
     sheet = tmp_path / "review.csv"
@@ -175,6 +177,7 @@ def test_suggestions_include_a_sentence_no_rule_fired_on_and_are_repeatable(code
         assert probabilities == sorted(probabilities, reverse=True)[:len(probabilities)]
 
 
+@pytest.mark.slow
 def test_review_export_suggest_writes_the_suggestions_and_an_accepted_suggestion_becomes_a_coding(
         coded: Path, tmp_path: Path) -> None:
     sheet = tmp_path / "suggest.csv"
@@ -261,6 +264,7 @@ def test_exports_kwic_and_codebook_stats_show_which_codings_came_from_the_model(
     assert 1 <= fees.learned_segments < fees.segments
 
 
+@pytest.mark.slow
 def test_the_learned_layer_works_beside_an_installed_pipeline(codebook: Path, tmp_path: Path) -> None:
     import spacy
 

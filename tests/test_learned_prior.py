@@ -105,6 +105,7 @@ def test_bundled_rows_of_a_default_model_from_before_source_names_stay_the_prior
     assert next(s for s in prior if s.text == WAGES[0]).source == "bundled"
 
 
+@pytest.mark.slow
 def test_the_bundled_codebook_uses_the_shipped_default_model_without_training(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default model of the bundled codebook is the one shipped in the package, as long as it
     was trained from today's labels; otherwise rebuild it: python bench/build_default_model.py."""
@@ -154,6 +155,7 @@ def test_rows_are_normalised_as_scikit_learn_does_it_empty_rows_too() -> None:
     assert numpy.allclose(ours[1], [0.6, 0.8, 0]) and not ours[[0, 2, 4]].any()
 
 
+@pytest.mark.slow
 def test_coding_with_the_learned_layer_does_not_import_scikit_learn(tmp_path: Path) -> None:
     """Importing scikit-learn costs every coding process a second or more; scoring needs only numpy
     and scipy (training imports it)."""

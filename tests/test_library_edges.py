@@ -39,6 +39,7 @@ def test_cli_parses_where_and_code_lists_the_library_takes_them_parsed() -> None
     assert not hasattr(report, "parse_where") and not hasattr(report, "split_codes")
 
 
+@pytest.mark.slow
 def test_a_comma_list_is_one_unknown_code_for_the_library(small: Project) -> None:
     with pytest.raises(UsageError, match="unknown code 'paperwork,deterred'"):
         small.matrix(codes="paperwork,deterred")

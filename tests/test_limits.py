@@ -74,6 +74,7 @@ def test_the_size_limit_holds_for_bytes_read_whatever_stat_says(tmp_path: Path, 
     assert read_regular_file(big, 5000).data == b"x" * 5000
 
 
+@pytest.mark.slow
 def test_links_leaving_the_folder_are_skipped_unless_asked(tmp_path: Path) -> None:
     outside = tmp_path / "secret.txt"
     outside.write_text("root:x:0:0:root:/root:/bin/bash\n")
@@ -130,6 +131,7 @@ def printed_within_limits(code: str) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.slow
 def test_an_xlsx_dimension_bomb_reads_only_its_real_rows(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
@@ -140,6 +142,7 @@ def test_an_xlsx_dimension_bomb_reads_only_its_real_rows(tmp_path: Path) -> None
                                  "print(sidecars[''].by_file, warnings)") == "{'a.md': {'city': 'Beijing'}} []"
 
 
+@pytest.mark.slow
 def test_a_review_sheet_dimension_bomb_is_read_within_limits(tmp_path: Path) -> None:
     sheet = tmp_path / "review.xlsx"
     far_cell_workbook(sheet, ["key", "code", "decision"], ["d:0-4:x", "x", "accept"])

@@ -193,6 +193,7 @@ def target(coding: etree._Element) -> str:
     return coding.find(q("CodeRef")).get("targetGUID")
 
 
+@pytest.mark.slow
 def test_qdpx_is_valid_and_holds_sources_variables_and_accepted_codings(project: Path, tmp_path: Path) -> None:
     decide(project, tmp_path)
     result = export_qdpx(project=project, out=tmp_path / "p.qdpx")

@@ -64,6 +64,7 @@ def test_maxqda_like_project_gives_documents_attributes_and_dated_codings_by_the
     {"origin": "Some tool", "names": True},  # unknown producer: the selections' names show the counting
 ], ids=["Sources", "qualcoder-bom-bare-name", "atlas-named-qde", "inline-text", "nvivo-crlf-two", "atlas-crlf-one",
         "names-decide"])
+@pytest.mark.slow
 def test_what_other_producers_write_imports_the_same(tmp_path: Path, options: dict) -> None:
     import_qdpx(write_qdpx(tmp_path / "x.qdpx", **options), project=tmp_path / "p.db")
     texts, attributes, decisions = stored(tmp_path / "p.db")
@@ -108,6 +109,7 @@ def test_codebook_of_the_project_keeps_nesting_and_sets(tmp_path: Path) -> None:
     assert any("Key codes" in note for note in book.notes)  # the set's member already has a group: said so
 
 
+@pytest.mark.slow
 def test_reimporting_the_same_file_updates_instead_of_duplicating(tmp_path: Path) -> None:
     path = write_qdpx(tmp_path / "m.qdpx")
     import_qdpx(path, project=tmp_path / "p.db")
@@ -200,6 +202,7 @@ def test_selections_outside_the_text_or_with_unknown_codes_are_reported(tmp_path
 
 # -- round trip through our own export ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_our_export_imports_back_to_identical_documents_attributes_and_codings(project_from, tmp_path: Path) -> None:
     from phantomcode.ingest import code_project
     from phantomcode.review import import_review
@@ -262,6 +265,7 @@ def test_cli_import_reports_and_writes_the_codebook(runner, tmp_path: Path) -> N
 
 # -- agreement of imported hand coding with the rules -------------------------------------------------
 
+@pytest.mark.slow
 def test_imported_hand_coding_is_compared_with_the_rules(runner, tmp_path: Path) -> None:
     from phantomcode.agree import agreement
     from phantomcode.cli import app
@@ -294,6 +298,7 @@ def test_imported_hand_coding_is_compared_with_the_rules(runner, tmp_path: Path)
     assert missing.exit_code == 2 and "reviewers: alice, bob" in missing.output
 
 
+@pytest.mark.slow
 def test_imported_needs_an_import_first(project_from) -> None:
     from phantomcode.agree import agreement
 

@@ -234,6 +234,7 @@ def test_codes_and_groups_select_codes_in_codebook_order(sample: Project) -> Non
 # -- the small project: sectors, statuses, flags --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sector_counts_each_document_once_under_its_document_sector(small: Path) -> None:
     tidy = Project(small).matrix(by="sector", codes="paperwork", tidy=True)
     rows = {row.sector: (row.documents, row.group_documents) for row in tidy.itertuples()}
@@ -253,12 +254,14 @@ def test_sector_groups_follow_the_sector_ingest_recorded_for_each_document(sampl
     assert sum(recorded.values()) == len(sample.documents())
 
 
+@pytest.mark.slow
 def test_missing_attribute_values_form_their_own_group(small: Path) -> None:
     tidy = Project(small).matrix(by="respondent_type", codes="paperwork", tidy=True)
     assert dict(zip(tidy["respondent_type"], tidy["group_documents"])) == {
         "migrant_worker": 1, "doctor_hospital": 1, "(missing)": 3}
 
 
+@pytest.mark.slow
 def test_negated_hypothetical_and_rejected_codings_never_count(small: Path) -> None:
     project = Project(small)
 
@@ -277,6 +280,7 @@ def test_negated_hypothetical_and_rejected_codings_never_count(small: Path) -> N
     assert fees == 1
 
 
+@pytest.mark.slow
 def test_quotes_prefer_accepted_then_clear_segments_one_per_document(small: Path) -> None:
     project = Project(small)
     quotes = project.quotes("paperwork", by=None, n=5)
@@ -348,6 +352,7 @@ def test_json_is_tidy_records_and_wide_is_the_matrix(sample: Project, tmp_path: 
     assert lines[1][1:] == [str(v) for v in sample.matrix(measure="segments").loc[lines[1][0]]]
 
 
+@pytest.mark.slow
 def test_csv_and_xlsx_neutralise_formulas(small: Path, tmp_path: Path) -> None:
     report = build_report(*opened(Project(small)), quotes=3)
     cells = [cell for line in csv.reader(io.StringIO(rendered(report, "csv", tmp_path))) for cell in line]
@@ -404,6 +409,7 @@ def test_html_is_one_self_contained_file(sample: Project, tmp_path: Path) -> Non
     assert html.escape(book.code("paperwork").definition) in page
 
 
+@pytest.mark.slow
 def test_markdown_escapes_pipes(small: Path, tmp_path: Path) -> None:
     with sqlite3.connect(small) as db:
         db.execute("UPDATE doc_attributes SET value = 'Bei|jing' WHERE value = 'Beijing'")
@@ -416,6 +422,7 @@ def test_markdown_escapes_pipes(small: Path, tmp_path: Path) -> None:
                                                                                      "Bei|jing", "total"])
 
 
+@pytest.mark.slow
 def test_png_is_a_valid_image(sample: Project, tmp_path: Path) -> None:
     import matplotlib.image
 
@@ -455,6 +462,7 @@ def _hanzi_report(project_from) -> Report:
     return build_report(*opened(Project(project_from(notes))), by=["城市"])
 
 
+@pytest.mark.slow
 def test_png_draws_hanzi_labels_and_title_with_an_installed_cjk_font(project_from, tmp_path: Path) -> None:
     import warnings
 

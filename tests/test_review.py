@@ -100,6 +100,7 @@ def test_coding_keys_round_trip_even_with_colons_in_the_document_id() -> None:
 
 # -- export ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_export_has_one_row_per_counted_coding_with_context_key_and_empty_decision_columns(project, tmp_path) -> None:
     rows = exported(project, tmp_path)
     assert len(rows) == 6  # the negated coding is left out unless asked for
@@ -120,6 +121,7 @@ def test_export_has_one_row_per_counted_coding_with_context_key_and_empty_decisi
     assert negated[0]["segment"] == "'" + NEGATED  # formula-like text is neutralised in CSV
 
 
+@pytest.mark.slow
 def test_export_filters_by_code_and_attribute_and_rejects_unknown_ones(project, tmp_path) -> None:
     assert {r["code"] for r in exported(project, tmp_path, codes=["paperwork"])} == {"paperwork"}
     assert {r["doc_id"] for r in exported(project, tmp_path, where={"city": "Shanghai"})} == {"SH-01"}
@@ -340,6 +342,7 @@ EXPECTED = {(FIRST[:20], "paperwork"): "rejected", (LEASE[:20], "paperwork"): "a
             (HOMETOWN[:20], "deterred"): "accepted"}
 
 
+@pytest.mark.slow
 def test_decisions_survive_forced_recoding_and_reingest_of_unchanged_notes(live) -> None:
     notes, project = live
     assert reviewed_state(project) == EXPECTED
@@ -351,6 +354,7 @@ def test_decisions_survive_forced_recoding_and_reingest_of_unchanged_notes(live)
     assert review_stats(project=project).stale == ()
 
 
+@pytest.mark.slow
 def test_decisions_on_changed_text_are_kept_reported_and_apply_again_when_it_returns(live, tmp_path) -> None:
     notes, project = live
     write_notes(notes, a=NOTE_A.replace("He had no lease", "He had no rental lease"))
@@ -367,6 +371,7 @@ def test_decisions_on_changed_text_are_kept_reported_and_apply_again_when_it_ret
     assert reviewed_state(project) == EXPECTED and review_stats(project=project).stale == ()
 
 
+@pytest.mark.slow
 def test_decisions_follow_their_sentence_when_text_is_inserted_before_it(live) -> None:
     notes, project = live
     write_notes(notes, a=NOTE_A.replace("The school told", "A new opening line.\n\nThe school told"))
@@ -378,6 +383,7 @@ def test_decisions_follow_their_sentence_when_text_is_inserted_before_it(live) -
     assert moved[0]["start"] == len("A new opening line.\n\n")
 
 
+@pytest.mark.slow
 def test_a_pruned_note_leaves_its_decisions_reported_not_lost(live) -> None:
     notes, project = live
     (notes / "b.md").unlink()
@@ -395,6 +401,7 @@ def test_sheet_text_that_no_longer_matches_the_note_is_stored_and_warned_about(p
     assert statuses(project)[("BJ-01", *offsets(body(NOTE_A), FIRST), "paperwork")][0] == "auto"
 
 
+@pytest.mark.slow
 def test_review_stats_report_accepted_codings_the_rules_no_longer_make(live, tmp_path) -> None:
     notes, project = live
     book = tmp_path / "narrow.yaml"

@@ -49,6 +49,7 @@ def invoke(*args: str):
     return result
 
 
+@pytest.mark.slow
 def test_formulas_in_csv_headers_are_guarded(hostile, tmp_path: Path) -> None:
     project = str(hostile["project"])
     for command in (["export", "documents", "--format", "csv"], ["export", "segments", "--format", "csv"],
@@ -82,6 +83,7 @@ def test_markdown_report_escapes_html(hostile) -> None:
     assert "<script>" not in result.stdout and "&lt;script&gt;" in result.stdout
 
 
+@pytest.mark.slow
 def test_rich_markup_and_escapes_in_user_text_print_verbatim(hostile, tmp_path: Path) -> None:
     project = str(hostile["project"])
     info = invoke("info", "-p", project)

@@ -111,6 +111,7 @@ def _write_notes(folder: Path, names: range) -> None:
                                               encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_a_writing_command_empties_the_write_ahead_log_while_a_notebook_holds_the_project(tmp_path: Path) -> None:
     from phantomcode import ingest
 
@@ -125,6 +126,7 @@ def test_a_writing_command_empties_the_write_ahead_log_while_a_notebook_holds_th
         assert notebook.count_documents() == 40
 
 
+@pytest.mark.slow
 def test_a_reader_mid_query_leaves_the_log_for_later_and_the_writer_still_finishes(tmp_path: Path) -> None:
     from phantomcode import ingest
 

@@ -55,6 +55,7 @@ def test_a_read_only_command_does_not_make_an_empty_file_a_project(tmp_path: Pat
     assert path.stat().st_size == 0
 
 
+@pytest.mark.slow
 def test_a_damaged_project_is_named_with_how_to_recover(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()

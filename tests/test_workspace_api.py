@@ -73,6 +73,7 @@ def coding_of(client: TestClient, doc_id: str, code: str) -> dict:
 # -- access --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_request_without_the_token_is_refused_and_the_printed_url_lets_the_browser_in(workspace) -> None:
     client = TestClient(create_app(workspace), base_url=BASE)
     assert client.get("/").status_code == 401
@@ -214,6 +215,7 @@ def test_a_passage_coded_by_hand_is_stored_by_offsets_counted_and_exported(clien
     assert beyond.status_code == 400
 
 
+@pytest.mark.slow
 def test_decisions_and_hand_codings_made_in_the_browser_survive_recoding(client, project) -> None:
     from phantomcode import code_project
 
@@ -274,6 +276,7 @@ def test_hostile_note_text_and_attributes_are_shown_as_text(client) -> None:
     assert "<" not in data and json.loads(data)["text"].count("<script>") == 1
 
 
+@pytest.mark.slow
 def test_offsets_are_the_stored_texts_with_emoji_crlf_and_chinese(project_from, tmp_path) -> None:
     note = ("---\r\nid: E-01\r\ncity: Beijing\r\n---\r\n🙂🙂 The school asked for the wuzheng 五证.\r\n"
             "学校说需要五证。\r\nShe had no lease 😞 and the school refused.\r\n")
@@ -337,6 +340,7 @@ def test_a_long_note_with_hundreds_of_codings_renders_every_character_once(proje
     assert {c["key"] for c in codings} <= shown
 
 
+@pytest.mark.slow
 def test_a_document_id_with_a_slash_space_and_hash_has_a_working_page(project_from) -> None:
     project = project_from({"beijing/int 3#x.md": "---\ncity: Beijing\n---\nThe school asked for five documents.\n"})
     client = signed_in(Workspace.prepare(project, reviewer="ana"))

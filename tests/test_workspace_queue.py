@@ -34,6 +34,7 @@ def decisions(project: Path) -> dict[tuple[str, int, int, str], str]:
         return {(d["doc_id"], d["start"], d["end"], d["code"]): d["decision"] for d in store.review_decisions()}
 
 
+@pytest.mark.slow
 def test_the_queue_holds_the_sentences_review_export_suggest_picks(client, project, tmp_path) -> None:
     items = client.get("/api/queue?n=4").json()["items"]
     sheet = tmp_path / "suggest.csv"
@@ -74,6 +75,7 @@ def test_judging_a_suggested_sentence_stores_decisions_like_review_import(client
     assert decisions(project) == {}
 
 
+@pytest.mark.slow
 def test_retrain_answers_the_new_cross_validated_figures(client, project) -> None:
     trained = client.post("/api/train", json={})
     assert trained.status_code == 200, trained.text

@@ -32,6 +32,7 @@ def _codebook_hashes(project: Path) -> set[str]:
         return {row["codebook_hash"] for row in store.coding_rows()}
 
 
+@pytest.mark.slow
 def test_the_project_codebook_is_found_from_another_folder(runner, own_project) -> None:
     result = runner.invoke(app, ["code", "-p", str(own_project), "--quiet"])
     assert result.exit_code == 0, result.output
@@ -39,6 +40,7 @@ def test_the_project_codebook_is_found_from_another_folder(runner, own_project) 
     assert "re-coded 0 of 1 notes" in result.output
 
 
+@pytest.mark.slow
 def test_a_moved_codebook_stops_every_command_with_the_way_forward(runner, own_project, own_codebook,
                                                                     tmp_path) -> None:
     before = _codebook_hashes(own_project)
@@ -58,6 +60,7 @@ def test_a_moved_codebook_stops_every_command_with_the_way_forward(runner, own_p
     assert bundled.exit_code == 0 and "Deflection of migrants" in bundled.output
 
 
+@pytest.mark.slow
 def test_an_edited_codebook_is_named_before_it_is_used(runner, own_project, own_codebook) -> None:
     own_codebook.edit("      - five documents\n", "      - five documents\n      - six documents\n")
     for command in (["code", "--quiet"], ["report"], ["codebook", "lint"]):
@@ -74,11 +77,13 @@ def test_an_edited_codebook_is_named_before_it_is_used(runner, own_project, own_
     assert again.exit_code == 0, "once re-coded with it, the edited file is the project's codebook"
 
 
+@pytest.mark.slow
 def test_info_shows_the_codebook_file_and_that_it_matches(runner, own_project, own_codebook) -> None:
     result = runner.invoke(app, ["info", "-p", str(own_project)])
     assert f"codebook file: {own_codebook.path} (unchanged since the last run)" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_project_on_the_bundled_codebook_records_it_as_bundled(runner, project, write_note, notes_dir) -> None:
     write_note("a.md", f"{PAPERWORK}\n", id="A")
     runner.invoke(app, ["ingest", str(notes_dir), "-p", str(project), "--quiet"])

@@ -66,6 +66,7 @@ def test_codebook_import_of_dictionaries(runner, tmp_path) -> None:
     assert result.exit_code == 2 and "--format" in result.stderr
 
 
+@pytest.mark.slow
 def test_export_qdpx(runner, project, tmp_path) -> None:
     result = run(runner, "export", "qdpx", "-p", str(project), "--out", str(tmp_path / "p.qdpx"))
     assert result.exit_code == 0, result.output

@@ -28,6 +28,7 @@ def coded(runner, project, write_note, notes_dir) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_export_segments_rows_slice_back_to_the_text(runner, coded) -> None:
     result = runner.invoke(app, ["export", "segments", "-p", str(coded)])
     assert result.exit_code == 0, result.output
@@ -48,12 +49,14 @@ def test_export_segments_rows_slice_back_to_the_text(runner, coded) -> None:
     assert paperwork[0]["city"] == "Beijing", "segment export uses the codebook's canonical city"
 
 
+@pytest.mark.slow
 def test_export_segments_jsonl_keeps_matched_spans(runner, coded) -> None:
     result = runner.invoke(app, ["export", "segments", "-p", str(coded), "-f", "jsonl"])
     record = next(json.loads(line) for line in result.stdout.splitlines() if '"A"' in line)
     assert record["matched"] and {"start", "end", "text", "term"} <= set(record["matched"][0])
 
 
+@pytest.mark.slow
 def test_code_recodes_only_what_a_codebook_change_can_affect(runner, coded, tmp_path) -> None:
     unchanged = runner.invoke(app, ["code", "-p", str(coded), "--quiet"])
     assert "re-coded 0 of 2 notes" in unchanged.output
@@ -74,6 +77,7 @@ def test_code_without_a_project_exits_2(runner, tmp_path) -> None:
     assert result.exit_code == 2 and "no project here yet" in result.output
 
 
+@pytest.mark.slow
 def test_evaluate_scores_gold_sentences(runner, coded, tmp_path) -> None:
     gold = tmp_path / "gold.csv"
     gold.write_text("note_id,sentence,codes\n"
@@ -91,6 +95,7 @@ def test_evaluate_scores_gold_sentences(runner, coded, tmp_path) -> None:
     assert "rules vs 4 gold sentences" in result.stdout and "review decisions not applied" in result.stderr
 
 
+@pytest.mark.slow
 def test_evaluate_against_other_notes_is_one_line_and_exit_1(runner, coded, tmp_path) -> None:
     gold = tmp_path / "gold.csv"
     gold.write_text("note_id,sentence,codes\n" + "".join(f"Z{n},Sentence {n}.,paperwork\n" for n in range(40)),
@@ -101,6 +106,7 @@ def test_evaluate_against_other_notes_is_one_line_and_exit_1(runner, coded, tmp_
     assert len(result.stderr.strip().splitlines()) <= 3 and result.stdout == ""
 
 
+@pytest.mark.slow
 def test_evaluate_rejects_a_gold_file_without_its_columns(runner, coded, tmp_path) -> None:
     gold = tmp_path / "gold.csv"
     gold.write_text("id,text\nA,x\n")
@@ -108,6 +114,7 @@ def test_evaluate_rejects_a_gold_file_without_its_columns(runner, coded, tmp_pat
     assert result.exit_code == 2 and "missing note_id, sentence, codes" in result.output
 
 
+@pytest.mark.slow
 def test_kwic_by_code_and_by_term(runner, coded) -> None:
     by_code = runner.invoke(app, ["kwic", "--code", "paperwork", "-p", str(coded)], terminal_width=200)
     assert by_code.exit_code == 0, by_code.output
@@ -120,6 +127,7 @@ def test_kwic_by_code_and_by_term(runner, coded) -> None:
     assert unknown.exit_code == 2 and "unknown code 'paperwrok'; valid codes: paperwork, residency_duration" in unknown.stderr
 
 
+@pytest.mark.slow
 def test_codebook_stats_counts_terms_and_flags_silent_ones(runner, coded) -> None:
     result = runner.invoke(app, ["codebook", "stats", "-p", str(coded)], terminal_width=200)
     assert result.exit_code == 0, result.output

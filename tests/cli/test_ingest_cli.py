@@ -40,6 +40,7 @@ def make_docx(path: Path, *paragraphs: str) -> None:
     document.save(path)
 
 
+@pytest.mark.slow
 def test_ingest_stores_bodies_attributes_and_ids(runner, project, notes_dir, write_note) -> None:
     write_note("beijing/a.md", BODY, id="BJ-01", city="Beijing", year="2019", sector="education")
     write_note("chengdu/b.txt", "No front matter here.\n")
@@ -56,6 +57,7 @@ def test_ingest_stores_bodies_attributes_and_ids(runner, project, notes_dir, wri
     assert "3 note files" in result.output and "3 added" in result.output
 
 
+@pytest.mark.slow
 def test_metadata_precedence_and_path_template(runner, project, notes_dir, write_note) -> None:
     write_note("Shanghai/official/a.md", BODY, city="Shanghai ", sector="hukou")
     write_note("Shanghai/official/b.md", BODY)
@@ -70,6 +72,7 @@ def test_metadata_precedence_and_path_template(runner, project, notes_dir, write
         "city": "Shanghai", "sector": "healthcare", "year": "2021", "respondent_type": "official"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "gb18030"])
 def test_encodings_are_detected_and_stored_as_nfc_text(runner, project, notes_dir, write_note, encoding) -> None:
     body = "学校要求五证：户口本、暂住证、租房合同、劳动合同和老家的证明。\r\n她说没有办法。\r\n"
@@ -81,6 +84,7 @@ def test_encodings_are_detected_and_stored_as_nfc_text(runner, project, notes_di
     assert doc["attributes"]["city"] == "北京"
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_skipped_named_and_the_rest_stored(runner, project, notes_dir, write_note) -> None:
     write_note("good.md", BODY, id="G-1")
     write_note("dup_a.md", BODY, id="DUP")
@@ -106,6 +110,7 @@ def test_bad_inputs_are_skipped_named_and_the_rest_stored(runner, project, notes
     assert "pwned" not in result.output
 
 
+@pytest.mark.slow
 def test_permission_denied_note_is_skipped(runner, project, notes_dir, write_note, monkeypatch) -> None:
     write_note("ok.md", BODY)
     secret = write_note("secret.md", BODY)
@@ -123,6 +128,7 @@ def test_permission_denied_note_is_skipped(runner, project, notes_dir, write_not
     assert set(stored(project)) == {"ok"}
 
 
+@pytest.mark.slow
 def test_reingest_is_incremental_and_reports_vanished_files(runner, project, notes_dir, write_note) -> None:
     write_note("a.md", BODY, city="Beijing")
     write_note("b.md", BODY, city="Chengdu")
@@ -147,6 +153,7 @@ def test_reingest_is_incremental_and_reports_vanished_files(runner, project, not
     assert set(stored(project)) == {"a", "b"}
 
 
+@pytest.mark.slow
 def test_sidecar_change_updates_attributes(runner, project, notes_dir, write_note) -> None:
     write_note("a.txt", BODY)
     (notes_dir / "metadata.csv").write_text("file,city\na.txt,Beijing\n")
@@ -157,6 +164,7 @@ def test_sidecar_change_updates_attributes(runner, project, notes_dir, write_not
     assert stored(project)["a"]["attributes"] == {"city": "Hangzhou"}
 
 
+@pytest.mark.slow
 def test_duplicate_of_a_note_stored_from_another_folder_is_skipped(runner, project, tmp_path, write_note) -> None:
     write_note("a.md", BODY, id="X-1")
     other = tmp_path / "other"
@@ -189,6 +197,7 @@ def test_second_writer_fails_with_a_clear_message(runner, project, notes_dir, wr
     assert "another phantomcode command is writing this project" in result.output
 
 
+@pytest.mark.slow
 def test_export_documents_jsonl_and_csv(runner, project, notes_dir, write_note, tmp_path) -> None:
     write_note("a.md", "=HYPERLINK(\"x\") starts this note.\n", id="A", city="Beijing")
     write_note("b.md", BODY, id="B", sector="healthcare")
@@ -208,6 +217,7 @@ def test_export_documents_jsonl_and_csv(runner, project, notes_dir, write_note, 
     assert rows[1]["text"] == BODY and rows[1]["sector"] == "healthcare" and rows[1]["city"] == ""
 
 
+@pytest.mark.slow
 def test_info_lists_attributes_and_last_run(runner, project, notes_dir, write_note) -> None:
     write_note("a.md", BODY, city="Beijing")
     write_note("b.md", BODY, city="Beijing")
@@ -261,6 +271,7 @@ def _wait_for_documents(project: Path, process: subprocess.Popen, timeout: float
 PLANTED = "The respondent gave her number 13812345678 and said Mr. Wang at the school refused.\n"
 
 
+@pytest.mark.slow
 def test_pii_warn_stores_and_lists_masked_identifiers(runner, project, notes_dir, write_note) -> None:
     write_note("a.md", PLANTED, city="Beijing")
     result = run(runner, "ingest", str(notes_dir), "-p", str(project))
@@ -271,6 +282,7 @@ def test_pii_warn_stores_and_lists_masked_identifiers(runner, project, notes_dir
     assert stored(project)["a"]["text"] == PLANTED
 
 
+@pytest.mark.slow
 def test_pii_block_skips_the_note(runner, project, notes_dir, write_note) -> None:
     write_note("a.md", PLANTED)
     write_note("b.md", BODY)
@@ -280,6 +292,7 @@ def test_pii_block_skips_the_note(runner, project, notes_dir, write_note) -> Non
     assert set(stored(project)) == {"b"}
 
 
+@pytest.mark.slow
 def test_pii_redact_stores_placeholders_and_leaves_the_source_alone(runner, project, notes_dir, write_note) -> None:
     source = write_note("a.md", PLANTED, interviewer="Ms. Zhao")
     before = source.read_bytes()
@@ -302,6 +315,7 @@ def test_pii_scan_command_lists_findings_and_exits_1(runner, notes_dir, write_no
     assert runner.invoke(app, ["pii-scan", str(notes_dir)]).exit_code == 0
 
 
+@pytest.mark.slow
 def test_full_disk_stops_cleanly_and_the_store_stays_intact(runner, project, notes_dir, write_note, monkeypatch) -> None:
     for number in range(300):
         write_note(f"n{number:03d}.md", "The school asked for a lease and five documents. " * 30, city="Beijing")
@@ -328,6 +342,7 @@ def test_full_disk_stops_cleanly_and_the_store_stays_intact(runner, project, not
     assert f"{300 - kept} added" in again.output and f"{kept} unchanged" in again.output
 
 
+@pytest.mark.slow
 def test_project_from_a_newer_phantomcode_is_refused(runner, project, notes_dir, write_note) -> None:
     write_note("a.md", BODY)
     assert run(runner, "ingest", str(notes_dir), "-p", str(project)).exit_code == 0

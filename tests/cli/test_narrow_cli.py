@@ -31,6 +31,7 @@ def assert_fits(text: str, width: int) -> None:
     assert "…" not in text, "no cell is cut"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [80, 120])
 def test_the_report_fits_without_cut_cells_or_broken_words(sample, width) -> None:
     opened = Project(sample)
@@ -55,6 +56,7 @@ def _words(line: str) -> list[str]:
     return line.replace("│", " ").replace("┃", " ").split()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [80, 120])
 def test_evaluate_and_kwic_fit(sample, width, monkeypatch, capsys) -> None:
     console = terminal(width)

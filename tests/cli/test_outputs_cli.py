@@ -30,6 +30,7 @@ def _commands(project: Path, out: Path) -> list[list[str]]:
             ["codebook", "export", "-o", str(out.with_suffix(".qdc"))]]
 
 
+@pytest.mark.slow
 def test_a_missing_folder_is_a_message_and_exit_2_for_every_command(runner, project, tmp_path) -> None:
     out = tmp_path / "missing" / "dir" / "r.txt"
     for command in _commands(project, out):
@@ -119,6 +120,7 @@ def test_bom_for_excel_on_request(runner, project, tmp_path) -> None:
         assert plain.read_bytes()[:7] == b"doc_id," and marked.read_bytes()[:10] == b"\xef\xbb\xbfdoc_id,", kind
 
 
+@pytest.mark.slow
 def test_a_first_ingest_that_fails_later_leaves_no_project_either(runner, tmp_path, write_note, notes_dir) -> None:
     write_note("a.md", NOTE)
     result = runner.invoke(app, ["ingest", str(notes_dir), "-p", str(tmp_path / "new.db"), "--model", "no_such_model"])

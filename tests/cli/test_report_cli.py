@@ -86,6 +86,7 @@ def test_bad_options_exit_2_naming_the_valid_choices(runner: CliRunner, sample: 
     assert result.stdout == "" and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_out_suffix_chooses_the_format_and_files_are_written(runner: CliRunner, sample: Path, tmp_path: Path) -> None:
     for name in ("r.xlsx", "r.png", "r.html", "r.md", "r.csv", "r.json", "r.txt"):
         result = report(runner, sample, "--out", str(tmp_path / name), "--codes", "paperwork,deterred")

@@ -25,6 +25,7 @@ def run(runner, *args: str):
     return runner.invoke(app, list(args))
 
 
+@pytest.mark.slow
 def test_export_to_stdout_then_import_and_stats(runner, project, tmp_path) -> None:
     result = run(runner, "review", "export", "-p", str(project), "--code", "paperwork,class_size")
     assert result.exit_code == 0, result.output
@@ -152,6 +153,7 @@ He had no hukou booklet.
 ZH_NOTE = "---\nid: ZH-02\ncity: Beijing\n---\n名额已满。\n"
 
 
+@pytest.mark.slow
 def test_a_sheet_saved_by_excel_as_gbk_is_read_as_gb18030_and_says_so(runner, project_from, tmp_path) -> None:
     project = project_from({"a.md": EN_NOTE, "b.md": ZH_NOTE})
     sheet = tmp_path / "review.csv"

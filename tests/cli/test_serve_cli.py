@@ -33,6 +33,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_prints_the_url_with_its_token_and_opens_the_browser(runner, project, served) -> None:
     port = free_port()
     result = runner.invoke(app, ["serve", "-p", str(project), "--port", str(port), "--reviewer", "ana"])
