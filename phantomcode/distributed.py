@@ -24,6 +24,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
+import pickle
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,10 +41,18 @@ import pyarrow.parquet as pq
 from .batch import check_schema, outcome_tables, outcomes_from_tables
 from .codebook_choice import recorded_path
 from .errors import PhantomcodeError, UsageError, WorkerLost
-from .ingest import (DEFAULT_BATCH_SIZE, CodebookIdentity, IngestReport, Progress, _batched, _Planner, _Saver,
-                     _StopRequested)
+from .ingest import (
+    DEFAULT_BATCH_SIZE,
+    CodebookIdentity,
+    IngestReport,
+    Progress,
+    _batched,
+    _Planner,
+    _Saver,
+    _StopRequested,
+)
 from .notes import NoteFile
-from .store import Store, StoredState
+from .store import Store, StoredState, remove_empty_project, resolve_project_path
 from .workers import IngestJob, NoteOutcome, NoteSkip, NoteTask, code_tasks
 
 if TYPE_CHECKING:
@@ -75,12 +87,24 @@ def code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: st
                    first_position: int, note_seconds: float = 0.0) -> tuple[pa.Table, pa.Table]:
     """Read and code one partition's notes; its (notes, codings) tables. Runs in a Dask worker.
 
-    Notes are coded ``NOTES_PER_CHUNK`` at a time, each chunk turned into Arrow at once: Python
-    objects for a whole partition of 2,000 notes would hold about 150 MiB more at their peak.
-    Each note is read and coded within ``note_seconds`` where the task runs in a process's main
-    thread; a ``dask.distributed`` worker runs tasks in other threads, where no signal can stop a
-    runaway regex (``limits.time_budget``), so there a note is not bounded in time.
+    Each note is read and coded within ``note_seconds``, as in a local ingest: the budget is a
+    SIGALRM timer (``limits.time_budget``), which only a process's main thread can receive, and a
+    Dask worker runs tasks in other threads. So there the partition is coded in a child process
+    forked for it (:func:`_in_forked_child`), whose only thread is its main thread; elsewhere
+    (no budget, a task in a main thread, no ``fork``) in this thread.
     """
+    def work() -> tuple[pa.Table, pa.Table]:
+        return _code_partition(engine, tasks, root_key, max_bytes, pii, first_position, note_seconds)
+
+    if note_seconds > 0 and hasattr(os, "fork") and threading.current_thread() is not threading.main_thread():
+        return _in_forked_child(work)
+    return work()
+
+
+def _code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: str, max_bytes: int, pii: str,
+                    first_position: int, note_seconds: float) -> tuple[pa.Table, pa.Table]:
+    """Notes are coded ``NOTES_PER_CHUNK`` at a time, each chunk turned into Arrow at once: Python
+    objects for a whole partition of 2,000 notes would hold about 150 MiB more at their peak."""
     notes, codings = [], []
     for start in range(0, len(tasks), NOTES_PER_CHUNK):
         chunk = tasks[start:start + NOTES_PER_CHUNK]
@@ -90,6 +114,58 @@ def code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: st
         notes.append(tables[0])
         codings.append(tables[1])
     return pa.concat_tables(notes), pa.concat_tables(codings)
+
+
+def _in_forked_child(work: Callable[[], tuple[pa.Table, pa.Table]]) -> tuple[pa.Table, pa.Table]:
+    """``work()`` run in a child process forked from this thread, its tables sent back pickled.
+
+    After ``fork`` the child's one thread is its main thread, where the per-note SIGALRM budget
+    works; it inherits the engine already built (nothing is loaded again) and ends with
+    ``os._exit``, so none of the worker's shutdown code runs twice. What ``work`` raises is raised
+    here; a child that dies (the out-of-memory killer) raises ``ChildProcessError``.
+    """
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its only way out is os._exit
+        status = 1
+        try:
+            os.close(reader)
+            with os.fdopen(writer, "wb") as out:
+                try:
+                    result: tuple[str, Any] = ("tables", work())
+                except Exception as exc:  # noqa: BLE001 (raised again in the worker, as it would be there)
+                    result = ("error", _picklable(exc))
+                pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as source:
+        try:
+            kind, value = pickle.load(source)
+        except (EOFError, pickle.UnpicklingError):
+            kind, value = "died", None
+    _, status = os.waitpid(pid, 0)
+    if kind == "tables":
+        return value
+    if kind == "error":
+        raise value
+    raise ChildProcessError(f"the process coding this partition died ({_how_it_ended(status)})")
+
+
+def _picklable(exc: Exception) -> Exception:
+    """``exc`` if it survives pickling, else a ``RuntimeError`` with its type and message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 (any exception type may refuse to pickle)
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _how_it_ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}, most often for lack of memory"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _code_chunk(job: IngestJob) -> list[NoteOutcome]:
@@ -271,11 +347,26 @@ def import_parquet(directory: str | Path, *, project: str | Path | None = None,
     The rows are stored as ingest stores them (one transaction per batch, the first note to claim
     an ID keeps it, unreadable notes reported as skipped) with the codebook the files carry, which
     the project keeps; a later ``ingest`` of the same folder then finds those notes unchanged.
-    Raises ``UsageError`` for files that are not phantomcode's or mix codebooks.
+    Raises ``UsageError`` for files that are not phantomcode's or mix codebooks. A first import
+    that fails before storing a note leaves no project file behind, as ingest does (issue 11).
     """
     partitions = find_partitions(directory)
+    first_notes = read_partition(partitions[0])[0]
+    new_project = not resolve_project_path(project).exists()
+    try:
+        return _import_partitions(directory, partitions, first_notes, project=project, batch_size=batch_size,
+                                  progress=progress)
+    except BaseException:
+        if new_project:
+            remove_empty_project(project)
+        raise
+
+
+def _import_partitions(directory: str | Path, partitions: list[ParquetPartition], first_notes: pa.Table, *,
+                       project: str | Path | None, batch_size: int, progress: Progress | None) -> IngestReport:
+    """``import_parquet`` once the files are found and the first one read."""
     with Store.open(project) as store, store.writer():
-        book = _carried_codebook(store, read_partition(partitions[0])[0], partitions[0].notes)
+        book = _carried_codebook(store, first_notes, partitions[0].notes)
         report = IngestReport(root=str(directory), project=str(store.path), codebook=f"{book.name} {book.version}")
         run_id = store.begin_run("import", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))

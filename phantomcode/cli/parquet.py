@@ -12,6 +12,7 @@ from ._options import ProjectOption, QuietOption
 from ._progress import progress_bar
 from .ingest import render_ingest_report
 
+
 def parquet_command(
     directory: Annotated[Path, typer.Argument(help="Folder with notes/*.parquet and codings/*.parquet, as "
                                               "ingest --parquet-out writes it.", show_default=False)],
