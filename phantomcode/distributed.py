@@ -65,6 +65,10 @@ NOTES_PER_CHUNK = 200  # notes a worker holds as Python objects at once, before 
 PARTITIONS_PER_WORKER = 2  # at least: a slow partition then leaves the other workers busy
 POLL_SECONDS = 0.2  # how often a wait for a partition checks for Ctrl-C
 NOTES_DIR, CODINGS_DIR = "notes", "codings"
+# A worker that dies mid-task most often ran out of memory: a task's notes and their rows, the engine.
+DASK_MEMORY_HINT = ("most often for lack of memory: use smaller partitions (more --partitions) or give each "
+                    "worker more memory (dask worker --memory-limit); the scheduler's and the workers' logs "
+                    "say why a worker died")
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ def _picklable(exc: Exception) -> Exception:
 
 def _how_it_ended(status: int) -> str:
     if os.WIFSIGNALED(status):
-        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}, most often for lack of memory"
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
@@ -245,11 +249,13 @@ def _in_order(futures: list[Future | None], parquet_out: Path | None,
         try:
             notes, codings = future.result()
         except KilledWorker:
-            raise WorkerLost(f"the Dask task of partition {index} killed its workers each time it ran (most often "
-                             "for lack of memory: use more --partitions, or workers with more memory); its notes "
-                             "were not saved") from None
+            raise WorkerLost(f"the Dask task of partition {index} killed its worker each time it ran; its notes "
+                             f"were not saved ({DASK_MEMORY_HINT})") from None
         except PhantomcodeError:
             raise
+        except ChildProcessError as exc:  # the process forked to code the partition died (_in_forked_child)
+            raise WorkerLost(f"the Dask task of partition {index} failed on the cluster: {exc} "
+                             f"({DASK_MEMORY_HINT})") from None
         except Exception as exc:  # noqa: BLE001 (whatever failed on the cluster, said in one message)
             raise WorkerLost(f"the Dask task of partition {index} failed on the cluster ({type(exc).__name__}: "
                              f"{exc}); every worker needs this phantomcode version (and --model, if any) "

@@ -300,8 +300,9 @@ def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, p
             raise stop.stopped(f"{report.stored} notes were saved in {store.path}") from None
         except WorkerLost as exc:
             store.finish_run(run_id, status="failed", stats=report.as_stats())
+            hint = f" ({_FEWER_JOBS})" if dask is None else ""  # a Dask message gives its own (distributed.py)
             raise WorkerLost(f"{exc}. {report.stored} notes were saved in {store.path}; run the same "
-                             f"command again to finish ({_FEWER_JOBS})") from None
+                             f"command again to finish{hint}") from None
         vanished = planner.vanished(scan)
         report.vanished = [state.source for state in vanished]
         if prune and vanished:
