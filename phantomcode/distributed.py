@@ -206,8 +206,9 @@ def dask_outcomes(job: IngestJob, *, options: DaskOptions,
         workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
         bounds = partition_bounds(len(job.tasks), _partition_count(len(job.tasks), options, workers))
         run = uuid.uuid4().hex[:12]  # keys unique on a scheduler that other runs share
+        engine = _PickledOnce(job.engine)
         futures: list[Future | None] = [
-            client.submit(code_partition, job.engine, list(job.tasks[part.start:part.stop]), job.root_key,
+            client.submit(code_partition, engine, list(job.tasks[part.start:part.stop]), job.root_key,
                           job.max_bytes, job.pii, part.start, job.note_seconds, pure=False,
                           key=f"phantomcode-{run}-{i}")
             for i, part in enumerate(bounds)]
@@ -215,6 +216,18 @@ def dask_outcomes(job: IngestJob, *, options: DaskOptions,
             yield _in_order(futures, options.parquet_out, check_stop)
         finally:
             client.cancel([future for future in futures if future is not None], force=True)
+
+
+class _PickledOnce:
+    """An object pickled here once, and sent as those bytes with each task, where unpickling them
+    gives the object itself. Pickling an engine with a learned model compresses its weights (half a
+    second); each partition would pay it again."""
+
+    def __init__(self, value: object) -> None:
+        self.data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __reduce__(self) -> tuple[Callable[[bytes], Any], tuple[bytes]]:
+        return pickle.loads, (self.data,)
 
 
 @contextmanager
@@ -231,8 +244,12 @@ def _client(options: DaskOptions) -> Iterator[Client]:
         with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    import dask
+
+    # The workers' statistical profiler samples every thread's stack every 10 ms: CPU nobody reads here.
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
 
