@@ -12,7 +12,8 @@ Why this is safe: a task has no side effects (it reads notes and returns rows), 
 again when a worker dies, and nothing is written twice; the project only changes in this
 process, one transaction per batch, so a client killed mid-run leaves whole documents, and the
 same command run again codes the rest. A note that cannot be read or coded, whatever the
-exception, is reported as skipped; it never fails its task.
+exception, is reported as skipped; it never fails its task, and its time budget holds in the
+worker's threads too (the partition is coded in a process forked for it: ``code_partition``).
 
 The engine travels to the workers as its codebook's bytes and rebuilds itself once per worker
 process (:meth:`phantomcode.coding.CodingEngine.__reduce__`). Without a scheduler address, a

@@ -234,8 +234,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     project's latest model (see :mod:`phantomcode.training`); False codes with the rules alone.
 
     ``dask``: read and code on a Dask cluster (:mod:`phantomcode.distributed`) instead of ``jobs``
-    local processes; the project, the report and the per-note guard are the same, and so is the
-    time budget per note where a task runs in a main thread (see ``distributed.code_partition``).
+    local processes; the project, the report, the per-note guard and its time budget are the same
+    (see ``distributed.code_partition``).
 
     Raises ``UsageError`` for a missing folder or bad template, ``EmptyFolderError`` (before
     anything is written) for a folder without notes, ``ProjectError`` when the store
