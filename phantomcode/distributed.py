@@ -22,12 +22,14 @@ process (:meth:`phantomcode.coding.CodingEngine.__reduce__`). Without a schedule
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import math
 import os
 import pickle
 import signal
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
 NOTES_PER_PARTITION = 2000  # the default partition size: a worker's memory stays well under 400 MiB
 NOTES_PER_CHUNK = 200  # notes a worker holds as Python objects at once, before they become Arrow rows
 PARTITIONS_PER_WORKER = 2  # at least: a slow partition then leaves the other workers busy
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when the thread that forked it ends
 POLL_SECONDS = 0.2  # how often a wait for a partition checks for Ctrl-C
 NOTES_DIR, CODINGS_DIR = "notes", "codings"
 # A worker that dies mid-task most often ran out of memory: a task's notes and their rows, the engine.
@@ -130,11 +133,20 @@ def _in_forked_child(work: Callable[[], tuple[pa.Table, pa.Table]]) -> tuple[pa.
     here; a child that dies (the out-of-memory killer) raises ``ChildProcessError``.
     """
     reader, writer = os.pipe()
-    pid = os.fork()
+    # The worker's objects (the engine above all) leave the collector's care in the child: its
+    # collections would otherwise walk, and so copy page by page, the whole inherited heap.
+    gc.freeze()
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        gc.unfreeze()
+        raise
     if pid == 0:  # the child: its only way out is os._exit
         status = 1
         try:
             os.close(reader)
+            _end_with(parent)
             with os.fdopen(writer, "wb") as out:
                 try:
                     result: tuple[str, Any] = ("tables", work())
@@ -144,6 +156,7 @@ def _in_forked_child(work: Callable[[], tuple[pa.Table, pa.Table]]) -> tuple[pa.
             status = 0
         finally:
             os._exit(status)
+    gc.unfreeze()
     os.close(writer)
     with os.fdopen(reader, "rb") as source:
         try:
@@ -156,6 +169,20 @@ def _in_forked_child(work: Callable[[], tuple[pa.Table, pa.Table]]) -> tuple[pa.
     if kind == "error":
         raise value
     raise ChildProcessError(f"the process coding this partition died ({_how_it_ended(status)})")
+
+
+def _end_with(parent: int) -> None:
+    """In the forked child: die with the worker thread that forked it (Linux's parent-death
+    signal), so a worker killed or closed mid-partition leaves no child coding on; and drop the
+    worker's garbage-collection callbacks (Dask's measure the worker's memory, a process that
+    may be gone)."""
+    gc.callbacks.clear()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before the signal was asked for
+        os._exit(1)
 
 
 def _picklable(exc: Exception) -> Exception:
@@ -249,8 +276,11 @@ def _client(options: DaskOptions) -> Iterator[Client]:
 
     # The workers' statistical profiler samples every thread's stack every 10 ms: CPU nobody reads here.
     with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # No dashboard; the scheduler's HTTP server (health checks) on any free port, where the
+        # default (8787) warns on stderr when another cluster holds it.
         cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                               silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
 

@@ -114,3 +114,45 @@ def test_a_child_killed_mid_partition_is_an_error_that_says_so() -> None:
     error = _in_a_thread(work)["error"]
     assert isinstance(error, ChildProcessError)
     assert str(error) == "the process coding this partition died (killed by SIGKILL)"
+
+
+_ORPHAN_SCRIPT = """
+import os, sys, threading, time
+from phantomcode.distributed import _in_forked_child
+
+def work():
+    with open(sys.argv[1], "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(120)
+
+threading.Thread(target=_in_forked_child, args=(work,)).start()
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_the_child_dies_with_a_worker_killed_mid_partition(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    worker = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, str(pid_file)])
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the child never started"
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+        assert _alive(child)
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child):
+        assert time.monotonic() < deadline, "the child coded on after its worker was killed"
+        time.sleep(0.1)
