@@ -147,7 +147,8 @@ def main(args) -> int:
         f"phantomcode {info['phantomcode']}, Python {info['python']}, {cores} cores; load at end "
         f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}. Each step is one process, timed from "
         "outside; 'largest process' is the largest single process of its tree (the client or a Dask worker).",
-        table(runs), "Fixed and per-note cost:\n\n" + fixed_and_per_note(runs), "Targets:\n\n" + "\n".join(verdicts(runs)),
+        table(runs), "Fixed and per-note cost:\n\n" + fixed_and_per_note(runs),
+        "Targets:\n\n" + "\n".join(verdicts(runs)),
     ]) + "\n"
     print(text)
     if args.results != "-":

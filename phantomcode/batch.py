@@ -34,10 +34,21 @@ from . import __version__
 from .codebook import Codebook, default_codebook_path, load_codebook
 from .errors import UsageError
 from .guard import NoteSkip
-from .notes import (DEFAULT_MAX_BYTES, NoteFile, Sidecar, compile_path_template, load_sidecars, path_attributes,
-                    sidecar_for)
-from .store import CodedRows, DocumentRecord, coded_rows
-from .store import _to_json  # matched spans encoded as the store encodes them
+from .notes import (
+    DEFAULT_MAX_BYTES,
+    NoteFile,
+    Sidecar,
+    compile_path_template,
+    load_sidecars,
+    path_attributes,
+    sidecar_for,
+)
+from .store import (
+    CodedRows,
+    DocumentRecord,
+    _to_json,  # matched spans encoded as the store encodes them
+    coded_rows,
+)
 from .workers import NoteOutcome, NoteTask, ReadNote, read_task
 
 if TYPE_CHECKING:
@@ -66,7 +77,8 @@ NOTES_SCHEMA = _versioned("notes", [
 ])
 
 CODINGS_SCHEMA = _versioned("codings", [
-    ("position", pa.int64()), ("doc_id", pa.string()), ("segment", pa.int32()), ("segment_start", pa.int64()), ("segment_end", pa.int64()),
+    ("position", pa.int64()), ("doc_id", pa.string()), ("segment", pa.int32()), ("segment_start", pa.int64()),
+    ("segment_end", pa.int64()),
     ("unit", pa.string()), ("segment_sector", pa.string()), ("segment_sector_source", pa.string()),
     ("code", pa.string()), ("rule", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("matched", _MATCHED),
     ("negated", pa.bool_()), ("hypothetical", pa.bool_()), ("cue", pa.string()), ("source", pa.string()),
@@ -143,7 +155,8 @@ def _codings_table(coded: Iterable[tuple[int, str, CodedRows]], codebook_hash: s
         for (segment, code, rule, start, end, matched, negated, hypothetical, cue, source, probability, model_hash,
              explanation) in rows.codings:
             seg_start, seg_end, unit, sector, sector_source = rows.segments[segment]
-            for name, value in (("position", position), ("doc_id", doc_id), ("segment", segment), ("segment_start", seg_start),
+            for name, value in (("position", position), ("doc_id", doc_id), ("segment", segment),
+                                ("segment_start", seg_start),
                                 ("segment_end", seg_end), ("unit", unit), ("segment_sector", sector),
                                 ("segment_sector_source", sector_source), ("code", code), ("rule", rule),
                                 ("start", start), ("end", end), ("matched", json.loads(matched)),
@@ -212,7 +225,7 @@ def outcomes_from_tables(notes: pa.Table, codings: pa.Table) -> list[tuple[str, 
     """(source, outcome) of each note row, in position order: what :func:`outcome_tables` took."""
     coded_by_position = _coded_rows_by_position(codings)
     notes = notes.sort_by("position")
-    rows = zip(*(_column(notes, name) for name in NOTES_SCHEMA.names))
+    rows = zip(*(_column(notes, name) for name in NOTES_SCHEMA.names), strict=True)
     outcomes: list[tuple[str, NoteOutcome]] = []
     for (position, source, error, doc_id, root, source_hash, meta_hash, content_hash, encoding, text, attributes, size,
          mtime_ns, sector, sector_source, pii_warnings, attribute_warnings, _, model_hash, scores) in rows:
@@ -237,7 +250,7 @@ def _coded_rows_by_position(codings: pa.Table) -> dict[int, tuple[list, list]]:
              "model_hash", "explanation")
     for (position, segment, seg_start, seg_end, unit, sector, sector_source, code, rule, start, end, matched,
          negated, hypothetical, cue, source, probability, model_hash, explanation) in zip(
-            *(_column(codings, name) for name in names)):
+            *(_column(codings, name) for name in names), strict=True):
         segments, rows = by_position.setdefault(position, ([], []))
         if segment == len(segments):
             segments.append((seg_start, seg_end, unit, sector, sector_source))

@@ -12,7 +12,8 @@ Why this is safe: a task has no side effects (it reads notes and returns rows), 
 again when a worker dies, and nothing is written twice; the project only changes in this
 process, one transaction per batch, so a client killed mid-run leaves whole documents, and the
 same command run again codes the rest. A note that cannot be read or coded, whatever the
-exception, is reported as skipped; it never fails its task.
+exception, is reported as skipped; it never fails its task, and its time budget holds in the
+worker's threads too (the partition is coded in a process forked for it: ``code_partition``).
 
 The engine travels to the workers as its codebook's bytes and rebuilds itself once per worker
 process (:meth:`phantomcode.coding.CodingEngine.__reduce__`). Without a scheduler address, a
@@ -21,9 +22,15 @@ process (:meth:`phantomcode.coding.CodingEngine.__reduce__`). Without a schedule
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import math
+import os
+import pickle
+import signal
+import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,10 +44,18 @@ import pyarrow.parquet as pq
 from .batch import check_schema, outcome_tables, outcomes_from_tables
 from .codebook_choice import recorded_path
 from .errors import PhantomcodeError, UsageError, WorkerLost
-from .ingest import (DEFAULT_BATCH_SIZE, CodebookIdentity, IngestReport, Progress, _batched, _Planner, _Saver,
-                     _StopRequested)
+from .ingest import (
+    DEFAULT_BATCH_SIZE,
+    CodebookIdentity,
+    IngestReport,
+    Progress,
+    _batched,
+    _Planner,
+    _Saver,
+    _StopRequested,
+)
 from .notes import NoteFile
-from .store import Store, StoredState
+from .store import Store, StoredState, remove_empty_project, resolve_project_path
 from .workers import IngestJob, NoteOutcome, NoteSkip, NoteTask, code_tasks
 
 if TYPE_CHECKING:
@@ -51,8 +66,13 @@ if TYPE_CHECKING:
 NOTES_PER_PARTITION = 2000  # the default partition size: a worker's memory stays well under 400 MiB
 NOTES_PER_CHUNK = 200  # notes a worker holds as Python objects at once, before they become Arrow rows
 PARTITIONS_PER_WORKER = 2  # at least: a slow partition then leaves the other workers busy
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when the thread that forked it ends
 POLL_SECONDS = 0.2  # how often a wait for a partition checks for Ctrl-C
 NOTES_DIR, CODINGS_DIR = "notes", "codings"
+# A worker that dies mid-task most often ran out of memory: a task's notes and their rows, the engine.
+DASK_MEMORY_HINT = ("most often for lack of memory: use smaller partitions (more --partitions) or give each "
+                    "worker more memory (dask worker --memory-limit); the scheduler's and the workers' logs "
+                    "say why a worker died")
 
 
 @dataclass(frozen=True)
@@ -75,12 +95,24 @@ def code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: st
                    first_position: int, note_seconds: float = 0.0) -> tuple[pa.Table, pa.Table]:
     """Read and code one partition's notes; its (notes, codings) tables. Runs in a Dask worker.
 
-    Notes are coded ``NOTES_PER_CHUNK`` at a time, each chunk turned into Arrow at once: Python
-    objects for a whole partition of 2,000 notes would hold about 150 MiB more at their peak.
-    Each note is read and coded within ``note_seconds`` where the task runs in a process's main
-    thread; a ``dask.distributed`` worker runs tasks in other threads, where no signal can stop a
-    runaway regex (``limits.time_budget``), so there a note is not bounded in time.
+    Each note is read and coded within ``note_seconds``, as in a local ingest: the budget is a
+    SIGALRM timer (``limits.time_budget``), which only a process's main thread can receive, and a
+    Dask worker runs tasks in other threads. So there the partition is coded in a child process
+    forked for it (:func:`_in_forked_child`), whose only thread is its main thread; elsewhere
+    (no budget, a task in a main thread, no ``fork``) in this thread.
     """
+    def work() -> tuple[pa.Table, pa.Table]:
+        return _code_partition(engine, tasks, root_key, max_bytes, pii, first_position, note_seconds)
+
+    if note_seconds > 0 and hasattr(os, "fork") and threading.current_thread() is not threading.main_thread():
+        return _in_forked_child(work)
+    return work()
+
+
+def _code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: str, max_bytes: int, pii: str,
+                    first_position: int, note_seconds: float) -> tuple[pa.Table, pa.Table]:
+    """Notes are coded ``NOTES_PER_CHUNK`` at a time, each chunk turned into Arrow at once: Python
+    objects for a whole partition of 2,000 notes would hold about 150 MiB more at their peak."""
     notes, codings = [], []
     for start in range(0, len(tasks), NOTES_PER_CHUNK):
         chunk = tasks[start:start + NOTES_PER_CHUNK]
@@ -90,6 +122,82 @@ def code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: st
         notes.append(tables[0])
         codings.append(tables[1])
     return pa.concat_tables(notes), pa.concat_tables(codings)
+
+
+def _in_forked_child(work: Callable[[], tuple[pa.Table, pa.Table]]) -> tuple[pa.Table, pa.Table]:
+    """``work()`` run in a child process forked from this thread, its tables sent back pickled.
+
+    After ``fork`` the child's one thread is its main thread, where the per-note SIGALRM budget
+    works; it inherits the engine already built (nothing is loaded again) and ends with
+    ``os._exit``, so none of the worker's shutdown code runs twice. What ``work`` raises is raised
+    here; a child that dies (the out-of-memory killer) raises ``ChildProcessError``.
+    """
+    reader, writer = os.pipe()
+    # The worker's objects (the engine above all) leave the collector's care in the child: its
+    # collections would otherwise walk, and so copy page by page, the whole inherited heap.
+    gc.freeze()
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        gc.unfreeze()
+        raise
+    if pid == 0:  # the child: its only way out is os._exit
+        status = 1
+        try:
+            os.close(reader)
+            _end_with(parent)
+            with os.fdopen(writer, "wb") as out:
+                try:
+                    result: tuple[str, Any] = ("tables", work())
+                except Exception as exc:  # noqa: BLE001 (raised again in the worker, as it would be there)
+                    result = ("error", _picklable(exc))
+                pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+    gc.unfreeze()
+    os.close(writer)
+    with os.fdopen(reader, "rb") as source:
+        try:
+            kind, value = pickle.load(source)
+        except (EOFError, pickle.UnpicklingError):
+            kind, value = "died", None
+    _, status = os.waitpid(pid, 0)
+    if kind == "tables":
+        return value
+    if kind == "error":
+        raise value
+    raise ChildProcessError(f"the process coding this partition died ({_how_it_ended(status)})")
+
+
+def _end_with(parent: int) -> None:
+    """In the forked child: die with the worker thread that forked it (Linux's parent-death
+    signal), so a worker killed or closed mid-partition leaves no child coding on; and drop the
+    worker's garbage-collection callbacks (Dask's measure the worker's memory, a process that
+    may be gone)."""
+    gc.callbacks.clear()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before the signal was asked for
+        os._exit(1)
+
+
+def _picklable(exc: Exception) -> Exception:
+    """``exc`` if it survives pickling, else a ``RuntimeError`` with its type and message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 (any exception type may refuse to pickle)
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _how_it_ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _code_chunk(job: IngestJob) -> list[NoteOutcome]:
@@ -126,8 +234,9 @@ def dask_outcomes(job: IngestJob, *, options: DaskOptions,
         workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
         bounds = partition_bounds(len(job.tasks), _partition_count(len(job.tasks), options, workers))
         run = uuid.uuid4().hex[:12]  # keys unique on a scheduler that other runs share
+        engine = _PickledOnce(job.engine)
         futures: list[Future | None] = [
-            client.submit(code_partition, job.engine, list(job.tasks[part.start:part.stop]), job.root_key,
+            client.submit(code_partition, engine, list(job.tasks[part.start:part.stop]), job.root_key,
                           job.max_bytes, job.pii, part.start, job.note_seconds, pure=False,
                           key=f"phantomcode-{run}-{i}")
             for i, part in enumerate(bounds)]
@@ -135,6 +244,18 @@ def dask_outcomes(job: IngestJob, *, options: DaskOptions,
             yield _in_order(futures, options.parquet_out, check_stop)
         finally:
             client.cancel([future for future in futures if future is not None], force=True)
+
+
+class _PickledOnce:
+    """An object pickled here once, and sent as those bytes with each task, where unpickling them
+    gives the object itself. Pickling an engine with a learned model compresses its weights (half a
+    second); each partition would pay it again."""
+
+    def __init__(self, value: object) -> None:
+        self.data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __reduce__(self) -> tuple[Callable[[bytes], Any], tuple[bytes]]:
+        return pickle.loads, (self.data,)
 
 
 @contextmanager
@@ -151,8 +272,15 @@ def _client(options: DaskOptions) -> Iterator[Client]:
         with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    import dask
+
+    # The workers' statistical profiler samples every thread's stack every 10 ms: CPU nobody reads here.
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # No dashboard; the scheduler's HTTP server (health checks) on any free port, where the
+        # default (8787) warns on stderr when another cluster holds it.
+        cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                               silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
 
@@ -169,11 +297,13 @@ def _in_order(futures: list[Future | None], parquet_out: Path | None,
         try:
             notes, codings = future.result()
         except KilledWorker:
-            raise WorkerLost(f"the Dask task of partition {index} killed its workers each time it ran (most often "
-                             "for lack of memory: use more --partitions, or workers with more memory); its notes "
-                             "were not saved") from None
+            raise WorkerLost(f"the Dask task of partition {index} killed its worker each time it ran; its notes "
+                             f"were not saved ({DASK_MEMORY_HINT})") from None
         except PhantomcodeError:
             raise
+        except ChildProcessError as exc:  # the process forked to code the partition died (_in_forked_child)
+            raise WorkerLost(f"the Dask task of partition {index} failed on the cluster: {exc} "
+                             f"({DASK_MEMORY_HINT})") from None
         except Exception as exc:  # noqa: BLE001 (whatever failed on the cluster, said in one message)
             raise WorkerLost(f"the Dask task of partition {index} failed on the cluster ({type(exc).__name__}: "
                              f"{exc}); every worker needs this phantomcode version (and --model, if any) "
@@ -271,11 +401,26 @@ def import_parquet(directory: str | Path, *, project: str | Path | None = None,
     The rows are stored as ingest stores them (one transaction per batch, the first note to claim
     an ID keeps it, unreadable notes reported as skipped) with the codebook the files carry, which
     the project keeps; a later ``ingest`` of the same folder then finds those notes unchanged.
-    Raises ``UsageError`` for files that are not phantomcode's or mix codebooks.
+    Raises ``UsageError`` for files that are not phantomcode's or mix codebooks. A first import
+    that fails before storing a note leaves no project file behind, as ingest does (issue 11).
     """
     partitions = find_partitions(directory)
+    first_notes = read_partition(partitions[0])[0]
+    new_project = not resolve_project_path(project).exists()
+    try:
+        return _import_partitions(directory, partitions, first_notes, project=project, batch_size=batch_size,
+                                  progress=progress)
+    except BaseException:
+        if new_project:
+            remove_empty_project(project)
+        raise
+
+
+def _import_partitions(directory: str | Path, partitions: list[ParquetPartition], first_notes: pa.Table, *,
+                       project: str | Path | None, batch_size: int, progress: Progress | None) -> IngestReport:
+    """``import_parquet`` once the files are found and the first one read."""
     with Store.open(project) as store, store.writer():
-        book = _carried_codebook(store, read_partition(partitions[0])[0], partitions[0].notes)
+        book = _carried_codebook(store, first_notes, partitions[0].notes)
         report = IngestReport(root=str(directory), project=str(store.path), codebook=f"{book.name} {book.version}")
         run_id = store.begin_run("import", codebook_name=book.name, codebook_version=book.version,
                                  codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))

@@ -144,7 +144,7 @@ def _check_events(events: Iterator[Any], max_depth: int, max_nodes: int) -> None
     open_anchors: list[tuple[str | None, int]] = []
     for event in events:
         if isinstance(event, yaml.AliasEvent):
-            expanded += anchor_sizes.get(event.anchor, 1)
+            expanded += anchor_sizes.get(event.anchor or "", 1)
         elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)):
             expanded += 1
             if isinstance(event, yaml.ScalarEvent):
@@ -232,7 +232,7 @@ def _without_trailing_blanks(values: list[Any]) -> list[Any]:
     return values
 
 
-def read_csv_rows(text: str, dialect: type[csv.Dialect] | csv.Dialect | str = csv.excel, **options: str
+def read_csv_rows(text: str, dialect: type[csv.Dialect] | csv.Dialect | str = csv.excel, **options: Any
                   ) -> list[list[str]]:
     """``csv.reader`` rows with fields up to ``MAX_CSV_FIELD_CHARS`` (Python's default is 131,072).
 

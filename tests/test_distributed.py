@@ -112,17 +112,19 @@ def test_a_local_cluster_of_one_worker_started_by_ingest_gives_the_same_project(
     assert (again.unchanged, again.added, len(again.skipped)) == (NOTES, 0, 2), "incremental, as a local run"
 
 
-_KILL_SENTINEL = "PHANTOMCODE_TEST_KILL_ONCE"
+_KILL_SENTINEL, _WORKER_PID = "PHANTOMCODE_TEST_KILL_ONCE", "PHANTOMCODE_TEST_WORKER_PID"
 
 
 def _kill_this_worker_once(job):
     """Stands in for ``distributed._code_chunk`` in the workers: the first partition to run kills its
-    worker process outright (as the out-of-memory killer would), later ones code as usual."""
+    worker process outright (as the out-of-memory killer would), later ones code as usual. It runs
+    in the process forked to code the partition: the worker is the one recorded at install."""
     sentinel = os.environ.get(_KILL_SENTINEL)
     try:
         os.remove(sentinel)
     except (OSError, TypeError):
         return _REAL_CODE_CHUNK(job)
+    os.kill(int(os.environ[_WORKER_PID]), signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -131,6 +133,7 @@ _REAL_CODE_CHUNK = distributed._code_chunk
 
 def _install_killer(sentinel: str) -> int:
     os.environ[_KILL_SENTINEL] = sentinel
+    os.environ[_WORKER_PID] = str(os.getpid())
     distributed._code_chunk = _kill_this_worker_once
     return os.getpid()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,7 +22,7 @@ MAX_LISTED = 10
 def qdpx_command(
     file: Annotated[Path, typer.Argument(help="A REFI-QDA project: .qdpx, or a .qde beside its sources folder.",
                                          show_default=False)],
-    codebook_out: Annotated[Optional[Path], typer.Option("--codebook-out", help="Also write the file's codebook "
+    codebook_out: Annotated[Path | None, typer.Option("--codebook-out", help="Also write the file's codebook "
                                                          "as a YAML codebook to fill with rules.",
                                                          show_default=False)] = None,
     project: ProjectOption = None,
@@ -52,7 +52,8 @@ def qdpx_command(
     _listed("skipped", result.skipped)
     _listed("not imported", result.problems)
     if result.added or result.updated:
-        err.print("next: phantomcode code (codes the new documents with the rules), then phantomcode agree imported auto")
+        err.print("next: phantomcode code (codes the new documents with the rules), "
+                  "then phantomcode agree imported auto")
     raise typer.Exit(result.exit_code)
 
 

@@ -45,7 +45,7 @@ from ..workers import (
     read_and_code,
     recode,
 )
-from .lifecycle import recorded_run
+from .lifecycle import FEWER_JOBS, recorded_run
 from .planning import Planner as _Planner
 from .planning import Saver as _Saver
 from .planning import batched as _batched
@@ -102,8 +102,8 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     project's latest model (see :mod:`phantomcode.training`); False codes with the rules alone.
 
     ``dask``: read and code on a Dask cluster (:mod:`phantomcode.distributed`) instead of ``jobs``
-    local processes; the project, the report and the per-note guard are the same, and so is the
-    time budget per note where a task runs in a main thread (see ``distributed.code_partition``).
+    local processes; the project, the report, the per-note guard and its time budget are the same
+    (see ``distributed.code_partition``).
 
     Raises ``UsageError`` for a missing folder or bad template, ``EmptyFolderError`` (before
     anything is written) for a folder without notes, ``ProjectError`` when the store
@@ -148,7 +148,8 @@ def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, p
                            lambda grouped: _split_by_change(store, book, grouped))
         stop = _StopRequested()
         with recorded_run(store, "ingest", book, stop, stats=lambda _: report.as_stats(),
-                          saved=lambda: f"{report.stored} notes were saved in {store.path}") as run:
+                          saved=lambda: f"{report.stored} notes were saved in {store.path}",
+                          worker_hint=None if dask else FEWER_JOBS) as run:
             with stop:
                 plans = planner.plan(files, stop)
                 store.refresh_file_stats(planner.refreshed)

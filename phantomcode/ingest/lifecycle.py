@@ -45,11 +45,14 @@ class ActiveRun:
 
 @contextmanager
 def recorded_run(store: Store, command: str, book: Codebook | CodebookIdentity, stop: StopRequested, *,
-                 stats: Callable[[str], dict[str, Any]], saved: Callable[[], str]) -> Iterator[ActiveRun]:
+                 stats: Callable[[str], dict[str, Any]], saved: Callable[[], str],
+                 worker_hint: str | None = FEWER_JOBS) -> Iterator[ActiveRun]:
     """Record ``command``'s run around the block, ending it with the status the block ended with.
 
     ``stats(status)``: the figures to record; ``saved()``: what is saved so far, for the message of
-    an ``Interrupted`` (from ``stop``) or ``WorkerLost`` raised when the run is stopped or a worker dies.
+    an ``Interrupted`` (from ``stop``) or ``WorkerLost`` raised when the run is stopped or a worker dies;
+    ``worker_hint``: advice added to a ``WorkerLost`` message (None where the message carries its own,
+    as a Dask one does, see ``distributed``).
     """
     run_id = store.begin_run(command, codebook_name=book.name, codebook_version=book.version,
                              codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
@@ -60,7 +63,8 @@ def recorded_run(store: Store, command: str, book: Codebook | CodebookIdentity, 
         raise stop.stopped(saved()) from None
     except WorkerLost as exc:
         store.finish_run(run_id, status="failed", stats=stats("failed"))
-        raise WorkerLost(f"{exc}. {saved()}; run the same command again to finish ({FEWER_JOBS})") from None
+        hint = f" ({worker_hint})" if worker_hint else ""
+        raise WorkerLost(f"{exc}. {saved()}; run the same command again to finish{hint}") from None
     store.finish_run(run_id, status="completed", stats=stats("completed"))
 
 
