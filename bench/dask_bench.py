@@ -30,10 +30,10 @@ import synth
 
 CODED_ROWS = {
     "documents": "SELECT doc_id, source_hash, content_hash, text, attributes, sector, sector_source FROM documents"
-                 " ORDER BY doc_id",
+    " ORDER BY doc_id",
     "segments": "SELECT doc_id, start, end, unit, sector, sector_source FROM segments ORDER BY doc_id, start",
     "codings": "SELECT c.doc_id, s.start, c.code, c.rule, c.start, c.end, c.matched, c.negated, c.hypothetical, c.cue"
-               " FROM codings c JOIN segments s USING (segment_id) ORDER BY c.doc_id, s.start, c.code, c.rule",
+    " FROM codings c JOIN segments s USING (segment_id) ORDER BY c.doc_id, s.start, c.code, c.rule",
 }
 TARGET_RATIO, TARGET_MIB = 1.3, 400
 
@@ -61,17 +61,42 @@ def run_size(n: int, *, base: Path, cores: int, log) -> DaskRun:
     per_2000 = max(1, math.ceil(n / 2000))
     plans = [
         ("local", "ingest (local, --jobs cores)", ["ingest", str(notes), "-j", str(cores)]),
-        ("dask", "ingest --engine dask (default partitions)", ["ingest", str(notes), "-j", str(cores),
-                                                                "--engine", "dask"]),
-        ("dask-1", "--engine dask, 1 partition per core", ["ingest", str(notes), "-j", str(cores),
-                                                           "--engine", "dask", "--partitions", str(cores)]),
-        ("dask-2", "--engine dask, 2 partitions per core", ["ingest", str(notes), "-j", str(cores),
-                                                            "--engine", "dask", "--partitions", str(2 * cores)]),
-        ("dask-parquet", f"--engine dask --parquet-out, {per_2000} partitions (<= 2,000 notes each)",
-         ["ingest", str(notes), "-j", str(cores), "--engine", "dask", "--partitions", str(per_2000),
-          "--parquet-out", str(base / f"parquet-{n}")]),
-        ("import", "import parquet (the files above, into a new project)",
-         ["import", "parquet", str(base / f"parquet-{n}")]),
+        (
+            "dask",
+            "ingest --engine dask (default partitions)",
+            ["ingest", str(notes), "-j", str(cores), "--engine", "dask"],
+        ),
+        (
+            "dask-1",
+            "--engine dask, 1 partition per core",
+            ["ingest", str(notes), "-j", str(cores), "--engine", "dask", "--partitions", str(cores)],
+        ),
+        (
+            "dask-2",
+            "--engine dask, 2 partitions per core",
+            ["ingest", str(notes), "-j", str(cores), "--engine", "dask", "--partitions", str(2 * cores)],
+        ),
+        (
+            "dask-parquet",
+            f"--engine dask --parquet-out, {per_2000} partitions (<= 2,000 notes each)",
+            [
+                "ingest",
+                str(notes),
+                "-j",
+                str(cores),
+                "--engine",
+                "dask",
+                "--partitions",
+                str(per_2000),
+                "--parquet-out",
+                str(base / f"parquet-{n}"),
+            ],
+        ),
+        (
+            "import",
+            "import parquet (the files above, into a new project)",
+            ["import", "parquet", str(base / f"parquet-{n}")],
+        ),
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for key, label, args in plans:
@@ -92,14 +117,18 @@ def run_size(n: int, *, base: Path, cores: int, log) -> DaskRun:
 
 
 def table(runs: list[DaskRun]) -> str:
-    rows = ["| notes | step | wall s | CPU s | wall / local | largest process MiB | rows identical to local |",
-            "|---:|---|---:|---:|---:|---:|---|"]
+    rows = [
+        "| notes | step | wall s | CPU s | wall / local | largest process MiB | rows identical to local |",
+        "|---:|---|---:|---:|---:|---:|---|",
+    ]
     for run in runs:
         local = run.steps["local"].wall
         for key, step in run.steps.items():
             same = "baseline" if key == "local" else ("yes" if run.identical.get(key) else "NO")
-            rows.append(f"| {run.notes:,} | {step.label} | {step.wall:.1f} | {step.cpu:.1f} | "
-                        f"{step.wall / local:.2f}x | {step.max_rss / harness.MIB:.0f} | {same} |")
+            rows.append(
+                f"| {run.notes:,} | {step.label} | {step.wall:.1f} | {step.cpu:.1f} | "
+                f"{step.wall / local:.2f}x | {step.max_rss / harness.MIB:.0f} | {same} |"
+            )
     return "\n".join(rows)
 
 
@@ -113,8 +142,10 @@ def fixed_and_per_note(runs: list[DaskRun]) -> str:
         for measure in ("wall", "cpu"):
             at_small, at_large = getattr(small.steps[key], measure), getattr(large.steps[key], measure)
             slope = (at_large - at_small) / (large.notes - small.notes)
-            lines.append(f"- {key}, {measure} time: fixed {at_small - slope * small.notes:.1f} s, {slope * 1000:.2f} s "
-                         f"per 1,000 notes (line through {small.notes:,} and {large.notes:,} notes)")
+            lines.append(
+                f"- {key}, {measure} time: fixed {at_small - slope * small.notes:.1f} s, {slope * 1000:.2f} s "
+                f"per 1,000 notes (line through {small.notes:,} and {large.notes:,} notes)"
+            )
     return "\n".join(lines)
 
 
@@ -123,12 +154,14 @@ def verdicts(runs: list[DaskRun]) -> list[str]:
     ratio = largest.steps["dask"].wall / largest.steps["local"].wall
     mib = largest.steps["dask-parquet"].max_rss / harness.MIB
     same = all(all(run.identical.values()) for run in runs)
-    return [f"- dask within {TARGET_RATIO}x of local at {largest.notes:,} notes: {ratio:.2f}x "
-            f"({'met' if ratio <= TARGET_RATIO else 'NOT met'})",
-            f"- largest process below {TARGET_MIB} MiB at <= 2,000 notes per partition: {mib:.0f} MiB "
-            f"({'met' if mib < TARGET_MIB else 'NOT met'})",
-            f"- codings identical to local, row by row, in every Dask run and after import parquet: "
-            f"{'yes' if same else 'NO'}"]
+    return [
+        f"- dask within {TARGET_RATIO}x of local at {largest.notes:,} notes: {ratio:.2f}x "
+        f"({'met' if ratio <= TARGET_RATIO else 'NOT met'})",
+        f"- largest process below {TARGET_MIB} MiB at <= 2,000 notes per partition: {mib:.0f} MiB "
+        f"({'met' if mib < TARGET_MIB else 'NOT met'})",
+        f"- codings identical to local, row by row, in every Dask run and after import parquet: "
+        f"{'yes' if same else 'NO'}",
+    ]
 
 
 def main(args) -> int:
@@ -142,14 +175,20 @@ def main(args) -> int:
 
     info = harness.machine()
     runs = [run_size(n, base=base, cores=cores, log=log) for n in sizes]
-    text = "\n\n".join([
-        "# Dask benchmark (python bench/run.py --dask)",
-        f"phantomcode {info['phantomcode']}, Python {info['python']}, {cores} cores; load at end "
-        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}. Each step is one process, timed from "
-        "outside; 'largest process' is the largest single process of its tree (the client or a Dask worker).",
-        table(runs), "Fixed and per-note cost:\n\n" + fixed_and_per_note(runs),
-        "Targets:\n\n" + "\n".join(verdicts(runs)),
-    ]) + "\n"
+    text = (
+        "\n\n".join(
+            [
+                "# Dask benchmark (python bench/run.py --dask)",
+                f"phantomcode {info['phantomcode']}, Python {info['python']}, {cores} cores; load at end "
+                f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}. Each step is one process, timed from "
+                "outside; 'largest process' is the largest single process of its tree (the client or a Dask worker).",
+                table(runs),
+                "Fixed and per-note cost:\n\n" + fixed_and_per_note(runs),
+                "Targets:\n\n" + "\n".join(verdicts(runs)),
+            ]
+        )
+        + "\n"
+    )
     print(text)
     if args.results != "-":
         Path(args.results).write_text(text, encoding="utf-8")

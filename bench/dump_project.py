@@ -46,9 +46,27 @@ TABLES = {  # table -> ORDER BY that makes its dump independent of insertion ord
     "runs": "run_id",
 }
 # Columns whose values differ from run to run by design: IDs assigned in order, times, versions.
-VOLATILE_COLUMNS = {"segment_id", "coding_id", "review_id", "memo_id", "model_id", "run_id", "ingested_at",
-                    "started_at", "finished_at", "decided_at", "written_at", "saved_at", "tool_version",
-                    "created_at", "mtime_ns", "root", "codebook_path", "data", "source"}
+VOLATILE_COLUMNS = {
+    "segment_id",
+    "coding_id",
+    "review_id",
+    "memo_id",
+    "model_id",
+    "run_id",
+    "ingested_at",
+    "started_at",
+    "finished_at",
+    "decided_at",
+    "written_at",
+    "saved_at",
+    "tool_version",
+    "created_at",
+    "mtime_ns",
+    "root",
+    "codebook_path",
+    "data",
+    "source",
+}
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
 UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
@@ -87,20 +105,24 @@ def dump(notes: Path, out_dir: Path, *, gold: Path | None = None, rules_only: bo
 
 def _runner(project: Path, work_dir: Path, out_dir: Path) -> Callable[..., str]:
     """A function that runs one CLI command on the project and keeps its normalised output."""
+
     def run(name: str, *command: str) -> str:
         argv = [*command, "--project", str(project)]
-        result = subprocess.run([sys.executable, "-m", "phantomcode", *argv], capture_output=True, text=True,
-                                cwd=work_dir, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "phantomcode", *argv], capture_output=True, text=True, cwd=work_dir, check=False
+        )
         text = f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{_stderr(result.stderr)}"
         (out_dir / f"{name}.txt").write_text(_normalise(text, work_dir), encoding="utf-8")
         return result.stdout
+
     return run
 
 
 def _stderr(text: str) -> str:
     """stderr without progress bars and lines that carry timings."""
-    return "\n".join(line for line in text.splitlines()
-                     if not re.search(r"\d+(\.\d+)?\s*(s|ms|notes/s)\b|\d:\d\d:\d\d", line))
+    return "\n".join(
+        line for line in text.splitlines() if not re.search(r"\d+(\.\d+)?\s*(s|ms|notes/s)\b|\d:\d\d:\d\d", line)
+    )
 
 
 def _normalise(text: str, work_dir: Path) -> str:
@@ -139,8 +161,9 @@ def _review(run: Callable[..., str], work_dir: Path) -> None:
 def _edit_reviewed_note(project: Path, notes: Path) -> None:
     """Prepend a sentence to the first note with a decision, so its decisions must be relocated."""
     with sqlite3.connect(project) as connection:
-        row = connection.execute("SELECT d.source FROM reviews r JOIN documents d USING (doc_id)"
-                                 " ORDER BY r.doc_id LIMIT 1").fetchone()
+        row = connection.execute(
+            "SELECT d.source FROM reviews r JOIN documents d USING (doc_id) ORDER BY r.doc_id LIMIT 1"
+        ).fetchone()
     connection.close()
     if row is None:
         return
@@ -214,11 +237,15 @@ def _dump_tables(project: Path, target: Path, work_dir: Path) -> None:
             rows = connection.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
             lines = []
             for row in rows:
-                record = {key: row[key] for key in row.keys() if key not in VOLATILE_COLUMNS or
-                          (table == "codings" and key == "source")}
+                record = {
+                    key: row[key]
+                    for key in row.keys()
+                    if key not in VOLATILE_COLUMNS or (table == "codings" and key == "source")
+                }
                 if table == "codings":
                     record["segment"] = connection.execute(
-                        "SELECT start, end FROM segments WHERE segment_id = ?", (row["segment_id"],)).fetchone()[:]
+                        "SELECT start, end FROM segments WHERE segment_id = ?", (row["segment_id"],)
+                    ).fetchone()[:]
                 lines.append(_normalise(json.dumps(record, ensure_ascii=False, sort_keys=True, default=str), work_dir))
             (target / f"{table}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     connection.close()

@@ -36,12 +36,17 @@ STAGES: list[tuple[str, str]] = [
     ("garbage collector", r"^gc_collect|^_PyObject_GC_|^gc_"),
     ("imports / interpreter start-up", r"_find_and_load|importlib\._bootstrap|_call_with_frames_removed"),
     ("process pool: pickling + IPC", r"multiprocessing/|concurrent/futures/|\(pickle|_pickle|copyreg"),
-    ("engine build (pipelines, matchers, lookups)",
-     r"CodingEngine\.__init__|_Lane\.__init__|CodeMatcher\.add |_add_glob_term|blank_pipeline"
-     r"|_lemma_table|_lemma_inverse|spacy/lookups|Language\.initialize|Language\.from_config"),
+    (
+        "engine build (pipelines, matchers, lookups)",
+        r"CodingEngine\.__init__|_Lane\.__init__|CodeMatcher\.add |_add_glob_term|blank_pipeline"
+        r"|_lemma_table|_lemma_inverse|spacy/lookups|Language\.initialize|Language\.from_config",
+    ),
     # Without native frames the tokenizer's Cython shows as _analyse_chunk's own time (it pipes the texts).
-    ("spaCy tokenizer", r"tokenizer\.(cpp|pyx)|spacy/tokenizer|Tokenizer|make_doc|Vocab__new_lexeme|vocab\.cpp"
-     r"|CodingEngine\._analyse_chunk"),
+    (
+        "spaCy tokenizer",
+        r"tokenizer\.(cpp|pyx)|spacy/tokenizer|Tokenizer|make_doc|Vocab__new_lexeme|vocab\.cpp"
+        r"|CodingEngine\._analyse_chunk",
+    ),
     ("sentence starts (_sentence_starts)", r"_sentence_starts|_Sentences|sentencizer"),
     ("token arrays (_columns)", r"_columns \("),
     ("PhraseMatcher", r"phrasematcher"),
@@ -134,8 +139,25 @@ def record(py_spy: str, argv: list[str], out: Path, rate: int, native: bool) -> 
     and it inflates system-call-heavy phases); without them, sampling does not pause it."""
     mode = ["--native"] if native else ["--nonblocking"]
     start = time.perf_counter()
-    subprocess.run([py_spy, "record", "--subprocesses", *mode, "--rate", str(rate), "--format", "raw",
-                    "-o", str(out), "--", *argv], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            py_spy,
+            "record",
+            "--subprocesses",
+            *mode,
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+            "--",
+            *argv,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
@@ -159,14 +181,21 @@ def table(by_role: dict[str, Counter], wall: float, cpu: float) -> str:
         total.update(counts)
     roles = sorted(by_role, key=lambda r: r != "parent")
     grand = sum(total.values()) or 1.0
-    rows = ["| stage | " + " | ".join(f"{r} s" for r in roles) + " | all s | share |",
-            "|---|" + "---|" * (len(roles) + 2)]
+    rows = [
+        "| stage | " + " | ".join(f"{r} s" for r in roles) + " | all s | share |",
+        "|---|" + "---|" * (len(roles) + 2),
+    ]
     for stage, seconds in total.most_common():
-        rows.append(f"| {stage} | " + " | ".join(f"{by_role[r][stage] / grand * cpu:.2f}" for r in roles)
-                    + f" | {seconds / grand * cpu:.2f} | {seconds / grand:.1%} |")
-    rows.append("| **CPU (measured without the profiler)** | "
-                + " | ".join(f"{sum(by_role[r].values()) / grand * cpu:.2f}" for r in roles)
-                + f" | {cpu:.2f} | wall {wall:.2f} s |")
+        rows.append(
+            f"| {stage} | "
+            + " | ".join(f"{by_role[r][stage] / grand * cpu:.2f}" for r in roles)
+            + f" | {seconds / grand * cpu:.2f} | {seconds / grand:.1%} |"
+        )
+    rows.append(
+        "| **CPU (measured without the profiler)** | "
+        + " | ".join(f"{sum(by_role[r].values()) / grand * cpu:.2f}" for r in roles)
+        + f" | {cpu:.2f} | wall {wall:.2f} s |"
+    )
     return "\n".join(rows)
 
 
@@ -193,8 +222,11 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="jobs of the multi-process run")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy")
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
-    parser.add_argument("--native", action="store_true", help="native frames too (Cython, regex engine, GC); "
-                        "several times slower, shares skewed towards system calls")
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="native frames too (Cython, regex engine, GC); several times slower, shares skewed towards system calls",
+    )
     parser.add_argument("--out", type=Path, help="also write the markdown here")
     parser.add_argument("--top", type=int, default=30, help="cProfile fallback: functions shown")
     args = parser.parse_args()
@@ -216,17 +248,27 @@ def main() -> int:
         else:
             for jobs in dict.fromkeys([args.jobs, 1]):
                 raw = work / f"jobs{jobs}.txt"
-                argv = [*pc, "ingest", str(notes), "--project", str(work / f"jobs{jobs}.db"), "--quiet",
-                        "--jobs", str(jobs)]
+                argv = [
+                    *pc,
+                    "ingest",
+                    str(notes),
+                    "--project",
+                    str(work / f"jobs{jobs}.db"),
+                    "--quiet",
+                    "--jobs",
+                    str(jobs),
+                ]
                 wall, cpu = measure(argv)
                 for leftover in work.glob(f"jobs{jobs}.db*"):
                     leftover.unlink()
                 record(args.py_spy, argv, raw, args.rate, args.native)
                 parts += [f"## `--jobs {jobs}`", "", table(parse_raw(raw, args.rate, sources), wall, cpu), ""]
                 shutil.copyfile(raw, Path(tempfile.gettempdir()) / f"phantomcode-profile-jobs{jobs}.raw.txt")
-            parts.append("Each run is made twice: once plain, for wall and CPU time (os.wait4), once under py-spy "
-                         "for the shares; seconds per stage are share x measured CPU. Raw py-spy stacks: "
-                         "/tmp/phantomcode-profile-jobs*.raw.txt (flamegraph.pl input).")
+            parts.append(
+                "Each run is made twice: once plain, for wall and CPU time (os.wait4), once under py-spy "
+                "for the shares; seconds per stage are share x measured CPU. Raw py-spy stacks: "
+                "/tmp/phantomcode-profile-jobs*.raw.txt (flamegraph.pl input)."
+            )
         text = "\n".join(parts) + "\n"
         print(text)
         if args.out:

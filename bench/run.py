@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -193,8 +193,9 @@ def run_step(step: Step, *, workdir: Path, env: dict[str, str], timeout: float |
     step.load = os.getloadavg()[0]
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(step.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=workdir,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            step.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=workdir, start_new_session=True
+        )
         sampler = TreeSampler(proc.pid)
         sampler.start()
 
@@ -264,8 +265,17 @@ def add_one_term(codebook: Path, term: str = ADDED_TERM) -> None:
     codebook.write_text(text, encoding="utf-8")
 
 
-def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bool, snapshot: Path | None,
-             step_timeout: float | None, log) -> SizeRun:
+def run_size(
+    n: int,
+    *,
+    base: Path,
+    jobs: int | None,
+    seed: int,
+    reuse_notes: bool,
+    snapshot: Path | None,
+    step_timeout: float | None,
+    log,
+) -> SizeRun:
     """Every step for a corpus of ``n`` notes, in ``base/n{n}``."""
     result = SizeRun(notes=n)
     workdir = base / f"n{n}"
@@ -298,8 +308,14 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
     if snapshot is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(snapshot), *filter(None, [os.environ.get("PYTHONPATH")])])
     # Warm the page cache (Python, spaCy, phantomcode, the notes) so the first timed step is not penalised.
-    subprocess.run([sys.executable, "-c", "import spacy, phantomcode.cli; spacy.blank('en')"], env=env, cwd=workdir,
-                   check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-c", "import spacy, phantomcode.cli; spacy.blank('en')"],
+        env=env,
+        cwd=workdir,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for path in notes_dir.rglob("*.*"):
         path.read_bytes()
     pc = phantomcode_argv()
@@ -310,27 +326,78 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
         Step("startup", "CLI start-up (`phantomcode --help`)", [*pc, "--help"], info=True),
         Step("floor", "floor: read + blank `en` tokenizer + sentencizer, 1 process", [*floor, "1"]),
         Step("floor2", "floor with `nlp.pipe(n_process=2)`", [*floor, "2"], info=True),
-        Step("bound", "bound: ingest's start-up, then read + tokenize on every core; no matching, no store",
-             [sys.executable, "-c", BOUND_SCRIPT, str(notes_dir), str(codebook)], info=True),
-        Step("ingest_rules", "`ingest --rules-only`, cold (new project; rules alone, no learned layer)",
-             [*pc, "ingest", str(notes_dir), "--project", str(workdir / "rules_only.db"), "--codebook", str(codebook),
-              "--quiet", "--rules-only", *jobs_args]),
-        Step("ingest", "`ingest`, cold (new project; rules and the learned layer's default model, trained first)",
-             [*pc, "ingest", str(notes_dir), *common, "--codebook", str(codebook), "--quiet", *jobs_args]),
-        Step("reingest", "`ingest` again, folder unchanged",
-             [*pc, "ingest", str(notes_dir), *common, "--codebook", str(codebook), "--quiet", *jobs_args]),
-        Step("code", "`code` after a one-term codebook change",
-             [*pc, "code", *common, "--codebook", str(codebook), "--quiet", *jobs_args]),
-        Step("code_force", "`code --force` (re-codes every note)",
-             [*pc, "code", *common, "--codebook", str(codebook), "--force", "--quiet", *jobs_args], info=True),
+        Step(
+            "bound",
+            "bound: ingest's start-up, then read + tokenize on every core; no matching, no store",
+            [sys.executable, "-c", BOUND_SCRIPT, str(notes_dir), str(codebook)],
+            info=True,
+        ),
+        Step(
+            "ingest_rules",
+            "`ingest --rules-only`, cold (new project; rules alone, no learned layer)",
+            [
+                *pc,
+                "ingest",
+                str(notes_dir),
+                "--project",
+                str(workdir / "rules_only.db"),
+                "--codebook",
+                str(codebook),
+                "--quiet",
+                "--rules-only",
+                *jobs_args,
+            ],
+        ),
+        Step(
+            "ingest",
+            "`ingest`, cold (new project; rules and the learned layer's default model, trained first)",
+            [*pc, "ingest", str(notes_dir), *common, "--codebook", str(codebook), "--quiet", *jobs_args],
+        ),
+        Step(
+            "reingest",
+            "`ingest` again, folder unchanged",
+            [*pc, "ingest", str(notes_dir), *common, "--codebook", str(codebook), "--quiet", *jobs_args],
+        ),
+        Step(
+            "code",
+            "`code` after a one-term codebook change",
+            [*pc, "code", *common, "--codebook", str(codebook), "--quiet", *jobs_args],
+        ),
+        Step(
+            "code_force",
+            "`code --force` (re-codes every note)",
+            [*pc, "code", *common, "--codebook", str(codebook), "--force", "--quiet", *jobs_args],
+            info=True,
+        ),
         Step("report", "`report --by city` (table to a file)", [*pc, "report", "--by", "city", *common]),
-        Step("report_quotes", "`report --by city --quotes 3 --format html`",
-             [*pc, "report", "--by", "city", "--quotes", "3", "--format", "html",
-              "--out", str(workdir / "report.html"), *common], info=True),
-        Step("export", "`export segments --out FILE`",
-             [*pc, "export", "segments", *common, "--out", str(workdir / "segments.csv")]),
-        Step("suggest", "`review export --suggest 50` (the learned layer's review queue)",
-             [*pc, "review", "export", "--suggest", "50", *common, "--out", str(workdir / "suggested.csv")]),
+        Step(
+            "report_quotes",
+            "`report --by city --quotes 3 --format html`",
+            [
+                *pc,
+                "report",
+                "--by",
+                "city",
+                "--quotes",
+                "3",
+                "--format",
+                "html",
+                "--out",
+                str(workdir / "report.html"),
+                *common,
+            ],
+            info=True,
+        ),
+        Step(
+            "export",
+            "`export segments --out FILE`",
+            [*pc, "export", "segments", *common, "--out", str(workdir / "segments.csv")],
+        ),
+        Step(
+            "suggest",
+            "`review export --suggest 50` (the learned layer's review queue)",
+            [*pc, "review", "export", "--suggest", "50", *common, "--out", str(workdir / "suggested.csv")],
+        ),
         Step("train", "`train` (the bundled codebook's 1,613 labelled sentences)", [*pc, "train", *common]),
         Step("floor_again", "floor, second run (noise check)", [*floor, "1"], info=True),
     ]
@@ -340,11 +407,14 @@ def run_size(n: int, *, base: Path, jobs: int | None, seed: int, reuse_notes: bo
         log(f"[n={n:,}] {step.label} ...")
         run_step(step, workdir=workdir, env=env, timeout=step_timeout)
         result.steps[step.key] = step
-        log(f"[n={n:,}]   {step.wall:.2f} s, CPU {step.cpu:.2f} s, peak RSS {step.max_rss / MIB:.0f} MiB,"
-            f" tree PSS {step.tree_pss / MIB:.0f} MiB, exit {step.exit_code}{' (TIMED OUT)' if step.timed_out else ''}")
+        log(
+            f"[n={n:,}]   {step.wall:.2f} s, CPU {step.cpu:.2f} s, peak RSS {step.max_rss / MIB:.0f} MiB,"
+            f" tree PSS {step.tree_pss / MIB:.0f} MiB, exit {step.exit_code}{' (TIMED OUT)' if step.timed_out else ''}"
+        )
         if step.timed_out:
-            result.problems.append(f"{step.label}: killed after the step timeout ({step_timeout:.0f} s); "
-                                   "its time is a lower bound")
+            result.problems.append(
+                f"{step.label}: killed after the step timeout ({step_timeout:.0f} s); its time is a lower bound"
+            )
         elif step.exit_code != 0:
             result.problems.append(f"{step.label}: exit code {step.exit_code}: {step.stderr.strip()[-600:]}")
         if step.key == "ingest":
@@ -362,8 +432,10 @@ def _count(project: Path) -> tuple[int, int]:
         # closing(): sqlite3's own "with" only commits, and an open connection would keep the
         # project's write-ahead log from being removed by the next step
         with contextlib.closing(sqlite3.connect(f"{project.as_uri()}?mode=ro", uri=True)) as db:
-            return (db.execute("SELECT count(*) FROM documents").fetchone()[0],
-                    db.execute("SELECT count(*) FROM codings").fetchone()[0])
+            return (
+                db.execute("SELECT count(*) FROM documents").fetchone()[0],
+                db.execute("SELECT count(*) FROM codings").fetchone()[0],
+            )
     except sqlite3.Error:
         return 0, 0
 
@@ -398,13 +470,16 @@ def _check_outputs(result: SizeRun, project: Path, workdir: Path) -> None:
     segments = workdir / "segments.csv"
     if segments.exists():
         import csv
+
         with open(segments, encoding="utf-8", newline="") as handle:
             result.exported_rows = sum(1 for _ in csv.reader(handle)) - 1
     if result.documents != result.notes:
         result.problems.append(f"cold ingest stored {result.documents} documents of {result.notes}")
     reingest = result.step("reingest")
     if reingest and f"{result.notes} unchanged" not in re.sub(r"\s+", " ", reingest.stderr):
-        result.problems.append(f"re-ingest did not report all {result.notes} notes unchanged: {reingest.stderr.strip()[-300:]}")
+        result.problems.append(
+            f"re-ingest did not report all {result.notes} notes unchanged: {reingest.stderr.strip()[-300:]}"
+        )
     code = result.step("code")
     if code and "re-coded" not in code.stderr:
         result.problems.append(f"code did not report what it re-coded: {code.stderr.strip()[-300:]}")
@@ -417,6 +492,7 @@ def _check_outputs(result: SizeRun, project: Path, workdir: Path) -> None:
 
 def _generator_hash() -> str:
     import hashlib
+
     return hashlib.sha256(Path(synth.__file__).read_bytes()).hexdigest()[:16]
 
 
@@ -453,55 +529,95 @@ def judge(main: SizeRun, runs: dict[int, SizeRun], jobs_help: dict[str, bool]) -
 
     cold = main.steps["ingest"].wall
     bound = main.step("bound")
-    margin = (f"; the bound (no matching, no store) is {ratio(bound.wall, main.floor):.2f}x"
-              if bound is not None and not bound.exit_code else "")
-    verdicts = [Verdict("cold ingest <= 1.0x the floor (2 cores)",
-                        f"{ratio(cold, main.floor):.2f}x ({cold:.1f} s vs {main.floor:.1f} s){margin}",
-                        status(ratio(cold, main.floor) <= 1.0))]
+    margin = (
+        f"; the bound (no matching, no store) is {ratio(bound.wall, main.floor):.2f}x"
+        if bound is not None and not bound.exit_code
+        else ""
+    )
+    verdicts = [
+        Verdict(
+            "cold ingest <= 1.0x the floor (2 cores)",
+            f"{ratio(cold, main.floor):.2f}x ({cold:.1f} s vs {main.floor:.1f} s){margin}",
+            status(ratio(cold, main.floor) <= 1.0),
+        )
+    ]
     rules_only = main.step("ingest_rules")
     if rules_only is not None:
         learned_ratio = ratio(cold, rules_only.wall)
-        verdicts.append(Verdict("ingest with the learned layer <= 1.5x rules-only ingest (issue 13)",
-                                f"{learned_ratio:.2f}x ({cold:.1f} s vs {rules_only.wall:.1f} s; CPU "
-                                f"{ratio(main.steps['ingest'].cpu, rules_only.cpu):.2f}x)",
-                                status(learned_ratio <= 1.5)))
-    for key, limit, text in (("suggest", 3.0, "`review export --suggest 50` <= 3 s (issue 13)"),
-                             ("train", 10.0, "`train` <= 10 s (issue 13: on 2,000 labelled sentences)")):
+        verdicts.append(
+            Verdict(
+                "ingest with the learned layer <= 1.5x rules-only ingest (issue 13)",
+                f"{learned_ratio:.2f}x ({cold:.1f} s vs {rules_only.wall:.1f} s; CPU "
+                f"{ratio(main.steps['ingest'].cpu, rules_only.cpu):.2f}x)",
+                status(learned_ratio <= 1.5),
+            )
+        )
+    for key, limit, text in (
+        ("suggest", 3.0, "`review export --suggest 50` <= 3 s (issue 13)"),
+        ("train", 10.0, "`train` <= 10 s (issue 13: on 2,000 labelled sentences)"),
+    ):
         step = main.step(key)
         if step is not None and not step.exit_code:
             verdicts.append(Verdict(text, f"{step.wall:.1f} s (CPU {step.cpu:.1f} s)", status(step.wall <= limit)))
-    for key, limit, text in (("reingest", 0.05, "re-ingest unchanged folder <= 5% of cold ingest"),
-                             ("code", 0.50, "re-code after a one-term change <= 50% of cold ingest"),
-                             ("report", 0.02, "report <= 2% of cold ingest"),
-                             ("export", 0.02, "export segments <= 2% of cold ingest")):
+    for key, limit, text in (
+        ("reingest", 0.05, "re-ingest unchanged folder <= 5% of cold ingest"),
+        ("code", 0.50, "re-code after a one-term change <= 50% of cold ingest"),
+        ("report", 0.02, "report <= 2% of cold ingest"),
+        ("export", 0.02, "export segments <= 2% of cold ingest"),
+    ):
         step = main.steps[key]
         more = ">" if step.timed_out else ""
         net = ""
         if key in ("report", "export") and "startup" in main.steps:
             net_wall = step.wall - main.steps["startup"].wall
             net = f"; net of CLI start-up: {ratio(net_wall, cold):.1%} ({net_wall:.2f} s)"
-        verdicts.append(Verdict(text, f"{more}{ratio(step.wall, cold):.1%} ({_secs(step)} s){net}",
-                                status(ratio(step.wall, cold) <= limit and not step.timed_out)))
+        verdicts.append(
+            Verdict(
+                text,
+                f"{more}{ratio(step.wall, cold):.1%} ({_secs(step)} s){net}",
+                status(ratio(step.wall, cold) <= limit and not step.timed_out),
+            )
+        )
     small, big = runs.get(3000), runs.get(30000)
     if big is not None:
-        verdicts.append(Verdict("peak memory at 30,000 notes < 1 GiB", f"{peak_rss(big) / MIB:.0f} MiB "
-                                f"(tree PSS {peak_tree(big) / MIB:.0f} MiB)",
-                                status(peak_rss(big) < 1024 * MIB)))
+        verdicts.append(
+            Verdict(
+                "peak memory at 30,000 notes < 1 GiB",
+                f"{peak_rss(big) / MIB:.0f} MiB (tree PSS {peak_tree(big) / MIB:.0f} MiB)",
+                status(peak_rss(big) < 1024 * MIB),
+            )
+        )
     else:
         largest = max(runs) if runs else main.notes
-        verdicts.append(Verdict("peak memory at 30,000 notes < 1 GiB",
-                                f"30,000 not run; {peak_rss(runs.get(largest, main)) / MIB:.0f} MiB at {largest:,}", "n/a"))
+        verdicts.append(
+            Verdict(
+                "peak memory at 30,000 notes < 1 GiB",
+                f"30,000 not run; {peak_rss(runs.get(largest, main)) / MIB:.0f} MiB at {largest:,}",
+                "n/a",
+            )
+        )
     if big is not None and small is not None:
         grow = ratio(peak_rss(big), peak_rss(small))
         verdicts.append(Verdict("peak memory at 30,000 <= 1.5x that at 3,000", f"{grow:.2f}x", status(grow <= 1.5)))
     else:
         others = sorted(runs)
-        text = (f"30,000 not run; {others[-1]:,} vs {others[0]:,}: "
-                f"{ratio(peak_rss(runs[others[-1]]), peak_rss(runs[others[0]])):.2f}x") if len(others) > 1 else "needs --scaling"
+        text = (
+            (
+                f"30,000 not run; {others[-1]:,} vs {others[0]:,}: "
+                f"{ratio(peak_rss(runs[others[-1]]), peak_rss(runs[others[0]])):.2f}x"
+            )
+            if len(others) > 1
+            else "needs --scaling"
+        )
         verdicts.append(Verdict("peak memory at 30,000 <= 1.5x that at 3,000", text, "n/a"))
     ok = all(jobs_help.values())
-    verdicts.append(Verdict("`--jobs N` on ingest and code (default: all cores)",
-                            ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in jobs_help.items()), status(ok)))
+    verdicts.append(
+        Verdict(
+            "`--jobs N` on ingest and code (default: all cores)",
+            ", ".join(f"{k}: {'yes' if v else 'no'}" for k, v in jobs_help.items()),
+            status(ok),
+        )
+    )
     return verdicts
 
 
@@ -511,8 +627,9 @@ def jobs_option_present(snapshot: Path | None) -> dict[str, bool]:
     if snapshot is not None:
         env["PYTHONPATH"] = str(snapshot)
     for command in ("ingest", "code"):
-        proc = subprocess.run([*phantomcode_argv(), command, "--help"], capture_output=True, text=True, env=env,
-                              cwd=tempfile.gettempdir())
+        proc = subprocess.run(
+            [*phantomcode_argv(), command, "--help"], capture_output=True, text=True, env=env, cwd=tempfile.gettempdir()
+        )
         found[command] = "--jobs" in proc.stdout and "all cores" in proc.stdout
     return found
 
@@ -531,8 +648,9 @@ def machine() -> dict[str, str]:
     model = re.search(r"^model name\s*:\s*(.+)$", read("/proc/cpuinfo"), flags=re.MULTILINE)
     memory = re.search(r"^MemTotal:\s*(\d+)", read("/proc/meminfo"), flags=re.MULTILINE)
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "cores": f"{os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})" if hasattr(os, "sched_getaffinity")
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": f"{os.cpu_count()} (usable: {len(os.sched_getaffinity(0))})"
+        if hasattr(os, "sched_getaffinity")
         else str(os.cpu_count()),
         "cpu": model.group(1).strip() if model else platform.processor() or "?",
         "memory": f"{int(memory.group(1)) / 1024 / 1024:.1f} GiB" if memory else "?",
@@ -579,41 +697,102 @@ def _mib(value: int) -> str:
     return f"{value / MIB:,.0f}"
 
 
-MAIN_ORDER = ("floor", "floor2", "floor_again", "bound", "ingest", "reingest", "code", "code_force", "report", "report_quotes",
-              "export", "startup")
+MAIN_ORDER = (
+    "floor",
+    "floor2",
+    "floor_again",
+    "bound",
+    "ingest",
+    "reingest",
+    "code",
+    "code_force",
+    "report",
+    "report_quotes",
+    "export",
+    "startup",
+)
 
 
 def main_table(run: SizeRun) -> list[list[str]]:
     cold = run.steps["ingest"].wall
     floor_cpu = min(s.cpu for key in ("floor", "floor_again") if (s := run.step(key)))
-    rows = [["step", "wall s", "x floor", "% of cold ingest", "CPU s", "CPU x floor CPU", "peak RSS MiB",
-             "tree PSS MiB", "load", "exit"]]
+    rows = [
+        [
+            "step",
+            "wall s",
+            "x floor",
+            "% of cold ingest",
+            "CPU s",
+            "CPU x floor CPU",
+            "peak RSS MiB",
+            "tree PSS MiB",
+            "load",
+            "exit",
+        ]
+    ]
     for key in MAIN_ORDER:
         step = run.step(key)
         if step is None:
             continue
         label = step.label + (" *(info)*" if step.info else "")
-        rows.append([label, _secs(step), f"{ratio(step.wall, run.floor):.2f}",
-                     f"{ratio(step.wall, cold):.1%}", f"{step.cpu:.2f}", f"{ratio(step.cpu, floor_cpu):.2f}",
-                     _mib(step.max_rss), _mib(step.tree_pss), f"{step.load:.1f}", str(step.exit_code)])
+        rows.append(
+            [
+                label,
+                _secs(step),
+                f"{ratio(step.wall, run.floor):.2f}",
+                f"{ratio(step.wall, cold):.1%}",
+                f"{step.cpu:.2f}",
+                f"{ratio(step.cpu, floor_cpu):.2f}",
+                _mib(step.max_rss),
+                _mib(step.tree_pss),
+                f"{step.load:.1f}",
+                str(step.exit_code),
+            ]
+        )
     return rows
 
 
 def scaling_table(runs: dict[int, SizeRun]) -> list[list[str]]:
-    rows = [["notes", "floor s", "cold ingest s", "x floor", "ingest ms/note", "per-note vs smallest",
-             "re-ingest s", "code s", "report s", "export s", "peak RSS MiB (ingest / code / report / export)",
-             "ingest tree PSS MiB", "project MiB"]]
+    rows = [
+        [
+            "notes",
+            "floor s",
+            "cold ingest s",
+            "x floor",
+            "ingest ms/note",
+            "per-note vs smallest",
+            "re-ingest s",
+            "code s",
+            "report s",
+            "export s",
+            "peak RSS MiB (ingest / code / report / export)",
+            "ingest tree PSS MiB",
+            "project MiB",
+        ]
+    ]
     first = None
     for n in sorted(runs):
         run = runs[n]
         s = run.steps
         per_note = s["ingest"].wall / n * 1000
         first = first or per_note
-        rows.append([f"{n:,}", f"{run.floor:.1f}", _secs(s["ingest"], 1), f"{ratio(s['ingest'].wall, run.floor):.2f}",
-                     f"{per_note:.2f}", f"{per_note / first:.2f}", _secs(s["reingest"]), _secs(s["code"], 1),
-                     _secs(s["report"]), _secs(s["export"]),
-                     " / ".join(_mib(s[k].max_rss) for k in ("ingest", "code", "report", "export")),
-                     _mib(s["ingest"].tree_pss), _mib(run.db_bytes)])
+        rows.append(
+            [
+                f"{n:,}",
+                f"{run.floor:.1f}",
+                _secs(s["ingest"], 1),
+                f"{ratio(s['ingest'].wall, run.floor):.2f}",
+                f"{per_note:.2f}",
+                f"{per_note / first:.2f}",
+                _secs(s["reingest"]),
+                _secs(s["code"], 1),
+                _secs(s["report"]),
+                _secs(s["export"]),
+                " / ".join(_mib(s[k].max_rss) for k in ("ingest", "code", "report", "export")),
+                _mib(s["ingest"].tree_pss),
+                _mib(run.db_bytes),
+            ]
+        )
     return rows
 
 
@@ -621,8 +800,12 @@ def scaling_per_note(runs: dict[int, SizeRun]) -> list[list[str]]:
     keys = ("floor", "ingest", "reingest", "code", "report", "export")
     rows = [["notes", *(f"{k} ms/note" for k in keys)]]
     for n in sorted(runs):
-        rows.append([f"{n:,}", *(f"{'>' if runs[n].steps[k].timed_out else ''}{runs[n].steps[k].wall / n * 1000:.2f}"
-                                 for k in keys)])
+        rows.append(
+            [
+                f"{n:,}",
+                *(f"{'>' if runs[n].steps[k].timed_out else ''}{runs[n].steps[k].wall / n * 1000:.2f}" for k in keys),
+            ]
+        )
     return rows
 
 
@@ -633,8 +816,14 @@ def markdown(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render(main: SizeRun, runs: dict[int, SizeRun], verdicts: list[Verdict], info: dict[str, str],
-           args: argparse.Namespace, skipped: list[str]) -> str:
+def render(
+    main: SizeRun,
+    runs: dict[int, SizeRun],
+    verdicts: list[Verdict],
+    info: dict[str, str],
+    args: argparse.Namespace,
+    skipped: list[str],
+) -> str:
     parts = [
         "# phantomcode benchmark results",
         "",
@@ -652,7 +841,8 @@ def render(main: SizeRun, runs: dict[int, SizeRun], verdicts: list[Verdict], inf
         f"{main.corpus_bytes / MIB:.1f} MiB; seed {args.seed}. Cold ingest stored {main.documents:,} documents "
         f"and {main.codings:,} codings ({main.codings / max(main.notes, 1):.1f} per note); the one-term change "
         f"(`{ADDED_TERM}`) re-coded {'?' if main.recoded_by_code is None else f'{main.recoded_by_code:,}'} notes "
-        f"(those holding one of its words) and left {main.codings_after_code:,} codings. Project file {main.db_bytes / MIB:.0f} MiB. "
+        f"(those holding one of its words) and left {main.codings_after_code:,} codings. "
+        f"Project file {main.db_bytes / MIB:.0f} MiB. "
         f"Floor = the faster of its two runs ({main.steps['floor'].wall:.2f} s and "
         f"{main.steps['floor_again'].wall:.2f} s). Jobs: {args.jobs or 'phantomcode default (all cores)'}.",
         "",
@@ -669,9 +859,16 @@ def render(main: SizeRun, runs: dict[int, SizeRun], verdicts: list[Verdict], inf
         markdown([["target", "measured", "result"], *[[v.target, v.measured, v.status] for v in verdicts]]),
     ]
     if len(runs) > 1:
-        parts += ["", "## Scaling", "", markdown(scaling_table(runs)), "",
-                  "Per-note time for every step (flat = linear; rising = superlinear):", "",
-                  markdown(scaling_per_note(runs))]
+        parts += [
+            "",
+            "## Scaling",
+            "",
+            markdown(scaling_table(runs)),
+            "",
+            "Per-note time for every step (flat = linear; rising = superlinear):",
+            "",
+            markdown(scaling_per_note(runs)),
+        ]
     if skipped:
         parts += ["", "Not run: " + "; ".join(skipped)]
     problems = [f"n={run.notes:,}: {p}" for run in runs.values() for p in run.problems]
@@ -709,22 +906,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark phantomcode against a spaCy floor (issue 6).")
     parser.add_argument("--notes", type=int, default=3000, help="notes in the main run (default 3,000)")
     parser.add_argument("--scaling", action="store_true", help="also run every size of --sizes")
-    parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
-                        help="comma-separated corpus sizes for --scaling (default 1000,3000,10000,30000)")
-    parser.add_argument("--keep", type=Path, help="keep notes and projects in this folder and reuse the notes "
-                        "on the next run (default: a temporary folder in /tmp, removed at the end)")
+    parser.add_argument(
+        "--sizes",
+        default=",".join(map(str, DEFAULT_SIZES)),
+        help="comma-separated corpus sizes for --scaling (default 1000,3000,10000,30000)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep notes and projects in this folder and reuse the notes "
+        "on the next run (default: a temporary folder in /tmp, removed at the end)",
+    )
     parser.add_argument("--jobs", type=int, help="pass --jobs to ingest and code (default: phantomcode's own)")
     parser.add_argument("--seed", type=int, default=synth.SEED)
-    parser.add_argument("--snapshot", action="store_true", help="measure a copy of phantomcode/ taken at the start "
-                        "(others may edit the working tree during a long run)")
-    parser.add_argument("--max-minutes", type=float, default=25.0,
-                        help="skip a size whose estimated run (linear from the previous size) exceeds this")
-    parser.add_argument("--step-timeout", type=float, default=20.0,
-                        help="kill a step after this many minutes and report its time as a lower bound (0: never)")
-    parser.add_argument("--results", help="where to write the results (default bench/RESULTS.md, with --dask "
-                        "bench/RESULTS_DASK.md; '-' for nowhere)")
-    parser.add_argument("--dask", action="store_true", help="instead: ingest --engine dask against the local "
-                        "ingest, partitions per core, the Parquet round trip (bench/dask_bench.py)")
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="measure a copy of phantomcode/ taken at the start (others may edit the working tree during a long run)",
+    )
+    parser.add_argument(
+        "--max-minutes",
+        type=float,
+        default=25.0,
+        help="skip a size whose estimated run (linear from the previous size) exceeds this",
+    )
+    parser.add_argument(
+        "--step-timeout",
+        type=float,
+        default=20.0,
+        help="kill a step after this many minutes and report its time as a lower bound (0: never)",
+    )
+    parser.add_argument(
+        "--results",
+        help="where to write the results (default bench/RESULTS.md, with --dask "
+        "bench/RESULTS_DASK.md; '-' for nowhere)",
+    )
+    parser.add_argument(
+        "--dask",
+        action="store_true",
+        help="instead: ingest --engine dask against the local "
+        "ingest, partitions per core, the Parquet round trip (bench/dask_bench.py)",
+    )
     args = parser.parse_args(argv)
     if args.results is None:
         args.results = str(BENCH_DIR / ("RESULTS_DASK.md" if args.dask else "RESULTS.md"))
@@ -752,26 +974,36 @@ def main(argv: list[str] | None = None) -> int:
         snapshot = base / "snapshot"
         shutil.rmtree(snapshot, ignore_errors=True)
         shutil.copytree(REPO / "phantomcode", snapshot / "phantomcode", ignore=shutil.ignore_patterns("__pycache__"))
-        info["package"] = f"snapshot of {REPO / 'phantomcode'} taken {datetime.now(timezone.utc):%H:%M UTC}"
+        info["package"] = f"snapshot of {REPO / 'phantomcode'} taken {datetime.now(UTC):%H:%M UTC}"
     else:
         info["package"] = f"live working tree {REPO / 'phantomcode'} (may include uncommitted edits)"
-    log(f"phantomcode {info['phantomcode']}, spaCy {info['spacy']}, Python {info['python']}, cores {info['cores']}; "
-        f"working in {base}")
+    log(
+        f"phantomcode {info['phantomcode']}, spaCy {info['spacy']}, Python {info['python']}, cores {info['cores']}; "
+        f"working in {base}"
+    )
     runs: dict[int, SizeRun] = {}
     skipped: list[str] = []
     try:
         for n in sizes:
             done = sorted(m for m in runs if m < n)
             if done and n != args.notes:
-                estimate = estimate_minutes(n, [runs[m] for m in done[-2:]],
-                                            args.step_timeout * 60 if args.step_timeout else None)
+                estimate = estimate_minutes(
+                    n, [runs[m] for m in done[-2:]], args.step_timeout * 60 if args.step_timeout else None
+                )
                 if estimate > args.max_minutes:
                     skipped.append(f"{n:,} notes (estimated {estimate:.0f} min > --max-minutes {args.max_minutes:g})")
                     log(f"[n={n:,}] skipped: estimated {estimate:.0f} minutes")
                     continue
-            runs[n] = run_size(n, base=base, jobs=args.jobs, seed=args.seed, reuse_notes=args.keep is not None,
-                               snapshot=snapshot, step_timeout=args.step_timeout * 60 if args.step_timeout else None,
-                               log=log)
+            runs[n] = run_size(
+                n,
+                base=base,
+                jobs=args.jobs,
+                seed=args.seed,
+                reuse_notes=args.keep is not None,
+                snapshot=snapshot,
+                step_timeout=args.step_timeout * 60 if args.step_timeout else None,
+                log=log,
+            )
         verdicts_jobs = jobs_option_present(snapshot)
     finally:
         if args.keep is None:

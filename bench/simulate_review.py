@@ -54,23 +54,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codebook", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the results here (default: stdout only)")
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--leave-out", type=Path, action="append", default=[],
-                        help="leave this gold CSV's sentences out of the default model (repeatable)")
-    parser.add_argument("--details", action="store_true",
-                        help="also score the rules alone and the model alone on the unreviewed sentences")
+    parser.add_argument(
+        "--leave-out",
+        type=Path,
+        action="append",
+        default=[],
+        help="leave this gold CSV's sentences out of the default model (repeatable)",
+    )
+    parser.add_argument(
+        "--details",
+        action="store_true",
+        help="also score the rules alone and the model alone on the unreviewed sentences",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="copy the simulated project here at the end")
-    parser.add_argument("--half", choices=("odd", "even"), default=None,
-                        help="simulate on the notes with odd (or even) numbers alone and leave their sentences "
-                             "out of the default model, which keeps the other half")
+    parser.add_argument(
+        "--half",
+        choices=("odd", "even"),
+        default=None,
+        help="simulate on the notes with odd (or even) numbers alone and leave their sentences "
+        "out of the default model, which keeps the other half",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         notes, gold, leave_out = args.notes, args.gold, list(args.leave_out)
         if args.half:
             notes, gold = half_set(args.notes, args.gold, args.half, Path(tmp))
             leave_out.append(gold)
-        results = simulate(notes, gold, rounds=args.rounds, share=args.share, seed=args.seed,
-                           codebook=args.codebook, jobs=args.jobs, leave_out=leave_out, details=args.details,
-                           keep=args.keep)
+        results = simulate(
+            notes,
+            gold,
+            rounds=args.rounds,
+            share=args.share,
+            seed=args.seed,
+            codebook=args.codebook,
+            jobs=args.jobs,
+            leave_out=leave_out,
+            details=args.details,
+            keep=args.keep,
+        )
     results["half"] = args.half
     print_table(results)
     if args.json:
@@ -79,17 +100,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def simulate(notes: Path, gold: Path, *, rounds: int, share: float, seed: int, codebook: Path | None,
-             jobs: int, leave_out: Sequence[Path] = (), details: bool = False, keep: Path | None = None) -> dict:
+def simulate(
+    notes: Path,
+    gold: Path,
+    *,
+    rounds: int,
+    share: float,
+    seed: int,
+    codebook: Path | None,
+    jobs: int,
+    leave_out: Sequence[Path] = (),
+    details: bool = False,
+    keep: Path | None = None,
+) -> dict:
     units = [u for u in read_gold(gold) if u.sentence]
     codes = sorted(set().union(*(u.codes for u in units)))
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "simulation.db"
         left_out = install_default_model(project, codebook, leave_out)
         ingest(notes, project=project, codebook=codebook, jobs=jobs)
-        results: dict = {"notes": str(notes), "gold": str(gold), "gold_sentences": len(units), "rounds": rounds,
-                         "share": share, "seed": seed, "left_out": [str(p) for p in leave_out],
-                         "left_out_sentences": left_out, "codes": codes, "stages": {}}
+        results: dict = {
+            "notes": str(notes),
+            "gold": str(gold),
+            "gold_sentences": len(units),
+            "rounds": rounds,
+            "share": share,
+            "seed": seed,
+            "left_out": [str(p) for p in leave_out],
+            "left_out_sentences": left_out,
+            "codes": codes,
+            "stages": {},
+        }
         for name in ("rules", "model", "combined"):
             results["stages"][f"{name} (no review)"] = scores(gold, project, codes, name)
         before = Path(tmp) / "before_review.db"
@@ -108,16 +149,21 @@ def simulate(notes: Path, gold: Path, *, rounds: int, share: float, seed: int, c
             unreviewed = Path(tmp) / f"unreviewed{number}.csv"
             kept = write_gold(unreviewed, [u for u in units if (u.note_id, u.sentence) not in reviewed])
             results["stages"][f"combined after round {number} (unreviewed)"] = {
-                **scores(unreviewed, project, codes, "combined"), "reviewed_sentences": len(reviewed),
-                "scored_sentences": kept, "model_hash": model.model_hash,
-                "needs_more": model.needing_more}
+                **scores(unreviewed, project, codes, "combined"),
+                "reviewed_sentences": len(reviewed),
+                "scored_sentences": kept,
+                "model_hash": model.model_hash,
+                "needs_more": model.needing_more,
+            }
             for name in ("combined", "model"):  # the same sentences as coded before any review
                 results["stages"][f"{name} before review, same {kept} sentences"] = scores(
-                    unreviewed, before, codes, name)
+                    unreviewed, before, codes, name
+                )
             if details:  # the parts on the same sentences: what the model adds, what the rules hold
                 for name in ("rules", "model"):
                     results["stages"][f"{name} after round {number} (unreviewed)"] = scores(
-                        unreviewed, project, codes, name)
+                        unreviewed, project, codes, name
+                    )
         if keep is not None:
             shutil.copyfile(project, keep)
     return results
@@ -153,14 +199,28 @@ def scores(gold: Path, project: Path, codes: list[str], predictions: str) -> dic
     """Macro and per-code figures, the macro over the codes with gold sentences in ``gold``."""
     evaluation = evaluate(gold, project=project, codes=codes, predictions=predictions)
     present = [m for m in evaluation.metrics.per_code if m.support > 0]
-    macro = {key: sum(getattr(m, key) for m in present) / len(present) if present else 0.0
-             for key in ("precision", "recall", "f1")}
-    return {"macro_f1": round(macro["f1"], 4), "macro_precision": round(macro["precision"], 4),
-            "macro_recall": round(macro["recall"], 4), "micro_f1": round(evaluation.metrics.micro.f1, 4),
-            "sentences": evaluation.metrics.units, "problems": len(evaluation.problems),
-            "per_code": {m.code: {"support": m.support, "precision": round(m.precision, 4),
-                                  "recall": round(m.recall, 4), "f1": round(m.f1, 4), "fp": m.fp}
-                         for m in evaluation.metrics.per_code}}
+    macro = {
+        key: sum(getattr(m, key) for m in present) / len(present) if present else 0.0
+        for key in ("precision", "recall", "f1")
+    }
+    return {
+        "macro_f1": round(macro["f1"], 4),
+        "macro_precision": round(macro["precision"], 4),
+        "macro_recall": round(macro["recall"], 4),
+        "micro_f1": round(evaluation.metrics.micro.f1, 4),
+        "sentences": evaluation.metrics.units,
+        "problems": len(evaluation.problems),
+        "per_code": {
+            m.code: {
+                "support": m.support,
+                "precision": round(m.precision, 4),
+                "recall": round(m.recall, 4),
+                "f1": round(m.f1, 4),
+                "fp": m.fp,
+            }
+            for m in evaluation.metrics.per_code
+        },
+    }
 
 
 def answer_sheet(sheet: Path, units: list[GoldUnit], project: Path) -> set[tuple[str, str]]:
@@ -225,12 +285,16 @@ def write_gold(path: Path, units: list[GoldUnit]) -> int:
 
 
 def print_table(results: dict) -> None:
-    print(f"{results['gold_sentences']} gold sentences; {results['rounds']} rounds of {results['share']:.0%}; "
-          f"seed {results['seed']}")
+    print(
+        f"{results['gold_sentences']} gold sentences; {results['rounds']} rounds of {results['share']:.0%}; "
+        f"seed {results['seed']}"
+    )
     print(f"{'stage':45} {'macro-F1':>8} {'P':>6} {'R':>6} {'micro-F1':>8} {'sentences':>9}")
     for stage, figures in results["stages"].items():
-        print(f"{stage:45} {figures['macro_f1']:8.3f} {figures['macro_precision']:6.3f} "
-              f"{figures['macro_recall']:6.3f} {figures['micro_f1']:8.3f} {figures['sentences']:9d}")
+        print(
+            f"{stage:45} {figures['macro_f1']:8.3f} {figures['macro_precision']:6.3f} "
+            f"{figures['macro_recall']:6.3f} {figures['micro_f1']:8.3f} {figures['sentences']:9d}"
+        )
     print()
     stages = list(results["stages"])
     print(f"{'code':20} {'support':>7} " + " ".join(f"{s[:14]:>14}" for s in stages) + "   (P/R/F1)")

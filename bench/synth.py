@@ -28,43 +28,190 @@ CHINESE_SHARE = 0.05
 HANZI_PER_WORD = 1.7  # an all-Chinese note of "390 words" has about 660 characters
 
 CITIES = {  # folder, ID prefix, English name, Chinese name, districts, nearby industrial towns
-    "beijing": ("BJ", "Beijing", "北京", ["Changping", "Fengtai", "Daxing", "Chaoyang", "Haidian", "Tongzhou", "Shunyi"]),
+    "beijing": (
+        "BJ",
+        "Beijing",
+        "北京",
+        ["Changping", "Fengtai", "Daxing", "Chaoyang", "Haidian", "Tongzhou", "Shunyi"],
+    ),
     "shanghai": ("SH", "Shanghai", "上海", ["Minhang", "Songjiang", "Jiading", "Pudong", "Baoshan", "Qingpu"]),
     "guangzhou": ("GZ", "Guangzhou", "广州", ["Baiyun", "Panyu", "Haizhu", "Huadu", "Tianhe", "Huangpu"]),
     "chengdu": ("CD", "Chengdu", "成都", ["Chenghua", "Jinniu", "Wuhou", "Pidu", "Longquanyi", "Xindu"]),
     "hangzhou": ("HZ", "Hangzhou", "杭州", ["Xiaoshan", "Yuhang", "Gongshu", "Binjiang", "Xihu", "Linping"]),
     "dongguan": ("DG", "Dongguan", "东莞", ["Chang'an", "Humen", "Houjie", "Tangxia", "Dalang", "Fenggang"]),
 }
-PROVINCES = ["Henan", "Anhui", "Sichuan", "Hunan", "Hubei", "Jiangxi", "Guizhou", "Gansu", "Shandong",
-             "Hebei", "Guangxi", "Chongqing", "Yunnan", "Shaanxi", "Heilongjiang"]
+PROVINCES = [
+    "Henan",
+    "Anhui",
+    "Sichuan",
+    "Hunan",
+    "Hubei",
+    "Jiangxi",
+    "Guizhou",
+    "Gansu",
+    "Shandong",
+    "Hebei",
+    "Guangxi",
+    "Chongqing",
+    "Yunnan",
+    "Shaanxi",
+    "Heilongjiang",
+]
 PROVINCES_ZH = ["河南", "安徽", "四川", "湖南", "湖北", "江西", "贵州", "甘肃", "山东", "河北", "广西", "重庆"]
-SYLLABLES = ["an", "bai", "bao", "chang", "chen", "da", "dong", "fang", "feng", "fu", "gao", "guan", "hai",
-             "he", "hong", "hua", "huai", "jia", "jian", "jin", "kang", "lan", "li", "lin", "liu", "long",
-             "ma", "mei", "nan", "ning", "ping", "qi", "qing", "quan", "shan", "shi", "shui", "song", "tai",
-             "tang", "tian", "wan", "wang", "wei", "xi", "xin", "xing", "yang", "yong", "yu", "yuan", "ze",
-             "zhang", "zhao", "zhou", "zhuang", "zi"]
-HANZI_PLACES = "安白宝长陈大东方丰福高关海河洪华怀佳建金康兰李林刘龙马梅南宁平齐青泉山石水松泰唐田湾王卫西新兴杨永玉元泽张赵周庄"
-JOBS = ["plasterer", "steel fixer", "delivery rider", "cleaner", "security guard", "vegetable seller",
-        "factory worker on an assembly line", "cook in a small restaurant", "hairdresser", "recycler",
-        "taxi driver", "domestic helper", "welder", "warehouse packer", "nanny", "street vendor",
-        "construction labourer", "waitress in a hotpot restaurant", "courier", "painter and decorator"]
+SYLLABLES = [
+    "an",
+    "bai",
+    "bao",
+    "chang",
+    "chen",
+    "da",
+    "dong",
+    "fang",
+    "feng",
+    "fu",
+    "gao",
+    "guan",
+    "hai",
+    "he",
+    "hong",
+    "hua",
+    "huai",
+    "jia",
+    "jian",
+    "jin",
+    "kang",
+    "lan",
+    "li",
+    "lin",
+    "liu",
+    "long",
+    "ma",
+    "mei",
+    "nan",
+    "ning",
+    "ping",
+    "qi",
+    "qing",
+    "quan",
+    "shan",
+    "shi",
+    "shui",
+    "song",
+    "tai",
+    "tang",
+    "tian",
+    "wan",
+    "wang",
+    "wei",
+    "xi",
+    "xin",
+    "xing",
+    "yang",
+    "yong",
+    "yu",
+    "yuan",
+    "ze",
+    "zhang",
+    "zhao",
+    "zhou",
+    "zhuang",
+    "zi",
+]
+HANZI_PLACES = (
+    "安白宝长陈大东方丰福高关海河洪华怀佳建金康兰李林刘龙马梅南宁平齐青泉山石水松泰唐田湾王卫西新兴杨永玉元泽张赵周庄"
+)
+JOBS = [
+    "plasterer",
+    "steel fixer",
+    "delivery rider",
+    "cleaner",
+    "security guard",
+    "vegetable seller",
+    "factory worker on an assembly line",
+    "cook in a small restaurant",
+    "hairdresser",
+    "recycler",
+    "taxi driver",
+    "domestic helper",
+    "welder",
+    "warehouse packer",
+    "nanny",
+    "street vendor",
+    "construction labourer",
+    "waitress in a hotpot restaurant",
+    "courier",
+    "painter and decorator",
+]
 FACTORIES = ["electronics", "shoe", "garment", "toy", "furniture", "plastics", "auto parts", "packaging"]
-DOCS = ["wuzheng 五证", "hukou ben 户口本", "zanzhuzheng 暂住证", "temporary residence permit",
-        "labour contract", "proof of employment", "rental contract", "proof of social insurance",
-        "birth permit", "proof of no guardian", "juzhuzheng 居住证", "proof of hometown residence",
-        "household registration booklet", "family planning certificate"]
-OFFICES = ["street office", "education bureau", "police station", "social security bureau",
-           "neighbourhood committee", "hukou office", "insurance bureau", "housing bureau"]
-SCHOOLS = ["the public primary school", "the local middle school", "the school near their room",
-           "the district kindergarten", "the public school two streets away", "a public primary school"]
-HOSPITALS = ["the district hospital", "the children's hospital", "a large general hospital",
-             "the maternity hospital", "the city hospital", "a private clinic"]
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December"]
+DOCS = [
+    "wuzheng 五证",
+    "hukou ben 户口本",
+    "zanzhuzheng 暂住证",
+    "temporary residence permit",
+    "labour contract",
+    "proof of employment",
+    "rental contract",
+    "proof of social insurance",
+    "birth permit",
+    "proof of no guardian",
+    "juzhuzheng 居住证",
+    "proof of hometown residence",
+    "household registration booklet",
+    "family planning certificate",
+]
+OFFICES = [
+    "street office",
+    "education bureau",
+    "police station",
+    "social security bureau",
+    "neighbourhood committee",
+    "hukou office",
+    "insurance bureau",
+    "housing bureau",
+]
+SCHOOLS = [
+    "the public primary school",
+    "the local middle school",
+    "the school near their room",
+    "the district kindergarten",
+    "the public school two streets away",
+    "a public primary school",
+]
+HOSPITALS = [
+    "the district hospital",
+    "the children's hospital",
+    "a large general hospital",
+    "the maternity hospital",
+    "the city hospital",
+    "a private clinic",
+]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 NUMBER_WORDS = ["two", "three", "four", "five", "six", "seven"]
-TOPICS = ["the price of rent", "the weather in the north", "his football team", "food from home",
-          "the new subway line", "work on the building sites", "the cost of train tickets",
-          "their plans for the Spring Festival", "mobile phone payments", "the neighbours' dog"]
+TOPICS = [
+    "the price of rent",
+    "the weather in the north",
+    "his football team",
+    "food from home",
+    "the new subway line",
+    "work on the building sites",
+    "the cost of train tickets",
+    "their plans for the Spring Festival",
+    "mobile phone payments",
+    "the neighbours' dog",
+]
 
 
 @dataclass(frozen=True)
@@ -88,7 +235,8 @@ class NoteSpec:
 # English templates. {He}/{he}/{his}/{him} follow the respondent; other slots are in _fill().
 
 BACKGROUND = [
-    "The interview took place in {his} rented room in {village}, on the edge of {district}, and lasted about {minutes} minutes.",
+    "The interview took place in {his} rented room in {village}, on the edge of {district}, and lasted about "
+    "{minutes} minutes.",
     "{He} is {age} and comes from {hometown}, and has worked in {city} since {since}.",
     "{He} earns about {amount} yuan a month as a {job}, a little more in the busy weeks before the Spring Festival.",
     "The family rents a single room of about {small} square metres in a chengzhongcun 城中村 near {district}.",
@@ -124,7 +272,8 @@ MECHANISMS = {
     "paperwork": [
         "{School} told {him} to bring the {doc} to the {office} before anything else could happen.",
         "{He} had the {doc} and the {doc2}, but the lease is in the name of the man who sublets them the room.",
-        "Nobody on a building site gets a labour contract, {he} said, so proof of employment was impossible from the start.",
+        "Nobody on a building site gets a labour contract, {he} said, so proof of employment was impossible from the "
+        "start.",
         "The {office} would not accept the rental agreement because the landlord refused to stamp it.",
         "Parents were told to provide {kids} certificates, including proof of hometown residence from {hometown}.",
         "Without a {doc} {he} could not even hand in the application form.",
@@ -141,7 +290,8 @@ MECHANISMS = {
         "A single gap in contributions sent the count back to zero.",
     ],
     "points_system": [
-        "Under the points system {he} had {points} points, short of the threshold of {threshold} points for a school place.",
+        "Under the points system {he} had {points} points, short of the threshold of {threshold} points for a school "
+        "place.",
         "The jifen 积分 ranking decided which children got a school place, and {his} score was too low.",
         "A vocational certificate would have added {small} points, {he} said, but the course cost {amount} yuan.",
         "Points are deducted for any record with the police, even a traffic fine.",
@@ -164,9 +314,10 @@ MECHANISMS = {
         "The district caps the number of non-local pupils in each school.",
     ],
     "extra_fees": [
-        "A neighbour said a place could still be found for a \"donation\" of {amount} yuan, a sum local parents are never asked for.",
+        'A neighbour said a place could still be found for a "donation" of {amount} yuan, '
+        "a sum local parents are never asked for.",
         "The school demanded a borrowed-study fee, jiedu fei 借读费, of {amount} yuan a term.",
-        "Non-local families were charged a \"construction fee\" that local families never pay.",
+        'Non-local families were charged a "construction fee" that local families never pay.',
         "The kindergarten asked outsiders for a deposit of {amount} yuan, which locals did not pay.",
         "A sponsorship fee, zanzhu fei 赞助费, was mentioned quietly after the meeting.",
     ],
@@ -229,17 +380,42 @@ FLAGGED = [  # negated, hypothetical and look-alike sentences: hits that must no
     "{He} wondered whether a residence permit would be needed for the vaccination.",
 ]
 SECTOR_MECHANISMS = {
-    "education": ["paperwork", "paperwork", "class_size", "extra_fees", "office_runaround", "points_system",
-                  "residency_duration", "unexplained_refusal"],
-    "healthcare": ["reimbursement_gap", "reimbursement_gap", "office_runaround", "unexplained_refusal",
-                   "paperwork", "residency_duration", "service_shutdown"],
-    "hukou": ["points_system", "points_system", "residency_duration", "paperwork", "office_runaround",
-              "unexplained_refusal"],
+    "education": [
+        "paperwork",
+        "paperwork",
+        "class_size",
+        "extra_fees",
+        "office_runaround",
+        "points_system",
+        "residency_duration",
+        "unexplained_refusal",
+    ],
+    "healthcare": [
+        "reimbursement_gap",
+        "reimbursement_gap",
+        "office_runaround",
+        "unexplained_refusal",
+        "paperwork",
+        "residency_duration",
+        "service_shutdown",
+    ],
+    "hukou": [
+        "points_system",
+        "points_system",
+        "residency_duration",
+        "paperwork",
+        "office_runaround",
+        "unexplained_refusal",
+    ],
     "housing": ["service_shutdown", "service_shutdown", "paperwork", "office_runaround", "extra_fees"],
 }
 SECTORS = ["education"] * 5 + ["healthcare"] * 3 + ["hukou"] * 2 + ["housing"]
-RESPONDENT_TYPES = (["migrant_worker"] * 8 + ["principal_teacher"] * 2 + ["doctor_hospital"] * 2
-                    + ["official", "ngo_staff", "scholar", "factory_manager"])
+RESPONDENT_TYPES = (
+    ["migrant_worker"] * 8
+    + ["principal_teacher"] * 2
+    + ["doctor_hospital"] * 2
+    + ["official", "ngo_staff", "scholar", "factory_manager"]
+)
 
 # ---------------------------------------------------------------------------------------------
 # Chinese templates
@@ -295,10 +471,19 @@ def note_spec(number: int, seed: int = SEED) -> NoteSpec:
     rng = random.Random(f"{seed}-spec-{number}")
     folder = rng.choice(sorted(CITIES))
     prefix, city, city_zh, districts = CITIES[folder]
-    return NoteSpec(number=number, folder=folder, prefix=prefix, city=city, city_zh=city_zh,
-                    districts=districts, year=rng.randint(2012, 2023), sector=rng.choice(SECTORS),
-                    respondent_type=rng.choice(RESPONDENT_TYPES), chinese=rng.random() < CHINESE_SHARE,
-                    female=rng.random() < 0.5)
+    return NoteSpec(
+        number=number,
+        folder=folder,
+        prefix=prefix,
+        city=city,
+        city_zh=city_zh,
+        districts=districts,
+        year=rng.randint(2012, 2023),
+        sector=rng.choice(SECTORS),
+        respondent_type=rng.choice(RESPONDENT_TYPES),
+        chinese=rng.random() < CHINESE_SHARE,
+        female=rng.random() < 0.5,
+    )
 
 
 def _place(rng: random.Random) -> str:
@@ -307,27 +492,52 @@ def _place(rng: random.Random) -> str:
 
 
 def _fill(template: str, rng: random.Random, spec: NoteSpec, hometown: str) -> str:
-    pronouns = ({"he": "she", "his": "her", "him": "her", "himself": "herself"} if spec.female else
-                {"he": "he", "his": "his", "him": "him", "himself": "himself"})
+    pronouns = (
+        {"he": "she", "his": "her", "him": "her", "himself": "herself"}
+        if spec.female
+        else {"he": "he", "his": "his", "him": "him", "himself": "himself"}
+    )
     others = [name for name in (c[1] for c in CITIES.values()) if name != spec.city]
     age = rng.randint(22, 58)
     values = {
-        **pronouns, **{k.capitalize(): v.capitalize() for k, v in pronouns.items()},
-        "city": spec.city, "district": rng.choice(spec.districts), "village": _place(rng),
-        "hometown": hometown, "province": rng.choice(PROVINCES), "othercity": rng.choice(others),
-        "age": age, "since": spec.year - rng.randint(1, min(20, age - 17)), "minutes": rng.choice(range(30, 130, 5)),
-        "amount": f"{rng.choice(range(800, 60000, 100)):,}", "small": rng.randint(3, 45), "rise": rng.choice(range(50, 600, 50)),
-        "job": rng.choice(JOBS), "factory": rng.choice(FACTORIES), "topic": rng.choice(TOPICS),
-        "kids": rng.choice(NUMBER_WORDS[:3]), "childage": rng.randint(4, 16), "nword": rng.choice(NUMBER_WORDS),
-        "points": rng.randint(40, 110), "threshold": rng.choice((60, 85, 90, 100, 110, 120)),
-        "smallnum": rng.choice(NUMBER_WORDS[:4]), "pct": rng.choice(range(10, 55, 5)),
-        "doc": rng.choice(DOCS), "doc2": rng.choice(DOCS), "office": rng.choice(OFFICES),
-        "month": rng.choice(MONTHS), "child": rng.choice(("boy", "girl", "younger son", "elder daughter", "children")),
+        **pronouns,
+        **{k.capitalize(): v.capitalize() for k, v in pronouns.items()},
+        "city": spec.city,
+        "district": rng.choice(spec.districts),
+        "village": _place(rng),
+        "hometown": hometown,
+        "province": rng.choice(PROVINCES),
+        "othercity": rng.choice(others),
+        "age": age,
+        "since": spec.year - rng.randint(1, min(20, age - 17)),
+        "minutes": rng.choice(range(30, 130, 5)),
+        "amount": f"{rng.choice(range(800, 60000, 100)):,}",
+        "small": rng.randint(3, 45),
+        "rise": rng.choice(range(50, 600, 50)),
+        "job": rng.choice(JOBS),
+        "factory": rng.choice(FACTORIES),
+        "topic": rng.choice(TOPICS),
+        "kids": rng.choice(NUMBER_WORDS[:3]),
+        "childage": rng.randint(4, 16),
+        "nword": rng.choice(NUMBER_WORDS),
+        "points": rng.randint(40, 110),
+        "threshold": rng.choice((60, 85, 90, 100, 110, 120)),
+        "smallnum": rng.choice(NUMBER_WORDS[:4]),
+        "pct": rng.choice(range(10, 55, 5)),
+        "doc": rng.choice(DOCS),
+        "doc2": rng.choice(DOCS),
+        "office": rng.choice(OFFICES),
+        "month": rng.choice(MONTHS),
+        "child": rng.choice(("boy", "girl", "younger son", "elder daughter", "children")),
     }
     values["office2"] = rng.choice([o for o in OFFICES if o != values["office"]])
     school, hospital = rng.choice(SCHOOLS), rng.choice(HOSPITALS)
-    values.update(school=school, School=school[0].upper() + school[1:],
-                  hospital=hospital, Hospital=hospital[0].upper() + hospital[1:])
+    values.update(
+        school=school,
+        School=school[0].upper() + school[1:],
+        hospital=hospital,
+        Hospital=hospital[0].upper() + hospital[1:],
+    )
     return template.format(**values)
 
 
@@ -374,11 +584,20 @@ def chinese_body(spec: NoteSpec, rng: random.Random) -> str:
         roll = rng.random()
         bank = ZH_BACKGROUND if roll < 0.55 else ZH_CODED if roll < 0.92 else ZH_FLAGGED
         sentence = _pick(rng, bank, used).format(
-            老家=hometown, 年龄=rng.randint(22, 58), 城市=spec.city_zh,
-            年数=rng.randint(2, 20), 分钟=rng.choice(range(30, 130, 5)), 工作=rng.choice(ZH_JOBS),
-            金额=rng.choice(range(800, 60000, 100)), 面积=rng.randint(8, 30), 房租=rng.choice(range(400, 2500, 50)),
-            工厂=rng.choice(ZH_FACTORIES), 省=rng.choice(PROVINCES_ZH), 涨=rng.choice(range(50, 600, 50)),
-            次数=rng.choice("两三四五"))
+            老家=hometown,
+            年龄=rng.randint(22, 58),
+            城市=spec.city_zh,
+            年数=rng.randint(2, 20),
+            分钟=rng.choice(range(30, 130, 5)),
+            工作=rng.choice(ZH_JOBS),
+            金额=rng.choice(range(800, 60000, 100)),
+            面积=rng.randint(8, 30),
+            房租=rng.choice(range(400, 2500, 50)),
+            工厂=rng.choice(ZH_FACTORIES),
+            省=rng.choice(PROVINCES_ZH),
+            涨=rng.choice(range(50, 600, 50)),
+            次数=rng.choice("两三四五"),
+        )
         paragraphs[-1].append(sentence)
         chars += len(sentence)
         if len(paragraphs[-1]) >= rng.randint(3, 6):
@@ -392,8 +611,10 @@ def render_note(number: int, seed: int = SEED) -> tuple[str, str]:
     rng = random.Random(f"{seed}-body-{number}")
     body = chinese_body(spec, rng) if spec.chinese else english_body(spec, rng)
     city = spec.city_zh if spec.chinese and rng.random() < 0.5 else spec.city
-    front = (f"---\nid: {spec.prefix}-{number:05d}\ncity: {city}\nyear: {spec.year}\nsector: {spec.sector}\n"
-             f"respondent_type: {spec.respondent_type}\n---\n")
+    front = (
+        f"---\nid: {spec.prefix}-{number:05d}\ncity: {city}\nyear: {spec.year}\nsector: {spec.sector}\n"
+        f"respondent_type: {spec.respondent_type}\n---\n"
+    )
     suffix = ".txt" if rng.random() < 0.3 else ".md"
     slug = re.sub(r"[^a-z]+", "_", spec.respondent_type)
     name = f"{spec.prefix.lower()}{number:05d}_{slug}{'_zh' if spec.chinese else ''}{suffix}"
@@ -424,8 +645,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     stats = write_corpus(args.out_dir, args.notes, seed=args.seed)
-    print(f"wrote {stats['notes']} notes ({stats['chinese']} all-Chinese, {stats['words']:,} "
-          f"whitespace words, {stats['bytes']:,} bytes) to {args.out_dir}")
+    print(
+        f"wrote {stats['notes']} notes ({stats['chinese']} all-Chinese, {stats['words']:,} "
+        f"whitespace words, {stats['bytes']:,} bytes) to {args.out_dir}"
+    )
 
 
 if __name__ == "__main__":

@@ -58,9 +58,22 @@ def start_server(project: Path) -> tuple[subprocess.Popen, str, str]:
     """``phantomcode serve`` on a free port: (process, base URL, token)."""
     port = free_port()
     phantomcode = Path(sys.executable).with_name("phantomcode")
-    server = subprocess.Popen([str(phantomcode), "serve", "--project", str(project), "--port", str(port),
-                               "--no-browser", "--reviewer", "bench"], stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "COLUMNS": "400"})
+    server = subprocess.Popen(
+        [
+            str(phantomcode),
+            "serve",
+            "--project",
+            str(project),
+            "--port",
+            str(port),
+            "--no-browser",
+            "--reviewer",
+            "bench",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "400"},
+    )
     deadline = time.monotonic() + 60
     seen = ""
     while time.monotonic() < deadline:
@@ -163,14 +176,16 @@ def measure(client: Any, repeat: int, *, train: bool = True) -> list[tuple[str, 
             response = client.get(path)
             response.raise_for_status()
             return response
+
         return call
 
     wait_for_text_index(client)
     listing = client.get("/api/documents?per_page=500").json()["documents"]
     doc_id = max(listing, key=lambda d: d["codings"])["doc_id"]
     codings = client.get(f"/api/documents/{doc_id}").json()["codings"]
-    pending = iter([c["key"] for d in listing[:60]
-                    for c in client.get(f"/api/documents/{d['doc_id']}").json()["codings"]])
+    pending = iter(
+        [c["key"] for d in listing[:60] for c in client.get(f"/api/documents/{d['doc_id']}").json()["codings"]]
+    )
     text = client.get(f"/api/documents/{doc_id}").json()["text"]
     spans = iter(range(0, len(text) - 40, 23))
 
@@ -181,8 +196,9 @@ def measure(client: Any, repeat: int, *, train: bool = True) -> list[tuple[str, 
 
     def code_by_hand() -> object:
         start = next(spans)
-        response = client.post(f"/api/documents/{doc_id}/codings", json={"start": start, "end": start + 17,
-                                                                        "code": "deterred"})
+        response = client.post(
+            f"/api/documents/{doc_id}/codings", json={"start": start, "end": start + 17, "code": "deterred"}
+        )
         response.raise_for_status()
         return response
 
@@ -191,15 +207,18 @@ def measure(client: Any, repeat: int, *, train: bool = True) -> list[tuple[str, 
             response = client.post(path, json={}, timeout=300)
             response.raise_for_status()
             return response
+
         return call
 
     def after_a_change(path: str) -> Callable[[], object]:
         """``path`` right after a decision: what whole-project figures cost when they are recomputed."""
+
         def call() -> object:
             timer.pause()
             decide()
             timer.resume()
             return get(path)()
+
         return call
 
     total = client.get("/api/documents?per_page=1").json()["total"]
@@ -214,12 +233,18 @@ def measure(client: Any, repeat: int, *, train: bool = True) -> list[tuple[str, 
         ("page: overview right after a decision (recomputed)", after_a_change("/"), repeat),
         ("page: codebook right after a decision (recomputed)", after_a_change("/codebook"), repeat),
         ("api: GET /api/documents?status=pending&page=10", get("/api/documents?status=pending&page=10"), repeat),
-        ("api: GET /api/documents?status=pending right after a decision",
-         after_a_change("/api/documents?status=pending"), repeat),
+        (
+            "api: GET /api/documents?status=pending right after a decision",
+            after_a_change("/api/documents?status=pending"),
+            repeat,
+        ),
         ("api: GET /api/documents?q=hukou* right after a decision", after_a_change("/api/documents?q=hukou*"), repeat),
         ("api: GET /api/documents, last page by offset", get(f"/api/documents?page={max(1, -(-total // 50))}"), repeat),
-        ("api: GET /api/documents?after=... (keyset), the last 50", get(f"/api/documents?after={second_to_last}"),
-         repeat),
+        (
+            "api: GET /api/documents?after=... (keyset), the last 50",
+            get(f"/api/documents?after={second_to_last}"),
+            repeat,
+        ),
         ("api: GET /api/documents/{doc_id}", get(f"/api/documents/{doc_id}"), repeat),
         ("api: GET /api/matrix?by=sector", get("/api/matrix?by=sector"), repeat),
         ("api: GET /api/stats", get("/api/stats"), repeat),

@@ -63,8 +63,16 @@ from .report import check_codes
 from .review import parse_coding_key, read_review_sheet
 from .store import Store, resolve_project_path
 
-__all__ = ["AgreementReport", "CodeAgreement", "Coder", "agreement", "cohen_kappa", "krippendorff_alpha",
-           "parse_coder", "percent_agreement"]
+__all__ = [
+    "AgreementReport",
+    "CodeAgreement",
+    "Coder",
+    "agreement",
+    "cohen_kappa",
+    "krippendorff_alpha",
+    "parse_coder",
+    "percent_agreement",
+]
 
 STORE_CODERS = ("auto", "reviewed")
 IMPORTED = "imported"
@@ -115,8 +123,9 @@ def krippendorff_alpha(data: Sequence[Sequence[Value]]) -> float | None:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
-            alpha = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal",
-                                       value_domain=sorted(values))
+            alpha = krippendorff.alpha(
+                reliability_data=matrix, level_of_measurement="nominal", value_domain=sorted(values)
+            )
         except ValueError:
             return None
     return None if math.isnan(alpha) else float(alpha)
@@ -169,14 +178,25 @@ class AgreementReport:
     def to_json(self) -> str:
         def clean(value: Any) -> Any:
             return round(value, 4) if isinstance(value, float) else value
-        return json.dumps({"coders": list(self.coders), "reference": self.reference, "units": self.units,
-                           "unit_source": self.unit_source, "pending_units_left_out": self.pending,
-                           "codes": [{k: clean(v) for k, v in row.items()} for row in self.rows()],
-                           "problems": list(self.problems)}, ensure_ascii=False, indent=2)
+
+        return json.dumps(
+            {
+                "coders": list(self.coders),
+                "reference": self.reference,
+                "units": self.units,
+                "unit_source": self.unit_source,
+                "pending_units_left_out": self.pending,
+                "codes": [{k: clean(v) for k, v in row.items()} for row in self.rows()],
+                "problems": list(self.problems),
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
 
 
-def code_agreement(code: str, data: Sequence[Sequence[Value]], coders: Sequence[str],
-                   reference: str | None = None) -> CodeAgreement:
+def code_agreement(
+    code: str, data: Sequence[Sequence[Value]], coders: Sequence[str], reference: str | None = None
+) -> CodeAgreement:
     """Every figure for one code (or pooled items) from a coders x units table."""
     columns = zip(*data, strict=False) if data and data[0] else iter(())
     units = sum(sum(v is not None for v in column) >= 2 for column in columns)
@@ -189,8 +209,15 @@ def code_agreement(code: str, data: Sequence[Sequence[Value]], coders: Sequence[
             if name != reference:
                 metrics = score_counts(code, *_two_by_two(gold, row))
                 scores[name] = {"precision": metrics.precision, "recall": metrics.recall, "f1": metrics.f1}
-    return CodeAgreement(code=code, units=units, positives=positives, percent=percent_agreement(data),
-                         kappa=kappa, alpha=krippendorff_alpha(data), scores=scores)
+    return CodeAgreement(
+        code=code,
+        units=units,
+        positives=positives,
+        percent=percent_agreement(data),
+        kappa=kappa,
+        alpha=krippendorff_alpha(data),
+        scores=scores,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,9 +232,15 @@ class _Unit:
     end: int | None
 
 
-def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None, reference: str | None = None,
-              codes: Sequence[str] | None = None, units_from: str | Path | None = None,
-              codebook: str | Path | Codebook | None = None) -> AgreementReport:
+def agreement(
+    inputs: Sequence[str | Path],
+    *,
+    project: str | Path | None = None,
+    reference: str | None = None,
+    codes: Sequence[str] | None = None,
+    units_from: str | Path | None = None,
+    codebook: str | Path | Codebook | None = None,
+) -> AgreementReport:
     """Agreement between two or more coders (see the module doc for units and figures).
 
     ``inputs``: "auto", "reviewed", "reviewed:NAME", "imported", a reviewer's NAME or gold CSV
@@ -223,8 +256,7 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
     reference = _reference(reference, inputs, names)
     reviewers = [coder.source for coder in coders if coder.kind == "reviewer"]
     if reviewers and not resolve_project_path(project).exists():
-        raise UsageError(f"{reviewers[0]!r}: not {CODER_KINDS}, and there is no project whose reviewers it "
-                         "could name")
+        raise UsageError(f"{reviewers[0]!r}: not {CODER_KINDS}, and there is no project whose reviewers it could name")
     golds = {coder.label: _gold_table(coder.source) for coder in coders if coder.kind == "gold"}
     needs_store = any(coder.kind != "gold" for coder in coders) or units_from is not None
     problems: list[str] = []
@@ -262,8 +294,16 @@ def agreement(inputs: Sequence[str | Path], *, project: str | Path | None = None
             pooled[index].extend(row)
         per_code.append(code_agreement(code, data, names, reference))
     overall = code_agreement("overall", pooled, names, reference)
-    return AgreementReport(coders=names, reference=reference, unit_source=source, units=len(units),
-                           per_code=tuple(per_code), overall=overall, problems=tuple(problems), pending=pending)
+    return AgreementReport(
+        coders=names,
+        reference=reference,
+        unit_source=source,
+        units=len(units),
+        per_code=tuple(per_code),
+        overall=overall,
+        problems=tuple(problems),
+        pending=pending,
+    )
 
 
 def _frame_units(golds: dict[str, Any], coders: list[Coder], store: Store | None) -> tuple[list[_Unit], list[str], str]:
@@ -277,8 +317,9 @@ def _frame_units(golds: dict[str, Any], coders: list[Coder], store: Store | None
     return [_Unit(d, "", s, e) for d, s, e in store.agreement_units()], [], "stored segments"
 
 
-def _store_units(store: Store, coders: list[Coder], units: list[_Unit], source: str,
-                 units_from: str | Path | None) -> tuple[list[_Unit], str, int]:
+def _store_units(
+    store: Store, coders: list[Coder], units: list[_Unit], source: str, units_from: str | Path | None
+) -> tuple[list[_Unit], str, int]:
     """``units`` restricted to a review sheet's (``units_from``), then to those decided for each
     ``reviewed`` coder; with their new source and how many were left out as pending."""
     pending = 0
@@ -288,8 +329,10 @@ def _store_units(store: Store, coders: list[Coder], units: list[_Unit], source: 
         units, left_out = _decided_only(units, store, reviewer or None)
         pending += left_out
         if pending and not units:
-            raise UsageError(f"none of the {pending} units has a review decision yet, so 'reviewed' has nothing "
-                             "to agree on: import a filled-in review sheet first (review import)")
+            raise UsageError(
+                f"none of the {pending} units has a review decision yet, so 'reviewed' has nothing "
+                "to agree on: import a filled-in review sheet first (review import)"
+            )
     return units, source, pending
 
 
@@ -313,8 +356,8 @@ def parse_coder(item: str | Path) -> Coder:
     spec = str(item)
     if spec in (*STORE_CODERS, IMPORTED):
         return Coder(spec, spec)
-    if spec.startswith(REVIEWER_PREFIX) and spec[len(REVIEWER_PREFIX):]:
-        return Coder(spec, "reviewed", spec[len(REVIEWER_PREFIX):])
+    if spec.startswith(REVIEWER_PREFIX) and spec[len(REVIEWER_PREFIX) :]:
+        return Coder(spec, "reviewed", spec[len(REVIEWER_PREFIX) :])
     if Path(spec).is_file():
         return Coder(Path(spec).stem, "gold", spec)
     if spec.lower().endswith(".csv") or "/" in spec or spec.startswith(REVIEWER_PREFIX):
@@ -338,8 +381,9 @@ def _check_reviewers(store: Store, coders: Sequence[Coder]) -> None:
     known = store.reviewers()
     for coder in coders:
         if coder.kind in ("reviewer", "reviewed") and coder.source and coder.source not in known:
-            raise UsageError(f"{coder.label!r}: not {CODER_KINDS} of this project "
-                             f"(reviewers: {', '.join(known) or 'none'})")
+            raise UsageError(
+                f"{coder.label!r}: not {CODER_KINDS} of this project (reviewers: {', '.join(known) or 'none'})"
+            )
 
 
 def _store_spans(store: Store, coder: Coder) -> Mapping[str, Sequence[tuple[int, int, str]]]:
@@ -381,8 +425,9 @@ def _gold_table(path: str) -> tuple[list[tuple[int, str, str, str]], dict[tuple[
     return rows, table
 
 
-def _gold_units(gold: tuple[list[tuple[int, str, str, str]], Any],
-                store: Store | None) -> tuple[list[_Unit], list[str]]:
+def _gold_units(
+    gold: tuple[list[tuple[int, str, str, str]], Any], store: Store | None
+) -> tuple[list[_Unit], list[str]]:
     """The frame gold file's sentences, located in the notes when the store takes part."""
     rows, _ = gold
     if store is None:

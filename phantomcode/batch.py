@@ -57,8 +57,9 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 2
 ADDED_IN_2 = {"notes": ("model_hash", "scores"), "codings": ("explanation",)}
 
-_MATCHED = pa.list_(pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()),
-                               ("term", pa.string())]))
+_MATCHED = pa.list_(
+    pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()), ("term", pa.string())])
+)
 _ATTRIBUTES = pa.list_(pa.struct([("name", pa.string()), ("value", pa.string()), ("raw", pa.string())]))
 _WARNINGS = pa.list_(pa.string())
 
@@ -67,24 +68,58 @@ def _versioned(kind: str, fields: list[tuple[str, pa.DataType]]) -> pa.Schema:
     return pa.schema(fields, metadata={"phantomcode.table": kind, "phantomcode.schema_version": str(SCHEMA_VERSION)})
 
 
-NOTES_SCHEMA = _versioned("notes", [
-    ("position", pa.int64()), ("source", pa.string()), ("error", pa.string()), ("doc_id", pa.string()),
-    ("root", pa.string()), ("source_hash", pa.string()), ("meta_hash", pa.string()),
-    ("content_hash", pa.string()), ("encoding", pa.string()), ("text", pa.string()),
-    ("attributes", _ATTRIBUTES), ("size", pa.int64()), ("mtime_ns", pa.int64()), ("sector", pa.string()),
-    ("sector_source", pa.string()), ("pii_warnings", _WARNINGS), ("attribute_warnings", _WARNINGS),
-    ("codebook_hash", pa.string()), ("model_hash", pa.string()), ("scores", pa.string()),
-])
+NOTES_SCHEMA = _versioned(
+    "notes",
+    [
+        ("position", pa.int64()),
+        ("source", pa.string()),
+        ("error", pa.string()),
+        ("doc_id", pa.string()),
+        ("root", pa.string()),
+        ("source_hash", pa.string()),
+        ("meta_hash", pa.string()),
+        ("content_hash", pa.string()),
+        ("encoding", pa.string()),
+        ("text", pa.string()),
+        ("attributes", _ATTRIBUTES),
+        ("size", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("sector", pa.string()),
+        ("sector_source", pa.string()),
+        ("pii_warnings", _WARNINGS),
+        ("attribute_warnings", _WARNINGS),
+        ("codebook_hash", pa.string()),
+        ("model_hash", pa.string()),
+        ("scores", pa.string()),
+    ],
+)
 
-CODINGS_SCHEMA = _versioned("codings", [
-    ("position", pa.int64()), ("doc_id", pa.string()), ("segment", pa.int32()), ("segment_start", pa.int64()),
-    ("segment_end", pa.int64()),
-    ("unit", pa.string()), ("segment_sector", pa.string()), ("segment_sector_source", pa.string()),
-    ("code", pa.string()), ("rule", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("matched", _MATCHED),
-    ("negated", pa.bool_()), ("hypothetical", pa.bool_()), ("cue", pa.string()), ("source", pa.string()),
-    ("probability", pa.float64()), ("codebook_hash", pa.string()), ("model_hash", pa.string()),
-    ("explanation", pa.string()),
-])
+CODINGS_SCHEMA = _versioned(
+    "codings",
+    [
+        ("position", pa.int64()),
+        ("doc_id", pa.string()),
+        ("segment", pa.int32()),
+        ("segment_start", pa.int64()),
+        ("segment_end", pa.int64()),
+        ("unit", pa.string()),
+        ("segment_sector", pa.string()),
+        ("segment_sector_source", pa.string()),
+        ("code", pa.string()),
+        ("rule", pa.string()),
+        ("start", pa.int64()),
+        ("end", pa.int64()),
+        ("matched", _MATCHED),
+        ("negated", pa.bool_()),
+        ("hypothetical", pa.bool_()),
+        ("cue", pa.string()),
+        ("source", pa.string()),
+        ("probability", pa.float64()),
+        ("codebook_hash", pa.string()),
+        ("model_hash", pa.string()),
+        ("explanation", pa.string()),
+    ],
+)
 
 
 class NoteRead(NamedTuple):
@@ -99,9 +134,16 @@ class NoteRead(NamedTuple):
 # Reading one note
 
 
-def read_note(path: str | Path, root: str | Path, *, codebook: str | Path | Codebook | None = None,
-              path_attrs: str | None = None, sidecars: Mapping[str, Sidecar] | None = None,
-              max_bytes: int = DEFAULT_MAX_BYTES, pii: str = "warn") -> NoteRead:
+def read_note(
+    path: str | Path,
+    root: str | Path,
+    *,
+    codebook: str | Path | Codebook | None = None,
+    path_attrs: str | None = None,
+    sidecars: Mapping[str, Sidecar] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    pii: str = "warn",
+) -> NoteRead:
     """Read the note at ``path`` under the notes folder ``root`` exactly as ``ingest`` would:
     the same text (after the ``pii`` mode), attributes (front matter, sidecar, ``path_attrs``),
     canonical attribute values (``codebook``'s aliases; the bundled codebook by default) and
@@ -130,9 +172,14 @@ def read_note(path: str | Path, root: str | Path, *, codebook: str | Path | Code
 
 def codebook_metadata(codebook: Codebook) -> dict[str, str | bytes]:
     """What a table carries of its codebook: enough to keep it in a project and to name it."""
-    return {"phantomcode.codebook_name": codebook.name, "phantomcode.codebook_version": codebook.version,
-            "phantomcode.codebook_hash": codebook.content_hash, "phantomcode.codebook_path": str(codebook.path),
-            "phantomcode.codebook": codebook.source, "phantomcode.version": __version__}
+    return {
+        "phantomcode.codebook_name": codebook.name,
+        "phantomcode.codebook_version": codebook.version,
+        "phantomcode.codebook_hash": codebook.content_hash,
+        "phantomcode.codebook_path": str(codebook.path),
+        "phantomcode.codebook": codebook.source,
+        "phantomcode.version": __version__,
+    }
 
 
 def _with_metadata(table: pa.Table, codebook: Codebook) -> pa.Table:
@@ -143,33 +190,65 @@ def codings_table(coded: Sequence[tuple[str, CodedDocument]], engine: CodingEngi
     """One row per coding of each ``(doc_id, coded document)``, in :data:`CODINGS_SCHEMA`
     (``position``: the document's index in ``coded``)."""
     model_hash = engine.learned.content_hash if engine.learned is not None else None
-    return _with_metadata(_codings_table([(i, doc_id, coded_rows(result, model_hash))
-                                          for i, (doc_id, result) in enumerate(coded)],
-                                         engine.codebook.content_hash), engine.codebook)
+    return _with_metadata(
+        _codings_table(
+            [(i, doc_id, coded_rows(result, model_hash)) for i, (doc_id, result) in enumerate(coded)],
+            engine.codebook.content_hash,
+        ),
+        engine.codebook,
+    )
 
 
 def _codings_table(coded: Iterable[tuple[int, str, CodedRows]], codebook_hash: str) -> pa.Table:
     """Codings of (position, doc_id, rows): the position tells apart notes that claim one ID."""
     columns: dict[str, list] = {name: [] for name in CODINGS_SCHEMA.names}
     for position, doc_id, rows in coded:
-        for (segment, code, rule, start, end, matched, negated, hypothetical, cue, source, probability, model_hash,
-             explanation) in rows.codings:
+        for (
+            segment,
+            code,
+            rule,
+            start,
+            end,
+            matched,
+            negated,
+            hypothetical,
+            cue,
+            source,
+            probability,
+            model_hash,
+            explanation,
+        ) in rows.codings:
             seg_start, seg_end, unit, sector, sector_source = rows.segments[segment]
-            for name, value in (("position", position), ("doc_id", doc_id), ("segment", segment),
-                                ("segment_start", seg_start),
-                                ("segment_end", seg_end), ("unit", unit), ("segment_sector", sector),
-                                ("segment_sector_source", sector_source), ("code", code), ("rule", rule),
-                                ("start", start), ("end", end), ("matched", json.loads(matched)),
-                                ("negated", bool(negated)), ("hypothetical", bool(hypothetical)), ("cue", cue),
-                                ("source", source), ("probability", probability),
-                                ("codebook_hash", codebook_hash), ("model_hash", model_hash),
-                                ("explanation", explanation)):
+            for name, value in (
+                ("position", position),
+                ("doc_id", doc_id),
+                ("segment", segment),
+                ("segment_start", seg_start),
+                ("segment_end", seg_end),
+                ("unit", unit),
+                ("segment_sector", sector),
+                ("segment_sector_source", sector_source),
+                ("code", code),
+                ("rule", rule),
+                ("start", start),
+                ("end", end),
+                ("matched", json.loads(matched)),
+                ("negated", bool(negated)),
+                ("hypothetical", bool(hypothetical)),
+                ("cue", cue),
+                ("source", source),
+                ("probability", probability),
+                ("codebook_hash", codebook_hash),
+                ("model_hash", model_hash),
+                ("explanation", explanation),
+            ):
                 columns[name].append(value)
     return pa.table(columns, schema=CODINGS_SCHEMA)
 
 
-def outcome_tables(sources: Sequence[str], outcomes: Sequence[NoteOutcome], *, first_position: int,
-                   codebook: Codebook) -> tuple[pa.Table, pa.Table]:
+def outcome_tables(
+    sources: Sequence[str], outcomes: Sequence[NoteOutcome], *, first_position: int, codebook: Codebook
+) -> tuple[pa.Table, pa.Table]:
     """The notes and codings tables of a run's notes ``sources`` (relative paths) from
     ``first_position`` on, given what reading and coding each gave (a note, or why it was skipped)."""
     columns: dict[str, list] = {name: [] for name in NOTES_SCHEMA.names}
@@ -183,8 +262,17 @@ def outcome_tables(sources: Sequence[str], outcomes: Sequence[NoteOutcome], *, f
             continue
         record, coded, pii_warnings, attribute_warnings = outcome
         columns["error"].append(None)
-        for name in ("doc_id", "root", "source_hash", "meta_hash", "content_hash", "encoding", "text", "size",
-                     "mtime_ns"):
+        for name in (
+            "doc_id",
+            "root",
+            "source_hash",
+            "meta_hash",
+            "content_hash",
+            "encoding",
+            "text",
+            "size",
+            "mtime_ns",
+        ):
             columns[name].append(getattr(record, name))
         columns["attributes"].append([{"name": n, "value": v, "raw": r} for n, v, r in record.attribute_rows])
         columns["sector"].append(coded.sector)
@@ -195,10 +283,15 @@ def outcome_tables(sources: Sequence[str], outcomes: Sequence[NoteOutcome], *, f
         columns["model_hash"].append(coded.model_hash)
         columns["scores"].append(_to_json(coded.scores))
     notes = pa.table(columns, schema=NOTES_SCHEMA)
-    coded_notes = ((position, o.record.doc_id, o.coded)
-                   for position, o in enumerate(outcomes, start=first_position) if not isinstance(o, NoteSkip))
-    return (_with_metadata(notes, codebook),
-            _with_metadata(_codings_table(coded_notes, codebook.content_hash), codebook))
+    coded_notes = (
+        (position, o.record.doc_id, o.coded)
+        for position, o in enumerate(outcomes, start=first_position)
+        if not isinstance(o, NoteSkip)
+    )
+    return (
+        _with_metadata(notes, codebook),
+        _with_metadata(_codings_table(coded_notes, codebook.content_hash), codebook),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,8 +305,10 @@ def check_schema(table: pa.Table, kind: str, where: str) -> None:
         raise UsageError(f"{where}: not a phantomcode {kind} table (written by ingest --parquet-out)")
     version = int(metadata.get(b"phantomcode.schema_version", b"0"))
     if version > SCHEMA_VERSION:
-        raise UsageError(f"{where}: written with schema version {version}, newer than this phantomcode "
-                         f"reads ({SCHEMA_VERSION}); upgrade phantomcode")
+        raise UsageError(
+            f"{where}: written with schema version {version}, newer than this phantomcode "
+            f"reads ({SCHEMA_VERSION}); upgrade phantomcode"
+        )
     missing = set(NOTES_SCHEMA.names if kind == "notes" else CODINGS_SCHEMA.names) - set(table.column_names)
     if version < 2:
         missing -= set(ADDED_IN_2[kind])  # read as nulls
@@ -227,35 +322,127 @@ def outcomes_from_tables(notes: pa.Table, codings: pa.Table) -> list[tuple[str, 
     notes = notes.sort_by("position")
     rows = zip(*(_column(notes, name) for name in NOTES_SCHEMA.names), strict=True)
     outcomes: list[tuple[str, NoteOutcome]] = []
-    for (position, source, error, doc_id, root, source_hash, meta_hash, content_hash, encoding, text, attributes, size,
-         mtime_ns, sector, sector_source, pii_warnings, attribute_warnings, _, model_hash, scores) in rows:
+    for (
+        position,
+        source,
+        error,
+        doc_id,
+        root,
+        source_hash,
+        meta_hash,
+        content_hash,
+        encoding,
+        text,
+        attributes,
+        size,
+        mtime_ns,
+        sector,
+        sector_source,
+        pii_warnings,
+        attribute_warnings,
+        _,
+        model_hash,
+        scores,
+    ) in rows:
         if error is not None:
             outcomes.append((source, NoteSkip(error)))
             continue
         attribute_rows = [(a["name"], a["value"], a["raw"]) for a in attributes]
-        record = DocumentRecord(doc_id, root, source, source_hash, meta_hash, content_hash, encoding, text,
-                                {name: raw for name, _, raw in attribute_rows}, attribute_rows, size, mtime_ns)
+        record = DocumentRecord(
+            doc_id,
+            root,
+            source,
+            source_hash,
+            meta_hash,
+            content_hash,
+            encoding,
+            text,
+            {name: raw for name, _, raw in attribute_rows},
+            attribute_rows,
+            size,
+            mtime_ns,
+        )
         segments, codings_rows = coded_by_position.get(position, ([], []))
         unit_scores = [tuple(score) for score in json.loads(scores)] if scores else []
-        outcomes.append((source, ReadNote(record, CodedRows(sector, sector_source, segments, codings_rows, unit_scores,
-                                                            model_hash), pii_warnings, attribute_warnings)))
+        outcomes.append(
+            (
+                source,
+                ReadNote(
+                    record,
+                    CodedRows(sector, sector_source, segments, codings_rows, unit_scores, model_hash),
+                    pii_warnings,
+                    attribute_warnings,
+                ),
+            )
+        )
     return outcomes
 
 
 def _coded_rows_by_position(codings: pa.Table) -> dict[int, tuple[list, list]]:
     """A note's position -> its (segments, codings) in the store's row format (``CodedRows``)."""
     by_position: dict[int, tuple[list, list]] = {}
-    names = ("position", "segment", "segment_start", "segment_end", "unit", "segment_sector", "segment_sector_source",
-             "code", "rule", "start", "end", "matched", "negated", "hypothetical", "cue", "source", "probability",
-             "model_hash", "explanation")
-    for (position, segment, seg_start, seg_end, unit, sector, sector_source, code, rule, start, end, matched,
-         negated, hypothetical, cue, source, probability, model_hash, explanation) in zip(
-            *(_column(codings, name) for name in names), strict=True):
+    names = (
+        "position",
+        "segment",
+        "segment_start",
+        "segment_end",
+        "unit",
+        "segment_sector",
+        "segment_sector_source",
+        "code",
+        "rule",
+        "start",
+        "end",
+        "matched",
+        "negated",
+        "hypothetical",
+        "cue",
+        "source",
+        "probability",
+        "model_hash",
+        "explanation",
+    )
+    for (
+        position,
+        segment,
+        seg_start,
+        seg_end,
+        unit,
+        sector,
+        sector_source,
+        code,
+        rule,
+        start,
+        end,
+        matched,
+        negated,
+        hypothetical,
+        cue,
+        source,
+        probability,
+        model_hash,
+        explanation,
+    ) in zip(*(_column(codings, name) for name in names), strict=True):
         segments, rows = by_position.setdefault(position, ([], []))
         if segment == len(segments):
             segments.append((seg_start, seg_end, unit, sector, sector_source))
-        rows.append((segment, code, rule, start, end, _to_json(matched), int(negated), int(hypothetical), cue,
-                     source, probability, model_hash, explanation))
+        rows.append(
+            (
+                segment,
+                code,
+                rule,
+                start,
+                end,
+                _to_json(matched),
+                int(negated),
+                int(hypothetical),
+                cue,
+                source,
+                probability,
+                model_hash,
+                explanation,
+            )
+        )
     return by_position
 
 

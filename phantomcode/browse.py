@@ -29,7 +29,7 @@ MISSING = Store.REPORT_MISSING
 _HUMAN = f"c.rule = '{Store.REVIEW_ADD_RULE}'"
 _STATUS_SQL = {
     "pending": f"{Store.AUTO_COUNTED} AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.doc_id = c.doc_id"
-               " AND r.start = c.start AND r.end = c.end AND r.code = c.code)",
+    " AND r.start = c.start AND r.end = c.end AND r.code = c.code)",
     "accepted": "c.status = 'accepted'",
     "rejected": "c.status = 'rejected'",
     "flagged": "(c.negated OR c.hypothetical) AND c.status = 'auto'",
@@ -100,9 +100,17 @@ def check_filter(store: Store, wanted: DocumentFilter, names: Sequence[str] | No
     return wanted
 
 
-def find_documents(store: Store, wanted: DocumentFilter, *, page: int = 1, per_page: int = 50,
-                   after: str | None = None, names: Sequence[str] | None = None, text_index: str | None = None,
-                   count: Callable[[Callable[[], int]], int] | None = None) -> DocumentPage:
+def find_documents(
+    store: Store,
+    wanted: DocumentFilter,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    after: str | None = None,
+    names: Sequence[str] | None = None,
+    text_index: str | None = None,
+    count: Callable[[Callable[[], int]], int] | None = None,
+) -> DocumentPage:
     """One page of the documents ``wanted`` selects, in ID order, with their coding counts.
 
     ``after``: the page starting after that document ID instead of page ``page`` (keyset paging,
@@ -123,14 +131,16 @@ def find_documents(store: Store, wanted: DocumentFilter, *, page: int = 1, per_p
     total = count(counted) if count is not None else counted()
     if after is not None:
         keyset = f"{condition} AND d.doc_id > ?" if condition else " WHERE d.doc_id > ?"
-        rows = db.execute(f"SELECT d.doc_id FROM documents d{keyset} ORDER BY d.doc_id LIMIT ?",
-                          [*params, after, per_page])
+        rows = db.execute(
+            f"SELECT d.doc_id FROM documents d{keyset} ORDER BY d.doc_id LIMIT ?", [*params, after, per_page]
+        )
     else:
-        rows = db.execute(f"SELECT d.doc_id FROM documents d{condition} ORDER BY d.doc_id LIMIT ? OFFSET ?",
-                          [*params, per_page, (page - 1) * per_page])
+        rows = db.execute(
+            f"SELECT d.doc_id FROM documents d{condition} ORDER BY d.doc_id LIMIT ? OFFSET ?",
+            [*params, per_page, (page - 1) * per_page],
+        )
     ids = [row[0] for row in rows]
-    return DocumentPage(total=total, page=page, per_page=per_page,
-                        documents=_summaries(store, ids, wanted))
+    return DocumentPage(total=total, page=page, per_page=per_page, documents=_summaries(store, ids, wanted))
 
 
 def _document_condition(wanted: DocumentFilter, text_index: str | None = None) -> tuple[str, list[Any]]:
@@ -138,11 +148,15 @@ def _document_condition(wanted: DocumentFilter, text_index: str | None = None) -
     params: list[Any] = []
     for name, values in wanted.where.items():
         if name == "sector":
-            value = ("coalesce(nullif(d.sector, ''), (SELECT nullif(a.value, '') FROM doc_attributes a"
-                     f" WHERE a.doc_id = d.doc_id AND a.name = 'sector'), '{MISSING}')")
+            value = (
+                "coalesce(nullif(d.sector, ''), (SELECT nullif(a.value, '') FROM doc_attributes a"
+                f" WHERE a.doc_id = d.doc_id AND a.name = 'sector'), '{MISSING}')"
+            )
         else:
-            value = (f"coalesce((SELECT nullif(a.value, '') FROM doc_attributes a WHERE a.doc_id = d.doc_id"
-                     f" AND a.name = ?), '{MISSING}')")
+            value = (
+                f"coalesce((SELECT nullif(a.value, '') FROM doc_attributes a WHERE a.doc_id = d.doc_id"
+                f" AND a.name = ?), '{MISSING}')"
+            )
             params.append(name)
         conditions.append(f"{value} IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(list(values), ensure_ascii=False))
@@ -152,8 +166,10 @@ def _document_condition(wanted: DocumentFilter, text_index: str | None = None) -
         params.extend(coding_params)
     if wanted.text and wanted.text.strip():
         if text_index is not None:
-            conditions.append(f"d.doc_id IN (SELECT i.doc_id FROM {text_index}.notes n JOIN {text_index}.indexed i"
-                              " ON i.note = n.rowid WHERE n.text LIKE ?)")  # no ESCAPE: it keeps FTS5 off its index
+            conditions.append(
+                f"d.doc_id IN (SELECT i.doc_id FROM {text_index}.notes n JOIN {text_index}.indexed i"
+                " ON i.note = n.rowid WHERE n.text LIKE ?)"
+            )  # no ESCAPE: it keeps FTS5 off its index
             params.append(like_pattern(wanted.text))
         conditions.append("d.text LIKE ? ESCAPE '\\'")
         params.append(like_pattern(wanted.text))
@@ -187,21 +203,35 @@ def _summaries(store: Store, ids: list[str], wanted: DocumentFilter) -> list[Doc
     db = store.connection
     page = json.dumps(ids, ensure_ascii=False)
     attributes: dict[str, dict[str, str]] = {}
-    for row in db.execute("SELECT doc_id, name, value FROM doc_attributes WHERE doc_id IN"
-                          " (SELECT value FROM json_each(?)) ORDER BY name", (page,)):
+    for row in db.execute(
+        "SELECT doc_id, name, value FROM doc_attributes WHERE doc_id IN (SELECT value FROM json_each(?)) ORDER BY name",
+        (page,),
+    ):
         attributes.setdefault(row[0], {})[row[1]] = row[2]
-    counts: dict[str, tuple[int, int, int, str]] = {row[0]: tuple(row[1:]) for row in db.execute(
-        f"SELECT c.doc_id, count(*), sum({COUNTED}), sum({_STATUS_SQL['pending']}),"
-        f" group_concat(DISTINCT CASE WHEN {COUNTED} THEN c.code END) FROM codings c"
-        " WHERE c.doc_id IN (SELECT value FROM json_each(?)) GROUP BY c.doc_id", (page,))}
+    counts: dict[str, tuple[int, int, int, str]] = {
+        row[0]: tuple(row[1:])
+        for row in db.execute(
+            f"SELECT c.doc_id, count(*), sum({COUNTED}), sum({_STATUS_SQL['pending']}),"
+            f" group_concat(DISTINCT CASE WHEN {COUNTED} THEN c.code END) FROM codings c"
+            " WHERE c.doc_id IN (SELECT value FROM json_each(?)) GROUP BY c.doc_id",
+            (page,),
+        )
+    }
     snippets = _snippets(store, page, wanted)
     summaries = []
     for doc_id in ids:
         codings, counted, pending, codes = counts.get(doc_id, (0, 0, 0, ""))
-        summaries.append(DocumentSummary(doc_id=doc_id, attributes=attributes.get(doc_id, {}), codings=codings,
-                                         counted=counted or 0, pending=pending or 0,
-                                         codes=sorted(set((codes or "").split(",")) - {""}),
-                                         snippet=snippets.get(doc_id, "")))
+        summaries.append(
+            DocumentSummary(
+                doc_id=doc_id,
+                attributes=attributes.get(doc_id, {}),
+                codings=codings,
+                counted=counted or 0,
+                pending=pending or 0,
+                codes=sorted(set((codes or "").split(",")) - {""}),
+                snippet=snippets.get(doc_id, ""),
+            )
+        )
     return summaries
 
 
@@ -210,13 +240,17 @@ def _snippets(store: Store, page: str, wanted: DocumentFilter) -> dict[str, str]
     coding, params = _coding_condition(wanted)
     if coding:
         # min(c.start) is the only aggregate, so SQLite takes the bare columns from that row
-        sql = ("SELECT c.doc_id, substr(d.text, c.start + 1, min(c.end - c.start, ?)), min(c.start) FROM codings c"
-               " JOIN documents d ON d.doc_id = c.doc_id WHERE c.doc_id IN (SELECT value FROM json_each(?))"
-               f" AND {coding} GROUP BY c.doc_id")
+        sql = (
+            "SELECT c.doc_id, substr(d.text, c.start + 1, min(c.end - c.start, ?)), min(c.start) FROM codings c"
+            " JOIN documents d ON d.doc_id = c.doc_id WHERE c.doc_id IN (SELECT value FROM json_each(?))"
+            f" AND {coding} GROUP BY c.doc_id"
+        )
         rows = store.connection.execute(sql, [SNIPPET_CHARS, page, *params])
     else:
-        rows = store.connection.execute("SELECT doc_id, substr(text, 1, ?) FROM documents WHERE doc_id IN"
-                                        " (SELECT value FROM json_each(?))", (SNIPPET_CHARS, page))
+        rows = store.connection.execute(
+            "SELECT doc_id, substr(text, 1, ?) FROM documents WHERE doc_id IN (SELECT value FROM json_each(?))",
+            (SNIPPET_CHARS, page),
+        )
     return {row[0]: " ".join(row[1].split()) for row in rows}
 
 
@@ -226,16 +260,30 @@ def document_view(store: Store, doc_id: str) -> dict[str, Any]:
 
     Raises ``UsageError`` when there is no such document.
     """
-    row = store.connection.execute("SELECT doc_id, source, text, attributes, sector, sector_source, coded_with"
-                                   " FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    row = store.connection.execute(
+        "SELECT doc_id, source, text, attributes, sector, sector_source, coded_with FROM documents WHERE doc_id = ?",
+        (doc_id,),
+    ).fetchone()
     if row is None:
         raise UsageError(f"no document {doc_id!r} in the project")
-    canonical = {r[0]: r[1] for r in store.connection.execute(
-        "SELECT name, value FROM doc_attributes WHERE doc_id = ? ORDER BY name", (doc_id,))}
-    return {"doc_id": row["doc_id"], "source": row["source"], "text": row["text"],
-            "attributes": json.loads(row["attributes"]), "canonical_attributes": canonical,
-            "sector": row["sector"], "sector_source": row["sector_source"], "codebook_hash": row["coded_with"],
-            "codings": document_codings(store, doc_id), "memos": store.memos(doc_id)}
+    canonical = {
+        r[0]: r[1]
+        for r in store.connection.execute(
+            "SELECT name, value FROM doc_attributes WHERE doc_id = ? ORDER BY name", (doc_id,)
+        )
+    }
+    return {
+        "doc_id": row["doc_id"],
+        "source": row["source"],
+        "text": row["text"],
+        "attributes": json.loads(row["attributes"]),
+        "canonical_attributes": canonical,
+        "sector": row["sector"],
+        "sector_source": row["sector_source"],
+        "codebook_hash": row["coded_with"],
+        "codings": document_codings(store, doc_id),
+        "memos": store.memos(doc_id),
+    }
 
 
 def document_codings(store: Store, doc_id: str) -> list[dict[str, Any]]:
@@ -246,7 +294,9 @@ def document_codings(store: Store, doc_id: str) -> list[dict[str, Any]]:
         f" {COUNTED} AS counted, c.source, c.probability, c.model_hash, c.explanation,"
         " r.decision, r.correct_code, r.note, r.reviewer, r.decided_at"
         " FROM codings c LEFT JOIN reviews r ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end"
-        " AND r.code = c.code WHERE c.doc_id = ? ORDER BY c.start, c.end, c.code", (doc_id,))
+        " AND r.code = c.code WHERE c.doc_id = ? ORDER BY c.start, c.end, c.code",
+        (doc_id,),
+    )
     codings = []
     for row in rows:
         record = dict(row)
@@ -269,8 +319,15 @@ def highlight_pieces(text: str, codings: Sequence[Mapping[str, Any]]) -> list[Pi
     """
     spans = [c for c in codings if 0 <= c["start"] < c["end"] <= len(text)]
     words = [(m["start"], m["end"]) for c in spans for m in c.get("matched", ()) if "start" in m]
-    cuts = sorted({0, len(text), *(c["start"] for c in spans), *(c["end"] for c in spans),
-                   *(cut for word in words for cut in word if 0 <= cut <= len(text))})
+    cuts = sorted(
+        {
+            0,
+            len(text),
+            *(c["start"] for c in spans),
+            *(c["end"] for c in spans),
+            *(cut for word in words for cut in word if 0 <= cut <= len(text)),
+        }
+    )
     starting: dict[int, list[Mapping[str, Any]]] = {}
     for coding in sorted(spans, key=lambda c: (c["start"], c["end"])):
         starting.setdefault(coding["start"], []).append(coding)
@@ -278,12 +335,20 @@ def highlight_pieces(text: str, codings: Sequence[Mapping[str, Any]]) -> list[Pi
     pieces = []
     for start, end in zip(cuts, cuts[1:], strict=False):
         open_codings = [c for c in open_codings if c["end"] > start] + starting.get(start, [])
-        pieces.append(Piece(start=start, end=end, text=text[start:end],
-                            codes=tuple(dict.fromkeys(c["code"] for c in open_codings)),
-                            keys=tuple(c["key"] for c in open_codings),
-                            words=tuple(c["key"] for c in open_codings
-                                        if any(m.get("start", -1) <= start and end <= m.get("end", -1)
-                                               for m in c.get("matched", ())))))
+        pieces.append(
+            Piece(
+                start=start,
+                end=end,
+                text=text[start:end],
+                codes=tuple(dict.fromkeys(c["code"] for c in open_codings)),
+                keys=tuple(c["key"] for c in open_codings),
+                words=tuple(
+                    c["key"]
+                    for c in open_codings
+                    if any(m.get("start", -1) <= start and end <= m.get("end", -1) for m in c.get("matched", ()))
+                ),
+            )
+        )
     return pieces
 
 

@@ -50,8 +50,11 @@ class CodebookChange:
 def codebook_change(old: Codebook, new: Codebook) -> CodebookChange:
     """How coding with ``new`` can differ from coding with ``old``."""
     if _structure(old) != _structure(new):
-        return CodebookChange(True, "the codebook's structure changed (codes, flags, windows, unit, "
-                                    "sectors, attribute values or the number of rules)")
+        return CodebookChange(
+            True,
+            "the codebook's structure changed (codes, flags, windows, unit, "
+            "sectors, attribute values or the number of rules)",
+        )
     from .coding import matcher_rules, pattern_clue, regex_clue, term_clue
 
     changed: list[str] = []
@@ -67,9 +70,14 @@ def codebook_change(old: Codebook, new: Codebook) -> CodebookChange:
             words |= clue
         if (before.regex, before.pattern) == (after.regex, after.pattern):
             continue
-        clues = [regex_clue(rule.regex) if rule.regex is not None
-                 else pattern_clue(rule.pattern) if rule.pattern is not None else None
-                 for rule in (before, after)]
+        clues = [
+            regex_clue(rule.regex)
+            if rule.regex is not None
+            else pattern_clue(rule.pattern)
+            if rule.pattern is not None
+            else None
+            for rule in (before, after)
+        ]
         if None in clues:
             return CodebookChange(True, f"{after.key}: the changed rule has no fixed words to look for")
         changed.append(after.key)
@@ -77,22 +85,41 @@ def codebook_change(old: Codebook, new: Codebook) -> CodebookChange:
             (literals if after.regex is not None else words).update(clue or ())
     if not changed:
         return CodebookChange(False, "no rule changed")
-    return CodebookChange(False, f"{len(changed)} rule change(s)", tuple(changed), frozenset(words),
-                          frozenset(literals))
+    return CodebookChange(
+        False, f"{len(changed)} rule change(s)", tuple(changed), frozenset(words), frozenset(literals)
+    )
 
 
 def _structure(book: Codebook) -> str:
     """Everything that affects coding except the contents of word lists, regexes and patterns."""
-    codes = [{"id": code.id, "flags": [code.flag_negation, code.flag_hypothetical],
-              "rules": _ruleset_shape(code.rules), "veto": _ruleset_shape(code.veto)} for code in book.codes]
+    codes = [
+        {
+            "id": code.id,
+            "flags": [code.flag_negation, code.flag_hypothetical],
+            "rules": _ruleset_shape(code.rules),
+            "veto": _ruleset_shape(code.veto),
+        }
+        for code in book.codes
+    ]
     negation = book.negation
-    return json.dumps({
-        "unit": book.unit, "languages": list(book.languages), "codes": codes,
-        "windows": [negation.window, negation.window_zh],
-        "sectors": list(book.sectors), "attributes": {k: dict(v) for k, v in book.attributes.items()},
-    }, sort_keys=True, default=list)
+    return json.dumps(
+        {
+            "unit": book.unit,
+            "languages": list(book.languages),
+            "codes": codes,
+            "windows": [negation.window, negation.window_zh],
+            "sectors": list(book.sectors),
+            "attributes": {k: dict(v) for k, v in book.attributes.items()},
+        },
+        sort_keys=True,
+        default=list,
+    )
 
 
 def _ruleset_shape(rules: RuleSet) -> dict[str, Any]:
-    return {"terms": bool(rules.terms), "patterns": len(rules.patterns), "regex": len(rules.regex),
-            "near": [[len(near.sets), near.within] for near in rules.near]}
+    return {
+        "terms": bool(rules.terms),
+        "patterns": len(rules.patterns),
+        "regex": len(rules.regex),
+        "near": [[len(near.sets), near.within] for near in rules.near],
+    }

@@ -30,12 +30,12 @@ MATCHES, MISSING, CHANGED = "matches", "missing", "changed"
 class ProjectCodebook:
     """The codebook the project's last run used, and whether its file still holds those bytes."""
 
-    recorded: str                 # the absolute path the run recorded, or "bundled"
-    content_hash: str             # sha256 of the bytes the run used
+    recorded: str  # the absolute path the run recorded, or "bundled"
+    content_hash: str  # sha256 of the bytes the run used
     name: str | None
     version: str | None
-    state: str                    # MATCHES, MISSING or CHANGED
-    current_hash: str | None      # sha256 of the file now (None when it is missing)
+    state: str  # MATCHES, MISSING or CHANGED
+    current_hash: str | None  # sha256 of the file now (None when it is missing)
 
     @property
     def bundled(self) -> bool:
@@ -48,27 +48,37 @@ class ProjectCodebook:
     def describe(self) -> str:
         """One line for ``info``: which codebook, and whether the file still matches."""
         where = "the bundled codebook" if self.bundled else str(self.path)
-        state = {MATCHES: "unchanged since the last run", MISSING: "MISSING",
-                 CHANGED: "CHANGED since the last run"}[self.state]
+        state = {MATCHES: "unchanged since the last run", MISSING: "MISSING", CHANGED: "CHANGED since the last run"}[
+            self.state
+        ]
         return f"{where} ({state})"
 
     def problem(self) -> OptionError:
         """Why a command that names no codebook cannot use this one, and the two ways forward: an
         error naming the ``codebook`` option, to raise (or, for ``info``, to show)."""
-        used = f"{self.name} {self.version}, sha256 {self.content_hash[:12]}" if self.name else \
-            f"sha256 {self.content_hash[:12]}"
+        used = (
+            f"{self.name} {self.version}, sha256 {self.content_hash[:12]}"
+            if self.name
+            else f"sha256 {self.content_hash[:12]}"
+        )
         if self.state == MISSING:
-            text = (f"the project's codebook {self.path} is missing (the project was last coded with it: {used}). "
-                    "Name the codebook to use: {option} FILE (the file, wherever it is now), or "
-                    "{option} bundled for the bundled one")
+            text = (
+                f"the project's codebook {self.path} is missing (the project was last coded with it: {used}). "
+                "Name the codebook to use: {option} FILE (the file, wherever it is now), or "
+                "{option} bundled for the bundled one"
+            )
         elif self.bundled:
-            text = (f"the bundled codebook has changed since the project was last coded with it ({used}; "
-                    f"sha256 {str(self.current_hash)[:12]} now, after a phantomcode upgrade?). "
-                    "To use the new one, say so: {option} bundled; or name your own: {option} FILE")
+            text = (
+                f"the bundled codebook has changed since the project was last coded with it ({used}; "
+                f"sha256 {str(self.current_hash)[:12]} now, after a phantomcode upgrade?). "
+                "To use the new one, say so: {option} bundled; or name your own: {option} FILE"
+            )
         else:
-            text = (f"the project's codebook {self.path} has changed since the project was last coded with it "
-                    f"({used}; sha256 {str(self.current_hash)[:12]} now). To use the edited file, name it: "
-                    f"{{option}} {self.path}; or use the bundled codebook: {{option}} bundled")
+            text = (
+                f"the project's codebook {self.path} has changed since the project was last coded with it "
+                f"({used}; sha256 {str(self.current_hash)[:12]} now). To use the edited file, name it: "
+                f"{{option}} {self.path}; or use the bundled codebook: {{option}} bundled"
+            )
         return OptionError(text, option="codebook")
 
 
@@ -117,8 +127,9 @@ def codebook_path_for(codebook: str | Path | None, store: Store | None) -> Path:
     return own.path
 
 
-def choose_codebook(codebook: str | Path | Codebook | None, store: Store | None, *,
-                    check_patterns: bool = True) -> Codebook:
+def choose_codebook(
+    codebook: str | Path | Codebook | None, store: Store | None, *, check_patterns: bool = True
+) -> Codebook:
     """The ``Codebook`` given, else the file :func:`codebook_path_for` picks, loaded."""
     if isinstance(codebook, Codebook):
         return codebook

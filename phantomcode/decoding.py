@@ -29,8 +29,10 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
             try:
                 return data.decode(encoding).lstrip("\ufeff"), encoding
             except UnicodeDecodeError as exc:
-                raise NoteError(f"starts with a {encoding} byte-order mark but is not valid {encoding} "
-                                f"(byte {exc.start}); re-save it as UTF-8") from None
+                raise NoteError(
+                    f"starts with a {encoding} byte-order mark but is not valid {encoding} "
+                    f"(byte {exc.start}); re-save it as UTF-8"
+                ) from None
     if b"\x00" in data:
         raise NoteError("binary file (contains NUL bytes), not a text note")
     try:
@@ -78,8 +80,9 @@ def _detect_legacy_encoding(data: bytes) -> tuple[str, str]:
 
     best = from_bytes(data).best()
     if best is None:
-        raise NoteError("cannot detect the text encoding (not UTF-8, UTF-16, GB18030, Big5 ...); "
-                        "re-save the note as UTF-8")
+        raise NoteError(
+            "cannot detect the text encoding (not UTF-8, UTF-16, GB18030, Big5 ...); re-save the note as UTF-8"
+        )
     encoding = _prefer_superset(best.encoding)
     try:
         return data.decode(encoding), encoding

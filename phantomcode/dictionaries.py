@@ -36,8 +36,14 @@ __all__ = ["CodebookImport", "import_codebook", "liwc_to_yaml", "quanteda_to_yam
 
 IMPORT_FORMATS = ("qdc", "quanteda", "liwc")
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
-_SUFFIX_FORMATS = {".qdc": "qdc", ".qdpx": "qdc", ".qde": "qdc", ".dic": "liwc", ".yml": "quanteda",
-                   ".yaml": "quanteda"}
+_SUFFIX_FORMATS = {
+    ".qdc": "qdc",
+    ".qdpx": "qdc",
+    ".qde": "qdc",
+    ".dic": "liwc",
+    ".yml": "quanteda",
+    ".yaml": "quanteda",
+}
 
 
 @dataclass(frozen=True)
@@ -59,20 +65,23 @@ class _Category:
     entries: list[tuple[str, int]] = field(default_factory=list)  # (entry, line)
 
 
-def import_codebook(path: str | Path, *, fmt: str | None = None, name: str | None = None,
-                    exact_forms: bool = True) -> CodebookImport:
+def import_codebook(
+    path: str | Path, *, fmt: str | None = None, name: str | None = None, exact_forms: bool = True
+) -> CodebookImport:
     """Convert a ``.qdc``, quanteda YAML or LIWC ``.dic`` file (``fmt``, else from its suffix)."""
     path = Path(path)
     fmt = (fmt or _SUFFIX_FORMATS.get(path.suffix.lower()) or "").lower()
     if fmt not in IMPORT_FORMATS:
-        raise OptionError(f"{path}: say which format it is with {{option}} ({', '.join(IMPORT_FORMATS)})",
-                          option="format")
+        raise OptionError(
+            f"{path}: say which format it is with {{option}} ({', '.join(IMPORT_FORMATS)})", option="format"
+        )
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if fmt == "qdc":
         book = read_qdc(path)
-        return CodebookImport(text=qdc_to_yaml(path, name=name), fmt=fmt, codes=len(book.codes), terms=0,
-                              warnings=tuple(book.notes))
+        return CodebookImport(
+            text=qdc_to_yaml(path, name=name), fmt=fmt, codes=len(book.codes), terms=0, warnings=tuple(book.notes)
+        )
     reader = quanteda_categories if fmt == "quanteda" else liwc_categories
     categories, notes = reader(path)
     return _to_yaml(path, categories, notes, fmt=fmt, name=name, exact_forms=exact_forms)
@@ -116,16 +125,20 @@ def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[Problem
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise CodebookError(f"{path}: not a quanteda YAML dictionary",
-                            [_problem(path, mark.line + 1 if mark else 1,
-                                      f"YAML syntax: {exc.problem or exc}")]) from None
+        raise CodebookError(
+            f"{path}: not a quanteda YAML dictionary",
+            [_problem(path, mark.line + 1 if mark else 1, f"YAML syntax: {exc.problem or exc}")],
+        ) from None
     except yaml.YAMLError as exc:
-        raise CodebookError(f"{path}: not a quanteda YAML dictionary",
-                            [_problem(path, 1, f"YAML syntax: {exc}")]) from None
+        raise CodebookError(
+            f"{path}: not a quanteda YAML dictionary", [_problem(path, 1, f"YAML syntax: {exc}")]
+        ) from None
     if not isinstance(root, MappingNode):
         line = root.start_mark.line + 1 if root is not None else 1
-        raise CodebookError(f"{path}: not a quanteda YAML dictionary",
-                            [_problem(path, line, "the dictionary must be a mapping of category names to entry lists")])
+        raise CodebookError(
+            f"{path}: not a quanteda YAML dictionary",
+            [_problem(path, line, "the dictionary must be a mapping of category names to entry lists")],
+        )
     categories: list[_Category] = []
     stem = path.stem
 
@@ -158,8 +171,7 @@ def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[Problem
                 if item.tag not in _SAFE_TAGS:
                     add(item, f"unsupported YAML tag {item.tag!r} (nothing is run; remove it)")
                 elif not isinstance(item, ScalarNode):
-                    add(item, f"in {name!r}, each entry must be a word or phrase, "
-                               "not a list or mapping")
+                    add(item, f"in {name!r}, each entry must be a word or phrase, not a list or mapping")
                 elif item.tag.endswith(":null") or not item.value.strip():
                     continue
                 else:
@@ -185,38 +197,60 @@ def liwc_categories(path: str | Path) -> tuple[list[_Category], list[Problem]]:
     content = [(n, line) for n, line in numbered if line]
     if not content or content[0][1] != "%":
         first = content[0][0] if content else 1
-        raise CodebookError(f"{path}: not a LIWC dictionary",
-                            [_problem(path, first, "a LIWC .dic starts with a line holding only '%', then the "
-                             "category table, then another '%' line")])
+        raise CodebookError(
+            f"{path}: not a LIWC dictionary",
+            [
+                _problem(
+                    path,
+                    first,
+                    "a LIWC .dic starts with a line holding only '%', then the category table, then another '%' line",
+                )
+            ],
+        )
     closing = next((index for index, (_, line) in enumerate(content[1:], start=1) if line == "%"), None)
     if closing is None:
-        raise CodebookError(f"{path}: not a LIWC dictionary",
-                            [_problem(path, content[0][0],
-                                      "the category table opened here is never closed by a '%' line")])
+        raise CodebookError(
+            f"{path}: not a LIWC dictionary",
+            [_problem(path, content[0][0], "the category table opened here is never closed by a '%' line")],
+        )
     by_id: dict[str, _Category] = {}
     skipped: list[Problem] = []
     stem = path.stem
     for number, line in content[1:closing]:
         found = re.match(r"^(\d+)\s+(\S.*)$", line)
         if not found:
-            problems.append(_problem(path, number,
-                                     f"a category line is a number and a name, e.g. '1\tfunct'; got {line!r}"))
+            problems.append(
+                _problem(path, number, f"a category line is a number and a name, e.g. '1\tfunct'; got {line!r}")
+            )
             continue
         number_id, name = found.group(1).lstrip("0") or "0", found.group(2).strip()
         if number_id in by_id:
-            problems.append(_problem(path, number, f"category number {found.group(1)} is defined twice "
-                            f"(first as {by_id[number_id].name!r} on line {by_id[number_id].line})"))
+            problems.append(
+                _problem(
+                    path,
+                    number,
+                    f"category number {found.group(1)} is defined twice "
+                    f"(first as {by_id[number_id].name!r} on line {by_id[number_id].line})",
+                )
+            )
             continue
         by_id[number_id] = _Category(name=name, group=stem, line=number)
-    for number, line in content[closing + 1:]:
+    for number, line in content[closing + 1 :]:
         entry, numbers, conditional = _liwc_entry(line)
         if not entry:
             problems.append(_problem(path, number, "an entry line is a word or phrase, then its category numbers"))
             continue
         if conditional:
-            skipped.append(_problem(path.name, number, f"{entry!r}: conditional category rules "
-                                    f"({' '.join(conditional)}) are not supported; only its plain category "
-                                    "numbers are used", severity="warning"))
+            skipped.append(
+                _problem(
+                    path.name,
+                    number,
+                    f"{entry!r}: conditional category rules "
+                    f"({' '.join(conditional)}) are not supported; only its plain category "
+                    "numbers are used",
+                    severity="warning",
+                )
+            )
         if not numbers:
             if not conditional:
                 problems.append(_problem(path, number, f"{entry!r} has no category numbers"))
@@ -279,8 +313,9 @@ def _problem(path: str | Path, line: int, message: str, *, severity: str = "erro
     return Problem(str(path), line, severity=severity, message=message)
 
 
-def _to_yaml(path: Path, categories: list[_Category], notes: list[Problem], *, fmt: str, name: str | None,
-             exact_forms: bool) -> CodebookImport:
+def _to_yaml(
+    path: Path, categories: list[_Category], notes: list[Problem], *, fmt: str, name: str | None, exact_forms: bool
+) -> CodebookImport:
     warnings: list[Problem] = list(notes)
     codes: list[tuple[str, _Category, list[str]]] = []
     unique = UniqueIds()
@@ -290,16 +325,23 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[Problem], *, f
         for entry, line in category.entries:
             term, problem = _term(entry, exact_forms=exact_forms)
             if term is None:  # then problem says why
-                warnings.append(_problem(path.name, line, f"{entry!r} in {category.name!r} left out: {problem}",
-                                         severity="warning"))
+                warnings.append(
+                    _problem(path.name, line, f"{entry!r} in {category.name!r} left out: {problem}", severity="warning")
+                )
                 continue
             if term.casefold() in seen:
                 continue
             seen.add(term.casefold())
             terms.append(term)
         if not terms:
-            warnings.append(_problem(path.name, category.line,
-                                     f"category {category.name!r} has no usable entries; left out", severity="warning"))
+            warnings.append(
+                _problem(
+                    path.name,
+                    category.line,
+                    f"category {category.name!r} has no usable entries; left out",
+                    severity="warning",
+                )
+            )
             continue
         base = code_slug(category.name, fallback="category")
         if base in unique.taken and category.group != path.stem:
@@ -308,12 +350,14 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[Problem], *, f
     if not codes:
         raise CodebookError(f"{path}: no category with usable entries", warnings)
     kind = "quanteda YAML dictionary" if fmt == "quanteda" else "LIWC dictionary"
-    forms = ("Entries without * are exact word forms (written =word), as in the dictionary; delete the '='"
-             " to let phantomcode also match other forms of the word." if exact_forms else
-             "Entries without * also match other forms of the word (phantomcode's lemma matching).")
+    forms = (
+        "Entries without * are exact word forms (written =word), as in the dictionary; delete the '='"
+        " to let phantomcode also match other forms of the word."
+        if exact_forms
+        else "Entries without * also match other forms of the word (phantomcode's lemma matching)."
+    )
     lines = [
-        f"# Imported by phantomcode from {yaml_comment(path.name)} ({kind}) on "
-        f"{datetime.now(UTC).date().isoformat()}.",
+        f"# Imported by phantomcode from {yaml_comment(path.name)} ({kind}) on {datetime.now(UTC).date().isoformat()}.",
         "# Every category is a code and its entries are its terms. " + forms,
         "# Definitions are placeholders: write what each code means, add examples, then run",
         "#   phantomcode codebook lint FILE && phantomcode codebook test FILE",
@@ -321,18 +365,30 @@ def _to_yaml(path: Path, categories: list[_Category], notes: list[Problem], *, f
     lines += [f"#   note: {yaml_comment(str(warning))}" for warning in warnings[:50]]
     if len(warnings) > 50:
         lines.append(f"#   ... and {len(warnings) - 50} more notes")
-    lines += [f"name: {yaml_scalar(name or path.stem)}", 'version: "1"',
-              f"description: {yaml_scalar(f'Imported from {path.name} ({kind})')}", "", "groups:"]
+    lines += [
+        f"name: {yaml_scalar(name or path.stem)}",
+        'version: "1"',
+        f"description: {yaml_scalar(f'Imported from {path.name} ({kind})')}",
+        "",
+        "groups:",
+    ]
     groups: dict[str, list[str]] = {}
     for code_id, category, _ in codes:
         groups.setdefault(category.group, []).append(code_id)
     lines += [f"  {yaml_scalar(group)}: [{', '.join(members)}]" for group, members in groups.items()]
     lines += ["", "codes:"]
     for code_id, category, terms in codes:
-        lines += [f"  - id: {code_id}",
-                  f"    label: {yaml_scalar(category.name)}",
-                  f"    definition: {yaml_scalar(f'Category {category.name!r} of {path.name}; write what it means.')}",
-                  "    terms:"]
+        lines += [
+            f"  - id: {code_id}",
+            f"    label: {yaml_scalar(category.name)}",
+            f"    definition: {yaml_scalar(f'Category {category.name!r} of {path.name}; write what it means.')}",
+            "    terms:",
+        ]
         lines += [f"      - {yaml_scalar(term)}" for term in terms]
-    return CodebookImport(text="\n".join(lines) + "\n", fmt=fmt, codes=len(codes),
-                          terms=sum(len(t) for _, _, t in codes), warnings=tuple(map(str, warnings)))
+    return CodebookImport(
+        text="\n".join(lines) + "\n",
+        fmt=fmt,
+        codes=len(codes),
+        terms=sum(len(t) for _, _, t in codes),
+        warnings=tuple(map(str, warnings)),
+    )

@@ -70,9 +70,11 @@ PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when the thread that
 POLL_SECONDS = 0.2  # how often a wait for a partition checks for Ctrl-C
 NOTES_DIR, CODINGS_DIR = "notes", "codings"
 # A worker that dies mid-task most often ran out of memory: a task's notes and their rows, the engine.
-DASK_MEMORY_HINT = ("most often for lack of memory: use smaller partitions (more --partitions) or give each "
-                    "worker more memory (dask worker --memory-limit); the scheduler's and the workers' logs "
-                    "say why a worker died")
+DASK_MEMORY_HINT = (
+    "most often for lack of memory: use smaller partitions (more --partitions) or give each "
+    "worker more memory (dask worker --memory-limit); the scheduler's and the workers' logs "
+    "say why a worker died"
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,15 @@ class DaskOptions:
 # In the workers
 
 
-def code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: str, max_bytes: int, pii: str,
-                   first_position: int, note_seconds: float = 0.0) -> tuple[pa.Table, pa.Table]:
+def code_partition(
+    engine: CodingEngine,
+    tasks: Sequence[NoteTask],
+    root_key: str,
+    max_bytes: int,
+    pii: str,
+    first_position: int,
+    note_seconds: float = 0.0,
+) -> tuple[pa.Table, pa.Table]:
     """Read and code one partition's notes; its (notes, codings) tables. Runs in a Dask worker.
 
     Each note is read and coded within ``note_seconds``, as in a local ingest: the budget is a
@@ -101,6 +110,7 @@ def code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: st
     forked for it (:func:`_in_forked_child`), whose only thread is its main thread; elsewhere
     (no budget, a task in a main thread, no ``fork``) in this thread.
     """
+
     def work() -> tuple[pa.Table, pa.Table]:
         return _code_partition(engine, tasks, root_key, max_bytes, pii, first_position, note_seconds)
 
@@ -109,16 +119,26 @@ def code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: st
     return work()
 
 
-def _code_partition(engine: CodingEngine, tasks: Sequence[NoteTask], root_key: str, max_bytes: int, pii: str,
-                    first_position: int, note_seconds: float) -> tuple[pa.Table, pa.Table]:
+def _code_partition(
+    engine: CodingEngine,
+    tasks: Sequence[NoteTask],
+    root_key: str,
+    max_bytes: int,
+    pii: str,
+    first_position: int,
+    note_seconds: float,
+) -> tuple[pa.Table, pa.Table]:
     """Notes are coded ``NOTES_PER_CHUNK`` at a time, each chunk turned into Arrow at once: Python
     objects for a whole partition of 2,000 notes would hold about 150 MiB more at their peak."""
     notes, codings = [], []
     for start in range(0, len(tasks), NOTES_PER_CHUNK):
-        chunk = tasks[start:start + NOTES_PER_CHUNK]
-        tables = outcome_tables([task.note_file.relpath for task in chunk],
-                                _code_chunk(IngestJob(engine, chunk, root_key, max_bytes, pii, note_seconds)),
-                                first_position=first_position + start, codebook=engine.codebook)
+        chunk = tasks[start : start + NOTES_PER_CHUNK]
+        tables = outcome_tables(
+            [task.note_file.relpath for task in chunk],
+            _code_chunk(IngestJob(engine, chunk, root_key, max_bytes, pii, note_seconds)),
+            first_position=first_position + start,
+            codebook=engine.codebook,
+        )
         notes.append(tables[0])
         codings.append(tables[1])
     return pa.concat_tables(notes), pa.concat_tables(codings)
@@ -223,8 +243,9 @@ def _partition_count(notes: int, options: DaskOptions, workers: int) -> int:
 
 
 @contextmanager
-def dask_outcomes(job: IngestJob, *, options: DaskOptions,
-                  check_stop: Callable[[], None]) -> Iterator[Iterator[NoteOutcome]]:
+def dask_outcomes(
+    job: IngestJob, *, options: DaskOptions, check_stop: Callable[[], None]
+) -> Iterator[Iterator[NoteOutcome]]:
     """The outcome of each of ``job``'s tasks, in order, read and coded on the cluster.
 
     ``check_stop`` is called while waiting and raises to stop (Ctrl-C); leaving the block early
@@ -236,10 +257,20 @@ def dask_outcomes(job: IngestJob, *, options: DaskOptions,
         run = uuid.uuid4().hex[:12]  # keys unique on a scheduler that other runs share
         engine = _PickledOnce(job.engine)
         futures: list[Future | None] = [
-            client.submit(code_partition, engine, list(job.tasks[part.start:part.stop]), job.root_key,
-                          job.max_bytes, job.pii, part.start, job.note_seconds, pure=False,
-                          key=f"phantomcode-{run}-{i}")
-            for i, part in enumerate(bounds)]
+            client.submit(
+                code_partition,
+                engine,
+                list(job.tasks[part.start : part.stop]),
+                job.root_key,
+                job.max_bytes,
+                job.pii,
+                part.start,
+                job.note_seconds,
+                pure=False,
+                key=f"phantomcode-{run}-{i}",
+            )
+            for i, part in enumerate(bounds)
+        ]
         try:
             yield _in_order(futures, options.parquet_out, check_stop)
         finally:
@@ -267,8 +298,10 @@ def _client(options: DaskOptions) -> Iterator[Client]:
         try:
             client = Client(options.scheduler, timeout=30)
         except (OSError, TimeoutError) as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {options.scheduler} ({exc}); check the "
-                             "address the scheduler printed (tcp://HOST:8786)") from None
+            raise UsageError(
+                f"cannot reach the Dask scheduler at {options.scheduler} ({exc}); check the "
+                "address the scheduler printed (tcp://HOST:8786)"
+            ) from None
         with client:
             yield client
         return
@@ -278,15 +311,21 @@ def _client(options: DaskOptions) -> Iterator[Client]:
     with dask.config.set({"distributed.worker.profile.enabled": False}):
         # No dashboard; the scheduler's HTTP server (health checks) on any free port, where the
         # default (8787) warns on stderr when another cluster holds it.
-        cluster = LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
-                               silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=options.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"},
+            silence_logs=logging.ERROR,
+        )
     with cluster, Client(cluster) as client:
         yield client
 
 
-def _in_order(futures: list[Future | None], parquet_out: Path | None,
-              check_stop: Callable[[], None]) -> Iterator[NoteOutcome]:
+def _in_order(
+    futures: list[Future | None], parquet_out: Path | None, check_stop: Callable[[], None]
+) -> Iterator[NoteOutcome]:
     """Each partition's outcomes in turn, its futures released once taken (the cluster then frees
     its tables); written as Parquet first when ``parquet_out`` is set."""
     from distributed import KilledWorker
@@ -297,17 +336,22 @@ def _in_order(futures: list[Future | None], parquet_out: Path | None,
         try:
             notes, codings = future.result()
         except KilledWorker:
-            raise WorkerLost(f"the Dask task of partition {index} killed its worker each time it ran; its notes "
-                             f"were not saved ({DASK_MEMORY_HINT})") from None
+            raise WorkerLost(
+                f"the Dask task of partition {index} killed its worker each time it ran; its notes "
+                f"were not saved ({DASK_MEMORY_HINT})"
+            ) from None
         except PhantomcodeError:
             raise
         except ChildProcessError as exc:  # the process forked to code the partition died (_in_forked_child)
-            raise WorkerLost(f"the Dask task of partition {index} failed on the cluster: {exc} "
-                             f"({DASK_MEMORY_HINT})") from None
+            raise WorkerLost(
+                f"the Dask task of partition {index} failed on the cluster: {exc} ({DASK_MEMORY_HINT})"
+            ) from None
         except Exception as exc:  # noqa: BLE001 (whatever failed on the cluster, said in one message)
-            raise WorkerLost(f"the Dask task of partition {index} failed on the cluster ({type(exc).__name__}: "
-                             f"{exc}); every worker needs this phantomcode version (and --model, if any) "
-                             "installed, and must see the notes folder at the same path") from None
+            raise WorkerLost(
+                f"the Dask task of partition {index} failed on the cluster ({type(exc).__name__}: "
+                f"{exc}); every worker needs this phantomcode version (and --model, if any) "
+                "installed, and must see the notes folder at the same path"
+            ) from None
         futures[index] = None
         if parquet_out is not None:
             write_partition(parquet_out, index, notes, codings)
@@ -359,8 +403,9 @@ def find_partitions(directory: str | Path) -> list[ParquetPartition]:
     directory = Path(directory)
     notes = sorted((directory / NOTES_DIR).glob("*.parquet"))
     if not notes:
-        raise UsageError(f"{directory}: no {NOTES_DIR}/*.parquet files; give the folder that "
-                         "ingest --parquet-out wrote")
+        raise UsageError(
+            f"{directory}: no {NOTES_DIR}/*.parquet files; give the folder that ingest --parquet-out wrote"
+        )
     partitions = []
     for path in notes:
         codings = directory / CODINGS_DIR / path.name
@@ -386,16 +431,23 @@ def read_partition(partition: ParquetPartition) -> tuple[pa.Table, pa.Table]:
 def table_codebook(table: pa.Table) -> dict[str, Any]:
     """The codebook a table was coded with, from its metadata: name, version, hash, path, source."""
     metadata = table.schema.metadata or {}
-    return {key: metadata.get(f"phantomcode.codebook_{key}".encode(), b"").decode()
-            for key in ("name", "version", "hash", "path")} | {"source": metadata.get(b"phantomcode.codebook", b"")}
+    return {
+        key: metadata.get(f"phantomcode.codebook_{key}".encode(), b"").decode()
+        for key in ("name", "version", "hash", "path")
+    } | {"source": metadata.get(b"phantomcode.codebook", b"")}
 
 
 # ---------------------------------------------------------------------------------------------
 # import parquet
 
 
-def import_parquet(directory: str | Path, *, project: str | Path | None = None,
-                   batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None) -> IngestReport:
+def import_parquet(
+    directory: str | Path,
+    *,
+    project: str | Path | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> IngestReport:
     """Bring the notes and codings Parquet files that ``ingest --parquet-out`` wrote into a project.
 
     The rows are stored as ingest stores them (one transaction per batch, the first note to claim
@@ -408,22 +460,35 @@ def import_parquet(directory: str | Path, *, project: str | Path | None = None,
     first_notes = read_partition(partitions[0])[0]
     new_project = not resolve_project_path(project).exists()
     try:
-        return _import_partitions(directory, partitions, first_notes, project=project, batch_size=batch_size,
-                                  progress=progress)
+        return _import_partitions(
+            directory, partitions, first_notes, project=project, batch_size=batch_size, progress=progress
+        )
     except BaseException:
         if new_project:
             remove_empty_project(project)
         raise
 
 
-def _import_partitions(directory: str | Path, partitions: list[ParquetPartition], first_notes: pa.Table, *,
-                       project: str | Path | None, batch_size: int, progress: Progress | None) -> IngestReport:
+def _import_partitions(
+    directory: str | Path,
+    partitions: list[ParquetPartition],
+    first_notes: pa.Table,
+    *,
+    project: str | Path | None,
+    batch_size: int,
+    progress: Progress | None,
+) -> IngestReport:
     """``import_parquet`` once the files are found and the first one read."""
     with Store.open(project) as store, store.writer():
         book = _carried_codebook(store, first_notes, partitions[0].notes)
         report = IngestReport(root=str(directory), project=str(store.path), codebook=f"{book.name} {book.version}")
-        run_id = store.begin_run("import", codebook_name=book.name, codebook_version=book.version,
-                                 codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
+        run_id = store.begin_run(
+            "import",
+            codebook_name=book.name,
+            codebook_version=book.version,
+            codebook_hash=book.content_hash,
+            codebook_path=recorded_path(book.path),
+        )
         planners: dict[str, _Planner] = {}
         states = store.stored_states()
         claimed: dict[str, str] = {}
@@ -434,8 +499,10 @@ def _import_partitions(directory: str | Path, partitions: list[ParquetPartition]
                 for done, partition in enumerate(partitions, start=1):
                     notes, codings = read_partition(partition)
                     if table_codebook(notes)["hash"] != book.content_hash:
-                        raise UsageError(f"{partition.notes}: coded with another codebook than "
-                                         f"{partitions[0].notes}; import one run's files at a time")
+                        raise UsageError(
+                            f"{partition.notes}: coded with another codebook than "
+                            f"{partitions[0].notes}; import one run's files at a time"
+                        )
                     batch = []
                     for source, outcome in outcomes_from_tables(notes, codings):
                         report.files += 1
@@ -469,8 +536,9 @@ def _carried_codebook(store: Store, notes: pa.Table, where: Path) -> CodebookIde
     return CodebookIdentity(Path(carried["path"]), carried["hash"], carried["name"], carried["version"])
 
 
-def _planner(root: str, states: dict[str, StoredState], claimed: dict[str, str], book: CodebookIdentity,
-             report: IngestReport) -> _Planner:
+def _planner(
+    root: str, states: dict[str, StoredState], claimed: dict[str, str], book: CodebookIdentity, report: IngestReport
+) -> _Planner:
     """Ingest's settling rules (duplicate IDs, added/updated/re-coded) for notes read under ``root``;
     planners of one import share the IDs claimed so far."""
     planner = _Planner(Path(root), states, {}, None, book, 0, "off", report, split=lambda grouped: ([], [], []))

@@ -42,9 +42,9 @@ class GoldUnit:
 class Evaluation:
     metrics: MetricsReport
     problems: tuple[str, ...]  # gold rows that could not be used, by row number
-    measured: str              # what was scored: "rules", "model", "combined" (+ " with review decisions")
-    gold_rows: int             # rows in the gold file (metrics.units of them were used)
-    gold_encoding: str         # how the gold CSV was decoded
+    measured: str  # what was scored: "rules", "model", "combined" (+ " with review decisions")
+    gold_rows: int  # rows in the gold file (metrics.units of them were used)
+    gold_encoding: str  # how the gold CSV was decoded
 
 
 def read_gold(path: str | Path) -> list[GoldUnit]:
@@ -62,17 +62,30 @@ def _read_gold(path: str | Path) -> tuple[list[GoldUnit], str]:
         raise UsageError(f"{path}: {exc}") from None
     missing = [c for c in GOLD_COLUMNS if c not in header]
     if missing:
-        raise UsageError(f"{path}: the gold file needs the columns {', '.join(GOLD_COLUMNS)}; "
-                         f"missing {', '.join(missing)}")
+        raise UsageError(
+            f"{path}: the gold file needs the columns {', '.join(GOLD_COLUMNS)}; missing {', '.join(missing)}"
+        )
     rows = [dict(zip(header, values, strict=False)) for values in records]
-    return [GoldUnit(number, (row.get("note_id") or "").strip(), (row.get("sentence") or "").strip(),
-                     frozenset(c.strip() for c in (row.get("codes") or "").split(";") if c.strip()))
-            for number, row in enumerate(rows, start=2)], encoding
+    return [
+        GoldUnit(
+            number,
+            (row.get("note_id") or "").strip(),
+            (row.get("sentence") or "").strip(),
+            frozenset(c.strip() for c in (row.get("codes") or "").split(";") if c.strip()),
+        )
+        for number, row in enumerate(rows, start=2)
+    ], encoding
 
 
-def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes: Sequence[str] | None = None,
-             with_decisions: bool = False, codebook: str | Path | Codebook | None = None,
-             predictions: str = "rules") -> Evaluation:
+def evaluate(
+    gold_path: str | Path,
+    *,
+    project: str | Path | None = None,
+    codes: Sequence[str] | None = None,
+    with_decisions: bool = False,
+    codebook: str | Path | Codebook | None = None,
+    predictions: str = "rules",
+) -> Evaluation:
     """Sentence-level precision, recall, F1 and kappa against the gold file, codes in the codebook's
     order, of ``predictions``: "rules" (the rules' codings), "model" (the learned model alone) or
     "combined" (both, as reports count them). Review decisions are applied (rejected codings
@@ -94,9 +107,11 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
     missing = sorted({u.note_id for u in units if u.note_id not in texts})
     if units and len(missing) == len({u.note_id for u in units}):
         shown = ", ".join(repr(m) for m in missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise EvaluationError(f"{gold_path}: none of its {len(units)} sentences can be scored: the project has "
-                              f"none of the {len(missing)} documents the gold file names ({shown}); "
-                              "is this the project the gold file was made for?")
+        raise EvaluationError(
+            f"{gold_path}: none of its {len(units)} sentences can be scored: the project has "
+            f"none of the {len(missing)} documents the gold file names ({shown}); "
+            "is this the project the gold file was made for?"
+        )
     problems: list[str] = []
     gold: list[set[str]] = []
     predicted: list[set[str]] = []
@@ -121,12 +136,15 @@ def evaluate(gold_path: str | Path, *, project: str | Path | None = None, codes:
     return Evaluation(sentence_metrics(gold, predicted, code_list), tuple(problems), measured, len(units), encoding)
 
 
-def _predicted_spans(store: Store, predictions: str, *, with_decisions: bool) -> Mapping[str, Sequence[tuple[int, int, str]]]:
+def _predicted_spans(
+    store: Store, predictions: str, *, with_decisions: bool
+) -> Mapping[str, Sequence[tuple[int, int, str]]]:
     """doc_id -> [(start, end, code)] that ``predictions`` code; the model alone ignores review."""
     if predictions == "model":
         return store.model_spans()
-    return store.agreement_spans("reviewed" if with_decisions else "auto",
-                                 source="rules" if predictions == "rules" else None)
+    return store.agreement_spans(
+        "reviewed" if with_decisions else "auto", source="rules" if predictions == "rules" else None
+    )
 
 
 class EvaluationError(PhantomcodeError):

@@ -34,7 +34,7 @@ class CodeStat:
     label: str
     segments: int
     documents: int
-    terms: tuple[TermStat, ...]   # every term the code lists, zero counts included
+    terms: tuple[TermStat, ...]  # every term the code lists, zero counts included
     learned_segments: int = 0  # of ``segments``, those the learned model coded (the rules did not)
     learned_documents: int = 0
 
@@ -58,13 +58,14 @@ def codebook_stats(codebook: Codebook, *, project: str | Path | None = None) -> 
         per_code = store.code_counts()
         learned = store.code_counts(source="learned")
         per_term: dict[tuple[str, str | None], tuple[int, int]] = {
-            (code, term): (segments, documents) for code, term, segments, documents in store.term_counts()}
+            (code, term): (segments, documents) for code, term, segments, documents in store.term_counts()
+        }
     stats = []
     for code in codebook.codes:
-        terms = tuple(TermStat(code.id, term, *per_term.get((code.id, term), (0, 0)))
-                      for term in _terms_of(code))
-        stats.append(CodeStat(code.id, code.label, *per_code.get(code.id, (0, 0)), terms,
-                              *learned.get(code.id, (0, 0))))
+        terms = tuple(TermStat(code.id, term, *per_term.get((code.id, term), (0, 0))) for term in _terms_of(code))
+        stats.append(
+            CodeStat(code.id, code.label, *per_code.get(code.id, (0, 0)), terms, *learned.get(code.id, (0, 0)))
+        )
     return stats
 
 
@@ -80,9 +81,15 @@ def _terms_of(code: Code) -> list[str]:
     return list(seen)
 
 
-def kwic(*, project: str | Path | None = None, code: str | None = None, term: str | None = None,
-         width: int = CONTEXT_CHARS, limit: int | None = None,
-         codebook: str | Path | Codebook | None = None) -> Iterator[KwicLine]:
+def kwic(
+    *,
+    project: str | Path | None = None,
+    code: str | None = None,
+    term: str | None = None,
+    width: int = CONTEXT_CHARS,
+    limit: int | None = None,
+    codebook: str | Path | Codebook | None = None,
+) -> Iterator[KwicLine]:
     """Keyword-in-context lines: the matched words of a code's codings, or every occurrence of a term.
 
     A term is matched case-insensitively as a whole word; ``*`` is a wildcard (``reimburs*``).
@@ -90,8 +97,11 @@ def kwic(*, project: str | Path | None = None, code: str | None = None, term: st
     the project holds codings of; ``UsageError`` lists them otherwise.
     """
     if code is None and term is None:
-        raise OptionError("nothing to look for: give a TERM (a word or phrase, * as wildcard) or {option} ID "
-                          "(the matched words of a code), e.g. kwic {option} paperwork", option="code")
+        raise OptionError(
+            "nothing to look for: give a TERM (a word or phrase, * as wildcard) or {option} ID "
+            "(the matched words of a code), e.g. kwic {option} paperwork",
+            option="code",
+        )
     if code is not None and term is not None:
         raise OptionError("give either {option} ID or a TERM, not both", option="code")
     with Store.open(project, readonly=True) as store:
@@ -117,8 +127,9 @@ def _code_lines(store: Store, code: str, width: int) -> Iterator[KwicLine]:
             current, text = row["doc_id"], store.document_texts([row["doc_id"]])[row["doc_id"]]
         flags = "negated" if row["negated"] else ("hypothetical" if row["hypothetical"] else "")
         if row["source"] == "learned":  # no matched words: the whole unit, with the model's probability
-            yield _line(row["doc_id"], text, row["start"], row["end"], width, code,
-                        f"learned p={row['probability']:.2f}", flags)
+            yield _line(
+                row["doc_id"], text, row["start"], row["end"], width, code, f"learned p={row['probability']:.2f}", flags
+            )
             continue
         for span in row["matched"]:
             yield _line(row["doc_id"], text, span["start"], span["end"], width, code, row["rule"], flags)
@@ -150,8 +161,9 @@ def _term_regex(term: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){body}(?!\w)", re.IGNORECASE)
 
 
-def _line(doc_id: str, text: str, start: int, end: int, width: int, code: str | None, rule: str | None,
-          flags: str) -> KwicLine:
-    left = text[max(0, start - width):start].replace("\n", " ")
-    right = text[end:end + width].replace("\n", " ")
+def _line(
+    doc_id: str, text: str, start: int, end: int, width: int, code: str | None, rule: str | None, flags: str
+) -> KwicLine:
+    left = text[max(0, start - width) : start].replace("\n", " ")
+    right = text[end : end + width].replace("\n", " ")
     return KwicLine(doc_id, start, end, left, text[start:end], right, code, rule, flags)

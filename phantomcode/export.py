@@ -21,9 +21,26 @@ from .store import Store
 
 DOCUMENT_FORMATS = ("csv", "jsonl")  # csv first: the default of every export (spreadsheets, R, Stata)
 EXPORT_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-SEGMENT_COLUMNS = ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical", "cue",
-                   "status", "segment_sector", "sector_source", "codebook_hash", "source", "probability", "model_hash",
-                   "explanation"]
+SEGMENT_COLUMNS = [
+    "doc_id",
+    "start",
+    "end",
+    "text",
+    "code",
+    "rule",
+    "matched",
+    "negated",
+    "hypothetical",
+    "cue",
+    "status",
+    "segment_sector",
+    "sector_source",
+    "codebook_hash",
+    "source",
+    "probability",
+    "model_hash",
+    "explanation",
+]
 _FORMULA_STARTS = frozenset(FORMULA_PREFIXES)  # all one character: ``text[:1] in`` tests them at once
 
 
@@ -38,12 +55,18 @@ Output = str | PathLike[str] | IO[str]  # a file to write (replaced once complet
 
 def export_format(fmt: str | None, out: Output | None) -> str:
     """csv or jsonl: as asked, else from the suffix of an ``out`` path (.csv, .jsonl, .ndjson), else csv."""
-    return choose_format(fmt, out if isinstance(out, (str, PathLike)) else None, formats=DOCUMENT_FORMATS,
-                         default="csv", suffixes=EXPORT_SUFFIXES)
+    return choose_format(
+        fmt,
+        out if isinstance(out, (str, PathLike)) else None,
+        formats=DOCUMENT_FORMATS,
+        default="csv",
+        suffixes=EXPORT_SUFFIXES,
+    )
 
 
-def export_documents(*, project: str | Path | None = None, fmt: str | None = None, out: Output,
-                     bom: bool = False) -> int:
+def export_documents(
+    *, project: str | Path | None = None, fmt: str | None = None, out: Output, bom: bool = False
+) -> int:
     """Write every document to ``out`` (a path or an open text file) as csv (the default) or jsonl;
     return how many were written. ``bom``: a file written here starts with a UTF-8 BOM, so Excel
     reads its hanzi as UTF-8 (R, Stata and pandas read it either way)."""
@@ -64,8 +87,9 @@ def segment_rows(store: Store, *, counted_only: bool = False) -> Iterator[dict[s
         yield {**row, **{k: v for k, v in attributes.get(row["doc_id"], {}).items() if k not in row}}
 
 
-def export_segments(*, project: str | Path | None = None, fmt: str | None = None, out: Output,
-                    bom: bool = False) -> int:
+def export_segments(
+    *, project: str | Path | None = None, fmt: str | None = None, out: Output, bom: bool = False
+) -> int:
     """Write every coding with its segment text, rule, matched words, flags and attributes."""
     fmt = export_format(fmt, out)
     with Store.open(project, readonly=True) as store, open_text(out, bom=bom) as handle:
@@ -79,9 +103,11 @@ def _write_segment_csv(store: Store, handle: IO[str], columns: list[str]) -> int
     """The CSV export, streamed from the store's cursor to ``csv.writerows``: the SQL shapes the
     cells, so a row only gets the formula guard and its document's attribute cells (guarded once
     per document) instead of a dict and a DictWriter pass of its own."""
-    extra = columns[len(SEGMENT_COLUMNS):]
-    attributes = {doc_id: tuple(neutralise_formula(values.get(name, "")) for name in extra)
-                  for doc_id, values in store.canonical_attribute_table().items()}
+    extra = columns[len(SEGMENT_COLUMNS) :]
+    attributes = {
+        doc_id: tuple(neutralise_formula(values.get(name, "")) for name in extra)
+        for doc_id, values in store.canonical_attribute_table().items()
+    }
     missing = ("",) * len(extra)
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow([neutralise_formula(column) for column in columns])
@@ -91,8 +117,7 @@ def _write_segment_csv(store: Store, handle: IO[str], columns: list[str]) -> int
         nonlocal count
         for row in store.report_segment_cells():
             count += 1
-            cells = ["'" + value if isinstance(value, str) and value[:1] in _FORMULA_STARTS else value
-                     for value in row]
+            cells = ["'" + value if isinstance(value, str) and value[:1] in _FORMULA_STARTS else value for value in row]
             cells.extend(attributes.get(row[0], missing))
             yield cells
 
@@ -137,8 +162,15 @@ def open_text_output(out: str | Path | None, *, bom: bool = False) -> AbstractCo
     return open_output(out, bom=bom)
 
 
-def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, out: Output,
-                  status: str | None = None, codebook: Any = None, bom: bool = False) -> int:
+def export_matrix(
+    *,
+    project: str | Path | None = None,
+    fmt: str | None = None,
+    out: Output,
+    status: str | None = None,
+    codebook: Any = None,
+    bom: bool = False,
+) -> int:
     """One row per document: ``doc_id``, its attributes (canonical values), then a 0/1 column per code.
 
     A code's cell is 1 when the document has at least one coding of it that counts (not negated,
@@ -150,8 +182,9 @@ def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, 
 
     fmt = export_format(fmt, out)
     if status not in (None, "accepted"):
-        raise OptionError(f"{{option}} {status!r}: use accepted (or leave it out to count every coding not rejected)",
-                          option="status")
+        raise OptionError(
+            f"{{option}} {status!r}: use accepted (or leave it out to count every coding not rejected)", option="status"
+        )
     with Store.open(project, readonly=True) as store:
         book = choose_codebook(codebook, store)
         presence = store.document_code_presence(accepted_only=status == "accepted")
@@ -161,7 +194,13 @@ def export_matrix(*, project: str | Path | None = None, fmt: str | None = None, 
     codes = book.code_ids() + sorted({c for found in presence.values() for c in found} - set(book.code_ids()))
     columns_of = {code: f"code_{code}" if code in names or code == "doc_id" else code for code in codes}
     columns = ["doc_id", *names, *columns_of.values()]
-    rows = ({"doc_id": doc_id, **attributes.get(doc_id, {}),
-             **{columns_of[code]: int(code in presence.get(doc_id, ())) for code in codes}} for doc_id in doc_ids)
+    rows = (
+        {
+            "doc_id": doc_id,
+            **attributes.get(doc_id, {}),
+            **{columns_of[code]: int(code in presence.get(doc_id, ())) for code in codes},
+        }
+        for doc_id in doc_ids
+    )
     with open_text(out, bom=bom) as handle:
         return write_records(rows, handle, fmt=fmt, columns=columns)

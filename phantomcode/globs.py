@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import pairwise
 
 _WORD = re.compile(r"\w+")
 _GLOB_WORD = re.compile(r"[\w*]+")
@@ -51,7 +52,8 @@ def glob_phrase_spans(text: str, term: str) -> Iterator[tuple[int, int]]:
     globs = [Glob(word.casefold()) for word in term.split()]
     tokens = [(match.start(), match.end(), match.group().casefold()) for match in _WORD.finditer(text)]
     for first in range(len(tokens) - len(globs) + 1):
-        window = tokens[first:first + len(globs)]
-        if all(glob.fullmatch(word) for glob, (_, _, word) in zip(globs, window)) and all(
-                text[before[1]:after[0]].isspace() for before, after in zip(window, window[1:])):
+        window = tokens[first : first + len(globs)]
+        if all(glob.fullmatch(word) for glob, (_, _, word) in zip(globs, window, strict=True)) and all(
+            text[before[1] : after[0]].isspace() for before, after in pairwise(window)
+        ):
             yield window[0][0], window[-1][1]

@@ -29,8 +29,9 @@ def skip_for(exc: Exception, *, doing: str = "read or coded") -> NoteSkip:
     if isinstance(exc, (NoteError, LimitExceeded)):
         return NoteSkip(str(exc))
     detail = "".join(traceback.format_exception(exc))
-    return NoteSkip(f"could not be {doing} ({exc.__class__.__name__}: {str(exc)[:200]}); "
-                    "run with --debug for details", detail)
+    return NoteSkip(
+        f"could not be {doing} ({exc.__class__.__name__}: {str(exc)[:200]}); run with --debug for details", detail
+    )
 
 
 def guarded(work: Callable[[], Result], *, doing: str = "read or coded") -> Result | NoteSkip:

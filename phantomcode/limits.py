@@ -91,14 +91,20 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> FileBytes
 
 def _too_large(size: int, max_bytes: int) -> str:
     over = "over" if size > max_bytes else "at"
-    return (f"{size / 1e6:.1f} MB is {over} the {max_bytes / 1e6:g} MB limit; "
-            "raise it with --max-size if this really is one note")
+    return (
+        f"{size / 1e6:.1f} MB is {over} the {max_bytes / 1e6:g} MB limit; "
+        "raise it with --max-size if this really is one note"
+    )
 
 
 def _file_kind(mode: int) -> str:
-    kinds = ((stat_module.S_ISFIFO, "a named pipe"), (stat_module.S_ISCHR, "a character device"),
-             (stat_module.S_ISBLK, "a block device"), (stat_module.S_ISSOCK, "a socket"),
-             (stat_module.S_ISDIR, "a folder"))
+    kinds = (
+        (stat_module.S_ISFIFO, "a named pipe"),
+        (stat_module.S_ISCHR, "a character device"),
+        (stat_module.S_ISBLK, "a block device"),
+        (stat_module.S_ISSOCK, "a socket"),
+        (stat_module.S_ISDIR, "a folder"),
+    )
     return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 
@@ -112,8 +118,13 @@ def leaves_folder(path: str | os.PathLike[str], root: str | os.PathLike[str]) ->
 # YAML: depth, alias expansion and size, checked on the event stream before anything is built
 
 
-def check_yaml_shape(text: str, *, max_chars: int = MAX_FRONT_MATTER_CHARS, max_depth: int = MAX_YAML_DEPTH,
-                     max_nodes: int = MAX_YAML_NODES) -> None:
+def check_yaml_shape(
+    text: str,
+    *,
+    max_chars: int = MAX_FRONT_MATTER_CHARS,
+    max_depth: int = MAX_YAML_DEPTH,
+    max_nodes: int = MAX_YAML_NODES,
+) -> None:
     """Refuse YAML that is too long, nested too deep, or whose aliases expand to too many nodes.
 
     Runs on parser events only (no node graph, no Python objects, no recursion), so a 5,000-deep
@@ -181,20 +192,28 @@ def check_docx_package(data: bytes) -> None:
         return  # not a zip: python-docx says so in its own words
     total = sum(entry.file_size for entry in entries)
     if total > MAX_DOCX_UNCOMPRESSED:
-        raise LimitExceeded(f"its parts expand to {total / 1e6:,.0f} MB, over the "
-                            f"{MAX_DOCX_UNCOMPRESSED / 1e6:g} MB limit for a .docx")
+        raise LimitExceeded(
+            f"its parts expand to {total / 1e6:,.0f} MB, over the {MAX_DOCX_UNCOMPRESSED / 1e6:g} MB limit for a .docx"
+        )
     for entry in entries:
         if entry.file_size > 1_000_000 and entry.file_size > MAX_DOCX_RATIO * max(entry.compress_size, 1):
-            raise LimitExceeded(f"its part {entry.filename} expands {entry.file_size // max(entry.compress_size, 1):,} "
-                                "times (a zip bomb?); open it in Word and save it again")
+            raise LimitExceeded(
+                f"its part {entry.filename} expands {entry.file_size // max(entry.compress_size, 1):,} "
+                "times (a zip bomb?); open it in Word and save it again"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
 # Tables: rows and columns capped, streamed
 
 
-def read_xlsx_values(path: str | os.PathLike[str], *, sheet_name: str | None = None,
-                     max_rows: int = MAX_TABLE_ROWS, max_columns: int = MAX_TABLE_COLUMNS) -> list[list[Any]]:
+def read_xlsx_values(
+    path: str | os.PathLike[str],
+    *,
+    sheet_name: str | None = None,
+    max_rows: int = MAX_TABLE_ROWS,
+    max_columns: int = MAX_TABLE_COLUMNS,
+) -> list[list[Any]]:
     """A sheet's cell values (``sheet_name``, else the first), streamed in read-only mode, up to its
     last non-empty row.
 
@@ -226,14 +245,16 @@ def read_xlsx_values(path: str | os.PathLike[str], *, sheet_name: str | None = N
 
 def _without_trailing_blanks(values: list[Any]) -> list[Any]:
     """``values`` without its trailing empty cells (None, blank text) or empty rows."""
-    while values and (values[-1] is None or values[-1] == [] or (isinstance(values[-1], str)
-                                                                  and not values[-1].strip())):
+    while values and (
+        values[-1] is None or values[-1] == [] or (isinstance(values[-1], str) and not values[-1].strip())
+    ):
         values.pop()
     return values
 
 
-def read_csv_rows(text: str, dialect: type[csv.Dialect] | csv.Dialect | str = csv.excel, **options: Any
-                  ) -> list[list[str]]:
+def read_csv_rows(
+    text: str, dialect: type[csv.Dialect] | csv.Dialect | str = csv.excel, **options: Any
+) -> list[list[str]]:
     """``csv.reader`` rows with fields up to ``MAX_CSV_FIELD_CHARS`` (Python's default is 131,072).
 
     A malformed table raises ``LimitExceeded`` with csv's reason and the line, never ``csv.Error``.
@@ -295,9 +316,11 @@ def time_budget(seconds: float, what: str) -> Iterator[None]:
 
     def expire(signum: int, frame: object) -> None:
         if time.monotonic() >= deadline:
-            raise TimeBudgetExceeded(f"{what} took longer than {seconds:g} s and was stopped (a codebook regex "
-                                     f"with nested repeats such as '(a+)+'? see 'codebook lint'); "
-                                     f"${NOTE_SECONDS_ENV} sets the limit")
+            raise TimeBudgetExceeded(
+                f"{what} took longer than {seconds:g} s and was stopped (a codebook regex "
+                f"with nested repeats such as '(a+)+'? see 'codebook lint'); "
+                f"${NOTE_SECONDS_ENV} sets the limit"
+            )
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)

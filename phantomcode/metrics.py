@@ -57,9 +57,21 @@ class MetricsReport:
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per code, then micro and macro: ready for a table or ``pandas.DataFrame``."""
-        return [{"code": m.code, "tp": m.tp, "fp": m.fp, "fn": m.fn, "tn": m.tn, "support": m.support,
-                 "precision": m.precision, "recall": m.recall, "f1": m.f1, "kappa": m.kappa}
-                for m in (*self.per_code, self.micro, self.macro)]
+        return [
+            {
+                "code": m.code,
+                "tp": m.tp,
+                "fp": m.fp,
+                "fn": m.fn,
+                "tn": m.tn,
+                "support": m.support,
+                "precision": m.precision,
+                "recall": m.recall,
+                "f1": m.f1,
+                "kappa": m.kappa,
+            }
+            for m in (*self.per_code, self.micro, self.macro)
+        ]
 
 
 def score_counts(code: str, tp: int, fp: int, fn: int, tn: int) -> CodeMetrics:
@@ -74,8 +86,7 @@ def score_counts(code: str, tp: int, fp: int, fn: int, tn: int) -> CodeMetrics:
     return CodeMetrics(code, tp, fp, fn, tn, precision, recall, f1, kappa)
 
 
-def sentence_metrics(gold: Sequence[Set[str]], predicted: Sequence[Set[str]],
-                     codes: Sequence[str]) -> MetricsReport:
+def sentence_metrics(gold: Sequence[Set[str]], predicted: Sequence[Set[str]], codes: Sequence[str]) -> MetricsReport:
     """Per-code, micro and macro agreement; ``gold[i]`` and ``predicted[i]`` are unit i's codes.
 
     Codes outside ``codes`` are ignored. Raises ``ValueError`` when the sequences differ in length.
@@ -85,7 +96,7 @@ def sentence_metrics(gold: Sequence[Set[str]], predicted: Sequence[Set[str]],
     per_code = []
     for code in codes:
         tp = fp = fn = tn = 0
-        for wanted, got in zip(gold, predicted):
+        for wanted, got in zip(gold, predicted, strict=True):
             if code in wanted:
                 tp, fn = (tp + 1, fn) if code in got else (tp, fn + 1)
             else:
@@ -94,7 +105,9 @@ def sentence_metrics(gold: Sequence[Set[str]], predicted: Sequence[Set[str]],
     totals = [sum(getattr(m, field) for m in per_code) for field in ("tp", "fp", "fn", "tn")]
     micro = score_counts("micro", *totals)
     count = len(per_code) or 1
-    macro = CodeMetrics("macro", *totals,
-                        *(sum(getattr(m, field) for m in per_code) / count
-                          for field in ("precision", "recall", "f1", "kappa")))
+    macro = CodeMetrics(
+        "macro",
+        *totals,
+        *(sum(getattr(m, field) for m in per_code) / count for field in ("precision", "recall", "f1", "kappa")),
+    )
     return MetricsReport(units=len(gold), per_code=tuple(per_code), micro=micro, macro=macro)

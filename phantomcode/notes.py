@@ -113,8 +113,13 @@ def scan_note_folder(root: str | Path, *, follow_links: bool = False) -> FolderS
             path = os.path.join(dirpath, name)
             relpath = prefix + _printable_path(name)
             if not follow_links and os.path.islink(path) and leaves_folder(path, root_text):
-                scan.skipped.append((relpath, f"a link to {_printable_path(os.path.realpath(path))}, outside the "
-                                              "notes folder; not read (--follow-links reads it)"))
+                scan.skipped.append(
+                    (
+                        relpath,
+                        f"a link to {_printable_path(os.path.realpath(path))}, outside the "
+                        "notes folder; not read (--follow-links reads it)",
+                    )
+                )
                 continue
             scan.files.append(NoteFile(path, relpath))
     scan.files.sort(key=lambda f: f.relpath)
@@ -140,12 +145,15 @@ def check_has_notes(root: str | Path, files: Sequence[NoteFile]) -> None:
     seen: Counter[str] = Counter()
     for _, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not is_ignored_name(d)]
-        seen.update(os.path.splitext(name)[1].lower() or "(no suffix)" for name in filenames
-                    if not is_ignored_name(name))
+        seen.update(
+            os.path.splitext(name)[1].lower() or "(no suffix)" for name in filenames if not is_ignored_name(name)
+        )
     found = ", ".join(f"{count} {suffix}" for suffix, count in seen.most_common()) or "no files at all"
-    raise EmptyFolderError(f"{root}: no note files to ingest ({found}; ignored). phantomcode reads "
-                           f"{', '.join(sorted(NOTE_SUFFIXES))}: convert the notes (e.g. PDF to .docx or .txt) "
-                           "or give the folder that holds them")
+    raise EmptyFolderError(
+        f"{root}: no note files to ingest ({found}; ignored). phantomcode reads "
+        f"{', '.join(sorted(NOTE_SUFFIXES))}: convert the notes (e.g. PDF to .docx or .txt) "
+        "or give the folder that holds them"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +219,7 @@ def _split_front_matter(text: str) -> tuple[dict[str, str], str, int]:
     closing = _FRONT_MATTER_FENCE.search(text, first_line_end + 1)
     if closing is None:
         raise NoteError("front matter starts with '---' on line 1 but has no closing '---' line")
-    block = text[first_line_end + 1:closing.start()]
+    block = text[first_line_end + 1 : closing.start()]
     body_start = closing.end() + 1 if text.startswith("\n", closing.end()) else closing.end()
     return _parse_front_matter(block), text[body_start:], text.count("\n", 0, body_start) + 1
 
@@ -290,11 +298,13 @@ def read_docx_text(data: bytes) -> str:
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise NoteError(f"not a readable .docx file ({exc.__class__.__name__}); "
-                        "open it in Word and save it again") from None
+        raise NoteError(
+            f"not a readable .docx file ({exc.__class__.__name__}); open it in Word and save it again"
+        ) from None
     except Exception as exc:  # lxml and python-docx raise a zoo of errors on damaged XML
-        raise NoteError(f"damaged .docx file ({exc.__class__.__name__}: {exc}); "
-                        "open it in Word and save it again") from None
+        raise NoteError(
+            f"damaged .docx file ({exc.__class__.__name__}: {exc}); open it in Word and save it again"
+        ) from None
     blocks = [p.text for p in document.paragraphs]
     for table in document.tables:
         blocks.extend(" | ".join(cell.text for cell in row.cells) for row in table.rows)
@@ -381,8 +391,11 @@ class Sidecar:
     encoding: str = "utf-8"  # how a CSV sidecar was decoded (see ``decode_table_bytes``)
 
     def lookup(self, relpath: str, doc_id: str | None) -> dict[str, str]:
-        return self.by_file.get(relpath) or self.by_file.get(_strip_suffix(relpath)) or (
-            self.by_id.get(doc_id, {}) if doc_id else {})
+        return (
+            self.by_file.get(relpath)
+            or self.by_file.get(_strip_suffix(relpath))
+            or (self.by_id.get(doc_id, {}) if doc_id else {})
+        )
 
 
 def load_sidecars(root: str | Path) -> tuple[dict[str, Sidecar], list[str]]:
@@ -407,8 +420,10 @@ def load_sidecars(root: str | Path) -> tuple[dict[str, Sidecar], list[str]]:
                     warnings.append(f"{path.relative_to(root).as_posix()}: {exc}; its metadata was not used")
                     break
                 if sidecars[folder].encoding not in ("utf-8", "utf-8-sig"):
-                    warnings.append(f"{path.relative_to(root).as_posix()}: read as {sidecars[folder].encoding} "
-                                    "(not UTF-8); check its values, or save it as CSV UTF-8")
+                    warnings.append(
+                        f"{path.relative_to(root).as_posix()}: read as {sidecars[folder].encoding} "
+                        "(not UTF-8); check its values, or save it as CSV UTF-8"
+                    )
                 break
     return sidecars, warnings
 
@@ -483,15 +498,18 @@ def compile_path_template(template: str) -> re.Pattern[str]:
     start of the path, and may stop at any folder boundary.
     """
     if not re.search(r"\{[A-Za-z_][A-Za-z0-9_]*\}", template):
-        raise OptionError(f"{{option}} {template!r} has no {{attribute}} placeholder; "
-                          "write e.g. '{city}/{respondent_type}'", option="path-attrs")
+        raise OptionError(
+            f"{{option}} {template!r} has no {{attribute}} placeholder; write e.g. '{{city}}/{{respondent_type}}'",
+            option="path-attrs",
+        )
     parts = re.split(r"(\{[A-Za-z_][A-Za-z0-9_]*\})", template.strip("/"))
     pattern = "".join(f"(?P<{p[1:-1]}>[^/]+?)" if p.startswith("{") else re.escape(p) for p in parts)
     try:
         return re.compile(f"^{pattern}(?:/|$)")
     except re.error as exc:
-        raise OptionError(f"{{option}} {template!r}: {exc} (each attribute may appear once)",
-                          option="path-attrs") from None
+        raise OptionError(
+            f"{{option}} {template!r}: {exc} (each attribute may appear once)", option="path-attrs"
+        ) from None
 
 
 def path_attributes(relpath: str, template: re.Pattern[str] | None) -> dict[str, str] | None:
@@ -512,8 +530,9 @@ def document_id(relpath: str, attributes: Mapping[str, str]) -> str:
     return attributes.get("id") or _strip_suffix(relpath)
 
 
-def merge_attributes(front: Mapping[str, str], sidecar: Mapping[str, str],
-                     from_path: Mapping[str, str]) -> dict[str, str]:
+def merge_attributes(
+    front: Mapping[str, str], sidecar: Mapping[str, str], from_path: Mapping[str, str]
+) -> dict[str, str]:
     """Front matter beats the sidecar, which beats the path template; empty values never win."""
     merged: dict[str, str] = {}
     for source in (from_path, sidecar, front):

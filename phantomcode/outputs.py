@@ -29,8 +29,14 @@ def is_stdout(out: str | PathLike[str] | None) -> bool:
     return out is None or str(out) == STDOUT
 
 
-def choose_format(fmt: str | None, out: str | PathLike[str] | None, *, formats: Sequence[str], default: str,
-                  suffixes: Mapping[str, str] | None = None) -> str:
+def choose_format(
+    fmt: str | None,
+    out: str | PathLike[str] | None,
+    *,
+    formats: Sequence[str],
+    default: str,
+    suffixes: Mapping[str, str] | None = None,
+) -> str:
     """The format asked for, else the one ``out``'s suffix names, else ``default``.
 
     ``suffixes`` maps a suffix (``.csv``) to a format (default: ``.FORMAT`` for every format).
@@ -46,8 +52,11 @@ def choose_format(fmt: str | None, out: str | PathLike[str] | None, *, formats: 
         return default
     suffix = Path(str(out)).suffix.lower()
     if suffix not in suffixes:
-        raise OptionError(f"{out}: cannot tell the format from {suffix!r}; give {{option}} ({', '.join(formats)}) "
-                          f"or an output file ending in {', '.join(sorted(set(suffixes)))}", option="format")
+        raise OptionError(
+            f"{out}: cannot tell the format from {suffix!r}; give {{option}} ({', '.join(formats)}) "
+            f"or an output file ending in {', '.join(sorted(set(suffixes)))}",
+            option="format",
+        )
     return suffixes[suffix]
 
 
@@ -62,8 +71,9 @@ def check_output_path(out: str | PathLike[str]) -> Path:
     return path
 
 
-def write_output(out: str | Path | None, write: Callable[[IO[Any]], object], *, binary: bool = False,
-                 bom: bool = False) -> None:
+def write_output(
+    out: str | Path | None, write: Callable[[IO[Any]], object], *, binary: bool = False, bom: bool = False
+) -> None:
     """Call ``write(handle)`` on ``out`` (stdout when None or ``-``); see ``open_output``."""
     with open_output(out, binary=binary, bom=bom) as handle:
         write(handle)
@@ -77,8 +87,9 @@ def open_output(out: str | Path | None, *, binary: bool = False, bom: bool = Fal
     """
     if out is None or is_stdout(out):
         if binary and sys.stdout.isatty():
-            raise OptionError("this format is a binary file: give {option} FILE (or redirect stdout to a file)",
-                              option="out")
+            raise OptionError(
+                "this format is a binary file: give {option} FILE (or redirect stdout to a file)", option="out"
+            )
         yield sys.stdout.buffer if binary else sys.stdout
         (sys.stdout.buffer if binary else sys.stdout).flush()
         return

@@ -22,22 +22,28 @@ PLACEHOLDERS = {"phone": "[PHONE]", "id": "[ID]", "email": "[EMAIL]", "name": "[
 
 # Common surnames. Omitted on purpose: 向 and 于 are also prepositions ("向老师反映" = "told the
 # teacher"), 方 ends 对方 ("the other side").
-_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕"
-             "丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵钱严"
-             "覃武戴莫孔汤")
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕"
+    "丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵钱严"
+    "覃武戴莫孔汤"
+)
 # Chinese has no spaces, so a surname counts only at the start of a clause or after a word that
 # typically precedes a person (了, 的, 和, 找, 问 ...): "班主任老师" (homeroom teacher) stays clean.
 _BEFORE_NAME = "了的和跟与找问给对是位说叫请见被让把由在称"
 # One pass over the text for every kind. Each alternative has one named group, the identifier;
 # the order settles ties at one position: an 18-digit ID before the phone-like digits inside it,
 # an e-mail address before a phone number used as its user name.
-_IDENTIFIER = re.compile("|".join((
-    r"(?<![\dA-Za-z])(?P<id>\d{17}[\dXx])(?![\dA-Za-z])",
-    r"(?<![\w.+-])(?P<email>[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w-])",
-    r"(?<!\d)(?<!\d\.)(?P<phone>(?:\+?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2})(?!\d|\.\d)",
-    r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ \t]+(?P<name>[A-Z][a-z]+(?:[- ][A-Z][a-z]+)?)",
-    rf"(?:(?<![\u4e00-\u9fff])|(?<=[{_BEFORE_NAME}]))(?P<zh_name>[{_SURNAMES}][\u4e00-\u9fff]?)(?:老师|先生|女士)",
-)))
+_IDENTIFIER = re.compile(
+    "|".join(
+        (
+            r"(?<![\dA-Za-z])(?P<id>\d{17}[\dXx])(?![\dA-Za-z])",
+            r"(?<![\w.+-])(?P<email>[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})(?![\w-])",
+            r"(?<!\d)(?<!\d\.)(?P<phone>(?:\+?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2})(?!\d|\.\d)",
+            r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?[ \t]+(?P<name>[A-Z][a-z]+(?:[- ][A-Z][a-z]+)?)",
+            rf"(?:(?<![\u4e00-\u9fff])|(?<=[{_BEFORE_NAME}]))(?P<zh_name>[{_SURNAMES}][\u4e00-\u9fff]?)(?:老师|先生|女士)",
+        )
+    )
+)
 # Something every _IDENTIFIER match contains. Most notes hold none of these, and testing for them
 # costs a fraction of the one-pass regex, which tries five alternatives at every position.
 _MARKERS = ("@", "Mr", "Ms", "Miss", "Dr", "Prof", "老师", "先生", "女士")  # "Mrs" contains "Mr"
@@ -61,8 +67,12 @@ class Finding:
         return f"line {self.line}: possible {_KIND_NAMES[self.kind]} {self.masked}"
 
 
-_KIND_NAMES = {"phone": "mobile number", "id": "resident ID number", "email": "e-mail address",
-               "name": "name after a title"}
+_KIND_NAMES = {
+    "phone": "mobile number",
+    "id": "resident ID number",
+    "email": "e-mail address",
+    "name": "name after a title",
+}
 
 
 def check_mode(mode: str) -> str:
@@ -92,15 +102,18 @@ def scan_identifiers(text: str, *, first_line: int = 1) -> list[Finding]:
 
 def _may_hold_identifier(text: str) -> bool:
     """False only when ``_IDENTIFIER`` cannot match: then ``scan_identifiers`` need not run it."""
-    return (any(marker in text for marker in _MARKERS) or _PHONE_DIGITS.search(text) is not None
-            or _ID_DIGITS.search(text) is not None)
+    return (
+        any(marker in text for marker in _MARKERS)
+        or _PHONE_DIGITS.search(text) is not None
+        or _ID_DIGITS.search(text) is not None
+    )
 
 
 def redact(text: str, findings: list[Finding]) -> str:
     """``text`` with each finding replaced by its placeholder ([PHONE], [ID], [EMAIL], [NAME])."""
     pieces, position = [], 0
     for finding in sorted(findings, key=lambda f: f.start):
-        pieces += [text[position:finding.start], PLACEHOLDERS[finding.kind]]
+        pieces += [text[position : finding.start], PLACEHOLDERS[finding.kind]]
         position = finding.end
     return "".join(pieces) + text[position:]
 
@@ -146,8 +159,11 @@ class NoteFindings:
 
 
 def scan_note(relpath: str, text: str, attributes: dict[str, str], *, first_line: int = 1) -> NoteFindings:
-    return NoteFindings(relpath, tuple(scan_identifiers(text, first_line=first_line)),
-                        tuple(name for name, value in attributes.items() if scan_identifiers(value)))
+    return NoteFindings(
+        relpath,
+        tuple(scan_identifiers(text, first_line=first_line)),
+        tuple(name for name, value in attributes.items() if scan_identifiers(value)),
+    )
 
 
 def redact_attributes(attributes: dict[str, str]) -> dict[str, str]:

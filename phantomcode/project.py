@@ -64,9 +64,15 @@ class Project:
     def info(self) -> ProjectInfo:
         with self._store() as store:
             codings, counted = store.count_codings()
-            return ProjectInfo(path=str(self.path), documents=store.count_documents(), codings=codings,
-                               counted_codings=counted, attributes=store.attribute_values(),
-                               last_run=store.last_run(), codebook=project_codebook(store))
+            return ProjectInfo(
+                path=str(self.path),
+                documents=store.count_documents(),
+                codings=codings,
+                counted_codings=counted,
+                attributes=store.attribute_values(),
+                last_run=store.last_run(),
+                codebook=project_codebook(store),
+            )
 
     def documents(self, *, canonical: bool = True) -> pd.DataFrame:
         """One row per document: doc_id, text, source and every attribute as a column.
@@ -103,9 +109,18 @@ class Project:
         the file is missing or was edited), else (a project never coded) the bundled one."""
         return resolve_codebook(self.path, codebook)
 
-    def matrix(self, by: str | Sequence[str] | None = "city", measure: str = "documents", *, codes: Codes = None,
-               group: Codes = None, where: Where = None, status: str | None = None,
-               codebook: str | Path | Codebook | None = None, tidy: bool = False) -> pd.DataFrame:
+    def matrix(
+        self,
+        by: str | Sequence[str] | None = "city",
+        measure: str = "documents",
+        *,
+        codes: Codes = None,
+        group: Codes = None,
+        where: Where = None,
+        status: str | None = None,
+        codebook: str | Path | Codebook | None = None,
+        tidy: bool = False,
+    ) -> pd.DataFrame:
         """Codes (rows, codebook order) x groups (columns): ``measure`` = documents mentioning the code
         (the default: respondents, so one talkative respondent does not outweigh ten quiet ones) or
         coded segments. Zeros included.
@@ -121,12 +136,21 @@ class Project:
         """
         book = self.codebook(codebook)
         with self._store() as store:
-            return matrix_frame(store, book, by=by, measure=measure, codes=codes, group=group, where=where,
-                                status=status, tidy=tidy)
+            return matrix_frame(
+                store, book, by=by, measure=measure, codes=codes, group=group, where=where, status=status, tidy=tidy
+            )
 
-    def quotes(self, code: Codes = None, by: str | Sequence[str] | None = "city", *, n: int = 3,
-               group: Codes = None, where: Where = None, status: str | None = None,
-               codebook: str | Path | Codebook | None = None) -> pd.DataFrame:
+    def quotes(
+        self,
+        code: Codes = None,
+        by: str | Sequence[str] | None = "city",
+        *,
+        n: int = 3,
+        group: Codes = None,
+        where: Where = None,
+        status: str | None = None,
+        codebook: str | Path | Codebook | None = None,
+    ) -> pd.DataFrame:
         """Up to ``n`` exemplar segments of ``code`` (an ID, a list, or None for all) per group, one per
         document at most: accepted in review first, then clear short segments with matched words and
         no negated or hypothetical hit. Columns: the ``by`` attributes, code, rank, doc_id, start,
@@ -136,13 +160,22 @@ class Project:
         with self._store() as store:
             return quotes_frame(store, book, code, by=by, n=n, group=group, where=where, status=status)
 
-    def cooccurrence(self, measure: str = "documents", *, codes: Codes = None, group: Codes = None,
-                     where: Where = None, status: str | None = None, codebook: str | Path | Codebook | None = None,
-                     tidy: bool = False) -> pd.DataFrame:
+    def cooccurrence(
+        self,
+        measure: str = "documents",
+        *,
+        codes: Codes = None,
+        group: Codes = None,
+        where: Where = None,
+        status: str | None = None,
+        codebook: str | Path | Codebook | None = None,
+        tidy: bool = False,
+    ) -> pd.DataFrame:
         """Code x code: documents (or segments) where both codes are counted; the diagonal holds each
         code's own total. ``tidy=True``: columns code_a, code_b, documents, segments.
         """
         book = self.codebook(codebook)
         with self._store() as store:
-            return cooccurrence_frame(store, book, measure=measure, codes=codes, group=group, where=where,
-                                      status=status, tidy=tidy)
+            return cooccurrence_frame(
+                store, book, measure=measure, codes=codes, group=group, where=where, status=status, tidy=tidy
+            )

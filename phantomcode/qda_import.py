@@ -73,8 +73,9 @@ class QdpxImport:
         return 1 if self.skipped or self.problems else 0
 
 
-def import_qdpx(path: str | Path, *, project: str | Path | None = None,
-                codebook_out: str | Path | None = None) -> QdpxImport:
+def import_qdpx(
+    path: str | Path, *, project: str | Path | None = None, codebook_out: str | Path | None = None
+) -> QdpxImport:
     """Bring a ``.qdpx`` (or ``.qde``) into the project (see the module doc); ``codebook_out``
     also writes its codebook as a phantomcode YAML codebook to fill with rules.
 
@@ -84,19 +85,32 @@ def import_qdpx(path: str | Path, *, project: str | Path | None = None,
     parsed = read_qdpx(path)
     yaml_text = qdc_to_yaml(path) if codebook_out is not None and parsed.codebook is not None else None
     with Store.open(project) as store, store.writer():
-        report = QdpxImport(path=str(path), project=str(store.path), origin=parsed.origin,
-                            skipped=list(parsed.skipped), problems=list(parsed.problems),
-                            uncoded_selections=parsed.uncoded_selections,
-                            codes=len(parsed.codebook.codes) if parsed.codebook else 0)
+        report = QdpxImport(
+            path=str(path),
+            project=str(store.path),
+            origin=parsed.origin,
+            skipped=list(parsed.skipped),
+            problems=list(parsed.problems),
+            uncoded_selections=parsed.uncoded_selections,
+            codes=len(parsed.codebook.codes) if parsed.codebook else 0,
+        )
         run_id = store.begin_run(IMPORT_COMMAND)
         doc_ids = _DocumentWriter(store, path, report).write(parsed, run_id)
         decisions = _decisions(parsed, doc_ids, store, report)
         _store(store, decisions, report, parsed)
         report.withdrawn = store.delete_reviews(_withdrawn(store, path, doc_ids, decisions))
         report.users = sorted({d["reviewer"] for d in decisions})
-        store.finish_run(run_id, status="completed", stats={
-            "file": str(path.resolve()), "users": report.users, "documents": report.documents,
-            "decisions": len(decisions), "skipped": len(report.skipped)})
+        store.finish_run(
+            run_id,
+            status="completed",
+            stats={
+                "file": str(path.resolve()),
+                "users": report.users,
+                "documents": report.documents,
+                "decisions": len(decisions),
+                "skipped": len(report.skipped),
+            },
+        )
     if yaml_text is not None and codebook_out is not None:
         write_bytes(Path(codebook_out), yaml_text.encode("utf-8"))
         report.codebook_out = str(codebook_out)
@@ -127,8 +141,10 @@ class _DocumentWriter:
             state = states.get(doc_id)
             if state is not None and state.root != self.root:
                 if texts.get(doc_id) != source.text:
-                    self.report.skipped.append(f"{source.name}: the project already holds a different document "
-                                               f"{doc_id!r} (from {state.source}); left out with its codings")
+                    self.report.skipped.append(
+                        f"{source.name}: the project already holds a different document "
+                        f"{doc_id!r} (from {state.source}); left out with its codings"
+                    )
                     continue
                 self.report.unchanged += 1
             elif state is not None and _same(state, record):
@@ -145,10 +161,20 @@ class _DocumentWriter:
     def _record(self, doc_id: str, source: QdpxSource) -> DocumentRecord:
         digest = text_hash(source.text)
         meta = hashlib.sha256(json.dumps(source.values, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-        return DocumentRecord(doc_id=doc_id, root=self.root, source=source.name, source_hash=digest, meta_hash=meta,
-                              content_hash=digest, encoding="utf-8", text=source.text, attributes=source.values,
-                              attribute_rows=[(k, v, v) for k, v in source.values.items()],
-                              size=len(source.text.encode("utf-8")), mtime_ns=self.stat.st_mtime_ns)
+        return DocumentRecord(
+            doc_id=doc_id,
+            root=self.root,
+            source=source.name,
+            source_hash=digest,
+            meta_hash=meta,
+            content_hash=digest,
+            encoding="utf-8",
+            text=source.text,
+            attributes=source.values,
+            attribute_rows=[(k, v, v) for k, v in source.values.items()],
+            size=len(source.text.encode("utf-8")),
+            mtime_ns=self.stat.st_mtime_ns,
+        )
 
 
 def _same(state: StoredState, record: DocumentRecord) -> bool:
@@ -162,12 +188,17 @@ def _doc_id(source: QdpxSource, taken: Counter) -> str:
     return name if taken[name] == 1 else f"{name}#{taken[name]}"
 
 
-def _withdrawn(store: Store, path: Path, doc_ids: dict[str, str],
-               decisions: list[dict[str, Any]]) -> list[tuple[str, int, int, str, str]]:
+def _withdrawn(
+    store: Store, path: Path, doc_ids: dict[str, str], decisions: list[dict[str, Any]]
+) -> list[tuple[str, int, int, str, str]]:
     """Keys (with their reviewer) of decisions an earlier import of this same file made (its users,
     its documents) that the file no longer holds: a coding removed in the other tool goes here too."""
-    earlier = {user for stats in store.run_stats(IMPORT_COMMAND) if stats.get("file") == str(path.resolve())
-               for user in stats.get("users", [])}
+    earlier = {
+        user
+        for stats in store.run_stats(IMPORT_COMMAND)
+        if stats.get("file") == str(path.resolve())
+        for user in stats.get("users", [])
+    }
     if not earlier:
         return []
     kept = {(d["doc_id"], d["start"], d["end"], d["code"], d["reviewer"]) for d in decisions}
@@ -192,19 +223,35 @@ def _store(store: Store, decisions: list[dict[str, Any]], report: QdpxImport, pa
     an accept by its coding's key, an add by its offsets, each with its coder and time."""
     rows = []
     for number, d in enumerate(decisions, start=1):
-        common = {"decision": d["decision"], "note": d["note"] or "", "reviewer": d["reviewer"],
-                  "decided_at": d["decided_at"]}
+        common = {
+            "decision": d["decision"],
+            "note": d["note"] or "",
+            "reviewer": d["reviewer"],
+            "decided_at": d["decided_at"],
+        }
         if d["decision"] == "accept":
             rows.append((number, {"key": coding_key(d["doc_id"], d["start"], d["end"], d["code"]), **common}))
         else:
-            rows.append((number, {"doc_id": d["doc_id"], "start": str(d["start"]), "end": str(d["end"]),
-                                  "code": d["code"], **common}))
+            rows.append(
+                (
+                    number,
+                    {
+                        "doc_id": d["doc_id"],
+                        "start": str(d["start"]),
+                        "end": str(d["end"]),
+                        "code": d["code"],
+                        **common,
+                    },
+                )
+            )
     codes = parsed.codebook.guids.values() if parsed.codebook else ()
     stored = store_decisions(store, rows, ReviewImport(path=report.path), exact_spans=True, codes=codes)
     report.new, report.changed, report.same = stored.new, stored.changed, stored.unchanged
     report.decisions = stored.decisions
-    where = {number: f"{d['doc_id']} {d['start']}-{d['end']} {d['code']} ({d['reviewer']})"
-             for number, d in enumerate(decisions, start=1)}
+    where = {
+        number: f"{d['doc_id']} {d['start']}-{d['end']} {d['code']} ({d['reviewer']})"
+        for number, d in enumerate(decisions, start=1)
+    }
     for problem in stored.problems:
         row, _, why = problem.removeprefix("row ").partition(": ")
         report.problems.append(f"{where.get(int(row), row) if row.isdigit() else row}: {why}; left out")
@@ -228,18 +275,26 @@ def _decisions(parsed: QdpxProject, doc_ids: dict[str, str], store: Store, repor
             code = guids.get(coding.code_guid)
             where = f"{source.name} {coding.start}-{coding.end}"
             if code is None:
-                report.problems.append(f"{where}: code {coding.code_guid} is not a codable code of the codebook; "
-                                       "left out")
+                report.problems.append(
+                    f"{where}: code {coding.code_guid} is not a codable code of the codebook; left out"
+                )
                 continue
             key = (doc_id, coding.start, coding.end, code)
             if (*key, coding.user) in chosen:
                 continue  # the same user coded the same text with the same code twice: one coding
             report.undated += coding.date is None
             chosen[(*key, coding.user)] = {
-                "doc_id": doc_id, "start": coding.start, "end": coding.end, "code": code,
-                "decision": "accept" if key in existing else "add", "correct_code": None,
-                "note": coding.note or _memo(coding.memo, code), "reviewer": coding.user,
-                "decided_at": coding.date or now, "text": source.text[coding.start:coding.end]}
+                "doc_id": doc_id,
+                "start": coding.start,
+                "end": coding.end,
+                "code": code,
+                "decision": "accept" if key in existing else "add",
+                "correct_code": None,
+                "note": coding.note or _memo(coding.memo, code),
+                "reviewer": coding.user,
+                "decided_at": coding.date or now,
+                "text": source.text[coding.start : coding.end],
+            }
     decisions = list(chosen.values())
     report.decisions = Counter(d["decision"] for d in decisions)
     return decisions

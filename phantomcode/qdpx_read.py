@@ -102,8 +102,10 @@ class _Archive:
             chosen = candidates[0]
         if chosen is None:
             found = ", ".join(candidates) or "none"
-            raise UsageError(f"{self.path}: a zip archive with no project.qde at its top (.qde files found: {found}); "
-                             "a REFI-QDA project (.qdpx) holds one")
+            raise UsageError(
+                f"{self.path}: a zip archive with no project.qde at its top (.qde files found: {found}); "
+                "a REFI-QDA project (.qdpx) holds one"
+            )
         return chosen, self._read_member(chosen, MAX_PROJECT_XML_BYTES)
 
     def source_text(self, reference: str) -> bytes | None:
@@ -112,7 +114,7 @@ class _Archive:
         name = reference
         for prefix in ("internal://", "relative://"):
             if name.lower().startswith(prefix):
-                name = name[len(prefix):]
+                name = name[len(prefix) :]
         name = name.lstrip("/")
         if not name or ".." in PurePosixPath(name).parts:
             return None
@@ -131,8 +133,9 @@ class _Archive:
     def _read_member(self, name: str, limit: int) -> bytes:
         assert self.zip is not None
         if self.infos[name].file_size > limit:
-            raise UsageError(f"{self.path}: {name} is {self.infos[name].file_size:,} bytes, over the limit of "
-                             f"{limit:,}")
+            raise UsageError(
+                f"{self.path}: {name} is {self.infos[name].file_size:,} bytes, over the limit of {limit:,}"
+            )
         try:
             return self.zip.read(name)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -172,12 +175,15 @@ def read_qdpx(path: str | Path) -> QdpxProject:
     root = _parse(data, path if archive.zip is None else Path(f"{path}!{name}"))
     ns = etree.QName(root).namespace
     if etree.QName(root).localname != "Project" or ns not in PROJECT_NS_READ:
-        raise UsageError(f"{path}: {name} holds <{etree.QName(root).localname}> in {ns!r}, not a REFI-QDA "
-                         "<Project>")
+        raise UsageError(f"{path}: {name} holds <{etree.QName(root).localname}> in {ns!r}, not a REFI-QDA <Project>")
     has_codes = root.find(f"{{{ns}}}CodeBook/{{{ns}}}Codes/{{{ns}}}Code") is not None
-    project = QdpxProject(path=str(path), name=root.get("name") or path.stem, origin=root.get("origin", ""),
-                          created=root.get("creationDateTime"),
-                          codebook=read_codebook_element(root, path) if has_codes else None)
+    project = QdpxProject(
+        path=str(path),
+        name=root.get("name") or path.stem,
+        origin=root.get("origin", ""),
+        created=root.get("creationDateTime"),
+        codebook=read_codebook_element(root, path) if has_codes else None,
+    )
     _ProjectReader(root, ns, archive, project).read()
     return project
 
@@ -190,8 +196,10 @@ class _ProjectReader:
         self.project = project
         self.users = {normal_guid(u.get("guid", "")): u.get("name") or "unknown" for u in self._all("Users/User")}
         self.variables = {normal_guid(v.get("guid", "")): v.get("name", "") for v in self._all("Variables/Variable")}
-        self.notes = {normal_guid(n.get("guid", "")): (n.findtext(self._q("PlainTextContent")) or "").strip()
-                      for n in self._all("Notes/Note")}
+        self.notes = {
+            normal_guid(n.get("guid", "")): (n.findtext(self._q("PlainTextContent")) or "").strip()
+            for n in self._all("Notes/Note")
+        }
 
     def _q(self, tag: str) -> str:
         return f"{{{self.ns}}}{tag}"
@@ -221,8 +229,10 @@ class _ProjectReader:
                 target = values.setdefault(normal_guid(ref.get("targetGUID", "")), {})
                 for name, value in own.items():
                     if target.get(name, value) != value:
-                        self.project.problems.append(f"case {case.get('name')!r}: {name}={value!r} differs from "
-                                                     f"another case's {target[name]!r}; the first is kept")
+                        self.project.problems.append(
+                            f"case {case.get('name')!r}: {name}={value!r} differs from "
+                            f"another case's {target[name]!r}; the first is kept"
+                        )
                     target.setdefault(name, value)
         return values
 
@@ -231,8 +241,9 @@ class _ProjectReader:
         for element in holder.findall(self._q("VariableValue")):
             ref = element.find(self._q("VariableRef"))
             name = self.variables.get(normal_guid(ref.get("targetGUID", ""))) if ref is not None else None
-            value = next((element.findtext(self._q(tag)) for tag in VALUE_TAGS
-                          if element.find(self._q(tag)) is not None), None)
+            value = next(
+                (element.findtext(self._q(tag)) for tag in VALUE_TAGS if element.find(self._q(tag)) is not None), None
+            )
             if name and value is not None and value.strip():
                 values[name] = value.strip()
         return values
@@ -248,8 +259,11 @@ class _ProjectReader:
         values = {**case_values.get(guid, {}), **self._values(element)}
         source = QdpxSource(guid=guid, name=name, text=text, values=values)
         selections = element.findall(self._q("PlainTextSelection"))
-        position = _positions(text, selections, lf_counted="ATLAS" in self.project.origin.upper()
-                              or "MAXQDA" in self.project.origin.upper())
+        position = _positions(
+            text,
+            selections,
+            lf_counted="ATLAS" in self.project.origin.upper() or "MAXQDA" in self.project.origin.upper(),
+        )
         for selection in selections:
             self._selection(selection, source, position)
         self.project.sources.append(source)
@@ -265,8 +279,9 @@ class _ProjectReader:
         try:
             return data.decode("utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError as exc:
-            self.project.problems.append(f"{element.get('name')}: {reference} is not UTF-8 ({exc.reason} at byte "
-                                         f"{exc.start})")
+            self.project.problems.append(
+                f"{element.get('name')}: {reference} is not UTF-8 ({exc.reason} at byte {exc.start})"
+            )
             return None
 
     def _selection(self, selection: etree._Element, source: QdpxSource, position: Callable[[int], int]) -> None:
@@ -287,14 +302,28 @@ class _ProjectReader:
         memo = (selection.findtext(self._q("Description")) or "").strip() or None
         for coding in codings:
             user_guid = coding.get("creatingUser") or selection.get("creatingUser") or ""
-            date = next((when for holder in (coding, selection) for when in
-                         (holder.get("creationDateTime"), holder.get("modifiedDateTime")) if when),
-                        self.project.created)
+            date = next(
+                (
+                    when
+                    for holder in (coding, selection)
+                    for when in (holder.get("creationDateTime"), holder.get("modifiedDateTime"))
+                    if when
+                ),
+                self.project.created,
+            )
             coding_note = self._note(coding) or note
             for ref in coding.findall(self._q("CodeRef")):
-                source.codings.append(QdpxCoding(start=start, end=end, code_guid=normal_guid(ref.get("targetGUID", "")),
-                                                 user=self.users.get(normal_guid(user_guid), "unknown"),
-                                                 date=_iso(date), note=coding_note, memo=memo))
+                source.codings.append(
+                    QdpxCoding(
+                        start=start,
+                        end=end,
+                        code_guid=normal_guid(ref.get("targetGUID", "")),
+                        user=self.users.get(normal_guid(user_guid), "unknown"),
+                        date=_iso(date),
+                        note=coding_note,
+                        memo=memo,
+                    )
+                )
 
     def _note(self, holder: etree._Element) -> str | None:
         texts = [self.notes.get(normal_guid(ref.get("targetGUID", ""))) for ref in holder.findall(self._q("NoteRef"))]
@@ -317,14 +346,14 @@ def _positions(text: str, selections: list[etree._Element], *, lf_counted: bool)
         return int
     raw = list(range(len(text) + 1))
     # a CRLF is one character whose position is its CR's: positions after it move one further
-    lf = [i for i, char in enumerate(text) if not (char == "\n" and text[i - 1:i] == "\r")] + [len(text)]
+    lf = [i for i, char in enumerate(text) if not (char == "\n" and text[i - 1 : i] == "\r")] + [len(text)]
 
     def agreeing(table: list[int]) -> int:
         found = 0
         for selection in selections:
             try:
                 start, end = _span(selection)
-                found += text[table[start]:table[end]] == selection.get("name")
+                found += text[table[start] : table[end]] == selection.get("name")
             except (ValueError, IndexError):
                 continue
         return found

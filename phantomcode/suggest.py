@@ -54,8 +54,13 @@ class Suggestion:
     candidates: tuple[SuggestedCode, ...]
 
 
-def suggest_for_review(project: str | Path | None = None, *, n: int, seed: int = 0,
-                       scores: Iterable[tuple[str, int, int, dict[str, float]]] | None = None) -> list[Suggestion]:
+def suggest_for_review(
+    project: str | Path | None = None,
+    *,
+    n: int,
+    seed: int = 0,
+    scores: Iterable[tuple[str, int, int, dict[str, float]]] | None = None,
+) -> list[Suggestion]:
     """The ``n`` unreviewed units whose judgement would teach the model most (see module doc),
     in document order. ``scores``: the project's unit scores when the caller keeps them (the
     workspace: only ``code`` changes them), in ``Store.unit_scores`` order."""
@@ -69,15 +74,21 @@ def suggest_for_review(project: str | Path | None = None, *, n: int, seed: int =
         codings = store.unit_codings(texts)
     suggestions = []
     for doc_id, start, end, probabilities in sorted(chosen, key=lambda unit: unit[:3]):
-        rules = {code: _decision(negated, hypothetical) for code, source, negated, hypothetical, _
-                 in codings.get(Unit(doc_id, start, end), []) if source == "rules"}
-        suggestions.append(Suggestion(doc_id, start, end, texts[doc_id][start:end],
-                                      _candidates(probabilities, rules)))
+        rules = {
+            code: _decision(negated, hypothetical)
+            for code, source, negated, hypothetical, _ in codings.get(Unit(doc_id, start, end), [])
+            if source == "rules"
+        }
+        suggestions.append(Suggestion(doc_id, start, end, texts[doc_id][start:end], _candidates(probabilities, rules)))
     return suggestions
 
 
-def _ranked(scores: Iterable[tuple[str, int, int, dict[str, float]]], thresholds: dict[str, float],
-            reviewed: set[tuple[str, int, int]], seed: int) -> list[tuple[float, str, tuple]]:
+def _ranked(
+    scores: Iterable[tuple[str, int, int, dict[str, float]]],
+    thresholds: dict[str, float],
+    reviewed: set[tuple[str, int, int]],
+    seed: int,
+) -> list[tuple[float, str, tuple]]:
     """(uncertainty rank, most uncertain code, unit) for every unreviewed scored unit, best first.
 
     Computed over arrays, since a project has tens of thousands of scored units: one noise draw
@@ -100,8 +111,9 @@ def _ranked(scores: Iterable[tuple[str, int, int, dict[str, float]]], thresholds
     return [(float(ranks[i]), codes[i], units[i]) for i in order.tolist()]
 
 
-def _closest_thresholds(probabilities: list[dict[str, float]],
-                        thresholds: dict[str, float]) -> tuple[numpy.ndarray, list[str]]:
+def _closest_thresholds(
+    probabilities: list[dict[str, float]], thresholds: dict[str, float]
+) -> tuple[numpy.ndarray, list[str]]:
     """Per unit, the smallest log-odds distance between a probability and its code's threshold,
     and that code. Logits come from ``_logit`` once per distinct probability (they are stored
     rounded), so every figure is the one the scalar formula gives."""

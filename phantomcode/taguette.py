@@ -8,8 +8,8 @@ import io
 from pathlib import Path
 
 from .codebook import Codebook, load_codebook
-from .sanitise import neutralise_formula
 from .qda import code_description, write_bytes
+from .sanitise import neutralise_formula
 
 __all__ = ["codebook_to_taguette", "export_taguette"]
 
@@ -21,7 +21,7 @@ def codebook_to_taguette(book: Codebook) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["tag", "description"])
-    for code, label in zip(book.codes, labels):
+    for code, label in zip(book.codes, labels, strict=True):
         tag = label if labels.count(label) == 1 else f"{label} ({code.id})"
         writer.writerow([neutralise_formula(tag), neutralise_formula(code_description(code))])
     return buffer.getvalue()

@@ -90,8 +90,13 @@ def bundled_gold_paths() -> list[Path]:
     return [Path(__file__).parent / "data" / name for name in BUNDLED_GOLD_FILES]
 
 
-def train(project: str | Path | None = None, *, gold: Sequence[str | Path] = (), seed: int = 0,
-          codebook: str | Path | Codebook | None = None) -> TrainReport:
+def train(
+    project: str | Path | None = None,
+    *,
+    gold: Sequence[str | Path] = (),
+    seed: int = 0,
+    codebook: str | Path | Codebook | None = None,
+) -> TrainReport:
     """Fit the learned layer from the project's labels (and ``gold`` files), store it as the
     project's latest model and return its cross-validated figures. Deterministic: the same
     labels and ``seed`` give the same model hash."""
@@ -99,8 +104,9 @@ def train(project: str | Path | None = None, *, gold: Sequence[str | Path] = (),
 
     with Store.open(project, must_exist=True) as store, store.writer():
         book = choose_codebook(codebook, store)
-        sentences = labelled_sentences(book, gold=gold, reviews=store.reviewed_units(),
-                                       prior=prior_sentences(store, book))
+        sentences = labelled_sentences(
+            book, gold=gold, reviews=store.reviewed_units(), prior=prior_sentences(store, book)
+        )
         model = fit(sentences, book.code_ids(), seed=seed)
         store.save_model(_record(model, TRAINED, book))
         project_path = str(store.path)
@@ -178,12 +184,18 @@ def prior_sentences(store: Store, book: Codebook) -> list[LabelledSentence]:
         return labelled_sentences(book)
     # A default model learns from no project labels: bundled rows of models made before they had
     # their own source name ("gold") are bundled rows all the same.
-    return [replace(s, source="bundled") if s.source == "gold" else s
-            for s in LearnedModel.from_bytes(record.data).training]
+    return [
+        replace(s, source="bundled") if s.source == "gold" else s for s in LearnedModel.from_bytes(record.data).training
+    ]
 
 
-def labelled_sentences(book: Codebook, *, gold: Sequence[str | Path] = (), reviews: Sequence[dict[str, Any]] = (),
-                       prior: Sequence[LabelledSentence] | None = None) -> list[LabelledSentence]:
+def labelled_sentences(
+    book: Codebook,
+    *,
+    gold: Sequence[str | Path] = (),
+    reviews: Sequence[dict[str, Any]] = (),
+    prior: Sequence[LabelledSentence] | None = None,
+) -> list[LabelledSentence]:
     """Every labelled sentence, one per distinct text; later sources override earlier ones.
     ``prior``: the sentences to start from instead of the codebook's examples and bundled sets."""
     found: dict[str, LabelledSentence] = {}
@@ -218,10 +230,12 @@ def _examples(book: Codebook) -> list[LabelledSentence]:
 
     sentences = []
     for code in book.codes:
-        sentences += [LabelledSentence(text, frozenset({code.id}), frozenset(), "example")
-                      for text in code.examples.positive]
-        sentences += [LabelledSentence(text, frozenset(), frozenset({code.id}), "example")
-                      for text in code.examples.negative]
+        sentences += [
+            LabelledSentence(text, frozenset({code.id}), frozenset(), "example") for text in code.examples.positive
+        ]
+        sentences += [
+            LabelledSentence(text, frozenset(), frozenset({code.id}), "example") for text in code.examples.negative
+        ]
     return sentences
 
 
@@ -233,8 +247,11 @@ def _gold_sentences(path: str | Path, codes: frozenset[str], *, source: str) -> 
     units = [unit for unit in read_gold(path) if unit.sentence]
     sentences = []
     for index, unit in enumerate(units):
-        neighbours = [units[j].sentence for j in (index - 1, index + 1)
-                      if 0 <= j < len(units) and units[j].note_id == unit.note_id]
+        neighbours = [
+            units[j].sentence
+            for j in (index - 1, index + 1)
+            if 0 <= j < len(units) and units[j].note_id == unit.note_id
+        ]
         positives = unit.codes & codes
         sentences.append(LabelledSentence(unit.sentence, positives, codes - positives, source, " ".join(neighbours)))
     return sentences
@@ -245,8 +262,10 @@ def _review_sentences(reviews: Sequence[dict[str, Any]], codes: frozenset[str]) 
 
     units: dict[tuple[str, int, int], dict[str, Any]] = {}
     for review in reviews:
-        unit = units.setdefault((review["doc_id"], review["start"], review["end"]),
-                                {"text": review["text"], "document": review["document"], "yes": set(), "no": set()})
+        unit = units.setdefault(
+            (review["doc_id"], review["start"], review["end"]),
+            {"text": review["text"], "document": review["document"], "yes": set(), "no": set()},
+        )
         (unit["no"] if review["decision"] == "reject" else unit["yes"]).add(review["code"])
     sentences = []
     for (_, start, end), unit in units.items():
@@ -258,14 +277,16 @@ def _review_sentences(reviews: Sequence[dict[str, Any]], codes: frozenset[str]) 
 
 def _neighbours(text: str, start: int, end: int) -> str:
     """The sentence before and the sentence after ``text[start:end]``, roughly cut."""
-    before = [part for part in _SENTENCE_END.split(text[max(0, start - 400):start].strip()) if part.strip()]
-    after = [part for part in _SENTENCE_END.split(text[end:end + 400].strip()) if part.strip()]
+    before = [part for part in _SENTENCE_END.split(text[max(0, start - 400) : start].strip()) if part.strip()]
+    after = [part for part in _SENTENCE_END.split(text[end : end + 400].strip()) if part.strip()]
     return " ".join([*before[-1:], *after[:1]])
 
 
 def _figures(model: LearnedModel) -> tuple[CodeFigures, ...]:
-    return tuple(CodeFigures(f.code, f.positives, f.negatives, f.precision, f.recall, f.f1, f.threshold, f.needs_more)
-                 for f in model.fits)
+    return tuple(
+        CodeFigures(f.code, f.positives, f.negatives, f.precision, f.recall, f.f1, f.threshold, f.needs_more)
+        for f in model.fits
+    )
 
 
 def _record(model: LearnedModel, kind: str, book: Codebook) -> ModelRecord:
@@ -275,8 +296,16 @@ def _record(model: LearnedModel, kind: str, book: Codebook) -> ModelRecord:
     for sentence in model.training:
         labels["sources"][sentence.source] = labels["sources"].get(sentence.source, 0) + 1
     labels["per_code"] = {f.code: {"positives": f.positives, "negatives": f.negatives} for f in model.fits}
-    return ModelRecord(model.content_hash, kind, book.content_hash, labels, model.parameters.as_dict(),
-                       _versions(), [asdict(f) for f in model.fits], model.to_bytes())
+    return ModelRecord(
+        model.content_hash,
+        kind,
+        book.content_hash,
+        labels,
+        model.parameters.as_dict(),
+        _versions(),
+        [asdict(f) for f in model.fits],
+        model.to_bytes(),
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -284,5 +313,4 @@ def _versions() -> dict[str, str]:
     scikit-learn to ask would cost a coding run a second or more)."""
     from importlib.metadata import version
 
-    return {"phantomcode": __version__,
-            **{name: version(name) for name in ("scikit-learn", "scipy", "numpy", "spacy")}}
+    return {"phantomcode": __version__, **{name: version(name) for name in ("scikit-learn", "scipy", "numpy", "spacy")}}

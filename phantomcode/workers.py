@@ -103,8 +103,13 @@ def code_tasks(job: IngestJob, indices: Iterable[int]) -> list[NoteOutcome]:
     for index in indices:
         read.append(guarded(partial(_read_task_in_time, job, job.tasks[index]), doing="read"))
     kept = [item for item in read if not isinstance(item, NoteSkip)]
-    coded = iter(code_each(job.engine, [(record.text, {name: value for name, value, _ in record.attribute_rows})
-                                        for record, _, _ in kept], seconds=job.note_seconds))
+    coded = iter(
+        code_each(
+            job.engine,
+            [(record.text, {name: value for name, value, _ in record.attribute_rows}) for record, _, _ in kept],
+            seconds=job.note_seconds,
+        )
+    )
     model = _model_hash(job.engine)
     outcomes: list[NoteOutcome] = []
     for item in read:
@@ -112,8 +117,9 @@ def code_tasks(job: IngestJob, indices: Iterable[int]) -> list[NoteOutcome]:
             outcomes.append(item)
             continue
         result = next(coded)
-        outcomes.append(result if isinstance(result, NoteSkip)
-                        else ReadNote(item[0], coded_rows(result, model), *item[1:]))
+        outcomes.append(
+            result if isinstance(result, NoteSkip) else ReadNote(item[0], coded_rows(result, model), *item[1:])
+        )
     return outcomes
 
 
@@ -141,27 +147,37 @@ def _read_task_in_time(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, 
         return read_task(task, job.engine.codebook, root_key=job.root_key, max_bytes=job.max_bytes, pii=job.pii)
 
 
-def read_task(task: NoteTask, codebook: Codebook, *, root_key: str, max_bytes: int, pii: str
-              ) -> tuple[DocumentRecord, list[str], list[str]]:
+def read_task(
+    task: NoteTask, codebook: Codebook, *, root_key: str, max_bytes: int, pii: str
+) -> tuple[DocumentRecord, list[str], list[str]]:
     """(record, PII warnings, attribute warnings) for one note; ``NoteError`` when it must be skipped."""
     relpath = task.note_file.relpath
     content = read_note_file(task.note_file, max_bytes=max_bytes)
     candidate_id = content.front_matter.get("id") or document_id(relpath, {})
     side = task.sidecar.lookup(relpath, candidate_id) if task.sidecar else {}
     attributes = merge_attributes(content.front_matter, side, task.from_path)
-    text, attributes, pii_warnings = _guard_identifiers(pii, relpath, content.text, attributes,
-                                                        content.first_line)
+    text, attributes, pii_warnings = _guard_identifiers(pii, relpath, content.text, attributes, content.first_line)
     canonical, attribute_warnings = _normalize(codebook, attributes)
     record = DocumentRecord(
-        doc_id=document_id(relpath, attributes), root=root_key, source=relpath,
-        source_hash=content.source_hash, meta_hash=meta_hash(side, task.from_path, pii),
-        content_hash=text_hash(text), encoding=content.encoding, text=text, attributes=attributes,
-        attribute_rows=attribute_rows(attributes, canonical), size=content.size, mtime_ns=content.mtime_ns)
+        doc_id=document_id(relpath, attributes),
+        root=root_key,
+        source=relpath,
+        source_hash=content.source_hash,
+        meta_hash=meta_hash(side, task.from_path, pii),
+        content_hash=text_hash(text),
+        encoding=content.encoding,
+        text=text,
+        attributes=attributes,
+        attribute_rows=attribute_rows(attributes, canonical),
+        size=content.size,
+        mtime_ns=content.mtime_ns,
+    )
     return record, pii_warnings, attribute_warnings
 
 
-def _guard_identifiers(pii: str, relpath: str, text: str, attributes: dict[str, str],
-                       first_line: int) -> tuple[str, dict[str, str], list[str]]:
+def _guard_identifiers(
+    pii: str, relpath: str, text: str, attributes: dict[str, str], first_line: int
+) -> tuple[str, dict[str, str], list[str]]:
     """Apply the --pii mode: warn about, refuse, or redact likely direct identifiers."""
     if pii == "off":
         return text, attributes, []
@@ -173,8 +189,11 @@ def _guard_identifiers(pii: str, relpath: str, text: str, attributes: dict[str, 
         details = "; ".join(m.split(":", 1)[1] for m in messages)
         raise NoteError(f"likely identifiers ({details}); remove them, or ingest with --pii redact")
     if pii == "redact":
-        return (redact(text, list(found.findings)), redact_attributes(attributes),
-                [f"{m} (redacted in the project)" for m in messages])
+        return (
+            redact(text, list(found.findings)),
+            redact_attributes(attributes),
+            [f"{m} (redacted in the project)" for m in messages],
+        )
     return text, attributes, [f"{m} (stored as is; --pii redact replaces it)" for m in messages]
 
 
@@ -207,10 +226,15 @@ def recode(doc_ids: list[str]) -> list[Recoded]:
     items = [(text, canonical) for (_, text, _), (canonical, _) in zip(documents, normalized, strict=True)]
     coded = code_each(job.engine, items, seconds=job.note_seconds)
     model = _model_hash(job.engine)
-    return [Recoded(doc_id, attribute_rows(attributes, canonical),
-                    result if isinstance(result, NoteSkip) else coded_rows(result, model), warnings)
-            for (doc_id, _, attributes), (canonical, warnings), result
-            in zip(documents, normalized, coded, strict=True)]
+    return [
+        Recoded(
+            doc_id,
+            attribute_rows(attributes, canonical),
+            result if isinstance(result, NoteSkip) else coded_rows(result, model),
+            warnings,
+        )
+        for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded, strict=True)
+    ]
 
 
 def _model_hash(engine: CodingEngine) -> str | None:
@@ -312,8 +336,9 @@ class WorkerPool:
             # Objects that exist now (the engine above all) leave the collector's care: a worker's
             # collections would otherwise walk, and so copy page by page, the whole inherited heap.
             gc.freeze()
-            self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=_init_worker)
+            self._pool = ProcessPoolExecutor(
+                self.jobs, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
+            )
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
@@ -333,8 +358,9 @@ class WorkerPool:
         """True when tasks run in the calling process (one job, or no ``fork``)."""
         return self._pool is None
 
-    def map(self, task: Callable[[Chunk], list[Result]], chunks: Iterable[Chunk], *,
-            stop: Callable[[], None] | None = None) -> Iterator[Result]:
+    def map(
+        self, task: Callable[[Chunk], list[Result]], chunks: Iterable[Chunk], *, stop: Callable[[], None] | None = None
+    ) -> Iterator[Result]:
         """``task(chunk)`` for every chunk, results flattened in input order.
 
         ``stop`` is called while waiting for a worker's results (several times a second); it
@@ -349,11 +375,17 @@ class WorkerPool:
         except BrokenProcessPool:
             # Raised by ``result()`` of a pending task, or by ``submit()`` when the pool broke
             # between two tasks: both mean a worker died.
-            raise WorkerLost("a worker process died (killed by the system, most often for lack of "
-                             "memory); its notes were not saved") from None
+            raise WorkerLost(
+                "a worker process died (killed by the system, most often for lack of memory); its notes were not saved"
+            ) from None
 
-    def _map_in_workers(self, pool: ProcessPoolExecutor, task: Callable[[Chunk], list[Result]],
-                        chunks: Iterator[Chunk], stop: Callable[[], None] | None) -> Iterator[Result]:
+    def _map_in_workers(
+        self,
+        pool: ProcessPoolExecutor,
+        task: Callable[[Chunk], list[Result]],
+        chunks: Iterator[Chunk],
+        stop: Callable[[], None] | None,
+    ) -> Iterator[Result]:
         """Keep a few tasks per worker queued: the next is submitted before a result is handed on,
         so workers code while the caller writes."""
         pending: deque[Future[list[Result]]] = deque()
@@ -385,4 +417,4 @@ def index_chunks(count: int, size: int = NOTES_PER_TASK) -> Iterator[range]:
 
 
 def list_chunks(items: Sequence[str], size: int = NOTES_PER_TASK) -> Iterator[list[str]]:
-    return (list(items[start:start + size]) for start in range(0, len(items), size))
+    return (list(items[start : start + size]) for start in range(0, len(items), size))

@@ -30,18 +30,25 @@ NOTES_DIR = HERE / "notes"
 GOLD = HERE / "gold.csv"
 
 CODES = [
-    "paperwork", "residency_duration", "points_system", "office_runaround",
-    "class_size", "extra_fees", "unexplained_refusal", "service_shutdown",
-    "reimbursement_gap", "return_home", "deterred", "self_blame",
+    "paperwork",
+    "residency_duration",
+    "points_system",
+    "office_runaround",
+    "class_size",
+    "extra_fees",
+    "unexplained_refusal",
+    "service_shutdown",
+    "reimbursement_gap",
+    "return_home",
+    "deterred",
+    "self_blame",
 ]
 MIN_POSITIVES = 22
 MIN_ROWS = 320
 MIN_NOTES = 40
 
 CLOSERS = "\"'”’」』）)]"
-SENTENCE = re.compile(
-    r"\S.*?(?:[.!?][" + re.escape(CLOSERS) + r"]*(?=\s|$)|[。！？][" + re.escape(CLOSERS) + r"]*|$)"
-)
+SENTENCE = re.compile(r"\S.*?(?:[.!?][" + re.escape(CLOSERS) + r"]*(?=\s|$)|[。！？][" + re.escape(CLOSERS) + r"]*|$)")
 
 
 def decode(data: bytes) -> str:
@@ -65,7 +72,7 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     for line in text[4:end].splitlines():
         key, _, value = line.partition(":")
         attrs[key.strip()] = value.strip()
-    return attrs, text[end + len("\n---\n"):]
+    return attrs, text[end + len("\n---\n") :]
 
 
 def load_notes() -> dict[str, tuple[Path, str]]:
@@ -159,8 +166,10 @@ def main() -> int:
         if positives[code] < MIN_POSITIVES:
             problems.append(f"only {positives[code]} positive sentences for {code}")
     print(f"\nnotes found: {len(notes)}; notes covered by gold: {len(gold_by_note)}")
-    print(f"gold rows: {len(rows)} ({coded_rows} coded, {len(rows) - coded_rows} uncoded); "
-          f"code assignments: {sum(positives.values())}")
+    print(
+        f"gold rows: {len(rows)} ({coded_rows} coded, {len(rows) - coded_rows} uncoded); "
+        f"code assignments: {sum(positives.values())}"
+    )
     if len(rows) < MIN_ROWS:
         problems.append(f"only {len(rows)} gold rows (need {MIN_ROWS})")
     if len(gold_by_note) < MIN_NOTES:

@@ -38,19 +38,24 @@ NOTES: dict[str, dict] = {
         },
         "paragraphs": [
             (
-                "The respondent sells breakfast from a cart near a subway station in Tongzhou and was seven months pregnant at the time of the interview.",
+                "The respondent sells breakfast from a cart near a subway station in Tongzhou and was seven months "
+                "pregnant at the time of the interview.",
                 "She is from a county in Anhui and has lived in Beijing with her husband for five years.",
             ),
             (
-                "To open a maternity file at the nearest hospital she was asked for her juzhuzheng, a marriage certificate and a birth permit from her home township.",
-                "The birth permit could only be issued in Anhui, and the township told her the village committee had to sign it first.",
+                "To open a maternity file at the nearest hospital she was asked for her juzhuzheng, a marriage "
+                "certificate and a birth permit from her home township.",
+                "The birth permit could only be issued in Anhui, and the township told her the village committee had "
+                "to sign it first.",
                 "Her husband spent a week and two train tickets going back and forth for the stamps.",
                 "The hospital then said its maternity beds for the coming months were already booked.",
                 "A second hospital told her it could not open a file for her, and the nurse would not say why.",
             ),
             (
-                "Her xinnonghe would reimburse almost nothing for a delivery in Beijing, so the couple decided she would give birth at the county hospital at home.",
-                "Her sister-in-law, who is also pregnant, has not even tried to register in Beijing after hearing this story.",
+                "Her xinnonghe would reimburse almost nothing for a delivery in Beijing, so the couple decided she "
+                "would give birth at the county hospital at home.",
+                "Her sister-in-law, who is also pregnant, has not even tried to register in Beijing after hearing "
+                "this story.",
                 "She said she should have planned the pregnancy better.",
             ),
         ],
@@ -70,16 +75,23 @@ NOTES: dict[str, dict] = {
                 "About half of her Grade 9 students have a hukou outside Chengdu, mostly in other Sichuan counties.",
             ),
             (
-                "To sit the Chengdu senior high school entrance exam, those students need a parent who has held a residence permit and paid local social insurance for a set number of years.",
-                "Each spring she collects their parents' documents, and every year two or three families are missing the social insurance certificate.",
-                "One boy's father had paid into the scheme in Deyang for two years before moving, and those years did not count.",
-                "The school office told the family to ask the exam authority, which told them to ask the school office.",
-                "Non-local students who stay for senior high school in Chengdu must also pay a jiedu fei 借读费 each term, which local students do not pay.",
+                "To sit the Chengdu senior high school entrance exam, those students need a parent who has held a "
+                "residence permit and paid local social insurance for a set number of years.",
+                "Each spring she collects their parents' documents, and every year two or three families are missing "
+                "the social insurance certificate.",
+                "One boy's father had paid into the scheme in Deyang for two years before moving, and those years "
+                "did not count.",
+                "The school office told the family to ask the exam authority, which told them to ask the school "
+                "office.",
+                "Non-local students who stay for senior high school in Chengdu must also pay a jiedu fei 借读费 each "
+                "term, which local students do not pay.",
             ),
             (
                 "The boy went back to his grandparents' county to take the exam there.",
-                "She said his mother cried in her office and kept saying it was her fault for letting the payments lapse.",
-                "Everybody in the class pays the same 200 yuan for exam materials, she added, so money was not the issue.",
+                "She said his mother cried in her office and kept saying it was her fault for letting the payments "
+                "lapse.",
+                "Everybody in the class pays the same 200 yuan for exam materials, she added, so money was not the "
+                "issue.",
             ),
         ],
     },
@@ -94,14 +106,19 @@ NOTES: dict[str, dict] = {
         },
         "paragraphs": [
             (
-                "The respondent is a deputy section head in the basic education section of a district education bureau in Shanghai.",
+                "The respondent is a deputy section head in the basic education section of a district education "
+                "bureau in Shanghai.",
                 "He met us in a meeting room with a colleague from the publicity office, who took notes throughout.",
             ),
             (
-                "He described the enrolment procedure as a single online form, and he said no family is required to visit more than one office.",
-                "The documents required are the parent's residence permit or registration, proof of social insurance, the child's hukou ben and a vaccination certificate.",
-                "He confirmed that some schools in the district had reached the limit of 40 pupils per class and that non-local children were then assigned to schools further away.",
-                "Asked why some applications were rejected without explanation, he said the system generates the result and the bureau is not obliged to give reasons.",
+                "He described the enrolment procedure as a single online form, and he said no family is required to "
+                "visit more than one office.",
+                "The documents required are the parent's residence permit or registration, proof of social "
+                "insurance, the child's hukou ben and a vaccination certificate.",
+                "He confirmed that some schools in the district had reached the limit of 40 pupils per class and "
+                "that non-local children were then assigned to schools further away.",
+                "Asked why some applications were rejected without explanation, he said the system generates the "
+                "result and the bureau is not obliged to give reasons.",
             ),
             (
                 "He said the city does not charge any fee to non-local children in compulsory education.",
@@ -121,18 +138,24 @@ NOTES: dict[str, dict] = {
         },
         "paragraphs": [
             (
-                "The respondent works for a labour NGO in Guangzhou that accompanies injured and sick workers to hospitals and insurance offices.",
+                "The respondent works for a labour NGO in Guangzhou that accompanies injured and sick workers to "
+                "hospitals and insurance offices.",
                 "The office is a two-room flat, and during the interview two workers arrived with folders of receipts.",
             ),
             (
-                "She said the usual story starts with a worker paying a large deposit in a Guangzhou hospital because his rural insurance cannot be used there.",
-                "To claim anything afterwards, the hometown insurer wants original receipts, a full medical record stamped by the hospital and a certificate that the patient was working in Guangzhou.",
-                "The hospital records office charges for copies and takes two weeks, and the employer often refuses to stamp the work certificate.",
-                "Workers are then told by the hometown insurer that one stamp is in the wrong place and that they must go back and get it again.",
+                "She said the usual story starts with a worker paying a large deposit in a Guangzhou hospital "
+                "because his rural insurance cannot be used there.",
+                "To claim anything afterwards, the hometown insurer wants original receipts, a full medical record "
+                "stamped by the hospital and a certificate that the patient was working in Guangzhou.",
+                "The hospital records office charges for copies and takes two weeks, and the employer often refuses "
+                "to stamp the work certificate.",
+                "Workers are then told by the hometown insurer that one stamp is in the wrong place and that they "
+                "must go back and get it again.",
             ),
             (
                 "Many give up and go home to be treated there, even for conditions that need a specialist.",
-                "She said the first thing she has to do with most workers is persuade them that it is not their own fault.",
+                "She said the first thing she has to do with most workers is persuade them that it is not their own "
+                "fault.",
                 "Last year the NGO itself had to move twice after landlords were pressured to end the lease.",
             ),
         ],
@@ -148,21 +171,27 @@ NOTES: dict[str, dict] = {
         },
         "paragraphs": [
             (
-                "The respondent is a 30-year-old woman from Zhoukou in Henan who works as a cleaner in an office building in Hangzhou.",
+                "The respondent is a 30-year-old woman from Zhoukou in Henan who works as a cleaner in an office "
+                "building in Hangzhou.",
                 "Her four-year-old son has asthma and has been in hospital in Hangzhou three times.",
             ),
             (
-                "The boy is insured under xinnonghe in Henan, and each stay cost the family between 5,000 and 8,000 yuan, of which the county paid back less than a fifth.",
-                "Hangzhou's children's insurance would cover most of the costs, but it is only open to children whose parents hold a residence permit and have paid local social insurance for a year.",
+                "The boy is insured under xinnonghe in Henan, and each stay cost the family between 5,000 and 8,000 "
+                "yuan, of which the county paid back less than a fifth.",
+                "Hangzhou's children's insurance would cover most of the costs, but it is only open to children "
+                "whose parents hold a residence permit and have paid local social insurance for a year.",
                 "Her employer, a cleaning company, pays her in cash and has never given her a contract.",
                 "She had no stamped rental agreement in her own name.",
-                "The community office told her to get the residence permit first, and the police station told her to bring a letter from the community office.",
+                "The community office told her to get the residence permit first, and the police station told her to "
+                "bring a letter from the community office.",
                 "The hospital's insurance desk told her that the boy's card could not be used and gave no reason.",
             ),
             (
-                "After the third stay, she took the boy back to Zhoukou, where her mother looks after him and the county hospital is cheap.",
+                "After the third stay, she took the boy back to Zhoukou, where her mother looks after him and the "
+                "county hospital is cheap.",
                 "She cries on the phone every week, she said, and feels it is her own fault for being a bad planner.",
-                "Her neighbour's child also has asthma, and that family never even tried the Hangzhou hospital, because they had heard about her bills.",
+                "Her neighbour's child also has asthma, and that family never even tried the Hangzhou hospital, "
+                "because they had heard about her bills.",
             ),
         ],
     },
@@ -181,15 +210,22 @@ NOTES: dict[str, dict] = {
                 "The clinic sees about 80 workers a day, mostly for colds, minor injuries and stomach problems.",
             ),
             (
-                "Serious cases are sent to the town hospital, and workers who have not yet passed the probation period have no Dongguan insurance at all.",
-                "Workers who are covered only by rural insurance at home get almost nothing back for treatment in Dongguan.",
-                "He tries to manage chronic conditions in the clinic for as long as possible so that workers are not forced to pay hospital prices.",
+                "Serious cases are sent to the town hospital, and workers who have not yet passed the probation "
+                "period have no Dongguan insurance at all.",
+                "Workers who are covered only by rural insurance at home get almost nothing back for treatment in "
+                "Dongguan.",
+                "He tries to manage chronic conditions in the clinic for as long as possible so that workers are not "
+                "forced to pay hospital prices.",
             ),
             (
-                "Each year a few workers with serious diagnoses resign and go home for treatment, and he helps them copy their records for the hometown hospital.",
-                "Younger workers often refuse to see a specialist at all, because they have heard from colleagues about bills of several thousand yuan.",
-                "He said he checks every worker's factory badge and insurance status at the door, as the company requires, and that nobody takes it as an insult.",
-                "Some workers, he said, believe that they lost their insurance because they did not understand the forms, and they blame themselves for it.",
+                "Each year a few workers with serious diagnoses resign and go home for treatment, and he helps them "
+                "copy their records for the hometown hospital.",
+                "Younger workers often refuse to see a specialist at all, because they have heard from colleagues "
+                "about bills of several thousand yuan.",
+                "He said he checks every worker's factory badge and insurance status at the door, as the company "
+                "requires, and that nobody takes it as an insult.",
+                "Some workers, he said, believe that they lost their insurance because they did not understand the "
+                "forms, and they blame themselves for it.",
             ),
         ],
     },

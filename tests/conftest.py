@@ -118,8 +118,9 @@ def _ingested_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple,
 
 
 @pytest.fixture
-def project_from(_ingested_templates: dict[tuple, Path], tmp_path_factory: pytest.TempPathFactory,
-                 tmp_path: Path) -> Callable[[dict[str, str]], Path]:
+def project_from(
+    _ingested_templates: dict[tuple, Path], tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> Callable[[dict[str, str]], Path]:
     """A fresh copy of a project ingested from ``{relpath: text}``; each set of notes is ingested
     once. ``learned=False``: coded by the rules alone."""
     from phantomcode import ingest

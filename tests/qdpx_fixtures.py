@@ -30,8 +30,10 @@ CODES = {  # name -> GUID; "Barriers" is a codable parent of two codes, "Consequ
 }
 VARIABLES = {"city": "B1000000-0000-4000-8000-000000000001", "sector": "B1000000-0000-4000-8000-000000000002"}
 
-TEXT_ONE = ("The school asked for the wuzheng 五证 again.\r\nHe had no lease, so the permit was impossible.\r\n"
-            "The principal said the school is full.")
+TEXT_ONE = (
+    "The school asked for the wuzheng 五证 again.\r\nHe had no lease, so the permit was impossible.\r\n"
+    "The principal said the school is full."
+)
 TEXT_TWO = "She went back to her hometown for the operation because it was cheaper."
 
 
@@ -51,10 +53,16 @@ def standard_sources() -> list[Source]:
     lease = TEXT_ONE.index("He had no lease")
     full = TEXT_ONE.index("The principal")
     one.selections = [
-        (paperwork, paperwork + len("The school asked for the wuzheng 五证 again."),
-         [("alice", ["Paperwork", "Barriers"], "2026-03-01T09:30:00Z")]),  # two codings of one selection
-        (lease, lease + len("He had no lease, so the permit was impossible."),
-         [("alice", ["Paperwork"], "2026-03-01T09:31:00Z"), ("bob", ["Class size"], "2026-03-02T10:00:00+02:00")]),
+        (
+            paperwork,
+            paperwork + len("The school asked for the wuzheng 五证 again."),
+            [("alice", ["Paperwork", "Barriers"], "2026-03-01T09:30:00Z")],
+        ),  # two codings of one selection
+        (
+            lease,
+            lease + len("He had no lease, so the permit was impossible."),
+            [("alice", ["Paperwork"], "2026-03-01T09:31:00Z"), ("bob", ["Class size"], "2026-03-02T10:00:00+02:00")],
+        ),
         (full, len(TEXT_ONE), []),  # a selection nobody coded (ATLAS.ti writes these)
     ]
     two = Source("c1000000-0000-4000-8000-00000000000b", "Interview SH-01", TEXT_TWO, {"sector": "healthcare"})
@@ -62,9 +70,17 @@ def standard_sources() -> list[Source]:
     return [one, two]
 
 
-def project_xml(sources: list[Source], *, plain_text_path: str = "internal://{guid}.txt", cases: bool = True,
-                sets: bool = True, other_sources: bool = True, inline: bool = False, origin: str = "MAXQDA 24",
-                names: bool = False) -> str:
+def project_xml(
+    sources: list[Source],
+    *,
+    plain_text_path: str = "internal://{guid}.txt",
+    cases: bool = True,
+    sets: bool = True,
+    other_sources: bool = True,
+    inline: bool = False,
+    origin: str = "MAXQDA 24",
+    names: bool = False,
+) -> str:
     """A ``project.qde`` for ``sources`` (upper-case GUIDs except where the source's own are lower).
 
     Positions count a CRLF as one character when ``origin`` is MAXQDA or ATLAS.ti, as two
@@ -72,67 +88,92 @@ def project_xml(sources: list[Source], *, plain_text_path: str = "internal://{gu
     """
     one_per_crlf = any(tool in origin for tool in ("MAXQDA", "ATLAS"))
     users = "".join(f"<User guid={quoteattr(g)} name={quoteattr(n)}/>" for n, g in USERS.items())
-    codes = (f"<Code guid='{CODES['Barriers']}' name='Barriers' isCodable='true' color='#FF0000'>"
-             "<Description>Anything in the way.</Description>"
-             f"<Code guid='{CODES['Paperwork']}' name='Paperwork' isCodable='true'/>"
-             f"<Code guid='{CODES['Class size']}' name='Class size' isCodable='true'/></Code>"
-             f"<Code guid='{CODES['Consequences']}' name='Consequences' isCodable='false'>"
-             f"<Code guid='{CODES['Return home']}' name='Return home' isCodable='true'/></Code>")
+    codes = (
+        f"<Code guid='{CODES['Barriers']}' name='Barriers' isCodable='true' color='#FF0000'>"
+        "<Description>Anything in the way.</Description>"
+        f"<Code guid='{CODES['Paperwork']}' name='Paperwork' isCodable='true'/>"
+        f"<Code guid='{CODES['Class size']}' name='Class size' isCodable='true'/></Code>"
+        f"<Code guid='{CODES['Consequences']}' name='Consequences' isCodable='false'>"
+        f"<Code guid='{CODES['Return home']}' name='Return home' isCodable='true'/></Code>"
+    )
     variables = "".join(f"<Variable guid='{g}' name='{n}' typeOfVariable='Text'/>" for n, g in VARIABLES.items())
-    parts = [f"<?xml version='1.0' encoding='utf-8'?><Project xmlns='{NS}' name='Fieldwork 2026' origin={quoteattr(origin)}"
-             f" creatingUserGUID='{USERS['alice']}' creationDateTime='2026-02-01T08:00:00Z'>",
-             f"<Users>{users}</Users><CodeBook><Codes>{codes}</Codes></CodeBook><Variables>{variables}</Variables>"]
+    parts = [
+        f"<?xml version='1.0' encoding='utf-8'?><Project xmlns='{NS}' name='Fieldwork 2026' origin={quoteattr(origin)}"
+        f" creatingUserGUID='{USERS['alice']}' creationDateTime='2026-02-01T08:00:00Z'>",
+        f"<Users>{users}</Users><CodeBook><Codes>{codes}</Codes></CodeBook><Variables>{variables}</Variables>",
+    ]
     if cases:  # NVivo: the city is a case value, applying to the sources the case references
         refs = "".join(f"<SourceRef targetGUID='{s.guid}'/>" for s in sources[:1])
-        parts.append(f"<Cases><Case guid='D1000000-0000-4000-8000-000000000001' name='Respondent 1'>"
-                     f"{_value('city', 'Beijing')}{refs}</Case></Cases>")
+        parts.append(
+            f"<Cases><Case guid='D1000000-0000-4000-8000-000000000001' name='Respondent 1'>"
+            f"{_value('city', 'Beijing')}{refs}</Case></Cases>"
+        )
     parts.append("<Sources>")
     for source in sources:
         path = "" if inline else f" plainTextPath={quoteattr(plain_text_path.format(guid=source.guid))}"
-        parts.append(f"<TextSource guid='{source.guid}' name={quoteattr(source.name)}{path}"
-                     f" creatingUser='{USERS['alice']}'>")
+        parts.append(
+            f"<TextSource guid='{source.guid}' name={quoteattr(source.name)}{path} creatingUser='{USERS['alice']}'>"
+        )
         if inline:
             parts.append(f"<PlainTextContent>{_escape(source.text)}</PlainTextContent>")
         for index, (start, end, codings) in enumerate(source.selections):
             name = f" name={quoteattr(source.text[start:end])}" if names else ""
             if one_per_crlf:
                 start, end = (position - source.text.count("\r\n", 0, position) for position in (start, end))
-            parts.append(f"<PlainTextSelection guid='E{index:07d}-0000-4000-8000-{source.guid[-12:]}'"
-                         f" startPosition='{start}' endPosition='{end}'{name} creatingUser='{USERS['alice']}'>")
+            parts.append(
+                f"<PlainTextSelection guid='E{index:07d}-0000-4000-8000-{source.guid[-12:]}'"
+                f" startPosition='{start}' endPosition='{end}'{name} creatingUser='{USERS['alice']}'>"
+            )
             number = 0
             for user, names, date in codings:
                 for code in names:  # one Coding per code (the schema allows one CodeRef in a Coding)
                     number += 1
-                    parts.append(f"<Coding guid='F{index:03d}{number:04d}-0000-4000-8000-{source.guid[-12:]}'"
-                                 f" creatingUser='{USERS[user]}' creationDateTime='{date}'>"
-                                 f"<CodeRef targetGUID='{CODES[code]}'/></Coding>")
+                    parts.append(
+                        f"<Coding guid='F{index:03d}{number:04d}-0000-4000-8000-{source.guid[-12:]}'"
+                        f" creatingUser='{USERS[user]}' creationDateTime='{date}'>"
+                        f"<CodeRef targetGUID='{CODES[code]}'/></Coding>"
+                    )
             parts.append("</PlainTextSelection>")
         parts.extend(_value(name, value) for name, value in source.values.items())
         parts.append("</TextSource>")
     if other_sources:
-        parts.append("<PDFSource guid='AB000000-0000-4000-8000-000000000001' name='Policy.pdf'"
-                     " path='internal://AB000000-0000-4000-8000-000000000001.pdf'/>"
-                     "<AudioSource guid='AB000000-0000-4000-8000-000000000002' name='Interview 3.m4a'"
-                     " path='internal://AB000000-0000-4000-8000-000000000002.m4a'/>")
+        parts.append(
+            "<PDFSource guid='AB000000-0000-4000-8000-000000000001' name='Policy.pdf'"
+            " path='internal://AB000000-0000-4000-8000-000000000001.pdf'/>"
+            "<AudioSource guid='AB000000-0000-4000-8000-000000000002' name='Interview 3.m4a'"
+            " path='internal://AB000000-0000-4000-8000-000000000002.m4a'/>"
+        )
     parts.append("</Sources>")
     if sets:
-        parts.append("<Sets><Set guid='AC000000-0000-4000-8000-000000000001' name='Key codes'>"
-                     f"<MemberCode targetGUID='{CODES['Paperwork']}'/></Set></Sets>")
+        parts.append(
+            "<Sets><Set guid='AC000000-0000-4000-8000-000000000001' name='Key codes'>"
+            f"<MemberCode targetGUID='{CODES['Paperwork']}'/></Set></Sets>"
+        )
     parts.append("</Project>")
     return "".join(parts)
 
 
 def _value(name: str, value: str) -> str:
-    return (f"<VariableValue><VariableRef targetGUID='{VARIABLES[name]}'/><TextValue>{_escape(value)}</TextValue>"
-            "</VariableValue>")
+    return (
+        f"<VariableValue><VariableRef targetGUID='{VARIABLES[name]}'/><TextValue>{_escape(value)}</TextValue>"
+        "</VariableValue>"
+    )
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
-def write_qdpx(path: Path, sources: list[Source] | None = None, *, folder: str = "sources", bom: bool = False,
-               qde_name: str = "project.qde", plain_text_path: str = "internal://{guid}.txt", **options: bool) -> Path:
+def write_qdpx(
+    path: Path,
+    sources: list[Source] | None = None,
+    *,
+    folder: str = "sources",
+    bom: bool = False,
+    qde_name: str = "project.qde",
+    plain_text_path: str = "internal://{guid}.txt",
+    **options: bool,
+) -> Path:
     """A ``.qdpx``: the project file and one text file per source in ``folder``."""
     sources = standard_sources() if sources is None else sources
     with zipfile.ZipFile(path, "w") as archive:

@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
-
 from note_texts import BEIJING, FULL, LEASE, NEGATED, WUZHENG, note  # tests/ is on the path
+
 from phantomcode.agree import agreement, code_agreement, cohen_kappa, krippendorff_alpha, percent_agreement
 from phantomcode.errors import UsageError
 from phantomcode.evaluate import evaluate
@@ -78,10 +78,28 @@ def write_gold(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 
 def test_two_gold_files_agree_without_a_project(tmp_path: Path) -> None:
-    a = write_gold(tmp_path / "ana.csv", [("n1", "One.", "x"), ("n1", "Two.", "x;y"), ("n1", "Three.", ""),
-                                          ("n2", "One.", "y"), ("n2", "Same.", ""), ("n2", "Same.", "x")])
-    b = write_gold(tmp_path / "bo.csv", [("n1", "One.", "x"), ("n1", "Two.", "y"), ("n1", "Three.", ""),
-                                         ("n2", "Same.", ""), ("n2", "Same.", "x"), ("n3", "Extra.", "x")])
+    a = write_gold(
+        tmp_path / "ana.csv",
+        [
+            ("n1", "One.", "x"),
+            ("n1", "Two.", "x;y"),
+            ("n1", "Three.", ""),
+            ("n2", "One.", "y"),
+            ("n2", "Same.", ""),
+            ("n2", "Same.", "x"),
+        ],
+    )
+    b = write_gold(
+        tmp_path / "bo.csv",
+        [
+            ("n1", "One.", "x"),
+            ("n1", "Two.", "y"),
+            ("n1", "Three.", ""),
+            ("n2", "Same.", ""),
+            ("n2", "Same.", "x"),
+            ("n3", "Extra.", "x"),
+        ],
+    )
     report = agreement([a, b], project=tmp_path / "none.db", reference="ana")
     assert report.coders == ("ana", "bo") and report.units == 6
     assert "gold file ana" in report.unit_source
@@ -118,8 +136,9 @@ def project(project_from) -> Path:
     return project_from({"a.md": NOTE}, learned=False)  # these tests count the rules' segments
 
 
-def review(project: Path, tmp_path: Path, edits: dict[str, dict[str, str]],
-           others: dict[str, str] | None = None) -> Path:
+def review(
+    project: Path, tmp_path: Path, edits: dict[str, dict[str, str]], others: dict[str, str] | None = None
+) -> Path:
     """Export a sheet, apply ``edits`` (by code@segment start) and ``others`` to every other row, import it."""
     export_review(project=project, out=tmp_path / "sheet.csv")
     with (tmp_path / "sheet.csv").open(encoding="utf-8-sig") as handle:
@@ -136,8 +155,12 @@ def review(project: Path, tmp_path: Path, edits: dict[str, dict[str, str]],
 
 @pytest.mark.slow
 def test_auto_against_reviewed_on_stored_segments(project: Path, tmp_path: Path) -> None:
-    review(project, tmp_path, {"class_size@The principa": {"decision": "reject", "correct_code": "unexplained_refusal"}},
-           others={"decision": "accept"})
+    review(
+        project,
+        tmp_path,
+        {"class_size@The principa": {"decision": "reject", "correct_code": "unexplained_refusal"}},
+        others={"decision": "accept"},
+    )
     report = agreement(["auto", "reviewed"], project=project, reference="reviewed")
     # stored segments: the four sentences some rule fired on; the negated one was never on the sheet,
     # so nobody decided it: left out
@@ -152,8 +175,12 @@ def test_auto_against_reviewed_on_stored_segments(project: Path, tmp_path: Path)
     assert by_code["unexplained_refusal"].scores["auto"]["recall"] == 0.0
     # overall: 3 units x 4 codes = 12 items, two disagreements
     assert report.overall.units == 12 and report.overall.percent == pytest.approx(10 / 12)
-    assert [c.code for c in report.per_code] == ["paperwork", "office_runaround", "class_size", "unexplained_refusal"], \
-        "codes in codebook order"
+    assert [c.code for c in report.per_code] == [
+        "paperwork",
+        "office_runaround",
+        "class_size",
+        "unexplained_refusal",
+    ], "codes in codebook order"
 
 
 def test_units_nobody_reviewed_are_left_out_not_counted_as_agreement(project: Path, tmp_path: Path) -> None:
@@ -165,23 +192,28 @@ def test_units_nobody_reviewed_are_left_out_not_counted_as_agreement(project: Pa
 
 def test_gold_sentences_are_the_units_and_reference_scores_match_evaluate(project: Path, tmp_path: Path) -> None:
     review(project, tmp_path, {"class_size@The principa": {"decision": "reject"}})
-    gold = write_gold(tmp_path / "gold.csv", [
-        ("BJ-01", WUZHENG, "paperwork;office_runaround"),
-        ("BJ-01", LEASE, "paperwork"),
-        ("BJ-01", FULL, "class_size"),
-        ("BJ-01", "Nothing happened after that.", ""),
-        ("BJ-01", "A sentence that is not in the note.", "deterred"),
-        ("XX-01", "Nope.", ""),
-    ])
+    gold = write_gold(
+        tmp_path / "gold.csv",
+        [
+            ("BJ-01", WUZHENG, "paperwork;office_runaround"),
+            ("BJ-01", LEASE, "paperwork"),
+            ("BJ-01", FULL, "class_size"),
+            ("BJ-01", "Nothing happened after that.", ""),
+            ("BJ-01", "A sentence that is not in the note.", "deterred"),
+            ("XX-01", "Nope.", ""),
+        ],
+    )
     reviewed = agreement(["reviewed", gold], project=project, reference="gold")
     assert reviewed.units == 1 and reviewed.pending == 3, "only the sentence a reviewer decided"
     report = agreement(["auto", gold], project=project, reference="gold")
     assert report.units == 4 and report.problems == (
         "row 6: sentence not found in BJ-01: 'A sentence that is not in the note.'",
-        "row 7: no stored document 'XX-01'")
+        "row 7: no stored document 'XX-01'",
+    )
     expected = evaluate(gold, project=project).metrics
-    assert expected.code("class_size").tp == 1, \
+    assert expected.code("class_size").tp == 1, (
         "evaluate measures the rules: a reviewer's rejection is not mixed in unless asked for"
+    )
     assert evaluate(gold, project=project, with_decisions=True).metrics.code("class_size").tp == 0
     for code in ("paperwork", "class_size", "office_runaround"):
         ours = next(c for c in report.per_code if c.code == code).scores["auto"]
@@ -226,8 +258,13 @@ def test_each_kind_of_coder_is_parsed_once(tmp_path) -> None:
     gold = tmp_path / "gold.csv"
     gold.write_text("note_id,sentence,codes\n", encoding="utf-8")
     assert [parse_coder(item) for item in ("auto", "reviewed", "imported", "reviewed:ana", "ana", gold)] == [
-        Coder("auto", "auto"), Coder("reviewed", "reviewed"), Coder("imported", "imported"),
-        Coder("reviewed:ana", "reviewed", "ana"), Coder("ana", "reviewer", "ana"), Coder("gold", "gold", str(gold))]
+        Coder("auto", "auto"),
+        Coder("reviewed", "reviewed"),
+        Coder("imported", "imported"),
+        Coder("reviewed:ana", "reviewed", "ana"),
+        Coder("ana", "reviewer", "ana"),
+        Coder("gold", "gold", str(gold)),
+    ]
     for bad in ("reviewed:", "missing.csv", "some/path"):
         with pytest.raises(UsageError, match="reviewed:NAME"):
             parse_coder(bad)
@@ -237,8 +274,7 @@ def test_each_kind_of_coder_is_parsed_once(tmp_path) -> None:
 def test_reviewed_name_and_a_bare_name_are_different_coders(tmp_path: Path, project_from) -> None:
     """reviewed:ana is the rules after ana's decisions, on the units she decided; ana is only her
     accepted and added codings, on every unit."""
-    project = project_from({"a.md": "---\nid: A\n---\nThe school demanded five documents.\n\n"
-                                    "The school is full.\n"})
+    project = project_from({"a.md": "---\nid: A\n---\nThe school demanded five documents.\n\nThe school is full.\n"})
     review(project, tmp_path, {"paperwork@The school d": {"decision": "reject"}})
     rules = agreement(["auto", "reviewed:ana"], project=project)
     assert rules.units == 1 and rules.pending >= 1, "only the unit ana decided; the other is pending"

@@ -18,10 +18,12 @@ def test_every_public_name_resolves_and_is_listed() -> None:
 
 @pytest.mark.slow  # a fresh interpreter
 def test_ingest_and_evaluate_stay_functions_after_their_modules_are_imported() -> None:
-    script = ("import phantomcode, phantomcode.ingest, phantomcode.evaluate\n"
-              "from phantomcode.ingest import code_project\n"
-              "print(callable(phantomcode.ingest), callable(phantomcode.evaluate), callable(code_project),\n"
-              "      type(phantomcode.ingest).__name__, type(phantomcode.evaluate).__name__)")
+    script = (
+        "import phantomcode, phantomcode.ingest, phantomcode.evaluate\n"
+        "from phantomcode.ingest import code_project\n"
+        "print(callable(phantomcode.ingest), callable(phantomcode.evaluate), callable(code_project),\n"
+        "      type(phantomcode.ingest).__name__, type(phantomcode.evaluate).__name__)"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["True", "True", "True", "function", "function"], done.stderr
 

@@ -32,8 +32,10 @@ from phantomcode.notes import NoteFile
 from phantomcode.store import Store
 from phantomcode.workers import IngestJob, NoteSkip, NoteTask, code_tasks
 
-SENTENCES = ("The school asked for five documents and a lease in her own name. "
-             "The hospital said the rural insurance would not reimburse anything here. ")
+SENTENCES = (
+    "The school asked for five documents and a lease in her own name. "
+    "The hospital said the rural insurance would not reimburse anything here. "
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,12 @@ def test_read_note_gives_the_text_attributes_and_id_ingest_stores(tmp_path, note
 
 def test_read_note_maps_attribute_values_with_the_codebook_it_is_given(notes_dir, write_note, own_codebook) -> None:
     path = write_note("a.md", SENTENCES, city="BJ")
-    edited = load_codebook(own_codebook.edit("Beijing: [Peking, 北京, 北京市, bei jing, BJ]",
-                                             "Beijing: [Peking, 北京, 北京市, bei jing]\n    Bj-Region: [BJ]"))
+    edited = load_codebook(
+        own_codebook.edit(
+            "Beijing: [Peking, 北京, 北京市, bei jing, BJ]",
+            "Beijing: [Peking, 北京, 北京市, bei jing]\n    Bj-Region: [BJ]",
+        )
+    )
     assert read_note(path, notes_dir).record.attribute_rows == [("city", "Beijing", "BJ")]
     assert read_note(path, notes_dir, codebook=edited).record.attribute_rows == [("city", "Bj-Region", "BJ")]
 
@@ -129,14 +135,15 @@ def test_tables_give_back_exactly_what_the_workers_returned(engine, notes_dir, w
     check_schema(notes, "notes", "n")
     check_schema(codings, "codings", "c")
     assert notes.column("position").to_pylist() == [7, 8, 9, 10]
-    assert outcomes_from_tables(notes, codings) == list(zip(names, outcomes))
+    assert outcomes_from_tables(notes, codings) == list(zip(names, outcomes, strict=True))
     assert notes.schema.equals(NOTES_SCHEMA, check_metadata=False)
 
 
 def test_a_newer_schema_or_another_table_is_refused(engine) -> None:
     table = engine.code_batch([("d1", SENTENCES, {})])
-    newer = table.replace_schema_metadata({**table.schema.metadata,
-                                           b"phantomcode.schema_version": str(SCHEMA_VERSION + 1).encode()})
+    newer = table.replace_schema_metadata(
+        {**table.schema.metadata, b"phantomcode.schema_version": str(SCHEMA_VERSION + 1).encode()}
+    )
     with pytest.raises(UsageError, match="newer than this phantomcode reads"):
         check_schema(newer, "codings", "f.parquet")
     with pytest.raises(UsageError, match="not a phantomcode notes table"):
@@ -146,13 +153,15 @@ def test_a_newer_schema_or_another_table_is_refused(engine) -> None:
 
 
 def test_a_note_whose_coding_raises_is_reported_and_the_partition_keeps_the_others(
-        engine, notes_dir, write_note, fail_coding_on) -> None:
+    engine, notes_dir, write_note, fail_coding_on
+) -> None:
     write_note("a.md", SENTENCES)
     write_note("b.md", "EXPLODE " + SENTENCES)
     write_note("c.md", SENTENCES)
     fail_coding_on("EXPLODE", RuntimeError("the engine broke on this note"))
-    notes, codings = code_partition(engine, _tasks(notes_dir, ["a.md", "b.md", "c.md"]), str(notes_dir),
-                                    10**6, "warn", 0)
+    notes, codings = code_partition(
+        engine, _tasks(notes_dir, ["a.md", "b.md", "c.md"]), str(notes_dir), 10**6, "warn", 0
+    )
     errors = notes.column("error").to_pylist()
     assert errors[0] is None and errors[2] is None
     assert "RuntimeError: the engine broke on this note" in errors[1]
@@ -167,8 +176,15 @@ def test_a_partition_keeps_the_time_budget_per_note(tmp_path, notes_dir, write_n
     write_note("ok.md", "a b c")
     write_note("slow.md", "a" * 40 + " c")
     started = time.monotonic()
-    notes, codings = code_partition(CodingEngine(load_codebook(book)), _tasks(notes_dir, ["ok.md", "slow.md"]),
-                                    str(notes_dir), 10**6, "warn", 0, 1.0)
+    notes, codings = code_partition(
+        CodingEngine(load_codebook(book)),
+        _tasks(notes_dir, ["ok.md", "slow.md"]),
+        str(notes_dir),
+        10**6,
+        "warn",
+        0,
+        1.0,
+    )
     assert time.monotonic() - started < 30, "the runaway note must be stopped by its budget"
     errors = notes.column("error").to_pylist()
     assert errors[0] is None and "took longer than 1 s" in errors[1]
@@ -212,8 +228,7 @@ def learned_engine() -> CodingEngine:
 
 
 @pytest.mark.slow
-def test_a_pickled_engine_carries_its_learned_model_and_code_batch_fills_the_learned_columns(
-        learned_engine) -> None:
+def test_a_pickled_engine_carries_its_learned_model_and_code_batch_fills_the_learned_columns(learned_engine) -> None:
     """The Dask path ships the engine pickled: without the model's bytes a worker would code with
     the rules alone and a Dask ingest would differ from a local one."""
     rebuilt = pickle.loads(pickle.dumps(learned_engine))

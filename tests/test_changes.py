@@ -25,14 +25,26 @@ EDITS = [
 
 
 def _sample_texts() -> list[str]:
-    return [read_note_file(note).text for note in find_note_files(SAMPLE_NOTES)
-            if note.relpath.endswith((".md", ".txt"))]
+    return [
+        read_note_file(note).text for note in find_note_files(SAMPLE_NOTES) if note.relpath.endswith((".md", ".txt"))
+    ]
 
 
 def _codings(engine: CodingEngine, text: str) -> list[tuple]:
-    return [(s.start, s.end, s.sector, c.code, c.rule, c.negated, c.hypothetical,
-             tuple((m.start, m.end, m.term) for m in c.matched))
-            for s in engine.code_document(text) for c in s.codings]
+    return [
+        (
+            s.start,
+            s.end,
+            s.sector,
+            c.code,
+            c.rule,
+            c.negated,
+            c.hypothetical,
+            tuple((m.start, m.end, m.term) for m in c.matched),
+        )
+        for s in engine.code_document(text)
+        for c in s.codings
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +55,9 @@ def bundled() -> tuple[Codebook, CodingEngine]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("description,old,new", EDITS, ids=[e[0] for e in EDITS])
-def test_documents_without_a_clue_code_the_same(own_codebook, bundled: tuple[Codebook, CodingEngine],
-                                                description: str, old: str, new: str) -> None:
+def test_documents_without_a_clue_code_the_same(
+    own_codebook, bundled: tuple[Codebook, CodingEngine], description: str, old: str, new: str
+) -> None:
     book, engine = bundled
     edited = load_codebook(own_codebook.edit(old, new))
     change = codebook_change(book, edited)
@@ -57,17 +70,20 @@ def test_documents_without_a_clue_code_the_same(own_codebook, bundled: tuple[Cod
         assert _codings(edited_engine, text) == _codings(engine, text)
 
 
-def test_an_added_term_affects_the_notes_that_use_any_form_of_it(own_codebook,
-                                                                 bundled: tuple[Codebook, CodingEngine]) -> None:
-    edited = load_codebook(own_codebook.edit("      - five documents\n",
-                                             "      - five documents\n      - stamped tenancy paper\n"))
+def test_an_added_term_affects_the_notes_that_use_any_form_of_it(
+    own_codebook, bundled: tuple[Codebook, CodingEngine]
+) -> None:
+    edited = load_codebook(
+        own_codebook.edit("      - five documents\n", "      - five documents\n      - stamped tenancy paper\n")
+    )
     change = codebook_change(bundled[0], edited)
     assert change.changed == ("paperwork/terms: stamped tenancy paper",)
     assert change.affects("They had no TENANCIES at all.")  # another form, other case
     assert not change.affects("They had no lease at all.")
     engine = CodingEngine(edited)
-    assert any(c.code == "paperwork" for s in engine.code_document("He needed stamped tenancy papers.")
-               for c in s.codings)
+    assert any(
+        c.code == "paperwork" for s in engine.code_document("He needed stamped tenancy papers.") for c in s.codings
+    )
 
 
 def test_an_unchanged_codebook_affects_nothing(bundled: tuple[Codebook, CodingEngine]) -> None:
@@ -76,11 +92,15 @@ def test_an_unchanged_codebook_affects_nothing(bundled: tuple[Codebook, CodingEn
     assert not change.affects("Five documents were demanded.")
 
 
-@pytest.mark.parametrize("old,new", [
-    ("        within: 8\n      # a lack word", "        within: 9\n      # a lack word"),  # a near distance
-    ("  window: {en: 6, zh: 8}", "  window: {en: 7, zh: 8}"),  # the negation window
-])
-def test_structural_changes_affect_everything(own_codebook, bundled: tuple[Codebook, CodingEngine],
-                                              old: str, new: str) -> None:
+@pytest.mark.parametrize(
+    "old,new",
+    [
+        ("        within: 8\n      # a lack word", "        within: 9\n      # a lack word"),  # a near distance
+        ("  window: {en: 6, zh: 8}", "  window: {en: 7, zh: 8}"),  # the negation window
+    ],
+)
+def test_structural_changes_affect_everything(
+    own_codebook, bundled: tuple[Codebook, CodingEngine], old: str, new: str
+) -> None:
     change = codebook_change(bundled[0], load_codebook(own_codebook.edit(old, new)))
     assert change.everything and change.affects("anything at all")

@@ -8,13 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from phantomcode.codebook import (Codebook, Problem, default_codebook_path, lint_codebook,
-                                  load_codebook)
+from phantomcode.codebook import Codebook, Problem, default_codebook_path, lint_codebook, load_codebook
 from phantomcode.errors import CodebookError
 
-CODE_IDS = ["paperwork", "residency_duration", "points_system", "office_runaround", "class_size",
-            "extra_fees", "unexplained_refusal", "service_shutdown", "reimbursement_gap",
-            "return_home", "deterred", "self_blame"]
+CODE_IDS = [
+    "paperwork",
+    "residency_duration",
+    "points_system",
+    "office_runaround",
+    "class_size",
+    "extra_fees",
+    "unexplained_refusal",
+    "service_shutdown",
+    "reimbursement_gap",
+    "return_home",
+    "deterred",
+    "self_blame",
+]
 
 MINIMAL = """\
 name: minimal
@@ -122,8 +132,8 @@ def test_defaults_when_optional_sections_are_missing(tmp_path: Path) -> None:
 def test_lint_reports_every_problem_with_its_position(tmp_path: Path) -> None:
     problems = lint_codebook(write(tmp_path, BROKEN))
     assert positions(problems) >= {
-        (3, 7, "CB012"),   # unit: page
-        (4, 1, "CB002"),   # colour
+        (3, 7, "CB012"),  # unit: page
+        (4, 1, "CB002"),  # colour
         (6, 27, "CB008"),  # ghost
         (6, 34, "CB013"),  # paperwork listed twice
         (11, 20, "W002"),  # lease twice
@@ -164,16 +174,18 @@ def test_load_raises_with_all_errors_and_lint_does_not(tmp_path: Path) -> None:
 
 
 def test_warnings_alone_do_not_stop_loading(tmp_path: Path) -> None:
-    text = MINIMAL.replace("groups:", """\
+    text = MINIMAL.replace(
+        "groups:",
+        """\
   - id: other
     label: Other
     definition: Shares a term.
     terms: [Jiedu  Fei]
-groups:""")
+groups:""",
+    )
     path = write(tmp_path, text)
     problems = lint_codebook(path)
-    assert {(p.rule, p.severity) for p in problems} == {("W001", "warning"), ("W003", "warning"),
-                                                        ("W005", "warning")}
+    assert {(p.rule, p.severity) for p in problems} == {("W001", "warning"), ("W003", "warning"), ("W005", "warning")}
     assert "'fees' and 'other'" in [p for p in problems if p.rule == "W001"][0].message
     assert load_codebook(path).group_of("other") == "ungrouped"
 
@@ -213,7 +225,9 @@ def test_unsafe_yaml_tags_run_nothing(tmp_path: Path) -> None:
 
 
 def test_yaml_words_like_no_stay_words(tmp_path: Path) -> None:
-    text = MINIMAL.replace("terms: [jiedu fei]", "terms: [no, yes, 'on']\n    patterns: [[{LOWER: no}, {IS_PUNCT: true}]]")
+    text = MINIMAL.replace(
+        "terms: [jiedu fei]", "terms: [no, yes, 'on']\n    patterns: [[{LOWER: no}, {IS_PUNCT: true}]]"
+    )
     text += "negation:\n  before: [no, off]\n"
     book = load_codebook(write(tmp_path, text))
     assert book.codes[0].rules.terms == ("no", "yes", "on")
@@ -233,13 +247,16 @@ def test_exact_form_and_glob_cannot_be_combined(tmp_path: Path) -> None:
 
 
 def test_rule_sets_read_into_typed_objects(tmp_path: Path) -> None:
-    text = MINIMAL.replace("terms: [jiedu fei]", """terms: [jiedu fei]
+    text = MINIMAL.replace(
+        "terms: [jiedu fei]",
+        """terms: [jiedu fei]
     near:
       - all_of: [[ask for], [lease, 合同]]
         within: 6
     veto:
       terms: [small class]
-    flag_hypothetical: no""")
+    flag_hypothetical: no""",
+    )
     code = load_codebook(write(tmp_path, text)).codes[0]
     assert code.rules.near[0].sets == (("ask for",), ("lease", "合同"))
     assert code.rules.near[0].within == 6
@@ -251,9 +268,14 @@ def test_rule_sets_read_into_typed_objects(tmp_path: Path) -> None:
 def test_normalize_attributes_maps_aliases_and_keeps_unknown_values() -> None:
     book = load_codebook()
     values, warnings = book.normalize_attributes(
-        {"city": "Peking", "sector": "SCHOOLING", "respondent_type": "Principal", "interviewer": "R2"})
-    assert values == {"city": "Beijing", "sector": "education", "respondent_type": "principal_teacher",
-                      "interviewer": "R2"}
+        {"city": "Peking", "sector": "SCHOOLING", "respondent_type": "Principal", "interviewer": "R2"}
+    )
+    assert values == {
+        "city": "Beijing",
+        "sector": "education",
+        "respondent_type": "principal_teacher",
+        "interviewer": "R2",
+    }
     assert warnings == []
     assert book.normalize_attributes({"city": "北京"})[0] == {"city": "Beijing"}
     assert book.normalize_attributes({"city": " beijing "})[0] == {"city": "Beijing"}

@@ -48,14 +48,17 @@ def test_a_window_that_is_not_plain_digits_is_cb010(tmp_path: Path, window: str)
         load_codebook(codebook(tmp_path, window=window))
 
 
-@pytest.mark.parametrize(("rules", "rule", "message"), [
-    ("    regex: ['a{9999999999}']", "CB005", "repetition number is too large"),
-    ("    patterns:\n      - [{LENGTH: !!timestamp abc}]", "CB006", "cannot be read"),
-    ('    patterns:\n      - [{TEXT: {REGEX: "("}}]', "CB006", "REGEX '('"),
-    ('    patterns:\n      - [{LOWER: a, OP: "{2,1}"}]', "CB006", "minimum is larger"),
-    ('    patterns:\n      - [{_: {x: 1}}]', "CB006", "custom attributes"),
-    ('    patterns:\n      - [{LOWER: a, OP: "{99999999999}"}]', "CB006", "above 100"),
-])
+@pytest.mark.parametrize(
+    ("rules", "rule", "message"),
+    [
+        ("    regex: ['a{9999999999}']", "CB005", "repetition number is too large"),
+        ("    patterns:\n      - [{LENGTH: !!timestamp abc}]", "CB006", "cannot be read"),
+        ('    patterns:\n      - [{TEXT: {REGEX: "("}}]', "CB006", "REGEX '('"),
+        ('    patterns:\n      - [{LOWER: a, OP: "{2,1}"}]', "CB006", "minimum is larger"),
+        ("    patterns:\n      - [{_: {x: 1}}]", "CB006", "custom attributes"),
+        ('    patterns:\n      - [{LOWER: a, OP: "{99999999999}"}]', "CB006", "above 100"),
+    ],
+)
 def test_rules_the_engine_would_choke_on_fail_lint(tmp_path: Path, rules: str, rule: str, message: str) -> None:
     problems = [p for p in lint_codebook(codebook(tmp_path, rules=rules)) if p.severity == "error"]
     assert [p.rule for p in problems] == [rule], problems
@@ -80,7 +83,8 @@ def test_nested_quantifiers_are_a_lint_warning(tmp_path: Path) -> None:
 
 def test_a_pattern_alias_bomb_and_deep_nesting_are_refused(tmp_path: Path) -> None:
     laughs = "x: &a [y, y, y, y, y, y, y, y, y]\n" + "".join(
-        f"x{i}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
+        f"x{i}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+    )
     path = tmp_path / "bomb.yaml"
     path.write_text(laughs, encoding="utf-8")
     [problem] = lint_codebook(path)

@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 
 from phantomcode.codebook import load_codebook
-from phantomcode.coding import (MAX_BLOCK_CHARS, CodeMatcher, CodingEngine, Segment, blank_pipeline, check_examples,
-                                detect_language, set_lemmas, split_paragraphs)
+from phantomcode.coding import (
+    MAX_BLOCK_CHARS,
+    CodeMatcher,
+    CodingEngine,
+    Segment,
+    blank_pipeline,
+    check_examples,
+    detect_language,
+    set_lemmas,
+    split_paragraphs,
+)
 from phantomcode.errors import UsageError
 
 TEST_CODEBOOK = """\
@@ -89,17 +98,19 @@ def codings(engine: CodingEngine, text: str, **attributes: str) -> dict[str, obj
 
 def assert_offsets(text: str, segments: list[Segment]) -> None:
     for segment in segments:
-        assert text[segment.start:segment.end] == text[segment.start:segment.end].strip() != ""
+        assert text[segment.start : segment.end] == text[segment.start : segment.end].strip() != ""
         for coding in segment.codings:
             assert (coding.start, coding.end) == (segment.start, segment.end)
             for span in coding.matched:
-                assert text[span.start:span.end] == span.text
+                assert text[span.start : span.end] == span.text
                 assert segment.start <= span.start < span.end <= segment.end
 
 
 # -- terms ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text", ["The school Required Documents.", "It requires documents.",
-                                  "They require document copies", "REQUIRING DOCUMENTS"])
+@pytest.mark.parametrize(
+    "text",
+    ["The school Required Documents.", "It requires documents.", "They require document copies", "REQUIRING DOCUMENTS"],
+)
 def test_terms_match_on_lemmas_case_insensitively(engine: CodingEngine, text: str) -> None:
     coding = codings(engine, text)["paperwork"]
     assert coding.rule == "paperwork/terms"
@@ -111,11 +122,14 @@ def test_terms_do_not_match_other_words(engine: CodingEngine) -> None:
     assert "paperwork" not in codings(engine, "The requirement is a documentary.")
 
 
-@pytest.mark.parametrize(("text", "matched"), [
-    ("The reimbursement rate was low.", "reimbursement rate"),
-    ("Reimbursed rates differ.", "Reimbursed rates"),
-    ("reimbursing rates", "reimbursing rates"),
-])
+@pytest.mark.parametrize(
+    ("text", "matched"),
+    [
+        ("The reimbursement rate was low.", "reimbursement rate"),
+        ("Reimbursed rates differ.", "Reimbursed rates"),
+        ("reimbursing rates", "reimbursing rates"),
+    ],
+)
 def test_glob_terms_match_any_ending(engine: CodingEngine, text: str, matched: str) -> None:
     coding = codings(engine, text)["fees"]
     assert [m.text for m in coding.matched] == [matched]
@@ -144,7 +158,7 @@ def test_regex_hits_are_mapped_to_the_exact_characters(engine: CodingEngine) -> 
     text = "The school asked for 3,000 yuan up front."
     coding = codings(engine, text)["fees"]
     assert coding.rule == "fees/regex[0]"
-    assert [(m.text, text[m.start:m.end]) for m in coding.matched] == [("3,000 yuan", "3,000 yuan")]
+    assert [(m.text, text[m.start : m.end]) for m in coding.matched] == [("3,000 yuan", "3,000 yuan")]
 
 
 def test_regex_on_chinese_text(engine: CodingEngine) -> None:
@@ -173,33 +187,39 @@ def test_token_patterns(engine: CodingEngine) -> None:
 def test_veto_cancels_the_code_in_its_unit_only(engine: CodingEngine) -> None:
     text = "She loves her small class of 45 pupils. Now there are 48 pupils in each room."
     segments = engine.code_document(text)
-    assert [text[s.start:s.end] for s in segments] == ["Now there are 48 pupils in each room."]
+    assert [text[s.start : s.end] for s in segments] == ["Now there are 48 pupils in each room."]
     vetoed = [c for c in engine.explain(text) if c.vetoed_by]
     assert vetoed[0].vetoed_by == "class_size/veto/terms: small class"
 
 
 # -- negation and hypotheticals ------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "cue"), [
-    ("The school did not ask for a lease.", "not"),
-    ("The school didn't ask for a lease.", "n't"),
-    ("A hukou book was not needed.", "not needed"),
-    ("学校不需要户口本。", "不需要"),
-    ("户口本不需要。", "不需要"),
-    ("学校没有要求户口本。", "没有要求"),
-])
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        ("The school did not ask for a lease.", "not"),
+        ("The school didn't ask for a lease.", "n't"),
+        ("A hukou book was not needed.", "not needed"),
+        ("学校不需要户口本。", "不需要"),
+        ("户口本不需要。", "不需要"),
+        ("学校没有要求户口本。", "没有要求"),
+    ],
+)
 def test_negated_hits_are_flagged_not_dropped(engine: CodingEngine, text: str, cue: str) -> None:
     coding = codings(engine, text)["paperwork"]
     assert coding.negated and coding.cue == cue
 
 
-@pytest.mark.parametrize("text", [
-    "The school did not pay, but it asked for a lease.",  # terminator
-    "It was not the school that, after many long weeks, asked for a lease.",  # outside the window
-    "Not only the school asked for a lease.",  # ignored trigger
-    "She had no lease.",  # the trigger is part of the rule's own words
-    "我们没有户口本。",
-    "学校不收钱，但是要求户口本。",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The school did not pay, but it asked for a lease.",  # terminator
+        "It was not the school that, after many long weeks, asked for a lease.",  # outside the window
+        "Not only the school asked for a lease.",  # ignored trigger
+        "She had no lease.",  # the trigger is part of the rule's own words
+        "我们没有户口本。",
+        "学校不收钱，但是要求户口本。",
+    ],
+)
 def test_hits_outside_a_negation_scope_are_clean(engine: CodingEngine, text: str) -> None:
     coding = codings(engine, text)["paperwork"]
     assert not coding.negated and not coding.hypothetical
@@ -239,13 +259,13 @@ def test_one_coding_per_code_per_segment(engine: CodingEngine) -> None:
 def test_chinese_sentences_end_at_chinese_punctuation(engine: CodingEngine) -> None:
     text = "学校要户口本。我们有暂住证！真的吗？借读费很贵"
     segments = engine.code_document(text)
-    assert [text[s.start:s.end] for s in segments] == ["学校要户口本。", "我们有暂住证！", "借读费很贵"]
+    assert [text[s.start : s.end] for s in segments] == ["学校要户口本。", "我们有暂住证！", "借读费很贵"]
 
 
 def test_line_breaks_and_blank_lines_end_segments(engine: CodingEngine) -> None:
     text = "Interview notes\nThey asked for a lease\n\nThe hukou book was there"
     segments = engine.code_document(text)
-    assert [text[s.start:s.end] for s in segments] == ["They asked for a lease", "The hukou book was there"]
+    assert [text[s.start : s.end] for s in segments] == ["They asked for a lease", "The hukou book was there"]
 
 
 def test_hard_wrapped_paragraphs_keep_sentences_across_lines(engine: CodingEngine) -> None:
@@ -256,16 +276,33 @@ def test_hard_wrapped_paragraphs_keep_sentences_across_lines(engine: CodingEngin
 
 
 def test_offsets_slice_back_in_awkward_texts(engine: CodingEngine) -> None:
-    text = ("  \tThe school  asked for\ta lease.\r\n\r\n\n  学校要求户口本。  \n\u3000他们没有暂住证！\n\n"
-            "Hukou  book   and 户口本 ,  wuzheng\u00a0五证.   \n\n  If  they ask for 3,000 yuan...  ")
+    text = (
+        "  \tThe school  asked for\ta lease.\r\n\r\n\n  学校要求户口本。  \n\u3000他们没有暂住证！\n\n"
+        "Hukou  book   and 户口本 ,  wuzheng\u00a0五证.   \n\n  If  they ask for 3,000 yuan...  "
+    )
     segments = engine.code_document(text)
     assert len(segments) == 5
     assert_offsets(text, segments)
 
 
 def test_offsets_slice_back_on_generated_texts(engine: CodingEngine) -> None:
-    pieces = ["They asked for a lease.", "学校要求户口本。", "没有暂住证！", "hukou book", "\n", "\n\n",
-              "  ", "\t", "did not", "3,000 yuan", "If", "wuzheng", "，", "reimbursed rates", "  \n \n"]
+    pieces = [
+        "They asked for a lease.",
+        "学校要求户口本。",
+        "没有暂住证！",
+        "hukou book",
+        "\n",
+        "\n\n",
+        "  ",
+        "\t",
+        "did not",
+        "3,000 yuan",
+        "If",
+        "wuzheng",
+        "，",
+        "reimbursed rates",
+        "  \n \n",
+    ]
     rng = random.Random(7)
     for _ in range(40):
         text = "".join(rng.choice(pieces) + rng.choice(["", " "]) for _ in range(rng.randint(1, 25)))
@@ -288,7 +325,7 @@ def test_paragraph_unit(tmp_path: Path) -> None:
     engine = CodingEngine(load_codebook(path))
     text = "One. They asked for a lease.\nMore.\n\nNothing here."
     [segment] = engine.code_document(text)
-    assert (segment.unit, text[segment.start:segment.end]) == ("paragraph", "One. They asked for a lease.\nMore.")
+    assert (segment.unit, text[segment.start : segment.end]) == ("paragraph", "One. They asked for a lease.\nMore.")
 
 
 # -- sectors ---------------------------------------------------------------------------------------
@@ -340,28 +377,34 @@ def default_engine(bundled_engine: CodingEngine) -> CodingEngine:
     return bundled_engine
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("She had no stamped rental agreement, so the street office would not sign.", "paperwork"),
-    ("学校要求提供五证，我们没有暂住证。", "paperwork"),
-    ("He needs seven consecutive years of social insurance.", "residency_duration"),
-    ("The district enforces 45 pupils per class and the school is full.", "class_size"),
-    ("The xinnonghe would not reimburse anything in the city.", "reimbursement_gap"),
-    ("The migrant school was demolished last summer.", "service_shutdown"),
-    ("They sent the boy back to Henan to live with his grandparents.", "return_home"),
-    ("只能怪自己没文化。", "self_blame"),
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("She had no stamped rental agreement, so the street office would not sign.", "paperwork"),
+        ("学校要求提供五证，我们没有暂住证。", "paperwork"),
+        ("He needs seven consecutive years of social insurance.", "residency_duration"),
+        ("The district enforces 45 pupils per class and the school is full.", "class_size"),
+        ("The xinnonghe would not reimburse anything in the city.", "reimbursement_gap"),
+        ("The migrant school was demolished last summer.", "service_shutdown"),
+        ("They sent the boy back to Henan to live with his grandparents.", "return_home"),
+        ("只能怪自己没文化。", "self_blame"),
+    ],
+)
 def test_default_codebook_finds_the_mechanisms(default_engine: CodingEngine, text: str, code: str) -> None:
     coding = codings(default_engine, text)[code]
     assert not coding.negated and not coding.hypothetical
 
 
-@pytest.mark.parametrize(("text", "code"), [
-    ("The teacher praised her small class of 30 pupils.", "class_size"),
-    ("The doctor checked his insurance card as usual.", "reimbursement_gap"),
-    ("She collects supermarket points for cooking oil.", "points_system"),
-    ("The school was closed for the Spring Festival holiday.", "service_shutdown"),
-    ("They went back home for the Spring Festival.", "return_home"),
-])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("The teacher praised her small class of 30 pupils.", "class_size"),
+        ("The doctor checked his insurance card as usual.", "reimbursement_gap"),
+        ("She collects supermarket points for cooking oil.", "points_system"),
+        ("The school was closed for the Spring Festival holiday.", "service_shutdown"),
+        ("They went back home for the Spring Festival.", "return_home"),
+    ],
+)
 def test_default_codebook_ignores_harmless_senses(default_engine: CodingEngine, text: str, code: str) -> None:
     assert code not in codings(default_engine, text)
 
@@ -371,11 +414,17 @@ def test_default_codebook_flags_negated_demands(default_engine: CodingEngine) ->
 
 
 def test_paragraphs_analysed_together_keep_their_own_sentences(default_engine: CodingEngine) -> None:
-    note = ("Paperwork\n\nThe school asked for the five documents\n\n学校要求户口本。\n\n"
-            "It was a hard\nwinter. The office never asked for a lease")
+    note = (
+        "Paperwork\n\nThe school asked for the five documents\n\n学校要求户口本。\n\n"
+        "It was a hard\nwinter. The office never asked for a lease"
+    )
     segments = default_engine.code_document(note)
-    texts = [note[s.start:s.end] for s in segments]
-    assert texts == ["The school asked for the five documents", "学校要求户口本。", "The office never asked for a lease"]
+    texts = [note[s.start : s.end] for s in segments]
+    assert texts == [
+        "The school asked for the five documents",
+        "学校要求户口本。",
+        "The office never asked for a lease",
+    ]
     assert [c.negated for s in segments for c in s.codings if c.code == "paperwork"] == [False, False, True]
 
 
@@ -389,9 +438,12 @@ def test_code_matcher_is_shaped_like_spacy_matchers(engine: CodingEngine) -> Non
     assert not matcher.needs_lemmas  # every test is on lower-case word forms
     doc = nlp("The Hukou Books and fees: 30 yuan; it was closed.")
     hits = matcher(doc)
-    assert [(h.key, doc.text[h.start_char:h.end_char], h.term) for h in hits] == [
-        ("a/terms", "Hukou Books", "hukou book"), ("a/terms", "fees", "fee*"),
-        ("a/regex[0]", "30 yuan", r"\d+ yuan"), ("a/patterns[0]", "was closed", None)]
+    assert [(h.key, doc.text[h.start_char : h.end_char], h.term) for h in hits] == [
+        ("a/terms", "Hukou Books", "hukou book"),
+        ("a/terms", "fees", "fee*"),
+        ("a/regex[0]", "30 yuan", r"\d+ yuan"),
+        ("a/patterns[0]", "was closed", None),
+    ]
 
 
 @pytest.mark.slow  # scale: 1.2 million characters
@@ -403,7 +455,7 @@ def test_a_paragraph_over_spacys_length_limit_is_cut_at_sentence_ends(engine: Co
     assert all(text[start:end].endswith(".") for start, end in spans)
     segments = engine.code_document(text)
     assert len(segments) == 25_000
-    assert all(text[s.start:s.end] == sentence.strip() for s in segments)
+    assert all(text[s.start : s.end] == sentence.strip() for s in segments)
 
 
 # -- how terms and patterns match word forms ---------------------------------------------------------
@@ -414,25 +466,30 @@ def _hits(matcher_setup: dict, text: str) -> list[tuple[str, str, str | None]]:
     for key, rules in matcher_setup.items():
         matcher.add(key, **rules)
     doc = nlp(text)
-    return [(h.key, text[h.start_char:h.end_char], h.term) for h in matcher(doc)]
+    return [(h.key, text[h.start_char : h.end_char], h.term) for h in matcher(doc)]
 
 
 def test_terms_match_every_form_of_their_lemma_and_curly_apostrophes() -> None:
     setup = {"a": {"terms": ["stamp", "residents' committee"]}}
     assert _hits(setup, "He Stamped it; the residents’ committee agreed.") == [
-        ("a", "Stamped", "stamp"), ("a", "residents’ committee", "residents' committee")]
+        ("a", "Stamped", "stamp"),
+        ("a", "residents’ committee", "residents' committee"),
+    ]
 
 
 def test_the_term_spelled_as_the_text_is_the_one_reported() -> None:
     setup = {"a": {"terms": ["refuse", "refused", "did not even try", "didn't even try"]}}
     assert _hits(setup, "They refused. She did not even try.") == [
-        ("a", "refused", "refused"), ("a", "did not even try", "did not even try")]
+        ("a", "refused", "refused"),
+        ("a", "did not even try", "did not even try"),
+    ]
 
 
 def test_a_term_with_too_many_spellings_becomes_a_token_pattern() -> None:
     term = "go send take bring move"  # 5 verbs of 4-5 forms each: over MAX_PHRASE_SPELLINGS phrases
     assert _hits({"a": {"terms": [term]}}, "They went sent took brought moved.") == [
-        ("a", "went sent took brought moved", term)]
+        ("a", "went sent took brought moved", term)
+    ]
     many, few = CodeMatcher(blank_pipeline()), CodeMatcher(blank_pipeline())
     many.add("a", terms=[term])
     few.add("a", terms=["go send"])
@@ -440,17 +497,21 @@ def test_a_term_with_too_many_spellings_becomes_a_token_pattern() -> None:
 
 
 def test_pattern_lemma_tests_are_rewritten_or_fall_back_to_lemmas() -> None:
-    rewritten = {"a": {"patterns": [[{"LEMMA": "blame"}, {"LOWER": {"IN": ["himself", "herself"]}}]]},
-                 "b": {"patterns": [[{"LEMMA": {"NOT_IN": ["be", "have"]}}, {"LOWER": "closed"}]]}}
+    rewritten = {
+        "a": {"patterns": [[{"LEMMA": "blame"}, {"LOWER": {"IN": ["himself", "herself"]}}]]},
+        "b": {"patterns": [[{"LEMMA": {"NOT_IN": ["be", "have"]}}, {"LOWER": "closed"}]]},
+    }
     assert _hits(rewritten, "He blamed himself. It was closed. They closed.") == [
-        ("a", "blamed himself", None), ("b", "They closed", None)]
+        ("a", "blamed himself", None),
+        ("b", "They closed", None),
+    ]
     nlp = blank_pipeline()
     matcher = CodeMatcher(nlp)
     matcher.add("c", patterns=[[{"LEMMA": {"REGEX": "^blam"}}, {"LOWER": "himself"}]])
     assert matcher.needs_lemmas  # a REGEX on lemmas has no LOWER equivalent
     doc = nlp("He blamed himself.")
     set_lemmas(doc)
-    assert [doc.text[h.start_char:h.end_char] for h in matcher(doc)] == ["blamed himself"]
+    assert [doc.text[h.start_char : h.end_char] for h in matcher(doc)] == ["blamed himself"]
 
 
 def test_the_matcher_refuses_a_doc_without_the_lemmas_its_patterns_test() -> None:

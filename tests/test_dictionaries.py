@@ -24,22 +24,30 @@ def converted(tmp_path: Path, source: Path, **options) -> tuple[Path, object]:
 
 
 def codes_of(engine: CodingEngine, text: str) -> set[str]:
-    return {c.code for segment in engine.code_document(text) for c in segment.codings
-            if not c.negated and not c.hypothetical}
+    return {
+        c.code
+        for segment in engine.code_document(text)
+        for c in segment.codings
+        if not c.negated and not c.hypothetical
+    }
 
 
 def test_quanteda_categories_become_codes_and_nested_ones_groups(tmp_path: Path) -> None:
     out, result = converted(tmp_path, FIXTURES / "deflection_quanteda.yml")
     book = load_codebook(out)
     assert result.fmt == "quanteda" and result.codes == 6
-    assert book.groups == {"barriers": ["paperwork", "fees", "waiting_list", "waiting_time"],
-                           "deflection_quanteda": ["consequences", "hukou"]}
+    assert book.groups == {
+        "barriers": ["paperwork", "fees", "waiting_list", "waiting_time"],
+        "deflection_quanteda": ["consequences", "hukou"],
+    }
     assert book.code("waiting_list").label == "waiting > list"
     assert book.code("paperwork").rules.terms == ("=five documents", "=wuzheng", "暂住证", "notar*", "=lease")
     assert book.code("fees").rules.terms == ("sponsorship fee*", "=jiedu fei")
     assert book.code("hukou").rules.terms == ("=hukou",)
-    assert result.warnings == ("deflection_quanteda.yml:19: 'consecutive year?' in 'waiting > time' left out: "
-                               "'?' (one character) is not supported; list the word forms",)
+    assert result.warnings == (
+        "deflection_quanteda.yml:19: 'consecutive year?' in 'waiting > time' left out: "
+        "'?' (one character) is not supported; list the word forms",
+    )
     engine = CodingEngine(book)
     assert codes_of(engine, "They asked for the five documents and a notarised lease.") == {"paperwork"}
     assert codes_of(engine, "He signed two leases.") == set()  # an entry without * is that exact form
@@ -65,7 +73,8 @@ def test_liwc_categories_and_entries(tmp_path: Path) -> None:
     assert result.warnings == (
         "small_liwc.dic:13: 'like': conditional category rules (134/125[464]//126) are not supported; "
         "only its plain category numbers are used",
-        "small_liwc.dic:6: category 'empty' has no usable entries; left out")
+        "small_liwc.dic:6: category 'empty' has no usable entries; left out",
+    )
     assert codes_of(CodingEngine(book), "She felt abandoned, then happy.") == {"funct", "pronoun", "negemo", "posemo"}
     assert codes_of(CodingEngine(book), "It was happier.") == set()  # like LIWC, happy* needs the prefix happy
 
@@ -94,14 +103,17 @@ def test_malformed_liwc_dictionaries_list_every_problem_with_its_line(tmp_path: 
     assert ":1: the category table opened here is never closed" in problems_of(write(tmp_path, "b.dic", "%\n1\tx\n"))[0]
 
 
-@pytest.mark.parametrize("text, line, words", [
-    ("barriers:\n  - a\n  - [b, c\n", 4, "YAML syntax"),
-    ("- a\n- b\n", 1, "must be a mapping of category names"),
-    ("cat:\n  - a\n  - [b, c]\n  - {d: e}\n", 3, "each entry must be a word or phrase"),
-    ("cat:\n  - a\ncat:\n  - b\n", 3, "category 'cat' appears twice"),
-    ("cat: !!python/object:os.system\n  - a\n", 1, "unsupported YAML tag"),
-    ("cat:\n  - !!python/name:os.system x\n", 2, "unsupported YAML tag"),
-])
+@pytest.mark.parametrize(
+    "text, line, words",
+    [
+        ("barriers:\n  - a\n  - [b, c\n", 4, "YAML syntax"),
+        ("- a\n- b\n", 1, "must be a mapping of category names"),
+        ("cat:\n  - a\n  - [b, c]\n  - {d: e}\n", 3, "each entry must be a word or phrase"),
+        ("cat:\n  - a\ncat:\n  - b\n", 3, "category 'cat' appears twice"),
+        ("cat: !!python/object:os.system\n  - a\n", 1, "unsupported YAML tag"),
+        ("cat:\n  - !!python/name:os.system x\n", 2, "unsupported YAML tag"),
+    ],
+)
 def test_malformed_quanteda_dictionaries_give_line_numbers(tmp_path: Path, text: str, line: int, words: str) -> None:
     problems = problems_of(write(tmp_path, "bad.yml", text))
     assert any(f"bad.yml:{line}: " in p and words in p for p in problems), problems
@@ -112,8 +124,12 @@ def test_entries_phantomcode_cannot_express_are_left_out_with_a_note(tmp_path: P
     out, result = converted(tmp_path, path)
     assert load_codebook(out).code("odd").rules.terms == ("fine*",)
     notes = "\n".join(result.warnings)
-    for words in ("'户口*' in 'odd' left out: '*' works on Latin words only", "'*' in 'odd' left out",
-                  "\"don't*\" in 'odd' left out", "category 'empty' has no usable entries"):
+    for words in (
+        "'户口*' in 'odd' left out: '*' works on Latin words only",
+        "'*' in 'odd' left out",
+        "\"don't*\" in 'odd' left out",
+        "category 'empty' has no usable entries",
+    ):
         assert words in notes, notes
     with pytest.raises(CodebookError, match="no category with usable entries"):
         import_codebook(write(tmp_path, "none.yml", "x:\n  - wom?n\n"))

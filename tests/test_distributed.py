@@ -58,8 +58,10 @@ def local_project(corpus, tmp_path_factory) -> tuple[Path, dict]:
 def cluster():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
-            Client(local) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local,
+        Client(local) as client,
+    ):
         yield client
 
 
@@ -71,12 +73,12 @@ def project_rows(project: Path) -> dict[str, list[tuple]]:
     """Everything a coding run writes, in a fixed order, without run IDs and times."""
     queries = {
         "documents": "SELECT doc_id, root, source, source_hash, meta_hash, content_hash, encoding, text, attributes,"
-                     " coded_with, sector, sector_source, size, mtime_ns, model_hash FROM documents ORDER BY doc_id",
+        " coded_with, sector, sector_source, size, mtime_ns, model_hash FROM documents ORDER BY doc_id",
         "attributes": "SELECT doc_id, name, value, raw FROM doc_attributes ORDER BY doc_id, name",
         "segments": "SELECT doc_id, start, end, unit, sector, sector_source FROM segments ORDER BY doc_id, start",
         "codings": "SELECT c.doc_id, s.start, c.code, c.rule, c.start, c.end, c.matched, c.negated, c.hypothetical,"
-                   " c.cue, c.status, c.codebook_hash, c.source, c.probability, c.model_hash, c.explanation"
-                   " FROM codings c JOIN segments s USING (segment_id) ORDER BY c.doc_id, s.start, c.code, c.rule",
+        " c.cue, c.status, c.codebook_hash, c.source, c.probability, c.model_hash, c.explanation"
+        " FROM codings c JOIN segments s USING (segment_id) ORDER BY c.doc_id, s.start, c.code, c.rule",
         "scores": "SELECT doc_id, start, end, probabilities, model_hash FROM scores ORDER BY doc_id, start",
     }
     with sqlite3.connect(project) as db:
@@ -93,17 +95,20 @@ def _assert_same_project(project: Path, local: Path) -> None:
 
 @pytest.mark.parametrize("partitions", [1, 4, 13])
 def test_codings_equal_a_local_ingest_row_by_row_whatever_the_partitions(
-        corpus, local_project, cluster, tmp_path, partitions) -> None:
+    corpus, local_project, cluster, tmp_path, partitions
+) -> None:
     project = tmp_path / "dask.db"
-    report = ingest(corpus, project=project, dask=DaskOptions(scheduler=cluster.scheduler.address,
-                                                              partitions=partitions))
+    report = ingest(
+        corpus, project=project, dask=DaskOptions(scheduler=cluster.scheduler.address, partitions=partitions)
+    )
     _assert_same_project(project, local_project[0])
     assert _summary(report) == local_project[1]
     assert report.exit_code == 1 and any(s.source == "beijing/broken.docx" for s in report.skipped)
 
 
 def test_a_local_cluster_of_one_worker_started_by_ingest_gives_the_same_project(
-        corpus, local_project, tmp_path) -> None:
+    corpus, local_project, tmp_path
+) -> None:
     project = tmp_path / "dask.db"
     report = ingest(corpus, project=project, dask=DaskOptions(workers=1))
     _assert_same_project(project, local_project[0])
@@ -139,7 +144,8 @@ def _install_killer(sentinel: str) -> int:
 
 
 def test_a_worker_killed_mid_run_is_replaced_and_nothing_is_lost_or_duplicated(
-        corpus, local_project, cluster, tmp_path) -> None:
+    corpus, local_project, cluster, tmp_path
+) -> None:
     sentinel = tmp_path / "kill-once"
     sentinel.touch()
     before = set(cluster.run(_install_killer, str(sentinel)).values())
@@ -183,8 +189,22 @@ def test_a_rerun_after_the_client_was_killed_completes_the_project(tmp_path, loc
     corpus = tmp_path / "notes"
     _synth().write_corpus(corpus, 900)
     project = tmp_path / "dask.db"
-    command = [sys.executable, "-m", "phantomcode", "ingest", str(corpus), "--project", str(project), "--quiet",
-               "--engine", "dask", "--jobs", "2", "--partitions", "30"]
+    command = [
+        sys.executable,
+        "-m",
+        "phantomcode",
+        "ingest",
+        str(corpus),
+        "--project",
+        str(project),
+        "--quiet",
+        "--engine",
+        "dask",
+        "--jobs",
+        "2",
+        "--partitions",
+        "30",
+    ]
     client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored = documents_committed(project, client)
     client.kill()
@@ -198,11 +218,27 @@ def test_a_rerun_after_the_client_was_killed_completes_the_project(tmp_path, loc
 
 
 def test_parquet_out_then_import_parquet_gives_the_same_project(
-        corpus, local_project, cluster, runner, tmp_path) -> None:
+    corpus, local_project, cluster, runner, tmp_path
+) -> None:
     out = tmp_path / "parquet"
-    result = runner.invoke(app, ["ingest", str(corpus), "--project", str(tmp_path / "dask.db"), "--engine", "dask",
-                                 "--scheduler", cluster.scheduler.address, "--partitions", "3",
-                                 "--parquet-out", str(out), "--quiet"])
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            str(corpus),
+            "--project",
+            str(tmp_path / "dask.db"),
+            "--engine",
+            "dask",
+            "--scheduler",
+            cluster.scheduler.address,
+            "--partitions",
+            "3",
+            "--parquet-out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 1, result.output  # the broken .docx and the duplicate are skipped
     assert "beijing/broken.docx" in result.output and "duplicate id" in result.output
     assert len(list((out / "notes").glob("*.parquet"))) == len(list((out / "codings").glob("*.parquet"))) == 3
@@ -213,12 +249,14 @@ def test_parquet_out_then_import_parquet_gives_the_same_project(
     with Store.open(imported, readonly=True) as store:  # recorded as ingest records it (issue 11): no absolute path
         assert [run.codebook_path for run in store.runs() if run.command == "import"] == ["bundled"]
     report = ingest(corpus, project=imported)
-    assert (report.unchanged, report.added, report.recoded) == (NOTES, 0, 0), \
+    assert (report.unchanged, report.added, report.recoded) == (NOTES, 0, 0), (
         "the imported project knows the files and their codebook"
+    )
 
 
 def test_stopping_mid_run_keeps_whole_batches_cancels_the_tasks_and_a_rerun_completes(
-        corpus, local_project, cluster, tmp_path) -> None:
+    corpus, local_project, cluster, tmp_path
+) -> None:
     def stop_late(done: int, _total: int) -> None:
         if done == 70:
             raise KeyboardInterrupt
@@ -248,8 +286,22 @@ def test_ctrl_c_in_a_terminal_stops_the_run_with_exit_130(tmp_path) -> None:
     corpus = tmp_path / "notes"
     _synth().write_corpus(corpus, 900)
     project = tmp_path / "dask.db"
-    command = [sys.executable, "-m", "phantomcode", "ingest", str(corpus), "--project", str(project), "--quiet",
-               "--engine", "dask", "--jobs", "2", "--partitions", "30"]
+    command = [
+        sys.executable,
+        "-m",
+        "phantomcode",
+        "ingest",
+        str(corpus),
+        "--project",
+        str(project),
+        "--quiet",
+        "--engine",
+        "dask",
+        "--jobs",
+        "2",
+        "--partitions",
+        "30",
+    ]
     # A terminal's Ctrl-C reaches the whole foreground process group: the command and its workers.
     client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     assert documents_committed(project, client)

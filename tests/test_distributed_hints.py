@@ -25,9 +25,11 @@ def fragile_cluster():
     import dask
     from distributed import Client, LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
-            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as local, \
-            Client(local) as client:
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as local,
+        Client(local) as client,
+    ):
         yield client
 
 
@@ -60,8 +62,9 @@ _REAL_CODE_CHUNK = distributed._code_chunk
 
 
 def _ingest(runner, notes: Path, project: Path, scheduler: str):
-    return runner.invoke(app, ["ingest", str(notes), "--project", str(project), "--engine", "dask",
-                               "--scheduler", scheduler, "--quiet"])
+    return runner.invoke(
+        app, ["ingest", str(notes), "--project", str(project), "--engine", "dask", "--scheduler", scheduler, "--quiet"]
+    )
 
 
 @pytest.fixture
@@ -86,8 +89,7 @@ def test_a_killed_worker_gives_a_hint_for_the_cluster(fragile_cluster, runner, n
     assert "run the same command again to finish" in message
 
 
-def test_a_partition_process_killed_on_a_worker_gives_the_same_hint(fragile_cluster, runner, notes,
-                                                                   tmp_path) -> None:
+def test_a_partition_process_killed_on_a_worker_gives_the_same_hint(fragile_cluster, runner, notes, tmp_path) -> None:
     fragile_cluster.wait_for_workers(1)  # the nanny restarts a killed worker
     assert len(fragile_cluster.run(_install_child_killer)) == 1
     try:

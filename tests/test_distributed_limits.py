@@ -38,8 +38,14 @@ SCHOOL = "Her son could not enrol at the school.\n"
 
 
 def _run(argv: list[str], *, env: dict[str, str], seconds: float) -> tuple[int, str]:
-    process = subprocess.Popen([sys.executable, "-m", "phantomcode", *argv], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, **env}, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "phantomcode", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
     try:
         _, stderr = process.communicate(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -59,9 +65,25 @@ def test_a_note_over_the_time_budget_on_dask_is_skipped_and_the_run_finishes(tmp
     (tmp_path / "book.yaml").write_text(REDOS_BOOK)
     project = tmp_path / "p.db"
     started = time.monotonic()
-    code, stderr = _run(["ingest", str(notes), "-p", str(project), "-c", str(tmp_path / "book.yaml"), "-q",
-                         "--engine", "dask", "--jobs", "1", "--partitions", "2"],
-                        env={"PHANTOMCODE_NOTE_SECONDS": "2"}, seconds=180)
+    code, stderr = _run(
+        [
+            "ingest",
+            str(notes),
+            "-p",
+            str(project),
+            "-c",
+            str(tmp_path / "book.yaml"),
+            "-q",
+            "--engine",
+            "dask",
+            "--jobs",
+            "1",
+            "--partitions",
+            "2",
+        ],
+        env={"PHANTOMCODE_NOTE_SECONDS": "2"},
+        seconds=180,
+    )
     assert code == 1, stderr
     assert "slow.md: coding this note took longer than 2 s" in stderr
     assert time.monotonic() - started < 120

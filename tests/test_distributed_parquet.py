@@ -16,8 +16,12 @@ from phantomcode.guard import NoteSkip
 def _partition_of_skipped_notes(directory: Path, index: int, *, codebook_hash: str | None = None) -> None:
     """A partition as ``ingest --parquet-out`` writes it, of one note that could not be read;
     ``codebook_hash`` pretends it was coded with another codebook."""
-    notes, codings = outcome_tables([f"note-{index}.md"], [NoteSkip("not valid UTF-8")], first_position=index,
-                                    codebook=load_codebook(default_codebook_path()))
+    notes, codings = outcome_tables(
+        [f"note-{index}.md"],
+        [NoteSkip("not valid UTF-8")],
+        first_position=index,
+        codebook=load_codebook(default_codebook_path()),
+    )
     if codebook_hash is not None:
         metadata = {**notes.schema.metadata, b"phantomcode.codebook_hash": codebook_hash.encode()}
         notes = notes.replace_schema_metadata(metadata)
@@ -53,4 +57,3 @@ def test_a_failed_import_into_an_existing_project_keeps_it(runner, tmp_path: Pat
     _partition_of_skipped_notes(out, 1, codebook_hash="0" * 64)
     result = runner.invoke(app, ["import", "parquet", str(out), "--project", str(project), "--quiet"])
     assert result.exit_code == 2 and project.exists(), result.output
-

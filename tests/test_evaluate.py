@@ -24,8 +24,10 @@ def write_gold(path: Path, rows: list[tuple[str, str, str]], *, header: str = "n
 
 def test_read_gold_splits_codes_and_numbers_rows_as_a_spreadsheet_does(tmp_path: Path) -> None:
     gold = write_gold(tmp_path / "gold.csv", [("BJ-01", f" {FULL} ", "class_size; paperwork"), ("BJ-01", LEASE, "")])
-    assert read_gold(gold) == [GoldUnit(2, "BJ-01", FULL, frozenset({"class_size", "paperwork"})),
-                               GoldUnit(3, "BJ-01", LEASE, frozenset())]
+    assert read_gold(gold) == [
+        GoldUnit(2, "BJ-01", FULL, frozenset({"class_size", "paperwork"})),
+        GoldUnit(3, "BJ-01", LEASE, frozenset()),
+    ]
 
 
 def test_a_gold_file_without_its_columns_is_refused_naming_them(tmp_path: Path) -> None:
@@ -38,19 +40,24 @@ def test_a_gold_file_without_its_columns_is_refused_naming_them(tmp_path: Path) 
 
 @pytest.mark.slow
 def test_rules_are_scored_per_sentence_and_unusable_rows_are_listed(project: Path, tmp_path: Path) -> None:
-    gold = write_gold(tmp_path / "gold.csv", [
-        ("BJ-01", WUZHENG, "paperwork"),           # the rules also say office_runaround: a false positive
-        ("BJ-01", LEASE, "paperwork"),             # found
-        ("BJ-01", FULL, "class_size"),             # found
-        ("BJ-01", NEGATED, ""),                    # the negated hit does not count: a true negative
-        ("SH-01", HOMETOWN, "return_home;deterred"),  # deterred missed
-        ("SH-01", "A sentence the note does not hold.", "deterred"),
-        ("XX-01", "Nope.", ""),
-    ])
+    gold = write_gold(
+        tmp_path / "gold.csv",
+        [
+            ("BJ-01", WUZHENG, "paperwork"),  # the rules also say office_runaround: a false positive
+            ("BJ-01", LEASE, "paperwork"),  # found
+            ("BJ-01", FULL, "class_size"),  # found
+            ("BJ-01", NEGATED, ""),  # the negated hit does not count: a true negative
+            ("SH-01", HOMETOWN, "return_home;deterred"),  # deterred missed
+            ("SH-01", "A sentence the note does not hold.", "deterred"),
+            ("XX-01", "Nope.", ""),
+        ],
+    )
     result = evaluate(gold, project=project)
     assert result.measured == "rules" and result.gold_rows == 7 and result.metrics.units == 5
-    assert result.problems == ("row 7: sentence not found in SH-01: 'A sentence the note does not hold.'",
-                               "row 8: no stored document 'XX-01'")
+    assert result.problems == (
+        "row 7: sentence not found in SH-01: 'A sentence the note does not hold.'",
+        "row 8: no stored document 'XX-01'",
+    )
     scores = {c.code: (c.tp, c.fp, c.fn) for c in result.metrics.per_code}
     assert scores["paperwork"] == (2, 0, 0)
     assert scores["office_runaround"] == (0, 1, 0)
@@ -59,7 +66,13 @@ def test_rules_are_scored_per_sentence_and_unusable_rows_are_listed(project: Pat
     assert scores["return_home"] == (1, 0, 0)
     assert (result.metrics.micro.tp, result.metrics.micro.fp, result.metrics.micro.fn) == (4, 1, 1)
     assert [c.code for c in result.metrics.per_code] == [  # the gold's and the project's codes, codebook order
-        "paperwork", "office_runaround", "class_size", "reimbursement_gap", "return_home", "deterred"]
+        "paperwork",
+        "office_runaround",
+        "class_size",
+        "reimbursement_gap",
+        "return_home",
+        "deterred",
+    ]
 
 
 def test_codes_limits_the_scored_codes(project: Path, tmp_path: Path) -> None:

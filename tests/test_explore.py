@@ -18,9 +18,14 @@ def project(two_interviews: Path) -> Path:
 
 def test_kwic_of_a_code_lists_each_matched_word_with_rule_and_flags(project: Path) -> None:
     lines = [(line.keyword, line.rule, line.flags) for line in kwic(project=project, code="paperwork")]
-    assert lines == [("wuzheng", "paperwork/terms", ""), ("五证", "paperwork/terms", ""),
-                     ("had no", "paperwork/near[1]", ""), ("lease", "paperwork/near[1]", ""),
-                     ("ask for", "paperwork/near[0]", "negated"), ("documents", "paperwork/near[0]", "negated")]
+    assert lines == [
+        ("wuzheng", "paperwork/terms", ""),
+        ("五证", "paperwork/terms", ""),
+        ("had no", "paperwork/near[1]", ""),
+        ("lease", "paperwork/near[1]", ""),
+        ("ask for", "paperwork/near[0]", "negated"),
+        ("documents", "paperwork/near[0]", "negated"),
+    ]
 
 
 def test_kwic_context_is_cut_to_the_width_on_one_line(project: Path) -> None:
@@ -38,12 +43,15 @@ def test_kwic_terms_are_whole_words_with_star_as_wildcard(project: Path) -> None
     assert len(list(kwic(project=project, term="schoo*", limit=2))) == 2
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({}, "nothing to look for"),
-    ({"code": "paperwork", "term": "lease"}, "not both"),
-    ({"term": "学*"}, "Latin words only"),
-    ({"code": "no_such_code"}, "no_such_code"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({}, "nothing to look for"),
+        ({"code": "paperwork", "term": "lease"}, "not both"),
+        ({"term": "学*"}, "Latin words only"),
+        ({"code": "no_such_code"}, "no_such_code"),
+    ],
+)
 def test_kwic_refuses_what_it_cannot_look_for(project: Path, arguments: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         list(kwic(project=project, **arguments))

@@ -78,12 +78,17 @@ def test_bom_is_written_only_when_asked(project: Path, tmp_path: Path) -> None:
     assert not plain.startswith(b"\xef\xbb\xbf") and excel == b"\xef\xbb\xbf" + plain
 
 
-@pytest.mark.parametrize("fmt, out, expected", [
-    (None, None, "csv"), (None, "x.jsonl", "jsonl"), (None, "x.ndjson", "jsonl"), (None, "x.CSV", "csv"),
-    ("jsonl", "x.csv", "jsonl"),
-])
-def test_format_comes_from_the_option_else_the_suffix_else_csv(fmt: str | None, out: str | None,
-                                                               expected: str) -> None:
+@pytest.mark.parametrize(
+    "fmt, out, expected",
+    [
+        (None, None, "csv"),
+        (None, "x.jsonl", "jsonl"),
+        (None, "x.ndjson", "jsonl"),
+        (None, "x.CSV", "csv"),
+        ("jsonl", "x.csv", "jsonl"),
+    ],
+)
+def test_format_comes_from_the_option_else_the_suffix_else_csv(fmt: str | None, out: str | None, expected: str) -> None:
     assert export_format(fmt, out) == expected
 
 

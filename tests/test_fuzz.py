@@ -16,16 +16,59 @@ from phantomcode.codebook import load_codebook
 from phantomcode.errors import PhantomcodeError
 from phantomcode.notes import NoteFile, read_note_file
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 # YAML's own punctuation, tags and escapes, so the fuzzer reaches the loaders' corners quickly.
-YAML_BITS = st.sampled_from([
-    "---\n", "\n", ": ", "- ", "[", "]", "{", "}", ", ", "&a ", "*a", "? ", "!!int ", "!!float ",
-    "!!timestamp ", "!!bool ", "!!binary ", "!!set ", "!!python/object ", "!x ", '"\\ud800"', '"\\x01"',
-    "'", '"', "|\n  ", ">\n  ", "#", "%YAML 1.1\n", "id: ", "city: ", "0x10", "1:30", "2020-13-45",
-    "\t", "\ufeff", "\x00", "\x1b[31m", "北京", "=HYPERLINK()", "<script>", "[/x]",
-])
+YAML_BITS = st.sampled_from(
+    [
+        "---\n",
+        "\n",
+        ": ",
+        "- ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        "&a ",
+        "*a",
+        "? ",
+        "!!int ",
+        "!!float ",
+        "!!timestamp ",
+        "!!bool ",
+        "!!binary ",
+        "!!set ",
+        "!!python/object ",
+        "!x ",
+        '"\\ud800"',
+        '"\\x01"',
+        "'",
+        '"',
+        "|\n  ",
+        ">\n  ",
+        "#",
+        "%YAML 1.1\n",
+        "id: ",
+        "city: ",
+        "0x10",
+        "1:30",
+        "2020-13-45",
+        "\t",
+        "\ufeff",
+        "\x00",
+        "\x1b[31m",
+        "北京",
+        "=HYPERLINK()",
+        "<script>",
+        "[/x]",
+    ]
+)
 NOTE_TEXT = st.lists(st.one_of(YAML_BITS, st.text(max_size=8)), max_size=40).map("".join)
 
 
@@ -47,12 +90,44 @@ def test_reading_a_note_raises_only_note_errors(tmp_path: Path, front: str, body
 
 
 CODEBOOK_HEAD = 'name: fuzz\nversion: "1"\ncodes:\n  - id: a\n    label: A\n    definition: A.\n'
-RULE_BITS = st.sampled_from([
-    "    terms: ", "    regex: ", "    patterns: ", "    near: ", "    window: ", "negation:\n  window: ",
-    "[", "]", "{", "}", ", ", "'(a+)+'", "'a{9999999999}'", '"("', "LOWER: ", "OP: ", '"{2,1}"',
-    '"{99999999999}"', "REGEX: ", "_: ", "LENGTH: ", "!!timestamp abc", "!!int abc", "0x10", "1:30",
-    "&a ", "*a", "? ", "\n", "all_of: ", "within: ", "a*a*b", "x", "1",
-])
+RULE_BITS = st.sampled_from(
+    [
+        "    terms: ",
+        "    regex: ",
+        "    patterns: ",
+        "    near: ",
+        "    window: ",
+        "negation:\n  window: ",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        "'(a+)+'",
+        "'a{9999999999}'",
+        '"("',
+        "LOWER: ",
+        "OP: ",
+        '"{2,1}"',
+        '"{99999999999}"',
+        "REGEX: ",
+        "_: ",
+        "LENGTH: ",
+        "!!timestamp abc",
+        "!!int abc",
+        "0x10",
+        "1:30",
+        "&a ",
+        "*a",
+        "? ",
+        "\n",
+        "all_of: ",
+        "within: ",
+        "a*a*b",
+        "x",
+        "1",
+    ]
+)
 
 
 @FUZZ

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from note_texts import NEUTRAL_BODY  # tests/ is on the path
+
 from phantomcode import ingest
 from phantomcode.cli import app
 from phantomcode.errors import NoteError
@@ -22,8 +22,9 @@ BODY = NEUTRAL_BODY  # codes nothing
 
 def stored(project: Path) -> dict[str, dict]:
     with Store.open(project, readonly=True) as store:
-        return {doc["doc_id"]: {"source": doc["source"], "attributes": doc["attributes"]}
-                for doc in store.iter_documents()}
+        return {
+            doc["doc_id"]: {"source": doc["source"], "attributes": doc["attributes"]} for doc in store.iter_documents()
+        }
 
 
 def last_run_status(project: Path) -> str:
@@ -31,18 +32,28 @@ def last_run_status(project: Path) -> str:
         return store.runs()[-1].status
 
 
-@pytest.mark.parametrize(("front", "value"), [
-    ("!!int abc", "abc"), ("!!float abc", "abc"), ("!!timestamp abc", "abc"),
-    ("!!timestamp 2020-13-45", "2020-13-45"), ("!!bool q", "q"), ("!!int", ""), ("!!binary '%%%'", "%%%"),
-    ("!!null x", "x"), ("!!int 007", "007"),
-])
+@pytest.mark.parametrize(
+    ("front", "value"),
+    [
+        ("!!int abc", "abc"),
+        ("!!float abc", "abc"),
+        ("!!timestamp abc", "abc"),
+        ("!!timestamp 2020-13-45", "2020-13-45"),
+        ("!!bool q", "q"),
+        ("!!int", ""),
+        ("!!binary '%%%'", "%%%"),
+        ("!!null x", "x"),
+        ("!!int 007", "007"),
+    ],
+)
 def test_typed_yaml_tags_are_kept_as_text(front: str, value: str) -> None:
     attributes, body = split_front_matter(f"---\nyear: {front}\nid: A1\n---\n{BODY}")
     assert attributes == {"year": value, "id": "A1"} and body == BODY
 
 
-@pytest.mark.parametrize("front", ["x: !!set {a: b}", "x: !!python/object:os.system ls", "x: !custom 1",
-                                   "? [a, b]\n: c", "x: !!str [a, b]"])
+@pytest.mark.parametrize(
+    "front", ["x: !!set {a: b}", "x: !!python/object:os.system ls", "x: !custom 1", "? [a, b]\n: c", "x: !!str [a, b]"]
+)
 def test_other_tags_and_shapes_are_a_note_error(front: str) -> None:
     with pytest.raises(NoteError):
         split_front_matter(f"---\n{front}\n---\n{BODY}")

@@ -49,8 +49,11 @@ def test_quanteda_deep_nesting_and_alias_bombs_are_codebook_errors(tmp_path: Pat
         import_codebook(deep)
     assert "nested more than" in " ".join(map(str, raised.value.problems))
     bomb = tmp_path / "bomb.yml"
-    bomb.write_text("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)), encoding="utf-8")
+    bomb.write_text(
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)),
+        encoding="utf-8",
+    )
     with pytest.raises(CodebookError) as raised:
         import_codebook(bomb)
     assert "alias" in " ".join(map(str, raised.value.problems))

@@ -15,14 +15,18 @@ from phantomcode.store import SCHEMA_VERSION, Store
 ingest_module = import_module("phantomcode.ingest")  # the package binds the name to the function
 
 ADD_LANDLORD = ("      - five documents\n", "      - five documents\n      - landlord\n")  # a one-term edit
-SENTENCES = ("The school asked for five documents and a lease in her own name. "
-             "The hospital said the rural insurance would not reimburse anything here. ")
+SENTENCES = (
+    "The school asked for five documents and a lease in her own name. "
+    "The hospital said the rural insurance would not reimburse anything here. "
+)
 
 
 def codings(project) -> list[tuple]:
     with Store.open(project, readonly=True) as store:
-        return [(c["doc_id"], c["start"], c["end"], c["code"], c["rule"], c["matched"], c["negated"], c["hypothetical"])
-                for c in store.coding_rows()]
+        return [
+            (c["doc_id"], c["start"], c["end"], c["code"], c["rule"], c["matched"], c["negated"], c["hypothetical"])
+            for c in store.coding_rows()
+        ]
 
 
 @pytest.mark.slow
@@ -64,8 +68,11 @@ def test_document_sector_is_declared_or_inferred_from_cues(project, notes_dir, w
     ingest(notes_dir, project=project)
     with Store.open(project, readonly=True) as store:
         sectors = {doc_id: tuple(sector) for doc_id, sector in store.document_sectors().items()}
-    assert sectors == {"declared": ("education", "declared"), "inferred": ("healthcare", "inferred"),
-                       "neither": (None, None)}
+    assert sectors == {
+        "declared": ("education", "declared"),
+        "inferred": ("healthcare", "inferred"),
+        "neither": (None, None),
+    }
 
 
 def segments(project) -> list[tuple]:
@@ -87,6 +94,7 @@ def test_recode_in_workers_writes_what_one_process_writes(tmp_path, notes_dir, w
 
 def _no_coding(monkeypatch) -> None:
     """Make any attempt to load the codebook fully or build the engine fail the test."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("an unchanged folder must not load the codebook or build the engine")
 
@@ -102,7 +110,8 @@ def _stored_stat(project, doc_id: str) -> tuple:
 
 @pytest.mark.slow
 def test_touched_file_with_same_bytes_is_not_read_or_recoded_and_its_stat_is_refreshed(
-        project, notes_dir, write_note, monkeypatch) -> None:
+    project, notes_dir, write_note, monkeypatch
+) -> None:
     path = write_note("a.md", SENTENCES, city="Beijing")
     write_note("b.md", SENTENCES, city="Beijing")
     ingest(notes_dir, project=project)
@@ -130,7 +139,8 @@ def test_same_size_and_mtime_hides_a_rewrite_the_documented_limitation(project, 
 
 @pytest.mark.slow
 def test_project_from_before_file_stats_is_upgraded_and_reingested_without_coding(
-        project, notes_dir, write_note, monkeypatch, undo_learned_layer_migration) -> None:
+    project, notes_dir, write_note, monkeypatch, undo_learned_layer_migration
+) -> None:
     path = write_note("a.md", SENTENCES, city="Beijing")
     ingest(notes_dir, project=project)
     with sqlite3.connect(project) as connection:  # back to schema 4: no size or mtime_ns columns
@@ -151,11 +161,15 @@ def test_project_from_before_file_stats_is_upgraded_and_reingested_without_codin
 
 @pytest.mark.slow
 def test_a_codebook_with_a_bad_token_pattern_stops_ingest_before_a_run_is_recorded(
-        tmp_path, project, notes_dir, write_note) -> None:
+    tmp_path, project, notes_dir, write_note
+) -> None:
     write_note("a.md", SENTENCES)
     book = tmp_path / "book.yaml"
-    book.write_text("name: bad\nversion: '1'\ncodes:\n  - id: fees\n    label: Fees\n    definition: Fees.\n"
-                    "    patterns: [[{LEMMA: {IN: ask}}]]\ngroups:\n  mechanisms: [fees]\n", encoding="utf-8")
+    book.write_text(
+        "name: bad\nversion: '1'\ncodes:\n  - id: fees\n    label: Fees\n    definition: Fees.\n"
+        "    patterns: [[{LEMMA: {IN: ask}}]]\ngroups:\n  mechanisms: [fees]\n",
+        encoding="utf-8",
+    )
     with pytest.raises(CodebookError) as caught:
         ingest(notes_dir, project=project, codebook=book)
     assert "CB006" in {problem.rule for problem in caught.value.problems}
@@ -174,7 +188,8 @@ def _sector_rows(project) -> list[tuple]:
 
 @pytest.mark.slow
 def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a_fresh_ingest(
-        tmp_path, notes_dir, write_note, own_codebook) -> None:
+    tmp_path, notes_dir, write_note, own_codebook
+) -> None:
     write_note("lease.md", "The school asked for a lease. The landlord refused to sign.", city="Chengdu")
     write_note("fees.md", "They paid a sponsorship fee of 5,000 yuan.", city="Beijing")
     write_note("plain.md", "He works on building sites in the east of the city.", city="Beijing")
@@ -192,8 +207,9 @@ def test_recode_after_a_term_edit_recodes_only_notes_with_its_words_and_equals_a
 
 
 @pytest.mark.slow
-def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, notes_dir, write_note,
-                                                                      own_codebook) -> None:
+def test_recode_without_the_earlier_codebook_kept_recodes_everything(
+    tmp_path, notes_dir, write_note, own_codebook
+) -> None:
     write_note("a.md", "The school asked for a lease.")
     write_note("b.md", "He works on building sites.")
     book = own_codebook.path
@@ -206,8 +222,9 @@ def test_recode_without_the_earlier_codebook_kept_recodes_everything(tmp_path, n
 
 
 @pytest.mark.slow
-def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_path, notes_dir, write_note,
-                                                                           own_codebook) -> None:
+def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(
+    tmp_path, notes_dir, write_note, own_codebook
+) -> None:
     write_note("lease.md", "The school asked for a lease. The landlord refused to sign.", city="Chengdu")
     write_note("fees.md", "They paid a sponsorship fee of 5,000 yuan.", city="Beijing")
     book = own_codebook.path
@@ -223,8 +240,9 @@ def test_reingest_after_a_term_edit_reads_again_only_notes_with_its_words(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_codebook_saved_again_during_the_run_stops_it_clearly(project, notes_dir, write_note, own_codebook,
-                                                                 monkeypatch) -> None:
+def test_a_codebook_saved_again_during_the_run_stops_it_clearly(
+    project, notes_dir, write_note, own_codebook, monkeypatch
+) -> None:
     write_note("a.md", SENTENCES)
     ingest(notes_dir, project=project, codebook=own_codebook.path)
     write_note("b.md", SENTENCES)  # a new note: this run must load the codebook it identified

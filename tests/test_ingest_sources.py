@@ -12,8 +12,10 @@ from pathlib import Path
 from phantomcode import ingest
 from phantomcode.store import Store
 
-NOTE = ("The respondent said the school asked for a hukou certificate and refused to enrol her son.\n\n"
-        "She moved from Henan in 2015 and works in a garment factory.\n")
+NOTE = (
+    "The respondent said the school asked for a hukou certificate and refused to enrol her son.\n\n"
+    "She moved from Henan in 2015 and works in a garment factory.\n"
+)
 
 
 def opened(project: Path) -> Store:
@@ -28,8 +30,20 @@ def test_an_id_change_replaces_the_document_and_moves_its_review_decisions(tmp_p
     with opened(project) as store:
         start, end, code = next((c["start"], c["end"], c["code"]) for c in store.coding_rows() if c["doc_id"] == "A1")
     with Store.open(project) as store, store.writer():
-        store.save_reviews([{"doc_id": "A1", "start": start, "end": end, "code": code, "decision": "reject",
-                             "reviewer": "t", "decided_at": "2026-12-07T00:00:00", "text": NOTE[start:end]}])
+        store.save_reviews(
+            [
+                {
+                    "doc_id": "A1",
+                    "start": start,
+                    "end": end,
+                    "code": code,
+                    "decision": "reject",
+                    "reviewer": "t",
+                    "decided_at": "2026-12-07T00:00:00",
+                    "text": NOTE[start:end],
+                }
+            ]
+        )
     (notes / "a.md").write_text(f"---\nid: A2\ncity: Beijing\n---\n{NOTE}")
     report = ingest(notes, project=project, jobs=1, prune=True)
     with opened(project) as store:
@@ -39,8 +53,11 @@ def test_an_id_change_replaces_the_document_and_moves_its_review_decisions(tmp_p
     with opened(project) as store:
         assert [(d["doc_id"], d["decision"]) for d in store.review_decisions()] == [("A2", "reject")]
         assert [(d.doc_id, d.reviewer, d.decision) for d in store.reviewer_decisions()] == [("A2", "t", "reject")]
-        assert [c["status"] for c in store.coding_rows(code=code)
-                if (c["doc_id"], c["start"], c["end"]) == ("A2", start, end)] == ["rejected"]
+        assert [
+            c["status"]
+            for c in store.coding_rows(code=code)
+            if (c["doc_id"], c["start"], c["end"]) == ("A2", start, end)
+        ] == ["rejected"]
         assert "A1" not in store.canonical_attribute_table()
 
 

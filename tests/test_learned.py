@@ -174,12 +174,13 @@ def test_suggestions_include_a_sentence_no_rule_fired_on_and_are_repeatable(code
     for suggestion in suggestions:
         assert suggestion.candidates and suggestion.text
         probabilities = [c.probability for c in suggestion.candidates if c.probability is not None]
-        assert probabilities == sorted(probabilities, reverse=True)[:len(probabilities)]
+        assert probabilities == sorted(probabilities, reverse=True)[: len(probabilities)]
 
 
 @pytest.mark.slow
 def test_review_export_suggest_writes_the_suggestions_and_an_accepted_suggestion_becomes_a_coding(
-        coded: Path, tmp_path: Path) -> None:
+    coded: Path, tmp_path: Path
+) -> None:
     sheet = tmp_path / "suggest.csv"
     result = export_review(project=coded, out=sheet, suggest=3, seed=0)
     with sheet.open(encoding="utf-8") as handle:
@@ -189,8 +190,23 @@ def test_review_export_suggest_writes_the_suggestions_and_an_accepted_suggestion
     header = [name.lstrip("\ufeff") for name in rows[0]]
     # issue 11's layout (what a reviewer reads and fills first, offsets and key last) with the
     # learned layer's source and probability after status
-    assert header[:15] == ["doc_id", "code", "label", "segment", "decision", "correct_code", "note", "before",
-                           "after", "matched", "rule", "flags", "status", "source", "probability"]
+    assert header[:15] == [
+        "doc_id",
+        "code",
+        "label",
+        "segment",
+        "decision",
+        "correct_code",
+        "note",
+        "before",
+        "after",
+        "matched",
+        "rule",
+        "flags",
+        "status",
+        "source",
+        "probability",
+    ]
     assert header[-3:] == ["start", "end", "key"]
     uncoded = [row for row in rows if row["status"] == "suggested"]
     assert uncoded, rows
@@ -202,15 +218,19 @@ def test_review_export_suggest_writes_the_suggestions_and_an_accepted_suggestion
         writer.writerows(rows)
     assert import_review(sheet, project=coded).exit_code == 0
     row = uncoded[0]
-    found = [c for c in codings(coded) if (c["start"], c["end"], c["code"]) == (int(row["start"]), int(row["end"]),
-                                                                                 row["code"])]
+    found = [
+        c
+        for c in codings(coded)
+        if (c["start"], c["end"], c["code"]) == (int(row["start"]), int(row["end"]), row["code"])
+    ]
     assert found and found[0]["status"] == "accepted"
 
 
 def test_report_source_counts_rules_learned_or_all(coded: Path, codebook: Path, runner) -> None:
     def fees_segments(*options: str) -> int:
-        result = runner.invoke(app, ["report", "-p", str(coded), "-c", str(codebook), "--format", "csv",
-                                     "--measure", "segments", *options])
+        result = runner.invoke(
+            app, ["report", "-p", str(coded), "-c", str(codebook), "--format", "csv", "--measure", "segments", *options]
+        )
         assert result.exit_code == 0, result.output
         return next(int(r["segments"]) for r in csv.DictReader(result.stdout.splitlines()) if r["code"] == "fees")
 
@@ -232,7 +252,8 @@ def test_rules_only_ingest_leaves_the_model_out(tmp_path: Path, codebook: Path) 
 
 
 def test_a_project_from_before_the_learned_layer_opens_upgrades_and_codes(
-        coded: Path, codebook: Path, undo_learned_layer_migration) -> None:
+    coded: Path, codebook: Path, undo_learned_layer_migration
+) -> None:
     with sqlite3.connect(coded) as connection:
         undo_learned_layer_migration(connection)
     with Store.open(coded, readonly=True) as store:  # a reading command upgrades it
@@ -246,7 +267,8 @@ def test_a_project_from_before_the_learned_layer_opens_upgrades_and_codes(
 
 
 def test_exports_kwic_and_codebook_stats_show_which_codings_came_from_the_model(
-        coded: Path, codebook: Path, runner) -> None:
+    coded: Path, codebook: Path, runner
+) -> None:
     from phantomcode import export_segments
     from phantomcode.explore import codebook_stats, kwic
 
@@ -279,12 +301,16 @@ def test_the_learned_layer_works_beside_an_installed_pipeline(codebook: Path, tm
 
 
 def test_train_cli_prints_the_cross_validated_table_and_evaluate_shows_rules_model_combined(
-        coded: Path, codebook: Path, tmp_path: Path, runner) -> None:
+    coded: Path, codebook: Path, tmp_path: Path, runner
+) -> None:
     result = runner.invoke(app, ["train", "-p", str(coded), "-c", str(codebook)])
     assert result.exit_code == 0, result.output
     assert "cross-validated figures of model" in result.stdout
-    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
-            for line in result.stdout.splitlines() if line.startswith("│")}
+    rows = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    }
     assert set(rows) - {""} == {"fees", "leases"} and rows["fees"][:2] == ["5", "5"]
     assert "trained on 18 labelled sentences (18 example)" in result.stderr
     gold = tmp_path / "gold.csv"
@@ -320,8 +346,11 @@ def test_the_bundled_codebooks_default_model_learns_from_the_shipped_dev_and_tra
     samples = Path(__file__).resolve().parents[1] / "sample_data"
     shipped = bundled_gold_paths()
     assert [path.parent for path in shipped] == [package / "data"] * 3
-    originals = [samples / "gold.csv", samples / "train" / "fresh" / "gold.csv",
-                 samples / "train" / "public" / "gold.csv"]
+    originals = [
+        samples / "gold.csv",
+        samples / "train" / "fresh" / "gold.csv",
+        samples / "train" / "public" / "gold.csv",
+    ]
     for copy, original in zip(shipped, originals, strict=True):
         assert copy.read_bytes() == original.read_bytes(), f"{copy.name} is out of date: copy {original} over it"
     texts = {sentence.text for sentence in labelled_sentences(load_codebook()) if sentence.source == "bundled"}

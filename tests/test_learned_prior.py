@@ -20,30 +20,53 @@ from phantomcode.training import (
     use_default_model,
 )
 
-FEES = ["The school wanted thirty thousand yuan before it would take the boy.",
-        "They were told to pay a sponsorship sum of twenty thousand yuan.",
-        "Outsiders had to hand over eight thousand yuan to enrol.",
-        "A charge of five thousand yuan was demanded from migrant parents.",
-        "The principal asked the family for ten thousand yuan in cash."]
-OTHER = ["The school was next to a park.", "Her son liked his teacher very much.",
-         "The bus to the hospital took an hour.", "The family rented a room near the market.",
-         "He works on building sites in the east of the city."]
+FEES = [
+    "The school wanted thirty thousand yuan before it would take the boy.",
+    "They were told to pay a sponsorship sum of twenty thousand yuan.",
+    "Outsiders had to hand over eight thousand yuan to enrol.",
+    "A charge of five thousand yuan was demanded from migrant parents.",
+    "The principal asked the family for ten thousand yuan in cash.",
+]
+OTHER = [
+    "The school was next to a park.",
+    "Her son liked his teacher very much.",
+    "The bus to the hospital took an hour.",
+    "The family rented a room near the market.",
+    "He works on building sites in the east of the city.",
+]
 # Money that is not an enrolment fee: the prior never saw it, the project says it is not `fees`.
-WAGES = ["The factory paid him thirty thousand yuan a year.", "She earned eight thousand yuan at the market.",
-         "He sent ten thousand yuan home to his parents."]
+WAGES = [
+    "The factory paid him thirty thousand yuan a year.",
+    "She earned eight thousand yuan at the market.",
+    "He sent ten thousand yuan home to his parents.",
+]
 PROBE = "His wife earned twenty thousand yuan at the factory."
 
-CODEBOOK = "\n".join([
-    "name: prior test", 'version: "1"', "codes:", "  - id: fees", "    label: Fees",
-    "    definition: Money only outsiders pay to enrol.", "    terms: [fee]", "    examples:",
-    "      positive:", *[f"        - {text}" for text in FEES],
-    "      negative:", *[f"        - {text}" for text in OTHER],
-    "groups:", "  mechanisms: [fees]", ""])
+CODEBOOK = "\n".join(
+    [
+        "name: prior test",
+        'version: "1"',
+        "codes:",
+        "  - id: fees",
+        "    label: Fees",
+        "    definition: Money only outsiders pay to enrol.",
+        "    terms: [fee]",
+        "    examples:",
+        "      positive:",
+        *[f"        - {text}" for text in FEES],
+        "      negative:",
+        *[f"        - {text}" for text in OTHER],
+        "groups:",
+        "  mechanisms: [fees]",
+        "",
+    ]
+)
 
 
 def _prior() -> list[LabelledSentence]:
-    return ([LabelledSentence(text, frozenset({"fees"}), frozenset(), "example") for text in FEES]
-            + [LabelledSentence(text, frozenset(), frozenset({"fees"}), "example") for text in OTHER])
+    return [LabelledSentence(text, frozenset({"fees"}), frozenset(), "example") for text in FEES] + [
+        LabelledSentence(text, frozenset(), frozenset({"fees"}), "example") for text in OTHER
+    ]
 
 
 def _probability(sentences: list[LabelledSentence]) -> float:
@@ -113,8 +136,9 @@ def test_the_bundled_codebook_uses_the_shipped_default_model_without_training(mo
 
     shipped = LearnedModel.from_bytes(shipped_model_path().read_bytes())
     book = load_codebook()
-    assert shipped.training == tuple(labelled_sentences(book)), \
+    assert shipped.training == tuple(labelled_sentences(book)), (
         "the shipped default model is out of date: run python bench/build_default_model.py"
+    )
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("the default model was trained again")
@@ -165,8 +189,10 @@ def test_coding_with_the_learned_layer_does_not_import_scikit_learn(tmp_path: Pa
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "n1.txt").write_text(f"{PROBE} They had no stamped rental agreement.\n", encoding="utf-8")
-    script = ("import sys; from phantomcode.ingest import ingest; "
-              f"ingest({str(notes)!r}, project={str(tmp_path / 'p.db')!r}, jobs=1); "
-              "print('sklearn' in sys.modules)")
+    script = (
+        "import sys; from phantomcode.ingest import ingest; "
+        f"ingest({str(notes)!r}, project={str(tmp_path / 'p.db')!r}, jobs=1); "
+        "print('sklearn' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr

@@ -30,7 +30,9 @@ def small(project_from) -> Project:
 
 def test_cli_parses_where_and_code_lists_the_library_takes_them_parsed() -> None:
     assert parse_where(["city=Beijing", "city = Chengdu", "sector=education"]) == {
-        "city": ["Beijing", "Chengdu"], "sector": ["education"]}
+        "city": ["Beijing", "Chengdu"],
+        "sector": ["education"],
+    }
     assert split_codes(["a,b", " c ", ""]) == ["a", "b", "c"] and split_codes(None) == []
     with pytest.raises(UsageError, match="--where 'city': write ATTR=VALUE"):
         parse_where(["city"])
@@ -56,15 +58,19 @@ def test_library_messages_name_the_option_the_cli_names_the_flag(small: Project,
     assert result.exit_code == 2 and "error: --where city=Wuhan: no document has this value" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "flagged"), [
-    (["export", "matrix", "--status", "bogus"], "--status 'bogus': use accepted"),
-    (["kwic"], "or --code ID (the matched words of a code), e.g. kwic --code paperwork"),
-    (["kwic", "hukou", "--code", "paperwork"], "give either --code ID or a TERM, not both"),
-    (["report", "-o", "report.pdf"], "give --format (table, csv, json, xlsx, md, html, png)"),
-    (["agree", "auto", "auto", "--reference", "zed"], "--reference 'zed' is not one of the coders"),
-])
-def test_every_option_error_reaches_the_user_with_its_flag(small: Project, runner: CliRunner, args: list[str],
-                                                           flagged: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "flagged"),
+    [
+        (["export", "matrix", "--status", "bogus"], "--status 'bogus': use accepted"),
+        (["kwic"], "or --code ID (the matched words of a code), e.g. kwic --code paperwork"),
+        (["kwic", "hukou", "--code", "paperwork"], "give either --code ID or a TERM, not both"),
+        (["report", "-o", "report.pdf"], "give --format (table, csv, json, xlsx, md, html, png)"),
+        (["agree", "auto", "auto", "--reference", "zed"], "--reference 'zed' is not one of the coders"),
+    ],
+)
+def test_every_option_error_reaches_the_user_with_its_flag(
+    small: Project, runner: CliRunner, args: list[str], flagged: str
+) -> None:
     result = runner.invoke(app, [*args, "-p", str(small.path)])
     assert result.exit_code == 2 and flagged in result.stderr, result.stderr
 
@@ -107,8 +113,7 @@ def test_the_cli_still_sends_data_to_stdout(small: Project, runner: CliRunner) -
 
 def test_reports_do_not_import_the_project_module() -> None:
     code = "import sys, phantomcode.report; print('phantomcode.project' in sys.modules)"
-    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           cwd=PACKAGE.parent)
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
     assert shown.stdout.strip() == "False", "build_report takes (path, codebook): no report -> project import"
 
 

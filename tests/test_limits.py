@@ -15,8 +15,8 @@ from pathlib import Path
 
 import docx
 import pytest
-
 from note_texts import NEUTRAL_BODY  # tests/ is on the path
+
 from phantomcode import ingest
 from phantomcode.errors import UsageError
 from phantomcode.limits import LimitExceeded, check_yaml_shape, read_regular_file
@@ -34,8 +34,9 @@ def run_bounded(code: str, *, seconds: float = 90, memory_gb: float = 2.0) -> su
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
     try:
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds,
-                              preexec_fn=limit)
+        return subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds, preexec_fn=limit
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"did not finish within {seconds} s")
 
@@ -51,7 +52,10 @@ def test_a_named_pipe_and_a_link_to_dev_zero_are_skipped_not_read(tmp_path: Path
     result = run_bounded(
         "import sys\nfrom phantomcode import ingest\n"
         f"r = ingest({str(notes)!r}, project={str(tmp_path / 'p.db')!r}, jobs=1, follow_links=True)\n"
-        "print(r.added, sorted((s.source, s.reason) for s in r.skipped))", seconds=60, memory_gb=3)
+        "print(r.added, sorted((s.source, s.reason) for s in r.skipped))",
+        seconds=60,
+        memory_gb=3,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("1 [")
     assert "('pipe.txt', 'not a regular file (a named pipe); only files are read')" in result.stdout
@@ -85,8 +89,7 @@ def test_links_leaving_the_folder_are_skipped_unless_asked(tmp_path: Path) -> No
     (notes / "sub" / "inside.md").symlink_to(notes / "good.md")  # inside the folder: read as usual
     report = ingest(notes, project=tmp_path / "p.db", jobs=1)
     assert report.added == 2
-    assert [(s.source, s.reason.split(",")[0]) for s in report.skipped] == [
-        ("passwd.txt", f"a link to {outside}")]
+    assert [(s.source, s.reason.split(",")[0]) for s in report.skipped] == [("passwd.txt", f"a link to {outside}")]
     followed = ingest(notes, project=tmp_path / "q.db", jobs=1, follow_links=True)
     assert followed.added == 3 and not followed.skipped
 
@@ -137,18 +140,28 @@ def test_an_xlsx_dimension_bomb_reads_only_its_real_rows(tmp_path: Path) -> None
     notes.mkdir()
     far_cell_workbook(notes / "metadata.xlsx", ["file", "city"], ["a.md", "Beijing"])
     assert (notes / "metadata.xlsx").stat().st_size < 10_000
-    assert printed_within_limits(f"from phantomcode.notes import load_sidecars\n"
-                                 f"sidecars, warnings = load_sidecars({str(notes)!r})\n"
-                                 "print(sidecars[''].by_file, warnings)") == "{'a.md': {'city': 'Beijing'}} []"
+    assert (
+        printed_within_limits(
+            f"from phantomcode.notes import load_sidecars\n"
+            f"sidecars, warnings = load_sidecars({str(notes)!r})\n"
+            "print(sidecars[''].by_file, warnings)"
+        )
+        == "{'a.md': {'city': 'Beijing'}} []"
+    )
 
 
 @pytest.mark.slow
 def test_a_review_sheet_dimension_bomb_is_read_within_limits(tmp_path: Path) -> None:
     sheet = tmp_path / "review.xlsx"
     far_cell_workbook(sheet, ["key", "code", "decision"], ["d:0-4:x", "x", "accept"])
-    assert printed_within_limits(f"from pathlib import Path\nfrom phantomcode.review import _xlsx_rows\n"
-                                 f"rows = _xlsx_rows(Path({str(sheet)!r}))\n"
-                                 "print(len(rows), rows[1][:3])") == "2 ['d:0-4:x', 'x', 'accept']"
+    assert (
+        printed_within_limits(
+            f"from pathlib import Path\nfrom phantomcode.review import _xlsx_rows\n"
+            f"rows = _xlsx_rows(Path({str(sheet)!r}))\n"
+            "print(len(rows), rows[1][:3])"
+        )
+        == "2 ['d:0-4:x', 'x', 'accept']"
+    )
 
 
 def test_a_csv_field_over_131072_characters_is_read(tmp_path: Path) -> None:
@@ -167,9 +180,12 @@ def test_yaml_shape_limits() -> None:
     with pytest.raises(LimitExceeded, match="characters"):
         check_yaml_shape("a: b\n" * 20_000)
     with pytest.raises(LimitExceeded, match="alias"):
-        check_yaml_shape("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
-                         "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", max_nodes=50_000)
+        check_yaml_shape(
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c]\n"
+            "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n",
+            max_nodes=50_000,
+        )
 
 
 def test_a_lock_timeout_that_is_not_a_number_is_a_usage_error(tmp_path: Path, monkeypatch) -> None:

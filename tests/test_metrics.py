@@ -42,14 +42,18 @@ def test_micro_pools_counts_and_macro_averages_scores() -> None:
     assert report.rows()[0]["support"] == 3
 
 
-@pytest.mark.parametrize(("counts", "expected"), [
-    ((0, 0, 4, 6), (0.0, 0.0, 0.0, 0.0)),  # nothing predicted, gold had 4: precision 0, not 1
-    ((0, 3, 0, 7), (0.0, 0.0, 0.0, 0.0)),  # predicted 3, gold had none: recall 0
-    ((5, 0, 0, 0), (1.0, 1.0, 1.0, 1.0)),  # everything positive on both sides: chance = 1
-    ((0, 5, 5, 0), (0.0, 0.0, 0.0, -1.0)),  # perfect disagreement
-])
-def test_empty_denominators_follow_the_documented_conventions(counts: tuple[int, ...],
-                                                              expected: tuple[float, ...]) -> None:
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ((0, 0, 4, 6), (0.0, 0.0, 0.0, 0.0)),  # nothing predicted, gold had 4: precision 0, not 1
+        ((0, 3, 0, 7), (0.0, 0.0, 0.0, 0.0)),  # predicted 3, gold had none: recall 0
+        ((5, 0, 0, 0), (1.0, 1.0, 1.0, 1.0)),  # everything positive on both sides: chance = 1
+        ((0, 5, 5, 0), (0.0, 0.0, 0.0, -1.0)),  # perfect disagreement
+    ],
+)
+def test_empty_denominators_follow_the_documented_conventions(
+    counts: tuple[int, ...], expected: tuple[float, ...]
+) -> None:
     m = score_counts("x", *counts)
     assert (m.precision, m.recall, m.f1, m.kappa) == pytest.approx(expected)
 

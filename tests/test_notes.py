@@ -8,24 +8,40 @@ import docx
 import pytest
 
 from phantomcode.errors import NoteError, UsageError
-from phantomcode.notes import (NoteFile, compile_path_template, decode_bytes, document_id, find_note_files,
-                               load_sidecars, merge_attributes, path_attributes, read_note_file, sidecar_for,
-                               split_front_matter)
+from phantomcode.notes import (
+    NoteFile,
+    compile_path_template,
+    decode_bytes,
+    document_id,
+    find_note_files,
+    load_sidecars,
+    merge_attributes,
+    path_attributes,
+    read_note_file,
+    sidecar_for,
+    split_front_matter,
+)
 
 CHINESE = "外地户口的孩子要交借读费，学校说名额已满。" * 3
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "gb18030", "big5"])
 def test_decode_bytes_recovers_chinese_text_in_common_encodings(encoding: str) -> None:
-    text = "家长说：学校要五证，我们没有租房合同。" * 4 if encoding != "big5" else "家長說：學校要五證，我們沒有租房合同。" * 4
+    text = (
+        "家长说：学校要五证，我们没有租房合同。" * 4
+        if encoding != "big5"
+        else "家長說：學校要五證，我們沒有租房合同。" * 4
+    )
     decoded, detected = decode_bytes(text.encode(encoding))
     assert decoded == text
     assert detected
 
 
 def test_decode_bytes_detects_gb18030_mixed_with_english() -> None:
-    text = ("The respondent said the school wanted the hukou ben 户口本 and a lease in her own name. "
-            "她说没有暂住证就不能报名。\n") * 3
+    text = (
+        "The respondent said the school wanted the hukou ben 户口本 and a lease in her own name. "
+        "她说没有暂住证就不能报名。\n"
+    ) * 3
     decoded, encoding = decode_bytes(text.encode("gb18030"))
     assert decoded == text
     assert encoding == "gb18030"
@@ -69,8 +85,9 @@ def test_read_note_normalises_newlines_and_nfc(tmp_path: Path) -> None:
     assert content.first_line == 4
 
 
-@pytest.mark.parametrize("content, reason", [(b"", "empty"), (b"   \n\n", "empty"),
-                                             (b"---\ncity: X\n---\n\n", "no text")])
+@pytest.mark.parametrize(
+    "content, reason", [(b"", "empty"), (b"   \n\n", "empty"), (b"---\ncity: X\n---\n\n", "no text")]
+)
 def test_read_note_refuses_empty_notes(tmp_path: Path, content: bytes, reason: str) -> None:
     path = tmp_path / "n.md"
     path.write_bytes(content)
@@ -105,8 +122,19 @@ def test_corrupt_docx_is_a_note_error(tmp_path: Path) -> None:
 
 
 def test_find_note_files_ignores_hidden_backups_locks_and_other_files(tmp_path: Path) -> None:
-    for name in ["a.txt", "b.md", "c.markdown", "d.docx", "sub/e.TXT", ".hidden.txt", "f.txt~", "~$d.docx",
-                 "notes.pdf", "metadata.csv", ".git/config.txt"]:
+    for name in [
+        "a.txt",
+        "b.md",
+        "c.markdown",
+        "d.docx",
+        "sub/e.TXT",
+        ".hidden.txt",
+        "f.txt~",
+        "~$d.docx",
+        "notes.pdf",
+        "metadata.csv",
+        ".git/config.txt",
+    ]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     assert [f.relpath for f in find_note_files(tmp_path)] == ["a.txt", "b.md", "c.markdown", "d.docx", "sub/e.TXT"]
@@ -120,7 +148,8 @@ def test_find_note_files_needs_a_folder(tmp_path: Path) -> None:
 def test_sidecar_rows_keyed_by_file_or_id_relative_to_their_folder(tmp_path: Path) -> None:
     (tmp_path / "docx").mkdir()
     (tmp_path / "docx" / "metadata.csv").write_text(
-        "file,id,city\nn1.docx,DX-1,Dongguan\n,DX-2,Hangzhou\n", encoding="utf-8-sig")
+        "file,id,city\nn1.docx,DX-1,Dongguan\n,DX-2,Hangzhou\n", encoding="utf-8-sig"
+    )
     sidecars, warnings = load_sidecars(tmp_path)
     assert warnings == []
     sidecar = sidecar_for("docx/n1.docx", sidecars)
@@ -151,7 +180,9 @@ def test_xlsx_sidecar(tmp_path: Path) -> None:
 def test_path_template_reads_leading_folders() -> None:
     template = compile_path_template("{city}/{respondent_type}")
     assert path_attributes("Beijing/migrant_worker/n1.txt", template) == {
-        "city": "Beijing", "respondent_type": "migrant_worker"}
+        "city": "Beijing",
+        "respondent_type": "migrant_worker",
+    }
     assert path_attributes("n1.txt", template) is None
     assert path_attributes("n1.txt", None) == {}
 
@@ -162,8 +193,11 @@ def test_path_template_without_placeholder_is_a_usage_error() -> None:
 
 
 def test_metadata_precedence_front_matter_then_sidecar_then_path() -> None:
-    merged = merge_attributes({"city": "Beijing", "year": " "}, {"city": "Shanghai", "year": "2019", "sector": "health"},
-                              {"city": "Chengdu", "sector": "x", "respondent_type": "official"})
+    merged = merge_attributes(
+        {"city": "Beijing", "year": " "},
+        {"city": "Shanghai", "year": "2019", "sector": "health"},
+        {"city": "Chengdu", "sector": "x", "respondent_type": "official"},
+    )
     assert merged == {"city": "Beijing", "year": "2019", "sector": "health", "respondent_type": "official"}
 
 
@@ -175,8 +209,11 @@ def test_document_id_is_id_attribute_else_path_without_suffix() -> None:
 
 # -- tables saved by spreadsheet programs ----------------------------------------------------------
 
-GBK_SIDECAR = "file,city,sector,respondent_type\n" + "".join(
-    f"n{n}.md,Beijing,education,migrant worker\n" for n in range(8)) + "z.md,北京,education,teacher\n"
+GBK_SIDECAR = (
+    "file,city,sector,respondent_type\n"
+    + "".join(f"n{n}.md,Beijing,education,migrant worker\n" for n in range(8))
+    + "z.md,北京,education,teacher\n"
+)
 
 
 def test_a_gbk_sidecar_with_few_hanzi_is_read_as_gb18030_and_named(tmp_path: Path) -> None:
@@ -199,5 +236,6 @@ def test_a_front_matter_error_names_one_line_the_one_to_fix() -> None:
     with pytest.raises(NoteError) as caught:
         split_front_matter(text)
     assert str(caught.value).startswith("malformed front matter at line 6: expected ',' or ']'")
-    assert str(caught.value).count("line") == 2 and "(while parsing a flow sequence that starts on this line)" \
-        in str(caught.value)
+    assert str(caught.value).count("line") == 2 and "(while parsing a flow sequence that starts on this line)" in str(
+        caught.value
+    )

@@ -48,7 +48,11 @@ def test_matrix_counts_documents_per_code_and_city(project: Project) -> None:
     assert segments.loc["paperwork", "Beijing"] == 2
     tidy = project.matrix(by="city", tidy=True).set_index(["city", "code"])
     assert tidy.loc[("Beijing", "paperwork"), ["documents", "segments", "group_documents", "share"]].tolist() == [
-        1, 2, 1, 1.0]
+        1,
+        2,
+        1,
+        1.0,
+    ]
 
 
 def test_matrix_filters_and_refuses_unknown_names(project: Project) -> None:

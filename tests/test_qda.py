@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-
 from note_texts import BEIJING, HOMETOWN, note  # tests/ is on the path
+
 from phantomcode import load_codebook
 from phantomcode.codebook import lint_codebook
 from phantomcode.errors import UsageError
@@ -57,6 +57,7 @@ def check_guids_and_colours(root: etree._Element) -> None:
 
 # -- codebook --------------------------------------------------------------------------------------
 
+
 def test_bundled_codebook_as_qdc_is_valid_and_stable() -> None:
     book = load_codebook()
     data = codebook_to_qdc(book)
@@ -80,14 +81,16 @@ def test_our_qdc_reimports_without_loss(tmp_path: Path) -> None:
     book = load_codebook()
     export_qdc(book, out=tmp_path / "d.qdc")
     imported = read_qdc(tmp_path / "d.qdc")
-    assert [(c.id, c.label, c.definition, c.include, c.exclude, c.group) for c in imported.codes] == \
-        [(c.id, c.label, c.definition, c.include, c.exclude, c.group) for c in book.codes]
+    assert [(c.id, c.label, c.definition, c.include, c.exclude, c.group) for c in imported.codes] == [
+        (c.id, c.label, c.definition, c.include, c.exclude, c.group) for c in book.codes
+    ]
     assert imported.groups == book.groups and imported.notes == []
     (tmp_path / "d.yaml").write_text(qdc_to_yaml(tmp_path / "d.qdc", name=book.name), encoding="utf-8")
     assert [p for p in lint_codebook(tmp_path / "d.yaml") if p.severity == "error"] == []
     again = load_codebook(tmp_path / "d.yaml")
-    assert [(c.id, c.label, c.definition, c.include, c.exclude, c.group) for c in again.codes] == \
-        [(c.id, c.label, c.definition, c.include, c.exclude, c.group) for c in book.codes]
+    assert [(c.id, c.label, c.definition, c.include, c.exclude, c.group) for c in again.codes] == [
+        (c.id, c.label, c.definition, c.include, c.exclude, c.group) for c in book.codes
+    ]
     assert again.groups == book.groups and again.name == book.name
     assert all(c.rules.regex == ("(?!)",) and not c.rules.terms for c in again.codes)  # rules left to fill
     assert "TODO placeholder" in (tmp_path / "d.yaml").read_text(encoding="utf-8")
@@ -124,31 +127,47 @@ def test_another_tools_nested_codebook_becomes_groups_and_loadable_yaml(tmp_path
     (tmp_path / "f.qdc").write_text(FOREIGN, encoding="utf-8")
     book = read_qdc(tmp_path / "f.qdc")
     assert [(c.id, c.label, c.group) for c in book.codes] == [
-        ("barriers", "Barriers", "Barriers"), ("documents_papers", "Documents / papers", "Barriers"),
-        ("leases", "Leases", "Barriers"), ("c_2019_rules", "2019 rules", "Barriers"),
-        ("hukou", "户口", "Hukou things"), ("leases_2", "Leases", None)]
+        ("barriers", "Barriers", "Barriers"),
+        ("documents_papers", "Documents / papers", "Barriers"),
+        ("leases", "Leases", "Barriers"),
+        ("c_2019_rules", "2019 rules", "Barriers"),
+        ("hukou", "户口", "Hukou things"),
+        ("leases_2", "Leases", None),
+    ]
     assert book.codes[2].path == ("Barriers", "Documents / papers")
     assert any("'Folder' is a folder" in note for note in book.notes)
     assert any("documents_papers already has a group" in note for note in book.notes)
     (tmp_path / "f.yaml").write_text(qdc_to_yaml(tmp_path / "f.qdc"), encoding="utf-8")
     assert [p for p in lint_codebook(tmp_path / "f.yaml") if p.severity == "error"] == []
     loaded = load_codebook(tmp_path / "f.yaml")
-    assert loaded.groups == {"Barriers": ["barriers", "documents_papers", "leases", "c_2019_rules"],
-                             "Hukou things": ["hukou"], "ungrouped": ["leases_2"]}
+    assert loaded.groups == {
+        "Barriers": ["barriers", "documents_papers", "leases", "c_2019_rules"],
+        "Hukou things": ["hukou"],
+        "ungrouped": ["leases_2"],
+    }
     assert loaded.code("barriers").definition == "Anything in the way." and loaded.code("leases").definition == "Leases"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("<CodeBook xmlns='urn:QDA-XML:codebook:1.0'><Codes>\n<Code name='x'/></Codes>", ":2: not well-formed XML"),
-    ("<Project xmlns='urn:QDA-XML:project:1.0' name='p'/>", ":1: the project has no <CodeBook>"),
-    ("<Codebook xmlns='urn:QDA-XML:codebook:1.0'/>", ":1: the root element is <Codebook>"),
-    ("<CodeBook xmlns='urn:other'><Codes/></CodeBook>", "namespace 'urn:other'"),
-    ("<CodeBook xmlns='urn:QDA-XML:codebook:1.0'>\n<Codes>\n<Code guid='a' isCodable='true'/></Codes></CodeBook>",
-     ":3: <Code> without the required 'name'"),
-    ("<CodeBook xmlns='urn:QDA-XML:codebook:1.0'></CodeBook>", "has no <Codes>"),
-    ("<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><CodeBook xmlns='urn:QDA-XML:codebook:1.0'>"
-     "<Codes><Code guid='a' name='&e;' isCodable='true'/></Codes></CodeBook>", "external entity"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("<CodeBook xmlns='urn:QDA-XML:codebook:1.0'><Codes>\n<Code name='x'/></Codes>", ":2: not well-formed XML"),
+        ("<Project xmlns='urn:QDA-XML:project:1.0' name='p'/>", ":1: the project has no <CodeBook>"),
+        ("<Codebook xmlns='urn:QDA-XML:codebook:1.0'/>", ":1: the root element is <Codebook>"),
+        ("<CodeBook xmlns='urn:other'><Codes/></CodeBook>", "namespace 'urn:other'"),
+        (
+            "<CodeBook xmlns='urn:QDA-XML:codebook:1.0'>\n<Codes>\n<Code guid='a' "
+            "isCodable='true'/></Codes></CodeBook>",
+            ":3: <Code> without the required 'name'",
+        ),
+        ("<CodeBook xmlns='urn:QDA-XML:codebook:1.0'></CodeBook>", "has no <Codes>"),
+        (
+            "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]><CodeBook xmlns='urn:QDA-XML:codebook:1.0'>"
+            "<Codes><Code guid='a' name='&e;' isCodable='true'/></Codes></CodeBook>",
+            "external entity",
+        ),
+    ],
+)
 def test_broken_or_hostile_qdc_files_are_reported_with_their_line(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "b.qdc").write_text(text, encoding="utf-8")
     with pytest.raises(UsageError, match=re.escape(message)):
@@ -173,7 +192,9 @@ def decide(project: Path, tmp_path: Path) -> None:
         "key,code,decision,correct_code,note\n"
         "BJ-01:0-86:paperwork,paperwork,accept,,clear case\n"
         "BJ-01:0-86:office_runaround,office_runaround,reject,,\n"
-        "BJ-01:151-199:class_size,class_size,accept,,\n", encoding="utf-8")
+        "BJ-01:151-199:class_size,class_size,accept,,\n",
+        encoding="utf-8",
+    )
     result = import_review(tmp_path / "d.csv", project=project, reviewer="ana")
     assert result.problems == [] and result.warnings == [], (result.problems, result.warnings)
 
@@ -218,10 +239,14 @@ def test_qdpx_is_valid_and_holds_sources_variables_and_accepted_codings(project:
             assert text[start:end] == selection.get("name")  # character offsets, end exclusive
 
     code_guids = {c.get("guid") for c in root.iter(q("Code"))}
-    codings = [(s.getparent().get("name"), s.get("startPosition"), c.find(q("CodeRef")).get("targetGUID"))
-               for s in root.iter(q("PlainTextSelection")) for c in s.iter(q("Coding"))]
-    assert sorted(codings) == sorted([("BJ-01", "0", stable_guid("code", "paperwork")),
-                                      ("BJ-01", "151", stable_guid("code", "class_size"))])
+    codings = [
+        (s.getparent().get("name"), s.get("startPosition"), c.find(q("CodeRef")).get("targetGUID"))
+        for s in root.iter(q("PlainTextSelection"))
+        for c in s.iter(q("Coding"))
+    ]
+    assert sorted(codings) == sorted(
+        [("BJ-01", "0", stable_guid("code", "paperwork")), ("BJ-01", "151", stable_guid("code", "class_size"))]
+    )
     assert all(guid in code_guids for _, _, guid in codings)
     paperwork = next(c for c in root.iter(q("Coding")) if target(c) == stable_guid("code", "paperwork"))
     with Store.open(project, readonly=True) as store:
@@ -241,12 +266,15 @@ def test_qdpx_is_valid_and_holds_sources_variables_and_accepted_codings(project:
     assert all(v.get("typeOfVariable") == "Text" for v in root.iter(q("Variable")))
     assert not list(root.iter(q("Case")))  # file variables on the sources only, unless cases are asked for
     for holder in root.iter(q("TextSource")):
-        values = {vv.find(q("VariableRef")).get("targetGUID"): vv.findtext(q("TextValue"))
-                  for vv in holder.findall(q("VariableValue"))}
+        values = {
+            vv.find(q("VariableRef")).get("targetGUID"): vv.findtext(q("TextValue"))
+            for vv in holder.findall(q("VariableValue"))
+        }
         name = holder.get("name")
-        expected = {"BJ-01": {"city": "Beijing", "id": "BJ-01", "year": "2016"},
-                    "SH-01": {"city": "Shanghai", "id": "SH-01",
-                              "respondent_type": "doctor_hospital"}}[name]  # canonical values
+        expected = {
+            "BJ-01": {"city": "Beijing", "id": "BJ-01", "year": "2016"},
+            "SH-01": {"city": "Shanghai", "id": "SH-01", "respondent_type": "doctor_hospital"},
+        }[name]  # canonical values
         assert values == {variables[k]: v for k, v in expected.items()}
 
 

@@ -34,10 +34,15 @@ def stored(project: Path, *, canonical: bool = False) -> tuple[dict, dict, set]:
     """Texts, attributes (raw or canonical values) and decisions of a project."""
     with Store.open(project, readonly=True) as store:
         texts = store.document_texts(store.doc_ids())
-        attributes = store.canonical_attribute_table() if canonical else {
-            doc["doc_id"]: doc["attributes"] for doc in store.iter_documents() if doc["attributes"]}
-        decisions = {(d["doc_id"], d["start"], d["end"], d["code"], d["reviewer"], d["decided_at"], d["decision"])
-                     for d in store.review_decisions()}
+        attributes = (
+            store.canonical_attribute_table()
+            if canonical
+            else {doc["doc_id"]: doc["attributes"] for doc in store.iter_documents() if doc["attributes"]}
+        )
+        decisions = {
+            (d["doc_id"], d["start"], d["end"], d["code"], d["reviewer"], d["decided_at"], d["decision"])
+            for d in store.review_decisions()
+        }
     return texts, attributes, decisions
 
 
@@ -49,28 +54,42 @@ def test_maxqda_like_project_gives_documents_attributes_and_dated_codings_by_the
     assert attributes == {ONE: {"sector": "education", "city": "Beijing"}, TWO: {"sector": "healthcare"}}
     assert decisions == EXPECTED_DECISIONS
     assert (report.added, report.users, report.uncoded_selections) == (2, ["alice", "bob"], 1)
-    assert report.skipped == ["Policy.pdf: a PDF source (only text sources are read)",
-                              "Interview 3.m4a: a audio source (only text sources are read)"]
+    assert report.skipped == [
+        "Policy.pdf: a PDF source (only text sources are read)",
+        "Interview 3.m4a: a audio source (only text sources are read)",
+    ]
     assert report.exit_code == 1 and report.problems == []
 
 
-@pytest.mark.parametrize("options", [
-    {"folder": "Sources"},  # older MAXQDA and our own earlier exports
-    {"bom": True, "plain_text_path": "{guid}.txt"},  # QualCoder: BOM, bare file name
-    {"qde_name": "Fieldwork 2026.qde", "cases": False, "sets": False},  # ATLAS.ti: .qde named after the project
-    {"inline": True},  # text inside the project file
-    {"origin": "NVivo 15 for Mac"},  # positions count a CRLF as two characters
-    {"origin": "ATLAS.ti 24"},  # positions count a CRLF as one character
-    {"origin": "Some tool", "names": True},  # unknown producer: the selections' names show the counting
-], ids=["Sources", "qualcoder-bom-bare-name", "atlas-named-qde", "inline-text", "nvivo-crlf-two", "atlas-crlf-one",
-        "names-decide"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"folder": "Sources"},  # older MAXQDA and our own earlier exports
+        {"bom": True, "plain_text_path": "{guid}.txt"},  # QualCoder: BOM, bare file name
+        {"qde_name": "Fieldwork 2026.qde", "cases": False, "sets": False},  # ATLAS.ti: .qde named after the project
+        {"inline": True},  # text inside the project file
+        {"origin": "NVivo 15 for Mac"},  # positions count a CRLF as two characters
+        {"origin": "ATLAS.ti 24"},  # positions count a CRLF as one character
+        {"origin": "Some tool", "names": True},  # unknown producer: the selections' names show the counting
+    ],
+    ids=[
+        "Sources",
+        "qualcoder-bom-bare-name",
+        "atlas-named-qde",
+        "inline-text",
+        "nvivo-crlf-two",
+        "atlas-crlf-one",
+        "names-decide",
+    ],
+)
 @pytest.mark.slow
 def test_what_other_producers_write_imports_the_same(tmp_path: Path, options: dict) -> None:
     import_qdpx(write_qdpx(tmp_path / "x.qdpx", **options), project=tmp_path / "p.db")
     texts, attributes, decisions = stored(tmp_path / "p.db")
     assert texts == {ONE: TEXT_ONE, TWO: TEXT_TWO} and decisions == EXPECTED_DECISIONS
-    assert attributes[ONE] == ({"sector": "education"} if options.get("cases") is False
-                               else {"sector": "education", "city": "Beijing"})
+    assert attributes[ONE] == (
+        {"sector": "education"} if options.get("cases") is False else {"sector": "education", "city": "Beijing"}
+    )
 
 
 @pytest.mark.parametrize("inline", [False, True])
@@ -104,8 +123,12 @@ def test_a_qde_beside_its_sources_folder_imports(tmp_path: Path) -> None:
 
 def test_codebook_of_the_project_keeps_nesting_and_sets(tmp_path: Path) -> None:
     book = read_qdc(write_qdpx(tmp_path / "m.qdpx"))
-    assert [(c.id, c.group) for c in book.codes] == [("barriers", "Barriers"), ("paperwork", "Barriers"),
-                                                     ("class_size", "Barriers"), ("return_home", "Consequences")]
+    assert [(c.id, c.group) for c in book.codes] == [
+        ("barriers", "Barriers"),
+        ("paperwork", "Barriers"),
+        ("class_size", "Barriers"),
+        ("return_home", "Consequences"),
+    ]
     assert any("Key codes" in note for note in book.notes)  # the set's member already has a group: said so
 
 
@@ -152,11 +175,14 @@ def test_two_users_who_coded_the_same_text_keep_a_decision_each(tmp_path: Path) 
     fewer = import_qdpx(write_qdpx(tmp_path / "m.qdpx", sources), project=project)
     assert fewer.withdrawn == 1
     with Store.open(project, readonly=True) as store:  # alice's decision still applies to the coding
-        assert [d["reviewer"] for d in store.review_decisions()
-                if (d["start"], d["code"]) == (LEASE, "paperwork")] == ["alice"]
+        assert [d["reviewer"] for d in store.review_decisions() if (d["start"], d["code"]) == (LEASE, "paperwork")] == [
+            "alice"
+        ]
         assert len([c for c in store.coding_rows(code="paperwork") if c["start"] == LEASE]) == 1
     assert agreement(["alice", "bob"], project=project, codes=["paperwork"]).per_code[0].positives == {
-        "alice": 2, "bob": 0}
+        "alice": 2,
+        "bob": 0,
+    }
 
 
 def test_a_different_document_with_the_same_id_is_left_alone_and_named(tmp_path: Path) -> None:
@@ -188,19 +214,22 @@ def test_selections_outside_the_text_or_with_unknown_codes_are_reported(tmp_path
     path = write_qdpx(tmp_path / "m.qdpx", sources)
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
-    members["project.qde"] = members["project.qde"].replace(b"name='Class size' isCodable='true'",
-                                                            b"name='Class size' isCodable='false'")
+    members["project.qde"] = members["project.qde"].replace(
+        b"name='Class size' isCodable='true'", b"name='Class size' isCodable='false'"
+    )
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
     report = import_qdpx(path, project=tmp_path / "p.db")
     assert any("outside the text of 71 characters" in p for p in report.problems)
-    assert any("A1000000-0000-4000-8000-000000000003".lower() in p and "not a codable code" in p
-               for p in report.problems)
+    assert any(
+        "A1000000-0000-4000-8000-000000000003".lower() in p and "not a codable code" in p for p in report.problems
+    )
     assert len(stored(tmp_path / "p.db")[2]) == 4
 
 
 # -- round trip through our own export ------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_our_export_imports_back_to_identical_documents_attributes_and_codings(project_from, tmp_path: Path) -> None:
@@ -209,10 +238,13 @@ def test_our_export_imports_back_to_identical_documents_attributes_and_codings(p
     from phantomcode.store import Store
 
     original = project_from({"a.md": NOTE_A, "b.md": NOTE_B})
-    (tmp_path / "d.csv").write_text("key,code,decision,correct_code,note\n"
-                                    "BJ-01:0-86:paperwork,paperwork,accept,,clear\n"
-                                    "SH-01:0-71:return_home,return_home,accept,,\n"
-                                    "BJ-01:0-86:paperwork,paperwork,add,extra_fees,a fee\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text(
+        "key,code,decision,correct_code,note\n"
+        "BJ-01:0-86:paperwork,paperwork,accept,,clear\n"
+        "SH-01:0-71:return_home,return_home,accept,,\n"
+        "BJ-01:0-86:paperwork,paperwork,add,extra_fees,a fee\n",
+        encoding="utf-8",
+    )
     assert import_review(tmp_path / "d.csv", project=original, reviewer="ana").problems == []
     export_qdpx(project=original, out=tmp_path / "p.qdpx")
     report = import_qdpx(tmp_path / "p.qdpx", project=tmp_path / "copy.db")
@@ -222,8 +254,10 @@ def test_our_export_imports_back_to_identical_documents_attributes_and_codings(p
     def snapshot(path: Path) -> tuple:
         texts, attributes, _ = stored(path, canonical=True)  # the export writes canonical values
         with Store.open(path, readonly=True) as store:
-            codings = [(c["doc_id"], c["start"], c["end"], c["code"], c["reviewer"], c["decided_at"], c["note"])
-                       for c in store.exchange_codings()]
+            codings = [
+                (c["doc_id"], c["start"], c["end"], c["code"], c["reviewer"], c["decided_at"], c["note"])
+                for c in store.exchange_codings()
+            ]
         return texts, attributes, codings
 
     before, after = snapshot(original), snapshot(tmp_path / "copy.db")
@@ -232,8 +266,9 @@ def test_our_export_imports_back_to_identical_documents_attributes_and_codings(p
     assert after[1] == before[1] and after[1]["SH-01"]["respondent_type"] == "doctor_hospital"  # attributes
 
 
-def test_importing_a_project_coded_elsewhere_back_into_its_own_project_adds_codings(project_from,
-                                                                                   tmp_path: Path) -> None:
+def test_importing_a_project_coded_elsewhere_back_into_its_own_project_adds_codings(
+    project_from, tmp_path: Path
+) -> None:
     original = project_from({"a.md": NOTE_A, "b.md": NOTE_B})
     export_qdpx(project=original, out=tmp_path / "p.qdpx", include_unreviewed=True)
     report = import_qdpx(tmp_path / "p.qdpx", project=original)
@@ -243,13 +278,16 @@ def test_importing_a_project_coded_elsewhere_back_into_its_own_project_adds_codi
 
 # -- CLI -----------------------------------------------------------------------------------------
 
+
 def test_cli_import_reports_and_writes_the_codebook(runner, tmp_path: Path) -> None:
     from phantomcode.cli import app
     from phantomcode.codebook import lint_codebook
 
     path = write_qdpx(tmp_path / "m.qdpx")
-    result = runner.invoke(app, ["import", "qdpx", str(path), "--project", str(tmp_path / "p.db"),
-                                 "--codebook-out", str(tmp_path / "cb.yaml")])
+    result = runner.invoke(
+        app,
+        ["import", "qdpx", str(path), "--project", str(tmp_path / "p.db"), "--codebook-out", str(tmp_path / "cb.yaml")],
+    )
     assert result.exit_code == 1, result.output  # two sources skipped
     assert "2 documents (2 added" in result.output and "5 add" in result.output
     assert "2 source(s) skipped:" in result.output and "skipped: Policy.pdf: a PDF source" in result.output
@@ -265,6 +303,7 @@ def test_cli_import_reports_and_writes_the_codebook(runner, tmp_path: Path) -> N
 
 # -- agreement of imported hand coding with the rules -------------------------------------------------
 
+
 @pytest.mark.slow
 def test_imported_hand_coding_is_compared_with_the_rules(runner, tmp_path: Path) -> None:
     from phantomcode.agree import agreement
@@ -277,8 +316,11 @@ def test_imported_hand_coding_is_compared_with_the_rules(runner, tmp_path: Path)
     report = agreement(["imported", "auto"], project=project, codes=["paperwork", "class_size", "return_home"])
     by_code = {row.code: row for row in report.per_code}
     with Store.open(project, readonly=True) as store:
-        auto = {c["code"] for c in store.coding_rows()
-                if c["rule"] != Store.REVIEW_ADD_RULE and not c["negated"] and not c["hypothetical"]}
+        auto = {
+            c["code"]
+            for c in store.coding_rows()
+            if c["rule"] != Store.REVIEW_ADD_RULE and not c["negated"] and not c["hypothetical"]
+        }
     assert {"paperwork", "return_home"} <= auto  # the rules code these notes too
     assert by_code["paperwork"].positives["imported"] == 2  # alice's two paperwork sentences
     assert by_code["return_home"].percent == 1.0  # bob and the rules agree on the hometown sentence
@@ -320,8 +362,9 @@ def test_imported_hand_coding_exports_as_its_coders_codings_and_validates(tmp_pa
     assert schema.validate(root), schema.error_log
     ns = "{urn:QDA-XML:project:1.0}"
     made = sorted((c.get("creatingUser"), c.get("creationDateTime")) for c in root.iter(f"{ns}Coding"))
-    assert made == sorted((stable_guid("user", user), when.replace("+00:00", "Z"))
-                          for *_, user, when, _ in EXPECTED_DECISIONS)
+    assert made == sorted(
+        (stable_guid("user", user), when.replace("+00:00", "Z")) for *_, user, when, _ in EXPECTED_DECISIONS
+    )
 
 
 def test_a_coding_memo_in_the_selection_description_becomes_the_note(tmp_path: Path) -> None:
@@ -330,8 +373,11 @@ def test_a_coding_memo_in_the_selection_description_becomes_the_note(tmp_path: P
         members = {name: archive.read(name) for name in archive.namelist()}
     first = members["project.qde"].index(b"<PlainTextSelection")  # QualCoder keeps a coding memo here
     end = members["project.qde"].index(b">", first) + 1
-    members["project.qde"] = (members["project.qde"][:end] + b"<Description>Clear: the five documents.</Description>"
-                              + members["project.qde"][end:])
+    members["project.qde"] = (
+        members["project.qde"][:end]
+        + b"<Description>Clear: the five documents.</Description>"
+        + members["project.qde"][end:]
+    )
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)

@@ -71,15 +71,25 @@ def small(tmp_path: Path, notes_dir: Path, write_note) -> Path:
     path = tmp_path / "small.db"
     assert not ingest(notes_dir, project=path).skipped
     # The document sector as ingest records it: declared, inferred, or unknown.
-    set_sectors(path, {"a": ("education", "declared"), "b": ("healthcare", "inferred"), "c": (None, None),
-                       "d": ("education", "declared"), "e": ("hukou", "declared")})
+    set_sectors(
+        path,
+        {
+            "a": ("education", "declared"),
+            "b": ("healthcare", "inferred"),
+            "c": (None, None),
+            "d": ("education", "declared"),
+            "e": ("hukou", "declared"),
+        },
+    )
     return path
 
 
 def set_sectors(path: Path, sectors: dict[str, tuple[str | None, str | None]]) -> None:
     with sqlite3.connect(path) as db:
-        db.executemany("UPDATE documents SET sector = ?, sector_source = ? WHERE doc_id = ?",
-                       [(sector, source, doc_id) for doc_id, (sector, source) in sectors.items()])
+        db.executemany(
+            "UPDATE documents SET sector = ?, sector_source = ? WHERE doc_id = ?",
+            [(sector, source, doc_id) for doc_id, (sector, source) in sectors.items()],
+        )
 
 
 def update_codings(path: Path, sql: str, *params: object) -> None:
@@ -105,7 +115,9 @@ def assert_golden(name: str, text: str) -> None:
         path.write_text(text, encoding="utf-8", newline="")
         return
     if not path.exists():
-        pytest.fail(f"golden file {path} is missing: create it with PHANTOMCODE_UPDATE_GOLDEN=1 pytest tests/test_report.py")
+        pytest.fail(
+            f"golden file {path} is missing: create it with PHANTOMCODE_UPDATE_GOLDEN=1 pytest tests/test_report.py"
+        )
     expected = path.read_text(encoding="utf-8")
     if text != expected:
         diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), "golden", "now", n=1))
@@ -117,8 +129,11 @@ def counted_export_rows(project: Project, tmp_path: Path) -> list[dict[str, str]
     out = tmp_path / "segments.csv"
     export_segments(project=project.path, fmt="csv", out=out)
     with out.open(encoding="utf-8", newline="") as handle:
-        return [row for row in csv.DictReader(handle)
-                if row["negated"] == "FALSE" and row["hypothetical"] == "FALSE" and row["status"] != "rejected"]
+        return [
+            row
+            for row in csv.DictReader(handle)
+            if row["negated"] == "FALSE" and row["hypothetical"] == "FALSE" and row["status"] != "rejected"
+        ]
 
 
 # -- golden files -------------------------------------------------------------------------------
@@ -138,16 +153,19 @@ def test_markdown_matches_golden(sample: Project, tmp_path: Path) -> None:
 @pytest.mark.parametrize("attribute", ["city", "respondent_type", "year"])
 def test_group_n_is_the_number_of_documents_with_that_value(sample: Project, attribute: str) -> None:
     codebook = sample.codebook()  # verbatim values, mapped as ingest does
-    expected = Counter("(missing)" if pd.isna(value) else codebook.normalize_attributes({attribute: value})[0][attribute]
-                       for value in sample.documents(canonical=False)[attribute])
+    expected = Counter(
+        "(missing)" if pd.isna(value) else codebook.normalize_attributes({attribute: value})[0][attribute]
+        for value in sample.documents(canonical=False)[attribute]
+    )
     tidy = sample.matrix(by=attribute, tidy=True)
-    assert dict(zip(tidy[attribute], tidy["group_documents"])) == dict(expected)
+    assert dict(zip(tidy[attribute], tidy["group_documents"], strict=True)) == dict(expected)
     assert tidy.drop_duplicates(attribute)["group_documents"].sum() == len(sample.documents())
 
 
 @pytest.mark.parametrize("attribute", ["city", "respondent_type"])
-def test_documents_per_cell_are_the_distinct_doc_ids_in_export_segments(sample: Project, tmp_path: Path,
-                                                                         attribute: str) -> None:
+def test_documents_per_cell_are_the_distinct_doc_ids_in_export_segments(
+    sample: Project, tmp_path: Path, attribute: str
+) -> None:
     documents, segments = defaultdict(set), defaultdict(set)
     for row in counted_export_rows(sample, tmp_path):
         documents[row[attribute], row["code"]].add(row["doc_id"])
@@ -184,7 +202,7 @@ def test_cross_tab_partitions_each_city_by_sector(sample: Project) -> None:
     for row in by_city.itertuples(index=False):
         assert summed.loc[(row.city, row.code)].tolist() == [row.documents, row.segments]
     n = cross.drop_duplicates(["city", "sector"]).groupby("city")["group_documents"].sum()
-    assert n.to_dict() == dict(zip(by_city["city"], by_city["group_documents"]))
+    assert n.to_dict() == dict(zip(by_city["city"], by_city["group_documents"], strict=True))
     wide = sample.matrix(by=["city", "sector"])
     assert wide.columns.names == ["city", "sector"] and int(wide.to_numpy().sum()) == int(cross["documents"].sum())
 
@@ -197,24 +215,32 @@ def test_where_filters_documents_and_accepts_aliases(sample: Project) -> None:
     both = sample.matrix(by="city", where={"city": ["Beijing", "Chengdu"]}, tidy=True)  # OR within one
     assert set(both["city"]) == {"Beijing", "Chengdu"}
     workers = sample.matrix(by="city", where={"city": "Beijing", "respondent_type": "migrant_worker"}, tidy=True)
-    assert set(workers["group_documents"]) == {len(sample.documents().query(
-        "respondent_type == 'migrant_worker' and city in ('Beijing', '北京')"))}
+    assert set(workers["group_documents"]) == {
+        len(sample.documents().query("respondent_type == 'migrant_worker' and city in ('Beijing', '北京')"))
+    }
     assert (workers["documents"] <= beijing["documents"]).all() and workers["documents"].sum() > 0
-    assert full["documents"].sum() >= sample.matrix(by="respondent_type", where={"city": "Beijing"},
-                                                    tidy=True)["documents"].sum()
+    assert (
+        full["documents"].sum()
+        >= sample.matrix(by="respondent_type", where={"city": "Beijing"}, tidy=True)["documents"].sum()
+    )
     assert parse_where(["city=Beijing", "city = Chengdu", "sector=education"]) == {
-        "city": ["Beijing", "Chengdu"], "sector": ["education"]}
+        "city": ["Beijing", "Chengdu"],
+        "sector": ["education"],
+    }
 
 
-@pytest.mark.parametrize(("call", "message", "valid"), [
-    (lambda p: p.matrix(by="province"), "unknown attribute 'province'", "city, id, interviewer"),
-    (lambda p: p.matrix(codes=["paperwork", "papers"]), "unknown code 'papers'", "paperwork, residency_duration"),
-    (lambda p: p.matrix(group="mechanism"), "unknown code group 'mechanism'", "mechanisms, consequences"),
-    (lambda p: p.matrix(where={"city": "Wuhan"}), "where city=Wuhan: no document has this value", "Beijing (9)"),
-    (lambda p: p.matrix(measure="words"), "unknown measure 'words'", "documents, segments"),
-    (lambda p: p.quotes("papers"), "unknown code 'papers'", "self_blame"),
-    (lambda p: p.cooccurrence(where={"sectr": "x"}), "unknown attribute 'sectr'", "sector"),
-])
+@pytest.mark.parametrize(
+    ("call", "message", "valid"),
+    [
+        (lambda p: p.matrix(by="province"), "unknown attribute 'province'", "city, id, interviewer"),
+        (lambda p: p.matrix(codes=["paperwork", "papers"]), "unknown code 'papers'", "paperwork, residency_duration"),
+        (lambda p: p.matrix(group="mechanism"), "unknown code group 'mechanism'", "mechanisms, consequences"),
+        (lambda p: p.matrix(where={"city": "Wuhan"}), "where city=Wuhan: no document has this value", "Beijing (9)"),
+        (lambda p: p.matrix(measure="words"), "unknown measure 'words'", "documents, segments"),
+        (lambda p: p.quotes("papers"), "unknown code 'papers'", "self_blame"),
+        (lambda p: p.cooccurrence(where={"sectr": "x"}), "unknown attribute 'sectr'", "sector"),
+    ],
+)
 def test_unknown_names_raise_usage_errors_listing_the_valid_ones(sample: Project, call, message, valid) -> None:
     with pytest.raises(UsageError) as caught:
         call(sample)
@@ -250,15 +276,18 @@ def test_sector_groups_follow_the_sector_ingest_recorded_for_each_document(sampl
     with Store.open(sample.path, readonly=True) as store:
         recorded = dict(Counter(sector.sector or "(missing)" for sector in store.document_sectors().values()))
     tidy = sample.matrix(by="sector", tidy=True)
-    assert dict(zip(tidy["sector"], tidy["group_documents"])) == recorded
+    assert dict(zip(tidy["sector"], tidy["group_documents"], strict=True)) == recorded
     assert sum(recorded.values()) == len(sample.documents())
 
 
 @pytest.mark.slow
 def test_missing_attribute_values_form_their_own_group(small: Path) -> None:
     tidy = Project(small).matrix(by="respondent_type", codes="paperwork", tidy=True)
-    assert dict(zip(tidy["respondent_type"], tidy["group_documents"])) == {
-        "migrant_worker": 1, "doctor_hospital": 1, "(missing)": 3}
+    assert dict(zip(tidy["respondent_type"], tidy["group_documents"], strict=True)) == {
+        "migrant_worker": 1,
+        "doctor_hospital": 1,
+        "(missing)": 3,
+    }
 
 
 @pytest.mark.slow
@@ -288,7 +317,7 @@ def test_quotes_prefer_accepted_then_clear_segments_one_per_document(small: Path
     assert sorted(quotes["doc_id"]) == ["a", "b", "d", "e"] and list(quotes["rank"]) == [1, 2, 3, 4]
     texts = {doc["doc_id"]: doc["text"] for doc in project.documents().to_dict("records")}
     for quote in quotes.to_dict("records"):
-        assert quote["text"] == texts[quote["doc_id"]][quote["start"]:quote["end"]]
+        assert quote["text"] == texts[quote["doc_id"]][quote["start"] : quote["end"]]
         assert "five documents" in quote["matched"]
     update_codings(small, "status = 'accepted' WHERE doc_id = 'd' AND code = 'paperwork'")
     update_codings(small, "negated = 1 WHERE doc_id = 'a' AND code = 'paperwork'")
@@ -296,14 +325,19 @@ def test_quotes_prefer_accepted_then_clear_segments_one_per_document(small: Path
     assert list(quotes["doc_id"]) == ["d", "b"]  # accepted first; then b's segment, shorter than e's
     assert list(quotes["status"]) == ["accepted", "auto"]
     with sqlite3.connect(small) as db:  # a negated hit of the code in b's segment makes it less clear
-        db.execute("INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, negated, status,"
-                   " codebook_hash) SELECT segment_id, doc_id, code, rule, start + 1, end, matched, 1, 'auto',"
-                   " codebook_hash FROM codings WHERE doc_id = 'b' AND code = 'paperwork' LIMIT 1")
+        db.execute(
+            "INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, negated, status,"
+            " codebook_hash) SELECT segment_id, doc_id, code, rule, start + 1, end, matched, 1, 'auto',"
+            " codebook_hash FROM codings WHERE doc_id = 'b' AND code = 'paperwork' LIMIT 1"
+        )
     assert list(project.quotes("paperwork", by=None, n=2)["doc_id"]) == ["d", "e"]
     by_city = project.quotes(["extra_fees", "paperwork"], by="city", n=1)
-    assert list(zip(by_city["code"], by_city["city"], by_city["doc_id"])) == [
-        ("paperwork", "Beijing", "b"), ("paperwork", "Shanghai", "d"), ("paperwork", "=1+2", "e"),
-        ("extra_fees", "Beijing", "a")]
+    assert list(zip(by_city["code"], by_city["city"], by_city["doc_id"], strict=True)) == [
+        ("paperwork", "Beijing", "b"),
+        ("paperwork", "Shanghai", "d"),
+        ("paperwork", "=1+2", "e"),
+        ("extra_fees", "Beijing", "a"),
+    ]
     assert project.quotes("paperwork", n=0).empty
 
 
@@ -344,8 +378,11 @@ def test_json_is_tidy_records_and_wide_is_the_matrix(sample: Project, tmp_path: 
     assert len(records) == 2 * len(report.groups())
     wide = json.loads(rendered(report, "json", tmp_path, wide=True))
     assert [row["code"] for row in wide] == ["paperwork", "class_size"]
-    assert wide[0]["Beijing / education"] == next(r["documents"] for r in records if r["city"] == "Beijing"
-                                                  and r["sector"] == "education" and r["code"] == "paperwork")
+    assert wide[0]["Beijing / education"] == next(
+        r["documents"]
+        for r in records
+        if r["city"] == "Beijing" and r["sector"] == "education" and r["code"] == "paperwork"
+    )
     segments = build_report(*opened(sample), measure="segments")
     lines = list(csv.reader(io.StringIO(rendered(segments, "csv", tmp_path, wide=True))))
     assert lines[0] == ["code", "Beijing", "Chengdu", "Shanghai", "Guangzhou", "Hangzhou", "Dongguan"]
@@ -376,8 +413,16 @@ def test_xlsx_has_a_sheet_per_matrix_quotes_bold_headers_and_frozen_panes(sample
     workbook = openpyxl.load_workbook(out)
     assert workbook.sheetnames == ["documents", "share", "segments", "data", "quotes", "about"]
     documents = workbook["documents"]
-    assert [c.value for c in documents[1]] == ["code", "label", "Beijing", "Chengdu", "Shanghai", "Guangzhou",
-                                               "Hangzhou", "Dongguan"]
+    assert [c.value for c in documents[1]] == [
+        "code",
+        "label",
+        "Beijing",
+        "Chengdu",
+        "Shanghai",
+        "Guangzhou",
+        "Hangzhou",
+        "Dongguan",
+    ]
     assert all(cell.font.bold for cell in documents[1]) and documents.freeze_panes == "C2"
     assert documents.column_dimensions["B"].width > 10
     matrix = sample.matrix()
@@ -385,7 +430,17 @@ def test_xlsx_has_a_sheet_per_matrix_quotes_bold_headers_and_frozen_panes(sample
     assert [c.value for c in documents[documents.max_row]][:1] == ["N"]
     assert workbook["share"]["C2"].number_format == "0%"
     quotes = workbook["quotes"]
-    assert [c.value for c in quotes[1]] == ["city", "code", "rank", "doc_id", "start", "end", "text", "matched", "status"]
+    assert [c.value for c in quotes[1]] == [
+        "city",
+        "code",
+        "rank",
+        "doc_id",
+        "start",
+        "end",
+        "text",
+        "matched",
+        "status",
+    ]
     assert quotes.max_row > 12 and quotes.freeze_panes == "A2"
     assert workbook["data"].max_row == len(sample.matrix(tidy=True)) + 1
     cooccurrence = tmp_path / "cooccurrence.xlsx"
@@ -418,16 +473,21 @@ def test_markdown_escapes_pipes(small: Path, tmp_path: Path) -> None:
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("| code |") and "Bei\\|jing" in line)
     rule = lines[lines.index(header) + 1]
-    assert len(re.split(r"(?<!\\)\|", header)) == len(rule.split("|")) == 2 + len(["code", "Shanghai", "=1+2",
-                                                                                     "Bei|jing", "total"])
+    assert (
+        len(re.split(r"(?<!\\)\|", header))
+        == len(rule.split("|"))
+        == 2 + len(["code", "Shanghai", "=1+2", "Bei|jing", "total"])
+    )
 
 
 @pytest.mark.slow
 def test_png_is_a_valid_image(sample: Project, tmp_path: Path) -> None:
     import matplotlib.image
 
-    for report, name in [(build_report(*opened(sample)), "matrix.png"),
-                         (build_cooccurrence(*opened(sample)), "cooccurrence.png")]:
+    for report, name in [
+        (build_report(*opened(sample)), "matrix.png"),
+        (build_cooccurrence(*opened(sample)), "cooccurrence.png"),
+    ]:
         out = tmp_path / name
         write_report(report, fmt="png", out=out)
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -453,12 +513,16 @@ def test_documents_are_grouped_as_reports_group_them(sample: Project) -> None:
     by_city = sample.documents().groupby("city").size()
     assert "北京" not in by_city.index
     tidy = sample.matrix(by="city", tidy=True).drop_duplicates("city")
-    assert by_city.to_dict() == {city: n for city, n in zip(tidy["city"], tidy["group_documents"]) if city != "(missing)"}
+    assert by_city.to_dict() == {
+        city: n for city, n in zip(tidy["city"], tidy["group_documents"], strict=True) if city != "(missing)"
+    }
 
 
 def _hanzi_report(project_from) -> Report:
-    notes = {f"n{i}.md": f"---\nid: N{i}\n城市: {city}\n---\nThe school demanded five documents.\n"
-             for i, city in enumerate(["武汉", "武汉", "成都市", "西安"])}
+    notes = {
+        f"n{i}.md": f"---\nid: N{i}\n城市: {city}\n---\nThe school demanded five documents.\n"
+        for i, city in enumerate(["武汉", "武汉", "成都市", "西安"])
+    }
     return build_report(*opened(Project(project_from(notes))), by=["城市"])
 
 

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from note_texts import BEIJING, FULL, HOMETOWN, INSURANCE, LEASE, NEGATED, WUZHENG, note  # tests/ is on the path
 
 from phantomcode import code_project, ingest
 from phantomcode.errors import UsageError
@@ -21,7 +22,6 @@ from phantomcode.review import (
     review_stats,
     wilson_interval,
 )
-from note_texts import BEIJING, FULL, HOMETOWN, INSURANCE, LEASE, NEGATED, WUZHENG, note  # tests/ is on the path
 from phantomcode.store import Store
 
 NOTE_A = note(*BEIJING, NEGATED, id="BJ-01", city="Beijing", sector="education")
@@ -65,8 +65,10 @@ def key(doc_id: str, sentence: str, code: str, note: str = NOTE_A) -> str:
 
 def statuses(project: Path) -> dict[tuple[str, int, int, str], tuple[str, str, int]]:
     with Store.open(project, readonly=True) as store:
-        return {(c["doc_id"], c["start"], c["end"], c["code"]): (c["status"], c["rule"], int(c["negated"]))
-                for c in store.coding_rows()}
+        return {
+            (c["doc_id"], c["start"], c["end"], c["code"]): (c["status"], c["rule"], int(c["negated"]))
+            for c in store.coding_rows()
+        }
 
 
 def sheet_rows(path: Path) -> list[dict[str, str]]:
@@ -92,6 +94,7 @@ def exported(project: Path, tmp_path: Path, **options) -> list[dict[str, str]]:
 
 # -- keys ------------------------------------------------------------------------------------------
 
+
 def test_coding_keys_round_trip_even_with_colons_in_the_document_id() -> None:
     assert parse_coding_key(coding_key("beijing/int:03", 5, 40, "paperwork")) == ("beijing/int:03", 5, 40, "paperwork")
     assert parse_coding_key("BJ-01:40-5:paperwork") is None
@@ -100,13 +103,15 @@ def test_coding_keys_round_trip_even_with_colons_in_the_document_id() -> None:
 
 # -- export ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_export_has_one_row_per_counted_coding_with_context_key_and_empty_decision_columns(project, tmp_path) -> None:
     rows = exported(project, tmp_path)
     assert len(rows) == 6  # the negated coding is left out unless asked for
     first = rows[0]
-    assert list(first)[:7] == ["doc_id", "code", "label", "segment", "decision", "correct_code", "note"], \
+    assert list(first)[:7] == ["doc_id", "code", "label", "segment", "decision", "correct_code", "note"], (
         "the columns to fill in beside the segment"
+    )
     assert list(first)[-3:] == ["start", "end", "key"] and {"city", "id"} <= set(first)
     assert first["key"] == key("BJ-01", FIRST, "office_runaround")
     assert first["segment"] == FIRST and first["before"] == ""
@@ -131,8 +136,11 @@ def test_export_filters_by_code_and_attribute_and_rejects_unknown_ones(project, 
         export_review(project=project, out=tmp_path / "x.csv", codes=["paperwrk"])
     with pytest.raises(UsageError, match="unknown attribute 'town'"):
         export_review(project=project, out=tmp_path / "x.csv", where={"town": "Beijing"})
-    with pytest.raises(UsageError, match=r"where city=Paris: no document has this value; values of city: "
-                                         r"Beijing \(1\), Shanghai \(1\)"):
+    with pytest.raises(
+        UsageError,
+        match=r"where city=Paris: no document has this value; values of city: "
+        r"Beijing \(1\), Shanghai \(1\)",
+    ):
         export_review(project=project, out=tmp_path / "x.csv", where={"city": "Paris"})
     for spelling in ("beijing", "北京", "Peking"):  # case and codebook aliases, as reports accept them
         assert {r["doc_id"] for r in exported(project, tmp_path, where={"city": spelling})} == {"BJ-01"}
@@ -177,6 +185,7 @@ def test_xlsx_sheet_reads_back_with_its_help_sheet_and_decision_choices(project,
 
 
 # -- import ----------------------------------------------------------------------------------------
+
 
 def test_review_round_trip_export_edit_import_stats(project, tmp_path) -> None:
     rows = exported(project, tmp_path, include_flagged=True)
@@ -231,19 +240,27 @@ def test_review_round_trip_export_edit_import_stats(project, tmp_path) -> None:
         assert {d["reviewer"] for d in store.review_decisions()} == {"ana"}  # the same decisions keep their reviewer
         assert store.reviewers() == ["ana", "bo"]
     pending = exported(project, tmp_path, pending=True)
-    assert [row["key"] for row in pending] == [key("BJ-01", LEASE, "paperwork"),
-                                               key("SH-01", HOMETOWN, "return_home", NOTE_B),
-                                               coding_key("SH-01", 72, 132, "reimbursement_gap")]
+    assert [row["key"] for row in pending] == [
+        key("BJ-01", LEASE, "paperwork"),
+        key("SH-01", HOMETOWN, "return_home", NOTE_B),
+        coding_key("SH-01", 72, 132, "reimbursement_gap"),
+    ]
 
 
 def test_a_changed_decision_replaces_the_old_one_and_its_effect(project, tmp_path) -> None:
     target = key("BJ-01", FULL, "class_size")
-    write_sheet(tmp_path / "one.csv", [{"key": target, "code": "class_size", "decision": "reject",
-                                         "correct_code": "unexplained_refusal"}])
+    write_sheet(
+        tmp_path / "one.csv",
+        [{"key": target, "code": "class_size", "decision": "reject", "correct_code": "unexplained_refusal"}],
+    )
     import_review(tmp_path / "one.csv", project=project, reviewer="ana")
-    write_sheet(tmp_path / "two.csv", [{"key": target, "code": "class_size", "decision": "accept"},
-                                       {"key": key("BJ-01", FULL, "unexplained_refusal"), "code": "unexplained_refusal",
-                                        "decision": "reject"}])
+    write_sheet(
+        tmp_path / "two.csv",
+        [
+            {"key": target, "code": "class_size", "decision": "accept"},
+            {"key": key("BJ-01", FULL, "unexplained_refusal"), "code": "unexplained_refusal", "decision": "reject"},
+        ],
+    )
     result = import_review(tmp_path / "two.csv", project=project, reviewer="ana")
     assert result.changed == 2 and result.problems == []
     found = statuses(project)
@@ -255,37 +272,54 @@ def test_a_changed_decision_replaces_the_old_one_and_its_effect(project, tmp_pat
 def test_bad_rows_are_reported_by_row_number_and_good_rows_still_apply(project, tmp_path) -> None:
     good = key("BJ-01", FIRST, "paperwork")
     rows = [
-        {"key": good, "code": "paperwork", "decision": "accept"},                              # row 2: fine
+        {"key": good, "code": "paperwork", "decision": "accept"},  # row 2: fine
         {"key": good.replace("paperwork", "class_size"), "code": "class_size", "decision": "maybe"},  # 3
-        {"key": "BJ-01:zero-ten:paperwork", "code": "paperwork", "decision": "reject"},        # 4
-        {"key": key("BJ-01", LEASE, "paperwork"), "code": "paperwork", "decision": "reject",
-         "correct_code": "no_such_code"},                                                       # 5
-        {"doc_id": "BJ-01", "segment": "A sentence that is not in the note.", "code": "deterred",
-         "decision": "add"},                                                                    # 6
-        {"doc_id": "BJ-01", "code": "deterred", "decision": "add"},                             # 7
-        {"doc_id": "XX-99", "segment": FIRST, "code": "deterred", "decision": "add"},           # 8
-        {"doc_id": "BJ-01", "segment": "school", "code": "deterred", "decision": "add"},        # 9
-        {"doc_id": "BJ-01", "code": "deterred", "decision": "reject", "segment": FULL},         # 10
-        {"key": good, "code": "class_size", "decision": "accept"},                              # 11
-        {"key": good, "code": "paperwork", "decision": "reject"},                               # 12
-        {"key": good, "code": "paperwork", "decision": "", "note": "unsure"},                   # 13
-        {"key": good, "code": "paperwork", "decision": "accept", "correct_code": "deterred"},   # 14
+        {"key": "BJ-01:zero-ten:paperwork", "code": "paperwork", "decision": "reject"},  # 4
+        {
+            "key": key("BJ-01", LEASE, "paperwork"),
+            "code": "paperwork",
+            "decision": "reject",
+            "correct_code": "no_such_code",
+        },  # 5
+        {
+            "doc_id": "BJ-01",
+            "segment": "A sentence that is not in the note.",
+            "code": "deterred",
+            "decision": "add",
+        },  # 6
+        {"doc_id": "BJ-01", "code": "deterred", "decision": "add"},  # 7
+        {"doc_id": "XX-99", "segment": FIRST, "code": "deterred", "decision": "add"},  # 8
+        {"doc_id": "BJ-01", "segment": "school", "code": "deterred", "decision": "add"},  # 9
+        {"doc_id": "BJ-01", "code": "deterred", "decision": "reject", "segment": FULL},  # 10
+        {"key": good, "code": "class_size", "decision": "accept"},  # 11
+        {"key": good, "code": "paperwork", "decision": "reject"},  # 12
+        {"key": good, "code": "paperwork", "decision": "", "note": "unsure"},  # 13
+        {"key": good, "code": "paperwork", "decision": "accept", "correct_code": "deterred"},  # 14
         {"key": key("SH-01", HOMETOWN, "return_home", NOTE_B), "code": "return_home", "decision": "add"},  # 15
-        {"key": good, "doc_id": "SH-01", "code": "paperwork", "decision": "accept"},            # 16
+        {"key": good, "doc_id": "SH-01", "code": "paperwork", "decision": "accept"},  # 16
         {"key": coding_key("BJ-01", 0, 99999, "paperwork"), "code": "paperwork", "decision": "accept"},  # 17
         {"doc_id": "SH-01", "start": "72", "end": "132", "code": "deterred", "decision": "add"},  # 18: fine
     ]
     columns = ["key", "doc_id", "start", "end", "segment", "code", "decision", "correct_code", "note"]
     result = import_review(write_sheet(tmp_path / "bad.csv", rows, columns), project=project, reviewer="ana")
     problems = "\n".join(result.problems)
-    for number, words in [(3, "unknown decision 'maybe'"), (4, "is not doc_id:start-end:code"),
-                          (5, "'no_such_code' is not a code"), (6, "not in BJ-01"),
-                          (7, "needs the segment text or start and end"), (8, "no document 'XX-99'"),
-                          (9, "occurs 3 times in BJ-01; give start and end"), (10, "reject needs the row's key"),
-                          (11, "code 'class_size' disagrees with the key's 'paperwork'"),
-                          (12, "a second, different decision"), (13, "note without a decision"),
-                          (14, "correct_code goes with reject"), (15, "write accept to confirm it"),
-                          (16, "disagrees with the key"), (17, "beyond the end of BJ-01")]:
+    for number, words in [
+        (3, "unknown decision 'maybe'"),
+        (4, "is not doc_id:start-end:code"),
+        (5, "'no_such_code' is not a code"),
+        (6, "not in BJ-01"),
+        (7, "needs the segment text or start and end"),
+        (8, "no document 'XX-99'"),
+        (9, "occurs 3 times in BJ-01; give start and end"),
+        (10, "reject needs the row's key"),
+        (11, "code 'class_size' disagrees with the key's 'paperwork'"),
+        (12, "a second, different decision"),
+        (13, "note without a decision"),
+        (14, "correct_code goes with reject"),
+        (15, "write accept to confirm it"),
+        (16, "disagrees with the key"),
+        (17, "beyond the end of BJ-01"),
+    ]:
         line = next((p for p in result.problems if p.startswith(f"row {number}: ")), "")
         assert words in line, (number, problems)
     assert len(result.problems) == 15 and result.exit_code == 1
@@ -317,17 +351,22 @@ def test_semicolon_utf16_csv_saved_by_a_spreadsheet_reads_back(project, tmp_path
 
 # -- decisions that outlive re-coding, re-ingest and edits -------------------------------------------
 
+
 @pytest.fixture
 def live(tmp_path: Path) -> tuple[Path, Path]:
     """A project whose notes folder the test may edit, with three decisions in it."""
     notes = write_notes(tmp_path / "notes")
     project = tmp_path / "live.db"
     ingest(notes, project=project, jobs=1)
-    write_sheet(tmp_path / "d.csv", [
-        {"key": key("BJ-01", FIRST, "paperwork"), "code": "paperwork", "decision": "reject"},
-        {"key": key("BJ-01", LEASE, "paperwork"), "code": "paperwork", "decision": "accept"},
-        {"doc_id": "SH-01", "segment": HOMETOWN, "code": "deterred", "decision": "add"},
-    ], columns=["key", "doc_id", "segment", "code", "decision"])
+    write_sheet(
+        tmp_path / "d.csv",
+        [
+            {"key": key("BJ-01", FIRST, "paperwork"), "code": "paperwork", "decision": "reject"},
+            {"key": key("BJ-01", LEASE, "paperwork"), "code": "paperwork", "decision": "accept"},
+            {"doc_id": "SH-01", "segment": HOMETOWN, "code": "deterred", "decision": "add"},
+        ],
+        columns=["key", "doc_id", "segment", "code", "decision"],
+    )
     assert import_review(tmp_path / "d.csv", project=project, reviewer="ana").problems == []
     return notes, project
 
@@ -338,8 +377,11 @@ def reviewed_state(project: Path) -> dict[tuple[str, str], str]:
         return {(c["text"][:20], c["code"]): c["status"] for c in store.coding_rows() if c["status"] != "auto"}
 
 
-EXPECTED = {(FIRST[:20], "paperwork"): "rejected", (LEASE[:20], "paperwork"): "accepted",
-            (HOMETOWN[:20], "deterred"): "accepted"}
+EXPECTED = {
+    (FIRST[:20], "paperwork"): "rejected",
+    (LEASE[:20], "paperwork"): "accepted",
+    (HOMETOWN[:20], "deterred"): "accepted",
+}
 
 
 @pytest.mark.slow
@@ -363,8 +405,9 @@ def test_decisions_on_changed_text_are_kept_reported_and_apply_again_when_it_ret
     stats = review_stats(project=project)
     assert [(s.doc_id, s.code, s.decision, s.text) for s in stats.stale] == [("BJ-01", "paperwork", "accept", LEASE)]
     assert stats.decisions == 3 and stats.total.accepted == 0  # stale decisions are not counted in the figures
-    write_sheet(tmp_path / "noop.csv", [{"key": key("BJ-01", FIRST, "paperwork"), "code": "paperwork",
-                                         "decision": "reject"}])
+    write_sheet(
+        tmp_path / "noop.csv", [{"key": key("BJ-01", FIRST, "paperwork"), "code": "paperwork", "decision": "reject"}]
+    )
     assert import_review(tmp_path / "noop.csv", project=project).stale == 1
     write_notes(notes)  # the text comes back
     ingest(notes, project=project, jobs=1)
@@ -405,9 +448,12 @@ def test_sheet_text_that_no_longer_matches_the_note_is_stored_and_warned_about(p
 def test_review_stats_report_accepted_codings_the_rules_no_longer_make(live, tmp_path) -> None:
     notes, project = live
     book = tmp_path / "narrow.yaml"
-    book.write_text('name: narrow\nversion: "1"\ngroups:\n  mechanisms: [paperwork]\ncodes:\n'
-                    "  - id: paperwork\n    label: Paperwork barriers\n    definition: Documents.\n"
-                    "    terms: [wuzheng]\n", encoding="utf-8")
+    book.write_text(
+        'name: narrow\nversion: "1"\ngroups:\n  mechanisms: [paperwork]\ncodes:\n'
+        "  - id: paperwork\n    label: Paperwork barriers\n    definition: Documents.\n"
+        "    terms: [wuzheng]\n",
+        encoding="utf-8",
+    )
     code_project(project=project, codebook=book, jobs=1)
     paperwork = {c.code: c for c in review_stats(project=project).per_code}["paperwork"]
     assert (paperwork.lost, paperwork.accepted, paperwork.rejected, paperwork.proposals) == (1, 0, 1, 1)
@@ -429,8 +475,10 @@ def test_read_review_sheet_strips_formula_guards_only_before_formula_characters(
 
 def test_the_reviewer_is_the_option_else_the_sheet_column_else_the_user(project, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("USER", "envuser")
-    rows = [{"key": key("BJ-01", FIRST, "paperwork"), "code": "paperwork", "decision": "accept", "reviewer": "cy"},
-            {"key": key("BJ-01", LEASE, "paperwork"), "code": "paperwork", "decision": "accept", "reviewer": ""}]
+    rows = [
+        {"key": key("BJ-01", FIRST, "paperwork"), "code": "paperwork", "decision": "accept", "reviewer": "cy"},
+        {"key": key("BJ-01", LEASE, "paperwork"), "code": "paperwork", "decision": "accept", "reviewer": ""},
+    ]
     sheet = write_sheet(tmp_path / "r.csv", rows)
     import_review(sheet, project=project)
     with Store.open(project, readonly=True) as store:
@@ -455,7 +503,8 @@ def test_a_project_from_before_reviews_is_upgraded(tmp_path, monkeypatch) -> Non
 
 
 def test_decisions_made_before_reviewers_were_kept_apart_become_that_reviewers(
-        project, tmp_path, undo_learned_layer_migration) -> None:
+    project, tmp_path, undo_learned_layer_migration
+) -> None:
 
     sheet = tmp_path / "sheet.csv"
     export_review(project=project, out=sheet)

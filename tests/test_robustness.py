@@ -21,8 +21,11 @@ NOTE = "The school asked for five documents and a lease in her own name. She wen
 
 
 def phantomcode(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "phantomcode", *args], text=True,
-                            **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs})
+    return subprocess.Popen(
+        [sys.executable, "-m", "phantomcode", *args],
+        text=True,
+        **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs},
+    )
 
 
 def finish(process: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
@@ -57,8 +60,9 @@ def wait_until(predicate, process: subprocess.Popen, timeout: float = 120) -> No
 def assert_consistent(project: Path, notes: int, codebook_hash_count: int = 1) -> None:
     assert query(project, "PRAGMA integrity_check") == [("ok",)]
     assert query(project, "SELECT count(*), count(DISTINCT source) FROM documents") == [(notes, notes)]
-    assert query(project, "SELECT count(*) FROM (SELECT 1 FROM codings GROUP BY doc_id, start, end, code"
-                          " HAVING count(*) > 1)") == [(0,)]
+    assert query(
+        project, "SELECT count(*) FROM (SELECT 1 FROM codings GROUP BY doc_id, start, end, code HAVING count(*) > 1)"
+    ) == [(0,)]
     assert query(project, "SELECT count(DISTINCT coded_with) FROM documents") == [(codebook_hash_count,)]
 
 
@@ -72,8 +76,9 @@ def test_sigkill_during_code_then_rerun_recodes_everything_once(tmp_path: Path, 
     own_codebook.edit(window, window.replace("6", "7"))
     command = ("code", "-p", str(project), "-c", str(codebook), "-q", "--jobs", "1")
     process = phantomcode(*command)
-    wait_until(lambda: query(project, f"SELECT count(*) FROM documents WHERE coded_with != '{old_hash}'")[0][0] > 0,
-               process)
+    wait_until(
+        lambda: query(project, f"SELECT count(*) FROM documents WHERE coded_with != '{old_hash}'")[0][0] > 0, process
+    )
     process.kill()
     process.wait()
     recoded = query(project, f"SELECT count(*) FROM documents WHERE coded_with != '{old_hash}'")[0][0]
@@ -100,8 +105,7 @@ def ingest_under_way(tmp_path: Path, **popen) -> tuple[Path, Path, subprocess.Po
     notes, project = tmp_path / "notes", tmp_path / "p.db"
     write_notes(notes, NOTES)
     process = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "2", **popen)
-    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid),
-               process)
+    wait_until(lambda: query(project, "SELECT count(*) FROM documents")[0][0] > 0 and worker_pids(process.pid), process)
     return notes, project, process
 
 
@@ -167,8 +171,9 @@ def test_two_ingests_at_once_one_fails_clearly_nothing_is_corrupted(tmp_path: Pa
     write_notes(notes, 600)
     first = phantomcode("ingest", str(notes), "-p", str(project), "-q", "--jobs", "1")
     wait_until(lambda: query(project, "SELECT count(*) FROM runs")[0][0] > 0, first)
-    second = phantomcode("ingest", str(notes), "-p", str(project), "-q",
-                         env={**os.environ, "PHANTOMCODE_LOCK_TIMEOUT": "0.5"})
+    second = phantomcode(
+        "ingest", str(notes), "-p", str(project), "-q", env={**os.environ, "PHANTOMCODE_LOCK_TIMEOUT": "0.5"}
+    )
     code, stderr = finish(second)
     assert code == 2 and "another phantomcode command is writing this project" in stderr
     assert finish(first)[0] == 0

@@ -48,8 +48,13 @@ SCHOOL = "Her son could not enrol at the school.\n"
 
 
 def phantomcode(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "phantomcode", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "phantomcode", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def finish(process: subprocess.Popen, seconds: float) -> tuple[int, str]:
@@ -83,7 +88,9 @@ def test_glob_matches_like_the_regex_it_replaces(pattern: str, word: str) -> Non
 def test_glob_phrases_in_text() -> None:
     text = "The hukou certificate, the Hukou  certificates and hukou-certs."
     assert [text[s:e] for s, e in glob_phrase_spans(text, "hukou cert*")] == [
-        "hukou certificate", "Hukou  certificates"]
+        "hukou certificate",
+        "Hukou  certificates",
+    ]
     assert list(glob_phrase_spans("a" * 3000, "a*a*a*a*a*a*b")) == []
 
 
@@ -103,8 +110,18 @@ def test_a_many_star_glob_and_a_long_word_do_not_hang_ingest_or_kwic(tmp_path: P
 def test_a_regex_that_backtracks_skips_its_note_after_the_time_budget(tmp_path: Path) -> None:
     notes, book, project = setup(tmp_path, REDOS_BOOK, {"slow.md": "a" * 40 + " c\n", "ok.md": SCHOOL})
     started = time.monotonic()
-    process = phantomcode("ingest", str(notes), "-p", str(project), "-c", str(book), "-q", "-j", "1",
-                          env={"PHANTOMCODE_NOTE_SECONDS": "2"})
+    process = phantomcode(
+        "ingest",
+        str(notes),
+        "-p",
+        str(project),
+        "-c",
+        str(book),
+        "-q",
+        "-j",
+        "1",
+        env={"PHANTOMCODE_NOTE_SECONDS": "2"},
+    )
     code, stderr = finish(process, 120)
     assert code == 1, stderr
     assert "slow.md: coding this note took longer than 2 s" in stderr
@@ -118,8 +135,18 @@ def test_a_regex_that_backtracks_skips_its_note_after_the_time_budget(tmp_path: 
 @pytest.mark.slow  # runs phantomcode as a separate process
 def test_sigterm_stops_within_seconds_inside_a_runaway_note(tmp_path: Path, jobs: str) -> None:
     notes, book, project = setup(tmp_path, REDOS_BOOK, {"slow.md": "a" * 60 + " c\n"})
-    process = phantomcode("ingest", str(notes), "-p", str(project), "-c", str(book), "-q", "-j", jobs,
-                          env={"PHANTOMCODE_NOTE_SECONDS": "0"})
+    process = phantomcode(
+        "ingest",
+        str(notes),
+        "-p",
+        str(project),
+        "-c",
+        str(book),
+        "-q",
+        "-j",
+        jobs,
+        env={"PHANTOMCODE_NOTE_SECONDS": "0"},
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the run is recorded, then give coding a moment
         if project.exists():

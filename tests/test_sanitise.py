@@ -19,8 +19,10 @@ from phantomcode.codebook import default_codebook_path
 from phantomcode.sanitise import markdown_text, markup_text, plot_text, spreadsheet_cell, terminal_text, xml_text
 
 FORMULA = '=HYPERLINK("http://evil.example","x")'
-NOTE = ("The respondent said the school asked for a hukou certificate and refused to enrol her son.\f\n\n"
-        "She moved from Henan in 2015 \x1b[31mand\x1b[0m works in a garment factory \x01 now.\n")
+NOTE = (
+    "The respondent said the school asked for a hukou certificate and refused to enrol her son.\f\n\n"
+    "She moved from Henan in 2015 \x1b[31mand\x1b[0m works in a garment factory \x01 now.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +31,10 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("hostile")
     notes = root / "notes" / "[bold]x[/x]"
     notes.mkdir(parents=True)
-    front = (f"---\n'{FORMULA}': yes\ncity: \"<script>alert(1)</script> [/x] $\\\\undefined$ \\f\\x01\"\n"
-             "quote: '[link=http://evil.example]click[/link]'\n---\n")
+    front = (
+        f"---\n'{FORMULA}': yes\ncity: \"<script>alert(1)</script> [/x] $\\\\undefined$ \\f\\x01\"\n"
+        "quote: '[link=http://evil.example]click[/link]'\n---\n"
+    )
     (notes / "a.md").write_text(front + NOTE)
     (notes / "b.md").write_text("---\ncity: Beijing\n---\n" + NOTE)
     book = root / "book.yaml"
@@ -52,8 +56,12 @@ def invoke(*args: str):
 @pytest.mark.slow
 def test_formulas_in_csv_headers_are_guarded(hostile, tmp_path: Path) -> None:
     project = str(hostile["project"])
-    for command in (["export", "documents", "--format", "csv"], ["export", "segments", "--format", "csv"],
-                    ["export", "matrix", "--format", "csv"], ["review", "export", "--format", "csv"]):
+    for command in (
+        ["export", "documents", "--format", "csv"],
+        ["export", "segments", "--format", "csv"],
+        ["export", "matrix", "--format", "csv"],
+        ["review", "export", "--format", "csv"],
+    ):
         out = tmp_path / f"{command[1]}.csv"
         invoke(*command, "-p", project, "-o", str(out))
         header = next(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
@@ -64,15 +72,33 @@ def test_formulas_in_csv_headers_are_guarded(hostile, tmp_path: Path) -> None:
 
 def formula_cells(path: Path) -> list[str]:
     book = openpyxl.load_workbook(path)
-    return [f"{sheet.title}!{cell.coordinate}" for sheet in book.worksheets for row in sheet.iter_rows()
-            for cell in row if cell.data_type == "f"]
+    return [
+        f"{sheet.title}!{cell.coordinate}"
+        for sheet in book.worksheets
+        for row in sheet.iter_rows()
+        for cell in row
+        if cell.data_type == "f"
+    ]
 
 
 def test_review_and_report_workbooks_hold_no_formulas_and_survive_control_characters(hostile, tmp_path) -> None:
     project, book = str(hostile["project"]), str(hostile["book"])
     invoke("review", "export", "-p", project, "-c", book, "-o", str(tmp_path / "r.xlsx"))
-    invoke("report", "-p", project, "-c", book, "--by", "city", "--quotes", "3", "--format", "xlsx",
-           "-o", str(tmp_path / "t.xlsx"))
+    invoke(
+        "report",
+        "-p",
+        project,
+        "-c",
+        book,
+        "--by",
+        "city",
+        "--quotes",
+        "3",
+        "--format",
+        "xlsx",
+        "-o",
+        str(tmp_path / "t.xlsx"),
+    )
     assert formula_cells(tmp_path / "r.xlsx") == [] and formula_cells(tmp_path / "t.xlsx") == []
     header = [cell.value for cell in openpyxl.load_workbook(tmp_path / "r.xlsx").worksheets[0][1]]
     assert FORMULA in header  # kept as text, so a round trip finds the column under its name

@@ -107,8 +107,9 @@ def test_reading_commands_upgrade_an_older_project_too(tmp_path: Path, monkeypat
 def _write_notes(folder: Path, names: range) -> None:
     folder.mkdir(exist_ok=True)
     for number in names:
-        (folder / f"n{number}.txt").write_text("The school asked for five documents and a lease.\n" * 20,
-                                              encoding="utf-8")
+        (folder / f"n{number}.txt").write_text(
+            "The school asked for five documents and a lease.\n" * 20, encoding="utf-8"
+        )
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from phantomcode.suggest import _NOISE, _ranked, _spread
 def ranked_one_by_one(scores, thresholds, reviewed, seed):
     """The definition: per unit, the smallest |logit(p) - logit(threshold)| (ties to the first code
     by name) plus one seeded noise draw; best first, ties by (doc_id, start, end)."""
+
     def logit(p: float) -> float:
         p = min(max(p, 1e-6), 1 - 1e-6)
         return math.log(p / (1 - p))
@@ -23,7 +24,9 @@ def ranked_one_by_one(scores, thresholds, reviewed, seed):
     for doc_id, start, end, probabilities in scores:
         if (doc_id, start, end) in reviewed:
             continue
-        margins = {code: abs(logit(p) - logit(min(thresholds.get(code, 0.5), 0.99))) for code, p in probabilities.items()}
+        margins = {
+            code: abs(logit(p) - logit(min(thresholds.get(code, 0.5), 0.99))) for code, p in probabilities.items()
+        }
         code = min(margins, key=lambda c: (margins[c], c))
         ranked.append((margins[code] + rng.uniform(0, _NOISE), code, (doc_id, start, end, probabilities)))
     ranked.sort(key=lambda item: (item[0], item[2][:3]))
@@ -40,8 +43,14 @@ def scored_units(count: int, seed: int) -> list[tuple[str, int, int, dict[str, f
         doc_id, start = f"D{number // 7:04d}", (number % 7) * 40
         chosen = draw.sample(codes, draw.randint(1, 4))
         probability = round(draw.random(), 4)
-        units.append((doc_id, start, start + 30 + draw.randint(0, 9),
-                      {code: draw.choice([probability, round(draw.random(), 4), 0.0, 1.0]) for code in chosen}))
+        units.append(
+            (
+                doc_id,
+                start,
+                start + 30 + draw.randint(0, 9),
+                {code: draw.choice([probability, round(draw.random(), 4), 0.0, 1.0]) for code in chosen},
+            )
+        )
     return units
 
 

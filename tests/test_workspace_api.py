@@ -27,14 +27,14 @@ BASE = "http://127.0.0.1:8765"
 LEASE = "He had no lease in his own name, so the school refused the permit."
 NOTES = {
     "beijing/a.md": "---\nid: BJ-01\ncity: Beijing\nsector: education\n---\n"
-                    "The school told him to bring the wuzheng 五证 to the street office first.\n\n"
-                    f"{LEASE}\nHis son stayed home that autumn.\n",
+    "The school told him to bring the wuzheng 五证 to the street office first.\n\n"
+    f"{LEASE}\nHis son stayed home that autumn.\n",
     "shanghai/b.md": "---\nid: SH-01\ncity: Shanghai\nsector: healthcare\n---\n"
-                     "She went back to her hometown for the operation because it was cheaper.\n"
-                     "Her rural insurance reimbursed nothing in the city hospital.\n",
+    "She went back to her hometown for the operation because it was cheaper.\n"
+    "Her rural insurance reimbursed nothing in the city hospital.\n",
     "shanghai/c.md": "---\nid: SH-02\ncity: Shanghai\nsector: education\n"
-                     "respondent_type: \"<img src=x onerror=alert(2)>\"\n---\n"
-                     "The principal wrote <script>alert(1)</script> on the form and asked for five documents.\n",
+    'respondent_type: "<img src=x onerror=alert(2)>"\n---\n'
+    "The principal wrote <script>alert(1)</script> on the form and asked for five documents.\n",
 }
 
 
@@ -142,8 +142,12 @@ def test_a_document_comes_with_its_codings_offsets_and_the_matrix_with_the_repor
     for cell in matrix["cells"]:
         assert cell["documents"] == expected.loc[cell["code"], cell["city"]]
     assert {p for p in client.get("/openapi.json").json()["paths"]} >= {
-        "/api/documents", "/api/documents/{doc_id}", "/api/codings/{key}/decision",
-        "/api/documents/{doc_id}/codings", "/api/matrix"}
+        "/api/documents",
+        "/api/documents/{doc_id}",
+        "/api/codings/{key}/decision",
+        "/api/documents/{doc_id}/codings",
+        "/api/matrix",
+    }
 
 
 def test_every_page_renders(client) -> None:
@@ -167,8 +171,9 @@ def test_a_decision_is_stored_like_review_import_and_counts_in_review_stats(clie
     shown = {row["code"]: row for row in client.get("/api/stats").json()["codes"]}
     assert (shown["paperwork"]["accepted"], shown["total"]["accepted"]) == (1, 1)
     gap = coding_of(client, "SH-01", "reimbursement_gap")
-    recoded = client.post(f"/api/codings/{gap['key']}/decision",
-                          json={"decision": "reject", "correct_code": "return_home"})
+    recoded = client.post(
+        f"/api/codings/{gap['key']}/decision", json={"decision": "reject", "correct_code": "return_home"}
+    )
     assert recoded.status_code == 200, recoded.text
     with Store.open(project, readonly=True) as store:
         decisions = {(d["code"], d["decision"]): d for d in store.review_decisions()}
@@ -192,8 +197,11 @@ def test_a_passage_coded_by_hand_is_stored_by_offsets_counted_and_exported(clien
     assert client.get("/api/documents?source=human").json()["documents"][0]["doc_id"] == "BJ-01"
     assert next(c for c in review_stats(project=project).per_code if c.code == "deterred").added == 1
     # agreement on 'reviewed' counts decided sentences only: the rules' pending coding there is judged too
-    pending = next(c for c in client.get("/api/documents/BJ-01").json()["codings"]
-                   if c["code"] == "paperwork" and c["start"] <= start < c["end"])
+    pending = next(
+        c
+        for c in client.get("/api/documents/BJ-01").json()["codings"]
+        if c["code"] == "paperwork" and c["start"] <= start < c["end"]
+    )
     assert client.post(f"/api/codings/{pending['key']}/decision", json={"decision": "accept"}).status_code == 200
     agreed = next(c for c in agreement(["auto", "reviewed"], project=project).per_code if c.code == "deterred")
     assert agreed.positives == {"auto": 0, "reviewed": 1}
@@ -203,7 +211,8 @@ def test_a_passage_coded_by_hand_is_stored_by_offsets_counted_and_exported(clien
     export_segments(project=project, out=segments)
     rows = [r for r in csv.DictReader(segments.open(encoding="utf-8")) if r["code"] == "deterred"]
     assert [(r["start"], r["end"], r["text"], r["rule"], r["status"]) for r in rows] == [
-        (str(start), str(end), "no lease in his own name", "review/add", "accepted")]
+        (str(start), str(end), "no lease in his own name", "review/add", "accepted")
+    ]
 
     qdpx = tmp_path / "p.qdpx"
     export_qdpx(project=project, out=qdpx)
@@ -226,8 +235,11 @@ def test_decisions_and_hand_codings_made_in_the_browser_survive_recoding(client,
     client.post("/api/documents/BJ-01/codings", json={"start": start, "end": start + 7, "code": "deterred"})
     code_project(project=project, force=True)
     assert coding_of(client, "SH-01", "reimbursement_gap")["status"] == "rejected"
-    assert [(c["start"], c["end"], c["source"]) for c in client.get("/api/documents/BJ-01").json()["codings"]
-            if c["code"] == "deterred"] == [(start, start + 7, "human")]
+    assert [
+        (c["start"], c["end"], c["source"])
+        for c in client.get("/api/documents/BJ-01").json()["codings"]
+        if c["code"] == "deterred"
+    ] == [(start, start + 7, "human")]
 
 
 def test_memos_on_a_document_and_on_a_coding_are_kept(client, project) -> None:
@@ -235,13 +247,14 @@ def test_memos_on_a_document_and_on_a_coding_are_kept(client, project) -> None:
     assert client.post("/api/documents/SH-01/memo", json={"text": "Ask about the 2018 reform."}).status_code == 200
     memos = client.post("/api/documents/SH-01/memo", json={"text": "Typical wording.", "key": key}).json()["memos"]
     assert [(m["code"], m["text"], m["author"]) for m in memos] == [
-        ("", "Ask about the 2018 reform.", "ana"), ("reimbursement_gap", "Typical wording.", "ana")]
+        ("", "Ask about the 2018 reform.", "ana"),
+        ("reimbursement_gap", "Typical wording.", "ana"),
+    ]
     assert "Ask about the 2018 reform." in client.get("/documents/SH-01").text
     assert client.post("/api/documents/SH-01/memo", json={"text": "x", "key": "BJ-01:0-5:paperwork"}).status_code == 400
 
 
-def test_a_decision_while_another_command_writes_waits_then_says_so_and_reads_go_on(client, project,
-                                                                                   workspace) -> None:
+def test_a_decision_while_another_command_writes_waits_then_says_so_and_reads_go_on(client, project, workspace) -> None:
     workspace.lock_timeout = 0.2
     key = coding_of(client, "SH-01", "reimbursement_gap")["key"]
     with Store.open(project) as writer, writer.writer():
@@ -257,7 +270,7 @@ def test_a_decision_while_another_command_writes_waits_then_says_so_and_reads_go
 
 
 def test_hostile_codebook_strings_are_shown_as_text(project, own_codebook) -> None:
-    book = own_codebook.edit("label: Paperwork barriers", "label: \"<b onmouseover=alert(3)>Paperwork</b>\"")
+    book = own_codebook.edit("label: Paperwork barriers", 'label: "<b onmouseover=alert(3)>Paperwork</b>"')
     client = signed_in(Workspace.prepare(project, reviewer="ana", codebook=book))
     for url in ("/codebook", "/", "/documents", "/documents/BJ-01"):
         page = client.get(url).text
@@ -278,8 +291,10 @@ def test_hostile_note_text_and_attributes_are_shown_as_text(client) -> None:
 
 @pytest.mark.slow
 def test_offsets_are_the_stored_texts_with_emoji_crlf_and_chinese(project_from, tmp_path) -> None:
-    note = ("---\r\nid: E-01\r\ncity: Beijing\r\n---\r\n🙂🙂 The school asked for the wuzheng 五证.\r\n"
-            "学校说需要五证。\r\nShe had no lease 😞 and the school refused.\r\n")
+    note = (
+        "---\r\nid: E-01\r\ncity: Beijing\r\n---\r\n🙂🙂 The school asked for the wuzheng 五证.\r\n"
+        "学校说需要五证。\r\nShe had no lease 😞 and the school refused.\r\n"
+    )
     project = project_from({"e.md": note})
     client = signed_in(Workspace.prepare(project, reviewer="ana"))
     document = client.get("/api/documents/E-01").json()
@@ -287,7 +302,7 @@ def test_offsets_are_the_stored_texts_with_emoji_crlf_and_chinese(project_from, 
     assert "\r" not in text and text.startswith("🙂🙂 The school")
     assert document["codings"]
     for coding in document["codings"]:
-        assert text[coding["start"]:coding["end"]] in text.split("\n")
+        assert text[coding["start"] : coding["end"]] in text.split("\n")
     page = client.get("/documents/E-01").text
     start = text.index("no lease")
     answer = client.post("/api/documents/E-01/codings", json={"start": start, "end": start + 8, "code": "paperwork"})
@@ -310,8 +325,9 @@ def test_undo_takes_decisions_and_hand_codings_back(client, project) -> None:
     undone = client.post("/api/decisions/undo", json={"keys": [gap["key"], added["key"]]})
     assert undone.status_code == 200 and undone.json() == {"withdrawn": 2}
     assert coding_of(client, "SH-01", "reimbursement_gap")["status"] == "auto"
-    assert "return_home" not in {c["code"] for c in client.get("/api/documents/SH-01").json()["codings"]
-                                 if c["source"] == "human"}
+    assert "return_home" not in {
+        c["code"] for c in client.get("/api/documents/SH-01").json()["codings"] if c["source"] == "human"
+    }
     client.post("/api/decisions/undo", json={"keys": [f"BJ-01:{start}-{start + 7}:deterred"]})
     assert review_stats(project=project).decisions == 0
     assert "deterred" not in {c["code"] for c in client.get("/api/documents/BJ-01").json()["codings"]}
@@ -320,10 +336,12 @@ def test_undo_takes_decisions_and_hand_codings_back(client, project) -> None:
 
 @pytest.mark.slow
 def test_a_long_note_with_hundreds_of_codings_renders_every_character_once(project_from) -> None:
-    sentences = ["The school demanded the five documents before it would look at the application.",
-                 "学校说名额已满，要等明年。",
-                 "She went back to her hometown for the operation because it was cheaper.",
-                 "Nothing much happened that week, and the weather was mild. 🙂"]
+    sentences = [
+        "The school demanded the five documents before it would look at the application.",
+        "学校说名额已满，要等明年。",
+        "She went back to her hometown for the operation because it was cheaper.",
+        "Nothing much happened that week, and the weather was mild. 🙂",
+    ]
     body = ""
     while len(body) < 100_000:
         body += " ".join(sentences) + "\n\n"

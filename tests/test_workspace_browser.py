@@ -21,19 +21,32 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SAMPLE_NOTES = Path(__file__).resolve().parents[1] / "sample_data" / "notes"
 PASSAGE = "no lease in his own name"
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                                 "(apt-get install chromium); .ci/run installs it")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium); .ci/run installs it",
+    ),
+]
 
 NOTES = {
     "beijing/a.md": "---\nid: BJ-01\ncity: Beijing\nsector: education\n---\n"
-                    "The school told him to bring the wuzheng 五证 to the street office first.\n\n"
-                    f"🙂 He had {PASSAGE}, so the school refused the permit.\nHis son stayed home that autumn.\n",
+    "The school told him to bring the wuzheng 五证 to the street office first.\n\n"
+    f"🙂 He had {PASSAGE}, so the school refused the permit.\nHis son stayed home that autumn.\n",
 }
 
 
@@ -75,8 +88,9 @@ class Server:
             port = probe.getsockname()[1]
         self.workspace = Workspace.prepare(project, reviewer="ana", port=port)
         self.base = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(self.workspace), host="127.0.0.1", port=port,
-                                                    log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(create_app(self.workspace), host="127.0.0.1", port=port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> Server:
@@ -167,7 +181,7 @@ def test_select_a_passage_and_code_it(project_from, page) -> None:
     with_text = [(d["code"], d["text"], d["reviewer"]) for d in added]
     assert with_text == [(chosen, PASSAGE, "ana")]
     text = project_text(project, "BJ-01")
-    assert text[added[0]["start"]:added[0]["end"]] == PASSAGE  # the emoji before it counts as one character
+    assert text[added[0]["start"] : added[0]["end"]] == PASSAGE  # the emoji before it counts as one character
 
 
 def test_a_decision_while_another_command_writes_says_so_in_the_page(project_from, page) -> None:

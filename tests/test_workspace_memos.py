@@ -15,16 +15,20 @@ from test_workspace_api import LEASE, signed_in  # noqa: E402
 from phantomcode.ingest import code_project, ingest  # noqa: E402
 from phantomcode.workspace import Workspace  # noqa: E402
 
-NOTE = ("---\nid: BJ-01\ncity: Beijing\nsector: education\n---\n"
-        "The school told him to bring the wuzheng 五证 to the street office first.\n\n"
-        f"{LEASE}\nHis son stayed home that autumn.\n")
+NOTE = (
+    "---\nid: BJ-01\ncity: Beijing\nsector: education\n---\n"
+    "The school told him to bring the wuzheng 五证 to the street office first.\n\n"
+    f"{LEASE}\nHis son stayed home that autumn.\n"
+)
 SHIFTED = NOTE.replace("The school told him", "In March, after two visits, the school told him")
 
 
 def lease_coding(client: Any) -> dict[str, Any]:
     """The paperwork coding on the sentence about the lease."""
     view = client.get("/api/documents/BJ-01").json()
-    return next(c for c in view["codings"] if c["code"] == "paperwork" and "lease" in view["text"][c["start"]:c["end"]])
+    return next(
+        c for c in view["codings"] if c["code"] == "paperwork" and "lease" in view["text"][c["start"] : c["end"]]
+    )
 
 
 @pytest.mark.slow

@@ -40,13 +40,14 @@ def test_the_queue_holds_the_sentences_review_export_suggest_picks(client, proje
     sheet = tmp_path / "suggest.csv"
     export_review(project=project, out=sheet, suggest=4)
     rows = [cells for _, cells in read_review_sheet(sheet)]
-    assert [(i["doc_id"], i["start"], i["end"], c["code"]) for i in items for c in i["candidates"]] == \
-        [(r["doc_id"], int(r["start"]), int(r["end"]), r["code"]) for r in rows]
+    assert [(i["doc_id"], i["start"], i["end"], c["code"]) for i in items for c in i["candidates"]] == [
+        (r["doc_id"], int(r["start"]), int(r["end"]), r["code"]) for r in rows
+    ]
     item = items[0]
     text = client.get(f"/api/documents/{item['doc_id']}").json()["text"]
-    assert item["text"] == text[item["start"]:item["end"]]
-    assert text[item["end"]:item["end"] + len(item["after"])] == item["after"]
-    assert text[item["start"] - len(item["before"]):item["start"]] == item["before"]
+    assert item["text"] == text[item["start"] : item["end"]]
+    assert text[item["end"] : item["end"] + len(item["after"])] == item["after"]
+    assert text[item["start"] - len(item["before"]) : item["start"]] == item["before"]
     assert all(c["key"] == f"{item['doc_id']}:{item['start']}-{item['end']}:{c['code']}" for c in item["candidates"])
     assert client.get("/queue").status_code == 200
 
@@ -55,19 +56,27 @@ def test_judging_a_suggested_sentence_stores_decisions_like_review_import(client
     item = client.get("/api/queue?n=10").json()["items"][0]
     unit = (item["doc_id"], item["start"], item["end"])
     first = item["candidates"][0]["code"]
-    accepted = client.post("/api/queue/decision", json={"doc_id": unit[0], "start": unit[1], "end": unit[2],
-                                                        "code": first, "decision": "accept"})
+    accepted = client.post(
+        "/api/queue/decision",
+        json={"doc_id": unit[0], "start": unit[1], "end": unit[2], "code": first, "decision": "accept"},
+    )
     assert accepted.status_code == 200, accepted.text
-    other = next(code for code in ("self_blame", "deterred", "extra_fees")
-                 if code not in {c["code"] for c in item["candidates"]})
-    rejected = client.post("/api/queue/decision", json={"doc_id": unit[0], "start": unit[1], "end": unit[2],
-                                                        "code": other, "decision": "reject"})
+    other = next(
+        code for code in ("self_blame", "deterred", "extra_fees") if code not in {c["code"] for c in item["candidates"]}
+    )
+    rejected = client.post(
+        "/api/queue/decision",
+        json={"doc_id": unit[0], "start": unit[1], "end": unit[2], "code": other, "decision": "reject"},
+    )
     assert rejected.status_code == 200, rejected.text
     stored = decisions(project)
     assert stored[(*unit, other)] == "reject"
     assert stored[(*unit, first)] in ("accept", "add")  # add when the project had no such coding
-    coded = {(c["start"], c["end"], c["code"]) for c in client.get(f"/api/documents/{unit[0]}").json()["codings"]
-             if c["status"] == "accepted"}
+    coded = {
+        (c["start"], c["end"], c["code"])
+        for c in client.get(f"/api/documents/{unit[0]}").json()["codings"]
+        if c["status"] == "accepted"
+    }
     assert (unit[1], unit[2], first) in coded
     again = client.get("/api/queue?n=10").json()["items"]
     assert unit not in {(i["doc_id"], i["start"], i["end"]) for i in again}  # judged: no longer suggested

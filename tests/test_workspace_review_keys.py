@@ -26,11 +26,18 @@ def test_the_codebook_page_shows_the_precision_review_measured(project_from) -> 
     """Two paperwork codings accepted and one rejected: precision 2/3 with its Wilson interval."""
     project = project_from(NOTES)
     client = signed_in(Workspace.prepare(project, reviewer="ana"))
-    keys = [c["key"] for doc in ("BJ-01", "SH-02")
-            for c in client.get(f"/api/documents/{doc}").json()["codings"] if c["code"] == "paperwork" and c["counted"]]
+    keys = [
+        c["key"]
+        for doc in ("BJ-01", "SH-02")
+        for c in client.get(f"/api/documents/{doc}").json()["codings"]
+        if c["code"] == "paperwork" and c["counted"]
+    ]
     assert len(keys) >= 3, keys
-    rows = [(1, {"key": keys[0], "decision": "accept"}), (2, {"key": keys[1], "decision": "accept"}),
-            (3, {"key": keys[2], "decision": "reject"})]
+    rows = [
+        (1, {"key": keys[0], "decision": "accept"}),
+        (2, {"key": keys[1], "decision": "accept"}),
+        (3, {"key": keys[2], "decision": "reject"}),
+    ]
     result = apply_decisions(rows, ReviewImport(path="test"), project=project, reviewer="ana")
     assert result.problems == []
     page = client.get("/codebook").text

@@ -47,15 +47,17 @@ def test_serve_prints_the_url_with_its_token_and_opens_the_browser(runner, proje
 
 def test_serve_no_browser_and_another_interface_warns(runner, project_from, served) -> None:
     project = project_from(NOTES)
-    result = runner.invoke(app, ["serve", "--project", str(project), "--port", str(free_port()), "--no-browser",
-                                 "--host", "0.0.0.0"])
+    result = runner.invoke(
+        app, ["serve", "--project", str(project), "--port", str(free_port()), "--no-browser", "--host", "0.0.0.0"]
+    )
     assert result.exit_code == 0, result.output
     assert served["opened"] == []
     assert "warning: listening on 0.0.0.0: other machines on this network can reach" in " ".join(result.output.split())
 
 
-def test_a_taken_port_and_a_missing_project_are_messages_with_exit_2(runner, project_from, served,
-                                                                     tmp_path: Path) -> None:
+def test_a_taken_port_and_a_missing_project_are_messages_with_exit_2(
+    runner, project_from, served, tmp_path: Path
+) -> None:
     project = project_from(NOTES)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -73,7 +75,13 @@ def test_bound_to_every_interface_an_address_is_a_valid_host_and_a_name_is_not(p
     page can only send its own name."""
     space = Workspace.prepare(project_from(NOTES), host="0.0.0.0", port=8765)
     headers = {TOKEN_HEADER: space.token}
-    for host, status in (("192.168.1.20:8765", 200), ("10.0.0.7", 200), ("[fe80::1]:8765", 200),
-                         ("localhost:8765", 200), ("evil.example:8765", 421), ("192.168.1.20.evil.example", 421)):
+    for host, status in (
+        ("192.168.1.20:8765", 200),
+        ("10.0.0.7", 200),
+        ("[fe80::1]:8765", 200),
+        ("localhost:8765", 200),
+        ("evil.example:8765", 421),
+        ("192.168.1.20.evil.example", 421),
+    ):
         client = TestClient(create_app(space), base_url=f"http://{host}")
         assert client.get("/api/stats", headers=headers).status_code == status, host

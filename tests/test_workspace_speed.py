@@ -20,8 +20,17 @@ from phantomcode.workspace import Workspace  # noqa: E402
 from phantomcode.workspace.cache import ProjectCache  # noqa: E402
 from phantomcode.workspace.search import SCHEMA, TextIndex, usable  # noqa: E402
 
-SEARCHES = ["school", "SCHOOL", "wuzheng 五证", "五证 to", "sch*ool", "rural*city", "went back*hometown", "<script>",
-            "no such words"]
+SEARCHES = [
+    "school",
+    "SCHOOL",
+    "wuzheng 五证",
+    "五证 to",
+    "sch*ool",
+    "rural*city",
+    "went back*hometown",
+    "<script>",
+    "no such words",
+]
 
 
 def found(store: Store, text: str, text_index: str | None) -> list[str]:
@@ -48,8 +57,7 @@ def test_the_text_index_finds_what_reading_the_texts_finds_and_follows_a_re_inge
         assert found(store, "school", SCHEMA) == ["BJ-01", "total 1"]
         assert found(store, "the", SCHEMA) == ["BJ-01", "SH-01", "SH-02", "total 3"]
 
-    (notes / "shanghai/b.md").write_text(NOTES["shanghai/b.md"].replace("hometown", "native village"),
-                                         encoding="utf-8")
+    (notes / "shanghai/b.md").write_text(NOTES["shanghai/b.md"].replace("hometown", "native village"), encoding="utf-8")
     ingest(notes, project=project, jobs=1, learned=False)
     assert not index.current()
     index.refresh()

@@ -223,10 +223,14 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _phantomcode(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
-                                                        help="Show the version and exit.")] = False,
-                 debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of each note skipped on an "
-                                                     "unexpected error.")] = False) -> None:
+def _phantomcode(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of each note skipped on an unexpected error.")
+    ] = False,
+) -> None:
     """Options of the group itself (--version, --debug); typer needs a callback to build a group without commands."""
     from ._console import settings
 

@@ -22,9 +22,13 @@ def progress_bar(label: str, unit: str, *, quiet: bool) -> Iterator[Callable[[in
     if quiet:
         yield None
         return
-    columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]}"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task(label, total=None, rate="")
 

@@ -13,14 +13,21 @@ from ..codebook_choice import codebook_path_for, project_codebook_path
 from ..sanitise import markup_text as escape
 from ._console import err, out
 
-app = typer.Typer(help="Check, browse and test a codebook (default: the bundled deflection codebook).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Check, browse and test a codebook (default: the bundled deflection codebook).", no_args_is_help=True
+)
 
-FileArgument = Annotated[Path | None, typer.Argument(
-    help="Codebook YAML file, or 'bundled' (default: the --project's codebook, else the bundled deflection.yaml).",
-    show_default=False)]
-ProjectOption = Annotated[Path | None, typer.Option(
-    "--project", "-p", help="Use this project's codebook when no FILE is given.", show_default=False)]
+FileArgument = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Codebook YAML file, or 'bundled' (default: the --project's codebook, else the bundled deflection.yaml).",
+        show_default=False,
+    ),
+]
+ProjectOption = Annotated[
+    Path | None,
+    typer.Option("--project", "-p", help="Use this project's codebook when no FILE is given.", show_default=False),
+]
 
 
 def codebook_file(file: Path | None, project: Path | None) -> Path:
@@ -71,9 +78,9 @@ def test_command(file: FileArgument = None, project: ProjectOption = None) -> No
     results = check_examples(load_codebook(codebook_file(file, project)))
     failures = [r for r in results if not r.passed]
     for result in failures:
-        out.print(f"[red]FAIL[/] {result.code} {result.kind}: {escape(repr(result.text))}\n"
-                  f"     {escape(result.detail)}")
-    err.print(f"{len(results)} examples: {len(results) - len(failures)} passed, {len(failures)} failed",
-              soft_wrap=True)
+        out.print(
+            f"[red]FAIL[/] {result.code} {result.kind}: {escape(repr(result.text))}\n     {escape(result.detail)}"
+        )
+    err.print(f"{len(results)} examples: {len(results) - len(failures)} passed, {len(failures)} failed", soft_wrap=True)
     if failures:
         raise typer.Exit(1)

@@ -14,8 +14,13 @@ from .ingest import render_ingest_report
 
 
 def parquet_command(
-    directory: Annotated[Path, typer.Argument(help="Folder with notes/*.parquet and codings/*.parquet, as "
-                                              "ingest --parquet-out writes it.", show_default=False)],
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder with notes/*.parquet and codings/*.parquet, as ingest --parquet-out writes it.",
+            show_default=False,
+        ),
+    ],
     project: ProjectOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -23,8 +28,9 @@ def parquet_command(
     try:
         from ..distributed import import_parquet
     except ImportError as exc:
-        raise UsageError(f"import parquet needs pyarrow ({exc.name} is missing); install it with: "
-                         "pip install 'phantomcode[dask]'") from None
+        raise UsageError(
+            f"import parquet needs pyarrow ({exc.name} is missing); install it with: pip install 'phantomcode[dask]'"
+        ) from None
     with progress_bar("import", "partitions", quiet=quiet) as progress:
         report = import_parquet(directory, project=project, progress=progress)
     render_ingest_report(report)

@@ -15,11 +15,18 @@ from ._options import ProjectOption
 
 def serve_command(
     port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = DEFAULT_PORT,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind; anything but 127.0.0.1 lets other "
-                                      "machines reach the workspace (with the token).")] = DEFAULT_HOST,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Interface to bind; anything but 127.0.0.1 lets other machines reach the workspace (with the token).",
+        ),
+    ] = DEFAULT_HOST,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
-    reviewer: Annotated[str | None, typer.Option("--reviewer", "-r", help="Name stored with each decision "
-                                                    "(default: $USER).", show_default=False)] = None,
+    reviewer: Annotated[
+        str | None,
+        typer.Option("--reviewer", "-r", help="Name stored with each decision (default: $USER).", show_default=False),
+    ] = None,
     project: ProjectOption = None,
 ) -> None:
     """Read notes with their codings highlighted, judge codings and code passages by hand, in the browser."""
@@ -28,8 +35,10 @@ def serve_command(
     workspace = Workspace.prepare(project, host=host, port=port, reviewer=reviewer)
     workspace.check_port_free()
     if not workspace.loopback:
-        err.print(f"[bold yellow]warning:[/] listening on {escape(host)}: other machines on this network can reach "
-                  "the workspace; anyone with the URL below can read and change the project")
+        err.print(
+            f"[bold yellow]warning:[/] listening on {escape(host)}: other machines on this network can reach "
+            "the workspace; anyone with the URL below can read and change the project"
+        )
     err.print(f"phantomcode workspace for {escape(str(workspace.project))}, reviewing as {escape(workspace.reviewer)}")
     err.print(f"open [bold]{escape(workspace.url)}[/]  (Ctrl-C stops)")
     if not no_browser:

@@ -53,8 +53,9 @@ def default_codebook_path() -> Path:
     return Path(__file__).parents[1] / "codebooks" / "deflection.yaml"
 
 
-def load_codebook(path: str | Path | None = None, *, check_patterns: bool = True,
-                  source: bytes | None = None) -> Codebook:
+def load_codebook(
+    path: str | Path | None = None, *, check_patterns: bool = True, source: bytes | None = None
+) -> Codebook:
     """Load and validate a codebook; raise ``CodebookError`` listing every error found.
 
     ``check_patterns=False`` skips validating spaCy token patterns (importing spaCy's schemas costs
@@ -76,4 +77,3 @@ def lint_codebook(path: str | Path, *, source: bytes | None = None) -> list[Prob
     ``source``: the codebook's bytes, when they are not (yet) in the file at ``path``.
     """
     return parse(Path(path), source=source)[1]
-

@@ -36,8 +36,12 @@ class RuleSet:
         return bool(self.terms or self.patterns or self.regex or self.near)
 
     def counts(self) -> dict[str, int]:
-        return {"terms": len(self.terms), "patterns": len(self.patterns),
-                "regex": len(self.regex), "near": len(self.near)}
+        return {
+            "terms": len(self.terms),
+            "patterns": len(self.patterns),
+            "regex": len(self.regex),
+            "near": len(self.near),
+        }
 
 
 @dataclass(frozen=True)
@@ -63,15 +67,54 @@ class Code:
 
 
 DEFAULT_TRIGGERS: dict[str, tuple[str, ...]] = {
-    "before": ("not", "no", "never", "without", "neither", "nor", "didn't need", "did not need",
-               "无需", "不用", "不需要", "没有要求", "没要求", "并没有", "从来没有", "从没", "未"),
-    "after": ("not needed", "not required", "not necessary", "was not", "were not",
-              "不需要", "不用", "没有要求"),
-    "hypothetical_before": ("if", "in case", "might", "could have", "would have", "whether",
-                            "如果", "要是", "假如", "万一"),
+    "before": (
+        "not",
+        "no",
+        "never",
+        "without",
+        "neither",
+        "nor",
+        "didn't need",
+        "did not need",
+        "无需",
+        "不用",
+        "不需要",
+        "没有要求",
+        "没要求",
+        "并没有",
+        "从来没有",
+        "从没",
+        "未",
+    ),
+    "after": ("not needed", "not required", "not necessary", "was not", "were not", "不需要", "不用", "没有要求"),
+    "hypothetical_before": (
+        "if",
+        "in case",
+        "might",
+        "could have",
+        "would have",
+        "whether",
+        "如果",
+        "要是",
+        "假如",
+        "万一",
+    ),
     "hypothetical_after": ("if needed", "if necessary", "如果需要"),
-    "terminators": ("but", "however", "although", "though", "yet", "except", "instead",
-                    "但", "但是", "可是", "不过", "然而", "却"),
+    "terminators": (
+        "but",
+        "however",
+        "although",
+        "though",
+        "yet",
+        "except",
+        "instead",
+        "但",
+        "但是",
+        "可是",
+        "不过",
+        "然而",
+        "却",
+    ),
     "ignore": ("not only", "no doubt", "not just", "no matter", "不但", "不仅", "不得不"),
 }
 
@@ -137,8 +180,7 @@ class Codebook:
                 continue
             canonical = _alias_index(vocabulary).get(fold(str(value)))
             if canonical is None:
-                warnings.append(f"{name}: unknown value {str(value)!r} kept as is; "
-                                "add it to the codebook's vocabulary")
+                warnings.append(f"{name}: unknown value {str(value)!r} kept as is; add it to the codebook's vocabulary")
                 normalized[name] = value
             else:
                 normalized[name] = canonical

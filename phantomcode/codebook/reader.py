@@ -26,16 +26,55 @@ _YAML = "tag:yaml.org,2002:"
 _SAFE_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
 # Token attributes whose values are text: their YAML scalars are read verbatim, so `{LOWER: no}`
 # means the word "no" and not the boolean False.
-_TEXT_ATTRS = {"ORTH", "TEXT", "LOWER", "NORM", "LEMMA", "POS", "TAG", "MORPH", "DEP", "ENT_TYPE",
-               "ENT_IOB", "ENT_ID", "ENT_KB_ID", "SHAPE", "PREFIX", "SUFFIX", "OP"}
+_TEXT_ATTRS = {
+    "ORTH",
+    "TEXT",
+    "LOWER",
+    "NORM",
+    "LEMMA",
+    "POS",
+    "TAG",
+    "MORPH",
+    "DEP",
+    "ENT_TYPE",
+    "ENT_IOB",
+    "ENT_ID",
+    "ENT_KB_ID",
+    "SHAPE",
+    "PREFIX",
+    "SUFFIX",
+    "OP",
+}
 
-_TOP_KEYS = ("name", "version", "description", "languages", "unit", "negation", "attributes",
-             "sectors", "groups", "codes")
-_CODE_KEYS = ("id", "label", "definition", "include", "exclude", "examples", "terms", "patterns",
-              "regex", "near", "veto", "flag_negation", "flag_hypothetical")
+_TOP_KEYS = (
+    "name",
+    "version",
+    "description",
+    "languages",
+    "unit",
+    "negation",
+    "attributes",
+    "sectors",
+    "groups",
+    "codes",
+)
+_CODE_KEYS = (
+    "id",
+    "label",
+    "definition",
+    "include",
+    "exclude",
+    "examples",
+    "terms",
+    "patterns",
+    "regex",
+    "near",
+    "veto",
+    "flag_negation",
+    "flag_hypothetical",
+)
 _RULE_KEYS = ("terms", "patterns", "regex", "near")
-_NEGATION_KEYS = ("window", "before", "after", "hypothetical_before", "hypothetical_after",
-                  "terminators", "ignore")
+_NEGATION_KEYS = ("window", "before", "after", "hypothetical_before", "hypothetical_after", "terminators", "ignore")
 
 
 # libyaml's parser when PyYAML was built with it (the wheels are): node marks carry the same lines
@@ -43,8 +82,9 @@ _NEGATION_KEYS = ("window", "before", "after", "hypothetical_before", "hypotheti
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def parse(path: Path, *, check_patterns: bool = True,
-           source: bytes | None = None) -> tuple[Codebook | None, list[Problem]]:
+def parse(
+    path: Path, *, check_patterns: bool = True, source: bytes | None = None
+) -> tuple[Codebook | None, list[Problem]]:
     try:
         data = path.read_bytes() if source is None else source
     except OSError as exc:
@@ -79,14 +119,17 @@ def parse(path: Path, *, check_patterns: bool = True,
     try:
         codebook = _build(reader, root, path, content_hash)
     except Exception as exc:  # a defect, or an input nobody foresaw: still a codebook problem, not a traceback
-        reader.add(1, 1, "CB000", f"cannot read this codebook ({exc.__class__.__name__}: {str(exc)[:200]}); "
-                   "please report it with the file")
+        reader.add(
+            1,
+            1,
+            "CB000",
+            f"cannot read this codebook ({exc.__class__.__name__}: {str(exc)[:200]}); please report it with the file",
+        )
         return None, reader.sorted()
     if codebook is not None:
         codebook = dataclasses.replace(codebook, source=data)
     problems = reader.sorted()
     return (codebook if not any(p.severity == "error" for p in problems) else None), problems
-
 
 
 class _Reader:
@@ -116,8 +159,12 @@ class _Reader:
         seen.add(id(node))
         if node.tag not in _SAFE_TAGS:
             self.unsafe.add(id(node))
-            self.at(node, "CB009", f"unsupported YAML tag {node.tag!r}: only plain text, numbers, "
-                    "lists and mappings are allowed (nothing is executed)")
+            self.at(
+                node,
+                "CB009",
+                f"unsupported YAML tag {node.tag!r}: only plain text, numbers, "
+                "lists and mappings are allowed (nothing is executed)",
+            )
             return
         if isinstance(node, SequenceNode):
             for item in node.value:
@@ -251,11 +298,20 @@ def _build(reader: _Reader, root: Node, path: Path, content_hash: str) -> Codebo
     codes = tuple(Code(group=group_of.get(raw["id"], "ungrouped"), **raw) for raw in raw_codes)
     if "ungrouped" in {c.group for c in codes} and "ungrouped" not in group_order:
         group_order = (*group_order, "ungrouped")
-    return Codebook(name=values.get("name") or "", version=values.get("version") or "",
-                    description=(values.get("description") or "").strip(), path=path,
-                    content_hash=content_hash, unit=unit, codes=codes, languages=languages,
-                    negation=negation, attributes=attributes, sectors=sectors,
-                    group_order=group_order)
+    return Codebook(
+        name=values.get("name") or "",
+        version=values.get("version") or "",
+        description=(values.get("description") or "").strip(),
+        path=path,
+        content_hash=content_hash,
+        unit=unit,
+        codes=codes,
+        languages=languages,
+        negation=negation,
+        attributes=attributes,
+        sectors=sectors,
+        group_order=group_order,
+    )
 
 
 def _read_negation(reader: _Reader, node: Node) -> NegationSettings:
@@ -291,8 +347,11 @@ def _read_attributes(reader: _Reader, node: Node) -> dict[str, dict[str, tuple[s
             for alias, alias_node in [(canonical, key_node), *aliases]:
                 owner = claimed.setdefault(fold(alias), canonical)
                 if owner != canonical:
-                    reader.at(alias_node, "CB014", f"attributes.{name}: {alias!r} is given for both "
-                              f"{owner!r} and {canonical!r}")
+                    reader.at(
+                        alias_node,
+                        "CB014",
+                        f"attributes.{name}: {alias!r} is given for both {owner!r} and {canonical!r}",
+                    )
             vocabulary[canonical] = tuple(a for a, _ in aliases)
         attributes[name] = vocabulary
     return attributes
@@ -303,8 +362,7 @@ def _read_sectors(reader: _Reader, node: Node, attributes: Mapping[str, Any]) ->
     sectors: dict[str, tuple[str, ...]] = {}
     for name, (key_node, value) in reader.mapping(node, None, "sectors").items():
         if known and name not in known:
-            reader.at(key_node, "W007", f"sector {name!r} is not a value of attributes.sector "
-                      f"({', '.join(known)})")
+            reader.at(key_node, "W007", f"sector {name!r} is not a value of attributes.sector ({', '.join(known)})")
         cues = reader.text_list(value, f"sectors.{name}")
         for cue, cue_node in cues:
             _check_term(reader, cue, cue_node, f"sectors.{name}")
@@ -327,32 +385,49 @@ def _read_codes(reader: _Reader, node: Node) -> list[dict[str, Any]]:
         if code_id is None:
             continue
         if not CODE_ID.match(code_id):
-            reader.at(keys["id"][1], "CB012", f"code id {code_id!r} must be lower-case letters, digits "
-                      "and underscores, starting with a letter")
+            reader.at(
+                keys["id"][1],
+                "CB012",
+                f"code id {code_id!r} must be lower-case letters, digits and underscores, starting with a letter",
+            )
         if code_id in seen:
-            reader.at(keys["id"][1], "CB003", f"duplicate code id {code_id!r} (first defined on line "
-                      f"{seen[code_id]})")
+            reader.at(keys["id"][1], "CB003", f"duplicate code id {code_id!r} (first defined on line {seen[code_id]})")
             continue
         seen[code_id] = item.start_mark.line + 1
-        texts = {k: (reader.text(keys[k][1], f"{where}: {k}", required=k in ("label", "definition"))
-                     if k in keys else None) for k in ("label", "definition", "include", "exclude")}
+        texts = {
+            k: (reader.text(keys[k][1], f"{where}: {k}", required=k in ("label", "definition")) if k in keys else None)
+            for k in ("label", "definition", "include", "exclude")
+        }
         rules = _read_rules(reader, keys, where)
-        veto = _read_rules(reader, reader.mapping(keys["veto"][1], _RULE_KEYS, f"{where}: veto"),
-                           f"{where}: veto") if "veto" in keys else RuleSet()
+        veto = (
+            _read_rules(reader, reader.mapping(keys["veto"][1], _RULE_KEYS, f"{where}: veto"), f"{where}: veto")
+            if "veto" in keys
+            else RuleSet()
+        )
         if not rules:
             reader.at(item, "CB007", f"{where} has no rules: give it terms, patterns, regex or near")
-        flags = {k: reader.boolean(keys[k][1], f"{where}: {k}") for k in ("flag_negation", "flag_hypothetical")
-                 if k in keys}
+        flags = {
+            k: reader.boolean(keys[k][1], f"{where}: {k}") for k in ("flag_negation", "flag_hypothetical") if k in keys
+        }
         examples = _read_examples(reader, keys["examples"][1], where) if "examples" in keys else Examples()
         if not examples.positive and not examples.negative:
             reader.at(item, "W003", f"{where} has no examples; 'codebook test' cannot check it")
-        codes.append({"id": code_id, "label": (texts["label"] or "").strip(),
-                      "definition": " ".join((texts["definition"] or "").split()),
-                      "include": (texts["include"] or "").strip(), "exclude": (texts["exclude"] or "").strip(),
-                      "examples": examples, "rules": rules, "veto": veto,
-                      **{k: v for k, v in flags.items() if v is not None},
-                      "line": item.start_mark.line + 1, "_column": item.start_mark.column + 1,
-                      "_terms": _term_nodes(reader, keys)})
+        codes.append(
+            {
+                "id": code_id,
+                "label": (texts["label"] or "").strip(),
+                "definition": " ".join((texts["definition"] or "").split()),
+                "include": (texts["include"] or "").strip(),
+                "exclude": (texts["exclude"] or "").strip(),
+                "examples": examples,
+                "rules": rules,
+                "veto": veto,
+                **{k: v for k, v in flags.items() if v is not None},
+                "line": item.start_mark.line + 1,
+                "_column": item.start_mark.column + 1,
+                "_terms": _term_nodes(reader, keys),
+            }
+        )
     return codes
 
 
@@ -366,8 +441,7 @@ def _term_nodes(reader: _Reader, keys: Mapping[str, tuple[Node, Node]]) -> list[
 
 def _read_examples(reader: _Reader, node: Node, where: str) -> Examples:
     keys = reader.mapping(node, ("positive", "negative"), f"{where}: examples")
-    found = {k: tuple(t for t, _ in reader.text_list(keys[k][1], f"{where}: examples.{k}"))
-             for k in keys}
+    found = {k: tuple(t for t, _ in reader.text_list(keys[k][1], f"{where}: examples.{k}")) for k in keys}
     return Examples(positive=found.get("positive", ()), negative=found.get("negative", ()))
 
 
@@ -383,13 +457,14 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
             if _check_term(reader, term, node, f"{where}: terms"):
                 terms.append(term)
     patterns = []
-    for index, node in enumerate(reader.sequence(keys["patterns"][1], f"{where}: patterns")
-                                 if "patterns" in keys else []):
+    for index, node in enumerate(
+        reader.sequence(keys["patterns"][1], f"{where}: patterns") if "patterns" in keys else []
+    ):
         pattern = _read_pattern(reader, node, f"{where}: patterns[{index}]")
         if pattern is not None:
             patterns.append(pattern)
     regexes = []
-    for expression, node in (reader.text_list(keys["regex"][1], f"{where}: regex") if "regex" in keys else []):
+    for expression, node in reader.text_list(keys["regex"][1], f"{where}: regex") if "regex" in keys else []:
         problem = regex_problem(expression)
         if problem is not None:
             reader.at(node, "CB005", f"{where}: invalid regex {_quoted(expression)}: {problem}")
@@ -397,8 +472,12 @@ def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: s
         if re.compile(expression, re.IGNORECASE).fullmatch(""):
             reader.at(node, "W006", f"{where}: regex {_quoted(expression)} can match empty text")
         if nested_quantifier(expression):
-            reader.at(node, "W008", f"{where}: regex {_quoted(expression)} repeats a group that holds a repeat "
-                      "(like '(a+)+'): it can take minutes on one note; write it without the nesting")
+            reader.at(
+                node,
+                "W008",
+                f"{where}: regex {_quoted(expression)} repeats a group that holds a repeat "
+                "(like '(a+)+'): it can take minutes on one note; write it without the nesting",
+            )
         regexes.append(expression)
     near = []
     for index, node in enumerate(reader.sequence(keys["near"][1], f"{where}: near") if "near" in keys else []):
@@ -448,15 +527,20 @@ def _check_term(reader: _Reader, term: str, node: Node, where: str) -> bool:
         if "*" not in word:
             continue
         if CJK.search(word):
-            reader.at(node, "CB012", f"{where}: glob {word!r}: '*' works on Latin words only; "
-                      "list the Chinese words in full")
+            reader.at(
+                node, "CB012", f"{where}: glob {word!r}: '*' works on Latin words only; list the Chinese words in full"
+            )
             return False
         if not word.strip("*"):
             reader.at(node, "CB012", f"{where}: glob {word!r} needs at least one letter")
             return False
         if not re.fullmatch(r"[\w*]+", word):
-            reader.at(node, "CB012", f"{where}: glob {word!r}: '*' works on single words of letters "
-                      "and digits; write the other parts as separate words or list the forms")
+            reader.at(
+                node,
+                "CB012",
+                f"{where}: glob {word!r}: '*' works on single words of letters "
+                "and digits; write the other parts as separate words or list the forms",
+            )
             return False
     return True
 
@@ -470,8 +554,11 @@ def _read_pattern(reader: _Reader, node: Node, where: str) -> tuple[dict[str, An
     try:
         pattern = [_pattern_value(token, False) for token in tokens]
     except Exception as exc:  # YAML's constructors raise ValueError, AttributeError ... on bad tagged values
-        reader.at(node, "CB006", f"{where}: invalid token pattern: a value cannot be read "
-                  f"({exc.__class__.__name__}: {str(exc)[:200]})")
+        reader.at(
+            node,
+            "CB006",
+            f"{where}: invalid token pattern: a value cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})",
+        )
         return None
     if not reader.check_patterns:
         return tuple(pattern)
@@ -491,8 +578,11 @@ def _read_pattern(reader: _Reader, node: Node, where: str) -> tuple[dict[str, An
         target: Node = tokens[int(index)]
         if key and isinstance(target, MappingNode):
             target = next((k for k, _ in target.value if k.value == key), target)
-        reader.at(target, "CB006", f"{where}: invalid token pattern: token {int(index) + 1}"
-                  f"{f' {key}' if key else ''}: {detail}")
+        reader.at(
+            target,
+            "CB006",
+            f"{where}: invalid token pattern: token {int(index) + 1}{f' {key}' if key else ''}: {detail}",
+        )
     if errors:
         return None
     unusable = token_pattern_problems(pattern)
@@ -512,8 +602,9 @@ def _pattern_value(node: Node, as_text: bool) -> Any:
     return SafeConstructor().construct_object(node, deep=True)
 
 
-def _read_groups(reader: _Reader, node: Node | None,
-                 codes: list[dict[str, Any]]) -> tuple[dict[str, str], tuple[str, ...]]:
+def _read_groups(
+    reader: _Reader, node: Node | None, codes: list[dict[str, Any]]
+) -> tuple[dict[str, str], tuple[str, ...]]:
     known = {c["id"] for c in codes}
     group_of: dict[str, str] = {}
     order: list[str] = []
@@ -526,15 +617,19 @@ def _read_groups(reader: _Reader, node: Node | None,
                     hint = f"; did you mean {close[0]!r}?" if close else ""
                     reader.at(member, "CB008", f"groups.{group} lists unknown code {code_id!r}{hint}")
                 elif code_id in group_of:
-                    where = (f"listed twice in groups.{group}" if group_of[code_id] == group else
-                             f"in groups {group_of[code_id]!r} and {group!r}; a code belongs to one group")
+                    where = (
+                        f"listed twice in groups.{group}"
+                        if group_of[code_id] == group
+                        else f"in groups {group_of[code_id]!r} and {group!r}; a code belongs to one group"
+                    )
                     reader.at(member, "CB013", f"code {code_id!r} is {where}")
                 else:
                     group_of[code_id] = group
     for code in codes:
         if code["id"] not in group_of:
-            reader.add(code["line"], code["_column"], "W005", f"code {code['id']!r} belongs to no group; "
-                       "shown as 'ungrouped'")
+            reader.add(
+                code["line"], code["_column"], "W005", f"code {code['id']!r} belongs to no group; shown as 'ungrouped'"
+            )
     return group_of, tuple(order)
 
 

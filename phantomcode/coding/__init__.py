@@ -16,7 +16,26 @@ from .matcher import MAX_PHRASE_SPELLINGS, CodeMatcher
 from .records import Candidate, CodedDocument, Coding, Hit, MatchedSpan, Segment
 from .rules import MatcherRule, matcher_rules
 
-__all__ = ["MAX_BLOCK_CHARS", "MAX_PHRASE_SPELLINGS", "Candidate", "CodeMatcher", "CodedDocument", "Coding",
-           "CodingEngine", "ExampleResult", "Hit", "MatchedSpan", "MatcherRule", "Segment", "blank_pipeline",
-           "check_examples", "detect_language", "matcher_rules", "pattern_clue", "regex_clue", "set_lemmas",
-           "split_paragraphs", "term_clue"]
+__all__ = [
+    "MAX_BLOCK_CHARS",
+    "MAX_PHRASE_SPELLINGS",
+    "Candidate",
+    "CodeMatcher",
+    "CodedDocument",
+    "Coding",
+    "CodingEngine",
+    "ExampleResult",
+    "Hit",
+    "MatchedSpan",
+    "MatcherRule",
+    "Segment",
+    "blank_pipeline",
+    "check_examples",
+    "detect_language",
+    "matcher_rules",
+    "pattern_clue",
+    "regex_clue",
+    "set_lemmas",
+    "split_paragraphs",
+    "term_clue",
+]

@@ -114,8 +114,7 @@ def _regex_clues(expression: str) -> tuple[tuple[str, ...], ...]:
         parsed = re._parser.parse(expression, re.IGNORECASE)  # type: ignore[attr-defined]
     except (re.error, AttributeError):
         return ()
-    clues = {tuple(sorted({option.casefold() for option in options}))
-             for options in _required_sets(list(parsed))}
+    clues = {tuple(sorted({option.casefold() for option in options})) for options in _required_sets(list(parsed))}
     return tuple(sorted(clues, key=lambda clue: (-min(map(len, clue)), clue)))
 
 

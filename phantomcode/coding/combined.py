@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 LEARNED_RULE = "learned"
 
 
-def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument], words: Sequence[UnitWords | None],
-                        codebook: Codebook) -> list[CodedDocument]:
+def add_learned_codings(
+    model: LearnedModel, documents: Sequence[CodedDocument], words: Sequence[UnitWords | None], codebook: Codebook
+) -> list[CodedDocument]:
     """The documents with the model's codings added and its probabilities kept (see module doc)."""
     spans = [span for unit_words in words for span in (unit_words.spans if unit_words else [])]
     if not spans:
@@ -45,13 +46,28 @@ def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument],
         unit, k = int(unit), int(k)
         if model.codes[k] not in ruled[owner[unit]].get(spans[unit], ()):
             added.append((unit, k, float(probabilities[unit, k])))
-    explanations = model.explain(matrix[[u for u, _, _ in added]] if added else matrix[:0],
-                                 [arrays[u] for u, _, _ in added], [k for _, k, _ in added])
+    explanations = model.explain(
+        matrix[[u for u, _, _ in added]] if added else matrix[:0],
+        [arrays[u] for u, _, _ in added],
+        [k for _, k, _ in added],
+    )
     learned: dict[int, dict[tuple[int, int], list[Coding]]] = {}
     for (unit, k, probability), explanation in zip(added, explanations, strict=True):
         start, end = spans[unit]
-        coding = Coding(model.codes[k], LEARNED_RULE, start, end, (), False, False, None, source=LEARNED,
-                        probability=round(probability, 4), model_hash=model.content_hash, explanation=explanation)
+        coding = Coding(
+            model.codes[k],
+            LEARNED_RULE,
+            start,
+            end,
+            (),
+            False,
+            False,
+            None,
+            source=LEARNED,
+            probability=round(probability, 4),
+            model_hash=model.content_hash,
+            explanation=explanation,
+        )
         learned.setdefault(owner[unit], {}).setdefault((start, end), []).append(coding)
     scores: dict[int, list[UnitScores]] = {}
     floor = numpy.maximum(SCORE_FLOOR, SCORE_SHARE * numpy.minimum(model.thresholds, 1.0))
@@ -62,8 +78,10 @@ def add_learned_codings(model: LearnedModel, documents: Sequence[CodedDocument],
     for unit, order, row, close in zip(units.tolist(), orders, rounded, near[units].tolist(), strict=True):
         kept = tuple((model.codes[k], row[k]) for k in order if close[k])
         scores.setdefault(owner[unit], []).append(UnitScores(*spans[unit], kept))
-    return [_with_learned(document, learned.get(d, {}), tuple(scores.get(d, ())), codebook.unit)
-            for d, document in enumerate(documents)]
+    return [
+        _with_learned(document, learned.get(d, {}), tuple(scores.get(d, ())), codebook.unit)
+        for d, document in enumerate(documents)
+    ]
 
 
 def _rule_codes(document: CodedDocument) -> dict[tuple[int, int], set[str]]:
@@ -71,8 +89,9 @@ def _rule_codes(document: CodedDocument) -> dict[tuple[int, int], set[str]]:
     return {(segment.start, segment.end): {coding.code for coding in segment.codings} for segment in document}
 
 
-def _with_learned(document: CodedDocument, learned: dict[tuple[int, int], list[Coding]],
-                  scores: tuple[UnitScores, ...], unit: str) -> CodedDocument:
+def _with_learned(
+    document: CodedDocument, learned: dict[tuple[int, int], list[Coding]], scores: tuple[UnitScores, ...], unit: str
+) -> CodedDocument:
     segments = []
     for segment in document.segments:
         extra = learned.pop((segment.start, segment.end), None)

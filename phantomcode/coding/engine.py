@@ -78,9 +78,13 @@ class _Lane:
         self.blank = blank  # tokenizer only: paragraphs can share a Doc, sentences come from the arrays
         self.matcher = CodeMatcher(nlp)
         for rule in matcher_rules(codebook):
-            self.matcher.add(rule.key, terms=rule.terms, lemmas=rule.lemmas,
-                             patterns=[rule.pattern] if rule.pattern is not None else (),
-                             regex=[rule.regex] if rule.regex is not None else ())
+            self.matcher.add(
+                rule.key,
+                terms=rule.terms,
+                lemmas=rule.lemmas,
+                patterns=[rule.pattern] if rule.pattern is not None else (),
+                regex=[rule.regex] if rule.regex is not None else (),
+            )
 
     def docs(self, texts: Iterable[str]) -> Iterator[Any]:
         return self.nlp.tokenizer.pipe(texts) if self.blank else self.nlp.pipe(texts)
@@ -141,8 +145,9 @@ class CodingEngine:
         if learned is not None:
             learned.train_matrix()  # built once here, so that forked workers share it
         self._rules = [r for code in codebook.codes for r in _rules_of(code.id, code.id, code.rules)]
-        self._vetoes = [r for code in codebook.codes
-                        for r in _rules_of(f"{code.id}/veto", code.id, code.veto, veto=True)]
+        self._vetoes = [
+            r for code in codebook.codes for r in _rules_of(f"{code.id}/veto", code.id, code.veto, veto=True)
+        ]
         self._all_rules = self._rules + self._vetoes
         self._rule_index: dict[str, list[int]] = defaultdict(list)  # match key -> rules using it
         for index, rule in enumerate(self._all_rules):
@@ -150,8 +155,10 @@ class CodingEngine:
                 self._rule_index[key].append(index)
         model_nlp = _load_model(model) if model else None
         if model_nlp is not None and model_nlp.lang not in codebook.languages:
-            raise UsageError(f"spaCy pipeline {model!r} is for language {model_nlp.lang!r}; the "
-                             f"codebook covers {', '.join(codebook.languages)}")
+            raise UsageError(
+                f"spaCy pipeline {model!r} is for language {model_nlp.lang!r}; the "
+                f"codebook covers {', '.join(codebook.languages)}"
+            )
         self._lanes: dict[str, _Lane] = {}
         blank_lane = None
         for lang in codebook.languages:
@@ -199,8 +206,10 @@ class CodingEngine:
         Dask worker codes exactly as a local ingest): whatever else the engine holds is rebuilt,
         once per thread (see :func:`engine_from_source`)."""
         if not self.codebook.source:
-            raise UsageError(f"codebook {self.codebook.path} was not loaded from bytes; an engine "
-                             "built from it cannot be sent to other processes")
+            raise UsageError(
+                f"codebook {self.codebook.path} was not loaded from bytes; an engine "
+                "built from it cannot be sent to other processes"
+            )
         learned = self.learned.to_bytes() if self.learned is not None else None
         return engine_from_source, (self.codebook.source, str(self.codebook.path), self.model, learned)
 
@@ -232,15 +241,18 @@ class CodingEngine:
                 members.append([entry])
         return [_group(text, group) for group in members]
 
-    def _analyse_chunk(self, chunk: list[tuple[str, Mapping[str, str]]]
-                       ) -> Iterator[_AnalysedDocument]:
+    def _analyse_chunk(self, chunk: list[tuple[str, Mapping[str, str]]]) -> Iterator[_AnalysedDocument]:
         """Run the pipelines over every group of a chunk of documents (one stream per lane), then
         analyse each document, in input order."""
         groups = [self._groups(text) for text, _ in chunk]
         docs: dict[tuple[int, int], Any] = {}
         for lane in {id(lane): lane for lane in self._lanes.values()}.values():
-            wanted = [(i, j) for i, doc_groups in enumerate(groups)
-                      for j, group in enumerate(doc_groups) if group.lane is lane]
+            wanted = [
+                (i, j)
+                for i, doc_groups in enumerate(groups)
+                for j, group in enumerate(doc_groups)
+                if group.lane is lane
+            ]
             texts = (groups[i][j].text for i, j in wanted)
             docs.update(zip(wanted, lane.docs(texts), strict=True))
         for i, (text, attributes) in enumerate(chunk):
@@ -257,8 +269,9 @@ class CodingEngine:
         if matcher.needs_lemmas:
             set_lemmas(doc)
         columns = _columns(doc)
-        sentences = _Sentences.from_starts(_sentence_starts(doc, columns, group.text) if group.lane.blank
-                                           else _model_sentence_starts(doc, group.text))
+        sentences = _Sentences.from_starts(
+            _sentence_starts(doc, columns, group.text) if group.lane.blank else _model_sentence_starts(doc, group.text)
+        )
         idx, ends = columns.idx, columns.ends
         if self.codebook.unit == "sentence":
             units, unit_of = sentences.bounds, sentences.of
@@ -291,7 +304,7 @@ class CodingEngine:
         for unit, keyed in sorted(by_unit.items()):
             sectors = Counter({sector_of[k]: len(v) for k, v in keyed.items() if k in sector_of})
             start, end = units[unit]
-            chars = _strip_span(group.text[idx[start]:ends[end - 1]], group.offset + idx[start])
+            chars = _strip_span(group.text[idx[start] : ends[end - 1]], group.offset + idx[start])
             complete = self._complete_rules(keyed)
             if chars is None or not any(not self._all_rules[i].veto for i in complete):
                 other_cues.update(sectors)
@@ -317,8 +330,9 @@ class CodingEngine:
             self._complete_by_keys[keys] = complete
         return complete
 
-    def _candidates(self, present: list[int], keyed: Mapping[str, list[Hit]], context: _Context,
-                    chars: tuple[int, int]) -> list[Candidate]:
+    def _candidates(
+        self, present: list[int], keyed: Mapping[str, list[Hit]], context: _Context, chars: tuple[int, int]
+    ) -> list[Candidate]:
         """Candidates of one unit from its complete rules (``present``); vetoes apply per code."""
         flags = self._flags
         vetoes: dict[str, str] = {}
@@ -331,13 +345,23 @@ class CodingEngine:
         for rule in (self._all_rules[i] for i in present if not self._all_rules[i].veto):
             combos = _combinations(rule, keyed, context)
             if len(rule.keys) > 1 and combos:
-                combos = [min(combos, key=lambda c: (_FLAG_ORDER[context.flags(c, *flags[rule.code])[:2]],
-                                                     _extent(c)))]
+                combos = [min(combos, key=lambda c: (_FLAG_ORDER[context.flags(c, *flags[rule.code])[:2]], _extent(c)))]
             for combo in combos:
                 negated, hypothetical, cue = context.flags(combo, *flags[rule.code])
                 matched = tuple(context.matched_span(hit) for hit in combo)  # combos are in text order
-                candidates.append(Candidate(rule.code, rule.rule_id, chars[0], chars[1], matched,
-                                            negated, hypothetical, cue, vetoes.get(rule.code)))
+                candidates.append(
+                    Candidate(
+                        rule.code,
+                        rule.rule_id,
+                        chars[0],
+                        chars[1],
+                        matched,
+                        negated,
+                        hypothetical,
+                        cue,
+                        vetoes.get(rule.code),
+                    )
+                )
         return candidates
 
     # -- selection -------------------------------------------------------------------------------
@@ -380,7 +404,7 @@ def _collect_words(words: UnitWords, group: _Group, columns: Any, units: Sequenc
     for start, end in units:
         if end <= start:
             continue
-        chars = _strip_span(group.text[idx[start]:ends[end - 1]], group.offset + idx[start])
+        chars = _strip_span(group.text[idx[start] : ends[end - 1]], group.offset + idx[start])
         if chars is not None:
             words.spans.append(chars)
             words.words.append(columns.lower[start:end][is_word[start:end]])
@@ -409,8 +433,11 @@ def engine_from_source(source: bytes, path: str, model: str | None, learned: byt
     key = (hashlib.sha256(source).hexdigest(), model, learned_key, threading.get_ident())
     engine = _REBUILT.get(key)
     if engine is None:
-        engine = _REBUILT[key] = CodingEngine(load_codebook(path, source=source), model=model,
-                                              learned=LearnedModel.from_bytes(learned) if learned is not None else None)
+        engine = _REBUILT[key] = CodingEngine(
+            load_codebook(path, source=source),
+            model=model,
+            learned=LearnedModel.from_bytes(learned) if learned is not None else None,
+        )
     return engine
 
 
@@ -431,13 +458,16 @@ def _choose_codings(candidates: list[Candidate], rule_order: Mapping[str, int]) 
         by_code[candidate.code].append(candidate)
     codings = []
     for code, found in by_code.items():
-        best = min(found, key=lambda c: (_FLAG_ORDER[(c.negated, c.hypothetical)], rule_order[c.rule],
-                                         c.matched[0].start))
-        same = [c for c in found if c.rule == best.rule and (c.negated, c.hypothetical) ==
-                (best.negated, best.hypothetical)]
+        best = min(
+            found, key=lambda c: (_FLAG_ORDER[(c.negated, c.hypothetical)], rule_order[c.rule], c.matched[0].start)
+        )
+        same = [
+            c for c in found if c.rule == best.rule and (c.negated, c.hypothetical) == (best.negated, best.hypothetical)
+        ]
         matched = tuple(sorted({span for c in same for span in c.matched}, key=lambda s: (s.start, s.end)))
-        codings.append(Coding(code, best.rule, best.start, best.end, matched, best.negated,
-                              best.hypothetical, best.cue))
+        codings.append(
+            Coding(code, best.rule, best.start, best.end, matched, best.negated, best.hypothetical, best.cue)
+        )
     codings.sort(key=lambda c: rule_order[c.rule])
     return codings
 

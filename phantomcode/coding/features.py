@@ -58,8 +58,9 @@ def _hash(values: Any, salt: int | Any) -> Any:
     return (((values ^ salts) * _MIX) >> _SHIFT).astype(numpy.int64)
 
 
-_SALTED = {salt: numpy.array([salt * 0x5851F42D4C957F2D & 0xFFFFFFFFFFFFFFFF], dtype=numpy.uint64)
-           for salt in SALTS.values()}
+_SALTED = {
+    salt: numpy.array([salt * 0x5851F42D4C957F2D & 0xFFFFFFFFFFFFFFFF], dtype=numpy.uint64) for salt in SALTS.values()
+}
 _SALTED_ARRAY = numpy.array([0, *(_SALTED[salt][0] for salt in sorted(_SALTED))], dtype=numpy.uint64)
 
 
@@ -75,7 +76,7 @@ def _char_grams(word: str) -> list[str]:
     marked = f"<{word}>"
     if len(word) < 3:
         return []
-    return [marked[i:i + n] for n in (3, 4, 5) for i in range(len(marked) - n + 1)]
+    return [marked[i : i + n] for n in (3, 4, 5) for i in range(len(marked) - n + 1)]
 
 
 class Featurizer:
@@ -127,8 +128,12 @@ class Featurizer:
             char = self.weights.char / max(1, len(grams)) ** 0.5
             weights += [word_weight, lemma_weight, *[char] * len(grams)]
             lengths.append(2 + len(grams))
-        return (numpy.array(ids, dtype=numpy.uint64), numpy.array(salts, dtype=numpy.int64), numpy.array(weights),
-                numpy.array(lengths, dtype=numpy.int64))
+        return (
+            numpy.array(ids, dtype=numpy.uint64),
+            numpy.array(salts, dtype=numpy.int64),
+            numpy.array(weights),
+            numpy.array(lengths, dtype=numpy.int64),
+        )
 
     def matrix(self, rows: Rows, *, normalise: bool = True) -> Any:
         """The feature matrix (scipy CSR, ``rows.units`` x ``2**BITS``), rows L2-normalised."""
@@ -142,8 +147,9 @@ class Featurizer:
             lengths, starts = self._lengths[slots], self._starts[slots]
             flat_columns, flat_weights = self._columns, self._weights
             per_token = lengths[inverse]
-            offsets = numpy.repeat(starts[inverse] - numpy.concatenate(([0], numpy.cumsum(per_token)[:-1])),
-                                   per_token) + numpy.arange(per_token.sum())
+            offsets = numpy.repeat(
+                starts[inverse] - numpy.concatenate(([0], numpy.cumsum(per_token)[:-1])), per_token
+            ) + numpy.arange(per_token.sum())
             columns.append(flat_columns[offsets])
             data.append(flat_weights[offsets])
             rows_of.append(numpy.repeat(row, per_token))
@@ -162,10 +168,11 @@ class Featurizer:
                     data.append(numpy.full(int(inside.sum()), self.weights.context))
                     rows_of.append(target[inside])
         if not columns or not rows.units:
-            return csr_matrix((rows.units, 2 ** BITS), dtype=numpy.float32)
-        matrix = csr_matrix((numpy.concatenate(data).astype(numpy.float32),
-                             (numpy.concatenate(rows_of), numpy.concatenate(columns))),
-                            shape=(rows.units, 2 ** BITS))
+            return csr_matrix((rows.units, 2**BITS), dtype=numpy.float32)
+        matrix = csr_matrix(
+            (numpy.concatenate(data).astype(numpy.float32), (numpy.concatenate(rows_of), numpy.concatenate(columns))),
+            shape=(rows.units, 2**BITS),
+        )
         numpy.sqrt(matrix.data, out=matrix.data)  # duplicates were summed: a word said five times is not five
         # times the evidence
         return normalised(matrix) if normalise else matrix
@@ -177,8 +184,7 @@ def normalised(matrix: Any) -> Any:
     process) where only scoring happens."""
     lengths = numpy.diff(matrix.indptr)
     rows = numpy.repeat(numpy.arange(matrix.shape[0]), lengths)
-    squares = numpy.bincount(rows, weights=numpy.square(matrix.data, dtype=numpy.float64),
-                             minlength=matrix.shape[0])
+    squares = numpy.bincount(rows, weights=numpy.square(matrix.data, dtype=numpy.float64), minlength=matrix.shape[0])
     norms = numpy.sqrt(numpy.where(squares > 0, squares, 1.0))
     matrix.data /= norms[rows].astype(matrix.data.dtype)
     return matrix

@@ -80,8 +80,10 @@ def _load_model(name: str) -> Any:
     try:
         nlp = spacy.load(name)
     except OSError as exc:
-        raise UsageError(f"spaCy pipeline {name!r} is not installed (phantomcode never downloads "
-                         "models); install its package or leave out --model") from exc
+        raise UsageError(
+            f"spaCy pipeline {name!r} is not installed (phantomcode never downloads "
+            "models); install its package or leave out --model"
+        ) from exc
     _add_cjk_infix(nlp)
     if not nlp.has_pipe("parser") and not nlp.has_pipe("senter") and not nlp.has_pipe("sentencizer"):
         nlp.add_pipe("sentencizer", config={"punct_chars": list(_punct_chars())})
@@ -115,8 +117,14 @@ class _Columns(NamedTuple):
 def _columns(doc: Any) -> _Columns:
     array = doc.to_array(["LOWER", "ORTH", "IDX", "LENGTH", "IS_PUNCT", "IS_SPACE"])
     idx = array[:, 2]
-    return _Columns(array[:, 0], array[:, 1], array[:, 4].astype(bool), array[:, 5].astype(bool),
-                    idx.tolist(), (idx + array[:, 3]).tolist())
+    return _Columns(
+        array[:, 0],
+        array[:, 1],
+        array[:, 4].astype(bool),
+        array[:, 5].astype(bool),
+        idx.tolist(),
+        (idx + array[:, 3]).tolist(),
+    )
 
 
 def _sentence_starts(doc: Any, columns: _Columns, text: str) -> Any:
@@ -209,7 +217,7 @@ _CUT_POINT = re.compile(r"[.!?。！？]\s+|\s+")
 def _cut_long_block(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     """Pieces of at most ``MAX_BLOCK_CHARS``, cut after the last sentence end (else whitespace)."""
     while end - start > MAX_BLOCK_CHARS:
-        window = text[start:start + MAX_BLOCK_CHARS]
+        window = text[start : start + MAX_BLOCK_CHARS]
         cuts = [m for m in _CUT_POINT.finditer(window) if m.start() > 0]
         sentence_cuts = [m for m in cuts if not window[m.start()].isspace()]
         best = (sentence_cuts or cuts)[-1] if cuts else None

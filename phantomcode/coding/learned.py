@@ -86,8 +86,13 @@ class Explanation:
     ngrams: tuple[tuple[str, float], ...]
 
     def to_json(self) -> str:
-        return json.dumps({"neighbours": [asdict(n) for n in self.neighbours],
-                           "ngrams": [{"ngram": g, "weight": w} for g, w in self.ngrams]}, ensure_ascii=False)
+        return json.dumps(
+            {
+                "neighbours": [asdict(n) for n in self.neighbours],
+                "ngrams": [{"ngram": g, "weight": w} for g, w in self.ngrams],
+            },
+            ensure_ascii=False,
+        )
 
     def summary(self) -> str:
         """One line: 'like "..." (paperwork); words: lease, stamped'."""
@@ -106,9 +111,15 @@ class Parameters:
     project_weight: float = 3.0  # a sentence the project labelled counts this many times (see fit)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"c": self.c, "folds": self.folds, "target_precision": self.target_precision,
-                "min_threshold": self.min_threshold, "features": asdict(self.weights), "bits": BITS,
-                "project_weight": self.project_weight}
+        return {
+            "c": self.c,
+            "folds": self.folds,
+            "target_precision": self.target_precision,
+            "min_threshold": self.min_threshold,
+            "features": asdict(self.weights),
+            "bits": BITS,
+            "project_weight": self.project_weight,
+        }
 
 
 @dataclass
@@ -151,8 +162,9 @@ class LearnedModel:
         return self._train_matrix
 
     # -- explanations ---------------------------------------------------------------------------
-    def explain(self, rows: Any, words: Sequence[Any], code_indexes: Sequence[int], *, neighbours: int = 3
-                ) -> list[Explanation]:
+    def explain(
+        self, rows: Any, words: Sequence[Any], code_indexes: Sequence[int], *, neighbours: int = 3
+    ) -> list[Explanation]:
         """An explanation per unit: ``rows`` its feature rows, ``words`` the LOWER ids of its
         words, ``code_indexes`` the code explained."""
         if not len(words):
@@ -161,8 +173,13 @@ class LearnedModel:
         explanations = []
         for index, (unit_words, k) in enumerate(zip(words, code_indexes, strict=True)):
             order = numpy.argsort(-similar[index], kind="stable")[:neighbours]
-            near = tuple(Neighbour(self.training[j].text, tuple(sorted(self.training[j].positives)),
-                                   round(float(similar[index, j]), 3)) for j in order if similar[index, j] > 0)
+            near = tuple(
+                Neighbour(
+                    self.training[j].text, tuple(sorted(self.training[j].positives)), round(float(similar[index, j]), 3)
+                )
+                for j in order
+                if similar[index, j] > 0
+            )
             explanations.append(Explanation(near, self._ngrams(unit_words, k)))
         return explanations
 
@@ -174,8 +191,13 @@ class LearnedModel:
         found = dict(zip(names, weights.tolist(), strict=True))
         if len(words) > 1:
             pairs = words[:-1] * _MIX2 + words[1:]
-            found.update(zip((f"{a} {b}" for a, b in zip(names, names[1:], strict=False)),
-                             self.coef[_hash(pairs, SALTS["bigram"]), k].tolist(), strict=True))
+            found.update(
+                zip(
+                    (f"{a} {b}" for a, b in zip(names, names[1:], strict=False)),
+                    self.coef[_hash(pairs, SALTS["bigram"]), k].tolist(),
+                    strict=True,
+                )
+            )
         best = sorted(((w, name) for name, w in found.items() if w > 0), key=lambda item: (-item[0], item[1]))
         return tuple((name, round(w, 3)) for w, name in best[:top])
 
@@ -189,23 +211,50 @@ class LearnedModel:
     @classmethod
     def from_bytes(cls, data: bytes) -> LearnedModel:
         size = int.from_bytes(data[:8], "little")
-        meta = json.loads(data[8:8 + size])
-        arrays = numpy.load(io.BytesIO(data[8 + size:]))
+        meta = json.loads(data[8 : 8 + size])
+        arrays = numpy.load(io.BytesIO(data[8 + size :]))
         params = meta["parameters"]
-        parameters = Parameters(params["c"], params["folds"], params["target_precision"], params["min_threshold"],
-                                FeatureWeights(**params["features"]),
-                                params.get("project_weight", params.get("review_weight", 1.0)))
-        training = tuple(LabelledSentence(s["text"], frozenset(s["positives"]), frozenset(s["negatives"]),
-                                          s["source"], s["context"]) for s in meta["training"])
+        parameters = Parameters(
+            params["c"],
+            params["folds"],
+            params["target_precision"],
+            params["min_threshold"],
+            FeatureWeights(**params["features"]),
+            params.get("project_weight", params.get("review_weight", 1.0)),
+        )
+        training = tuple(
+            LabelledSentence(s["text"], frozenset(s["positives"]), frozenset(s["negatives"]), s["source"], s["context"])
+            for s in meta["training"]
+        )
         fits = tuple(CodeFit(**f) for f in meta["fits"])
-        return cls(tuple(meta["codes"]), arrays["coef"], arrays["intercept"], arrays["thresholds"], training, fits,
-                   parameters, meta["hash"])
+        return cls(
+            tuple(meta["codes"]),
+            arrays["coef"],
+            arrays["intercept"],
+            arrays["thresholds"],
+            training,
+            fits,
+            parameters,
+            meta["hash"],
+        )
 
     def _metadata(self) -> dict[str, Any]:
-        return {"codes": list(self.codes), "parameters": self.parameters.as_dict(), "hash": self.content_hash,
-                "training": [{"text": s.text, "positives": sorted(s.positives), "negatives": sorted(s.negatives),
-                              "source": s.source, "context": s.context} for s in self.training],
-                "fits": [asdict(f) for f in self.fits]}
+        return {
+            "codes": list(self.codes),
+            "parameters": self.parameters.as_dict(),
+            "hash": self.content_hash,
+            "training": [
+                {
+                    "text": s.text,
+                    "positives": sorted(s.positives),
+                    "negatives": sorted(s.negatives),
+                    "source": s.source,
+                    "context": s.context,
+                }
+                for s in self.training
+            ],
+            "fits": [asdict(f) for f in self.fits],
+        }
 
 
 def _matrix(featurizer: Featurizer, texts: Sequence[str], contexts: Sequence[str] | None) -> Any:
@@ -223,15 +272,18 @@ def _matrix(featurizer: Featurizer, texts: Sequence[str], contexts: Sequence[str
 def _context_matrix(lowers: Any, row: Any, count: int, weight: float) -> Any:
     from scipy.sparse import csr_matrix
 
-    matrix = csr_matrix((numpy.full(len(lowers), weight, dtype=numpy.float32),
-                         (row, _hash(lowers, SALTS["context"]))), shape=(count, 2 ** BITS))
+    matrix = csr_matrix(
+        (numpy.full(len(lowers), weight, dtype=numpy.float32), (row, _hash(lowers, SALTS["context"]))),
+        shape=(count, 2**BITS),
+    )
     numpy.sqrt(matrix.data, out=matrix.data)
     return matrix
 
 
 # -- training --------------------------------------------------------------------------------------
-def fit(sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: int = 0,
-        parameters: Parameters = Parameters()) -> LearnedModel:
+def fit(
+    sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: int = 0, parameters: Parameters = Parameters()
+) -> LearnedModel:
     """Train one classifier per code on the sentences whose label for it is known, with
     cross-validated figures and a threshold per code; deterministic for a given ``seed``.
 
@@ -241,13 +293,14 @@ def fit(sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: in
     featurizer = Featurizer(_strings(), parameters.weights)
     matrix = _matrix(featurizer, [s.text for s in sentences], [s.context for s in sentences])
     own = numpy.array([s.source in PROJECT_SOURCES for s in sentences], dtype=bool)
-    coef = numpy.zeros((2 ** BITS, len(codes)), dtype=numpy.float32)
+    coef = numpy.zeros((2**BITS, len(codes)), dtype=numpy.float32)
     intercept = numpy.full(len(codes), -20.0)
     thresholds = numpy.full(len(codes), 1.01)
     fits = []
     for k, code in enumerate(codes):
-        known = numpy.array([i for i, s in enumerate(sentences) if code in s.positives or code in s.negatives],
-                            dtype=numpy.int64)
+        known = numpy.array(
+            [i for i, s in enumerate(sentences) if code in s.positives or code in s.negatives], dtype=numpy.int64
+        )
         labels = numpy.array([code in sentences[i].positives for i in known], dtype=int)
         positives, negatives = int(labels.sum()), int(len(labels) - labels.sum())
         if positives < MIN_POSITIVES or negatives < MIN_POSITIVES:
@@ -262,9 +315,18 @@ def fit(sentences: Sequence[LabelledSentence], codes: Sequence[str], *, seed: in
         coef[:, k] = model.coef_[0].astype(numpy.float32)
         intercept[k] = float(model.intercept_[0])
         thresholds[k] = threshold
-        fits.append(CodeFit(code, positives, negatives, round(precision, 4), round(recall, 4), round(f1, 4),
-                            round(float(threshold), 4),
-                            positives < NEEDS_MORE or precision < parameters.target_precision))
+        fits.append(
+            CodeFit(
+                code,
+                positives,
+                negatives,
+                round(precision, 4),
+                round(recall, 4),
+                round(f1, 4),
+                round(float(threshold), 4),
+                positives < NEEDS_MORE or precision < parameters.target_precision,
+            )
+        )
     model = LearnedModel(tuple(codes), coef, intercept, thresholds, sentences, tuple(fits), parameters)
     model.content_hash = _content_hash(model)
     model._train_matrix, model._featurizer = matrix.T.tocsr(), featurizer
@@ -280,8 +342,9 @@ def _strings() -> Any:
 def _classifier(parameters: Parameters, seed: int) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=parameters.c, solver="liblinear", dual=True, class_weight="balanced",
-                              random_state=seed, max_iter=1000)
+    return LogisticRegression(
+        C=parameters.c, solver="liblinear", dual=True, class_weight="balanced", random_state=seed, max_iter=1000
+    )
 
 
 def _cross_validate(x: Any, labels: Any, weight: Any, parameters: Parameters, seed: int) -> Any:

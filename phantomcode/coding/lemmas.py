@@ -32,8 +32,10 @@ def _lemma_table() -> dict[str, str]:
         if candidate.is_file():
             data = candidate.read_bytes()
             return json.loads(gzip.decompress(data) if candidate.suffix == ".gz" else data)
-    raise UsageError(f"spacy-lookups-data is installed without its English lemma table ({path}); "
-                     "reinstall it: pip install --force-reinstall spacy-lookups-data")
+    raise UsageError(
+        f"spacy-lookups-data is installed without its English lemma table ({path}); "
+        "reinstall it: pip install --force-reinstall spacy-lookups-data"
+    )
 
 
 @lru_cache(maxsize=1)

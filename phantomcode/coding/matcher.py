@@ -113,8 +113,15 @@ class CodeMatcher:
         self._ids[self.vocab.strings.add(match_key)] = _MatchId(key.split("\x1f")[0], term, exact)
         return match_key
 
-    def add(self, key: str, *, terms: Iterable[str] = (), patterns: Iterable[Sequence[Mapping]] = (),
-            regex: Iterable[str] = (), lemmas: bool = True) -> None:
+    def add(
+        self,
+        key: str,
+        *,
+        terms: Iterable[str] = (),
+        patterns: Iterable[Sequence[Mapping]] = (),
+        regex: Iterable[str] = (),
+        lemmas: bool = True,
+    ) -> None:
         """Register rules under ``key``. Terms match on word forms and, if ``lemmas``, on lemmas too."""
         self._keys.add(key)
         for term in terms:
@@ -151,8 +158,9 @@ class CodeMatcher:
             pattern = [{"LOWER": {"IN": sorted(slot)}} for slot in slots]
             self._add_pattern(match_key, pattern, validate=False)
             return
-        self._phrases.add(match_key, [Doc(self.vocab, words=list(words))
-                                      for words in itertools.product(*map(sorted, slots))])
+        self._phrases.add(
+            match_key, [Doc(self.vocab, words=list(words)) for words in itertools.product(*map(sorted, slots))]
+        )
 
     def _add_inflected(self, match_key: str, slots: list[set[str]]) -> None:
         """Register a term's other word forms; phrases are added as their words turn up in text.
@@ -182,8 +190,9 @@ class CodeMatcher:
             self._known_words.add(word)
             for index, position in self._inflected_index.get(word, ()):
                 match_key, slots = self._inflected[index]
-                self._add_spellings(match_key, [{word} if i == position else slot & self._known_words
-                                                for i, slot in enumerate(slots)])
+                self._add_spellings(
+                    match_key, [{word} if i == position else slot & self._known_words for i, slot in enumerate(slots)]
+                )
 
     def _add_pattern(self, match_key: str, pattern: Sequence[Mapping], *, validate: bool = True) -> None:
         from spacy.matcher import Matcher
@@ -195,8 +204,10 @@ class CodeMatcher:
             rewritten = [dict(token) for token in pattern]
         matcher = Matcher(self.vocab, validate=validate)
         matcher.add(match_key, [rewritten])
-        required = tuple((attr, frozenset(self.vocab.strings.add(word) for word in words))
-                         for attr, words in _required_words(rewritten))
+        required = tuple(
+            (attr, frozenset(self.vocab.strings.add(word) for word in words))
+            for attr, words in _required_words(rewritten)
+        )
         for attr, ids in required:
             self._required_ids[attr].update(ids)
         self._required_tables.clear()
@@ -235,9 +246,10 @@ class CodeMatcher:
                 self._glob_words[glob_id].add(word)
                 for term_index, position in self._glob_uses[glob_id]:
                     match_key, spec = self._glob_terms[term_index]
-                    slots = [{word} if i == position else
-                             (self._glob_words[item] if isinstance(item, int) else item)
-                             for i, item in enumerate(spec)]
+                    slots = [
+                        {word} if i == position else (self._glob_words[item] if isinstance(item, int) else item)
+                        for i, item in enumerate(spec)
+                    ]
                     self._add_spellings(match_key, slots)
 
     def _pattern_matches(self, doc: Any, columns: _Columns, sentences: _Sentences) -> Iterator[tuple[int, int, int]]:
@@ -263,8 +275,9 @@ class CodeMatcher:
                 for match_id, first, last in pattern.matcher(doc[start:end]):
                     yield match_id, start + first, start + last
 
-    def _sentences_of_required_words(self, doc: Any, columns: _Columns, sentences: _Sentences
-                                     ) -> dict[str, dict[int, set[int]]]:
+    def _sentences_of_required_words(
+        self, doc: Any, columns: _Columns, sentences: _Sentences
+    ) -> dict[str, dict[int, set[int]]]:
         """attribute -> word id -> the sentences it occurs in, for the words patterns require."""
         if not self._required_tables:
             self._required_tables.update({attr: _id_table(ids) for attr, ids in self._required_ids.items()})
@@ -284,12 +297,16 @@ class CodeMatcher:
         """Every hit in ``doc`` (whose ``doc.text`` may be passed as ``text`` to save rebuilding it)."""
         text = doc.text if text is None else text
         columns = _columns(doc)
-        starts = (_model_sentence_starts(doc, text) if doc.has_annotation("SENT_START")
-                  else _sentence_starts(doc, columns, text))
+        starts = (
+            _model_sentence_starts(doc, text)
+            if doc.has_annotation("SENT_START")
+            else _sentence_starts(doc, columns, text)
+        )
         return self.hits(doc, columns, _Sentences.from_starts(starts), text, [(0, len(text))])  # one window
 
-    def hits(self, doc: Any, columns: _Columns, sentences: _Sentences, text: str,
-             windows: Sequence[tuple[int, int]]) -> list[Hit]:
+    def hits(
+        self, doc: Any, columns: _Columns, sentences: _Sentences, text: str, windows: Sequence[tuple[int, int]]
+    ) -> list[Hit]:
         """Every hit in ``doc``; ``text`` is its text and ``windows`` the (start, end) character
         ranges that regexes run over, in order: the units of coding (a match across two units
         could not code either)."""
@@ -300,8 +317,9 @@ class CodeMatcher:
         idx, ends = columns.idx, columns.ends
         found: dict[tuple[str, int, int], Hit] = {}
         spelled_as_text: set[tuple[str, int, int]] = set()
-        matches = itertools.chain(self._phrases(doc) if len(self._phrases) else (),
-                                  self._pattern_matches(doc, columns, sentences))
+        matches = itertools.chain(
+            self._phrases(doc) if len(self._phrases) else (), self._pattern_matches(doc, columns, sentences)
+        )
         for match_id, start, end in matches:
             key, term, exact = self._ids[match_id]
             where = (key, start, end)
@@ -317,12 +335,15 @@ class CodeMatcher:
         """Refuse a Doc without the lemmas a pattern tests, as spaCy's Matcher does: matched
         anyway, such a pattern would silently find nothing."""
         if self.needs_lemmas and len(doc) and not doc.has_annotation("LEMMA"):
-            raise UsageError("a token pattern of this matcher tests LEMMA or NORM in a way no LOWER test "
-                             "can replace, and the Doc has no lemmas: call "
-                             "phantomcode.coding.set_lemmas(doc) first (CodingEngine does)")
+            raise UsageError(
+                "a token pattern of this matcher tests LEMMA or NORM in a way no LOWER test "
+                "can replace, and the Doc has no lemmas: call "
+                "phantomcode.coding.set_lemmas(doc) first (CodingEngine does)"
+            )
 
-    def _regex_hits(self, doc: Any, text: str, windows: Sequence[tuple[int, int]],
-                    found: dict[tuple[str, int, int], Hit]) -> None:
+    def _regex_hits(
+        self, doc: Any, text: str, windows: Sequence[tuple[int, int]], found: dict[tuple[str, int, int], Hit]
+    ) -> None:
         """Regex hits, each regex run only over the windows that hold one string of each of its clues."""
         folded = text.casefold()
         aligned = len(folded) == len(text)  # case folding kept every offset ("ß" -> "ss" does not)
@@ -335,23 +356,34 @@ class CodeMatcher:
                 self._run_regex(doc, text, rule, windows, found)
                 continue
             first, *others = rule.clues
-            where = {bisect.bisect_right(window_starts, position) - 1
-                     for literal in first for position in _occurrences(folded, literal)}
+            where = {
+                bisect.bisect_right(window_starts, position) - 1
+                for literal in first
+                for position in _occurrences(folded, literal)
+            }
             chosen = (windows[i] for i in sorted(where) if i >= 0)
-            self._run_regex(doc, text, rule, [(start, end) for start, end in chosen
-                                              if _holds_clues(folded[start:end], others)], found)
+            self._run_regex(
+                doc,
+                text,
+                rule,
+                [(start, end) for start, end in chosen if _holds_clues(folded[start:end], others)],
+                found,
+            )
 
     @staticmethod
-    def _run_regex(doc: Any, text: str, rule: _Regex, windows: Iterable[tuple[int, int]],
-                   found: dict[tuple[str, int, int], Hit]) -> None:
+    def _run_regex(
+        doc: Any, text: str, rule: _Regex, windows: Iterable[tuple[int, int]], found: dict[tuple[str, int, int], Hit]
+    ) -> None:
         for start, end in windows:
             for match in rule.regex.finditer(text, start, end):
                 if match.end() == match.start():
                     continue
                 span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
                 if span is not None and len(span):
-                    found.setdefault((rule.key, span.start, span.end),
-                                     Hit(rule.key, span.start, span.end, rule.expression, match.start(), match.end()))
+                    found.setdefault(
+                        (rule.key, span.start, span.end),
+                        Hit(rule.key, span.start, span.end, rule.expression, match.start(), match.end()),
+                    )
 
 
 _HIT_ORDER = operator.attrgetter("start", "end", "key")

@@ -31,9 +31,11 @@ class _Context:
         for name in _NEGATION_LISTS:
             hits = keyed.get(f"negation:{name}", [])
             self.triggers[name] = [
-                h for h in hits
+                h
+                for h in hits
                 if not any(_inside(h, i) for i in ignored)
-                and not any(_inside(h, o) and (o.start, o.end) != (h.start, h.end) for o in hits)]
+                and not any(_inside(h, o) and (o.start, o.end) != (h.start, h.end) for o in hits)
+            ]
 
     def gap(self, first: Hit, last: Hit) -> int:
         """Words strictly between the end of ``first`` and the start of ``last``."""
@@ -41,14 +43,15 @@ class _Context:
 
     def text_of(self, hit: Hit) -> str:
         start = self.offset + hit.start_char
-        return self.text[start:self.offset + hit.end_char]
+        return self.text[start : self.offset + hit.end_char]
 
     def matched_span(self, hit: Hit) -> MatchedSpan:
         start, end = self.offset + hit.start_char, self.offset + hit.end_char
         return MatchedSpan(start, end, self.text[start:end], hit.term)
 
-    def flags(self, combo: Sequence[Hit], negation: bool = True,
-              hypothetical: bool = True) -> tuple[bool, bool, str | None]:
+    def flags(
+        self, combo: Sequence[Hit], negation: bool = True, hypothetical: bool = True
+    ) -> tuple[bool, bool, str | None]:
         neg_cue = self._cue(combo, "before", "after") if negation else None
         hyp_cue = self._cue(combo, "hypothetical_before", "hypothetical_after") if hypothetical else None
         return neg_cue is not None, hyp_cue is not None, neg_cue or hyp_cue

@@ -57,9 +57,11 @@ def matcher_rules(codebook: Codebook) -> Iterator[MatcherRule]:
 
 def _rules_of(prefix: str, code: str, ruleset: RuleSet, *, veto: bool = False) -> list[_Rule]:
     """The rules of a rule set, in codebook order: terms, patterns, regex, near."""
-    ids = ([f"{prefix}/terms"] if ruleset.terms else []) + \
-        [f"{prefix}/patterns[{i}]" for i in range(len(ruleset.patterns))] + \
-        [f"{prefix}/regex[{i}]" for i in range(len(ruleset.regex))]
+    ids = (
+        ([f"{prefix}/terms"] if ruleset.terms else [])
+        + [f"{prefix}/patterns[{i}]" for i in range(len(ruleset.patterns))]
+        + [f"{prefix}/regex[{i}]" for i in range(len(ruleset.regex))]
+    )
     rules = [_Rule(code, rule_id, order, (rule_id,), veto=veto) for order, rule_id in enumerate(ids)]
     for index, near in enumerate(ruleset.near):
         rule_id = f"{prefix}/near[{index}]"

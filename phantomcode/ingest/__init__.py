@@ -57,8 +57,16 @@ if TYPE_CHECKING:
     from ..coding.learned import LearnedModel
     from ..distributed import DaskOptions
 
-__all__ = ["DEFAULT_BATCH_SIZE", "CodeReport", "CodebookIdentity", "IngestReport", "Progress", "Skipped",
-           "code_project", "ingest"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "CodeReport",
+    "CodebookIdentity",
+    "IngestReport",
+    "Progress",
+    "Skipped",
+    "code_project",
+    "ingest",
+]
 
 DEFAULT_BATCH_SIZE = 64
 
@@ -88,11 +96,23 @@ def _identify_codebook(store: Store, codebook: str | Path | Codebook | None) -> 
 # Ingest
 
 
-def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
-           path_attrs: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, prune: bool = False,
-           jobs: int = 1, model: str | None = None, pii: str = "warn", batch_size: int = DEFAULT_BATCH_SIZE,
-           progress: Progress | None = None, follow_links: bool = False, learned: bool = True,
-           dask: DaskOptions | None = None) -> IngestReport:
+def ingest(
+    notes_dir: str | Path,
+    *,
+    project: str | Path | None = None,
+    codebook: str | Path | Codebook | None = None,
+    path_attrs: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    prune: bool = False,
+    jobs: int = 1,
+    model: str | None = None,
+    pii: str = "warn",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    follow_links: bool = False,
+    learned: bool = True,
+    dask: DaskOptions | None = None,
+) -> IngestReport:
     """Read every note under ``notes_dir`` into the project and code it; return what happened.
 
     ``pii``: what to do with notes holding likely direct identifiers: ``warn`` (store, list them
@@ -120,47 +140,103 @@ def ingest(notes_dir: str | Path, *, project: str | Path | None = None, codebook
     if new_project:
         codebook = choose_codebook(codebook, None)  # a bad codebook stops the command before it makes a project
     try:
-        return _ingest(root, scan, template, project=project, codebook=codebook, max_bytes=max_bytes, prune=prune,
-                       jobs=jobs, model=model, pii=pii, batch_size=batch_size, progress=progress, seconds=seconds,
-                       learned=learned, dask=dask)
+        return _ingest(
+            root,
+            scan,
+            template,
+            project=project,
+            codebook=codebook,
+            max_bytes=max_bytes,
+            prune=prune,
+            jobs=jobs,
+            model=model,
+            pii=pii,
+            batch_size=batch_size,
+            progress=progress,
+            seconds=seconds,
+            learned=learned,
+            dask=dask,
+        )
     except BaseException:
         if new_project:
             remove_empty_project(project)  # a first run that stored nothing leaves no project file behind
         raise
 
 
-def _ingest(root: Path, scan: FolderScan, template: re.Pattern[str] | None, *, project: str | Path | None,
-            codebook: str | Path | Codebook | None, max_bytes: int, prune: bool, jobs: int, model: str | None,
-            pii: str, batch_size: int, progress: Progress | None, seconds: float, learned: bool,
-            dask: DaskOptions | None) -> IngestReport:
+def _ingest(
+    root: Path,
+    scan: FolderScan,
+    template: re.Pattern[str] | None,
+    *,
+    project: str | Path | None,
+    codebook: str | Path | Codebook | None,
+    max_bytes: int,
+    prune: bool,
+    jobs: int,
+    model: str | None,
+    pii: str,
+    batch_size: int,
+    progress: Progress | None,
+    seconds: float,
+    learned: bool,
+    dask: DaskOptions | None,
+) -> IngestReport:
     """``ingest`` once its inputs are checked: open the project, plan, code and store the notes."""
     files = scan.files
     with Store.open(project) as store, store.writer():
         book = _identify_codebook(store, codebook)
-        report = IngestReport(root=str(root), project=str(store.path), codebook=f"{book.name} {book.version}",
-                              files=len(files),
-                              skipped=[Skipped(relpath, reason) for relpath, reason in scan.skipped])
-        report.warnings.extend(f"{folder or root}/: cannot list this folder (permission denied?); notes stored "
-                               "from it are kept, not pruned" for folder in scan.unreadable)
+        report = IngestReport(
+            root=str(root),
+            project=str(store.path),
+            codebook=f"{book.name} {book.version}",
+            files=len(files),
+            skipped=[Skipped(relpath, reason) for relpath, reason in scan.skipped],
+        )
+        report.warnings.extend(
+            f"{folder or root}/: cannot list this folder (permission denied?); notes stored "
+            "from it are kept, not pruned"
+            for folder in scan.unreadable
+        )
         sidecars, sidecar_warnings = load_sidecars(root)
         report.warnings.extend(sidecar_warnings)
-        planner = _Planner(root.resolve(), store.stored_states(), sidecars, template, book, max_bytes, pii, report,
-                           lambda grouped: _split_by_change(store, book, grouped))
+        planner = _Planner(
+            root.resolve(),
+            store.stored_states(),
+            sidecars,
+            template,
+            book,
+            max_bytes,
+            pii,
+            report,
+            lambda grouped: _split_by_change(store, book, grouped),
+        )
         stop = _StopRequested()
-        with recorded_run(store, "ingest", book, stop, stats=lambda _: report.as_stats(),
-                          saved=lambda: f"{report.stored} notes were saved in {store.path}",
-                          worker_hint=None if dask else FEWER_JOBS) as run:
+        with recorded_run(
+            store,
+            "ingest",
+            book,
+            stop,
+            stats=lambda _: report.as_stats(),
+            saved=lambda: f"{report.stored} notes were saved in {store.path}",
+            worker_hint=None if dask else FEWER_JOBS,
+        ) as run:
             with stop:
                 plans = planner.plan(files, stop)
                 store.refresh_file_stats(planner.refreshed)
                 tasks = [plan.task for plan in plans if plan.task is not None]
                 run.keep(planner.kept, coding=bool(tasks))
                 report.kept = len(planner.kept)
-                with _outcomes(book, model, jobs, dask, stop, needed=bool(tasks), learned=_learned(store, learned),
-                               job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii,
-                                                            seconds)) as outcomes:
-                    planner.settle(plans, outcomes, _Saver(store, book, run.run_id, report), batch_size, progress,
-                                   stop)
+                with _outcomes(
+                    book,
+                    model,
+                    jobs,
+                    dask,
+                    stop,
+                    needed=bool(tasks),
+                    learned=_learned(store, learned),
+                    job=lambda engine: IngestJob(engine, tasks, planner.root_key, max_bytes, pii, seconds),
+                ) as outcomes:
+                    planner.settle(plans, outcomes, _Saver(store, book, run.run_id, report), batch_size, progress, stop)
             vanished = planner.vanished(scan)
             report.vanished = [state.source for state in vanished]
             if prune and vanished:
@@ -178,8 +254,9 @@ def _note_seconds() -> float:
         raise UsageError(str(exc)) from None
 
 
-def _engine(book: Codebook | CodebookIdentity, model: str | None,
-            learned: Callable[[Codebook], LearnedModel | None]) -> CodingEngine:
+def _engine(
+    book: Codebook | CodebookIdentity, model: str | None, learned: Callable[[Codebook], LearnedModel | None]
+) -> CodingEngine:
     """The coding engine, built only when there is something to code (it takes about a second).
 
     A codebook known by its identity is loaded now (validating its spaCy token patterns imports
@@ -210,9 +287,15 @@ def _loaded(book: Codebook | CodebookIdentity, *, check_patterns: bool = True) -
 
 
 @contextmanager
-def _pool(book: Codebook | CodebookIdentity, model: str | None, jobs: int, *, needed: bool,
-          learned: Callable[[Codebook], LearnedModel | None],
-          job: Callable[[CodingEngine], IngestJob | RecodeJob]) -> Iterator[WorkerPool | None]:
+def _pool(
+    book: Codebook | CodebookIdentity,
+    model: str | None,
+    jobs: int,
+    *,
+    needed: bool,
+    learned: Callable[[Codebook], LearnedModel | None],
+    job: Callable[[CodingEngine], IngestJob | RecodeJob],
+) -> Iterator[WorkerPool | None]:
     """Workers for ``job(engine)`` when there is work; None otherwise, and then no engine is built."""
     if not needed:
         yield None
@@ -222,9 +305,17 @@ def _pool(book: Codebook | CodebookIdentity, model: str | None, jobs: int, *, ne
 
 
 @contextmanager
-def _outcomes(book: Codebook | CodebookIdentity, model: str | None, jobs: int, dask: DaskOptions | None,
-              stop: _StopRequested, *, needed: bool, learned: Callable[[Codebook], LearnedModel | None],
-              job: Callable[[CodingEngine], IngestJob]) -> Iterator[Iterator[NoteOutcome]]:
+def _outcomes(
+    book: Codebook | CodebookIdentity,
+    model: str | None,
+    jobs: int,
+    dask: DaskOptions | None,
+    stop: _StopRequested,
+    *,
+    needed: bool,
+    learned: Callable[[Codebook], LearnedModel | None],
+    job: Callable[[CodingEngine], IngestJob],
+) -> Iterator[Iterator[NoteOutcome]]:
     """What reading and coding gave for each task of ``job(engine)``, in order: from ``jobs`` local
     workers, or from a Dask cluster (the engine, learned model included, pickled to it). The engine
     is built only when there are tasks (``needed``)."""
@@ -246,10 +337,17 @@ def _outcomes(book: Codebook | CodebookIdentity, model: str | None, jobs: int, d
 # Re-coding stored documents
 
 
-def code_project(*, project: str | Path | None = None, codebook: str | Path | Codebook | None = None,
-                 jobs: int = 1, model: str | None = None, force: bool = False,
-                 batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
-                 learned: bool = True) -> CodeReport:
+def code_project(
+    *,
+    project: str | Path | None = None,
+    codebook: str | Path | Codebook | None = None,
+    jobs: int = 1,
+    model: str | None = None,
+    force: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+    learned: bool = True,
+) -> CodeReport:
     """Re-code stored documents with the codebook; only those coded with another version unless ``force``.
 
     With ``learned`` (the default) documents coded with another model than the project's latest
@@ -261,14 +359,16 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
     seconds = _note_seconds()
     with Store.open(project, must_exist=True) as store, store.writer():
         book = _identify_codebook(store, codebook)
-        report = CodeReport(project=str(store.path), codebook=f"{book.name} {book.version}",
-                            documents=store.count_documents())
+        report = CodeReport(
+            project=str(store.path), codebook=f"{book.name} {book.version}", documents=store.count_documents()
+        )
         kept: list[str] = []
         if force:
             doc_ids = store.doc_ids()
         else:
             doc_ids, kept, report.changes = _split_by_change(
-                store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash))
+                store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash)
+            )
             current = _learned(store, learned)(_loaded(book)) if learned and store.count_documents() else None
             other_model = set(store.doc_ids_by_model(not_coded_with=current.content_hash if current else None))
             if other_model:
@@ -276,19 +376,32 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
                 kept = [doc_id for doc_id in kept if doc_id not in other_model]
         warnings: set[str] = set()
         stop = _StopRequested()
-        with recorded_run(store, "code", book, stop, stats=report.as_stats,
-                          saved=lambda: f"{report.recoded} notes were re-coded") as run:
+        with recorded_run(
+            store, "code", book, stop, stats=report.as_stats, saved=lambda: f"{report.recoded} notes were re-coded"
+        ) as run:
             run.keep(kept, coding=bool(doc_ids))
             report.kept = len(kept)
-            with stop, _pool(book, model, jobs, needed=bool(doc_ids), learned=_learned(store, learned),
-                             job=lambda engine: RecodeJob(engine, store.path, seconds)) as pool:
+            with (
+                stop,
+                _pool(
+                    book,
+                    model,
+                    jobs,
+                    needed=bool(doc_ids),
+                    learned=_learned(store, learned),
+                    job=lambda engine: RecodeJob(engine, store.path, seconds),
+                ) as pool,
+            ):
                 recoded = stop.stoppable(pool, recode, list_chunks(doc_ids)) if pool else iter(())
                 done = 0
                 for batch in _batched(recoded, batch_size):
                     failed = [item for item in batch if isinstance(item.coded, NoteSkip)]
                     coded = [item for item in batch if not isinstance(item.coded, NoteSkip)]
-                    store.save_codings([(item.doc_id, item.attribute_rows, item.coded) for item in coded],
-                                       codebook_hash=book.content_hash, run_id=run.run_id)
+                    store.save_codings(
+                        [(item.doc_id, item.attribute_rows, item.coded) for item in coded],
+                        codebook_hash=book.content_hash,
+                        run_id=run.run_id,
+                    )
                     for item in coded:
                         warnings.update(item.attribute_warnings)
                     report.recoded += len(coded)
@@ -301,8 +414,9 @@ def code_project(*, project: str | Path | None = None, codebook: str | Path | Co
     return report
 
 
-def _split_by_change(store: Store, book: Codebook | CodebookIdentity, grouped: dict[str | None, list[str]]
-                     ) -> tuple[list[str], list[str], list[str]]:
+def _split_by_change(
+    store: Store, book: Codebook | CodebookIdentity, grouped: dict[str | None, list[str]]
+) -> tuple[list[str], list[str], list[str]]:
     """(IDs to re-code, IDs a codebook change cannot affect, the changes), for stored documents
     coded with other codebooks (``grouped``: IDs by the hash they were coded with).
 

@@ -44,9 +44,16 @@ class ActiveRun:
 
 
 @contextmanager
-def recorded_run(store: Store, command: str, book: Codebook | CodebookIdentity, stop: StopRequested, *,
-                 stats: Callable[[str], dict[str, Any]], saved: Callable[[], str],
-                 worker_hint: str | None = FEWER_JOBS) -> Iterator[ActiveRun]:
+def recorded_run(
+    store: Store,
+    command: str,
+    book: Codebook | CodebookIdentity,
+    stop: StopRequested,
+    *,
+    stats: Callable[[str], dict[str, Any]],
+    saved: Callable[[], str],
+    worker_hint: str | None = FEWER_JOBS,
+) -> Iterator[ActiveRun]:
     """Record ``command``'s run around the block, ending it with the status the block ended with.
 
     ``stats(status)``: the figures to record; ``saved()``: what is saved so far, for the message of
@@ -54,8 +61,13 @@ def recorded_run(store: Store, command: str, book: Codebook | CodebookIdentity, 
     ``worker_hint``: advice added to a ``WorkerLost`` message (None where the message carries its own,
     as a Dask one does, see ``distributed``).
     """
-    run_id = store.begin_run(command, codebook_name=book.name, codebook_version=book.version,
-                             codebook_hash=book.content_hash, codebook_path=recorded_path(book.path))
+    run_id = store.begin_run(
+        command,
+        codebook_name=book.name,
+        codebook_version=book.version,
+        codebook_hash=book.content_hash,
+        codebook_path=recorded_path(book.path),
+    )
     try:
         yield ActiveRun(store, book, run_id)
     except KeyboardInterrupt:

@@ -41,15 +41,21 @@ class Saver:
         except (ValueError, OverflowError) as exc:
             if len(batch) == 1:
                 record = batch[0][0]
-                self.report.skipped.append(Skipped(record.source, f"could not be stored ({exc.__class__.__name__}: "
-                                                                  f"{str(exc)[:200]})", traceback.format_exc()))
+                self.report.skipped.append(
+                    Skipped(
+                        record.source,
+                        f"could not be stored ({exc.__class__.__name__}: {str(exc)[:200]})",
+                        traceback.format_exc(),
+                    )
+                )
                 return
             for item in batch:
                 self([item])
 
     def _save(self, batch: list[tuple[DocumentRecord, CodedRows, str]]) -> None:
-        self.store.save_documents([(record, coded) for record, coded, _ in batch],
-                                  codebook_hash=self.book.content_hash, run_id=self.run_id)
+        self.store.save_documents(
+            [(record, coded) for record, coded, _ in batch], codebook_hash=self.book.content_hash, run_id=self.run_id
+        )
         for _, _, kind in batch:
             setattr(self.report, kind, getattr(self.report, kind) + 1)
 
@@ -75,9 +81,18 @@ class Planner:
     ID the first in path order keeps it whatever the number of workers.
     """
 
-    def __init__(self, root: Path, states: dict[str, StoredState], sidecars: dict[str, Sidecar],
-                 template: Any, codebook: Codebook | CodebookIdentity, max_bytes: int, pii: str, report: IngestReport,
-                 split: Callable[[dict[str | None, list[str]]], tuple[list[str], list[str], list[str]]]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        states: dict[str, StoredState],
+        sidecars: dict[str, Sidecar],
+        template: Any,
+        codebook: Codebook | CodebookIdentity,
+        max_bytes: int,
+        pii: str,
+        report: IngestReport,
+        split: Callable[[dict[str | None, list[str]]], tuple[list[str], list[str], list[str]]],
+    ) -> None:
         self.root_key = str(root)
         self.states = states
         self.by_source = {s.source: s for s in states.values() if s.root == self.root_key}
@@ -126,8 +141,9 @@ class Planner:
             index, task = stale[doc_id]
             plans[index] = Plan(task.note_file, plans[index].misfit, task=task)
 
-    def _is_unchanged(self, note_file: NoteFile, stored: StoredState, sidecar: Sidecar | None,
-                      from_path: dict[str, str]) -> bool:
+    def _is_unchanged(
+        self, note_file: NoteFile, stored: StoredState, sidecar: Sidecar | None, from_path: dict[str, str]
+    ) -> bool:
         """Same bytes, same sidecar row and path attributes (whatever codebook coded it)."""
         side = sidecar.lookup(note_file.relpath, stored.doc_id) if sidecar else {}
         if self._meta_hash(side, from_path) != stored.meta_hash:
@@ -151,15 +167,24 @@ class Planner:
             known = self._meta_hashes[key] = meta_hash(side, from_path, self.pii)
         return known
 
-    def settle(self, plans: Sequence[Plan], outcomes: Iterator[NoteOutcome], save: Saver, batch_size: int,
-               progress: Progress | None, stop: StopRequested) -> None:
+    def settle(
+        self,
+        plans: Sequence[Plan],
+        outcomes: Iterator[NoteOutcome],
+        save: Saver,
+        batch_size: int,
+        progress: Progress | None,
+        stop: StopRequested,
+    ) -> None:
         """Walk the plans in path order, taking each read note from the workers; save in batches."""
         batch: list[tuple[DocumentRecord, CodedRows, str]] = []
         for done, plan in enumerate(plans, start=1):
             stop.check()
             if plan.misfit:
-                self.report.warnings.append(f"{plan.note_file.relpath}: does not fit the --path-attrs template; "
-                                            "no attributes taken from its path")
+                self.report.warnings.append(
+                    f"{plan.note_file.relpath}: does not fit the --path-attrs template; "
+                    "no attributes taken from its path"
+                )
             if plan.unchanged is not None:
                 self.claimed[plan.unchanged.doc_id] = plan.note_file.relpath
                 self.report.unchanged += 1
@@ -190,13 +215,21 @@ class Planner:
         self.claimed[record.doc_id] = note_file.relpath
         self.attribute_warnings.update(attribute_warnings)
         previous = self.states.get(record.doc_id)
-        kind = "added" if previous is None else (
-            "recoded" if (previous.source_hash, previous.meta_hash) == (record.source_hash, record.meta_hash)
-            else "updated")
+        kind = (
+            "added"
+            if previous is None
+            else (
+                "recoded"
+                if (previous.source_hash, previous.meta_hash) == (record.source_hash, record.meta_hash)
+                else "updated"
+            )
+        )
         renamed = self._renamed_from(note_file, record.doc_id)
         if renamed is not None:
-            self.report.warnings.append(f"{note_file.relpath}: its id changed from {renamed!r} to {record.doc_id!r}; "
-                                        "the document was replaced and its review decisions moved")
+            self.report.warnings.append(
+                f"{note_file.relpath}: its id changed from {renamed!r} to {record.doc_id!r}; "
+                "the document was replaced and its review decisions moved"
+            )
             return record._replace(replaces=renamed), coded, "updated"
         return record, coded, kind
 
@@ -215,14 +248,18 @@ class Planner:
     def _refuse_duplicate(self, doc_id: str, note_file: NoteFile) -> None:
         """The first file to claim an ID keeps it; a later one is skipped, never merged."""
         if doc_id in self.claimed:
-            raise NoteError(f"duplicate id {doc_id!r}: {self.claimed[doc_id]} already has it; "
-                            "this file was skipped, give one of them another id")
+            raise NoteError(
+                f"duplicate id {doc_id!r}: {self.claimed[doc_id]} already has it; "
+                "this file was skipped, give one of them another id"
+            )
         stored = self.states.get(doc_id)
         if stored is None or (stored.root, stored.source) == (self.root_key, note_file.relpath):
             return
         if os.path.exists(os.path.join(stored.root, stored.source)):
-            raise NoteError(f"duplicate id {doc_id!r}: already stored from {Path(stored.root) / stored.source}; "
-                            "this file was skipped, give one of them another id")
+            raise NoteError(
+                f"duplicate id {doc_id!r}: already stored from {Path(stored.root) / stored.source}; "
+                "this file was skipped, give one of them another id"
+            )
 
     def vanished(self, scan: FolderScan) -> list[StoredState]:
         """Documents stored from this folder whose files are gone, in path order.
@@ -231,8 +268,10 @@ class Planner:
         (a link leaving the folder), has not vanished: its file may well be there.
         """
         present = {f.relpath for f in scan.files} | {relpath for relpath, _ in scan.skipped}
-        return sorted((s for s in self.by_source.values() if s.source not in present and scan.covers(s.source)),
-                      key=lambda s: s.source)
+        return sorted(
+            (s for s in self.by_source.values() if s.source not in present and scan.covers(s.source)),
+            key=lambda s: s.source,
+        )
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -47,9 +47,17 @@ class IngestReport:
         return 1 if self.skipped else 0
 
     def as_stats(self) -> dict[str, Any]:
-        return {"files": self.files, "added": self.added, "updated": self.updated, "recoded": self.recoded,
-                "unchanged": self.unchanged, "kept": self.kept, "skipped": len(self.skipped),
-                "vanished": len(self.vanished), "pruned": self.pruned}
+        return {
+            "files": self.files,
+            "added": self.added,
+            "updated": self.updated,
+            "recoded": self.recoded,
+            "unchanged": self.unchanged,
+            "kept": self.kept,
+            "skipped": len(self.skipped),
+            "vanished": len(self.vanished),
+            "pruned": self.pruned,
+        }
 
 
 @dataclass

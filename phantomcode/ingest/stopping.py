@@ -12,6 +12,7 @@ from ..workers import WorkerPool
 
 Item = TypeVar("Item")
 
+
 class StopRequested:
     """Turns the first Ctrl-C or SIGTERM into a request honoured between files and batches.
 
@@ -48,8 +49,7 @@ class StopRequested:
         if not first or self._interruptible:
             raise KeyboardInterrupt
 
-    def stoppable(self, pool: WorkerPool, task: Callable[[Any], list[Item]], chunks: Iterable[Any]
-                  ) -> Iterator[Item]:
+    def stoppable(self, pool: WorkerPool, task: Callable[[Any], list[Item]], chunks: Iterable[Any]) -> Iterator[Item]:
         """``pool.map(task, chunks)``, stopped within a second of a signal even in the middle of one
         long note (a runaway note can take minutes): workers are awaited with ``check`` polled;
         work in this process runs ``interruptibly``. Writing a batch stays uninterrupted."""

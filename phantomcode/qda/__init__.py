@@ -53,7 +53,29 @@ from .qdc import (
 )
 from .qdpx import QdpxExport, export_qdpx, refi_time
 
-__all__ = ["CODEBOOK_NS", "CODEBOOK_NS_READ", "PHANTOMCODE_USER", "PROJECT_NS", "PROJECT_NS_READ", "QdcCode",
-           "QdcCodebook", "QdpxExport", "UniqueIds", "code_colour", "code_description", "code_slug", "codebook_to_qdc",
-           "export_qdc", "export_qdpx", "normal_guid", "qdc_to_yaml", "read_codebook_element", "read_qdc",
-           "refi_time", "stable_guid", "write_bytes", "yaml_comment", "yaml_scalar"]
+__all__ = [
+    "CODEBOOK_NS",
+    "CODEBOOK_NS_READ",
+    "PHANTOMCODE_USER",
+    "PROJECT_NS",
+    "PROJECT_NS_READ",
+    "QdcCode",
+    "QdcCodebook",
+    "QdpxExport",
+    "UniqueIds",
+    "code_colour",
+    "code_description",
+    "code_slug",
+    "codebook_to_qdc",
+    "export_qdc",
+    "export_qdpx",
+    "normal_guid",
+    "qdc_to_yaml",
+    "read_codebook_element",
+    "read_qdc",
+    "refi_time",
+    "stable_guid",
+    "write_bytes",
+    "yaml_comment",
+    "yaml_scalar",
+]

@@ -32,8 +32,24 @@ PROJECT_NS_READ = (PROJECT_NS, "urn:QDA-XML:project:1:0", "urn:QDA-XML:project:0
 GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:phantomcode:refi-qda")
 ID_LINE = re.compile(r"^phantomcode id:\s*(\S+)\s*$")
 GROUP_LINE = re.compile(r"^phantomcode group:\s*(.+?)\s*$")
-PALETTE = ("#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD", "#8C564B", "#E377C2", "#7F7F7F",
-           "#BCBD22", "#17BECF", "#393B79", "#637939", "#8C6D31", "#843C39", "#7B4173", "#3182BD")
+PALETTE = (
+    "#1F77B4",
+    "#FF7F0E",
+    "#2CA02C",
+    "#D62728",
+    "#9467BD",
+    "#8C564B",
+    "#E377C2",
+    "#7F7F7F",
+    "#BCBD22",
+    "#17BECF",
+    "#393B79",
+    "#637939",
+    "#8C6D31",
+    "#843C39",
+    "#7B4173",
+    "#3182BD",
+)
 GROUP_COLOUR = "#A0A0A0"
 PHANTOMCODE_USER = "phantomcode"
 SOURCES_FOLDER = "sources"  # lower case, as MAXQDA, NVivo, QualCoder write it; ATLAS.ti rejects "Sources"
@@ -75,27 +91,49 @@ def add_codes(parent: etree._Element, ns: str, book: Codebook, extra_codes: Iter
             continue
         holder = codes
         if group != "ungrouped":
-            holder = etree.SubElement(codes, f"{{{ns}}}Code", guid=stable_guid("group", group), name=group,
-                                      isCodable="false", color=GROUP_COLOUR)
+            holder = etree.SubElement(
+                codes,
+                f"{{{ns}}}Code",
+                guid=stable_guid("group", group),
+                name=group,
+                isCodable="false",
+                color=GROUP_COLOUR,
+            )
             etree.SubElement(holder, f"{{{ns}}}Description").text = xml_text(
-                f"Group of codes in the phantomcode codebook {book.name!r}.\n\nphantomcode group: {group}")
+                f"Group of codes in the phantomcode codebook {book.name!r}.\n\nphantomcode group: {group}"
+            )
         for code_id in code_ids:
             code = book.code(code_id)
-            element = etree.SubElement(holder, f"{{{ns}}}Code", guid=stable_guid("code", code.id),
-                                       name=xml_text(code.label or code.id), isCodable="true",
-                                       color=code_colour(code.id, position[code.id]))
+            element = etree.SubElement(
+                holder,
+                f"{{{ns}}}Code",
+                guid=stable_guid("code", code.id),
+                name=xml_text(code.label or code.id),
+                isCodable="true",
+                color=code_colour(code.id, position[code.id]),
+            )
             etree.SubElement(element, f"{{{ns}}}Description").text = xml_text(code_description(code))
     for code_id in extra_codes:
-        element = etree.SubElement(codes, f"{{{ns}}}Code", guid=stable_guid("code", code_id), name=code_id,
-                                   isCodable="true", color=code_colour(code_id))
-        etree.SubElement(element, f"{{{ns}}}Description").text = (
-            f"Code found in the project but not in the codebook.\n\nphantomcode id: {code_id}")
+        element = etree.SubElement(
+            codes,
+            f"{{{ns}}}Code",
+            guid=stable_guid("code", code_id),
+            name=code_id,
+            isCodable="true",
+            color=code_colour(code_id),
+        )
+        etree.SubElement(
+            element, f"{{{ns}}}Description"
+        ).text = f"Code found in the project but not in the codebook.\n\nphantomcode id: {code_id}"
 
 
 def codebook_to_qdc(book: Codebook) -> bytes:
     """The codebook as REFI-QDA codebook XML (UTF-8 bytes)."""
-    root = etree.Element(f"{{{CODEBOOK_NS}}}CodeBook", nsmap={None: CODEBOOK_NS},
-                         origin=f"phantomcode {__version__}: {book.name} {book.version}")
+    root = etree.Element(
+        f"{{{CODEBOOK_NS}}}CodeBook",
+        nsmap={None: CODEBOOK_NS},
+        origin=f"phantomcode {__version__}: {book.name} {book.version}",
+    )
     add_codes(root, CODEBOOK_NS, book)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
@@ -166,8 +204,9 @@ def read_codebook_element(root: etree._Element, path: Path) -> QdcCodebook:
     elif name == "CodeBook" and ns in CODEBOOK_NS_READ:
         holder = sets_holder = root
     elif name in ("CodeBook", "Project"):
-        raise UsageError(f"{path}:{root.sourceline}: namespace {ns!r} is not "
-                         f"{CODEBOOK_NS if name == 'CodeBook' else PROJECT_NS!r}")
+        raise UsageError(
+            f"{path}:{root.sourceline}: namespace {ns!r} is not {CODEBOOK_NS if name == 'CodeBook' else PROJECT_NS!r}"
+        )
     else:
         raise UsageError(f"{path}:{root.sourceline}: the root element is <{name}>, not a REFI-QDA <CodeBook>")
     result = QdcCodebook(name=path.stem, origin=root.get("origin", ""))
@@ -234,8 +273,10 @@ class _QdcReader:
         if self._codable(element):
             self.code(element, group=group, path=path)
         else:
-            self.result.notes.append(f"line {element.sourceline}: {element.get('name')!r} is a folder, not a code; "
-                                     f"its codes joined the group {group!r}")
+            self.result.notes.append(
+                f"line {element.sourceline}: {element.get('name')!r} is a folder, not a code; "
+                f"its codes joined the group {group!r}"
+            )
         for child in element.findall(f"{{{self.ns}}}Code"):
             self.nested(child, group, (*path, element.get("name", "")))
 
@@ -246,8 +287,9 @@ class _QdcReader:
             missing = "name" if not name else "guid"
             raise UsageError(f"{self.path}:{element.sourceline}: <Code> without the required {missing!r} attribute")
         if not self._codable(element) and group is None:
-            self.result.notes.append(f"line {element.sourceline}: {name!r} is not codable and has no codes under "
-                                     "it; left out")
+            self.result.notes.append(
+                f"line {element.sourceline}: {name!r} is not codable and has no codes under it; left out"
+            )
             return
         description = self._description(element)
         lines = description.splitlines()
@@ -257,8 +299,17 @@ class _QdcReader:
         definition, include, exclude = _split_description("\n".join(lines).strip())
         code_id = self.unique(code_id if code_id and CODE_ID.match(code_id) else code_slug(name))
         self.ids[guid] = code_id
-        self.result.codes.append(QdcCode(id=code_id, label=name, group=group, definition=definition or name,
-                                         include=include, exclude=exclude, path=path))
+        self.result.codes.append(
+            QdcCode(
+                id=code_id,
+                label=name,
+                group=group,
+                definition=definition or name,
+                include=include,
+                exclude=exclude,
+                path=path,
+            )
+        )
         if group is not None:
             self.result.groups.setdefault(group, []).append(code_id)
 
@@ -319,9 +370,9 @@ def _split_description(text: str) -> tuple[str, str, str]:
     definition_parts = []
     for part in parts:
         if part.startswith("Include: ") and not include:
-            include = part[len("Include: "):].strip()
+            include = part[len("Include: ") :].strip()
         elif part.startswith("Exclude: ") and not exclude:
-            exclude = part[len("Exclude: "):].strip()
+            exclude = part[len("Exclude: ") :].strip()
         else:
             definition_parts.append(part)
     return " ".join(" ".join(definition_parts).split()), include, exclude

@@ -19,6 +19,7 @@ from .qdc import PHANTOMCODE_USER, PROJECT_NS, SOURCES_FOLDER, add_codes, stable
 
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # every member dated alike: the same project gives the same bytes
 
+
 @dataclass(frozen=True)
 class QdpxExport:
     out: str
@@ -30,9 +31,15 @@ class QdpxExport:
     users: int
 
 
-def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_unreviewed: bool = False,
-                codebook: str | Path | Codebook | None = None, name: str | None = None,
-                cases: bool = False) -> QdpxExport:
+def export_qdpx(
+    *,
+    project: str | Path | None = None,
+    out: str | Path,
+    include_unreviewed: bool = False,
+    codebook: str | Path | Codebook | None = None,
+    name: str | None = None,
+    cases: bool = False,
+) -> QdpxExport:
     """Write the project as a REFI-QDA ``.qdpx`` (see the module doc for what goes in); ``cases``
     adds one ``Case`` per document holding its variable values too."""
     from ..codebook_choice import choose_codebook
@@ -51,16 +58,23 @@ def export_qdpx(*, project: str | Path | None = None, out: str | Path, include_u
 
     def write(handle: IO[bytes]) -> None:
         with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            _write_member(archive, "project.qde",
-                          etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True))
+            _write_member(
+                archive, "project.qde", etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+            )
             for doc in documents:
                 guid = stable_guid("source", doc["doc_id"])
                 _write_member(archive, f"{SOURCES_FOLDER}/{guid}.txt", doc["text"].encode("utf-8"))
 
     write_output(out, write, binary=True)
-    return QdpxExport(out=str(out), sources=len(documents), codings=len(codings), selections=builder.selections,
-                      codes=len(book.codes) + len(builder.extra_codes), variables=len(variable_names),
-                      users=len(builder.users))
+    return QdpxExport(
+        out=str(out),
+        sources=len(documents),
+        codings=len(codings),
+        selections=builder.selections,
+        codes=len(book.codes) + len(builder.extra_codes),
+        variables=len(variable_names),
+        users=len(builder.users),
+    )
 
 
 def refi_time(iso: str) -> str:
@@ -107,8 +121,9 @@ class _ProjectBuilder:
     def _e(self, parent: etree._Element, tag: str, text: str | None = None, **attributes: str) -> etree._Element:
         """A child element; its text and attribute values (user text: names, notes, attribute
         values) without the control characters XML cannot hold."""
-        element = etree.SubElement(parent, f"{{{PROJECT_NS}}}{tag}",
-                                   **{name: xml_text(value) for name, value in attributes.items()})
+        element = etree.SubElement(
+            parent, f"{{{PROJECT_NS}}}{tag}", **{name: xml_text(value) for name, value in attributes.items()}
+        )
         if text is not None:
             element.text = xml_text(text)
         return element
@@ -117,16 +132,26 @@ class _ProjectBuilder:
         name = name or PHANTOMCODE_USER
         return self.users.setdefault(name, stable_guid("user", name))
 
-    def build(self, documents: list[dict[str, Any]], attributes: dict[str, dict[str, str]],
-              variable_names: list[str], codings: list[dict[str, Any]]) -> etree._Element:
+    def build(
+        self,
+        documents: list[dict[str, Any]],
+        attributes: dict[str, dict[str, str]],
+        variable_names: list[str],
+        codings: list[dict[str, Any]],
+    ) -> etree._Element:
         known = set(self.book.code_ids())
         self.extra_codes = sorted({c["code"] for c in codings} - known)
         for coding in codings:
             if coding["reviewer"]:
                 self._user(coding["reviewer"])
-        root = etree.Element(f"{{{PROJECT_NS}}}Project", nsmap={None: PROJECT_NS}, name=self.name,
-                             origin=f"phantomcode {__version__}", creatingUserGUID=self.users[PHANTOMCODE_USER],
-                             creationDateTime=self.created)
+        root = etree.Element(
+            f"{{{PROJECT_NS}}}Project",
+            nsmap={None: PROJECT_NS},
+            name=self.name,
+            origin=f"phantomcode {__version__}",
+            creatingUserGUID=self.users[PHANTOMCODE_USER],
+            creationDateTime=self.created,
+        )
         users = self._e(root, "Users")
         for user, guid in self.users.items():
             self._e(users, "User", guid=guid, name=user)
@@ -134,8 +159,9 @@ class _ProjectBuilder:
         if variable_names:
             variables = self._e(root, "Variables")
             for variable in variable_names:
-                self._e(variables, "Variable", guid=stable_guid("variable", variable), name=variable,
-                        typeOfVariable="Text")
+                self._e(
+                    variables, "Variable", guid=stable_guid("variable", variable), name=variable, typeOfVariable="Text"
+                )
         if documents and self.cases:
             cases = self._e(root, "Cases")
             for doc in documents:
@@ -149,16 +175,28 @@ class _ProjectBuilder:
         if documents:
             sources = self._e(root, "Sources")
             for doc in documents:
-                self._source(sources, doc, by_doc.get(doc["doc_id"], []), attributes.get(doc["doc_id"], {}),
-                             variable_names, notes)
+                self._source(
+                    sources,
+                    doc,
+                    by_doc.get(doc["doc_id"], []),
+                    attributes.get(doc["doc_id"], {}),
+                    variable_names,
+                    notes,
+                )
         if notes:
             notes_element = self._e(root, "Notes")
             for guid, text, coding in notes:
                 where = f"{coding['doc_id']} {coding['start']}-{coding['end']} {coding['code']}"
                 when = refi_time(coding["decided_at"]) if coding["decided_at"] else self.created
-                note = self._e(notes_element, "Note", guid=guid, name=f"review note: {where}",
-                               creatingUser=self.users.get(coding["reviewer"] or "", self.users[PHANTOMCODE_USER]),
-                               creationDateTime=when, modifiedDateTime=when)
+                note = self._e(
+                    notes_element,
+                    "Note",
+                    guid=guid,
+                    name=f"review note: {where}",
+                    creatingUser=self.users.get(coding["reviewer"] or "", self.users[PHANTOMCODE_USER]),
+                    creationDateTime=when,
+                    modifiedDateTime=when,
+                )
                 self._e(note, "PlainTextContent", text)
         return root
 
@@ -168,8 +206,10 @@ class _ProjectBuilder:
         decided = next((c for c in codings if c["status"] == "accepted" and c["reviewer"]), None)
         if decided is None:
             return {"creatingUser": self.users[PHANTOMCODE_USER], "creationDateTime": self.created}
-        return {"creatingUser": self._user(decided["reviewer"]),
-                "creationDateTime": refi_time(decided["decided_at"]) if decided["decided_at"] else self.created}
+        return {
+            "creatingUser": self._user(decided["reviewer"]),
+            "creationDateTime": refi_time(decided["decided_at"]) if decided["decided_at"] else self.created,
+        }
 
     def _values(self, parent: etree._Element, values: dict[str, str], names: list[str]) -> None:
         for variable in names:
@@ -180,12 +220,25 @@ class _ProjectBuilder:
             self._e(element, "VariableRef", targetGUID=stable_guid("variable", variable))
             self._e(element, "TextValue", str(value))
 
-    def _source(self, sources: etree._Element, doc: dict[str, Any], codings: list[dict[str, Any]],
-                values: dict[str, str], names: list[str], notes: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def _source(
+        self,
+        sources: etree._Element,
+        doc: dict[str, Any],
+        codings: list[dict[str, Any]],
+        values: dict[str, str],
+        names: list[str],
+        notes: list[tuple[str, str, dict[str, Any]]],
+    ) -> None:
         doc_id = doc["doc_id"]
         guid = stable_guid("source", doc_id)
-        source = self._e(sources, "TextSource", guid=guid, name=doc_id, plainTextPath=f"internal://{guid}.txt",
-                         creatingUser=self.users[PHANTOMCODE_USER])
+        source = self._e(
+            sources,
+            "TextSource",
+            guid=guid,
+            name=doc_id,
+            plainTextPath=f"internal://{guid}.txt",
+            creatingUser=self.users[PHANTOMCODE_USER],
+        )
         self._e(source, "Description", f"{doc['source']} (phantomcode document {doc_id})")
         spans: dict[tuple[int, int], list[dict[str, Any]]] = {}
         for coding in codings:
@@ -193,13 +246,23 @@ class _ProjectBuilder:
         text = doc["text"]
         for (start, end), group in sorted(spans.items()):
             self.selections += 1
-            selection = self._e(source, "PlainTextSelection", guid=stable_guid("selection", doc_id, start, end),
-                                name=text[start:end], startPosition=str(start), endPosition=str(end),
-                                **self._made_by(group))
+            selection = self._e(
+                source,
+                "PlainTextSelection",
+                guid=stable_guid("selection", doc_id, start, end),
+                name=text[start:end],
+                startPosition=str(start),
+                endPosition=str(end),
+                **self._made_by(group),
+            )
             self._e(selection, "Description", "\n".join(_describe(c) for c in group))
             for coding in group:
-                element = self._e(selection, "Coding", guid=stable_guid("coding", doc_id, start, end, coding["code"]),
-                                  **self._made_by([coding]))
+                element = self._e(
+                    selection,
+                    "Coding",
+                    guid=stable_guid("coding", doc_id, start, end, coding["code"]),
+                    **self._made_by([coding]),
+                )
                 self._e(element, "CodeRef", targetGUID=stable_guid("code", coding["code"]))
                 if coding["note"]:
                     note_guid = stable_guid("note", doc_id, start, end, coding["code"])

@@ -20,8 +20,17 @@ from .model import Report, TextTable
 from .selection import COOCCURRENCE_COLUMNS, MEASURES, QUOTE_COLUMNS, TIDY_COLUMNS
 
 FORMATS = ("table", "csv", "json", "xlsx", "md", "html", "png")  # table: rendered by the command line
-SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx", ".md": "md", ".markdown": "md",
-                  ".html": "html", ".htm": "html", ".png": "png", ".txt": "table"}
+SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".xlsx": "xlsx",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".png": "png",
+    ".txt": "table",
+}
 BINARY_FORMATS = ("xlsx", "png")
 
 
@@ -31,17 +40,24 @@ def write_report(report: Report, *, fmt: str, out: str | PathLike[str] | IO[Any]
     for its hanzi)."""
     from .png import write_png
 
-    text_writers: dict[str, Callable[..., None]] = {"csv": _write_csv, "json": _write_json, "md": _write_md,
-                                                   "html": _write_html}
+    text_writers: dict[str, Callable[..., None]] = {
+        "csv": _write_csv,
+        "json": _write_json,
+        "md": _write_md,
+        "html": _write_html,
+    }
     notes: list[str] = []
     write: Callable[[IO[Any]], object]
     if fmt in text_writers:
+
         def write(handle: IO[Any]) -> None:
             text_writers[fmt](report, handle, wide=wide)
     elif fmt == "xlsx":
+
         def write(handle: IO[Any]) -> None:
             write_xlsx(report, handle)
     elif fmt == "png":
+
         def write(handle: IO[Any]) -> None:
             notes.extend(write_png(report, handle))
     else:
@@ -100,8 +116,9 @@ def _write_md(report: Report, handle: IO[str], *, wide: bool = False) -> None:
     for table in report.tables():
         handle.write(f"\n## {_md_cell(table.title)}\n\n")
         handle.write("| " + " | ".join(_md_cell(h) for h in table.header) + " |\n")
-        handle.write("|" + "|".join("---" if i < table.text_columns else "---:"
-                                    for i in range(len(table.header))) + "|\n")
+        handle.write(
+            "|" + "|".join("---" if i < table.text_columns else "---:" for i in range(len(table.header))) + "|\n"
+        )
         for row in table.rows:
             handle.write("| " + " | ".join(_md_cell(v) for v in row) + " |\n")
     if report.quote_records:
@@ -142,8 +159,11 @@ def heat_colour(heat: float) -> tuple[str, str]:
 
 def _html_table(table: TextTable, *, caption: bool = True) -> str:
     e = html.escape
-    parts = [f"<table>{f'<caption><strong>{e(table.title)}</strong></caption>' if caption else ''}<thead><tr>",
-             "".join(f"<th>{e(str(h))}</th>" for h in table.header), "</tr></thead><tbody>"]
+    parts = [
+        f"<table>{f'<caption><strong>{e(table.title)}</strong></caption>' if caption else ''}<thead><tr>",
+        "".join(f"<th>{e(str(h))}</th>" for h in table.header),
+        "</tr></thead><tbody>",
+    ]
     for index, row in enumerate(table.rows):
         heat = table.heat[index] if index < len(table.heat) else [None] * len(row)
         is_n = table.kind == "matrix" and row[0] == "N" and index == len(table.rows) - 1
@@ -164,37 +184,44 @@ def _write_html(report: Report, handle: IO[str], *, wide: bool = False) -> None:
     e = html.escape
     book = report.codebook
     tables = report.tables()
-    body = [f"<h1>{e(report.title())}</h1>",
-            f'<p class="meta">Project <strong>{e(report.project)}</strong>: N = {report.project_documents} documents'
-            + (f", {report.documents} after filters" if report.where else "") + "</p>",
-            f'<p class="meta">Codebook <strong>{e(book.name)}</strong>, version {e(str(book.version))} '
-            f"(sha256 {e(book.content_hash[:12])})</p>",
-            f'<p class="meta">Coded {e(report.coded_at or "(no completed run)")}; '
-            f"report made {e(report.generated_at)}</p>",
-            *(f"<p>{e(line)}</p>" for line in report.description()),
-            *(f'<p class="warning"><strong>Warning:</strong> {e(line)}</p>' for line in report.warnings())]
+    body = [
+        f"<h1>{e(report.title())}</h1>",
+        f'<p class="meta">Project <strong>{e(report.project)}</strong>: N = {report.project_documents} documents'
+        + (f", {report.documents} after filters" if report.where else "")
+        + "</p>",
+        f'<p class="meta">Codebook <strong>{e(book.name)}</strong>, version {e(str(book.version))} '
+        f"(sha256 {e(book.content_hash[:12])})</p>",
+        f'<p class="meta">Coded {e(report.coded_at or "(no completed run)")}; report made {e(report.generated_at)}</p>',
+        *(f"<p>{e(line)}</p>" for line in report.description()),
+        *(f'<p class="warning"><strong>Warning:</strong> {e(line)}</p>' for line in report.warnings()),
+    ]
     groups = [t for t in tables if t.kind == "group"]
     for table in (t for t in tables if t.kind != "group"):
         body.append(f"<h2>{e(table.title)}</h2>{_html_table(table, caption=False)}")
     if groups:
-        body.append("<h2>Each group</h2><div class=\"groups\">")
+        body.append('<h2>Each group</h2><div class="groups">')
         body.extend(_html_table(t) for t in groups)
         body.append("</div>")
     if report.quote_records:
         body.append("<h2>Quotes</h2>")
         for code, quotes in report.quotes_by_code():
             body.append(f"<h3>{e(code)}: {e(report.label(code))}</h3>")
-            body.extend(f"<blockquote>{e(text)}<span class=\"src\">{e(label)} \u00b7 {e(doc_id)}</span></blockquote>"
-                        for label, doc_id, text in quotes)
+            body.extend(
+                f'<blockquote>{e(text)}<span class="src">{e(label)} \u00b7 {e(doc_id)}</span></blockquote>'
+                for label, doc_id, text in quotes
+            )
     body.append("<h2>Codebook definitions</h2><dl>")
     for code in report.codes:
         entry = book.code(code)
-        body.append(f"<dt>{e(code)}: {e(entry.label)} <small>({e(entry.group)})</small></dt>"
-                    f"<dd>{e(entry.definition)}</dd>")
+        body.append(
+            f"<dt>{e(code)}: {e(entry.label)} <small>({e(entry.group)})</small></dt><dd>{e(entry.definition)}</dd>"
+        )
     body.append("</dl>")
-    handle.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-                 f"<title>{e(report.title())}: {e(report.project)}</title><style>{_CSS}</style></head>"
-                 f"<body>\n{chr(10).join(body)}\n</body></html>\n")
+    handle.write(
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{e(report.title())}: {e(report.project)}</title><style>{_CSS}</style></head>"
+        f"<body>\n{chr(10).join(body)}\n</body></html>\n"
+    )
 
 
 # -- xlsx --------------------------------------------------------------------------------------
@@ -222,12 +249,19 @@ def write_xlsx(report: Report, handle: IO[bytes]) -> None:
     for cell in quotes[column][1:]:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     about = workbook.create_sheet("about")
-    for line in [("report", report.title()), ("project", report.project),
-                 ("documents in project", report.project_documents), ("documents after filters", report.documents),
-                 ("codebook", report.codebook.name), ("codebook version", str(report.codebook.version)),
-                 ("codebook sha256", report.codebook.content_hash), ("coded", report.coded_at or ""),
-                 ("report made", report.generated_at), *(("note", line) for line in report.description()),
-                 *(("warning", line) for line in report.warnings())]:
+    for line in [
+        ("report", report.title()),
+        ("project", report.project),
+        ("documents in project", report.project_documents),
+        ("documents after filters", report.documents),
+        ("codebook", report.codebook.name),
+        ("codebook version", str(report.codebook.version)),
+        ("codebook sha256", report.codebook.content_hash),
+        ("coded", report.coded_at or ""),
+        ("report made", report.generated_at),
+        *(("note", line) for line in report.description()),
+        *(("warning", line) for line in report.warnings()),
+    ]:
         about.append([spreadsheet_cell(v) for v in line])
     for cell in about["A"]:
         cell.font = Font(bold=True)
@@ -256,8 +290,7 @@ def _matrix_sheet(workbook: Any, report: Report, measure: str) -> None:
     _finish_sheet(sheet, freeze="C2")
 
 
-def _records_sheet(workbook: Any, name: str, columns: list[str], records: list[dict[str, Any]], *,
-                   freeze: str) -> Any:
+def _records_sheet(workbook: Any, name: str, columns: list[str], records: list[dict[str, Any]], *, freeze: str) -> Any:
     sheet = workbook.create_sheet(name)
     sheet.append([spreadsheet_cell(str(c)) for c in columns])
     for record in records:

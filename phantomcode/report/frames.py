@@ -23,6 +23,7 @@ from .selection import (
 if TYPE_CHECKING:
     import pandas as pd
 
+
 def tidy_records(store: Store, codebook: Codebook, selection: Selection) -> list[dict[str, Any]]:
     """One record per group (report order) and code (codebook order): the ``by`` keys, then
     ``TIDY_COLUMNS``; groups without documents are left out, codes without codings are zeros."""
@@ -30,44 +31,86 @@ def tidy_records(store: Store, codebook: Codebook, selection: Selection) -> list
     sizes = [(tuple(row[:-1]), row[-1]) for row in store.report_group_sizes(by, where=selection.where)]
     sizes = [(keys, n) for keys, n in sizes if n]
     sizes.sort(key=lambda item: [value_key(codebook, name, value) for name, value in zip(by, item[0], strict=False)])
-    counts = {(tuple(row[:len(by)]), row[len(by)]): row[len(by) + 1:]
-              for row in store.report_code_counts(by, where=selection.where, codes=selection.codes,
-                                                  accepted_only=selection.accepted_only, source=selection.source)}
+    counts = {
+        (tuple(row[: len(by)]), row[len(by)]): row[len(by) + 1 :]
+        for row in store.report_code_counts(
+            by,
+            where=selection.where,
+            codes=selection.codes,
+            accepted_only=selection.accepted_only,
+            source=selection.source,
+        )
+    }
     records = []
     for keys, n in sizes:
         for code in selection.codes:
             documents, segments = counts.get((keys, code), (0, 0))
-            records.append({**dict(zip(by, keys, strict=False)), "code": code, "documents": documents,
-                            "segments": segments,
-                            "group_documents": n, "share": documents / n})
+            records.append(
+                {
+                    **dict(zip(by, keys, strict=False)),
+                    "code": code,
+                    "documents": documents,
+                    "segments": segments,
+                    "group_documents": n,
+                    "share": documents / n,
+                }
+            )
     return records
 
 
 def quote_records(store: Store, codebook: Codebook, selection: Selection, n: int) -> list[dict[str, Any]]:
     """Up to ``n`` exemplar segments per group and code (see ``quotes_frame``), in code, group and rank order."""
     by = selection.by
-    rows = store.report_quotes(by, where=selection.where, codes=selection.codes, per_cell=n,
-                               accepted_only=selection.accepted_only, source=selection.source) if n else []
+    rows = (
+        store.report_quotes(
+            by,
+            where=selection.where,
+            codes=selection.codes,
+            per_cell=n,
+            accepted_only=selection.accepted_only,
+            source=selection.source,
+        )
+        if n
+        else []
+    )
     order = {code: index for index, code in enumerate(selection.codes)}
-    rows.sort(key=lambda row: (order[row["code"]],
-                               tuple(value_key(codebook, name, row[f"g{i}"]) for i, name in enumerate(by)),
-                               row["rank"]))
-    return [{**{name: row[f"g{i}"] for i, name in enumerate(by)}, **{c: row[c] for c in QUOTE_COLUMNS}}
-            for row in rows]
+    rows.sort(
+        key=lambda row: (
+            order[row["code"]],
+            tuple(value_key(codebook, name, row[f"g{i}"]) for i, name in enumerate(by)),
+            row["rank"],
+        )
+    )
+    return [{**{name: row[f"g{i}"] for i, name in enumerate(by)}, **{c: row[c] for c in QUOTE_COLUMNS}} for row in rows]
 
 
 def cooccurrence_records(store: Store, selection: Selection) -> list[dict[str, Any]]:
     """One record per pair of selected codes (both orders, and each code with itself): ``COOCCURRENCE_COLUMNS``."""
-    pairs = {(a, b): (d, s) for a, b, d, s in store.report_cooccurrence(
-        where=selection.where, codes=selection.codes, accepted_only=selection.accepted_only, source=selection.source)}
-    return [dict(zip(COOCCURRENCE_COLUMNS, (a, b, *pairs.get((a, b), (0, 0))), strict=False))
-            for a in selection.codes for b in selection.codes]
+    pairs = {
+        (a, b): (d, s)
+        for a, b, d, s in store.report_cooccurrence(
+            where=selection.where, codes=selection.codes, accepted_only=selection.accepted_only, source=selection.source
+        )
+    }
+    return [
+        dict(zip(COOCCURRENCE_COLUMNS, (a, b, *pairs.get((a, b), (0, 0))), strict=False))
+        for a in selection.codes
+        for b in selection.codes
+    ]
 
 
-def matrix_frame(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None = "city",
-                 measure: str = "documents", codes: str | Sequence[str] | None = None,
-                 group: str | Sequence[str] | None = None, where: Where | None = None,
-                 status: str | None = None, tidy: bool = False) -> pd.DataFrame:
+def matrix_frame(
+    store: Store,
+    codebook: Codebook,
+    *,
+    by: str | Sequence[str] | None = "city",
+    measure: str = "documents",
+    codes: str | Sequence[str] | None = None,
+    group: str | Sequence[str] | None = None,
+    where: Where | None = None,
+    status: str | None = None,
+    tidy: bool = False,
+) -> pd.DataFrame:
     """Code x group counts. ``tidy``: one row per group and code with every count; else the matrix."""
     check_measure(measure)
     selection = select(store, codebook, by=by, where=where, codes=codes, group=group, status=status)
@@ -89,8 +132,9 @@ def group_keys(record: Mapping[str, Any], by: Sequence[str]) -> tuple[str, ...]:
     return tuple(record[name] for name in by) if by else ("all",)
 
 
-def matrix_values(records: list[dict[str, Any]], by: Sequence[str], codes: list[str],
-                   measure: str) -> tuple[list[tuple[str, ...]], list[list[Any]]]:
+def matrix_values(
+    records: list[dict[str, Any]], by: Sequence[str], codes: list[str], measure: str
+) -> tuple[list[tuple[str, ...]], list[list[Any]]]:
     """The groups in record (report) order, and per code (codebook order) its ``measure`` in each
     group; a code without a record in a group counts 0."""
     groups = list(dict.fromkeys(group_keys(record, by) for record in records))
@@ -110,8 +154,11 @@ def _widen(groups: list[tuple[str, ...]], values: list[list[Any]], by: Sequence[
     elif len(by) == 1:
         index = pd.Index([group[0] for group in groups], name=by[0])
     else:
-        index = pd.MultiIndex.from_tuples(groups, names=list(by)) if groups else \
-            pd.MultiIndex.from_arrays([[] for _ in by], names=list(by))
+        index = (
+            pd.MultiIndex.from_tuples(groups, names=list(by))
+            if groups
+            else pd.MultiIndex.from_arrays([[] for _ in by], names=list(by))
+        )
     return pd.DataFrame(values, index=pd.Index(codes, name="code"), columns=index).astype("int64")
 
 
@@ -121,9 +168,17 @@ def labelled_matrix_frame(codes: list[str], labels: list[str], values: list[list
     return pd.DataFrame(values, index=pd.Index(codes, name="code"), columns=pd.Index(labels)).astype(dtype)
 
 
-def quotes_frame(store: Store, codebook: Codebook, code: str | Sequence[str] | None = None, *,
-                 by: str | Sequence[str] | None = "city", n: int = 3, group: str | Sequence[str] | None = None,
-                 where: Where | None = None, status: str | None = None) -> pd.DataFrame:
+def quotes_frame(
+    store: Store,
+    codebook: Codebook,
+    code: str | Sequence[str] | None = None,
+    *,
+    by: str | Sequence[str] | None = "city",
+    n: int = 3,
+    group: str | Sequence[str] | None = None,
+    where: Where | None = None,
+    status: str | None = None,
+) -> pd.DataFrame:
     """Up to ``n`` exemplar segments per group and code, at most one per document.
 
     Order of preference: accepted in review; no negated or hypothetical hit of the code in the
@@ -142,9 +197,17 @@ def quote_records_frame(records: list[dict[str, Any]], by: Sequence[str]) -> pd.
     return frame.astype({"rank": "int64", "start": "int64", "end": "int64"})
 
 
-def cooccurrence_frame(store: Store, codebook: Codebook, *, measure: str = "documents",
-                       codes: str | Sequence[str] | None = None, group: str | Sequence[str] | None = None,
-                       where: Where | None = None, status: str | None = None, tidy: bool = False) -> pd.DataFrame:
+def cooccurrence_frame(
+    store: Store,
+    codebook: Codebook,
+    *,
+    measure: str = "documents",
+    codes: str | Sequence[str] | None = None,
+    group: str | Sequence[str] | None = None,
+    where: Where | None = None,
+    status: str | None = None,
+    tidy: bool = False,
+) -> pd.DataFrame:
     """Code x code: documents (or segments) with counted codings of both; the diagonal is each code's total."""
     check_measure(measure)
     selection = select(store, codebook, where=where, codes=codes, group=group, status=status)

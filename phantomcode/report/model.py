@@ -29,6 +29,7 @@ from .selection import MEASURES, MISSING, Selection, Where, check_measure, check
 if TYPE_CHECKING:
     import pandas as pd
 
+
 @dataclass(frozen=True)
 class TextTable:
     """A table as every format renders it: header, rows of cells, and a 0..1 heat per cell (or None)."""
@@ -113,18 +114,27 @@ class Report:
     def description(self) -> list[str]:
         """Sentences saying what was counted, for the head of md and html reports and the terminal."""
         filters = "; ".join(f"{name} = {' or '.join(values)}" for name, values in self.where.items())
-        status = ("only codings accepted in review (and neither negated nor hypothetical)" if self.status
-                  else "codings that are neither negated, hypothetical nor rejected in review")
+        status = (
+            "only codings accepted in review (and neither negated nor hypothetical)"
+            if self.status
+            else "codings that are neither negated, hypothetical nor rejected in review"
+        )
         filtered = f" of {self.project_documents}, filtered by {filters}" if filters else ""
-        lines = [f"{self.documents} documents{filtered}; codebook {self.codebook.name} {self.codebook.version}.",
-                 f"Counted: {status}. Documents = respondents with at least one counted coding; "
-                 "segments = coded sentences or paragraphs."]
+        lines = [
+            f"{self.documents} documents{filtered}; codebook {self.codebook.name} {self.codebook.version}.",
+            f"Counted: {status}. Documents = respondents with at least one counted coding; "
+            "segments = coded sentences or paragraphs.",
+        ]
         if self.kind == "matrix":
-            lines.append("Share = documents / the group's N. Each document is counted in one group; documents "
-                         f"without the attribute form the {MISSING} group.")
+            lines.append(
+                "Share = documents / the group's N. Each document is counted in one group; documents "
+                f"without the attribute form the {MISSING} group."
+            )
         if "sector" in (*self.by, *self.where):
-            lines.append("Sector: the sector the note declares, else the one inferred from the codebook's sector "
-                         "cues; each document is counted under one sector only.")
+            lines.append(
+                "Sector: the sector the note declares, else the one inferred from the codebook's sector "
+                "cues; each document is counted under one sector only."
+            )
         return lines
 
     def warnings(self) -> list[str]:
@@ -132,9 +142,11 @@ class Report:
         stale = [h for h in self.coded_with if h != self.codebook.content_hash]
         if not stale:
             return []
-        return [f"the codings were made with another codebook version (sha256 {', '.join(h[:12] for h in stale)}) "
-                f"than {self.codebook.path.name} now (sha256 {self.codebook.content_hash[:12]}); "
-                "run 'phantomcode code' to re-code before publishing these numbers"]
+        return [
+            f"the codings were made with another codebook version (sha256 {', '.join(h[:12] for h in stale)}) "
+            f"than {self.codebook.path.name} now (sha256 {self.codebook.content_hash[:12]}); "
+            "run 'phantomcode code' to re-code before publishing these numbers"
+        ]
 
     def tables(self) -> list[TextTable]:
         """Per-group tables then the matrix (or the two co-occurrence matrices), ready to render."""
@@ -153,9 +165,13 @@ class Report:
 
     def _group_table(self, keys: tuple[str, ...], n: int, rows: list[dict[str, Any]]) -> TextTable:
         return TextTable(
-            title=f"{group_label(keys)} (N = {n})", header=["code", "label", "documents", "share", "segments"],
+            title=f"{group_label(keys)} (N = {n})",
+            header=["code", "label", "documents", "share", "segments"],
             rows=[[r["code"], self.label(r["code"]), r["documents"], percent(r["share"]), r["segments"]] for r in rows],
-            heat=[[None, None, None, r["share"], None] for r in rows], kind="group", text_columns=2)
+            heat=[[None, None, None, r["share"], None] for r in rows],
+            kind="group",
+            text_columns=2,
+        )
 
     def _matrix_table(self) -> TextTable:
         groups = self.groups()
@@ -182,15 +198,24 @@ class Report:
         rows.append(["N", *(n for _, n in groups), n_total])
         heat.append([None] * (len(groups) + 2))
         by = " x ".join(self.by) or "project"
-        return TextTable(title=f"{self.measure.capitalize()} by {by}", header=["code", *labels, "total"],
-                         rows=rows, heat=heat, kind="matrix")
+        return TextTable(
+            title=f"{self.measure.capitalize()} by {by}",
+            header=["code", *labels, "total"],
+            rows=rows,
+            heat=heat,
+            kind="matrix",
+        )
 
     def _cooccurrence_table(self, measure: str) -> TextTable:
         values = self.matrix(measure)[1]
         top = max((value for row in values for value in row), default=1) or 1
-        return TextTable(title=f"Co-occurrence in {measure}", header=["code", *self.codes],
-                         rows=[[code, *row] for code, row in zip(self.codes, values, strict=False)],
-                         heat=[[None, *(v / top for v in row)] for row in values], kind="cooccurrence")
+        return TextTable(
+            title=f"Co-occurrence in {measure}",
+            header=["code", *self.codes],
+            rows=[[code, *row] for code, row in zip(self.codes, values, strict=False)],
+            heat=[[None, *(v / top for v in row)] for row in values],
+            kind="cooccurrence",
+        )
 
     def quote_rows(self) -> Iterator[tuple[str, str, str, str]]:
         """(code, group label, doc_id, text) for every quote, in code and group order."""
@@ -208,10 +233,19 @@ def percent(share: float) -> str:
     return f"{share:.0%}"
 
 
-def build_report(path: str | Path, codebook: Codebook, *, by: str | Sequence[str] | None = "city",
-                 measure: str = "documents", codes: str | Sequence[str] | None = None,
-                 group: str | Sequence[str] | None = None, where: Where | None = None, status: str | None = None,
-                 quotes: int = 0, source: str | None = None) -> Report:
+def build_report(
+    path: str | Path,
+    codebook: Codebook,
+    *,
+    by: str | Sequence[str] | None = "city",
+    measure: str = "documents",
+    codes: str | Sequence[str] | None = None,
+    group: str | Sequence[str] | None = None,
+    where: Where | None = None,
+    status: str | None = None,
+    quotes: int = 0,
+    source: str | None = None,
+) -> Report:
     """Everything ``phantomcode report`` shows for the project at ``path`` coded with ``codebook``:
     the records ``Project.matrix`` and ``Project.quotes`` are made of, read in one pass over the
     store. It takes the path and the codebook (``Project.codebook()`` chooses it), not a Project,
@@ -219,30 +253,69 @@ def build_report(path: str | Path, codebook: Codebook, *, by: str | Sequence[str
     check_measure(measure)
     check_quotes(quotes)
     with Store.open(path, readonly=True) as store:
-        selection = select(store, codebook, by=by, where=where, codes=codes, group=group, status=status,
-                           source=source)
-        return _report(store, codebook, "matrix", selection, measure=measure,
-                       records=tidy_records(store, codebook, selection),
-                       quotes=quote_records(store, codebook, selection, quotes))
+        selection = select(store, codebook, by=by, where=where, codes=codes, group=group, status=status, source=source)
+        return _report(
+            store,
+            codebook,
+            "matrix",
+            selection,
+            measure=measure,
+            records=tidy_records(store, codebook, selection),
+            quotes=quote_records(store, codebook, selection, quotes),
+        )
 
 
-def build_cooccurrence(path: str | Path, codebook: Codebook, *, measure: str = "documents",
-                       codes: str | Sequence[str] | None = None, group: str | Sequence[str] | None = None,
-                       where: Where | None = None, status: str | None = None, source: str | None = None) -> Report:
+def build_cooccurrence(
+    path: str | Path,
+    codebook: Codebook,
+    *,
+    measure: str = "documents",
+    codes: str | Sequence[str] | None = None,
+    group: str | Sequence[str] | None = None,
+    where: Where | None = None,
+    status: str | None = None,
+    source: str | None = None,
+) -> Report:
     """Everything ``phantomcode report cooccurrence`` shows: the records of ``Project.cooccurrence``."""
     check_measure(measure)
     with Store.open(path, readonly=True) as store:
         selection = select(store, codebook, where=where, codes=codes, group=group, status=status, source=source)
-        return _report(store, codebook, "cooccurrence", selection, measure=measure,
-                       records=cooccurrence_records(store, selection), quotes=[])
+        return _report(
+            store,
+            codebook,
+            "cooccurrence",
+            selection,
+            measure=measure,
+            records=cooccurrence_records(store, selection),
+            quotes=[],
+        )
 
 
-def _report(store: Store, book: Codebook, kind: str, selection: Selection, *, measure: str,
-            records: list[dict[str, Any]], quotes: list[dict[str, Any]]) -> Report:
+def _report(
+    store: Store,
+    book: Codebook,
+    kind: str,
+    selection: Selection,
+    *,
+    measure: str,
+    records: list[dict[str, Any]],
+    quotes: list[dict[str, Any]],
+) -> Report:
     sizes = store.report_group_sizes((), where=selection.where)
-    return Report(kind=kind, by=selection.by, measure=measure, records=records, quote_records=quotes, codebook=book,
-                  codes=selection.codes, where=selection.where, status="accepted" if selection.accepted_only else None,
-                  project=Path(store.path).name, project_documents=store.count_documents(),
-                  documents=sizes[0][0], coded_at=store.report_coded_at(),
-                  coded_with=tuple(store.report_codebook_hashes()),
-                  generated_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    return Report(
+        kind=kind,
+        by=selection.by,
+        measure=measure,
+        records=records,
+        quote_records=quotes,
+        codebook=book,
+        codes=selection.codes,
+        where=selection.where,
+        status="accepted" if selection.accepted_only else None,
+        project=Path(store.path).name,
+        project_documents=store.count_documents(),
+        documents=sizes[0][0],
+        coded_at=store.report_coded_at(),
+        coded_with=tuple(store.report_codebook_hashes()),
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )

@@ -11,9 +11,20 @@ from ..errors import UsageError
 from ..sanitise import plot_text
 from .model import Report
 
-_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Sans CN",
-              "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC",
-              "Arial Unicode MS")
+_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Noto Serif CJK SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Arial Unicode MS",
+)
 _CJK_FILES = ("notosanscjk", "notoserifcjk", "notosanssc", "sourcehan", "wqy-", "simhei", "msyh", "pingfang")
 
 
@@ -36,27 +47,45 @@ def write_png(report: Report, handle: IO[bytes]) -> list[str]:
     groups = report.groups()
     by_share = report.kind == "matrix" and report.measure == "documents"
     if by_share:
-        colours = np.array([[_share_floor(int(k), n) for k, (_, n) in zip(row, groups, strict=False)]
-                            for row in values])
+        colours = np.array(
+            [[_share_floor(int(k), n) for k, (_, n) in zip(row, groups, strict=False)] for row in values]
+        )
         scale, vmax = "share of the group's documents (95% lower bound: small groups paler)", 1.0
     else:
         colours, scale, vmax = counts, report.measure, max(float(counts.max()), 1.0)
-    xlabels = ([f"{plot_text(label)}\nN = {n}" for label, (_, n) in zip(labels, groups, strict=False)]
-               if report.kind == "matrix"
-               else [plot_text(label) for label in labels])
+    xlabels = (
+        [f"{plot_text(label)}\nN = {n}" for label, (_, n) in zip(labels, groups, strict=False)]
+        if report.kind == "matrix"
+        else [plot_text(label) for label in labels]
+    )
     ylabels = [plot_text(f"{report.label(code)} ({code})") for code in report.codes]
-    title = ("Co-occurrence in " + report.measure if report.kind == "cooccurrence"
-             else f"{report.measure.capitalize()} by {' x '.join(report.by) or 'project'}")
+    title = (
+        "Co-occurrence in " + report.measure
+        if report.kind == "cooccurrence"
+        else f"{report.measure.capitalize()} by {' x '.join(report.by) or 'project'}"
+    )
     title = plot_text(f"{title} ({report.documents} documents; {report.codebook.name} {report.codebook.version})")
     rotate = any(len(str(label)) > 10 for label in labels) or len(xlabels) > 8
-    figure = Figure(figsize=(max(6.0, 0.9 * len(xlabels) + 4.5), max(3.0, 0.42 * len(ylabels) + 2.2)), dpi=150,
-                    layout="constrained")
+    figure = Figure(
+        figsize=(max(6.0, 0.9 * len(xlabels) + 4.5), max(3.0, 0.42 * len(ylabels) + 2.2)), dpi=150, layout="constrained"
+    )
     FigureCanvasAgg(figure)
     font, warnings_ = _cjk_font([*xlabels, *ylabels, title])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from")  # said once, in warnings_
-        _draw_heatmap(figure, counts, colours, vmax, scale, xlabels, ylabels, title, font, rotate,
-                      [n for _, n in groups] if by_share else None)
+        _draw_heatmap(
+            figure,
+            counts,
+            colours,
+            vmax,
+            scale,
+            xlabels,
+            ylabels,
+            title,
+            font,
+            rotate,
+            [n for _, n in groups] if by_share else None,
+        )
         figure.savefig(handle, format="png")
     return warnings_
 
@@ -70,19 +99,43 @@ def _share_floor(documents: int, n: int) -> float:
     return low or 0.0
 
 
-def _draw_heatmap(figure: Any, counts: Any, colours: Any, vmax: float, scale: str, xlabels: list[str],
-                  ylabels: list[str], title: str, font: list[str], rotate: bool, sizes: list[int] | None) -> None:
+def _draw_heatmap(
+    figure: Any,
+    counts: Any,
+    colours: Any,
+    vmax: float,
+    scale: str,
+    xlabels: list[str],
+    ylabels: list[str],
+    title: str,
+    font: list[str],
+    rotate: bool,
+    sizes: list[int] | None,
+) -> None:
     axes = figure.add_subplot()
     image = axes.imshow(colours, cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
-    axes.set_xticks(range(len(xlabels)), xlabels, rotation=45 if rotate else 0, ha="right" if rotate else "center",
-                    fontsize=8, fontfamily=font)
+    axes.set_xticks(
+        range(len(xlabels)),
+        xlabels,
+        rotation=45 if rotate else 0,
+        ha="right" if rotate else "center",
+        fontsize=8,
+        fontfamily=font,
+    )
     axes.set_yticks(range(len(ylabels)), ylabels, fontsize=8, fontfamily=font)
     axes.tick_params(length=0)
     for (row, column), value in _cells(counts):
         dark = colours[row, column] / vmax > 0.55
         text = f"{int(value)}/{sizes[column]}" if sizes is not None else f"{int(value)}"
-        axes.text(column, row, text, ha="center", va="center", fontsize=7 if sizes is not None else 8,
-                  color="white" if dark else "#1b1b1b")
+        axes.text(
+            column,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=7 if sizes is not None else 8,
+            color="white" if dark else "#1b1b1b",
+        )
     axes.set_title(title, fontsize=9, fontfamily=font)
     figure.colorbar(image, ax=axes, shrink=0.8).set_label(scale, fontsize=8)
 
@@ -121,7 +174,9 @@ def _cjk_font(texts: Sequence[str]) -> tuple[list[str], list[str]]:
         return ["sans-serif"], []
     found = _installed_cjk_fonts()
     if not found:
-        return ["sans-serif"], ["the heat map has hanzi but no CJK font is installed (looked for "
-                                f"{', '.join(_CJK_FONTS)}), so they show as boxes; install one, e.g. "
-                                "fonts-noto-cjk or fonts-wqy-zenhei"]
+        return ["sans-serif"], [
+            "the heat map has hanzi but no CJK font is installed (looked for "
+            f"{', '.join(_CJK_FONTS)}), so they show as boxes; install one, e.g. "
+            "fonts-noto-cjk or fonts-wqy-zenhei"
+        ]
     return [*found, "sans-serif"], []

@@ -30,10 +30,18 @@ class Selection:
     source: str | None = None  # only codings from 'rules' or 'learned'; None: all
 
 
-def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None = (),
-           where: Where | None = None, codes: str | Sequence[str] | None = None,
-           group: str | Sequence[str] | None = None, status: str | None = None,
-           extra_codes: Iterable[str] = (), source: str | None = None) -> Selection:
+def select(
+    store: Store,
+    codebook: Codebook,
+    *,
+    by: str | Sequence[str] | None = (),
+    where: Where | None = None,
+    codes: str | Sequence[str] | None = None,
+    group: str | Sequence[str] | None = None,
+    status: str | None = None,
+    extra_codes: Iterable[str] = (),
+    source: str | None = None,
+) -> Selection:
     """Check attributes, filter values, codes and groups against the project and codebook: the one
     check of a selection (reports, review sheets, kwic, agree), so each accepts the same values.
 
@@ -44,8 +52,10 @@ def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None =
     if source not in (None, "all", *CODING_SOURCES):
         raise UsageError(f"unknown source {source!r}; choose rules, learned or all")
     if status is not None and status not in STATUSES:
-        raise UsageError(f"unknown status {status!r}; choose 'accepted' (or leave it out to count every "
-                         "coding not rejected in review)")
+        raise UsageError(
+            f"unknown status {status!r}; choose 'accepted' (or leave it out to count every "
+            "coding not rejected in review)"
+        )
     by_names = tuple(dict.fromkeys([by] if isinstance(by, str) else list(by or ())))
     valid = store.report_attribute_names()
     for name in [*by_names, *(where or {})]:
@@ -53,10 +63,16 @@ def select(store: Store, codebook: Codebook, *, by: str | Sequence[str] | None =
             raise UsageError(f"unknown attribute {name!r}; valid attributes: {', '.join(valid)}")
         if name in TIDY_COLUMNS:
             raise UsageError(f"attribute {name!r} has the name of a report column; rename it in the notes' metadata")
-    checked_where: dict[str, Sequence[str]] = {name: _check_values(store, codebook, name, values)
-                                               for name, values in (where or {}).items()}
-    return Selection(by=by_names, where=checked_where, codes=check_codes(codebook, codes, group, extra=extra_codes),
-                     accepted_only=status == "accepted", source=None if source == "all" else source)
+    checked_where: dict[str, Sequence[str]] = {
+        name: _check_values(store, codebook, name, values) for name, values in (where or {}).items()
+    }
+    return Selection(
+        by=by_names,
+        where=checked_where,
+        codes=check_codes(codebook, codes, group, extra=extra_codes),
+        accepted_only=status == "accepted",
+        source=None if source == "all" else source,
+    )
 
 
 def _check_values(store: Store, codebook: Codebook, name: str, values: str | Sequence[str]) -> list[str]:
@@ -72,15 +88,21 @@ def _check_values(store: Store, codebook: Codebook, name: str, values: str | Seq
             ordered = sorted(known, key=lambda item: value_key(codebook, name, item[0]))
             listed = ", ".join(f"{key} ({n})" for key, n in ordered[:40])
             more = f" and {len(ordered) - 40} more" if len(ordered) > 40 else ""
-            raise OptionError(f"{{option}} {name}={value}: no document has this value; "
-                              f"values of {name}: {listed}{more}",
-                              option="where")
+            raise OptionError(
+                f"{{option}} {name}={value}: no document has this value; values of {name}: {listed}{more}",
+                option="where",
+            )
         checked.append(key)
     return list(dict.fromkeys(checked))
 
 
-def check_codes(codebook: Codebook, codes: str | Sequence[str] | None, group: str | Sequence[str] | None = None, *,
-                extra: Iterable[str] = ()) -> list[str]:
+def check_codes(
+    codebook: Codebook,
+    codes: str | Sequence[str] | None,
+    group: str | Sequence[str] | None = None,
+    *,
+    extra: Iterable[str] = (),
+) -> list[str]:
     """The codes asked for (IDs and groups), in codebook order (then ``extra`` codes the project
     holds beyond the codebook); all the codebook's codes when neither is given."""
     valid = codebook.code_ids() + sorted(set(extra) - set(codebook.code_ids()))

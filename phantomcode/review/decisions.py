@@ -43,8 +43,13 @@ class ReviewImport:
         return 1 if self.problems else 0
 
 
-def import_review(path: str | Path, *, project: str | Path | None = None, reviewer: str | None = None,
-                  codebook: str | Path | Codebook | None = None) -> ReviewImport:
+def import_review(
+    path: str | Path,
+    *,
+    project: str | Path | None = None,
+    reviewer: str | None = None,
+    codebook: str | Path | Codebook | None = None,
+) -> ReviewImport:
     """Apply the decisions of a review sheet; every bad row is reported and the others still apply.
 
     ``reviewer`` defaults to the sheet's ``reviewer`` column, else ``$USER``. Raises
@@ -55,10 +60,16 @@ def import_review(path: str | Path, *, project: str | Path | None = None, review
     return apply_decisions(rows, report, project=project, reviewer=reviewer, codebook=codebook)
 
 
-def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewImport, *,
-                    project: str | Path | None = None, reviewer: str | None = None,
-                    codebook: str | Path | Codebook | None = None, exact_spans: bool = False,
-                    lock_timeout: float | None = None) -> ReviewImport:
+def apply_decisions(
+    rows: Sequence[tuple[int, dict[str, str]]],
+    report: ReviewImport,
+    *,
+    project: str | Path | None = None,
+    reviewer: str | None = None,
+    codebook: str | Path | Codebook | None = None,
+    exact_spans: bool = False,
+    lock_timeout: float | None = None,
+) -> ReviewImport:
     """Check and store decisions given as review-sheet rows: (row number, cells by column name).
 
     The one path every decision takes, from a sheet (``import_review``), the browser workspace
@@ -71,9 +82,16 @@ def apply_decisions(rows: Sequence[tuple[int, dict[str, str]]], report: ReviewIm
         return store_decisions(store, rows, report, reviewer=reviewer, codebook=codebook, exact_spans=exact_spans)
 
 
-def store_decisions(store: Store, rows: Sequence[tuple[int, dict[str, str]]], report: ReviewImport, *,
-                    reviewer: str | None = None, codebook: str | Path | Codebook | None = None,
-                    exact_spans: bool = False, codes: Iterable[str] = ()) -> ReviewImport:
+def store_decisions(
+    store: Store,
+    rows: Sequence[tuple[int, dict[str, str]]],
+    report: ReviewImport,
+    *,
+    reviewer: str | None = None,
+    codebook: str | Path | Codebook | None = None,
+    exact_spans: bool = False,
+    codes: Iterable[str] = (),
+) -> ReviewImport:
     """``apply_decisions`` on a store whose writer lock the caller holds (``import qdpx``, which
     writes documents first). A row may name its ``reviewer`` and ``decided_at`` (another tool's
     coder and time); ``codes`` are known besides the codebook's and the project's."""
@@ -92,14 +110,16 @@ def store_decisions(store: Store, rows: Sequence[tuple[int, dict[str, str]]], re
     decisions: dict[tuple[str, int, int, str, str], tuple[int, dict[str, Any]]] = {}
     for number, cells in rows:
         for decision in resolver.resolve(number, cells):
-            decision.update(reviewer=reviewer or cells.get("reviewer") or who,
-                            decided_at=cells.get("decided_at") or now)
+            decision.update(
+                reviewer=reviewer or cells.get("reviewer") or who, decided_at=cells.get("decided_at") or now
+            )
             key = (decision["doc_id"], decision["start"], decision["end"], decision["code"], decision["reviewer"])
             if key in decisions:
                 first, earlier = decisions[key]
                 if _essence(earlier) != _essence(decision):
-                    report.problems.append(f"row {number}: a second, different decision for "
-                                           f"{coding_key(*key[:4])} (row {first} is kept)")
+                    report.problems.append(
+                        f"row {number}: a second, different decision for {coding_key(*key[:4])} (row {first} is kept)"
+                    )
                 continue
             decisions[key] = (number, decision)
     chosen = [decision for _, decision in decisions.values()]
@@ -116,8 +136,13 @@ def _named_codes(rows: Sequence[tuple[int, dict[str, str]]]) -> set[str]:
     return named - {""}
 
 
-def withdraw_decisions(keys: Sequence[str], *, reviewer: str | None = None, project: str | Path | None = None,
-                       lock_timeout: float | None = None) -> int:
+def withdraw_decisions(
+    keys: Sequence[str],
+    *,
+    reviewer: str | None = None,
+    project: str | Path | None = None,
+    lock_timeout: float | None = None,
+) -> int:
     """Take back ``reviewer``'s decisions (default ``$USER``) on these coding keys (an undo): the
     codings are as the rules made them again, or as another reviewer's latest decision on the same
     coding leaves them, and a coding added by hand is gone. Returns how many decisions there were;
@@ -146,8 +171,14 @@ def default_reviewer() -> str:
 class _RowResolver:
     """Turns one sheet row into decisions (a reject with a correct_code gives two), or a problem."""
 
-    def __init__(self, texts: dict[str, str], segments: dict[str, list[tuple[int, int]]],
-                 codings: set[CodingKey], codes: set[str], report: ReviewImport) -> None:
+    def __init__(
+        self,
+        texts: dict[str, str],
+        segments: dict[str, list[tuple[int, int]]],
+        codings: set[CodingKey],
+        codes: set[str],
+        report: ReviewImport,
+    ) -> None:
         self.texts = texts
         self.segments = segments
         self.codings = codings
@@ -200,13 +231,21 @@ class _RowResolver:
         if uncoded and text == self.texts[doc_id][start:end]:
             self.report.warnings.append(
                 f"row {number}: the project has no coding {coding_key(doc_id, start, end, key_code)} (re-coded since "
-                "the export?); the decision is kept and applies if the rules make that coding again")
+                "the export?); the decision is kept and applies if the rules make that coding again"
+            )
         if decision == "accept":
             return [{**base, "code": key_code, "decision": "accept", "correct_code": None, "note": note}]
         result = [{**base, "code": key_code, "decision": "reject", "correct_code": correct, "note": note}]
         if correct:
-            result.append({**base, "code": correct, "decision": "add", "correct_code": None,
-                           "note": f"correct code instead of {key_code}" + (f": {note}" if note else "")})
+            result.append(
+                {
+                    **base,
+                    "code": correct,
+                    "decision": "add",
+                    "correct_code": None,
+                    "note": f"correct code instead of {key_code}" + (f": {note}" if note else ""),
+                }
+            )
         return result
 
     def _from_key(self, cells: dict[str, str]) -> tuple[str, int, int, str]:
@@ -219,8 +258,10 @@ class _RowResolver:
         shown = cells.get("code")
         decision = DECISION_WORDS.get(cells.get("decision", "").lower())
         if shown and shown != code and decision != "add":
-            raise _RowProblem(f"code {shown!r} disagrees with the key's {code!r}; to change a code write reject "
-                              f"and put {shown!r} in correct_code")
+            raise _RowProblem(
+                f"code {shown!r} disagrees with the key's {code!r}; to change a code write reject "
+                f"and put {shown!r} in correct_code"
+            )
         for column, value in (("start", start), ("end", end)):
             if cells.get(column) and cells[column] != str(value):
                 raise _RowProblem(f"{column} {cells[column]!r} disagrees with the key {cells['key']!r}")
@@ -236,7 +277,8 @@ class _RowResolver:
         if shown and shown != current:
             self.report.warnings.append(
                 f"row {number}: the note's text at {doc_id}:{start}-{end} is no longer the segment in the sheet "
-                "(the note changed since the export); the decision is kept and applies if that text returns")
+                "(the note changed since the export); the decision is kept and applies if that text returns"
+            )
             return shown
         return current
 
@@ -251,8 +293,10 @@ class _RowResolver:
         if cells.get("start") or cells.get("end"):
             start, end = _offset(cells.get("start")), _offset(cells.get("end"))
             if start is None or end is None or not 0 <= start < end <= len(text):
-                raise _RowProblem(f"start {cells.get('start')!r} and end {cells.get('end')!r} are not offsets "
-                                  f"within {doc_id} (0 to {len(text)})")
+                raise _RowProblem(
+                    f"start {cells.get('start')!r} and end {cells.get('end')!r} are not offsets "
+                    f"within {doc_id} (0 to {len(text)})"
+                )
             if segment and text[start:end] != segment:
                 raise _RowProblem(f"the segment text is not what {doc_id} has at {start}-{end}")
         elif segment:

@@ -32,16 +32,38 @@ DECISION_COLUMNS = ["decision", "correct_code", "note"]
 # What a reviewer reads and writes comes first: the segment, then the three columns to fill in
 # beside it (the pane is frozen after the segment); attributes follow ``status`` and the learned
 # layer's ``source`` and ``probability``; offsets and the key, which only the import reads, come last.
-LEAD_COLUMNS = ["doc_id", "code", "label", "segment", *DECISION_COLUMNS, "before", "after", "matched", "rule",
-                "flags", "status", "source", "probability"]
+LEAD_COLUMNS = [
+    "doc_id",
+    "code",
+    "label",
+    "segment",
+    *DECISION_COLUMNS,
+    "before",
+    "after",
+    "matched",
+    "rule",
+    "flags",
+    "status",
+    "source",
+    "probability",
+]
 TAIL_COLUMNS = ["start", "end", "key"]
 FIXED_COLUMNS = LEAD_COLUMNS + TAIL_COLUMNS
 SUGGESTED = "suggested"  # status of a suggested row the project has no coding for
 REVIEW_FORMATS = ("xlsx", "csv")
 CONTEXT_CHARS = 150
-DECISION_WORDS = {"accept": "accept", "accepted": "accept", "yes": "accept", "y": "accept",
-                  "reject": "reject", "rejected": "reject", "no": "reject", "n": "reject",
-                  "add": "add", "added": "add"}
+DECISION_WORDS = {
+    "accept": "accept",
+    "accepted": "accept",
+    "yes": "accept",
+    "y": "accept",
+    "reject": "reject",
+    "rejected": "reject",
+    "no": "reject",
+    "n": "reject",
+    "add": "add",
+    "added": "add",
+}
 _KEY = re.compile(r"^(?P<doc_id>.+):(?P<start>\d+)-(?P<end>\d+):(?P<code>[a-z][a-z0-9_]*)$")
 SHEET_NAME = "review"
 HELP_SHEET = "how to review"
@@ -76,11 +98,20 @@ class ReviewExport:
     seed: int | None
 
 
-def export_review(*, project: str | Path | None = None, out: str | Path | None = None, fmt: str | None = None,
-                  codes: Sequence[str] = (), where: Mapping[str, str | Sequence[str]] | None = None,
-                  sample: int | None = None, seed: int | None = None, pending: bool = False,
-                  include_flagged: bool = False, codebook: str | Path | Codebook | None = None,
-                  suggest: int | None = None) -> ReviewExport:
+def export_review(
+    *,
+    project: str | Path | None = None,
+    out: str | Path | None = None,
+    fmt: str | None = None,
+    codes: Sequence[str] = (),
+    where: Mapping[str, str | Sequence[str]] | None = None,
+    sample: int | None = None,
+    seed: int | None = None,
+    pending: bool = False,
+    include_flagged: bool = False,
+    codebook: str | Path | Codebook | None = None,
+    suggest: int | None = None,
+) -> ReviewExport:
     """Write the review sheet to ``out`` (xlsx, or csv also to stdout when ``out`` is None or '-').
 
     ``codes`` and ``where`` (``{"city": "Beijing"}``, as in reports) filter codings; ``pending``
@@ -104,19 +135,30 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
         raise UsageError("--suggest needs a number of sentences of at least 1, and no --sample")
     with Store.open(project, readonly=True) as store:
         book = choose_codebook(codebook, store)
-        selection = select(store, book, where=where, codes=codes or None,
-                           extra_codes=[*store.code_counts(), *store.review_proposals()])
+        selection = select(
+            store, book, where=where, codes=codes or None, extra_codes=[*store.code_counts(), *store.review_proposals()]
+        )
         filter_codes = selection.codes if codes else []
         if suggest is not None:
             seed = 0 if seed is None else seed
             suggestions = suggest_for_review(store.path, n=suggest, seed=seed)
-            rows = store.review_codings(codes=filter_codes, where=selection.where, include_flagged=True,
-                                        pending=pending, context=CONTEXT_CHARS + 40,
-                                        doc_ids={s.doc_id for s in suggestions})
+            rows = store.review_codings(
+                codes=filter_codes,
+                where=selection.where,
+                include_flagged=True,
+                pending=pending,
+                context=CONTEXT_CHARS + 40,
+                doc_ids={s.doc_id for s in suggestions},
+            )
             rows = _suggested_rows(store, rows, suggestions)
         else:
-            rows = store.review_codings(codes=filter_codes, where=selection.where, include_flagged=include_flagged,
-                                        pending=pending, context=CONTEXT_CHARS + 40)
+            rows = store.review_codings(
+                codes=filter_codes,
+                where=selection.where,
+                include_flagged=include_flagged,
+                pending=pending,
+                context=CONTEXT_CHARS + 40,
+            )
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()
     segments = sorted({(r["doc_id"], r["start"], r["end"]) for r in rows})
@@ -133,20 +175,26 @@ def export_review(*, project: str | Path | None = None, out: str | Path | None =
     if fmt == "xlsx":
         if out is None:
             raise UsageError("an xlsx review sheet needs a file to be written to; give its path, or choose csv")
-        _write_xlsx(Path(out), columns, records, _help_lines(sample, seed, available, len(segments), codes, where,
-                                                             pending))
+        _write_xlsx(
+            Path(out), columns, records, _help_lines(sample, seed, available, len(segments), codes, where, pending)
+        )
     else:
         with open_text_output(out, bom=True) as handle:  # a BOM: Excel then reads the hanzi as UTF-8
             writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
             writer.writer.writerow([neutralise_formula(column) for column in columns])  # user text too
             for record in records:
                 writer.writerow({k: neutralise_formula(v) for k, v in record.items()})
-    return ReviewExport(out=str(out or "-"), fmt=fmt, rows=len(records), segments=len(segments),
-                        segments_available=available, seed=seed if sample is not None or suggest is not None else None)
+    return ReviewExport(
+        out=str(out or "-"),
+        fmt=fmt,
+        rows=len(records),
+        segments=len(segments),
+        segments_available=available,
+        seed=seed if sample is not None or suggest is not None else None,
+    )
 
 
-def _suggested_rows(store: Store, codings: list[dict[str, Any]], suggestions: list[Suggestion]
-                    ) -> list[dict[str, Any]]:
+def _suggested_rows(store: Store, codings: list[dict[str, Any]], suggestions: list[Suggestion]) -> list[dict[str, Any]]:
     """One row per candidate code of each suggested unit: its coding's row when the project has
     one, else a ``suggested`` row carrying the model's probability."""
     by_key = {(r["doc_id"], r["start"], r["end"], r["code"]): r for r in codings}
@@ -159,18 +207,34 @@ def _suggested_rows(store: Store, codings: list[dict[str, Any]], suggestions: li
             key = (suggestion.doc_id, suggestion.start, suggestion.end, candidate.code)
             row = by_key.get(key)
             if row is None:
-                row = {"doc_id": suggestion.doc_id, "start": suggestion.start, "end": suggestion.end,
-                       "code": candidate.code, "rule": "", "matched": [], "negated": False, "hypothetical": False,
-                       "cue": None, "status": SUGGESTED, "source": "learned", "text": suggestion.text,
-                       "before": text[max(0, suggestion.start - context):suggestion.start],
-                       "after": text[suggestion.end:suggestion.end + context]}
+                row = {
+                    "doc_id": suggestion.doc_id,
+                    "start": suggestion.start,
+                    "end": suggestion.end,
+                    "code": candidate.code,
+                    "rule": "",
+                    "matched": [],
+                    "negated": False,
+                    "hypothetical": False,
+                    "cue": None,
+                    "status": SUGGESTED,
+                    "source": "learned",
+                    "text": suggestion.text,
+                    "before": text[max(0, suggestion.start - context) : suggestion.start],
+                    "after": text[suggestion.end : suggestion.end + context],
+                }
             rows.append({**row, "probability": candidate.probability})
     return rows
 
 
 def _sheet_format(out: str | Path | None, fmt: str | None) -> str:
-    return choose_format(fmt, out, formats=REVIEW_FORMATS, default="csv",
-                         suffixes={".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".txt": "csv"})
+    return choose_format(
+        fmt,
+        out,
+        formats=REVIEW_FORMATS,
+        default="csv",
+        suffixes={".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".txt": "csv"},
+    )
 
 
 def _sheet_columns(attribute_names: Sequence[str]) -> list[str]:
@@ -179,20 +243,31 @@ def _sheet_columns(attribute_names: Sequence[str]) -> list[str]:
     return [*LEAD_COLUMNS, *attributes, *TAIL_COLUMNS]
 
 
-def _sheet_record(row: dict[str, Any], attributes: dict[str, str], labels: dict[str, str],
-                  columns: list[str]) -> dict[str, Any]:
+def _sheet_record(
+    row: dict[str, Any], attributes: dict[str, str], labels: dict[str, str], columns: list[str]
+) -> dict[str, Any]:
     flags = " and ".join(name for name in ("negated", "hypothetical") if row[name])
     record: dict[str, Any] = {
         "key": coding_key(row["doc_id"], row["start"], row["end"], row["code"]),
-        "doc_id": row["doc_id"], "start": row["start"], "end": row["end"],
-        "before": _context(row["before"], before=True), "segment": row["text"],
-        "after": _context(row["after"], before=False), "code": row["code"], "label": labels.get(row["code"], ""),
-        "rule": row["rule"], "matched": " | ".join(span["text"] for span in row["matched"]),
+        "doc_id": row["doc_id"],
+        "start": row["start"],
+        "end": row["end"],
+        "before": _context(row["before"], before=True),
+        "segment": row["text"],
+        "after": _context(row["after"], before=False),
+        "code": row["code"],
+        "label": labels.get(row["code"], ""),
+        "rule": row["rule"],
+        "matched": " | ".join(span["text"] for span in row["matched"]),
         "_spans": [(span["start"] - row["start"], span["end"] - row["start"]) for span in row["matched"]],
-        "flags": f"{flags} (cue: {row['cue']})" if flags else "", "status": row["status"],
+        "flags": f"{flags} (cue: {row['cue']})" if flags else "",
+        "status": row["status"],
         "source": row.get("source") or "rules",
         "probability": "" if row.get("probability") is None else row["probability"],
-        "decision": "", "correct_code": "", "note": ""}
+        "decision": "",
+        "correct_code": "",
+        "note": "",
+    }
     for name, value in attributes.items():
         column = f"attr_{name}" if name in FIXED_COLUMNS else name
         if column in columns:
@@ -208,14 +283,21 @@ def _context(text: str, *, before: bool) -> str:
     if before:
         cut = flat[-CONTEXT_CHARS:]
         space = cut.find(" ")
-        return "… " + (cut[space + 1:] if 0 <= space < 40 else cut)
+        return "… " + (cut[space + 1 :] if 0 <= space < 40 else cut)
     cut = flat[:CONTEXT_CHARS]
     space = cut.rfind(" ")
     return (cut[:space] if space > CONTEXT_CHARS - 40 else cut) + " …"
 
 
-def _help_lines(sample: int | None, seed: int | None, available: int, drawn: int, codes: Sequence[str],
-                where: Mapping[str, Any] | None, pending: bool) -> list[str]:
+def _help_lines(
+    sample: int | None,
+    seed: int | None,
+    available: int,
+    drawn: int,
+    codes: Sequence[str],
+    where: Mapping[str, Any] | None,
+    pending: bool,
+) -> list[str]:
     lines = [
         "One row per coding. Fill in 'decision' (the other columns are for reading):",
         "  accept: the code applies to this segment.",
@@ -228,8 +310,10 @@ def _help_lines(sample: int | None, seed: int | None, available: int, drawn: int
         "",
     ]
     if sample is not None:
-        lines.append(f"Sample: {drawn} of {available} coded segments drawn at random with seed {seed} "
-                     f"(--sample {sample} --seed {seed}).")
+        lines.append(
+            f"Sample: {drawn} of {available} coded segments drawn at random with seed {seed} "
+            f"(--sample {sample} --seed {seed})."
+        )
     if codes:
         lines.append(f"Codes: {', '.join(codes)}")
     if where:
@@ -334,8 +418,10 @@ def read_sheet(path: str | Path) -> tuple[list[tuple[int, dict[str, str]]], str]
     header = [_cell(value).lower() for value in table[0]]
     missing = [c for c in ("decision", "code") if c not in header]
     if missing or ("key" not in header and "doc_id" not in header):
-        raise UsageError(f"{path}: not a review sheet: it needs the columns key (or doc_id), code and decision; "
-                         f"found {', '.join(h for h in header if h) or 'none'}")
+        raise UsageError(
+            f"{path}: not a review sheet: it needs the columns key (or doc_id), code and decision; "
+            f"found {', '.join(h for h in header if h) or 'none'}"
+        )
     rows = []
     for number, values in enumerate(table[1:], start=2):
         cells = {name: _cell(value) for name, value in zip(header, values, strict=False) if name}

@@ -73,8 +73,21 @@ def review_stats(*, project: str | Path | None = None, codebook: str | Path | Co
         proposals = store.review_proposals()
         decisions = store.review_decisions()
     fresh = [d for d in decisions if d["fresh"]]
-    stale = tuple(StaleDecision(d["doc_id"], d["start"], d["end"], d["code"], d["decision"], d["reviewer"],
-                                d["decided_at"], d["text"], d["document_exists"]) for d in decisions if not d["fresh"])
+    stale = tuple(
+        StaleDecision(
+            d["doc_id"],
+            d["start"],
+            d["end"],
+            d["code"],
+            d["decision"],
+            d["reviewer"],
+            d["decided_at"],
+            d["text"],
+            d["document_exists"],
+        )
+        for d in decisions
+        if not d["fresh"]
+    )
     counts: dict[str, Counter] = {}
     for d in fresh:
         counts.setdefault(d["code"], Counter())[_kind(d)] += 1
@@ -105,10 +118,19 @@ def _kind(decision: dict[str, Any]) -> str:
 def _code_review(code: str, proposals: int, pending: int, tally: Counter) -> CodeReview:
     accepted, rejected = tally["accept"], tally["reject"]
     low, high = wilson_interval(accepted, accepted + rejected)
-    return CodeReview(code=code, proposals=proposals, pending=pending, reviewed=accepted + rejected,
-                      accepted=accepted, rejected=rejected, added=tally["add"], lost=tally["lost"],
-                      precision=accepted / (accepted + rejected) if accepted + rejected else None,
-                      precision_low=low, precision_high=high)
+    return CodeReview(
+        code=code,
+        proposals=proposals,
+        pending=pending,
+        reviewed=accepted + rejected,
+        accepted=accepted,
+        rejected=rejected,
+        added=tally["add"],
+        lost=tally["lost"],
+        precision=accepted / (accepted + rejected) if accepted + rejected else None,
+        precision_low=low,
+        precision_high=high,
+    )
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float | None, float | None]:
@@ -129,5 +151,8 @@ def stats_records(stats: ReviewStats) -> Iterator[dict[str, Any]]:
 
 
 def stats_json(stats: ReviewStats) -> str:
-    return json.dumps({"codes": list(stats_records(stats)), "decisions": stats.decisions,
-                       "stale": [s.__dict__ for s in stats.stale]}, ensure_ascii=False, indent=2)
+    return json.dumps(
+        {"codes": list(stats_records(stats)), "decisions": stats.decisions, "stale": [s.__dict__ for s in stats.stale]},
+        ensure_ascii=False,
+        indent=2,
+    )

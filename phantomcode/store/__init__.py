@@ -66,11 +66,35 @@ from .schema import (
     split_sql,
 )
 
-__all__ = ["AUTO_COUNTED", "CODING_SOURCES", "COUNTED", "DEFAULT_PROJECT", "LOCK_TIMEOUT_ENV", "LOCK_TIMEOUT_SECONDS",
-           "MIGRATIONS", "PROJECT_ENV", "REPORT_MISSING", "REVIEW_ADD_RULE", "REVIEW_FRESH", "SCHEMA_VERSION",
-           "WAL_SIZE_LIMIT", "AttributeRow", "CodedRows", "DocumentRecord", "ModelRecord", "RunInfo", "Store",
-           "StoredState", "_to_json", "attribute_rows", "coded_rows", "damaged_project_message",
-           "remove_empty_project", "resolve_project_path", "text_hash"]
+__all__ = [
+    "AUTO_COUNTED",
+    "CODING_SOURCES",
+    "COUNTED",
+    "DEFAULT_PROJECT",
+    "LOCK_TIMEOUT_ENV",
+    "LOCK_TIMEOUT_SECONDS",
+    "MIGRATIONS",
+    "PROJECT_ENV",
+    "REPORT_MISSING",
+    "REVIEW_ADD_RULE",
+    "REVIEW_FRESH",
+    "SCHEMA_VERSION",
+    "WAL_SIZE_LIMIT",
+    "AttributeRow",
+    "CodedRows",
+    "DocumentRecord",
+    "ModelRecord",
+    "RunInfo",
+    "Store",
+    "StoredState",
+    "_to_json",
+    "attribute_rows",
+    "coded_rows",
+    "damaged_project_message",
+    "remove_empty_project",
+    "resolve_project_path",
+    "text_hash",
+]
 
 
 def _migration_names(version: int) -> list[str]:
@@ -87,8 +111,7 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, readonly: bool = False,
-             must_exist: bool = False) -> Store:
+    def open(cls, path: str | Path | None = None, *, readonly: bool = False, must_exist: bool = False) -> Store:
         """Open (and, when writable, create or upgrade) the project at ``path``.
 
         Raises ``ProjectError`` when the file is not a phantomcode project, cannot be written,
@@ -97,8 +120,10 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
         """
         path = resolve_project_path(path)
         if (readonly or must_exist) and not path.exists():
-            raise ProjectError(f"{path}: no project here yet; run 'phantomcode ingest NOTES_DIR' first "
-                               "or point --project (or $PHANTOMCODE_PROJECT) at your project file")
+            raise ProjectError(
+                f"{path}: no project here yet; run 'phantomcode ingest NOTES_DIR' first "
+                "or point --project (or $PHANTOMCODE_PROJECT) at your project file"
+            )
         if path.exists() and path.is_dir():
             raise ProjectError(f"{path}: is a folder; --project takes the project file, e.g. {path / DEFAULT_PROJECT}")
         try:
@@ -114,8 +139,9 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
     @staticmethod
     def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
         if readonly:
-            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                         isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS)
+            connection = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS
+            )
         else:
             if path.parent and not path.parent.exists():
                 raise ProjectError(f"{path}: the folder {path.parent} does not exist")
@@ -129,7 +155,8 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
         if version > SCHEMA_VERSION:
             raise SchemaTooNewError(
                 f"{self.path}: this project was written by a newer phantomcode (schema {version}, "
-                f"this version knows up to {SCHEMA_VERSION}); upgrade phantomcode to open it")
+                f"this version knows up to {SCHEMA_VERSION}); upgrade phantomcode to open it"
+            )
         self._refuse_foreign_database(version)
         if version < SCHEMA_VERSION:
             self._migrate()
@@ -152,13 +179,15 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
         if version == 0 and not tables and not self.readonly:
             return  # a new project
         if version <= 0 or self._recorded_migrations(version) != _migration_names(version):
-            raise ProjectError(f"{self.path}: an SQLite file, but not a phantomcode project; "
-                               "choose another --project path")
+            raise ProjectError(
+                f"{self.path}: an SQLite file, but not a phantomcode project; choose another --project path"
+            )
 
     def _recorded_migrations(self, version: int) -> list[str] | None:
         try:
-            rows = self.connection.execute("SELECT version, name FROM migrations WHERE version <= ? ORDER BY version",
-                                           (version,)).fetchall()
+            rows = self.connection.execute(
+                "SELECT version, name FROM migrations WHERE version <= ? ORDER BY version", (version,)
+            ).fetchall()
         except sqlite3.OperationalError:  # no migrations table, or not ours
             return None
         return [name for _, name in rows]

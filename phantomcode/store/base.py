@@ -34,7 +34,6 @@ def _use_wal(connection: sqlite3.Connection) -> None:
     connection.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
 
 
-
 def resolve_project_path(path: str | Path | None) -> Path:
     """``--project`` wins, then ``$PHANTOMCODE_PROJECT``, then ``./phantomcode.db``."""
     return Path(path or os.environ.get(PROJECT_ENV) or DEFAULT_PROJECT)
@@ -58,7 +57,6 @@ def remove_empty_project(path: str | Path | None) -> None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
 
 
 class StoreBase:
@@ -119,11 +117,14 @@ class StoreBase:
         try:
             lock.acquire()
         except Timeout:
-            raise ProjectBusyError(f"{self.path}: another phantomcode command is writing this project; "
-                                   "wait for it to finish and run this command again") from None
+            raise ProjectBusyError(
+                f"{self.path}: another phantomcode command is writing this project; "
+                "wait for it to finish and run this command again"
+            ) from None
         except OSError as exc:
-            raise ProjectError(f"{self.path}: cannot create the lock file ({exc.strerror}); "
-                               "the project's folder must be writable") from None
+            raise ProjectError(
+                f"{self.path}: cannot create the lock file ({exc.strerror}); the project's folder must be writable"
+            ) from None
         try:
             self._mark_abandoned_runs()
             yield
@@ -172,6 +173,8 @@ def _describe_sqlite_error(path: Path, exc: sqlite3.Error) -> str:
 def damaged_project_message(path: Path, exc: BaseException) -> str:
     """What to say when SQLite finds the project file damaged: what happened, how to recover."""
     recovered = path.with_name(f"{path.stem}-recovered{path.suffix or '.db'}")
-    return (f"{path}: the project file is damaged ({exc}); phantomcode cannot use it. Recover what it holds "
-            f"with the sqlite3 tool: sqlite3 {path} .recover | sqlite3 {recovered} , then run your commands "
-            f"with --project {recovered} (or ingest the notes again into a new project)")
+    return (
+        f"{path}: the project file is damaged ({exc}); phantomcode cannot use it. Recover what it holds "
+        f"with the sqlite3 tool: sqlite3 {path} .recover | sqlite3 {recovered} , then run your commands "
+        f"with --project {recovered} (or ingest the notes again into a new project)"
+    )

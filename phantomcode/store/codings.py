@@ -8,15 +8,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from .base import StoreBase
+from .memos import relocate_memos
 from .records import CodeCount, CodedRows, CodingCounts, Span, TermCount, Unit, UnitCoding
 from .reports import counted_condition
-from .memos import relocate_memos
 from .reviews import apply_reviews
 from .schema import COUNTED, in_list, json_list
 
 
-def replace_codings(db: sqlite3.Connection, documents: Sequence[tuple[str, CodedRows]],
-                    codebook_hash: str, run_id: int) -> None:
+def replace_codings(
+    db: sqlite3.Connection, documents: Sequence[tuple[str, CodedRows]], codebook_hash: str, run_id: int
+) -> None:
     """Swap documents' segments and codings for new ones, a few statements for the whole batch.
 
     Segment IDs are given here (after the largest in use: the caller holds the writer lock), so
@@ -27,10 +28,14 @@ def replace_codings(db: sqlite3.Connection, documents: Sequence[tuple[str, Coded
     db.executemany("DELETE FROM codings WHERE doc_id = ?", doc_ids)
     db.executemany("DELETE FROM segments WHERE doc_id = ?", doc_ids)
     db.executemany("DELETE FROM scores WHERE doc_id = ?", doc_ids)
-    db.executemany("UPDATE documents SET model_hash = ? WHERE doc_id = ?",
-                   [(coded.model_hash, doc_id) for doc_id, coded in documents])
-    db.executemany("INSERT INTO scores (doc_id, start, end, probabilities, model_hash) VALUES (?, ?, ?, ?, ?)",
-                   [(doc_id, *score, coded.model_hash) for doc_id, coded in documents for score in coded.scores])
+    db.executemany(
+        "UPDATE documents SET model_hash = ? WHERE doc_id = ?",
+        [(coded.model_hash, doc_id) for doc_id, coded in documents],
+    )
+    db.executemany(
+        "INSERT INTO scores (doc_id, start, end, probabilities, model_hash) VALUES (?, ?, ?, ?, ?)",
+        [(doc_id, *score, coded.model_hash) for doc_id, coded in documents for score in coded.scores],
+    )
     next_id = db.execute("SELECT coalesce(max(segment_id), 0) + 1 FROM segments").fetchone()[0]
     segments: list[tuple[Any, ...]] = []
     codings: list[tuple[Any, ...]] = []
@@ -38,12 +43,17 @@ def replace_codings(db: sqlite3.Connection, documents: Sequence[tuple[str, Coded
         segments.extend((next_id + index, doc_id, *segment) for index, segment in enumerate(coded.segments))
         codings.extend((next_id + coding[0], doc_id, *coding[1:], codebook_hash, run_id) for coding in coded.codings)
         next_id += len(coded.segments)
-    db.executemany("INSERT INTO segments (segment_id, doc_id, start, end, unit, sector, sector_source)"
-                   " VALUES (?, ?, ?, ?, ?, ?, ?)", segments)
+    db.executemany(
+        "INSERT INTO segments (segment_id, doc_id, start, end, unit, sector, sector_source)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        segments,
+    )
     db.executemany(
         "INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, negated, hypothetical, cue,"
         " source, probability, model_hash, explanation, codebook_hash, run_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", codings)
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        codings,
+    )
     for doc_id in _reviewed_among(db, [doc_id for doc_id, _ in documents]):
         apply_reviews(db, doc_id)
     relocate_memos(db, [doc_id for doc_id, _ in documents])
@@ -69,8 +79,7 @@ class CodingsTable(StoreBase):
 
     def count_codings(self) -> CodingCounts:
         """(all codings, codings that count: not negated, hypothetical or rejected)."""
-        row = self.connection.execute(
-            f"SELECT count(*), coalesce(sum({COUNTED}), 0) FROM codings c").fetchone()
+        row = self.connection.execute(f"SELECT count(*), coalesce(sum({COUNTED}), 0) FROM codings c").fetchone()
         return CodingCounts(row[0], row[1])
 
     def coding_rows(self, *, code: str | None = None, counted_only: bool = False) -> Iterator[dict[str, Any]]:
@@ -86,7 +95,9 @@ class CodingsTable(StoreBase):
             " c.code, c.rule, c.matched, c.negated, c.hypothetical, c.cue, c.status, s.sector AS segment_sector,"
             " s.sector_source, c.codebook_hash, c.source, c.probability, c.model_hash, c.explanation"
             " FROM codings c JOIN segments s USING (segment_id) JOIN documents d ON d.doc_id = c.doc_id"
-            f" {where} ORDER BY c.doc_id, c.start, c.code", params)
+            f" {where} ORDER BY c.doc_id, c.start, c.code",
+            params,
+        )
         for row in rows:
             record = dict(row)
             record["matched"] = json.loads(record["matched"])
@@ -98,14 +109,16 @@ class CodingsTable(StoreBase):
         rows = self.connection.execute(
             "SELECT c.code, json_extract(m.value, '$.term') AS term, count(DISTINCT c.segment_id),"
             f" count(DISTINCT c.doc_id) FROM codings c, json_each(c.matched) m WHERE {COUNTED}"
-            " GROUP BY c.code, term ORDER BY c.code, term")
+            " GROUP BY c.code, term ORDER BY c.code, term"
+        )
         return [TermCount(*row) for row in rows]
 
     def code_counts(self, *, source: str | None = None) -> dict[str, CodeCount]:
         """code -> (segments, documents) over counted codings (of one ``source``, if given)."""
         rows = self.connection.execute(
             "SELECT c.code, count(DISTINCT c.segment_id), count(DISTINCT c.doc_id) FROM codings c"
-            f" WHERE {counted_condition(False, source)} GROUP BY c.code")
+            f" WHERE {counted_condition(False, source)} GROUP BY c.code"
+        )
         return {row[0]: CodeCount(row[1], row[2]) for row in rows}
 
     def coding_codes(self) -> set[str]:
@@ -117,7 +130,8 @@ class CodingsTable(StoreBase):
         what evaluation compares to gold."""
         spans: dict[str, list[Span]] = {}
         for row in self.connection.execute(
-                f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {counted_condition(False, source)}"):
+            f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {counted_condition(False, source)}"
+        ):
             spans.setdefault(row[0], []).append(Span(row[1], row[2], row[3]))
         return spans
 
@@ -137,7 +151,8 @@ class CodingsTable(StoreBase):
             "SELECT c.doc_id, c.start, c.end, c.code, c.rule, c.matched, c.status, c.source, c.probability,"
             " r.reviewer, r.decided_at, r.note"
             " FROM codings c LEFT JOIN reviews r ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end"
-            f" AND r.code = c.code WHERE {condition} ORDER BY c.doc_id, c.start, c.end, c.code")
+            f" AND r.code = c.code WHERE {condition} ORDER BY c.doc_id, c.start, c.end, c.code"
+        )
         return [{**dict(row), "matched": json.loads(row["matched"])} for row in rows]
 
     def unit_codings(self, doc_ids: Iterable[str]) -> dict[Unit, list[UnitCoding]]:
@@ -145,8 +160,11 @@ class CodingsTable(StoreBase):
         some documents."""
         found: dict[Unit, list[UnitCoding]] = {}
         for row in self.connection.execute(
-                "SELECT doc_id, start, end, code, source, negated, hypothetical, status FROM codings"
-                f" WHERE {in_list('doc_id')}", (json_list(sorted(set(doc_ids))),)):
+            "SELECT doc_id, start, end, code, source, negated, hypothetical, status FROM codings"
+            f" WHERE {in_list('doc_id')}",
+            (json_list(sorted(set(doc_ids))),),
+        ):
             found.setdefault(Unit(row[0], row[1], row[2]), []).append(
-                UnitCoding(row[3], row[4], bool(row[5]), bool(row[6]), row[7]))
+                UnitCoding(row[3], row[4], bool(row[5]), bool(row[6]), row[7])
+            )
         return found

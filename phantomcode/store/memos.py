@@ -16,10 +16,13 @@ def relocate_memos(db: sqlite3.Connection, doc_ids: Sequence[str]) -> None:
     (``review.relocation.relocate``), inside the caller's transaction."""
     from ..review.relocation import relocate  # review builds on the store, not the reverse
 
-    rows = db.execute("SELECT m.memo_id, m.passage, d.text FROM memos m JOIN documents d ON d.doc_id = m.doc_id"
-                      " WHERE m.code != '' AND m.passage IS NOT NULL"
-                      " AND substr(d.text, m.start + 1, m.end - m.start) != m.passage"
-                      f" AND {in_list('m.doc_id')}", (json_list(doc_ids),)).fetchall()
+    rows = db.execute(
+        "SELECT m.memo_id, m.passage, d.text FROM memos m JOIN documents d ON d.doc_id = m.doc_id"
+        " WHERE m.code != '' AND m.passage IS NOT NULL"
+        " AND substr(d.text, m.start + 1, m.end - m.start) != m.passage"
+        f" AND {in_list('m.doc_id')}",
+        (json_list(doc_ids),),
+    ).fetchall()
     for memo_id, passage, text in rows:
         moved = relocate(text, passage)
         if moved is not None:
@@ -36,15 +39,20 @@ class MemosTable(StoreBase):
             if not text.strip():
                 db.execute("DELETE FROM memos WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key)
                 return
-            db.execute("INSERT INTO memos (doc_id, start, end, code, text, author, written_at, passage)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT substr(text, ? + 1, ? - ?) FROM documents"
-                       " WHERE doc_id = ? AND ? != '')) ON CONFLICT (doc_id, start, end, code) DO UPDATE SET"
-                       " text = excluded.text, author = excluded.author, written_at = excluded.written_at,"
-                       " passage = excluded.passage", (*key, text, author, _now(), start, end, start, doc_id, code))
+            db.execute(
+                "INSERT INTO memos (doc_id, start, end, code, text, author, written_at, passage)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT substr(text, ? + 1, ? - ?) FROM documents"
+                " WHERE doc_id = ? AND ? != '')) ON CONFLICT (doc_id, start, end, code) DO UPDATE SET"
+                " text = excluded.text, author = excluded.author, written_at = excluded.written_at,"
+                " passage = excluded.passage",
+                (*key, text, author, _now(), start, end, start, doc_id, code),
+            )
 
     def memos(self, doc_id: str) -> list[dict[str, Any]]:
         """A document's memos: its own (code '') first, then those on codings in text order."""
         rows = self.connection.execute(
             "SELECT doc_id, start, end, code, text, author, written_at FROM memos WHERE doc_id = ?"
-            " ORDER BY code != '', start, end, code", (doc_id,))
+            " ORDER BY code != '', start, end, code",
+            (doc_id,),
+        )
         return [dict(row) for row in rows]

@@ -16,11 +16,21 @@ class ModelsTable(StoreBase):
         """Keep a trained model; the same content hash again only becomes the latest."""
         with self.transaction() as db:
             db.execute("DELETE FROM models WHERE content_hash = ?", (record.content_hash,))
-            db.execute("INSERT INTO models (content_hash, kind, codebook_hash, labels, parameters, versions, metrics,"
-                       " data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (record.content_hash, record.kind, record.codebook_hash, json.dumps(record.labels),
-                        json.dumps(record.parameters), json.dumps(record.versions), json.dumps(record.metrics),
-                        record.data, record.created_at or _now()))
+            db.execute(
+                "INSERT INTO models (content_hash, kind, codebook_hash, labels, parameters, versions, metrics,"
+                " data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.content_hash,
+                    record.kind,
+                    record.codebook_hash,
+                    json.dumps(record.labels),
+                    json.dumps(record.parameters),
+                    json.dumps(record.versions),
+                    json.dumps(record.metrics),
+                    record.data,
+                    record.created_at or _now(),
+                ),
+            )
 
     def latest_model(self, *, kind: str | None = None) -> ModelRecord | None:
         """The model trained last (of ``kind``, if given), or None."""
@@ -28,14 +38,26 @@ class ModelsTable(StoreBase):
         row = self.connection.execute(f"SELECT * FROM models {where} ORDER BY model_id DESC LIMIT 1", params).fetchone()
         if row is None:
             return None
-        return ModelRecord(row["content_hash"], row["kind"], row["codebook_hash"], json.loads(row["labels"]),
-                           json.loads(row["parameters"]), json.loads(row["versions"]), json.loads(row["metrics"]),
-                           row["data"], row["created_at"])
+        return ModelRecord(
+            row["content_hash"],
+            row["kind"],
+            row["codebook_hash"],
+            json.loads(row["labels"]),
+            json.loads(row["parameters"]),
+            json.loads(row["versions"]),
+            json.loads(row["metrics"]),
+            row["data"],
+            row["created_at"],
+        )
 
     def doc_ids_by_model(self, *, not_coded_with: str | None) -> list[str]:
         """IDs of the documents whose codings came from another model than ``not_coded_with``."""
-        return [row[0] for row in self.connection.execute(
-            "SELECT doc_id FROM documents WHERE model_hash IS NOT ? ORDER BY doc_id", (not_coded_with,))]
+        return [
+            row[0]
+            for row in self.connection.execute(
+                "SELECT doc_id FROM documents WHERE model_hash IS NOT ? ORDER BY doc_id", (not_coded_with,)
+            )
+        ]
 
     def unit_scores(self) -> Iterator[UnitScore]:
         """(doc_id, start, end, {code: probability}) of every unit the learned layer scored.
@@ -43,7 +65,8 @@ class ModelsTable(StoreBase):
         The probabilities are parsed as one JSON array: a project has tens of thousands of scored
         units, and one parser call per unit costs more than the parsing itself."""
         rows = self.connection.execute(
-            "SELECT doc_id, start, end, probabilities FROM scores ORDER BY doc_id, start").fetchall()
+            "SELECT doc_id, start, end, probabilities FROM scores ORDER BY doc_id, start"
+        ).fetchall()
         probabilities = json.loads(f"[{','.join(row[3] for row in rows)}]")
         for row, parsed in zip(rows, probabilities, strict=True):
             yield UnitScore(row[0], row[1], row[2], parsed)

@@ -76,11 +76,23 @@ def coded_rows(coded: CodedDocument, model_hash: str | None = None) -> CodedRows
     for index, segment in enumerate(coded.segments):
         segments.append((segment.start, segment.end, segment.unit, segment.sector, segment.sector_source))
         codings.extend(
-            (index, c.code, c.rule, c.start, c.end,
-             _to_json([{"start": m.start, "end": m.end, "text": m.text, "term": m.term} for m in c.matched]),
-             int(c.negated), int(c.hypothetical), c.cue, c.source, c.probability, c.model_hash,
-             c.explanation.to_json() if c.explanation is not None else None)
-            for c in segment.codings)
+            (
+                index,
+                c.code,
+                c.rule,
+                c.start,
+                c.end,
+                _to_json([{"start": m.start, "end": m.end, "text": m.text, "term": m.term} for m in c.matched]),
+                int(c.negated),
+                int(c.hypothetical),
+                c.cue,
+                c.source,
+                c.probability,
+                c.model_hash,
+                c.explanation.to_json() if c.explanation is not None else None,
+            )
+            for c in segment.codings
+        )
     scores = [(unit.start, unit.end, _to_json(dict(unit.probabilities))) for unit in coded.scores]
     return CodedRows(coded.sector, coded.sector_source, segments, codings, scores, model_hash)
 

@@ -27,8 +27,9 @@ class ReportQueries(StoreBase):
 
     def report_attribute_names(self) -> list[str]:
         """Attributes a report can group or filter by: every stored attribute, plus ``sector``."""
-        return sorted({*(row[0] for row in self.connection.execute("SELECT DISTINCT name FROM doc_attributes")),
-                       "sector"})
+        return sorted(
+            {*(row[0] for row in self.connection.execute("SELECT DISTINCT name FROM doc_attributes")), "sector"}
+        )
 
     def report_attribute_values(self, name: str) -> list[ValueCount]:
         """One attribute's group keys, as reports see them, with their document counts."""
@@ -41,26 +42,45 @@ class ReportQueries(StoreBase):
         tuples with fields ``g0``, ``g1``, ... and ``documents``."""
         cte, params = report_docs(by, where)
         keys = _report_keys(by)
-        sql = f"{cte} SELECT {keys}, count(*) FROM report_docs GROUP BY {keys}" if by else \
-            f"{cte} SELECT count(*) FROM report_docs"
+        sql = (
+            f"{cte} SELECT {keys}, count(*) FROM report_docs GROUP BY {keys}"
+            if by
+            else f"{cte} SELECT count(*) FROM report_docs"
+        )
         row_type = group_row("GroupSize", len(by), ("documents",))
         return [row_type(*row) for row in self.connection.execute(sql, params)]
 
-    def report_code_counts(self, by: Sequence[str], *, where: Mapping[str, Sequence[str]], codes: Sequence[str],
-                           accepted_only: bool = False,
-                           source: str | None = None) -> list[tuple[Any, ...]]:
+    def report_code_counts(
+        self,
+        by: Sequence[str],
+        *,
+        where: Mapping[str, Sequence[str]],
+        codes: Sequence[str],
+        accepted_only: bool = False,
+        source: str | None = None,
+    ) -> list[tuple[Any, ...]]:
         """(group key..., code, documents, coded segments) over counted codings; absent pairs are zero.
         Named tuples with fields ``g0``, ``g1``, ..., ``code``, ``documents`` and ``segments``."""
         cte, params = report_docs(by, where)
         keys = "".join(f"r.g{index}, " for index in range(len(by)))
         rows = self.connection.execute(
             f"{cte} SELECT {keys}c.code, count(DISTINCT c.doc_id), count(DISTINCT c.segment_id)"
-            f" {report_codings(accepted_only, source)} GROUP BY {keys}c.code", [*params, json_list(codes)])
+            f" {report_codings(accepted_only, source)} GROUP BY {keys}c.code",
+            [*params, json_list(codes)],
+        )
         row_type = group_row("CodeCounts", len(by), ("code", "documents", "segments"))
         return [row_type(*row) for row in rows]
 
-    def report_quotes(self, by: Sequence[str], *, where: Mapping[str, Sequence[str]], codes: Sequence[str],
-                      per_cell: int, accepted_only: bool = False, source: str | None = None) -> list[dict[str, Any]]:
+    def report_quotes(
+        self,
+        by: Sequence[str],
+        *,
+        where: Mapping[str, Sequence[str]],
+        codes: Sequence[str],
+        per_cell: int,
+        accepted_only: bool = False,
+        source: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Up to ``per_cell`` exemplar segments per group and code, at most one per document.
 
         Best first: accepted in review; no negated or hypothetical hit of the code in the segment;
@@ -90,11 +110,18 @@ class ReportQueries(StoreBase):
             f"    AND c.segment_id = q.segment_id AND {counted})) AS matched,"
             "  CASE WHEN substr(q.quality, 1, 1) = '0' THEN 'accepted' ELSE 'auto' END AS status"
             " FROM ranked q JOIN documents d ON d.doc_id = q.doc_id WHERE q.rank <= ?",
-            [*params, json_list(codes), per_cell])
+            [*params, json_list(codes), per_cell],
+        )
         return [dict(row) for row in rows]
 
-    def report_cooccurrence(self, *, where: Mapping[str, Sequence[str]], codes: Sequence[str],
-                            accepted_only: bool = False, source: str | None = None) -> list[Cooccurrence]:
+    def report_cooccurrence(
+        self,
+        *,
+        where: Mapping[str, Sequence[str]],
+        codes: Sequence[str],
+        accepted_only: bool = False,
+        source: str | None = None,
+    ) -> list[Cooccurrence]:
         """(code, other code, documents with both, segments with both) over counted codings.
 
         On the diagonal (a code with itself) are the code's own documents and segments.
@@ -110,10 +137,12 @@ class ReportQueries(StoreBase):
             "  ON b.doc_id = a.doc_id AND b.code >= a.code GROUP BY a.code, b.code"
             " UNION ALL SELECT 'segments', a.code, b.code, count(*) FROM hits a JOIN hits b"
             "  ON b.segment_id = a.segment_id AND b.code >= a.code GROUP BY a.code, b.code",
-            [*params, json_list(codes)]).fetchall()
+            [*params, json_list(codes)],
+        ).fetchall()
         counts = {(kind, a, b): n for kind, a, b, n in rows}
-        pairs = [Cooccurrence(a, b, n, counts.get(("segments", a, b), 0)) for kind, a, b, n in rows
-                 if kind == "documents"]
+        pairs = [
+            Cooccurrence(a, b, n, counts.get(("segments", a, b), 0)) for kind, a, b, n in rows if kind == "documents"
+        ]
         return pairs + [Cooccurrence(b, a, n, segments) for a, b, n, segments in pairs if a != b]
 
     def report_segment_cells(self) -> Iterator[tuple[Any, ...]]:
@@ -125,6 +154,7 @@ class ReportQueries(StoreBase):
         Guarding cells against spreadsheet formulas is left to the caller: a Python check per cell
         costs less than the same test as a SQL expression.
         """
+
         def flag(column: str) -> str:
             return f"CASE WHEN {column} THEN 'TRUE' ELSE 'FALSE' END"
 
@@ -134,12 +164,17 @@ class ReportQueries(StoreBase):
             f" {flag('c.negated')}, {flag('c.hypothetical')}, c.cue, c.status, s.sector, s.sector_source,"
             " c.codebook_hash, c.source, c.probability, c.model_hash, c.explanation"
             " FROM codings c JOIN segments s USING (segment_id) JOIN documents d ON d.doc_id = c.doc_id"
-            " ORDER BY c.doc_id, c.start, c.code")
+            " ORDER BY c.doc_id, c.start, c.code"
+        )
 
     def report_codebook_hashes(self) -> list[str]:
         """The codebook hashes the stored documents were coded with (one, unless a re-code is pending)."""
-        return [row[0] for row in self.connection.execute(
-            "SELECT DISTINCT coded_with FROM documents WHERE coded_with IS NOT NULL ORDER BY coded_with")]
+        return [
+            row[0]
+            for row in self.connection.execute(
+                "SELECT DISTINCT coded_with FROM documents WHERE coded_with IS NOT NULL ORDER BY coded_with"
+            )
+        ]
 
     def report_coded_at(self) -> str | None:
         """When the project's codings were last made: the finish time of the last completed run."""
@@ -149,8 +184,10 @@ class ReportQueries(StoreBase):
 
 def report_codings(accepted_only: bool, source: str | None = None) -> str:
     """FROM and WHERE joining the filtered documents to their counted codings of the codes in ``?``."""
-    return (" FROM report_docs r CROSS JOIN codings c ON c.doc_id = r.doc_id"
-            f" WHERE {counted_condition(accepted_only, source)} AND +{in_list('c.code')}")
+    return (
+        " FROM report_docs r CROSS JOIN codings c ON c.doc_id = r.doc_id"
+        f" WHERE {counted_condition(accepted_only, source)} AND +{in_list('c.code')}"
+    )
 
 
 def counted_condition(accepted_only: bool, source: str | None = None) -> str:
@@ -186,8 +223,10 @@ def report_docs(by: Sequence[str], where: Mapping[str, Sequence[str]]) -> tuple[
         conditions.append(in_list(key_of[name]))
         params.append(json_list(values))
     condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return (f"WITH report_docs AS MATERIALIZED (SELECT d.doc_id{columns} FROM documents d{''.join(joins)}"
-            f"{condition})", params)
+    return (
+        f"WITH report_docs AS MATERIALIZED (SELECT d.doc_id{columns} FROM documents d{''.join(joins)}{condition})",
+        params,
+    )
 
 
 @cache

@@ -52,13 +52,19 @@ class ReviewRows:
 
     def decisions(self, doc_id: str) -> list[StoredDecision]:
         """The decisions on a document, in text order."""
-        return [StoredDecision(*row) for row in self.db.execute(
-            "SELECT review_id, start, end, code, decision, text FROM reviews WHERE doc_id = ?"
-            " ORDER BY start, end, code", (doc_id,))]
+        return [
+            StoredDecision(*row)
+            for row in self.db.execute(
+                "SELECT review_id, start, end, code, decision, text FROM reviews WHERE doc_id = ?"
+                " ORDER BY start, end, code",
+                (doc_id,),
+            )
+        ]
 
     def document(self, doc_id: str) -> ReviewedDocument | None:
-        row = self.db.execute("SELECT text, coded_with, sector, sector_source FROM documents WHERE doc_id = ?",
-                              (doc_id,)).fetchone()
+        row = self.db.execute(
+            "SELECT text, coded_with, sector, sector_source FROM documents WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
         return ReviewedDocument(*row) if row is not None else None
 
     def reset(self, doc_id: str) -> None:
@@ -66,21 +72,31 @@ class ReviewRows:
         segments only they had removed."""
         self.db.execute("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", (doc_id,))
         self.db.execute("DELETE FROM codings WHERE doc_id = ? AND rule = ?", (doc_id, REVIEW_ADD_RULE))
-        self.db.execute("DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
-                        " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)", (doc_id,))
+        self.db.execute(
+            "DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
+            " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)",
+            (doc_id,),
+        )
 
     def move(self, review_id: int, start: int, end: int) -> None:
         """A decision follows its text to new offsets."""
         self.db.execute("UPDATE reviews SET start = ?, end = ? WHERE review_id = ?", (start, end, review_id))
 
     def reject(self, key: CodingKey) -> None:
-        self.db.execute("UPDATE codings SET status = 'rejected' WHERE doc_id = ? AND start = ? AND end = ?"
-                        " AND code = ?", key)
+        self.db.execute(
+            "UPDATE codings SET status = 'rejected' WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key
+        )
 
     def accept(self, key: CodingKey) -> bool:
         """Mark the coding with this key accepted (flags cleared); whether there was one."""
-        return self.db.execute("UPDATE codings SET status = 'accepted', negated = 0, hypothetical = 0"
-                               " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key).rowcount > 0
+        return (
+            self.db.execute(
+                "UPDATE codings SET status = 'accepted', negated = 0, hypothetical = 0"
+                " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?",
+                key,
+            ).rowcount
+            > 0
+        )
 
     def add(self, key: CodingKey, document: ReviewedDocument) -> None:
         """Insert an accepted coding the rules did not make (rule REVIEW_ADD_RULE).
@@ -89,19 +105,23 @@ class ReviewRows:
         counts); only a passage no stored segment holds becomes a segment of its own.
         """
         doc_id, start, end, code = key
-        segment = self.db.execute("SELECT segment_id FROM segments WHERE doc_id = ? AND start <= ? AND end >= ?"
-                                  " ORDER BY end - start LIMIT 1", (doc_id, start, end)).fetchone()
+        segment = self.db.execute(
+            "SELECT segment_id FROM segments WHERE doc_id = ? AND start <= ? AND end >= ? ORDER BY end - start LIMIT 1",
+            (doc_id, start, end),
+        ).fetchone()
         if segment is None:
             unit = self.db.execute("SELECT unit FROM segments WHERE doc_id = ? LIMIT 1", (doc_id,)).fetchone()
             segment_id = self.db.execute(
                 "INSERT INTO segments (doc_id, start, end, unit, sector, sector_source) VALUES (?, ?, ?, ?, ?, ?)",
-                (doc_id, start, end, unit[0] if unit else "sentence", document.sector,
-                 document.sector_source)).lastrowid
+                (doc_id, start, end, unit[0] if unit else "sentence", document.sector, document.sector_source),
+            ).lastrowid
         else:
             segment_id = segment[0]
-        self.db.execute("INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, status,"
-                        " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, '[]', 'accepted', ?)",
-                        (segment_id, doc_id, code, REVIEW_ADD_RULE, start, end, document.coded_with or ""))
+        self.db.execute(
+            "INSERT INTO codings (segment_id, doc_id, code, rule, start, end, matched, status,"
+            " codebook_hash) VALUES (?, ?, ?, ?, ?, ?, '[]', 'accepted', ?)",
+            (segment_id, doc_id, code, REVIEW_ADD_RULE, start, end, document.coded_with or ""),
+        )
 
 
 def apply_reviews(db: sqlite3.Connection, doc_id: str) -> None:
@@ -118,9 +138,16 @@ class ReviewsTable(StoreBase):
     REVIEW_FRESH = REVIEW_FRESH
     AUTO_COUNTED = AUTO_COUNTED
 
-    def review_codings(self, *, codes: Sequence[str] = (), where: Mapping[str, Sequence[str]] | None = None,
-                       include_flagged: bool = False, pending: bool = False,
-                       context: int = 200, doc_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def review_codings(
+        self,
+        *,
+        codes: Sequence[str] = (),
+        where: Mapping[str, Sequence[str]] | None = None,
+        include_flagged: bool = False,
+        pending: bool = False,
+        context: int = 200,
+        doc_ids: Iterable[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Codings to review in document order, with up to ``context`` characters either side.
 
         ``where`` filters documents as reports do; ``pending`` keeps codings without a decision;
@@ -147,7 +174,8 @@ class ReviewsTable(StoreBase):
             " FROM report_docs f JOIN codings c ON c.doc_id = f.doc_id JOIN documents d ON d.doc_id = c.doc_id"
             " LEFT JOIN reviews r ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end AND r.code = c.code"
             f"{where_sql} ORDER BY c.doc_id, c.start, c.code",
-            [*params, context, context, context, *condition_params])
+            [*params, context, context, context, *condition_params],
+        )
         result = []
         for row in rows:
             record = dict(row)
@@ -159,8 +187,10 @@ class ReviewsTable(StoreBase):
     def review_segments(self, doc_ids: Iterable[str]) -> dict[str, list[tuple[int, int]]]:
         """doc_id -> stored segment spans, to snap a reviewer's added sentence onto its unit."""
         spans: dict[str, list[tuple[int, int]]] = {}
-        rows = self.connection.execute(f"SELECT doc_id, start, end FROM segments WHERE {in_list('doc_id')}"
-                                       " ORDER BY doc_id, start", (json_list(set(doc_ids)),))
+        rows = self.connection.execute(
+            f"SELECT doc_id, start, end FROM segments WHERE {in_list('doc_id')} ORDER BY doc_id, start",
+            (json_list(set(doc_ids)),),
+        )
         for row in rows:
             spans.setdefault(row[0], []).append((row[1], row[2]))
         return spans
@@ -169,15 +199,20 @@ class ReviewsTable(StoreBase):
         """(doc_id, start, end, code) of every coding of these documents (``rules_only``: those the
         rules made, not those a review added)."""
         made_by = f" AND rule != '{REVIEW_ADD_RULE}'" if rules_only else ""
-        return {CodingKey(*row) for row in self.connection.execute(
-            f"SELECT doc_id, start, end, code FROM codings WHERE {in_list('doc_id')}{made_by}",
-            (json_list(set(doc_ids)),))}
+        return {
+            CodingKey(*row)
+            for row in self.connection.execute(
+                f"SELECT doc_id, start, end, code FROM codings WHERE {in_list('doc_id')}{made_by}",
+                (json_list(set(doc_ids)),),
+            )
+        }
 
     def decisions_of(self, doc_ids: Iterable[str]) -> dict[CodingKey, str]:
         """(doc_id, start, end, code) -> decision, for every decision on these documents."""
         rows = self.connection.execute(
             f"SELECT doc_id, start, end, code, decision FROM reviews WHERE {in_list('doc_id')}",
-            (json_list(sorted(set(doc_ids))),))
+            (json_list(sorted(set(doc_ids))),),
+        )
         return {CodingKey(row[0], row[1], row[2], row[3]): row[4] for row in rows}
 
     def review_decisions(self) -> list[dict[str, Any]]:
@@ -188,7 +223,8 @@ class ReviewsTable(StoreBase):
             f"SELECT r.*, coalesce({REVIEW_FRESH}, 0) AS fresh, d.doc_id IS NOT NULL AS document_exists,"
             f" EXISTS (SELECT 1 FROM codings c WHERE {same_key}) AS coding_exists,"
             f" EXISTS (SELECT 1 FROM codings c WHERE {same_key} AND {AUTO_COUNTED}) AS proposal"
-            " FROM reviews r LEFT JOIN documents d ON d.doc_id = r.doc_id ORDER BY r.doc_id, r.start, r.code")
+            " FROM reviews r LEFT JOIN documents d ON d.doc_id = r.doc_id ORDER BY r.doc_id, r.start, r.code"
+        )
         flags = ("fresh", "document_exists", "coding_exists", "proposal")
         return [{**dict(row), **{flag: bool(row[flag]) for flag in flags}} for row in rows]
 
@@ -197,7 +233,8 @@ class ReviewsTable(StoreBase):
         rows = self.connection.execute(
             "SELECT c.code, count(*), sum(r.review_id IS NULL) FROM codings c LEFT JOIN reviews r"
             " ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end AND r.code = c.code"
-            f" WHERE {AUTO_COUNTED} GROUP BY c.code")
+            f" WHERE {AUTO_COUNTED} GROUP BY c.code"
+        )
         return {row[0]: Proposals(row[1], row[2]) for row in rows}
 
     def save_reviews(self, decisions: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
@@ -215,18 +252,25 @@ class ReviewsTable(StoreBase):
             for item in decisions:
                 key = (item["doc_id"], item["start"], item["end"], item["code"])
                 values = (item["decision"], item.get("correct_code"), item.get("note"), item["text"])
-                mine = db.execute("SELECT decision, correct_code, note, text FROM reviewer_decisions WHERE doc_id = ?"
-                                  " AND start = ? AND end = ? AND code = ? AND reviewer = ?",
-                                  (*key, item["reviewer"])).fetchone()
+                mine = db.execute(
+                    "SELECT decision, correct_code, note, text FROM reviewer_decisions WHERE doc_id = ?"
+                    " AND start = ? AND end = ? AND code = ? AND reviewer = ?",
+                    (*key, item["reviewer"]),
+                ).fetchone()
                 if mine is not None and tuple(mine) == values:
                     unchanged += 1
                 else:
                     new, changed = (new + 1, changed) if mine is None else (new, changed + 1)
-                    db.execute("INSERT OR REPLACE INTO reviewer_decisions (doc_id, start, end, code, reviewer,"
-                               " decision, correct_code, note, decided_at, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               (*key, item["reviewer"], *values[:3], item["decided_at"], item["text"]))
-                old = db.execute("SELECT decision, correct_code, note, text FROM reviews"
-                                 " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?", key).fetchone()
+                    db.execute(
+                        "INSERT OR REPLACE INTO reviewer_decisions (doc_id, start, end, code, reviewer,"
+                        " decision, correct_code, note, decided_at, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*key, item["reviewer"], *values[:3], item["decided_at"], item["text"]),
+                    )
+                old = db.execute(
+                    "SELECT decision, correct_code, note, text FROM reviews"
+                    " WHERE doc_id = ? AND start = ? AND end = ? AND code = ?",
+                    key,
+                ).fetchone()
                 if old is not None and tuple(old) == values:
                     continue
                 db.execute(
@@ -235,7 +279,8 @@ class ReviewsTable(StoreBase):
                     " DO UPDATE SET decision = excluded.decision, correct_code = excluded.correct_code,"
                     " note = excluded.note, reviewer = excluded.reviewer, decided_at = excluded.decided_at,"
                     " text = excluded.text",
-                    (*key, *values[:3], item["reviewer"], item["decided_at"], item["text"]))
+                    (*key, *values[:3], item["reviewer"], item["decided_at"], item["text"]),
+                )
                 touched.add(item["doc_id"])
             for doc_id in sorted(touched):
                 apply_reviews(db, doc_id)
@@ -249,13 +294,17 @@ class ReviewsTable(StoreBase):
         same_key = "doc_id = ? AND start = ? AND end = ? AND code = ?"
         with self.transaction() as db:
             for *key, reviewer in keys:
-                removed += db.execute(f"DELETE FROM reviewer_decisions WHERE {same_key} AND reviewer = ?",
-                                      (*key, reviewer)).rowcount
+                removed += db.execute(
+                    f"DELETE FROM reviewer_decisions WHERE {same_key} AND reviewer = ?", (*key, reviewer)
+                ).rowcount
                 if db.execute(f"DELETE FROM reviews WHERE {same_key} AND reviewer = ?", (*key, reviewer)).rowcount:
-                    db.execute("INSERT INTO reviews (doc_id, start, end, code, decision, correct_code, note, reviewer,"
-                               " decided_at, text) SELECT doc_id, start, end, code, decision, correct_code, note,"
-                               f" reviewer, decided_at, text FROM reviewer_decisions WHERE {same_key}"
-                               " ORDER BY decided_at DESC LIMIT 1", key)
+                    db.execute(
+                        "INSERT INTO reviews (doc_id, start, end, code, decision, correct_code, note, reviewer,"
+                        " decided_at, text) SELECT doc_id, start, end, code, decision, correct_code, note,"
+                        f" reviewer, decided_at, text FROM reviewer_decisions WHERE {same_key}"
+                        " ORDER BY decided_at DESC LIMIT 1",
+                        key,
+                    )
             for doc_id in sorted({key[0] for key in keys}):
                 ReviewRows(db).reset(doc_id)  # a document left without decisions is not reset by applying none
                 apply_reviews(db, doc_id)
@@ -265,22 +314,28 @@ class ReviewsTable(StoreBase):
         """Every review decision with its document's text: what training learns from."""
         rows = self.connection.execute(
             "SELECT r.doc_id, r.start, r.end, r.code, r.decision, r.text, d.text AS document FROM reviews r"
-            " JOIN documents d ON d.doc_id = r.doc_id ORDER BY r.doc_id, r.start, r.end, r.code")
+            " JOIN documents d ON d.doc_id = r.doc_id ORDER BY r.doc_id, r.start, r.end, r.code"
+        )
         return [dict(row) for row in rows]
 
     def reviewer_decisions(self) -> list[ReviewerDecision]:
         """Every reviewer's own decisions (``review_decisions`` has the one that applies per coding)."""
-        return [ReviewerDecision(*row) for row in self.connection.execute(
-            "SELECT doc_id, start, end, code, reviewer, decision, correct_code, note, decided_at, text"
-            " FROM reviewer_decisions ORDER BY doc_id, start, end, code, reviewer")]
+        return [
+            ReviewerDecision(*row)
+            for row in self.connection.execute(
+                "SELECT doc_id, start, end, code, reviewer, decision, correct_code, note, decided_at, text"
+                " FROM reviewer_decisions ORDER BY doc_id, start, end, code, reviewer"
+            )
+        ]
 
     def reviewers(self) -> list[str]:
         """Everyone who has decisions in the project, by name."""
         rows = self.connection.execute("SELECT DISTINCT reviewer FROM reviewer_decisions ORDER BY 1")
         return [row[0] for row in rows]
 
-    def agreement_spans(self, view: str, *, reviewer: str | None = None,
-                        source: str | None = None) -> dict[str, list[Span]]:
+    def agreement_spans(
+        self, view: str, *, reviewer: str | None = None, source: str | None = None
+    ) -> dict[str, list[Span]]:
         """doc_id -> [(start, end, code)]: ``auto`` = what the rules and the learned model count,
         review ignored; ``reviewed`` = what counts after review, plus accepted codings the rules no
         longer make; with ``reviewer``, after that reviewer's own decisions (a second coder's, say).
@@ -291,17 +346,21 @@ class ReviewsTable(StoreBase):
         if view == "auto":
             sql = f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {auto_counted}"
         elif view == "reviewed" and reviewer is not None:
-            sql = (f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {auto_counted} AND NOT EXISTS"
-                   f" (SELECT 1 FROM reviewer_decisions x WHERE {same_key} AND x.reviewer = ?"
-                   " AND x.decision = 'reject')"
-                   " UNION SELECT r.doc_id, r.start, r.end, r.code FROM reviewer_decisions r JOIN documents d"
-                   f" ON d.doc_id = r.doc_id WHERE r.reviewer = ? AND r.decision IN ('accept', 'add')"
-                   f" AND {REVIEW_FRESH}")
+            sql = (
+                f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {auto_counted} AND NOT EXISTS"
+                f" (SELECT 1 FROM reviewer_decisions x WHERE {same_key} AND x.reviewer = ?"
+                " AND x.decision = 'reject')"
+                " UNION SELECT r.doc_id, r.start, r.end, r.code FROM reviewer_decisions r JOIN documents d"
+                f" ON d.doc_id = r.doc_id WHERE r.reviewer = ? AND r.decision IN ('accept', 'add')"
+                f" AND {REVIEW_FRESH}"
+            )
             params = (reviewer, reviewer)
         elif view == "reviewed":
-            sql = (f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {COUNTED}{source_condition(source)}"
-                   " UNION SELECT r.doc_id, r.start, r.end, r.code FROM reviews r JOIN documents d"
-                   f" ON d.doc_id = r.doc_id WHERE r.decision IN ('accept', 'add') AND {REVIEW_FRESH}")
+            sql = (
+                f"SELECT c.doc_id, c.start, c.end, c.code FROM codings c WHERE {COUNTED}{source_condition(source)}"
+                " UNION SELECT r.doc_id, r.start, r.end, r.code FROM reviews r JOIN documents d"
+                f" ON d.doc_id = r.doc_id WHERE r.decision IN ('accept', 'add') AND {REVIEW_FRESH}"
+            )
         else:
             raise ValueError(f"unknown view {view!r}")
         spans: dict[str, list[Span]] = {}
@@ -318,29 +377,35 @@ class ReviewsTable(StoreBase):
         """
         spans: dict[str, list[Span]] = {}
         for row in self.connection.execute(
-                "SELECT r.doc_id, r.start, r.end, r.code FROM reviewer_decisions r JOIN documents d"
-                " ON d.doc_id = r.doc_id WHERE r.decision IN ('accept', 'add')"
-                f" AND {in_list('r.reviewer')} AND {REVIEW_FRESH}", (json_list(reviewers),)):
+            "SELECT r.doc_id, r.start, r.end, r.code FROM reviewer_decisions r JOIN documents d"
+            " ON d.doc_id = r.doc_id WHERE r.decision IN ('accept', 'add')"
+            f" AND {in_list('r.reviewer')} AND {REVIEW_FRESH}",
+            (json_list(reviewers),),
+        ):
             spans.setdefault(row[0], []).append(Span(row[1], row[2], row[3]))
         return spans
 
-    def reviewer_decision_keys(self, reviewers: Sequence[str],
-                               doc_ids: Iterable[str]) -> list[DecisionKey]:
+    def reviewer_decision_keys(self, reviewers: Sequence[str], doc_ids: Iterable[str]) -> list[DecisionKey]:
         """(doc_id, start, end, code, reviewer) of every decision these reviewers made on these
         documents, current or stale."""
-        return [DecisionKey(*row) for row in self.connection.execute(
-            "SELECT doc_id, start, end, code, reviewer FROM reviewer_decisions"
-            f" WHERE {in_list('reviewer')} AND {in_list('doc_id')} ORDER BY 1, 2, 3, 4, 5",
-            (json_list(reviewers), json_list(sorted(set(doc_ids)))))]
+        return [
+            DecisionKey(*row)
+            for row in self.connection.execute(
+                "SELECT doc_id, start, end, code, reviewer FROM reviewer_decisions"
+                f" WHERE {in_list('reviewer')} AND {in_list('doc_id')} ORDER BY 1, 2, 3, 4, 5",
+                (json_list(reviewers), json_list(sorted(set(doc_ids)))),
+            )
+        ]
 
-    def agreement_units(self, *, reviewed_only: bool = False,
-                        reviewer: str | None = None) -> list[Unit]:
+    def agreement_units(self, *, reviewed_only: bool = False, reviewer: str | None = None) -> list[Unit]:
         """Stored segments (doc_id, start, end); ``reviewed_only``: those with a current decision
         (of ``reviewer``, when given)."""
         if reviewed_only:
             table, mine = ("reviewer_decisions", " AND r.reviewer = ?") if reviewer is not None else ("reviews", "")
-            sql = (f"SELECT DISTINCT r.doc_id, r.start, r.end FROM {table} r JOIN documents d ON d.doc_id = r.doc_id"
-                   f" WHERE {REVIEW_FRESH}{mine} ORDER BY 1, 2, 3")
+            sql = (
+                f"SELECT DISTINCT r.doc_id, r.start, r.end FROM {table} r JOIN documents d ON d.doc_id = r.doc_id"
+                f" WHERE {REVIEW_FRESH}{mine} ORDER BY 1, 2, 3"
+            )
         else:
             sql = "SELECT doc_id, start, end FROM segments ORDER BY doc_id, start, end"
         params = (reviewer,) if reviewed_only and reviewer is not None else ()
@@ -353,8 +418,10 @@ class ReviewsTable(StoreBase):
         if reviewer is None:
             sql = f"SELECT DISTINCT c.doc_id, c.start, c.end FROM codings c WHERE {AUTO_COUNTED} AND c.status = 'auto'"
         else:
-            sql = (f"SELECT DISTINCT c.doc_id, c.start, c.end FROM codings c WHERE {AUTO_COUNTED} AND NOT EXISTS"
-                   " (SELECT 1 FROM reviewer_decisions x WHERE x.doc_id = c.doc_id AND x.start = c.start"
-                   " AND x.end = c.end AND x.code = c.code AND x.reviewer = ?)")
+            sql = (
+                f"SELECT DISTINCT c.doc_id, c.start, c.end FROM codings c WHERE {AUTO_COUNTED} AND NOT EXISTS"
+                " (SELECT 1 FROM reviewer_decisions x WHERE x.doc_id = c.doc_id AND x.start = c.start"
+                " AND x.end = c.end AND x.code = c.code AND x.reviewer = ?)"
+            )
             params = (reviewer,)
         return [Unit(row[0], row[1], row[2]) for row in self.connection.execute(sql, params)]

@@ -11,7 +11,9 @@ import json
 from collections.abc import Iterable
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
-    ("create documents, segments, codings and runs", """
+    (
+        "create documents, segments, codings and runs",
+        """
         CREATE TABLE migrations (
             version INTEGER PRIMARY KEY,
             name TEXT NOT NULL,
@@ -83,13 +85,19 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX codings_code ON codings(code, doc_id);
         CREATE INDEX codings_doc ON codings(doc_id);
         CREATE INDEX segments_doc ON segments(doc_id);
-    """),
-    ("record each document's sector, declared or inferred", """
+    """,
+    ),
+    (
+        "record each document's sector, declared or inferred",
+        """
         ALTER TABLE documents ADD COLUMN sector TEXT;
         ALTER TABLE documents ADD COLUMN sector_source TEXT;
         CREATE INDEX documents_sector ON documents(sector);
-    """),
-    ("record review decisions keyed by document, offsets and code, with the text reviewed", """
+    """,
+    ),
+    (
+        "record review decisions keyed by document, offsets and code, with the text reviewed",
+        """
         CREATE TABLE reviews (
             review_id INTEGER PRIMARY KEY,
             doc_id TEXT NOT NULL,
@@ -105,23 +113,35 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             UNIQUE (doc_id, start, end, code)
         );
         CREATE INDEX reviews_code ON reviews(code);
-    """),
-    ("index codings by segment, so deleting a document's segments does not scan every coding", """
+    """,
+    ),
+    (
+        "index codings by segment, so deleting a document's segments does not scan every coding",
+        """
         CREATE INDEX codings_segment ON codings(segment_id);
-    """),
-    ("record each source file's size and modification time, so an unchanged file is not read again", """
+    """,
+    ),
+    (
+        "record each source file's size and modification time, so an unchanged file is not read again",
+        """
         ALTER TABLE documents ADD COLUMN size INTEGER;
         ALTER TABLE documents ADD COLUMN mtime_ns INTEGER;
-    """),
-    ("keep the codebook files documents were coded with, so a re-code can tell what a change affects", """
+    """,
+    ),
+    (
+        "keep the codebook files documents were coded with, so a re-code can tell what a change affects",
+        """
         CREATE TABLE codebooks (
             content_hash TEXT PRIMARY KEY,
             source BLOB NOT NULL,
             tool_version TEXT NOT NULL,
             saved_at TEXT NOT NULL
         );
-    """),
-    ("keep every reviewer's decisions, so that two coders' decisions can be compared", """
+    """,
+    ),
+    (
+        "keep every reviewer's decisions, so that two coders' decisions can be compared",
+        """
         CREATE TABLE reviewer_decisions (
             doc_id TEXT NOT NULL,
             start INTEGER NOT NULL,
@@ -138,8 +158,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         INSERT INTO reviewer_decisions (doc_id, start, end, code, reviewer, decision, correct_code, note,
                                         decided_at, text)
             SELECT doc_id, start, end, code, reviewer, decision, correct_code, note, decided_at, text FROM reviews;
-    """),
-    ("learned layer: trained models, each coding's source, probability, model and explanation, unit scores", """
+    """,
+    ),
+    (
+        "learned layer: trained models, each coding's source, probability, model and explanation, unit scores",
+        """
         CREATE TABLE models (
             model_id INTEGER PRIMARY KEY,
             content_hash TEXT NOT NULL UNIQUE,
@@ -165,8 +188,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             model_hash TEXT NOT NULL,
             PRIMARY KEY (doc_id, start, end)
         );
-    """),
-    ("keep memos on documents and on codings, written in the review workspace", """
+    """,
+    ),
+    (
+        "keep memos on documents and on codings, written in the review workspace",
+        """
         CREATE TABLE memos (
             memo_id INTEGER PRIMARY KEY,
             doc_id TEXT NOT NULL,
@@ -178,10 +204,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             written_at TEXT NOT NULL,
             UNIQUE (doc_id, start, end, code)
         );
-    """),
-    ("keep the passage a memo on a coding is about, so the memo follows it as a decision does", """
+    """,
+    ),
+    (
+        "keep the passage a memo on a coding is about, so the memo follows it as a decision does",
+        """
         ALTER TABLE memos ADD COLUMN passage TEXT;
-    """),
+    """,
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

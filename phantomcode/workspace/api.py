@@ -51,9 +51,13 @@ class HumanCodingIn(BaseModel):
 
 
 class UndoIn(BaseModel):
-    keys: list[str] = Field(..., min_length=1, max_length=1000,
-                            description="Coding keys whose decisions to take back (a reject with a correct "
-                                        "code also added that code: give both keys).")
+    keys: list[str] = Field(
+        ...,
+        min_length=1,
+        max_length=1000,
+        description="Coding keys whose decisions to take back (a reject with a correct "
+        "code also added that code: give both keys).",
+    )
 
 
 class MemoIn(BaseModel):
@@ -65,53 +69,81 @@ def workspace(request: Request) -> Any:
     return request.app.state.workspace
 
 
-def document_filter(request: Request, code: str | None, status: str | None, source: str | None,
-                    q: str | None) -> browse.DocumentFilter:
+def document_filter(
+    request: Request, code: str | None, status: str | None, source: str | None, q: str | None
+) -> browse.DocumentFilter:
     """Every query parameter that is not a list option is an attribute filter (``?city=Beijing``)."""
     where: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         if name not in LIST_PARAMETERS and name != "token" and value:
             where.setdefault(name, []).append(value)
-    return browse.DocumentFilter(where=where, code=code or None, status=status or None, source=source or None,
-                                 text=q or None)
+    return browse.DocumentFilter(
+        where=where, code=code or None, status=status or None, source=source or None, text=q or None
+    )
 
 
 @router.get("/documents", summary="Documents by filter, one page at a time")
-def list_documents(request: Request, code: str | None = None,
-                   status: str | None = Query(None, description="pending, accepted, rejected or flagged"),
-                   source: str | None = Query(None, description="rules, learned or human"),
-                   q: str | None = Query(None, description="text to find; * matches any characters"),
-                   page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE),
-                   after: str | None = Query(None, description="the page after this document ID (instead of "
-                                                "page): as fast at the end of a long list as at its start")
-                   ) -> dict[str, Any]:
+def list_documents(
+    request: Request,
+    code: str | None = None,
+    status: str | None = Query(None, description="pending, accepted, rejected or flagged"),
+    source: str | None = Query(None, description="rules, learned or human"),
+    q: str | None = Query(None, description="text to find; * matches any characters"),
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE),
+    after: str | None = Query(
+        None,
+        description="the page after this document ID (instead of "
+        "page): as fast at the end of a long list as at its start",
+    ),
+) -> dict[str, Any]:
     """Any other parameter filters by attribute (canonical value): `?city=Beijing&city=Shanghai&sector=education`.
     `next` is the `after` value of the following page (null on the last)."""
     wanted = document_filter(request, code, status, source, q)
     found = find_page(workspace(request), wanted, page=page, per_page=per_page, after=after)
     last = found.documents[-1].doc_id if len(found.documents) == found.per_page else None
-    return {"total": found.total, "page": found.page, "per_page": found.per_page, "pages": found.pages,
-            "next": last, "text_index": workspace(request).search.state(),
-            "documents": [summary.__dict__ for summary in found.documents]}
+    return {
+        "total": found.total,
+        "page": found.page,
+        "per_page": found.per_page,
+        "pages": found.pages,
+        "next": last,
+        "text_index": workspace(request).search.state(),
+        "documents": [summary.__dict__ for summary in found.documents],
+    }
 
 
-def find_page(space: Any, wanted: browse.DocumentFilter, *, page: int, per_page: int,
-              after: str | None = None) -> browse.DocumentPage:
+def find_page(
+    space: Any, wanted: browse.DocumentFilter, *, page: int, per_page: int, after: str | None = None
+) -> browse.DocumentPage:
     """``browse.find_documents`` with what the workspace keeps: the attribute names and each
     filter's total (until the documents change, or with a coding filter, the project), and the
     text index when it is current and can answer the search."""
     names = space.cache.get("attribute_names", lambda: _attribute_names(space.project), scope="documents")
     scope = "project" if wanted.code or wanted.status or wanted.source else "documents"
-    key = ("count", tuple(sorted((k, tuple(v)) for k, v in wanted.where.items())), wanted.code, wanted.status,
-           wanted.source, wanted.text)
+    key = (
+        "count",
+        tuple(sorted((k, tuple(v)) for k, v in wanted.where.items())),
+        wanted.code,
+        wanted.status,
+        wanted.source,
+        wanted.text,
+    )
     with Store.open(space.project, readonly=True) as store:
         text_index = None
         if wanted.text and search.usable(wanted.text) and space.search.current():
             space.search.attach(store)
             text_index = search.SCHEMA
-        return browse.find_documents(store, wanted, page=page, per_page=per_page, after=after, names=names,
-                                     text_index=text_index,
-                                     count=lambda compute: space.cache.get(key, compute, scope=scope))
+        return browse.find_documents(
+            store,
+            wanted,
+            page=page,
+            per_page=per_page,
+            after=after,
+            names=names,
+            text_index=text_index,
+            count=lambda compute: space.cache.get(key, compute, scope=scope),
+        )
 
 
 def _attribute_names(project: Any) -> list[str]:
@@ -127,8 +159,14 @@ def get_document(request: Request, doc_id: str) -> dict[str, Any]:
 
 @router.post("/documents/{doc_id:path}/codings", summary="Code a passage by hand (stored like a review 'add')")
 def add_coding(request: Request, doc_id: str, body: HumanCodingIn) -> dict[str, Any]:
-    cells = {"doc_id": doc_id, "start": str(body.start), "end": str(body.end), "code": body.code,
-             "decision": "add", "note": body.note or ""}
+    cells = {
+        "doc_id": doc_id,
+        "start": str(body.start),
+        "end": str(body.end),
+        "code": body.code,
+        "decision": "add",
+        "note": body.note or "",
+    }
     return apply_one(request, doc_id, cells, exact_spans=True)
 
 
@@ -153,37 +191,58 @@ def decide(request: Request, key: str, body: DecisionIn) -> dict[str, Any]:
     parsed = parse_coding_key(key)
     if parsed is None:
         raise HTTPException(404, f"{key!r} is not a coding key (doc_id:start-end:code)")
-    cells = {"key": key, "code": parsed[3], "decision": body.decision, "correct_code": body.correct_code or "",
-             "note": body.note or ""}
+    cells = {
+        "key": key,
+        "code": parsed[3],
+        "decision": body.decision,
+        "correct_code": body.correct_code or "",
+        "note": body.note or "",
+    }
     return apply_one(request, parsed[0], cells, exact_spans=False)
 
 
 @router.post("/decisions/undo", summary="Take back decisions (the codings are as the rules made them again)")
 def undo(request: Request, body: UndoIn) -> dict[str, Any]:
     space = workspace(request)
-    withdrawn = withdraw_decisions(body.keys, reviewer=space.reviewer, project=space.project,
-                                   lock_timeout=space.lock_timeout)
+    withdrawn = withdraw_decisions(
+        body.keys, reviewer=space.reviewer, project=space.project, lock_timeout=space.lock_timeout
+    )
     return {"withdrawn": withdrawn}
 
 
 def apply_one(request: Request, doc_id: str, cells: dict[str, str], *, exact_spans: bool) -> dict[str, Any]:
     """One decision through ``apply_decisions``; its problems become a 400, its result the codings."""
     space = workspace(request)
-    result = apply_decisions([(1, cells)], ReviewImport(path="workspace"), project=space.project,
-                             reviewer=space.reviewer, codebook=space.codebook, exact_spans=exact_spans,
-                             lock_timeout=space.lock_timeout)
+    result = apply_decisions(
+        [(1, cells)],
+        ReviewImport(path="workspace"),
+        project=space.project,
+        reviewer=space.reviewer,
+        codebook=space.codebook,
+        exact_spans=exact_spans,
+        lock_timeout=space.lock_timeout,
+    )
     if result.problems:
         raise HTTPException(400, "; ".join(p.removeprefix("row 1: ") for p in result.problems))
     with Store.open(space.project, readonly=True) as store:
         codings = browse.document_codings(store, doc_id)
-    return {"decisions": dict(result.decisions), "new": result.new, "changed": result.changed,
-            "warnings": [w.removeprefix("row 1: ") for w in result.warnings], "codings": codings}
+    return {
+        "decisions": dict(result.decisions),
+        "new": result.new,
+        "changed": result.changed,
+        "warnings": [w.removeprefix("row 1: ") for w in result.warnings],
+        "codings": codings,
+    }
 
 
 def cached_report(space: Any, by: str, status: str | None = None) -> Report:
     """``build_report`` by one attribute, kept until the project changes."""
-    return space.cache.get(("report", by, status), lambda: build_report(
-        Project(space.project).path, Project(space.project).codebook(space.codebook), by=by, status=status))
+    return space.cache.get(
+        ("report", by, status),
+        lambda: build_report(
+            Project(space.project).path, Project(space.project).codebook(space.codebook), by=by, status=status
+        ),
+    )
 
 
 def cached_review_stats(space: Any) -> ReviewStats:
@@ -202,10 +261,14 @@ def cached_code_counts(space: Any) -> dict[str, CodeCount]:
 @router.get("/matrix", summary="Code x group matrix: the numbers of `phantomcode report`")
 def matrix(request: Request, by: str = "city", status: str | None = None) -> dict[str, Any]:
     report = cached_report(workspace(request), by, status)
-    return {"by": list(report.by), "documents": report.documents,
-            "groups": [{"group": list(keys), "documents": n} for keys, n in report.groups()],
-            "codes": [{"code": code, "label": report.label(code)} for code in report.codes],
-            "cells": report.records, "warnings": report.warnings()}
+    return {
+        "by": list(report.by),
+        "documents": report.documents,
+        "groups": [{"group": list(keys), "documents": n} for keys, n in report.groups()],
+        "codes": [{"code": code, "label": report.label(code)} for code in report.codes],
+        "cells": report.records,
+        "warnings": report.warnings(),
+    }
 
 
 @router.get("/stats", summary="Review figures per code, as `phantomcode review stats`")

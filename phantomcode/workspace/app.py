@@ -42,8 +42,8 @@ DECISION_LOCK_TIMEOUT = 2.0  # seconds a decision waits for a running ingest or 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                               "frame-ancestors 'none'",
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -70,16 +70,28 @@ class Workspace:
         self.search = TextIndex(self.project, self.cache.documents_version)
 
     @classmethod
-    def prepare(cls, project: str | Path | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                reviewer: str | None = None, codebook: str | Path | Codebook | None = None) -> Workspace:
+    def prepare(
+        cls,
+        project: str | Path | None = None,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        reviewer: str | None = None,
+        codebook: str | Path | Codebook | None = None,
+    ) -> Workspace:
         """Check the project opens and load its codebook; raises ``ProjectError`` or ``UsageError``."""
         path = resolve_project_path(project)
         with Store.open(path, readonly=True):
             pass
         if not 0 < port < 65536:
             raise UsageError(f"port {port} is not a TCP port (1 to 65535)")
-        return cls(project=path, codebook=resolve_codebook(path, codebook), reviewer=reviewer or default_reviewer(),
-                   host=host, port=port)
+        return cls(
+            project=path,
+            codebook=resolve_codebook(path, codebook),
+            reviewer=reviewer or default_reviewer(),
+            host=host,
+            port=port,
+        )
 
     @property
     def url(self) -> str:
@@ -120,7 +132,9 @@ class Workspace:
             return True
         if not self.wildcard:
             return False
-        address = header[1:header.index("]")] if header.startswith("[") and "]" in header else header.rsplit(":", 1)[0]
+        address = (
+            header[1 : header.index("]")] if header.startswith("[") and "]" in header else header.rsplit(":", 1)[0]
+        )
         try:
             ipaddress.ip_address(address)
         except ValueError:
@@ -135,8 +149,9 @@ class Workspace:
             try:
                 probe.bind((self.host, self.port))
             except OSError as exc:
-                raise UsageError(f"cannot listen on {self.host}:{self.port} ({exc.strerror}); "
-                                 "choose another port") from None
+                raise UsageError(
+                    f"cannot listen on {self.host}:{self.port} ({exc.strerror}); choose another port"
+                ) from None
 
 
 def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the CLI loads it only to serve)
@@ -148,8 +163,14 @@ def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the 
     from ..errors import PhantomcodeError, ProjectBusyError
     from . import api, pages, queue
 
-    app = FastAPI(title="phantomcode workspace API", version="1", docs_url=None, redoc_url=None,
-                  description=api.DESCRIPTION, openapi_url="/openapi.json")
+    app = FastAPI(
+        title="phantomcode workspace API",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        description=api.DESCRIPTION,
+        openapi_url="/openapi.json",
+    )
     app.state.workspace = workspace
     app.include_router(api.router)
     app.include_router(queue.router)
@@ -181,13 +202,17 @@ def _guard(workspace: Workspace) -> Callable[..., Awaitable[object]]:
 
     async def guard(request: Any, call_next: Any) -> Any:
         if not workspace.host_allowed(request.headers.get("host", "")):
-            return PlainTextResponse("refused: this server answers only to the address it printed at start "
-                                     f"({workspace.host}:{workspace.port})", status_code=421)
+            return PlainTextResponse(
+                "refused: this server answers only to the address it printed at start "
+                f"({workspace.host}:{workspace.port})",
+                status_code=421,
+            )
         offered = request.query_params.get("token")
         if offered is not None and request.method in ("GET", "HEAD"):
             if not valid(offered):
-                return PlainTextResponse("refused: wrong access token; open the URL 'phantomcode serve' printed",
-                                         status_code=403)
+                return PlainTextResponse(
+                    "refused: wrong access token; open the URL 'phantomcode serve' printed", status_code=403
+                )
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             response = RedirectResponse(request.url.path + (f"?{urlencode(rest)}" if rest else ""), status_code=303)
             response.set_cookie(TOKEN_COOKIE, workspace.token, httponly=True, samesite="strict", path="/")
@@ -197,8 +222,10 @@ def _guard(workspace: Workspace) -> Callable[..., Awaitable[object]]:
             if not valid(header):
                 return PlainTextResponse(f"refused: changes need the {TOKEN_HEADER} header", status_code=403)
         elif not (valid(header) or valid(request.cookies.get(TOKEN_COOKIE))):
-            return PlainTextResponse("refused: no access token; open the URL 'phantomcode serve' printed "
-                                     "(it ends in ?token=...)", status_code=401)
+            return PlainTextResponse(
+                "refused: no access token; open the URL 'phantomcode serve' printed (it ends in ?token=...)",
+                status_code=401,
+            )
         return _secured(await call_next(request))
 
     return guard
@@ -217,9 +244,16 @@ def run(workspace: Workspace) -> None:
         import jinja2  # noqa: F401
         import uvicorn
     except ImportError as exc:
-        raise UsageError(f"the workspace needs {exc.name}, which is not installed; "
-                         "install it with: pip install 'phantomcode[serve]'") from None
+        raise UsageError(
+            f"the workspace needs {exc.name}, which is not installed; install it with: pip install 'phantomcode[serve]'"
+        ) from None
 
     workspace.search.refresh_in_background()  # ready by the first text search, on a large project too
-    uvicorn.run(create_app(workspace), host=workspace.host, port=workspace.port, log_level="warning",
-                server_header=False, proxy_headers=False)
+    uvicorn.run(
+        create_app(workspace),
+        host=workspace.host,
+        port=workspace.port,
+        log_level="warning",
+        server_header=False,
+        proxy_headers=False,
+    )

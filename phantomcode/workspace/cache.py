@@ -54,8 +54,9 @@ class ProjectCache:
             return seen[1]
         connection = sqlite3.connect(f"{self.project.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
         try:
-            last_run = connection.execute("SELECT run_id, status, finished_at FROM runs"
-                                          " ORDER BY run_id DESC LIMIT 1").fetchone()
+            last_run = connection.execute(
+                "SELECT run_id, status, finished_at FROM runs ORDER BY run_id DESC LIMIT 1"
+            ).fetchone()
             documents = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
             models = connection.execute("SELECT max(model_id) FROM models").fetchone()[0]
         finally:

@@ -33,11 +33,22 @@ MAX_STACKED = 4  # overlapping codings drawn as stacked underlines; more are lis
 
 def render(request: Request, name: str, **context: Any) -> HTMLResponse:
     space = workspace(request)
-    return templates.TemplateResponse(request, name, {
-        "project": space.project.name, "reviewer": space.reviewer, "token": space.token,
-        "token_header": TOKEN_HEADER, "version": __version__, "codebook": space.codebook,
-        "colour": lambda code: _colour(request, code), "percent": percent,
-        "labels": {code.id: code.label for code in space.codebook.codes}, **context})
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "project": space.project.name,
+            "reviewer": space.reviewer,
+            "token": space.token,
+            "token_header": TOKEN_HEADER,
+            "version": __version__,
+            "codebook": space.codebook,
+            "colour": lambda code: _colour(request, code),
+            "percent": percent,
+            "labels": {code.id: code.label for code in space.codebook.codes},
+            **context,
+        },
+    )
 
 
 def error_response(request: Request, message: str, status: int) -> JSONResponse | HTMLResponse:
@@ -57,9 +68,19 @@ def overview(request: Request, by: str = "city") -> HTMLResponse:
     report, review = together(lambda: cached_report(space, by), lambda: cached_review_stats(space))
     labels, values = report.matrix("documents")
     shares = report.matrix("share")[1]
-    return render(request, "overview.html", total=total, breakdown=breakdown, report=report, by=by,
-                  attribute_names=names, groups=report.groups(), labels=labels,
-                  rows=list(zip(report.codes, values, shares, strict=True)), review=review.total)
+    return render(
+        request,
+        "overview.html",
+        total=total,
+        breakdown=breakdown,
+        report=report,
+        by=by,
+        attribute_names=names,
+        groups=report.groups(),
+        labels=labels,
+        rows=list(zip(report.codes, values, shares, strict=True)),
+        review=review.total,
+    )
 
 
 def together(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
@@ -74,22 +95,39 @@ def _breakdown(project: Any) -> tuple[list[str], dict[str, list[ValueCount]], in
     """The attributes, documents by city, sector and respondent type, and the number of documents."""
     with Store.open(project, readonly=True) as store:
         names = store.report_attribute_names()
-        breakdown = {name: sorted(store.report_attribute_values(name), key=lambda item: -item[1])
-                     for name in OVERVIEW_ATTRIBUTES if name in names}
+        breakdown = {
+            name: sorted(store.report_attribute_values(name), key=lambda item: -item[1])
+            for name in OVERVIEW_ATTRIBUTES
+            if name in names
+        }
         return names, breakdown, store.count_documents()
 
 
 @router.get("/documents", response_class=HTMLResponse)
-def documents(request: Request, code: str | None = None, status: str | None = None,
-              source: str | None = None, q: str | None = None, page: int = Query(1, ge=1),
-              per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE)) -> HTMLResponse:
+def documents(
+    request: Request,
+    code: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    q: str | None = None,
+    page: int = Query(1, ge=1),
+    per_page: int = Query(50, ge=1, le=browse.MAX_PER_PAGE),
+) -> HTMLResponse:
     space = workspace(request)
     wanted = document_filter(request, code, status, source, q)
     found = find_page(space, wanted, page=page, per_page=per_page)
     values = space.cache.get("filter_values", lambda: _filter_values(space.project), scope="documents")
     query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("page", "token")]
-    return render(request, "documents.html", found=found, wanted=wanted, values=values, query=query,
-                  statuses=browse.STATUSES, sources=browse.SOURCES)
+    return render(
+        request,
+        "documents.html",
+        found=found,
+        wanted=wanted,
+        values=values,
+        query=query,
+        statuses=browse.STATUSES,
+        sources=browse.SOURCES,
+    )
 
 
 def _filter_values(project: Any) -> dict[str, list[ValueCount]]:
@@ -113,10 +151,21 @@ def document(request: Request, doc_id: str) -> HTMLResponse:
         before, after = browse.neighbours(store, doc_id)
     pieces = browse.highlight_pieces(view["text"], view["codings"])
     by_key = {coding["key"]: coding for coding in view["codings"]}
-    return render(request, "document.html", doc=view, pieces=[(p, _piece_style(p, by_key, request)) for p in pieces],
-                  before=before, after=after,
-                  script_data={"doc_id": doc_id, "text": view["text"], "codings": view["codings"],
-                               "memos": view["memos"], "codes": code_list(request)})
+    return render(
+        request,
+        "document.html",
+        doc=view,
+        pieces=[(p, _piece_style(p, by_key, request)) for p in pieces],
+        before=before,
+        after=after,
+        script_data={
+            "doc_id": doc_id,
+            "text": view["text"],
+            "codings": view["codings"],
+            "memos": view["memos"],
+            "codes": code_list(request),
+        },
+    )
 
 
 def _piece_style(piece: browse.Piece, by_key: dict[str, dict[str, Any]], request: Request) -> tuple[str, str]:
@@ -127,8 +176,10 @@ def _piece_style(piece: browse.Piece, by_key: dict[str, dict[str, Any]], request
     codings = [by_key[key] for key in piece.keys]
     counted = [c for c in codings if c["counted"]]
     colours = {c["code"]: _colour(request, c["code"]) for c in codings}
-    shadows = ", ".join(f"inset 0 -{3 * (i + 1)}px 0 {colours[c['code']]}{'' if c['counted'] else '55'}"
-                        for i, c in enumerate(codings[:MAX_STACKED]))
+    shadows = ", ".join(
+        f"inset 0 -{3 * (i + 1)}px 0 {colours[c['code']]}{'' if c['counted'] else '55'}"
+        for i, c in enumerate(codings[:MAX_STACKED])
+    )
     style = f"box-shadow: {shadows};"
     if counted:
         style += f" background-color: {colours[counted[0]['code']]}26;"
@@ -137,8 +188,10 @@ def _piece_style(piece: browse.Piece, by_key: dict[str, dict[str, Any]], request
 
 
 def code_list(request: Request) -> list[dict[str, str]]:
-    return [{"id": code.id, "label": code.label, "colour": _colour(request, code.id)}
-            for code in workspace(request).codebook.codes]
+    return [
+        {"id": code.id, "label": code.label, "colour": _colour(request, code.id)}
+        for code in workspace(request).codebook.codes
+    ]
 
 
 def _colour(request: Request, code: str) -> str:

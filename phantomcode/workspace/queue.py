@@ -50,8 +50,9 @@ def queue(request: Request, n: int = Query(DEFAULT_QUEUE, ge=1, le=500), seed: i
     space = workspace(request)
     scores = space.cache.get("unit_scores", lambda: _kept_scores(space.project), scope="documents")
     # kept while the project is unchanged (any decision, coding or training starts afresh)
-    suggestions = space.cache.get(("queue", n, seed),
-                                  lambda: suggest_for_review(space.project, n=n, seed=seed, scores=scores))
+    suggestions = space.cache.get(
+        ("queue", n, seed), lambda: suggest_for_review(space.project, n=n, seed=seed, scores=scores)
+    )
     with Store.open(space.project, readonly=True) as store:
         texts = store.document_texts(s.doc_id for s in suggestions)
         decided = {coding_key(*key): decision for key, decision in store.decisions_of(texts).items()}
@@ -76,11 +77,24 @@ def queue_item(suggestion: Any, text: str, decided: dict[str, str]) -> dict[str,
     candidates = []
     for candidate in suggestion.candidates:
         key = coding_key(suggestion.doc_id, start, end, candidate.code)
-        candidates.append({"code": candidate.code, "probability": candidate.probability,
-                           "rule_decision": candidate.rule_decision, "key": key, "decision": decided.get(key)})
-    return {"doc_id": suggestion.doc_id, "start": start, "end": end, "text": text[start:end],
-            "before": text[max(0, start - CONTEXT_CHARS):start], "after": text[end:end + CONTEXT_CHARS],
-            "candidates": candidates}
+        candidates.append(
+            {
+                "code": candidate.code,
+                "probability": candidate.probability,
+                "rule_decision": candidate.rule_decision,
+                "key": key,
+                "decision": decided.get(key),
+            }
+        )
+    return {
+        "doc_id": suggestion.doc_id,
+        "start": start,
+        "end": end,
+        "text": text[start:end],
+        "before": text[max(0, start - CONTEXT_CHARS) : start],
+        "after": text[end : end + CONTEXT_CHARS],
+        "candidates": candidates,
+    }
 
 
 @router.post("/api/queue/decision", tags=["api"], summary="Judge one code of a suggested sentence")
@@ -90,8 +104,13 @@ def queue_decision(request: Request, body: QueueDecisionIn) -> dict[str, Any]:
     key = coding_key(body.doc_id, body.start, body.end, body.code)
     with Store.open(workspace(request).project, readonly=True) as store:
         coded = (body.doc_id, body.start, body.end, body.code) in store.review_coding_keys([body.doc_id])
-    cells = {"key": key, "code": body.code, "decision": body.decision, "note": body.note or "",
-             **({} if coded else {"status": SUGGESTED})}
+    cells = {
+        "key": key,
+        "code": body.code,
+        "decision": body.decision,
+        "note": body.note or "",
+        **({} if coded else {"status": SUGGESTED}),
+    }
     return {"key": key, **apply_one(request, body.doc_id, cells, exact_spans=False)}
 
 
@@ -100,6 +119,20 @@ def retrain(request: Request) -> dict[str, Any]:
     from ..training import train
 
     report = train(workspace(request).project)
-    return {"model_hash": report.model_hash, "sentences": report.sentences, "sources": report.sources,
-            "codes": [{"code": c.code, "positives": c.positives, "negatives": c.negatives, "precision": c.precision,
-                       "recall": c.recall, "f1": c.f1, "needs_more": c.needs_more_examples} for c in report.codes]}
+    return {
+        "model_hash": report.model_hash,
+        "sentences": report.sentences,
+        "sources": report.sources,
+        "codes": [
+            {
+                "code": c.code,
+                "positives": c.positives,
+                "negatives": c.negatives,
+                "precision": c.precision,
+                "recall": c.recall,
+                "f1": c.f1,
+                "needs_more": c.needs_more_examples,
+            }
+            for c in report.codes
+        ],
+    }

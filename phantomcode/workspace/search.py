@@ -39,8 +39,11 @@ def usable(pattern: str) -> bool:
     wildcards has three characters or more, and none holds ``%``, ``_`` or ``\\`` (which would need
     LIKE's ESCAPE, and FTS5 uses its index only for a plain LIKE)."""
     fragments = [part for part in re.split(r"\*+", pattern.strip()) if part]
-    return (bool(fragments) and all(len(part) >= MIN_FRAGMENT for part in fragments)
-            and not any(char in pattern for char in "%_\\"))
+    return (
+        bool(fragments)
+        and all(len(part) >= MIN_FRAGMENT for part in fragments)
+        and not any(char in pattern for char in "%_\\")
+    )
 
 
 class TextIndex:
@@ -97,19 +100,23 @@ class TextIndex:
         index = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             index.execute("PRAGMA journal_mode = WAL")
-            index.execute("CREATE VIRTUAL TABLE IF NOT EXISTS notes USING fts5(text, tokenize = 'trigram',"
-                          " detail = 'none')")
-            index.execute("CREATE TABLE IF NOT EXISTS indexed (note INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE,"
-                          " content_hash TEXT NOT NULL)")
+            index.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS notes USING fts5(text, tokenize = 'trigram', detail = 'none')"
+            )
+            index.execute(
+                "CREATE TABLE IF NOT EXISTS indexed (note INTEGER PRIMARY KEY, doc_id TEXT NOT NULL UNIQUE,"
+                " content_hash TEXT NOT NULL)"
+            )
             with Store.open(self.project, readonly=True) as store:
                 stored = dict(store.connection.execute("SELECT doc_id, content_hash FROM documents"))
-                indexed = {row[0]: (row[1], row[2]) for row in index.execute(
-                    "SELECT doc_id, content_hash, note FROM indexed")}
+                indexed = {
+                    row[0]: (row[1], row[2]) for row in index.execute("SELECT doc_id, content_hash, note FROM indexed")
+                }
                 gone = [doc_id for doc_id, (content, _) in indexed.items() if stored.get(doc_id) != content]
                 new = [doc_id for doc_id, content in stored.items() if indexed.get(doc_id, ("",))[0] != content]
                 self._remove(index, [(doc_id, indexed[doc_id][1]) for doc_id in gone])
                 for first in range(0, len(new), _BATCH):
-                    self._add(index, store, new[first:first + _BATCH], stored)
+                    self._add(index, store, new[first : first + _BATCH], stored)
         finally:
             index.close()
 
@@ -128,8 +135,9 @@ class TextIndex:
             if doc_id not in texts:
                 continue  # removed meanwhile: the next refresh sees it
             note = index.execute("INSERT INTO notes (text) VALUES (?)", (texts[doc_id],)).lastrowid
-            index.execute("INSERT INTO indexed (note, doc_id, content_hash) VALUES (?, ?, ?)",
-                          (note, doc_id, hashes[doc_id]))
+            index.execute(
+                "INSERT INTO indexed (note, doc_id, content_hash) VALUES (?, ?, ?)", (note, doc_id, hashes[doc_id])
+            )
         index.execute("COMMIT")
 
     def attach(self, store: Store) -> None:

@@ -3,6 +3,7 @@
 Used to give two independent coders the same units. Sentences end at . ! ? (optionally followed by
 a closing quote or bracket) before white space, or at 。！？, and never span a line break.
 """
+
 import csv
 import re
 import sys
@@ -30,9 +31,9 @@ def sentences(body: str):
     for line in body.split("\n"):
         start = 0
         for m in END.finditer(line):
-            if ABBREVIATION.search(line[start:m.end()].rstrip()):
+            if ABBREVIATION.search(line[start : m.end()].rstrip()):
                 continue
-            piece = line[start:m.end()].strip()
+            piece = line[start : m.end()].strip()
             if piece:
                 yield piece
             start = m.end()

@@ -18,8 +18,7 @@ def own_project(runner, tmp_path, write_note, notes_dir, own_codebook, monkeypat
     own_codebook.edit("name: Deflection of migrants from public services", "name: My edited codebook")
     write_note("a.md", f"{PAPERWORK}\n", id="A", city="Beijing", sector="education")
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["ingest", str(notes_dir), "-p", "study.db", "-c", own_codebook.path.name,
-                                 "--quiet"])
+    result = runner.invoke(app, ["ingest", str(notes_dir), "-p", "study.db", "-c", own_codebook.path.name, "--quiet"])
     assert result.exit_code == 0, result.output
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -41,13 +40,20 @@ def test_the_project_codebook_is_found_from_another_folder(runner, own_project) 
 
 
 @pytest.mark.slow
-def test_a_moved_codebook_stops_every_command_with_the_way_forward(runner, own_project, own_codebook,
-                                                                    tmp_path) -> None:
+def test_a_moved_codebook_stops_every_command_with_the_way_forward(runner, own_project, own_codebook, tmp_path) -> None:
     before = _codebook_hashes(own_project)
     own_codebook.path.rename(tmp_path / "moved.yaml")
-    for command in (["code"], ["report"], ["review", "export"], ["evaluate", "--gold", str(tmp_path / "g.csv")],
-                    ["kwic", "--code", "paperwork"], ["codebook", "show"], ["codebook", "stats"],
-                    ["export", "matrix"], ["ingest", str(tmp_path / "notes"), "--quiet"]):
+    for command in (
+        ["code"],
+        ["report"],
+        ["review", "export"],
+        ["evaluate", "--gold", str(tmp_path / "g.csv")],
+        ["kwic", "--code", "paperwork"],
+        ["codebook", "show"],
+        ["codebook", "stats"],
+        ["export", "matrix"],
+        ["ingest", str(tmp_path / "notes"), "--quiet"],
+    ):
         (tmp_path / "g.csv").write_text("note_id,sentence,codes\n", encoding="utf-8")
         result = runner.invoke(app, [*command, "-p", str(own_project)])
         assert result.exit_code == 2, (command, result.output)

@@ -40,8 +40,10 @@ def test_lint_default_codebook_is_clean(runner: CliRunner) -> None:
 
 def test_lint_lists_problems_with_positions_and_fails(runner: CliRunner, tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("name: x\nversion: '1'\nunit: page\ncodes:\n  - id: a\n    label: A\n"
-                    "    definition: A.\n    regex: ['(']\n", encoding="utf-8")
+    path.write_text(
+        "name: x\nversion: '1'\nunit: page\ncodes:\n  - id: a\n    label: A\n    definition: A.\n    regex: ['(']\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["codebook", "lint", str(path)])
     assert result.exit_code == 1
     assert f"{path}:3:7: error CB012" in result.stdout
@@ -106,8 +108,11 @@ def test_every_codebook_command_has_help(runner: CliRunner) -> None:
 
 def test_lint_quotes_a_regex_as_written(runner: CliRunner, tmp_path: Path) -> None:
     path = tmp_path / "rx.yaml"
-    path.write_text('name: x\nversion: "1"\ncodes:\n  - id: a\n    label: A\n    definition: A.\n'
-                    '    regex: ["\\\\d+ (", "a\\\\sb"]\n', encoding="utf-8")
+    path.write_text(
+        'name: x\nversion: "1"\ncodes:\n  - id: a\n    label: A\n    definition: A.\n'
+        '    regex: ["\\\\d+ (", "a\\\\sb"]\n',
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["codebook", "lint", str(path)])
     assert result.exit_code == 1
     assert "invalid regex '\\d+ (': missing )" in result.stdout and "\\\\d" not in result.stdout

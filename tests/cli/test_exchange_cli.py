@@ -9,9 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from note_texts import FULL, WUZHENG, note  # tests/ is on the path
 
 from phantomcode import load_codebook
-from note_texts import FULL, WUZHENG, note  # tests/ is on the path
 from phantomcode.cli import app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dictionaries"
@@ -42,8 +42,9 @@ def test_codebook_export_then_import_round_trips(runner, tmp_path, monkeypatch) 
     assert result.exit_code == 0, result.output
     assert "wrote 12 codes (rules to fill in) to back.yaml; lint: 0 error(s), 12 warning(s)" in result.stderr
     original, back = load_codebook(), load_codebook(tmp_path / "back.yaml")
-    assert [(c.id, c.label, c.definition, c.group) for c in back.codes] == \
-        [(c.id, c.label, c.definition, c.group) for c in original.codes]
+    assert [(c.id, c.label, c.definition, c.group) for c in back.codes] == [
+        (c.id, c.label, c.definition, c.group) for c in original.codes
+    ]
     assert run(runner, "codebook", "lint", "back.yaml").exit_code == 0
     assert run(runner, "codebook", "export", "--format", "nvp").exit_code == 2
 
@@ -53,8 +54,9 @@ def test_codebook_import_of_dictionaries(runner, tmp_path) -> None:
     assert result.exit_code == 0 and result.stdout.startswith("# Imported by phantomcode from small_liwc.dic")
     assert "note: small_liwc.dic:13: 'like'" in result.stderr
     out = tmp_path / "q.yaml"
-    result = run(runner, "codebook", "import", str(FIXTURES / "deflection_quanteda.yml"), "--out", str(out),
-                 "--any-form")
+    result = run(
+        runner, "codebook", "import", str(FIXTURES / "deflection_quanteda.yml"), "--out", str(out), "--any-form"
+    )
     assert result.exit_code == 0 and "lint: 0 error(s)" in result.stderr
     assert "=lease" not in out.read_text(encoding="utf-8")
     bad = tmp_path / "bad.dic"
@@ -72,8 +74,18 @@ def test_export_qdpx(runner, project, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "wrote 2 notes, 12 codes, 3 variables and 0 codings" in result.stderr
     assert "no accepted codings yet" in result.stderr
-    result = run(runner, "export", "qdpx", "-p", str(project), "--out", str(tmp_path / "all.qdpx"),
-                 "--include-unreviewed", "--name", "Deflection study")
+    result = run(
+        runner,
+        "export",
+        "qdpx",
+        "-p",
+        str(project),
+        "--out",
+        str(tmp_path / "all.qdpx"),
+        "--include-unreviewed",
+        "--name",
+        "Deflection study",
+    )
     assert result.exit_code == 0 and "and 3 codings" in result.stderr
     with zipfile.ZipFile(tmp_path / "all.qdpx") as archive:
         assert b'name="Deflection study"' in archive.read("project.qde")
@@ -96,22 +108,36 @@ def test_export_matrix(runner, project, tmp_path) -> None:
     assert by_doc["BJ-01"]["paperwork"] == "1" and by_doc["BJ-01"]["class_size"] == "1"
     assert by_doc["BJ-01"]["return_home"] == "0" and by_doc["SH-01"]["city"] == "Shanghai"
     assert all(by_doc["SH-01"][code] == "0" for code in codes) and by_doc["SH-01"]["sector"] == ""
-    (tmp_path / "d.csv").write_text("key,code,decision\nBJ-01:0-86:paperwork,paperwork,accept\n"
-                                    "BJ-01:87-135:class_size,class_size,reject\n", encoding="utf-8")
+    (tmp_path / "d.csv").write_text(
+        "key,code,decision\nBJ-01:0-86:paperwork,paperwork,accept\nBJ-01:87-135:class_size,class_size,reject\n",
+        encoding="utf-8",
+    )
     assert run(runner, "review", "import", str(tmp_path / "d.csv"), "-p", str(project)).exit_code == 0
     matrix = run(runner, "export", "matrix", "-p", str(project)).stdout
     rows = {r["doc_id"]: r for r in csv.DictReader(io.StringIO(matrix))}
     assert rows["BJ-01"]["class_size"] == "0"  # rejected codings do not count
-    accepted = run(runner, "export", "matrix", "-p", str(project), "--status", "accepted", "--format", "jsonl",
-                   "--out", str(tmp_path / "m.jsonl"))
+    accepted = run(
+        runner,
+        "export",
+        "matrix",
+        "-p",
+        str(project),
+        "--status",
+        "accepted",
+        "--format",
+        "jsonl",
+        "--out",
+        str(tmp_path / "m.jsonl"),
+    )
     assert accepted.exit_code == 0 and "wrote 2 documents" in accepted.stderr
     lines = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text(encoding="utf-8").splitlines()]
     assert lines[0]["paperwork"] == 1 and lines[0]["office_runaround"] == 0
     assert run(runner, "export", "matrix", "-p", str(project), "--status", "auto").exit_code == 2
 
 
-@pytest.mark.parametrize("command", [["codebook", "export"], ["codebook", "import"], ["export", "qdpx"],
-                                     ["export", "matrix"]])
+@pytest.mark.parametrize(
+    "command", [["codebook", "export"], ["codebook", "import"], ["export", "qdpx"], ["export", "matrix"]]
+)
 def test_every_command_has_help(runner, command) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and len(result.stdout) > 200
@@ -142,7 +168,9 @@ def test_codebook_import_reads_projects_old_namespaces_and_chinese_names(runner,
         "<Code guid='a1000000-0000-4000-8000-000000000001' name='户口' isCodable='true'/>"
         "<Code guid='a1000000-0000-4000-8000-000000000002' name='户口' isCodable='true'/>"
         "<Code guid='a1000000-0000-4000-8000-000000000003' name='五证 papers' isCodable='true'/>"
-        "</Codes></CodeBook>", encoding="utf-8")
+        "</Codes></CodeBook>",
+        encoding="utf-8",
+    )
     result = run(runner, "codebook", "import", str(tmp_path / "old.qdc"), "--out", str(tmp_path / "old.yaml"))
     assert result.exit_code == 0 and "lint: 0 error(s)" in result.stderr, result.output
     assert load_codebook(tmp_path / "old.yaml").code_ids() == ["hukou", "hukou_2", "wuzheng_papers"]

@@ -34,18 +34,34 @@ def test_export_segments_rows_slice_back_to_the_text(runner, coded) -> None:
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     header = list(rows[0])
-    assert header[:14] == ["doc_id", "start", "end", "text", "code", "rule", "matched", "negated", "hypothetical",
-                           "cue", "status", "segment_sector", "sector_source", "codebook_hash"]
+    assert header[:14] == [
+        "doc_id",
+        "start",
+        "end",
+        "text",
+        "code",
+        "rule",
+        "matched",
+        "negated",
+        "hypothetical",
+        "cue",
+        "status",
+        "segment_sector",
+        "sector_source",
+        "codebook_hash",
+    ]
     assert {"city", "sector", "id"} <= set(header)
     with Store.open(coded, readonly=True) as store:
         texts = store.document_texts(store.doc_ids())
     for row in rows:
-        assert texts[row["doc_id"]][int(row["start"]):int(row["end"])] == row["text"]
+        assert texts[row["doc_id"]][int(row["start"]) : int(row["end"])] == row["text"]
         for words in row["matched"].split(" | "):
             assert words in row["text"]
     paperwork = [r for r in rows if r["code"] == "paperwork"]
     assert {(r["doc_id"], r["text"], r["negated"]) for r in paperwork} == {
-        ("A", PAPERWORK, "FALSE"), ("B", NEGATED, "TRUE")}
+        ("A", PAPERWORK, "FALSE"),
+        ("B", NEGATED, "TRUE"),
+    }
     assert paperwork[0]["city"] == "Beijing", "segment export uses the codebook's canonical city"
 
 
@@ -80,14 +96,20 @@ def test_code_without_a_project_exits_2(runner, tmp_path) -> None:
 @pytest.mark.slow
 def test_evaluate_scores_gold_sentences(runner, coded, tmp_path) -> None:
     gold = tmp_path / "gold.csv"
-    gold.write_text("note_id,sentence,codes\n"
-                    f"A,{PAPERWORK},paperwork\nA,{QUIET},\nB,{NEGATED},\nB,{QUIET},deterred\n"
-                    "Z,Missing note.,\n", encoding="utf-8")
+    gold.write_text(
+        "note_id,sentence,codes\n"
+        f"A,{PAPERWORK},paperwork\nA,{QUIET},\nB,{NEGATED},\nB,{QUIET},deterred\n"
+        "Z,Missing note.,\n",
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["evaluate", "--gold", str(gold), "-p", str(coded)])
     assert result.exit_code == 1, "a skipped gold row is skipped input: exit 1"
     assert "1 of 5 gold rows skipped" in result.stderr
-    lines = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
-             for line in result.stdout.splitlines() if line.startswith("│")}
+    lines = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    }
     assert lines["paperwork"][:4] == ["1", "1", "0", "0"]
     assert lines["deterred"][:4] == ["1", "0", "0", "1"]
     assert "row 6: no stored document 'Z'" in result.output
@@ -98,8 +120,9 @@ def test_evaluate_scores_gold_sentences(runner, coded, tmp_path) -> None:
 @pytest.mark.slow
 def test_evaluate_against_other_notes_is_one_line_and_exit_1(runner, coded, tmp_path) -> None:
     gold = tmp_path / "gold.csv"
-    gold.write_text("note_id,sentence,codes\n" + "".join(f"Z{n},Sentence {n}.,paperwork\n" for n in range(40)),
-                    encoding="utf-8")
+    gold.write_text(
+        "note_id,sentence,codes\n" + "".join(f"Z{n},Sentence {n}.,paperwork\n" for n in range(40)), encoding="utf-8"
+    )
     result = runner.invoke(app, ["evaluate", "--gold", str(gold), "-p", str(coded)])
     assert result.exit_code == 1
     assert "none of its 40 sentences can be scored: the project has none of the 40 documents" in result.stderr
@@ -124,7 +147,10 @@ def test_kwic_by_code_and_by_term(runner, coded) -> None:
     neither = runner.invoke(app, ["kwic", "-p", str(coded)])
     assert neither.exit_code == 2 and "nothing to look for: give a TERM" in neither.stderr
     unknown = runner.invoke(app, ["kwic", "--code", "paperwrok", "-p", str(coded)])
-    assert unknown.exit_code == 2 and "unknown code 'paperwrok'; valid codes: paperwork, residency_duration" in unknown.stderr
+    assert (
+        unknown.exit_code == 2
+        and "unknown code 'paperwrok'; valid codes: paperwork, residency_duration" in unknown.stderr
+    )
 
 
 @pytest.mark.slow

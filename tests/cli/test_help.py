@@ -51,8 +51,9 @@ def test_command_has_help_text(path: tuple[str, ...], command: Any) -> None:
 
 
 @pytest.mark.parametrize("path, command", COMMANDS, ids=[command_id(entry) for entry in COMMANDS])
-def test_command_is_in_the_readme_command_reference(path: tuple[str, ...], command: Any,
-                                                    command_reference: str) -> None:
+def test_command_is_in_the_readme_command_reference(
+    path: tuple[str, ...], command: Any, command_reference: str
+) -> None:
     name = " ".join(path)
     assert f"`phantomcode {name}" in command_reference, f"'phantomcode {name}' is missing from the README"
 
@@ -73,18 +74,28 @@ HEAVY = ("pandas", "numpy", "spacy", "matplotlib", "openpyxl", "lxml", "krippend
 
 def imported_by(*argv: str, watched: tuple[str, ...] = HEAVY) -> set[str]:
     """The ``watched`` packages a fresh interpreter has loaded after running ``phantomcode ARGV``."""
-    script = ("import sys\nfrom phantomcode.cli import main\nsys.argv = ['phantomcode', *sys.argv[1:]]\n"
-              "try:\n    main()\nexcept SystemExit:\n    pass\n"
-              f"print('loaded:', *(name for name in {watched!r} if name in sys.modules), file=sys.stderr)")
+    script = (
+        "import sys\nfrom phantomcode.cli import main\nsys.argv = ['phantomcode', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print('loaded:', *(name for name in {watched!r} if name in sys.modules), file=sys.stderr)"
+    )
     done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, timeout=120)
     return set(done.stderr.rsplit("loaded:", 1)[1].split())
 
 
 @pytest.mark.slow  # fresh interpreters, one per command
 def test_the_cli_imports_no_heavy_package_until_a_command_needs_it() -> None:
-    done = subprocess.run([sys.executable, "-c", "import sys, phantomcode.cli\n"
-                           f"print(' '.join(n for n in {HEAVY!r} + ('yaml', 'phantomcode.ingest') if n in sys.modules))"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, phantomcode.cli\n"
+            f"print(' '.join(n for n in {HEAVY!r} + ('yaml', 'phantomcode.ingest') if n in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == []
     assert imported_by("--help") == set()
@@ -94,9 +105,14 @@ def test_the_cli_imports_no_heavy_package_until_a_command_needs_it() -> None:
 @pytest.mark.slow  # fresh interpreters, one per command
 def test_report_and_export_run_without_pandas_or_spacy(project_from) -> None:
     path = str(project_from({"beijing/a.md": "---\ncity: Beijing\n---\nThe school asked for the five documents.\n"}))
-    for argv in (["report", "-p", path], ["report", "-p", path, "-f", "csv", "--wide"],
-                 ["report", "-p", path, "cooccurrence"], ["export", "segments", "-p", path],
-                 ["export", "documents", "-p", path], ["info", "-p", path]):
+    for argv in (
+        ["report", "-p", path],
+        ["report", "-p", path, "-f", "csv", "--wide"],
+        ["report", "-p", path, "cooccurrence"],
+        ["export", "segments", "-p", path],
+        ["export", "documents", "-p", path],
+        ["info", "-p", path],
+    ):
         assert imported_by(*argv) == set(), argv
     assert imported_by("export", "segments", "-p", path, watched=("yaml", "phantomcode.codebook")) == set()
 
@@ -114,10 +130,12 @@ def test_usage_lines_name_arguments_as_the_readme_does() -> None:
     from typer.testing import CliRunner
 
     runner = CliRunner()
-    for command, usage in ((["ingest"], "phantomcode ingest [OPTIONS] NOTES_DIR"),
-                           (["kwic"], "phantomcode kwic [OPTIONS] [TERM]"),
-                           (["agree"], "phantomcode agree [OPTIONS] CODERS..."),
-                           (["review", "import"], "phantomcode review import [OPTIONS] FILE")):
+    for command, usage in (
+        (["ingest"], "phantomcode ingest [OPTIONS] NOTES_DIR"),
+        (["kwic"], "phantomcode kwic [OPTIONS] [TERM]"),
+        (["agree"], "phantomcode agree [OPTIONS] CODERS..."),
+        (["review", "import"], "phantomcode review import [OPTIONS] FILE"),
+    ):
         result = runner.invoke(app, [*command, "--help"], terminal_width=200)
         assert usage in result.stdout, command
 

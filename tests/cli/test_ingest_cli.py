@@ -12,9 +12,9 @@ from pathlib import Path
 
 import docx
 import pytest
+from note_texts import NEUTRAL_BODY  # tests/ is on the path
 from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
 
-from note_texts import NEUTRAL_BODY  # tests/ is on the path
 from phantomcode.cli import app
 from phantomcode.store import Store
 
@@ -24,8 +24,10 @@ BODY = NEUTRAL_BODY  # codes nothing
 def stored(project: Path) -> dict[str, dict]:
     """doc_id -> {text, source, attributes} straight from the store."""
     with Store.open(project, readonly=True) as store:
-        return {doc["doc_id"]: {"text": doc["text"], "source": doc["source"], "attributes": doc["attributes"]}
-                for doc in store.iter_documents()}
+        return {
+            doc["doc_id"]: {"text": doc["text"], "source": doc["source"], "attributes": doc["attributes"]}
+            for doc in store.iter_documents()
+        }
 
 
 def run(runner, *args: str):
@@ -52,8 +54,11 @@ def test_ingest_stores_bodies_attributes_and_ids(runner, project, notes_dir, wri
     assert set(docs) == {"BJ-01", "chengdu/b", "DG-01"}
     assert docs["BJ-01"]["text"] == BODY
     assert docs["BJ-01"]["attributes"] == {"id": "BJ-01", "city": "Beijing", "year": "2019", "sector": "education"}
-    assert docs["DG-01"] == {"text": "First paragraph.\n\nSecond paragraph.", "source": "docx/c.docx",
-                             "attributes": {"id": "DG-01", "city": "Dongguan"}}
+    assert docs["DG-01"] == {
+        "text": "First paragraph.\n\nSecond paragraph.",
+        "source": "docx/c.docx",
+        "attributes": {"id": "DG-01", "city": "Dongguan"},
+    }
     assert "3 note files" in result.output and "3 added" in result.output
 
 
@@ -62,14 +67,23 @@ def test_metadata_precedence_and_path_template(runner, project, notes_dir, write
     write_note("Shanghai/official/a.md", BODY, city="Shanghai ", sector="hukou")
     write_note("Shanghai/official/b.md", BODY)
     (notes_dir / "metadata.csv").write_text(
-        "file,city,sector,year\nShanghai/official/a.md,Wuhan,education,2020\nShanghai/official/b.md,,healthcare,2021\n")
+        "file,city,sector,year\nShanghai/official/a.md,Wuhan,education,2020\nShanghai/official/b.md,,healthcare,2021\n"
+    )
     result = run(runner, "ingest", str(notes_dir), "-p", str(project), "--path-attrs", "{city}/{respondent_type}")
     assert result.exit_code == 0, result.output
     docs = stored(project)
     assert docs["Shanghai/official/a"]["attributes"] == {
-        "city": "Shanghai", "sector": "hukou", "year": "2020", "respondent_type": "official"}
+        "city": "Shanghai",
+        "sector": "hukou",
+        "year": "2020",
+        "respondent_type": "official",
+    }
     assert docs["Shanghai/official/b"]["attributes"] == {
-        "city": "Shanghai", "sector": "healthcare", "year": "2021", "respondent_type": "official"}
+        "city": "Shanghai",
+        "sector": "healthcare",
+        "year": "2021",
+        "respondent_type": "official",
+    }
 
 
 @pytest.mark.slow
@@ -100,9 +114,16 @@ def test_bad_inputs_are_skipped_named_and_the_rest_stored(runner, project, notes
     assert result.exit_code == 1
     assert set(stored(project)) == {"G-1", "DUP"}
     assert stored(project)["DUP"]["text"] == BODY
-    expected = {"empty.txt": "empty file", "binary.txt": "binary", "undecodable.txt": "utf-16",
-                "frontmatter.md": "at line 2", "unsafe.md": "not allowed", "corrupt.docx": "docx",
-                "huge.txt": "limit", "dup_b.md": "duplicate id 'DUP': dup_a.md already has it"}
+    expected = {
+        "empty.txt": "empty file",
+        "binary.txt": "binary",
+        "undecodable.txt": "utf-16",
+        "frontmatter.md": "at line 2",
+        "unsafe.md": "not allowed",
+        "corrupt.docx": "docx",
+        "huge.txt": "limit",
+        "dup_b.md": "duplicate id 'DUP': dup_a.md already has it",
+    }
     skipped = result.output.split("skipped:")[1]
     for name, reason in expected.items():
         line = next(line for line in skipped.splitlines() if line.strip().startswith(name + ":"))
@@ -199,14 +220,19 @@ def test_second_writer_fails_with_a_clear_message(runner, project, notes_dir, wr
 
 @pytest.mark.slow
 def test_export_documents_jsonl_and_csv(runner, project, notes_dir, write_note, tmp_path) -> None:
-    write_note("a.md", "=HYPERLINK(\"x\") starts this note.\n", id="A", city="Beijing")
+    write_note("a.md", '=HYPERLINK("x") starts this note.\n', id="A", city="Beijing")
     write_note("b.md", BODY, id="B", sector="healthcare")
     run(runner, "ingest", str(notes_dir), "-p", str(project))
     result = runner.invoke(app, ["export", "documents", "-p", str(project), "--format", "jsonl"])
     assert result.exit_code == 0
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert records[0] == {"doc_id": "A", "text": "=HYPERLINK(\"x\") starts this note.\n", "source": "a.md",
-                          "id": "A", "city": "Beijing"}
+    assert records[0] == {
+        "doc_id": "A",
+        "text": '=HYPERLINK("x") starts this note.\n',
+        "source": "a.md",
+        "id": "A",
+        "city": "Beijing",
+    }
     out = tmp_path / "docs.csv"
     assert runner.invoke(app, ["export", "documents", "-p", str(project), "-f", "csv", "-o", str(out)]).exit_code == 0
     import csv
@@ -227,8 +253,11 @@ def test_info_lists_attributes_and_last_run(runner, project, notes_dir, write_no
     assert result.exit_code == 0, result.output
     assert "3 documents" in result.stdout
     assert "last run: ingest completed" in result.stdout
-    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.stdout.splitlines()
-             if "Beijing" in line or "Chengdu" in line]
+    cells = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in result.stdout.splitlines()
+        if "Beijing" in line or "Chengdu" in line
+    ]
     assert cells == [["city", "Beijing", "2"], ["", "Chengdu", "1"]]
 
 
@@ -236,11 +265,24 @@ def test_info_lists_attributes_and_last_run(runner, project, notes_dir, write_no
 def test_sigkill_mid_ingest_then_rerun_stores_each_note_once(tmp_path, notes_dir, write_note) -> None:
     total = 1500
     for number in range(total):
-        write_note(f"n{number:04d}.md", f"Note {number}. The school asked for a lease and a labour contract.\n" * 5,
-                   city="Beijing")
+        write_note(
+            f"n{number:04d}.md",
+            f"Note {number}. The school asked for a lease and a labour contract.\n" * 5,
+            city="Beijing",
+        )
     project = tmp_path / "p.db"
-    command = [sys.executable, "-m", "phantomcode", "ingest", str(notes_dir), "-p", str(project), "--quiet",
-               "--jobs", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "phantomcode",
+        "ingest",
+        str(notes_dir),
+        "-p",
+        str(project),
+        "--quiet",
+        "--jobs",
+        "1",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     committed = _wait_for_documents(project, process)
     os.kill(process.pid, signal.SIGKILL)
@@ -316,7 +358,9 @@ def test_pii_scan_command_lists_findings_and_exits_1(runner, notes_dir, write_no
 
 
 @pytest.mark.slow
-def test_full_disk_stops_cleanly_and_the_store_stays_intact(runner, project, notes_dir, write_note, monkeypatch) -> None:
+def test_full_disk_stops_cleanly_and_the_store_stays_intact(
+    runner, project, notes_dir, write_note, monkeypatch
+) -> None:
     for number in range(300):
         write_note(f"n{number:03d}.md", "The school asked for a lease and five documents. " * 30, city="Beijing")
     original = Store._connect

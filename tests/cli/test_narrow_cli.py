@@ -22,8 +22,9 @@ def sample(sample_db: Path) -> Path:
 
 
 def terminal(width: int) -> _console.DataConsole:
-    return _console.DataConsole(file=io.StringIO(), width=width, force_terminal=True, color_system=None,
-                                highlight=False, soft_wrap=True)
+    return _console.DataConsole(
+        file=io.StringIO(), width=width, force_terminal=True, color_system=None, highlight=False, soft_wrap=True
+    )
 
 
 def assert_fits(text: str, width: int) -> None:
@@ -47,8 +48,13 @@ def test_the_report_fits_without_cut_cells_or_broken_words(sample, width) -> Non
     parts = text.split("Documents by city")[1:]
     assert (len(parts) > 1) == (width == 80), "split only when the whole matrix cannot fit"
     for row in matrix.rows:  # one line per row in each part, together every cell of the row, whole
-        shown = [word for part in parts for line in part.splitlines() for word in _words(line)[1:]
-                 if _words(line)[:1] == [str(row[0])]]
+        shown = [
+            word
+            for part in parts
+            for line in part.splitlines()
+            for word in _words(line)[1:]
+            if _words(line)[:1] == [str(row[0])]
+        ]
         assert shown == " ".join(str(cell) for cell in row[1:]).split(), row[0]
 
 
@@ -79,8 +85,15 @@ def test_agree_and_review_stats_fit(sample, width, monkeypatch, capsys) -> None:
 
     console = terminal(width)
     monkeypatch.setattr(_console, "out", console)
-    agree.agree_command(coders=["auto", str(GOLD)], reference="gold", code=None, units_from=None, fmt="table",
-                        project=sample, codebook=None)
+    agree.agree_command(
+        coders=["auto", str(GOLD)],
+        reference="gold",
+        code=None,
+        units_from=None,
+        fmt="table",
+        project=sample,
+        codebook=None,
+    )
     review.stats_command(fmt="table", project=sample, codebook=None)
     text = console.file.getvalue()
     assert_fits(text, width)

@@ -20,14 +20,19 @@ def project(project_from) -> Path:
 
 def _commands(project: Path, out: Path) -> list[list[str]]:
     p = ["-p", str(project)]
-    return [["report", *p, "-o", str(out.with_suffix(".txt"))], ["report", *p, "-o", str(out.with_suffix(".csv"))],
-            ["report", *p, "-o", str(out.with_suffix(".xlsx"))], ["report", "cooccurrence", *p, "-o", str(out)],
-            ["export", "segments", *p, "-o", str(out.with_suffix(".csv"))],
-            ["export", "documents", *p, "-o", str(out.with_suffix(".csv"))],
-            ["export", "matrix", *p, "-o", str(out.with_suffix(".csv"))], ["export", "qdpx", *p, "-o", str(out.with_suffix(".qdpx"))],
-            ["review", "export", *p, "-o", str(out.with_suffix(".xlsx"))],
-            ["review", "export", *p, "-o", str(out.with_suffix(".csv"))],
-            ["codebook", "export", "-o", str(out.with_suffix(".qdc"))]]
+    return [
+        ["report", *p, "-o", str(out.with_suffix(".txt"))],
+        ["report", *p, "-o", str(out.with_suffix(".csv"))],
+        ["report", *p, "-o", str(out.with_suffix(".xlsx"))],
+        ["report", "cooccurrence", *p, "-o", str(out)],
+        ["export", "segments", *p, "-o", str(out.with_suffix(".csv"))],
+        ["export", "documents", *p, "-o", str(out.with_suffix(".csv"))],
+        ["export", "matrix", *p, "-o", str(out.with_suffix(".csv"))],
+        ["export", "qdpx", *p, "-o", str(out.with_suffix(".qdpx"))],
+        ["review", "export", *p, "-o", str(out.with_suffix(".xlsx"))],
+        ["review", "export", *p, "-o", str(out.with_suffix(".csv"))],
+        ["codebook", "export", "-o", str(out.with_suffix(".qdc"))],
+    ]
 
 
 @pytest.mark.slow
@@ -82,8 +87,17 @@ class _ClosedPipe(io.StringIO):
         raise BrokenPipeError(32, "Broken pipe")
 
 
-@pytest.mark.parametrize("command", [["export", "segments"], ["export", "documents", "-f", "csv"], ["report"],
-                                     ["report", "-f", "csv"], ["review", "stats"], ["kwic", "--code", "paperwork"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "segments"],
+        ["export", "documents", "-f", "csv"],
+        ["report"],
+        ["report", "-f", "csv"],
+        ["review", "stats"],
+        ["kwic", "--code", "paperwork"],
+    ],
+)
 def test_a_closed_stdout_ends_quietly_with_exit_0(project, monkeypatch, capsys, command) -> None:
     monkeypatch.setattr(sys, "stdout", _ClosedPipe())
     monkeypatch.setattr(sys, "argv", ["phantomcode", *command, "-p", str(project)])

@@ -35,14 +35,19 @@ def test_default_report_shows_each_city_then_the_code_by_city_matrix(runner: Cli
     codes = project.codebook().code_ids()
     tidy = project.matrix(tidy=True)
     groups = tidy.drop_duplicates("city")
-    positions = [text.index(f"{city} (N = {n})") for city, n in zip(groups["city"], groups["group_documents"])]
+    positions = [
+        text.index(f"{city} (N = {n})") for city, n in zip(groups["city"], groups["group_documents"], strict=True)
+    ]
     assert positions == sorted(positions) and list(groups["city"]) == CITIES
     assert text.index("Documents by city") > positions[-1]
     assert all(text.count(code) >= len(CITIES) + 1 for code in codes)
     first = tidy.iloc[0]  # Beijing's first code: documents, share and segments in its row
-    row = next(line for line in text[positions[0]:].splitlines() if f" {first.code} " in line)
-    assert [cell.strip() for cell in row.split("│")[3:6]] == [str(first.documents), f"{first.share:.0%}",
-                                                              str(first.segments)]
+    row = next(line for line in text[positions[0] :].splitlines() if f" {first.code} " in line)
+    assert [cell.strip() for cell in row.split("│")[3:6]] == [
+        str(first.documents),
+        f"{first.share:.0%}",
+        str(first.segments),
+    ]
     assert "Counted:" in text and result.stderr == ""
 
 
@@ -53,12 +58,26 @@ def test_csv_to_stdout_is_the_tidy_table(runner: CliRunner, sample: Path) -> Non
     assert list(rows[0]) == ["city", "sector", *TIDY_COLUMNS]
     expected = Project(sample).matrix(by=["city", "sector"], codes="paperwork", tidy=True)
     assert [(r["city"], r["sector"], int(r["documents"])) for r in rows] == list(
-        zip(expected["city"], expected["sector"], expected["documents"]))
+        zip(expected["city"], expected["sector"], expected["documents"], strict=True)
+    )
 
 
 def test_where_measure_and_wide_reach_the_output(runner: CliRunner, sample: Path) -> None:
-    result = report(runner, sample, "-f", "json", "--wide", "--measure", "segments", "--where", "city=beijing",
-                    "--where", "city=Chengdu", "--group", "consequences")
+    result = report(
+        runner,
+        sample,
+        "-f",
+        "json",
+        "--wide",
+        "--measure",
+        "segments",
+        "--where",
+        "city=beijing",
+        "--where",
+        "city=Chengdu",
+        "--group",
+        "consequences",
+    )
     assert result.exit_code == 0, result.output
     records = json.loads(result.stdout)
     expected = Project(sample).matrix(measure="segments", group="consequences", where={"city": ["Beijing", "Chengdu"]})
@@ -67,18 +86,21 @@ def test_where_measure_and_wide_reach_the_output(runner: CliRunner, sample: Path
     assert set(records[0]) == {"code", "Beijing", "Chengdu"}
 
 
-@pytest.mark.parametrize(("args", "message", "valid"), [
-    (["--by", "province"], "unknown attribute 'province'", "city, id, interviewer, respondent_type, sector, year"),
-    (["--codes", "paperwork,papers"], "unknown code 'papers'", "paperwork, residency_duration"),
-    (["--group", "mechanism"], "unknown code group 'mechanism'", "mechanisms, consequences"),
-    (["--where", "city=Wuhan"], "no document has this value", "Beijing (9)"),
-    (["--where", "city"], "write ATTR=VALUE", "--where city=Beijing"),
-    (["--measure", "words"], "unknown measure 'words'", "documents, segments"),
-    (["--status", "auto"], "unknown status 'auto'", "accepted"),
-    (["--format", "pdf"], "unknown format 'pdf'", "table, csv, json, xlsx, md, html, png"),
-    (["--wide"], "--wide goes with --format csv or json", "csv"),
-    (["--format", "csv", "--quotes", "2"], "no place for quotes", "html"),
-])
+@pytest.mark.parametrize(
+    ("args", "message", "valid"),
+    [
+        (["--by", "province"], "unknown attribute 'province'", "city, id, interviewer, respondent_type, sector, year"),
+        (["--codes", "paperwork,papers"], "unknown code 'papers'", "paperwork, residency_duration"),
+        (["--group", "mechanism"], "unknown code group 'mechanism'", "mechanisms, consequences"),
+        (["--where", "city=Wuhan"], "no document has this value", "Beijing (9)"),
+        (["--where", "city"], "write ATTR=VALUE", "--where city=Beijing"),
+        (["--measure", "words"], "unknown measure 'words'", "documents, segments"),
+        (["--status", "auto"], "unknown status 'auto'", "accepted"),
+        (["--format", "pdf"], "unknown format 'pdf'", "table, csv, json, xlsx, md, html, png"),
+        (["--wide"], "--wide goes with --format csv or json", "csv"),
+        (["--format", "csv", "--quotes", "2"], "no place for quotes", "html"),
+    ],
+)
 def test_bad_options_exit_2_naming_the_valid_choices(runner: CliRunner, sample: Path, args, message, valid) -> None:
     result = report(runner, sample, *args)
     assert result.exit_code == 2, result.output
@@ -129,8 +151,12 @@ def test_cooccurrence_shows_documents_and_segments(runner: CliRunner, sample: Pa
     assert "Co-occurrence in documents" in result.stdout and "Co-occurrence in segments" in result.stdout
     result = report(runner, sample, "cooccurrence", "-f", "csv", "--codes", "paperwork,deterred")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["code_a"], r["code_b"]) for r in rows] == [("paperwork", "paperwork"), ("paperwork", "deterred"),
-                                                           ("deterred", "paperwork"), ("deterred", "deterred")]
+    assert [(r["code_a"], r["code_b"]) for r in rows] == [
+        ("paperwork", "paperwork"),
+        ("paperwork", "deterred"),
+        ("deterred", "paperwork"),
+        ("deterred", "deterred"),
+    ]
     assert rows[1]["documents"] == rows[2]["documents"] and rows[1]["segments"] == rows[2]["segments"]
     wide = report(runner, sample, "cooccurrence", "-f", "csv", "--wide", "--codes", "paperwork,deterred")
     assert wide.stdout.splitlines()[0] == "code,paperwork,deterred"
@@ -139,12 +165,28 @@ def test_cooccurrence_shows_documents_and_segments(runner: CliRunner, sample: Pa
 
 
 def test_options_before_the_sub_command_apply_to_it(runner: CliRunner, sample: Path) -> None:
-    result = runner.invoke(app, ["report", "--project", str(sample), "--format", "csv", "--wide", "--codes",
-                                 "paperwork,deterred", "cooccurrence", "--measure", "segments"])
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--project",
+            str(sample),
+            "--format",
+            "csv",
+            "--wide",
+            "--codes",
+            "paperwork,deterred",
+            "cooccurrence",
+            "--measure",
+            "segments",
+        ],
+    )
     assert result.exit_code == 0, result.output
     expected = Project(sample).cooccurrence(measure="segments", codes=["paperwork", "deterred"])
-    assert result.stdout.splitlines() == ["code,paperwork,deterred", *(
-        f"{code},{','.join(str(v) for v in expected.loc[code])}" for code in expected.index)]
+    assert result.stdout.splitlines() == [
+        "code,paperwork,deterred",
+        *(f"{code},{','.join(str(v) for v in expected.loc[code])}" for code in expected.index),
+    ]
     refused = runner.invoke(app, ["report", "--project", str(sample), "--by", "sector", "cooccurrence"])
     assert refused.exit_code == 2 and "do not apply" in refused.stderr
 
@@ -152,8 +194,18 @@ def test_options_before_the_sub_command_apply_to_it(runner: CliRunner, sample: P
 def test_report_commands_have_help(runner: CliRunner) -> None:
     result = runner.invoke(app, ["report", "--help"])
     assert result.exit_code == 0 and "cooccurrence" in result.stdout
-    for option in ("--by", "--codes", "--group", "--where", "--measure", "--quotes", "--status", "--format",
-                   "--out", "--wide"):
+    for option in (
+        "--by",
+        "--codes",
+        "--group",
+        "--where",
+        "--measure",
+        "--quotes",
+        "--status",
+        "--format",
+        "--out",
+        "--wide",
+    ):
         assert option in result.stdout
     result = runner.invoke(app, ["report", "cooccurrence", "--help"])
     assert result.exit_code == 0 and "diagonal" in result.stdout

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from note_texts import BEIJING, note  # tests/ is on the path
+
 from phantomcode.cli import app
 from phantomcode.store import Store
 
@@ -56,8 +56,9 @@ def test_export_to_stdout_then_import_and_stats(runner, project, tmp_path) -> No
     assert stats["paperwork"]["accepted"] == "1" and stats["paperwork"]["rejected"] == "1"
     assert stats["unexplained_refusal"]["added"] == "1" and stats["total"]["precision"] == "0.3333"
     order = list(stats)
-    assert order.index("paperwork") < order.index("class_size") < order.index("unexplained_refusal"), \
+    assert order.index("paperwork") < order.index("class_size") < order.index("unexplained_refusal"), (
         "codes in codebook order, not alphabetical"
+    )
     data = json.loads(run(runner, "review", "stats", "-p", str(project), "--format", "json").stdout)
     assert data["decisions"] == 4 and data["stale"] == []
     assert run(runner, "review", "stats", "-p", str(project), "--format", "xml").exit_code == 2
@@ -67,8 +68,19 @@ def test_export_to_stdout_then_import_and_stats(runner, project, tmp_path) -> No
 
 
 def test_sample_to_xlsx_and_usage_errors(runner, project, tmp_path) -> None:
-    result = run(runner, "review", "export", "-p", str(project), "--out", str(tmp_path / "s.xlsx"), "--sample", "2",
-                 "--seed", "4")
+    result = run(
+        runner,
+        "review",
+        "export",
+        "-p",
+        str(project),
+        "--out",
+        str(tmp_path / "s.xlsx"),
+        "--sample",
+        "2",
+        "--seed",
+        "4",
+    )
     assert result.exit_code == 0, result.output
     assert "(2 of 3 segments drawn with --seed 4)" in result.stderr and (tmp_path / "s.xlsx").exists()
     assert run(runner, "review", "export", "-p", str(project), "--format", "xlsx").exit_code == 2
@@ -82,8 +94,9 @@ def test_sample_to_xlsx_and_usage_errors(runner, project, tmp_path) -> None:
 
 def test_stats_list_decisions_whose_text_changed(runner, project, tmp_path) -> None:
     key = "BJ-01:0-86:paperwork"
-    (tmp_path / "d.csv").write_text(f"key,segment,code,decision\n{key},Some other text.,paperwork,accept\n",
-                                    encoding="utf-8")
+    (tmp_path / "d.csv").write_text(
+        f"key,segment,code,decision\n{key},Some other text.,paperwork,accept\n", encoding="utf-8"
+    )
     result = run(runner, "review", "import", str(tmp_path / "d.csv"), "-p", str(project))
     assert result.exit_code == 0 and "1 decision(s) point at text that changed" in result.stderr
     result = run(runner, "review", "stats", "-p", str(project))
@@ -93,9 +106,12 @@ def test_stats_list_decisions_whose_text_changed(runner, project, tmp_path) -> N
 
 def test_agree_table_csv_json(runner, project, tmp_path) -> None:
     gold = tmp_path / "gold.csv"
-    gold.write_text("note_id,sentence,codes\n"
-                    "BJ-01,The principal said the school is full this year.,class_size\n"
-                    "BJ-01,\"He had no lease in his own name, so the permit was impossible.\",\n", encoding="utf-8")
+    gold.write_text(
+        "note_id,sentence,codes\n"
+        "BJ-01,The principal said the school is full this year.,class_size\n"
+        'BJ-01,"He had no lease in his own name, so the permit was impossible.",\n',
+        encoding="utf-8",
+    )
     result = run(runner, "agree", "auto", str(gold), "-p", str(project), "--reference", "gold")
     assert result.exit_code == 0, result.output
     assert "auto vs gold: 2 units (sentences of the gold file gold)" in result.stdout
@@ -107,7 +123,9 @@ def test_agree_table_csv_json(runner, project, tmp_path) -> None:
     assert [r["code"] for r in rows] == ["paperwork", "overall"]
     assert rows[0]["coded_auto"] == "1" and rows[0]["coded_gold"] == "0" and rows[0]["percent_agreement"] == "0.5"
     nothing_reviewed = run(runner, "agree", "auto", "reviewed", "-p", str(project), "--format", "json")
-    assert nothing_reviewed.exit_code == 2 and "none of the 3 units has a review decision yet" in nothing_reviewed.stderr
+    assert (
+        nothing_reviewed.exit_code == 2 and "none of the 3 units has a review decision yet" in nothing_reviewed.stderr
+    )
     result = run(runner, "agree", "auto", "-p", str(project))
     assert result.exit_code == 2 and "at least two coders" in result.stderr
     for command in (["agree", "auto", str(gold)], ["review", "stats"], ["report"], ["export", "segments"]):
@@ -127,16 +145,31 @@ def test_agree_with_reviewed_counts_only_decided_units_and_says_how_many(runner,
         writer.writeheader()
         writer.writerows(rows)
     assert run(runner, "review", "import", str(sheet), "-p", str(project), "-r", "ana").exit_code == 0
-    result = run(runner, "agree", "auto", "reviewed", "-p", str(project), "--units-from", str(sheet),
-                 "--reference", "reviewed", "-f", "json")
+    result = run(
+        runner,
+        "agree",
+        "auto",
+        "reviewed",
+        "-p",
+        str(project),
+        "--units-from",
+        str(sheet),
+        "--reference",
+        "reviewed",
+        "-f",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["units"] == 1 and json.loads(result.stdout)["pending_units_left_out"] == 2
-    assert "1 units used (stored segments, restricted to segments listed in sheet.csv); 2 without a review " \
-           "decision yet left out" in result.stderr
+    assert (
+        "1 units used (stored segments, restricted to segments listed in sheet.csv); 2 without a review "
+        "decision yet left out" in result.stderr
+    )
 
 
-@pytest.mark.parametrize("command", [["review"], ["review", "export"], ["review", "import"], ["review", "stats"],
-                                     ["agree"]])
+@pytest.mark.parametrize(
+    "command", [["review"], ["review", "export"], ["review", "import"], ["review", "stats"], ["agree"]]
+)
 def test_every_command_has_help(runner, command) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and len(result.stdout) > 200
@@ -177,12 +210,19 @@ def test_a_sheet_saved_by_excel_as_gbk_is_read_as_gb18030_and_says_so(runner, pr
         decided = store.review_decisions()
         assert [d["note"] for d in decided if d["note"]] == ["太多"]
         assert [(d["decision"], d["reviewer"], d["text"]) for d in decided if d["code"] == "class_size"] == [
-            ("add", "ana", "名额已满。")], "the add row, read intact"
-        rules_code_it = len([c for c in store.coding_rows(code="class_size")
-                             if c["doc_id"] == "ZH-02" and c["rule"] != Store.REVIEW_ADD_RULE])
+            ("add", "ana", "名额已满。")
+        ], "the add row, read intact"
+        rules_code_it = len(
+            [
+                c
+                for c in store.coding_rows(code="class_size")
+                if c["doc_id"] == "ZH-02" and c["rule"] != Store.REVIEW_ADD_RULE
+            ]
+        )
     class_size = {row["code"]: row for row in decisions["codes"]}["class_size"]
-    assert rules_code_it and (class_size["accepted"], class_size["added"]) == (1, 0), \
+    assert rules_code_it and (class_size["accepted"], class_size["added"]) == (1, 0), (
         "an add the rules make too confirms them: counted as accepted, not as missed"
+    )
 
 
 def test_a_second_reviewer_is_recorded_and_two_coders_can_be_compared(runner, project, tmp_path) -> None:
@@ -191,7 +231,7 @@ def test_a_second_reviewer_is_recorded_and_two_coders_can_be_compared(runner, pr
     rows = list(csv.DictReader(io.StringIO(sheet.read_text(encoding="utf-8-sig"))))
 
     def decide(decisions: list[str]) -> None:
-        for row, decision in zip(rows, decisions):
+        for row, decision in zip(rows, decisions, strict=True):
             row["decision"] = decision
         with sheet.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

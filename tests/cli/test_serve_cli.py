@@ -46,15 +46,17 @@ def test_serve_prints_the_url_with_its_token_and_opens_the_browser(runner, proje
 
 
 def test_serve_on_another_interface_warns_and_no_browser_opens_none(runner, project, served) -> None:
-    result = runner.invoke(app, ["serve", "-p", str(project), "--host", "0.0.0.0", "--port", str(free_port()),
-                                 "--no-browser"])
+    result = runner.invoke(
+        app, ["serve", "-p", str(project), "--host", "0.0.0.0", "--port", str(free_port()), "--no-browser"]
+    )
     assert result.exit_code == 0, result.output
     assert "warning:" in result.stderr and "other machines" in result.stderr
     assert [call for call in served if isinstance(call, tuple)] == []
 
 
-def test_serve_stops_with_a_message_when_the_port_is_taken_or_there_is_no_project(runner, project, served,
-                                                                                  tmp_path) -> None:
+def test_serve_stops_with_a_message_when_the_port_is_taken_or_there_is_no_project(
+    runner, project, served, tmp_path
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
