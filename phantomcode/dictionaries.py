@@ -28,6 +28,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .codebook import CJK
+from .codebook.reader import SAFE_TAGS
 from .errors import CodebookError, OptionError, Problem, UsageError
 from .limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
 from .qda import UniqueIds, code_slug, qdc_to_yaml, read_qdc, yaml_comment, yaml_scalar
@@ -35,7 +36,6 @@ from .qda import UniqueIds, code_slug, qdc_to_yaml, read_qdc, yaml_comment, yaml
 __all__ = ["CodebookImport", "import_codebook", "liwc_to_yaml", "quanteda_to_yaml"]
 
 IMPORT_FORMATS = ("qdc", "quanteda", "liwc")
-_SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
 _SUFFIX_FORMATS = {
     ".qdc": "qdc",
     ".qdpx": "qdc",
@@ -156,7 +156,7 @@ def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[Problem
                 add(key, f"category {name!r} appears twice here")
                 continue
             seen.add(name)
-            unsafe = next((n for n in (key, value) if n.tag not in _SAFE_TAGS), None)
+            unsafe = next((n for n in (key, value) if n.tag not in SAFE_TAGS), None)
             if unsafe is not None:
                 add(unsafe, f"unsupported YAML tag {unsafe.tag!r} (nothing is run; remove it)")
                 continue
@@ -168,7 +168,7 @@ def quanteda_categories(path: str | Path) -> tuple[list[_Category], list[Problem
             category = _Category(name=label, group=group, line=key.start_mark.line + 1)
             items = value.value if isinstance(value, SequenceNode) else [value]
             for item in items:
-                if item.tag not in _SAFE_TAGS:
+                if item.tag not in SAFE_TAGS:
                     add(item, f"unsupported YAML tag {item.tag!r} (nothing is run; remove it)")
                 elif not isinstance(item, ScalarNode):
                     add(item, f"in {name!r}, each entry must be a word or phrase, not a list or mapping")

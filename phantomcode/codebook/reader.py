@@ -14,38 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ..errors import CodebookError, Problem
 from ..limits import MAX_CODEBOOK_CHARS, LimitExceeded, check_yaml_shape
-from ..rule_checks import nested_quantifier, regex_problem, token_pattern_problems
-from .model import CJK, CODE_ID, LANGUAGES, UNITS, Code, Codebook, Examples, NearRule, NegationSettings, RuleSet, fold
+from .model import CODE_ID, LANGUAGES, UNITS, Code, Codebook, Examples, NegationSettings, RuleSet, fold
+from .rule_reader import YAML_TAG, check_term, read_examples, read_rules
 
-_YAML = "tag:yaml.org,2002:"
-_SAFE_TAGS = {_YAML + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
-# Token attributes whose values are text: their YAML scalars are read verbatim, so `{LOWER: no}`
-# means the word "no" and not the boolean False.
-_TEXT_ATTRS = {
-    "ORTH",
-    "TEXT",
-    "LOWER",
-    "NORM",
-    "LEMMA",
-    "POS",
-    "TAG",
-    "MORPH",
-    "DEP",
-    "ENT_TYPE",
-    "ENT_IOB",
-    "ENT_ID",
-    "ENT_KB_ID",
-    "SHAPE",
-    "PREFIX",
-    "SUFFIX",
-    "OP",
-}
-
+# The only YAML tags a codebook (or a dictionary) may carry: any other one is refused, never constructed.
+SAFE_TAGS = {YAML_TAG + t for t in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
 _TOP_KEYS = (
     "name",
     "version",
@@ -89,7 +66,7 @@ def parse(
         data = path.read_bytes() if source is None else source
     except OSError as exc:
         raise CodebookError(f"cannot read codebook {path}: {exc.strerror or exc}") from exc
-    reader = _Reader(str(path), check_patterns=check_patterns)
+    reader = NodeReader(str(path), check_patterns=check_patterns)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -132,7 +109,7 @@ def parse(
     return (codebook if not any(p.severity == "error" for p in problems) else None), problems
 
 
-class _Reader:
+class NodeReader:
     """Walks composed YAML nodes, collecting problems with positions."""
 
     def __init__(self, path: str, *, check_patterns: bool = True) -> None:
@@ -157,7 +134,7 @@ class _Reader:
         if id(node) in seen:
             return
         seen.add(id(node))
-        if node.tag not in _SAFE_TAGS:
+        if node.tag not in SAFE_TAGS:
             self.unsafe.add(id(node))
             self.at(
                 node,
@@ -205,7 +182,7 @@ class _Reader:
         if not isinstance(node, ScalarNode):
             self.at(node, "CB010", f"{where} must be text, not a list or mapping")
             return None
-        if node.tag == _YAML + "null" or (required and not node.value.strip()):
+        if node.tag == YAML_TAG + "null" or (required and not node.value.strip()):
             if required:
                 self.at(node, "CB004", f"{where} is empty")
             return None
@@ -226,7 +203,7 @@ class _Reader:
         if id(node) in self.unsafe:
             return None
         digits = node.value.replace("_", "") if isinstance(node, ScalarNode) else ""
-        if node.tag != _YAML + "int" or not re.fullmatch(r"\+?[0-9]{1,9}", digits):
+        if node.tag != YAML_TAG + "int" or not re.fullmatch(r"\+?[0-9]{1,9}", digits):
             self.at(node, "CB010", f"{where} must be a whole number (digits only)")
             return None
         value = int(digits)
@@ -239,7 +216,7 @@ class _Reader:
         """A list of text items; a single text item is accepted as a one-item list."""
         if id(node) in self.unsafe:
             return []
-        if isinstance(node, ScalarNode) and node.tag == _YAML + "null":
+        if isinstance(node, ScalarNode) and node.tag == YAML_TAG + "null":
             return []
         items = node.value if isinstance(node, SequenceNode) else [node]
         result = []
@@ -254,7 +231,7 @@ class _Reader:
         return result
 
     def sequence(self, node: Node, where: str) -> list[Node]:
-        if id(node) in self.unsafe or (isinstance(node, ScalarNode) and node.tag == _YAML + "null"):
+        if id(node) in self.unsafe or (isinstance(node, ScalarNode) and node.tag == YAML_TAG + "null"):
             return []
         if not isinstance(node, SequenceNode):
             self.at(node, "CB010", f"{where} must be a list (lines starting with '- ')")
@@ -262,7 +239,7 @@ class _Reader:
         return list(node.value)
 
 
-def _build(reader: _Reader, root: Node, path: Path, content_hash: str) -> Codebook | None:
+def _build(reader: NodeReader, root: Node, path: Path, content_hash: str) -> Codebook | None:
     top = reader.mapping(root, _TOP_KEYS, "the codebook")
     if not isinstance(root, MappingNode):
         return None
@@ -314,7 +291,7 @@ def _build(reader: _Reader, root: Node, path: Path, content_hash: str) -> Codebo
     )
 
 
-def _read_negation(reader: _Reader, node: Node) -> NegationSettings:
+def _read_negation(reader: NodeReader, node: Node) -> NegationSettings:
     keys = reader.mapping(node, _NEGATION_KEYS, "negation")
     settings: dict[str, Any] = {}
     if "window" in keys:
@@ -332,12 +309,12 @@ def _read_negation(reader: _Reader, node: Node) -> NegationSettings:
         if name in keys:
             terms = reader.text_list(keys[name][1], f"negation.{name}")
             for term, term_node in terms:
-                _check_term(reader, term, term_node, f"negation.{name}")
+                check_term(reader, term, term_node, f"negation.{name}")
             settings[name] = tuple(t for t, _ in terms)
     return NegationSettings(**settings)
 
 
-def _read_attributes(reader: _Reader, node: Node) -> dict[str, dict[str, tuple[str, ...]]]:
+def _read_attributes(reader: NodeReader, node: Node) -> dict[str, dict[str, tuple[str, ...]]]:
     attributes: dict[str, dict[str, tuple[str, ...]]] = {}
     for name, (_, value) in reader.mapping(node, None, "attributes").items():
         vocabulary: dict[str, tuple[str, ...]] = {}
@@ -357,7 +334,7 @@ def _read_attributes(reader: _Reader, node: Node) -> dict[str, dict[str, tuple[s
     return attributes
 
 
-def _read_sectors(reader: _Reader, node: Node, attributes: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+def _read_sectors(reader: NodeReader, node: Node, attributes: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     known = attributes.get("sector")
     sectors: dict[str, tuple[str, ...]] = {}
     for name, (key_node, value) in reader.mapping(node, None, "sectors").items():
@@ -365,12 +342,12 @@ def _read_sectors(reader: _Reader, node: Node, attributes: Mapping[str, Any]) ->
             reader.at(key_node, "W007", f"sector {name!r} is not a value of attributes.sector ({', '.join(known)})")
         cues = reader.text_list(value, f"sectors.{name}")
         for cue, cue_node in cues:
-            _check_term(reader, cue, cue_node, f"sectors.{name}")
+            check_term(reader, cue, cue_node, f"sectors.{name}")
         sectors[name] = tuple(c for c, _ in cues)
     return sectors
 
 
-def _read_codes(reader: _Reader, node: Node) -> list[dict[str, Any]]:
+def _read_codes(reader: NodeReader, node: Node) -> list[dict[str, Any]]:
     codes: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for item in reader.sequence(node, "codes"):
@@ -398,9 +375,9 @@ def _read_codes(reader: _Reader, node: Node) -> list[dict[str, Any]]:
             k: (reader.text(keys[k][1], f"{where}: {k}", required=k in ("label", "definition")) if k in keys else None)
             for k in ("label", "definition", "include", "exclude")
         }
-        rules = _read_rules(reader, keys, where)
+        rules = read_rules(reader, keys, where)
         veto = (
-            _read_rules(reader, reader.mapping(keys["veto"][1], _RULE_KEYS, f"{where}: veto"), f"{where}: veto")
+            read_rules(reader, reader.mapping(keys["veto"][1], _RULE_KEYS, f"{where}: veto"), f"{where}: veto")
             if "veto" in keys
             else RuleSet()
         )
@@ -409,7 +386,7 @@ def _read_codes(reader: _Reader, node: Node) -> list[dict[str, Any]]:
         flags = {
             k: reader.boolean(keys[k][1], f"{where}: {k}") for k in ("flag_negation", "flag_hypothetical") if k in keys
         }
-        examples = _read_examples(reader, keys["examples"][1], where) if "examples" in keys else Examples()
+        examples = read_examples(reader, keys["examples"][1], where) if "examples" in keys else Examples()
         if not examples.positive and not examples.negative:
             reader.at(item, "W003", f"{where} has no examples; 'codebook test' cannot check it")
         codes.append(
@@ -431,7 +408,7 @@ def _read_codes(reader: _Reader, node: Node) -> list[dict[str, Any]]:
     return codes
 
 
-def _term_nodes(reader: _Reader, keys: Mapping[str, tuple[Node, Node]]) -> list[tuple[str, Node]]:
+def _term_nodes(reader: NodeReader, keys: Mapping[str, tuple[Node, Node]]) -> list[tuple[str, Node]]:
     if "terms" not in keys or id(keys["terms"][1]) in reader.unsafe:
         return []
     node = keys["terms"][1]
@@ -439,171 +416,8 @@ def _term_nodes(reader: _Reader, keys: Mapping[str, tuple[Node, Node]]) -> list[
     return [(i.value.strip(), i) for i in items if isinstance(i, ScalarNode) and i.value.strip()]
 
 
-def _read_examples(reader: _Reader, node: Node, where: str) -> Examples:
-    keys = reader.mapping(node, ("positive", "negative"), f"{where}: examples")
-    found = {k: tuple(t for t, _ in reader.text_list(keys[k][1], f"{where}: examples.{k}")) for k in keys}
-    return Examples(positive=found.get("positive", ()), negative=found.get("negative", ()))
-
-
-def _read_rules(reader: _Reader, keys: Mapping[str, tuple[Node, Node]], where: str) -> RuleSet:
-    terms: list[str] = []
-    if "terms" in keys:
-        seen: set[str] = set()
-        for term, node in reader.text_list(keys["terms"][1], f"{where}: terms"):
-            if fold(term) in seen:
-                reader.at(node, "W002", f"{where}: term {term!r} is listed twice")
-                continue
-            seen.add(fold(term))
-            if _check_term(reader, term, node, f"{where}: terms"):
-                terms.append(term)
-    patterns = []
-    for index, node in enumerate(
-        reader.sequence(keys["patterns"][1], f"{where}: patterns") if "patterns" in keys else []
-    ):
-        pattern = _read_pattern(reader, node, f"{where}: patterns[{index}]")
-        if pattern is not None:
-            patterns.append(pattern)
-    regexes = []
-    for expression, node in reader.text_list(keys["regex"][1], f"{where}: regex") if "regex" in keys else []:
-        problem = regex_problem(expression)
-        if problem is not None:
-            reader.at(node, "CB005", f"{where}: invalid regex {_quoted(expression)}: {problem}")
-            continue
-        if re.compile(expression, re.IGNORECASE).fullmatch(""):
-            reader.at(node, "W006", f"{where}: regex {_quoted(expression)} can match empty text")
-        if nested_quantifier(expression):
-            reader.at(
-                node,
-                "W008",
-                f"{where}: regex {_quoted(expression)} repeats a group that holds a repeat "
-                "(like '(a+)+'): it can take minutes on one note; write it without the nesting",
-            )
-        regexes.append(expression)
-    near = []
-    for index, node in enumerate(reader.sequence(keys["near"][1], f"{where}: near") if "near" in keys else []):
-        rule = _read_near(reader, node, f"{where}: near[{index}]")
-        if rule is not None:
-            near.append(rule)
-    return RuleSet(terms=tuple(terms), patterns=tuple(patterns), regex=tuple(regexes), near=tuple(near))
-
-
-def _quoted(text: str) -> str:
-    """``text`` between quotes as written: ``repr`` would double every backslash of a regex."""
-    return f"'{text}'"
-
-
-def _read_near(reader: _Reader, node: Node, where: str) -> NearRule | None:
-    keys = reader.mapping(node, ("all_of", "within"), where)
-    if not keys:
-        return None
-    within = reader.integer(keys["within"][1], f"{where}: within") if "within" in keys else None
-    if "all_of" not in keys:
-        reader.at(node, "CB004", f"{where} is missing 'all_of' (two or more lists of terms)")
-        return None
-    sets = []
-    for index, set_node in enumerate(reader.sequence(keys["all_of"][1], f"{where}: all_of")):
-        terms = reader.text_list(set_node, f"{where}: all_of[{index}]")
-        for term, term_node in terms:
-            _check_term(reader, term, term_node, f"{where}: all_of[{index}]")
-        if not terms:
-            reader.at(set_node, "CB012", f"{where}: all_of[{index}] has no terms")
-            return None
-        sets.append(tuple(t for t, _ in terms))
-    if len(sets) < 2:
-        reader.at(keys["all_of"][1], "CB012", f"{where}: all_of needs at least two lists of terms")
-        return None
-    return NearRule(sets=tuple(sets), within=within)
-
-
-def _check_term(reader: _Reader, term: str, node: Node, where: str) -> bool:
-    if term.startswith("="):
-        if not term[1:].strip():
-            reader.at(node, "CB012", f"{where}: '=' must be followed by a word or phrase")
-            return False
-        if "*" in term:
-            reader.at(node, "CB012", f"{where}: {term!r}: '=' (exact form) and '*' (glob) cannot be combined")
-            return False
-    for word in term.split():
-        if "*" not in word:
-            continue
-        if CJK.search(word):
-            reader.at(
-                node, "CB012", f"{where}: glob {word!r}: '*' works on Latin words only; list the Chinese words in full"
-            )
-            return False
-        if not word.strip("*"):
-            reader.at(node, "CB012", f"{where}: glob {word!r} needs at least one letter")
-            return False
-        if not re.fullmatch(r"[\w*]+", word):
-            reader.at(
-                node,
-                "CB012",
-                f"{where}: glob {word!r}: '*' works on single words of letters "
-                "and digits; write the other parts as separate words or list the forms",
-            )
-            return False
-    return True
-
-
-def _read_pattern(reader: _Reader, node: Node, where: str) -> tuple[dict[str, Any], ...] | None:
-    tokens = reader.sequence(node, where)
-    if not tokens:
-        if isinstance(node, SequenceNode):
-            reader.at(node, "CB006", f"{where}: a token pattern needs at least one token")
-        return None
-    try:
-        pattern = [_pattern_value(token, False) for token in tokens]
-    except Exception as exc:  # YAML's constructors raise ValueError, AttributeError ... on bad tagged values
-        reader.at(
-            node,
-            "CB006",
-            f"{where}: invalid token pattern: a value cannot be read ({exc.__class__.__name__}: {str(exc)[:200]})",
-        )
-        return None
-    if not reader.check_patterns:
-        return tuple(pattern)
-    from spacy.schemas import validate_token_pattern
-
-    errors = validate_token_pattern(pattern)
-    reported: set[tuple[str, str]] = set()
-    for message in errors:
-        found = re.match(r"\[pattern -> (\d+)(?: -> (\w+))?[^\]]*\]\s*(.*)", message)
-        if not found:
-            reader.at(node, "CB006", f"{where}: invalid token pattern: {message}")
-            continue
-        index, key, detail = found.groups()
-        if (index, key) in reported:
-            continue  # spaCy lists one message per alternative type; the first says enough
-        reported.add((index, key))
-        target: Node = tokens[int(index)]
-        if key and isinstance(target, MappingNode):
-            target = next((k for k, _ in target.value if k.value == key), target)
-        reader.at(
-            target,
-            "CB006",
-            f"{where}: invalid token pattern: token {int(index) + 1}{f' {key}' if key else ''}: {detail}",
-        )
-    if errors:
-        return None
-    unusable = token_pattern_problems(pattern)
-    for problem in unusable:
-        reader.at(node, "CB006", f"{where}: invalid token pattern: {problem}")
-    return None if unusable else tuple(pattern)
-
-
-def _pattern_value(node: Node, as_text: bool) -> Any:
-    """Python value of a pattern node; values under text attributes are read verbatim."""
-    if isinstance(node, MappingNode):
-        return {k.value: _pattern_value(v, as_text or k.value in _TEXT_ATTRS) for k, v in node.value}
-    if isinstance(node, SequenceNode):
-        return [_pattern_value(v, as_text) for v in node.value]
-    if as_text and node.tag != _YAML + "null":
-        return node.value
-    return SafeConstructor().construct_object(node, deep=True)
-
-
 def _read_groups(
-    reader: _Reader, node: Node | None, codes: list[dict[str, Any]]
+    reader: NodeReader, node: Node | None, codes: list[dict[str, Any]]
 ) -> tuple[dict[str, str], tuple[str, ...]]:
     known = {c["id"] for c in codes}
     group_of: dict[str, str] = {}
@@ -633,7 +447,7 @@ def _read_groups(
     return group_of, tuple(order)
 
 
-def _check_shared_terms(reader: _Reader, codes: list[dict[str, Any]]) -> None:
+def _check_shared_terms(reader: NodeReader, codes: list[dict[str, Any]]) -> None:
     owner: dict[str, str] = {}
     for code in codes:
         code.pop("_column")
