@@ -53,6 +53,7 @@ from .layout import (
     blank_pipeline,
     detect_language,
     split_paragraphs,
+    tokenizer_of,
 )
 from .lemmas import set_lemmas
 from .matcher import CodeMatcher
@@ -62,6 +63,8 @@ from .rules import _Rule, _rules_of, matcher_rules
 
 if TYPE_CHECKING:
     import pyarrow
+    from spacy.language import Language
+    from spacy.tokens import Doc
 
     from .learned import LearnedModel
 
@@ -73,7 +76,7 @@ _FLAG_ORDER = {(False, False): 0, (False, True): 1, (True, False): 2, (True, Tru
 class _Lane:
     """A pipeline and its matcher. Without ``--model`` one lane serves English and Chinese alike."""
 
-    def __init__(self, nlp: Any, codebook: Codebook, *, blank: bool) -> None:
+    def __init__(self, nlp: Language, codebook: Codebook, *, blank: bool) -> None:
         self.nlp = nlp
         self.blank = blank  # tokenizer only: paragraphs can share a Doc, sentences come from the arrays
         self.matcher = CodeMatcher(nlp)
@@ -86,8 +89,8 @@ class _Lane:
                 regex=[rule.regex] if rule.regex is not None else (),
             )
 
-    def docs(self, texts: Iterable[str]) -> Iterator[Any]:
-        return self.nlp.tokenizer.pipe(texts) if self.blank else self.nlp.pipe(texts)
+    def docs(self, texts: Iterable[str]) -> Iterator[Doc]:
+        return tokenizer_of(self.nlp).pipe(texts) if self.blank else self.nlp.pipe(texts)
 
 
 class _Paragraph(NamedTuple):
@@ -245,7 +248,7 @@ class CodingEngine:
         """Run the pipelines over every group of a chunk of documents (one stream per lane), then
         analyse each document, in input order."""
         groups = [self._groups(text) for text, _ in chunk]
-        docs: dict[tuple[int, int], Any] = {}
+        docs: dict[tuple[int, int], Doc] = {}
         for lane in {id(lane): lane for lane in self._lanes.values()}.values():
             wanted = [
                 (i, j)
@@ -262,7 +265,7 @@ class CodingEngine:
                 units.extend(self._analyse_group(text, group, docs[(i, j)], words))
             yield _AnalysedDocument(text, attributes, units, words)
 
-    def _analyse_group(self, text: str, group: _Group, doc: Any, words: UnitWords | None) -> list[_Unit]:
+    def _analyse_group(self, text: str, group: _Group, doc: Doc, words: UnitWords | None) -> list[_Unit]:
         """The units of one group with a rule hit, plus one unit without a span that holds the
         sector cues of all other units. Every unit and its words are added to ``words``, if given."""
         matcher = group.lane.matcher
@@ -410,7 +413,7 @@ def _collect_words(words: UnitWords, group: _Group, columns: Any, units: Sequenc
             words.words.append(columns.lower[start:end][is_word[start:end]])
 
 
-def word_lowers(doc: Any) -> Any:
+def word_lowers(doc: Doc) -> Any:
     """LOWER ids of a Doc's word tokens (not punctuation or space), as the learned layer reads them."""
     columns = _columns(doc)
     return columns.lower[~(columns.is_punct | columns.is_space)]

@@ -193,10 +193,9 @@ def normalised(matrix: Any) -> Any:
 def words_of_texts(texts: Sequence[str]) -> list[Any]:
     """LOWER ids of the word tokens of each text, tokenized as the engine tokenizes notes."""
     from .engine import word_lowers
-    from .layout import blank_pipeline
+    from .layout import blank_pipeline, tokenizer_of
 
-    nlp = blank_pipeline()
-    return [word_lowers(doc) for doc in nlp.tokenizer.pipe(texts)]
+    return [word_lowers(doc) for doc in tokenizer_of(blank_pipeline()).pipe(texts)]
 
 
 def rows_of_sentences(sentences: Sequence[Any], groups: Iterable[int]) -> Rows:

@@ -12,11 +12,17 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from functools import cache, lru_cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 import numpy
 
 from phantomcode.errors import UsageError
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+    from spacy.vocab import Vocab
+    from thinc.types import Ints2d
 
 _CJK_TOKEN = r"[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]"
 _HANZI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -26,7 +32,7 @@ _SENTENCE_END = tuple(".!?。！？:;：；\"'”’)")
 _EXTRA_PUNCT = ["。", "！", "？", "｡"]
 
 
-def _english_with_cjk_infix() -> Any:
+def _english_with_cjk_infix() -> type[Language]:
     """spaCy's English language class whose tokenizer also cuts every hanzi into its own token.
 
     The blank pipeline gets its infixes at construction; :func:`_add_cjk_infix` (for ``--model``
@@ -45,7 +51,7 @@ def _english_with_cjk_infix() -> Any:
 
 
 @lru_cache(maxsize=1)
-def blank_pipeline() -> Any:
+def blank_pipeline() -> Language:
     """The tokenizer-only pipeline for English and Chinese paragraphs alike; built once per process.
 
     Public so that a notebook or a test can build Docs exactly as the engine does and run a
@@ -59,12 +65,27 @@ def blank_pipeline() -> Any:
     return _english_with_cjk_infix()()
 
 
-def _add_cjk_infix(nlp: Any) -> None:
+class Tokenizer(Protocol):
+    """What the engine uses of spaCy's Tokenizer (a Cython class without type stubs)."""
+
+    infix_finditer: Any  # a compiled regex's bound finditer (its pattern is read back), or None
+
+    def pipe(self, texts: Iterable[str]) -> Iterator[Doc]: ...
+
+
+def tokenizer_of(nlp: Language) -> Tokenizer:
+    """The pipeline's tokenizer, as the class it is: spaCy types ``Language.tokenizer`` as any
+    callable from text to Doc, so its ``pipe`` and infix rules are invisible to the type checker."""
+    return cast("Tokenizer", nlp.tokenizer)
+
+
+def _add_cjk_infix(nlp: Language) -> None:
     """Cut every hanzi into its own token, on top of a loaded pipeline's own infix rules."""
-    finditer = nlp.tokenizer.infix_finditer
+    tokenizer = tokenizer_of(nlp)
+    finditer = tokenizer.infix_finditer
     existing = finditer.__self__.pattern if finditer is not None else None
     pattern = f"{existing}|{_CJK_TOKEN}" if existing else _CJK_TOKEN
-    nlp.tokenizer.infix_finditer = re.compile(pattern).finditer
+    tokenizer.infix_finditer = re.compile(pattern).finditer
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +95,7 @@ def _punct_chars() -> tuple[str, ...]:
     return tuple(sorted(set(Sentencizer.default_punct_chars) | set(_EXTRA_PUNCT)))
 
 
-def _load_model(name: str) -> Any:
+def _load_model(name: str) -> Language:
     import spacy
 
     try:
@@ -114,7 +135,7 @@ class _Columns(NamedTuple):
     ends: list[int]  # character offset just past each token
 
 
-def _columns(doc: Any) -> _Columns:
+def _columns(doc: Doc) -> _Columns:
     array = doc.to_array(["LOWER", "ORTH", "IDX", "LENGTH", "IS_PUNCT", "IS_SPACE"])
     idx = array[:, 2]
     return _Columns(
@@ -127,7 +148,7 @@ def _columns(doc: Any) -> _Columns:
     )
 
 
-def _sentence_starts(doc: Any, columns: _Columns, text: str) -> Any:
+def _sentence_starts(doc: Doc, columns: _Columns, text: str) -> Any:
     """Sentence starts of a blank-pipeline Doc, as a boolean array; also set on the Doc.
 
     The rule of spaCy's sentencizer (a sentence starts at the first token that is neither
@@ -149,12 +170,13 @@ def _sentence_starts(doc: Any, columns: _Columns, text: str) -> Any:
     if "\n" in text:
         breaks = columns.is_space & _is_member(columns.orth, _id_table(_newline_ids(doc.vocab, columns)))
         starts[1:] |= breaks[:-1]
-    doc.from_array(["SENT_START"], numpy.where(starts, 1, -1).astype("int64").astype("uint64").reshape(-1, 1))
+    sent_starts = numpy.where(starts, 1, -1).astype("int64").astype("uint64").reshape(-1, 1)
+    doc.from_array(["SENT_START"], cast("Ints2d", sent_starts))
     return starts
 
 
 @cache
-def _punct_ids(vocab: Any) -> Any:
+def _punct_ids(vocab: Vocab) -> Any:
     return _id_table(vocab.strings.add(char) for char in _punct_chars())
 
 
@@ -177,7 +199,7 @@ def _newline_ids(vocab: Any, columns: _Columns) -> list[int]:
     return [orth for orth in spaces if "\n" in vocab.strings[orth]]
 
 
-def _model_sentence_starts(doc: Any, text: str) -> Any:
+def _model_sentence_starts(doc: Doc, text: str) -> Any:
     """Sentence starts of a Doc from a ``--model`` pipeline (its parser, senter or sentencizer),
     plus line breaks unless a parser decided the sentences."""
 

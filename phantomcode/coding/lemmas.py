@@ -10,9 +10,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from phantomcode.errors import UsageError
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.strings import StringStore
+    from spacy.tokens import Doc
+    from thinc.types import Ints2d
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +75,7 @@ def _with_curly_apostrophes(forms: Iterable[str]) -> set[str]:
 _CONTRACTED = {"wo": "will", "ca": "can", "sha": "shall"}  # won't, can't, shan't
 
 
-def set_lemmas(doc: Any) -> None:
+def set_lemmas(doc: Doc) -> None:
     """Set NORM (lower case, straight apostrophes) and LEMMA (looked up by NORM) on every token.
 
     Only needed by token patterns whose LEMMA or NORM test cannot be rewritten as a LOWER test
@@ -94,7 +100,7 @@ def set_lemmas(doc: Any) -> None:
     for i in range(len(values) - 1):
         if values[i + 1][1] == not_id and strings[values[i][1]] in _CONTRACTED:
             array[i, 1] = strings.add(_CONTRACTED[strings[values[i][1]]])
-    doc.from_array(["NORM", "LEMMA"], array)
+    doc.from_array(["NORM", "LEMMA"], cast("Ints2d", array))
 
 
 @cache
@@ -103,12 +109,12 @@ def _norm_lemma_cache(vocab: Any) -> dict[int, tuple[int, int]]:
     return {}
 
 
-def _norm_and_lemma(strings: Any, lower: str) -> tuple[int, int]:
+def _norm_and_lemma(strings: StringStore, lower: str) -> tuple[int, int]:
     norm = lower.replace("\u2019", "'")
     return strings.add(norm), strings.add(_lemma_of(norm))
 
 
-def _spellings(nlp: Any, phrase: str, by_lemma: bool) -> list[set[str]]:
+def _spellings(nlp: Language, phrase: str, by_lemma: bool) -> list[set[str]]:
     """For each token of ``phrase``: the lower-case spellings that match it."""
     norms = [token.lower_.replace("\u2019", "'") for token in nlp.make_doc(phrase)]
     if not by_lemma:

@@ -8,7 +8,7 @@ import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy
 
@@ -28,6 +28,10 @@ from .layout import (
 )
 from .lemmas import _spellings
 from .records import Hit
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
 
 MAX_PHRASE_SPELLINGS = 512  # above this, a term's word forms go to a token pattern instead
 
@@ -65,7 +69,7 @@ class CodeMatcher:
     terms sit in one PhraseMatcher (a trie over the tokens), so cost grows with tokens, not terms.
     """
 
-    def __init__(self, nlp: Any) -> None:
+    def __init__(self, nlp: Language) -> None:
         from spacy.matcher import PhraseMatcher
 
         self.nlp = nlp
@@ -252,7 +256,7 @@ class CodeMatcher:
                     ]
                     self._add_spellings(match_key, slots)
 
-    def _pattern_matches(self, doc: Any, columns: _Columns, sentences: _Sentences) -> Iterator[tuple[int, int, int]]:
+    def _pattern_matches(self, doc: Doc, columns: _Columns, sentences: _Sentences) -> Iterator[tuple[int, int, int]]:
         """(match id, start, end) of the token patterns, each run only on the sentences that hold
         a word of every one of its required tokens (spaCy's Matcher costs time per token, while
         most sentences lack at least one of a pattern's words)."""
@@ -276,7 +280,7 @@ class CodeMatcher:
                     yield match_id, start + first, start + last
 
     def _sentences_of_required_words(
-        self, doc: Any, columns: _Columns, sentences: _Sentences
+        self, doc: Doc, columns: _Columns, sentences: _Sentences
     ) -> dict[str, dict[int, set[int]]]:
         """attribute -> word id -> the sentences it occurs in, for the words patterns require."""
         if not self._required_tables:
@@ -293,7 +297,7 @@ class CodeMatcher:
             found[attr] = by_word
         return found
 
-    def __call__(self, doc: Any, text: str | None = None) -> list[Hit]:
+    def __call__(self, doc: Doc, text: str | None = None) -> list[Hit]:
         """Every hit in ``doc`` (whose ``doc.text`` may be passed as ``text`` to save rebuilding it)."""
         text = doc.text if text is None else text
         columns = _columns(doc)
@@ -305,7 +309,7 @@ class CodeMatcher:
         return self.hits(doc, columns, _Sentences.from_starts(starts), text, [(0, len(text))])  # one window
 
     def hits(
-        self, doc: Any, columns: _Columns, sentences: _Sentences, text: str, windows: Sequence[tuple[int, int]]
+        self, doc: Doc, columns: _Columns, sentences: _Sentences, text: str, windows: Sequence[tuple[int, int]]
     ) -> list[Hit]:
         """Every hit in ``doc``; ``text`` is its text and ``windows`` the (start, end) character
         ranges that regexes run over, in order: the units of coding (a match across two units
@@ -331,7 +335,7 @@ class CodeMatcher:
             self._regex_hits(doc, text, windows, found)
         return sorted(found.values(), key=_HIT_ORDER)
 
-    def _check_annotation(self, doc: Any) -> None:
+    def _check_annotation(self, doc: Doc) -> None:
         """Refuse a Doc without the lemmas a pattern tests, as spaCy's Matcher does: matched
         anyway, such a pattern would silently find nothing."""
         if self.needs_lemmas and len(doc) and not doc.has_annotation("LEMMA"):
@@ -342,7 +346,7 @@ class CodeMatcher:
             )
 
     def _regex_hits(
-        self, doc: Any, text: str, windows: Sequence[tuple[int, int]], found: dict[tuple[str, int, int], Hit]
+        self, doc: Doc, text: str, windows: Sequence[tuple[int, int]], found: dict[tuple[str, int, int], Hit]
     ) -> None:
         """Regex hits, each regex run only over the windows that hold one string of each of its clues."""
         folded = text.casefold()
@@ -372,7 +376,7 @@ class CodeMatcher:
 
     @staticmethod
     def _run_regex(
-        doc: Any, text: str, rule: _Regex, windows: Iterable[tuple[int, int]], found: dict[tuple[str, int, int], Hit]
+        doc: Doc, text: str, rule: _Regex, windows: Iterable[tuple[int, int]], found: dict[tuple[str, int, int], Hit]
     ) -> None:
         for start, end in windows:
             for match in rule.regex.finditer(text, start, end):
