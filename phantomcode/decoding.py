@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import NoteError, UsageError
+
+
+class Decoded(NamedTuple):
+    """Decoded text and the encoding it was read in (named in messages and the project)."""
+
+    text: str
+    encoding: str
+
 
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -17,7 +26,7 @@ _BOMS = (
 )
 
 
-def decode_bytes(data: bytes) -> tuple[str, str]:
+def decode_bytes(data: bytes) -> Decoded:
     """Decode note bytes, returning ``(text, encoding)``.
 
     A BOM is trusted first, then strict UTF-8 (by far the most common), then charset-normalizer,
@@ -27,7 +36,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(encoding).lstrip("\ufeff"), encoding
+                return Decoded(data.decode(encoding).lstrip("\ufeff"), encoding)
             except UnicodeDecodeError as exc:
                 raise NoteError(
                     f"starts with a {encoding} byte-order mark but is not valid {encoding} "
@@ -36,13 +45,13 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     if b"\x00" in data:
         raise NoteError("binary file (contains NUL bytes), not a text note")
     try:
-        return data.decode("utf-8"), "utf-8"
+        return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
     return _detect_legacy_encoding(data)
 
 
-def decode_table_bytes(data: bytes) -> tuple[str, str]:
+def decode_table_bytes(data: bytes) -> Decoded:
     """Decode a CSV the way its author expects: BOM, strict UTF-8, then GB18030 when it decodes
     cleanly, only then a detector. Returns ``(text, encoding)``.
 
@@ -57,13 +66,13 @@ def decode_table_bytes(data: bytes) -> tuple[str, str]:
             data.decode("utf-8")
         except UnicodeDecodeError:
             try:
-                return data.decode("gb18030"), "gb18030"
+                return Decoded(data.decode("gb18030"), "gb18030")
             except UnicodeDecodeError:
                 pass
     return decode_bytes(data)
 
 
-def read_table_file(path: Path, what: str) -> tuple[str, str]:
+def read_table_file(path: Path, what: str) -> Decoded:
     """A spreadsheet's text (decoded as ``decode_table_bytes`` does, line breaks normalised) and its
     encoding; ``UsageError`` naming ``what`` (``the gold file``) when it cannot be read."""
     try:
@@ -72,10 +81,10 @@ def read_table_file(path: Path, what: str) -> tuple[str, str]:
         raise UsageError(f"{path}: cannot read {what} ({exc.strerror})") from None
     except NoteError as exc:
         raise UsageError(f"{path}: cannot read {what}: {exc}") from None
-    return normalise_text(text), encoding
+    return Decoded(normalise_text(text), encoding)
 
 
-def _detect_legacy_encoding(data: bytes) -> tuple[str, str]:
+def _detect_legacy_encoding(data: bytes) -> Decoded:
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -85,9 +94,9 @@ def _detect_legacy_encoding(data: bytes) -> tuple[str, str]:
         )
     encoding = _prefer_superset(best.encoding)
     try:
-        return data.decode(encoding), encoding
+        return Decoded(data.decode(encoding), encoding)
     except UnicodeDecodeError:
-        return str(best), best.encoding
+        return Decoded(str(best), best.encoding)
 
 
 def _prefer_superset(encoding: str) -> str:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -200,6 +201,15 @@ class _FastVerbatimLoader(getattr(yaml, "CSafeLoader", _VerbatimLoader)):  # typ
 _verbatim(_FastVerbatimLoader)
 
 
+class FrontMatter(NamedTuple):
+    """A note split at its front matter: the attributes it declares, the body after it, and the
+    file line the body starts on (so messages about the body can name the file's own lines)."""
+
+    attributes: dict[str, str]
+    body: str
+    first_line: int
+
+
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     """Split ``---`` YAML front matter from the body; return ``(attributes, body)``.
 
@@ -209,19 +219,18 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     return attributes, body
 
 
-def _split_front_matter(text: str) -> tuple[dict[str, str], str, int]:
-    """``(attributes, body, first_line)``: ``first_line`` is the file line the body starts on."""
+def _split_front_matter(text: str) -> FrontMatter:
     if not text.startswith("---"):
-        return {}, text, 1
+        return FrontMatter({}, text, 1)
     first_line_end = text.find("\n")
     if first_line_end == -1 or text[:first_line_end].strip() != "---":
-        return {}, text, 1
+        return FrontMatter({}, text, 1)
     closing = _FRONT_MATTER_FENCE.search(text, first_line_end + 1)
     if closing is None:
         raise NoteError("front matter starts with '---' on line 1 but has no closing '---' line")
     block = text[first_line_end + 1 : closing.start()]
     body_start = closing.end() + 1 if text.startswith("\n", closing.end()) else closing.end()
-    return _parse_front_matter(block), text[body_start:], text.count("\n", 0, body_start) + 1
+    return FrontMatter(_parse_front_matter(block), text[body_start:], text.count("\n", 0, body_start) + 1)
 
 
 def _parse_front_matter(block: str) -> dict[str, str]:
@@ -398,7 +407,15 @@ class Sidecar:
         )
 
 
-def load_sidecars(root: str | Path) -> tuple[dict[str, Sidecar], list[str]]:
+class Sidecars(NamedTuple):
+    """Every metadata sidecar of a notes folder keyed by its folder ('' for the root), and the
+    warnings met reading them (a sidecar that cannot be read is left out, with its reason)."""
+
+    by_folder: dict[str, Sidecar]
+    warnings: list[str]
+
+
+def load_sidecars(root: str | Path) -> Sidecars:
     """Every sidecar under ``root`` keyed by its folder (relative, '' for the root), plus warnings.
 
     A sidecar's ``file`` column is relative to its own folder; keys are rewritten relative to the
@@ -425,7 +442,7 @@ def load_sidecars(root: str | Path) -> tuple[dict[str, Sidecar], list[str]]:
                         "(not UTF-8); check its values, or save it as CSV UTF-8"
                     )
                 break
-    return sidecars, warnings
+    return Sidecars(sidecars, warnings)
 
 
 def _parse_sidecar(path: Path, folder: str) -> Sidecar:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
+from typing import NamedTuple
 
 from .errors import OptionError
 from .guard import NoteSkip, guarded
@@ -170,7 +171,15 @@ def redact_attributes(attributes: dict[str, str]) -> dict[str, str]:
     return {name: redact(value, scan_identifiers(value)) for name, value in attributes.items()}
 
 
-def scan_folder(root: str) -> tuple[list[NoteFindings], list[tuple[str, str]]]:
+class FolderScan(NamedTuple):
+    """What ``scan_folder`` found: the notes with findings, and every note or folder it could not
+    read, each with its reason (sorted by path)."""
+
+    found: list[NoteFindings]
+    unreadable: list[tuple[str, str]]
+
+
+def scan_folder(root: str) -> FolderScan:
     """Scan every note under ``root``: (notes with findings, unreadable notes with their reason)."""
     found: list[NoteFindings] = []
     scan = scan_note_folder(root)
@@ -181,7 +190,7 @@ def scan_folder(root: str) -> tuple[list[NoteFindings], list[tuple[str, str]]]:
             unreadable.append((note_file.relpath, result.reason))
         elif result.findings or result.attributes:
             found.append(result)
-    return found, sorted(unreadable)
+    return FolderScan(found, sorted(unreadable))
 
 
 def _scan_file(note_file: NoteFile) -> NoteFindings:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 UNITS = ("sentence", "paragraph")
 LANGUAGES = ("en", "zh")
@@ -169,7 +169,7 @@ class Codebook:
             groups.setdefault(code.group, []).append(code.id)
         return groups
 
-    def normalize_attributes(self, attributes: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    def normalize_attributes(self, attributes: Mapping[str, str]) -> NormalizedAttributes:
         """Map attribute values to their canonical form; unknown values are kept with a warning."""
         normalized: dict[str, str] = {}
         warnings: list[str] = []
@@ -184,7 +184,14 @@ class Codebook:
                 normalized[name] = value
             else:
                 normalized[name] = canonical
-        return normalized, warnings
+        return NormalizedAttributes(normalized, warnings)
+
+
+class NormalizedAttributes(NamedTuple):
+    """Attribute values mapped to the codebook's canonical forms, and a warning per unknown value."""
+
+    values: dict[str, str]
+    warnings: list[str]
 
 
 def fold(text: str) -> str:

@@ -9,7 +9,7 @@ when the text comes back. The store only reads and writes the rows (``ReviewRows
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..store.records import CodingKey
 
@@ -50,11 +50,18 @@ def apply_to_codings(rows: ReviewRows, doc_id: str) -> None:
             rows.add(key, document)
 
 
-def relocate(text: str, reviewed: str) -> tuple[int, int] | None:
+class Offsets(NamedTuple):
+    """Where a passage now lies in a document's text (character offsets, end exclusive)."""
+
+    start: int
+    end: int
+
+
+def relocate(text: str, reviewed: str) -> Offsets | None:
     """The reviewed text's new offsets when it occurs exactly once in the edited note."""
     if len(reviewed) < MIN_RELOCATE_CHARS:
         return None
     first = text.find(reviewed)
     if first < 0 or text.find(reviewed, first + 1) >= 0:
         return None
-    return first, first + len(reviewed)
+    return Offsets(first, first + len(reviewed))

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..codebook import Codebook
 from ..errors import NoteError, UsageError
@@ -26,6 +26,7 @@ from ..outputs import choose_format, write_output
 from ..report import select
 from ..sanitise import FORMULA_PREFIXES, neutralise_formula, xml_text
 from ..store import Store
+from ..store.records import CodingKey
 from ..suggest import Suggestion, suggest_for_review
 
 DECISION_COLUMNS = ["decision", "correct_code", "note"]
@@ -74,12 +75,12 @@ def coding_key(doc_id: str, start: int, end: int, code: str) -> str:
     return f"{doc_id}:{start}-{end}:{code}"
 
 
-def parse_coding_key(key: str) -> tuple[str, int, int, str] | None:
-    """``(doc_id, start, end, code)`` from a key, or None when it is not one."""
+def parse_coding_key(key: str) -> CodingKey | None:
+    """The doc_id, offsets and code a key names, or None when it is not one."""
     found = _KEY.match(key.strip())
     if not found or int(found["start"]) >= int(found["end"]):
         return None
-    return found["doc_id"], int(found["start"]), int(found["end"]), found["code"]
+    return CodingKey(found["doc_id"], int(found["start"]), int(found["end"]), found["code"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -394,17 +395,31 @@ def _write_xlsx(path: Path, columns: list[str], records: list[dict[str, Any]], h
 # Reading a sheet back
 
 
-def read_review_sheet(path: str | Path) -> list[tuple[int, dict[str, str]]]:
+def read_review_sheet(path: str | Path) -> list[SheetRow]:
     """(row number, cells by lower-case column name) for every non-empty row after the header.
 
     Row numbers are what a spreadsheet shows (the header is row 1). Cells are text, trimmed, with
     the apostrophe that protected a formula-like value removed. Raises ``UsageError`` when the
     file cannot be read or is not a review sheet.
     """
-    return read_sheet(path)[0]
+    return read_sheet(path).rows
 
 
-def read_sheet(path: str | Path) -> tuple[list[tuple[int, dict[str, str]]], str]:
+class SheetRow(NamedTuple):
+    """A filled row of a review sheet: its line (row number) in the file, and its cells by column."""
+
+    line: int
+    cells: dict[str, str]
+
+
+class Sheet(NamedTuple):
+    """A review sheet's filled rows, and the encoding a CSV sheet was read with ("xlsx" for xlsx)."""
+
+    rows: list[SheetRow]
+    encoding: str
+
+
+def read_sheet(path: str | Path) -> Sheet:
     """``read_review_sheet``'s rows and the encoding a CSV sheet was read with (xlsx: "xlsx")."""
     path = Path(path)
     if not path.is_file():
@@ -422,12 +437,12 @@ def read_sheet(path: str | Path) -> tuple[list[tuple[int, dict[str, str]]], str]
             f"{path}: not a review sheet: it needs the columns key (or doc_id), code and decision; "
             f"found {', '.join(h for h in header if h) or 'none'}"
         )
-    rows = []
+    rows: list[SheetRow] = []
     for number, values in enumerate(table[1:], start=2):
         cells = {name: _cell(value) for name, value in zip(header, values, strict=False) if name}
         if any(cells.values()):
-            rows.append((number, cells))
-    return rows, encoding
+            rows.append(SheetRow(number, cells))
+    return Sheet(rows, encoding)
 
 
 def _xlsx_rows(path: Path) -> list[list[Any]]:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..codebook import Codebook
 from ..store import Store
@@ -133,15 +133,22 @@ def _code_review(code: str, proposals: int, pending: int, tally: Counter) -> Cod
     )
 
 
-def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float | None, float | None]:
+class Interval(NamedTuple):
+    """A confidence interval's bounds; both None where there is nothing to estimate from."""
+
+    low: float | None
+    high: float | None
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> Interval:
     """Wilson score interval for a proportion (95% by default); (None, None) without trials."""
     if trials == 0:
-        return None, None
+        return Interval(None, None)
     p = successes / trials
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     spread = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - spread), min(1.0, centre + spread)
+    return Interval(max(0.0, centre - spread), min(1.0, centre + spread))
 
 
 def stats_records(stats: ReviewStats) -> Iterator[dict[str, Any]]:

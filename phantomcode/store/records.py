@@ -238,6 +238,21 @@ class CodingCounts(NamedTuple):
     counted: int
 
 
+class SavedDecisions(NamedTuple):
+    """How ``save_reviews`` found each decision, counted per reviewer."""
+
+    new: int
+    changed: int
+    unchanged: int
+
+
+class SqlPart(NamedTuple):
+    """A piece of SQL (a CTE, a condition) and the parameters of its placeholders, in order."""
+
+    sql: str
+    params: list[Any]
+
+
 class Proposals(NamedTuple):
     """A code's codings the rules count, and how many of them have no decision yet."""
 

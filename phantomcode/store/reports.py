@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from .base import StoreBase
-from .records import Cooccurrence, ValueCount
+from .records import Cooccurrence, SqlPart, ValueCount
 from .schema import COUNTED, REPORT_MISSING, in_list, json_list, source_condition
 
 
@@ -200,7 +200,7 @@ def _report_keys(by: Sequence[str]) -> str:
     return ", ".join(f"g{index}" for index in range(len(by)))
 
 
-def report_docs(by: Sequence[str], where: Mapping[str, Sequence[str]]) -> tuple[str, list[Any]]:
+def report_docs(by: Sequence[str], where: Mapping[str, Sequence[str]]) -> SqlPart:
     """``WITH report_docs(doc_id, g0, g1, ...)``: the filtered documents with a group key per ``by``.
 
     A key is the attribute's canonical value; an empty or absent value is REPORT_MISSING.
@@ -223,7 +223,7 @@ def report_docs(by: Sequence[str], where: Mapping[str, Sequence[str]]) -> tuple[
         conditions.append(in_list(key_of[name]))
         params.append(json_list(values))
     condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    return (
+    return SqlPart(
         f"WITH report_docs AS MATERIALIZED (SELECT d.doc_id{columns} FROM documents d{''.join(joins)}{condition})",
         params,
     )

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .base import StoreBase
-from .records import CodingKey, DecisionKey, Proposals, ReviewerDecision, Span, Unit
+from .records import CodingKey, DecisionKey, Proposals, ReviewerDecision, SavedDecisions, Span, Unit
 from .reports import report_docs
 from .schema import AUTO_COUNTED, COUNTED, REVIEW_ADD_RULE, REVIEW_FRESH, in_list, json_list, source_condition
 
@@ -237,9 +237,9 @@ class ReviewsTable(StoreBase):
         )
         return {row[0]: Proposals(row[1], row[2]) for row in rows}
 
-    def save_reviews(self, decisions: Sequence[dict[str, Any]]) -> tuple[int, int, int]:
+    def save_reviews(self, decisions: Sequence[dict[str, Any]]) -> SavedDecisions:
         """Store decisions (doc_id, start, end, code, decision, correct_code, note, reviewer,
-        decided_at, text) and apply them to their documents; return (new, changed, unchanged),
+        decided_at, text) and apply them to their documents; return how many were new, changed and unchanged,
         counted per reviewer: a second coder's decisions are new even where they agree.
 
         Every reviewer's decisions are kept (``reviewer_decisions``, for agreement between coders);
@@ -284,7 +284,7 @@ class ReviewsTable(StoreBase):
                 touched.add(item["doc_id"])
             for doc_id in sorted(touched):
                 apply_reviews(db, doc_id)
-        return new, changed, unchanged
+        return SavedDecisions(new, changed, unchanged)
 
     def delete_reviews(self, keys: Sequence[tuple[str, int, int, str, str]]) -> int:
         """Remove reviewers' decisions (doc_id, start, end, code, reviewer) and their effect; how
