@@ -46,8 +46,8 @@ from .notes import (
 from .store import (
     CodedRows,
     DocumentRecord,
-    _to_json,  # matched spans encoded as the store encodes them
     coded_rows,
+    to_json,  # matched spans encoded as the store encodes them
 )
 from .workers import NoteOutcome, NoteTask, ReadNote, read_task
 
@@ -281,7 +281,7 @@ def outcome_tables(
         columns["attribute_warnings"].append(attribute_warnings)
         columns["codebook_hash"].append(codebook.content_hash)
         columns["model_hash"].append(coded.model_hash)
-        columns["scores"].append(_to_json(coded.scores))
+        columns["scores"].append(to_json(coded.scores))
     notes = pa.table(columns, schema=NOTES_SCHEMA)
     coded_notes = (
         (position, o.record.doc_id, o.coded)
@@ -433,7 +433,7 @@ def _coded_rows_by_position(codings: pa.Table) -> dict[int, tuple[list, list]]:
                 rule,
                 start,
                 end,
-                _to_json(matched),
+                to_json(matched),
                 int(negated),
                 int(hypothetical),
                 cue,

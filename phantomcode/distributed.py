@@ -44,16 +44,9 @@ import pyarrow.parquet as pq
 from .batch import check_schema, outcome_tables, outcomes_from_tables
 from .codebook_choice import recorded_path
 from .errors import PhantomcodeError, UsageError, WorkerLost
-from .ingest import (
-    DEFAULT_BATCH_SIZE,
-    CodebookIdentity,
-    IngestReport,
-    Progress,
-    _batched,
-    _Planner,
-    _Saver,
-    _StopRequested,
-)
+from .ingest import DEFAULT_BATCH_SIZE, CodebookIdentity, IngestReport, Progress
+from .ingest.planning import Planner, Saver, batched
+from .ingest.stopping import StopRequested
 from .notes import NoteFile
 from .store import Store, StoredState, remove_empty_project, resolve_project_path
 from .workers import IngestJob, NoteOutcome, NoteSkip, NoteTask, code_tasks
@@ -489,11 +482,11 @@ def _import_partitions(
             codebook_hash=book.content_hash,
             codebook_path=recorded_path(book.path),
         )
-        planners: dict[str, _Planner] = {}
+        planners: dict[str, Planner] = {}
         states = store.stored_states()
         claimed: dict[str, str] = {}
-        save = _Saver(store, book, run_id, report)
-        stop = _StopRequested()
+        save = Saver(store, book, run_id, report)
+        stop = StopRequested()
         try:
             with stop:
                 for done, partition in enumerate(partitions, start=1):
@@ -512,7 +505,7 @@ def _import_partitions(
                         kept = planners[root]._keep(NoteFile(str(Path(root) / source), source), outcome)
                         if kept is not None:
                             batch.append(kept)
-                    for part in _batched(batch, batch_size):
+                    for part in batched(batch, batch_size):
                         save(part)
                         stop.check()
                     if progress is not None:
@@ -538,9 +531,9 @@ def _carried_codebook(store: Store, notes: pa.Table, where: Path) -> CodebookIde
 
 def _planner(
     root: str, states: dict[str, StoredState], claimed: dict[str, str], book: CodebookIdentity, report: IngestReport
-) -> _Planner:
+) -> Planner:
     """Ingest's settling rules (duplicate IDs, added/updated/re-coded) for notes read under ``root``;
     planners of one import share the IDs claimed so far."""
-    planner = _Planner(Path(root), states, {}, None, book, 0, "off", report, split=lambda grouped: ([], [], []))
+    planner = Planner(Path(root), states, {}, None, book, 0, "off", report, split=lambda grouped: ([], [], []))
     planner.claimed = claimed
     return planner

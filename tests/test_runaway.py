@@ -170,10 +170,10 @@ def test_sigterm_stops_within_seconds_inside_a_runaway_note(tmp_path: Path, jobs
 def test_a_second_signal_stops_at_once_where_the_first_only_asks() -> None:
     """The first Ctrl-C/SIGTERM sets the flag the loops check; a second one interrupts right away
     (a user pressing Ctrl-C twice means it), whatever the run is doing."""
-    from phantomcode.ingest import _StopRequested
+    from phantomcode.ingest.stopping import StopRequested
 
     before = signal.getsignal(signal.SIGTERM)
-    with _StopRequested() as stop:
+    with StopRequested() as stop:
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.signum == signal.SIGTERM, "the first signal is recorded, not raised"
         with pytest.raises(KeyboardInterrupt):

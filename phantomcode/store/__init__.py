@@ -46,10 +46,10 @@ from .records import (
     ModelRecord,
     RunInfo,
     StoredState,
-    _to_json,
     attribute_rows,
     coded_rows,
     text_hash,
+    to_json,
 )
 from .reports import ReportQueries
 from .reviews import ReviewsTable
@@ -87,7 +87,7 @@ __all__ = [
     "RunInfo",
     "Store",
     "StoredState",
-    "_to_json",
+    "to_json",
     "attribute_rows",
     "coded_rows",
     "damaged_project_message",

@@ -82,7 +82,7 @@ def coded_rows(coded: CodedDocument, model_hash: str | None = None) -> CodedRows
                 c.rule,
                 c.start,
                 c.end,
-                _to_json([{"start": m.start, "end": m.end, "text": m.text, "term": m.term} for m in c.matched]),
+                to_json([{"start": m.start, "end": m.end, "text": m.text, "term": m.term} for m in c.matched]),
                 int(c.negated),
                 int(c.hypothetical),
                 c.cue,
@@ -93,12 +93,12 @@ def coded_rows(coded: CodedDocument, model_hash: str | None = None) -> CodedRows
             )
             for c in segment.codings
         )
-    scores = [(unit.start, unit.end, _to_json(dict(unit.probabilities))) for unit in coded.scores]
+    scores = [(unit.start, unit.end, to_json(dict(unit.probabilities))) for unit in coded.scores]
     return CodedRows(coded.sector, coded.sector_source, segments, codings, scores, model_hash)
 
 
 # json.dumps(..., ensure_ascii=False) builds a new encoder per call; coded_rows encodes every coding.
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
+to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class DocumentRecord(NamedTuple):
