@@ -5,7 +5,9 @@ other connection or process starts them afresh."""
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -182,6 +184,25 @@ def test_reads_during_a_write_of_ours_compute_afresh_rather_than_wait_for_it(spa
     with space.cache.writing(["BJ-01"]):
         assert [space.cache.get("n", compute), space.cache.get("n", compute)] == [1, 2]
     assert [space.cache.get("n", compute), space.cache.get("n", compute)] == [3, 3]
+
+
+def test_a_project_file_moved_into_place_under_the_workspace_starts_the_figures_afresh(
+    client, space, project, tmp_path
+) -> None:
+    shown(client, space)
+    hospital, *_ = keys(client, "BJ-02")
+    other = tmp_path / "other.db"
+    shutil.copy(project, other)
+    rejected = apply_decisions([(1, {"key": hospital, "decision": "reject"})], ReviewImport(path="t"), project=other)
+    assert rejected.problems == []
+    for leftover in (Path(f"{project}-wal"), Path(f"{project}-shm")):
+        leftover.unlink(missing_ok=True)
+    os.replace(other, project)
+    assert shown(client, space) == fresh(project, space.codebook)
+    assert client.get("/api/stats").json()["decisions"] == 1
+    os.unlink(project)
+    gone = client.get("/api/stats")
+    assert gone.status_code == 503 and "the project file is gone" in gone.json()["detail"]
 
 
 @pytest.mark.slow

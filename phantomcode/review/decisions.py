@@ -72,11 +72,11 @@ def apply_decisions(
 ) -> ReviewImport:
     """Check and store decisions given as review-sheet rows: (row number, cells by column name).
 
-    The one path every decision takes, from a sheet (``import_review``), the browser workspace
-    or ``import qdpx`` (through ``store_decisions``), ending in ``Store.save_reviews``. ``exact_spans`` keeps a
-    new ``add`` row's start and end as given (a passage a reviewer selected) instead of widening
-    them to the stored sentence around them. ``lock_timeout`` bounds the wait for another writer
-    (``ProjectBusyError`` after it).
+    The one path every decision takes, from a sheet (``import_review``), or through
+    ``store_decisions`` from the browser workspace and ``import qdpx``, ending in
+    ``Store.save_reviews``. ``exact_spans`` keeps a new ``add`` row's start and end as given (a
+    passage a reviewer selected) instead of widening them to the stored sentence around them.
+    ``lock_timeout`` bounds the wait for another writer (``ProjectBusyError`` after it).
     """
     with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
         return store_decisions(store, rows, report, reviewer=reviewer, codebook=codebook, exact_spans=exact_spans)

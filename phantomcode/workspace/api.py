@@ -212,7 +212,7 @@ def undo(request: Request, body: UndoIn) -> dict[str, Any]:
 
 
 def apply_one(request: Request, doc_id: str, cells: dict[str, str], *, exact_spans: bool) -> dict[str, Any]:
-    """One decision through ``apply_decisions``; its problems become a 400, its result the codings."""
+    """One decision through ``store_decisions``; its problems become a 400, its result the codings."""
     space = workspace(request)
     with space.cache.writing([doc_id], timeout=space.lock_timeout) as store:
         result = store_decisions(

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from ..errors import ProjectError
 from ..store import Store
 
 T = TypeVar("T")
@@ -97,7 +98,13 @@ class ProjectCache:
     def _connection(self) -> Store:
         """The workspace's own connection, opened again when the project file was replaced (a
         connection keeps reading the file it opened). Called with ``_lock`` held, or by the writer."""
-        found = os.stat(self.project)
+        try:
+            found = os.stat(self.project)
+        except FileNotFoundError:
+            raise ProjectError(
+                f"{self.project}: the project file is gone (moved or deleted while the workspace was open); "
+                "start 'phantomcode serve' again on the project"
+            ) from None
         file = (found.st_dev, found.st_ino)
         if self._store is None or file != self._file:
             if self._store is not None:
