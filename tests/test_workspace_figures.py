@@ -10,6 +10,7 @@ import random
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,25 @@ def test_the_kept_ranking_ranks_as_suggest_does_whichever_sentences_are_reviewed
         reviewed = {unit[:3] for unit in units if draw.random() < share} | {("gone", 0, 1)}
         expected = [(rank, code, unit[:3]) for rank, code, unit in _ranked(units, thresholds, reviewed, seed)]
         assert kept.ranked(reviewed, seed) == expected
+
+
+def test_decisions_and_reads_at_once_from_several_threads_leave_the_figures_right(client, space, project) -> None:
+    shown(client, space)
+    decided = [key for doc_id in ("BJ-01", "SH-01", "SH-02", "CD-01", "BJ-02") for key in keys(client, doc_id)]
+    reads = ["/api/stats", "/api/matrix?by=city", "/codebook", "/", "/api/queue?n=5"]
+
+    def decide(key: str) -> int:
+        return client.post(f"/api/codings/{key}/decision", json={"decision": "reject"}).status_code
+
+    def read(path: str) -> int:
+        return client.get(path).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = [pool.submit(decide, key) for key in decided]
+        answers += [pool.submit(read, path) for path in reads * 4]
+        assert {answer.result() for answer in answers} == {200}
+    assert shown(client, space) == fresh(project, space.codebook)
+    assert client.get("/api/stats").json()["decisions"] == len(decided) > 5
 
 
 def test_a_write_by_another_connection_before_a_decision_starts_the_figures_afresh(
