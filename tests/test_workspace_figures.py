@@ -28,7 +28,7 @@ from phantomcode.report import build_report  # noqa: E402
 from phantomcode.review import ReviewImport, apply_decisions, stats_records  # noqa: E402
 from phantomcode.store import Store  # noqa: E402
 from phantomcode.store.records import CodeCount, UnitScore  # noqa: E402
-from phantomcode.suggest import _ranked, suggest_for_review  # noqa: E402
+from phantomcode.suggest import _ranked, _spread, suggest_for_review  # noqa: E402
 from phantomcode.workspace import Workspace, figures, ranking  # noqa: E402
 from phantomcode.workspace.api import cached_code_counts  # noqa: E402
 
@@ -143,6 +143,20 @@ def test_the_kept_ranking_ranks_as_suggest_does_whichever_sentences_are_reviewed
         reviewed = {unit[:3] for unit in units if draw.random() < share} | {("gone", 0, 1)}
         expected = [(rank, code, unit[:3]) for rank, code, unit in _ranked(units, thresholds, reviewed, seed)]
         assert kept.ranked(reviewed, seed) == expected
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_the_queue_spreads_the_reachable_sentences_as_it_spreads_them_all(seed) -> None:
+    draw = random.Random(seed)
+    units = [UnitScore(*unit) for unit in scored_units(3000, seed) if unit[3]]
+    crowded = [UnitScore(f"C{i % 3}", i * 40, i * 40 + 30, {"fees": 0.35 + i / 1e5}) for i in range(300)]
+    thresholds = {"fees": 0.35, "hukou": 0.5, "deterred": 0.995, "paperwork": 0.2}
+    kept = ranking.Ranking.of(sorted(units + crowded), thresholds)
+    for n in (1, 2, 5, 13, 50, 200):
+        reviewed = {unit[:3] for unit in units if draw.random() < 0.05}
+        reachable = kept.ranked(reviewed, seed, spread=n)
+        assert len(reachable) < len(kept.units) - len(reviewed) or n == 200
+        assert _spread(reachable, n) == _spread(kept.ranked(reviewed, seed), n)
 
 
 def test_decisions_and_reads_at_once_from_several_threads_leave_the_figures_right(client, space, project) -> None:
