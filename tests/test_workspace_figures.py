@@ -240,7 +240,7 @@ def test_a_project_file_moved_into_place_under_the_workspace_starts_the_figures_
 
 
 @pytest.mark.slow
-def test_review_import_and_code_in_other_processes_start_the_figures_afresh(
+def test_review_import_code_and_ingest_in_other_processes_start_the_figures_afresh(
     client, space, project, tmp_path, computed
 ) -> None:
     shown(client, space)
@@ -262,3 +262,12 @@ def test_review_import_and_code_in_other_processes_start_the_figures_afresh(
     assert recoded.returncode == 0, recoded.stderr
     assert shown(client, space) == fresh(project, space.codebook)
     assert computed.count("ranking") == 2  # new scores after 'code': the queue ranks them afresh
+    more = tmp_path / "more" / "f.md"
+    more.parent.mkdir()
+    more.write_text("---\nid: BJ-03\ncity: Beijing\n---\nThe school refused the permit.\n", encoding="utf-8")
+    ingested = subprocess.run(
+        [*command, "ingest", str(more.parent), "--project", str(project), "--quiet"], capture_output=True, text=True
+    )
+    assert ingested.returncode == 0, ingested.stderr
+    assert shown(client, space) == fresh(project, space.codebook)
+    assert client.get("/api/matrix?by=city").json()["documents"] == len(NOTES) + len(MORE) + 1

@@ -63,6 +63,7 @@ class ReportFigure:
 
 
 def report(project: Any, codebook: Codebook, by: str, status: str | None) -> Report:
+    """The report by ``by`` computed afresh, as ``phantomcode report --by`` computes it."""
     return build_report(project, codebook, by=by, status=status)
 
 
