@@ -5,7 +5,7 @@ its code's threshold, plus seeded noise, and spreads the best over documents and
 only which sentences are reviewed changes with a decision: each sentence's closest threshold
 depends on the scores (``code`` writes them) and the latest model (``train``), and the noise is the
 seed's sequence of draws dealt out in stored order to the sentences not yet reviewed. So
-``Ranking`` keeps the first (per sentence, as arrays, without the probabilities: about 150 bytes a
+``Ranking`` keeps the first (per sentence, as arrays, without the probabilities: about 300 bytes a
 sentence) and the draws (per seed), and a queue after a decision costs one sort and the spread:
 the same suggestions as ``review export --suggest`` (tests compare them), several times faster.
 """
@@ -13,6 +13,7 @@ the same suggestions as ``review export --suggest`` (tests compare them), severa
 from __future__ import annotations
 
 import random
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from ..suggest import _NOISE, Suggestion, _candidates, _closest_thresholds, _dec
 if TYPE_CHECKING:
     import numpy
 
-MAX_KEPT_UNITS = 1_000_000  # scored sentences the queue keeps ranked in memory (about 150 MB)
+MAX_KEPT_UNITS = 500_000  # scored sentences the queue keeps ranked in memory (about 150 MB)
 CHUNK = 50_000  # sentences whose probabilities are in memory at once while the ranking is built
 
 
@@ -69,7 +70,7 @@ class Ranking:
         chunk: list[UnitScore] = []
         for unit in scores:
             if unit[3]:
-                units.append((unit[0], unit[1], unit[2]))
+                units.append((sys.intern(unit[0]), unit[1], unit[2]))  # one string per document
                 chunk.append(unit)
             if len(chunk) == CHUNK:
                 cls._add_margins(chunk, thresholds, margins, codes)
