@@ -31,6 +31,7 @@ from .decisions import (
     import_review,
     store_decisions,
     withdraw_decisions,
+    withdraw_stored_decisions,
 )
 from .sheet import (
     CONTEXT_CHARS,
@@ -47,7 +48,16 @@ from .sheet import (
     parse_coding_key,
     read_review_sheet,
 )
-from .stats import CodeReview, ReviewStats, StaleDecision, review_stats, stats_json, stats_records, wilson_interval
+from .stats import (
+    CodeReview,
+    ReviewStats,
+    StaleDecision,
+    review_stats,
+    stats_json,
+    stats_records,
+    summarise_review,
+    wilson_interval,
+)
 
 __all__ = [
     "CONTEXT_CHARS",
@@ -74,6 +84,8 @@ __all__ = [
     "review_stats",
     "stats_json",
     "stats_records",
+    "summarise_review",
     "wilson_interval",
     "withdraw_decisions",
+    "withdraw_stored_decisions",
 ]

@@ -72,11 +72,11 @@ def apply_decisions(
 ) -> ReviewImport:
     """Check and store decisions given as review-sheet rows: (row number, cells by column name).
 
-    The one path every decision takes, from a sheet (``import_review``), the browser workspace
-    or ``import qdpx`` (through ``store_decisions``), ending in ``Store.save_reviews``. ``exact_spans`` keeps a
-    new ``add`` row's start and end as given (a passage a reviewer selected) instead of widening
-    them to the stored sentence around them. ``lock_timeout`` bounds the wait for another writer
-    (``ProjectBusyError`` after it).
+    The one path every decision takes, from a sheet (``import_review``), or through
+    ``store_decisions`` from the browser workspace and ``import qdpx``, ending in
+    ``Store.save_reviews``. ``exact_spans`` keeps a new ``add`` row's start and end as given (a
+    passage a reviewer selected) instead of widening them to the stored sentence around them.
+    ``lock_timeout`` bounds the wait for another writer (``ProjectBusyError`` after it).
     """
     with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
         return store_decisions(store, rows, report, reviewer=reviewer, codebook=codebook, exact_spans=exact_spans)
@@ -147,13 +147,24 @@ def withdraw_decisions(
     codings are as the rules made them again, or as another reviewer's latest decision on the same
     coding leaves them, and a coding added by hand is gone. Returns how many decisions there were;
     ``UsageError`` for a string that is not a key."""
+    withdrawn = _reviewer_keys(keys, reviewer)
+    with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
+        return store.delete_reviews(withdrawn)
+
+
+def withdraw_stored_decisions(store: Store, keys: Sequence[str], *, reviewer: str | None = None) -> int:
+    """``withdraw_decisions`` on a store whose writer lock the caller holds (the workspace, which
+    writes through one connection of its own)."""
+    return store.delete_reviews(_reviewer_keys(keys, reviewer))
+
+
+def _reviewer_keys(keys: Sequence[str], reviewer: str | None) -> list[tuple[str, int, int, str, str]]:
     parsed = [parse_coding_key(key) for key in keys]
     bad = [key for key, found in zip(keys, parsed, strict=True) if found is None]
     if bad:
         raise UsageError(f"not a coding key: {', '.join(map(repr, bad))} (doc_id:start-end:code)")
     who = reviewer or default_reviewer()
-    with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
-        return store.delete_reviews([(*found, who) for found in parsed if found is not None])
+    return [(*found, who) for found in parsed if found is not None]
 
 
 def _essence(decision: dict[str, Any]) -> tuple:

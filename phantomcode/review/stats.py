@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..codebook import Codebook
 from ..store import Store
+from ..store.records import Proposals
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,14 @@ def review_stats(*, project: str | Path | None = None, codebook: str | Path | Co
         order = choose_codebook(codebook, store, check_patterns=False).code_ids()
         proposals = store.review_proposals()
         decisions = store.review_decisions()
+    return summarise_review(order, proposals, decisions)
+
+
+def summarise_review(
+    order: Sequence[str], proposals: Mapping[str, Proposals], decisions: Sequence[dict[str, Any]]
+) -> ReviewStats:
+    """``review_stats`` from what it reads: the codebook's code order, ``Store.review_proposals``
+    and ``Store.review_decisions`` (the workspace keeps these and updates them per document)."""
     fresh = [d for d in decisions if d["fresh"]]
     stale = tuple(
         StaleDecision(

@@ -111,8 +111,11 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, readonly: bool = False, must_exist: bool = False) -> Store:
-        """Open (and, when writable, create or upgrade) the project at ``path``.
+    def open(
+        cls, path: str | Path | None = None, *, readonly: bool = False, must_exist: bool = False, shared: bool = False
+    ) -> Store:
+        """Open (and, when writable, create or upgrade) the project at ``path``. ``shared``: the
+        connection may be used from several threads, one at a time (the caller serialises them).
 
         Raises ``ProjectError`` when the file is not a phantomcode project, cannot be written,
         or ``must_exist`` is set and there is no project yet; ``SchemaTooNewError`` when a newer
@@ -127,7 +130,7 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
         if path.exists() and path.is_dir():
             raise ProjectError(f"{path}: is a folder; --project takes the project file, e.g. {path / DEFAULT_PROJECT}")
         try:
-            connection = cls._connect(path, readonly)
+            connection = cls._connect(path, readonly, shared=shared)
             store = cls(path, connection, readonly=readonly)
             store._check_schema()
             if not readonly:
@@ -137,15 +140,21 @@ class Store(RunsTable, DocumentsTable, CodingsTable, ModelsTable, ReportQueries,
         return store
 
     @staticmethod
-    def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    def _connect(path: Path, readonly: bool, *, shared: bool = False) -> sqlite3.Connection:
         if readonly:
             connection = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS
+                f"{path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                timeout=LOCK_TIMEOUT_SECONDS,
+                check_same_thread=not shared,
             )
         else:
             if path.parent and not path.parent.exists():
                 raise ProjectError(f"{path}: the folder {path.parent} does not exist")
-            connection = sqlite3.connect(path, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS)
+            connection = sqlite3.connect(
+                path, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS, check_same_thread=not shared
+            )
         connection.execute("PRAGMA foreign_keys=ON")
         connection.row_factory = sqlite3.Row
         return connection

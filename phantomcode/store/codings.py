@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from .base import StoreBase
@@ -113,11 +113,14 @@ class CodingsTable(StoreBase):
         )
         return [TermCount(*row) for row in rows]
 
-    def code_counts(self, *, source: str | None = None) -> dict[str, CodeCount]:
-        """code -> (segments, documents) over counted codings (of one ``source``, if given)."""
+    def code_counts(self, *, source: str | None = None, doc_ids: Collection[str] | None = None) -> dict[str, CodeCount]:
+        """code -> (segments, documents) over counted codings (of one ``source``, if given; in
+        the documents ``doc_ids`` only, if given: their share of the whole project's counts)."""
+        among = f" AND {in_list('c.doc_id')}" if doc_ids is not None else ""
         rows = self.connection.execute(
             "SELECT c.code, count(DISTINCT c.segment_id), count(DISTINCT c.doc_id) FROM codings c"
-            f" WHERE {counted_condition(False, source)} GROUP BY c.code"
+            f" WHERE {counted_condition(False, source)}{among} GROUP BY c.code",
+            [] if doc_ids is None else [json_list(doc_ids)],
         )
         return {row[0]: CodeCount(row[1], row[2]) for row in rows}
 

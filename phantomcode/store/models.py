@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from .base import StoreBase, _now
-from .records import ModelRecord, Span, UnitScore
+from .records import ModelRecord, Span, Unit, UnitScore
+from .schema import in_list, json_list
 
 
 class ModelsTable(StoreBase):
@@ -70,6 +71,15 @@ class ModelsTable(StoreBase):
         probabilities = json.loads(f"[{','.join(row[3] for row in rows)}]")
         for row, parsed in zip(rows, probabilities, strict=True):
             yield UnitScore(row[0], row[1], row[2], parsed)
+
+    def unit_probabilities(self, units: Iterable[tuple[str, int, int]]) -> dict[Unit, dict[str, float]]:
+        """{code: probability} of some units, as ``unit_scores`` gives them (which reads every unit)."""
+        wanted = {Unit(*unit) for unit in units}
+        rows = self.connection.execute(
+            f"SELECT doc_id, start, end, probabilities FROM scores WHERE {in_list('doc_id')}",
+            (json_list(sorted({unit.doc_id for unit in wanted})),),
+        )
+        return {unit: json.loads(row[3]) for row in rows if (unit := Unit(row[0], row[1], row[2])) in wanted}
 
     def model_spans(self) -> dict[str, list[Span]]:
         """doc_id -> [(start, end, code)] the learned model alone would code: stored probabilities

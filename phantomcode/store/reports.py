@@ -11,7 +11,7 @@ order instead of jumping across the table, about twice as fast on a 30,000-note 
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -58,10 +58,13 @@ class ReportQueries(StoreBase):
         codes: Sequence[str],
         accepted_only: bool = False,
         source: str | None = None,
+        doc_ids: Collection[str] | None = None,
     ) -> list[tuple[Any, ...]]:
         """(group key..., code, documents, coded segments) over counted codings; absent pairs are zero.
-        Named tuples with fields ``g0``, ``g1``, ..., ``code``, ``documents`` and ``segments``."""
-        cte, params = report_docs(by, where)
+        Named tuples with fields ``g0``, ``g1``, ..., ``code``, ``documents`` and ``segments``.
+        ``doc_ids``: of those documents only (their share of the counts: each document is in one
+        group, and its segments are its own)."""
+        cte, params = report_docs(by, where, doc_ids=doc_ids)
         keys = "".join(f"r.g{index}, " for index in range(len(by)))
         rows = self.connection.execute(
             f"{cte} SELECT {keys}c.code, count(DISTINCT c.doc_id), count(DISTINCT c.segment_id)"
@@ -200,13 +203,16 @@ def _report_keys(by: Sequence[str]) -> str:
     return ", ".join(f"g{index}" for index in range(len(by)))
 
 
-def report_docs(by: Sequence[str], where: Mapping[str, Sequence[str]]) -> SqlPart:
+def report_docs(
+    by: Sequence[str], where: Mapping[str, Sequence[str]], *, doc_ids: Collection[str] | None = None
+) -> SqlPart:
     """``WITH report_docs(doc_id, g0, g1, ...)``: the filtered documents with a group key per ``by``.
 
     A key is the attribute's canonical value; an empty or absent value is REPORT_MISSING.
     ``sector`` is the document's own sector (declared, else inferred), falling back to a declared
     ``sector`` attribute in projects coded before sectors were recorded. Filters AND across
     attributes and OR within one attribute; they compare keys, so ``(missing)`` can be chosen.
+    ``doc_ids``: only those documents.
     """
     names = list(dict.fromkeys([*by, *where]))
     joins, params, key_of = [], [], {}
@@ -222,6 +228,9 @@ def report_docs(by: Sequence[str], where: Mapping[str, Sequence[str]]) -> SqlPar
     for name, values in where.items():
         conditions.append(in_list(key_of[name]))
         params.append(json_list(values))
+    if doc_ids is not None:
+        conditions.append(in_list("d.doc_id"))
+        params.append(json_list(doc_ids))
     condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return SqlPart(
         f"WITH report_docs AS MATERIALIZED (SELECT d.doc_id{columns} FROM documents d{''.join(joins)}{condition})",

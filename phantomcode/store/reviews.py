@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .base import StoreBase
@@ -215,25 +215,31 @@ class ReviewsTable(StoreBase):
         )
         return {CodingKey(row[0], row[1], row[2], row[3]): row[4] for row in rows}
 
-    def review_decisions(self) -> list[dict[str, Any]]:
-        """Every stored decision, with ``fresh`` (its text is still at its offsets), ``coding_exists``
-        (the project has a coding with its key) and ``proposal`` (that coding is one the rules count)."""
+    def review_decisions(self, *, doc_ids: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """Every stored decision (on the documents ``doc_ids`` only, if given), with ``fresh`` (its
+        text is still at its offsets), ``coding_exists`` (the project has a coding with its key)
+        and ``proposal`` (that coding is one the rules count)."""
         same_key = "c.doc_id = r.doc_id AND c.start = r.start AND c.end = r.end AND c.code = r.code"
+        among = f" WHERE {in_list('r.doc_id')}" if doc_ids is not None else ""
         rows = self.connection.execute(
             f"SELECT r.*, coalesce({REVIEW_FRESH}, 0) AS fresh, d.doc_id IS NOT NULL AS document_exists,"
             f" EXISTS (SELECT 1 FROM codings c WHERE {same_key}) AS coding_exists,"
             f" EXISTS (SELECT 1 FROM codings c WHERE {same_key} AND {AUTO_COUNTED}) AS proposal"
-            " FROM reviews r LEFT JOIN documents d ON d.doc_id = r.doc_id ORDER BY r.doc_id, r.start, r.code"
+            f" FROM reviews r LEFT JOIN documents d ON d.doc_id = r.doc_id{among} ORDER BY r.doc_id, r.start, r.code",
+            [] if doc_ids is None else [json_list(doc_ids)],
         )
         flags = ("fresh", "document_exists", "coding_exists", "proposal")
         return [{**dict(row), **{flag: bool(row[flag]) for flag in flags}} for row in rows]
 
-    def review_proposals(self) -> dict[str, Proposals]:
-        """code -> (codings the rules count, of which no decision yet): what review measures."""
+    def review_proposals(self, *, doc_ids: Collection[str] | None = None) -> dict[str, Proposals]:
+        """code -> (codings the rules count, of which no decision yet): what review measures (in
+        the documents ``doc_ids`` only, if given)."""
+        among = f" AND {in_list('c.doc_id')}" if doc_ids is not None else ""
         rows = self.connection.execute(
             "SELECT c.code, count(*), sum(r.review_id IS NULL) FROM codings c LEFT JOIN reviews r"
             " ON r.doc_id = c.doc_id AND r.start = c.start AND r.end = c.end AND r.code = c.code"
-            f" WHERE {AUTO_COUNTED} GROUP BY c.code"
+            f" WHERE {AUTO_COUNTED}{among} GROUP BY c.code",
+            [] if doc_ids is None else [json_list(doc_ids)],
         )
         return {row[0]: Proposals(row[1], row[2]) for row in rows}
 

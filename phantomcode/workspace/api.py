@@ -1,7 +1,9 @@
 """The JSON API under ``/api``: what the pages call, and what scripts may call (with the token header).
 
 Reads open the project read-only for each request (SQLite's write-ahead log keeps them working
-while ``ingest`` or ``code`` writes); every change goes through ``review.apply_decisions``.
+while ``ingest`` or ``code`` writes); every change goes through ``review.store_decisions`` (what
+``review import`` runs) on the workspace's own connection (``ProjectCache.writing``), which keeps
+the whole-project figures up to date with it.
 """
 
 from __future__ import annotations
@@ -13,19 +15,18 @@ from pydantic import BaseModel, Field
 
 from .. import browse
 from ..project import Project
-from ..report import Report, build_report
+from ..report import Report
 from ..review import (
     ReviewImport,
     ReviewStats,
-    apply_decisions,
     parse_coding_key,
-    review_stats,
     stats_records,
-    withdraw_decisions,
+    store_decisions,
+    withdraw_stored_decisions,
 )
 from ..store import Store
 from ..store.records import CodeCount
-from . import search
+from . import figures, search
 
 DESCRIPTION = """The phantomcode review workspace. Every request needs the access token printed by
 `phantomcode serve`: the `X-Phantomcode-Token` header (scripts) or the cookie the first visit sets.
@@ -180,7 +181,7 @@ def write_memo(request: Request, doc_id: str, body: MemoIn) -> dict[str, Any]:
         if parsed is None or parsed[0] != doc_id:
             raise HTTPException(400, f"{body.key!r} is not the key of a coding of {doc_id!r}")
         _, start, end, code = parsed
-    with Store.open(space.project, must_exist=True) as store, store.writer(timeout=space.lock_timeout):
+    with space.cache.writing([doc_id], timeout=space.lock_timeout) as store:
         browse.document_view(store, doc_id)  # raises for an unknown document
         store.save_memo(doc_id, start=start, end=end, code=code, text=body.text, author=space.reviewer)
         return {"memos": store.memos(doc_id)}
@@ -204,24 +205,24 @@ def decide(request: Request, key: str, body: DecisionIn) -> dict[str, Any]:
 @router.post("/decisions/undo", summary="Take back decisions (the codings are as the rules made them again)")
 def undo(request: Request, body: UndoIn) -> dict[str, Any]:
     space = workspace(request)
-    withdrawn = withdraw_decisions(
-        body.keys, reviewer=space.reviewer, project=space.project, lock_timeout=space.lock_timeout
-    )
+    doc_ids = {parsed[0] for key in body.keys if (parsed := parse_coding_key(key)) is not None}
+    with space.cache.writing(doc_ids, timeout=space.lock_timeout) as store:
+        withdrawn = withdraw_stored_decisions(store, body.keys, reviewer=space.reviewer)
     return {"withdrawn": withdrawn}
 
 
 def apply_one(request: Request, doc_id: str, cells: dict[str, str], *, exact_spans: bool) -> dict[str, Any]:
-    """One decision through ``apply_decisions``; its problems become a 400, its result the codings."""
+    """One decision through ``store_decisions``; its problems become a 400, its result the codings."""
     space = workspace(request)
-    result = apply_decisions(
-        [(1, cells)],
-        ReviewImport(path="workspace"),
-        project=space.project,
-        reviewer=space.reviewer,
-        codebook=space.codebook,
-        exact_spans=exact_spans,
-        lock_timeout=space.lock_timeout,
-    )
+    with space.cache.writing([doc_id], timeout=space.lock_timeout) as store:
+        result = store_decisions(
+            store,
+            [(1, cells)],
+            ReviewImport(path="workspace"),
+            reviewer=space.reviewer,
+            codebook=space.codebook,
+            exact_spans=exact_spans,
+        )
     if result.problems:
         raise HTTPException(400, "; ".join(p.removeprefix("row 1: ") for p in result.problems))
     with Store.open(space.project, readonly=True) as store:
@@ -236,18 +237,25 @@ def apply_one(request: Request, doc_id: str, cells: dict[str, str], *, exact_spa
 
 
 def cached_report(space: Any, by: str, status: str | None = None) -> Report:
-    """``build_report`` by one attribute, kept until the project changes."""
+    """``build_report`` by one attribute, kept until the project changes (our decisions update it)."""
+
+    def compute() -> Report:
+        project = Project(space.project)
+        return figures.report(project.path, project.codebook(space.codebook), by, status)
+
     return space.cache.get(
         ("report", by, status),
-        lambda: build_report(
-            Project(space.project).path, Project(space.project).codebook(space.codebook), by=by, status=status
-        ),
+        compute,
+        figure=figures.ReportFigure(),
     )
 
 
 def cached_review_stats(space: Any) -> ReviewStats:
     """``review stats`` with the workspace's codebook (not read again from its YAML file)."""
-    return space.cache.get("review_stats", lambda: review_stats(project=space.project, codebook=space.codebook))
+    kept = space.cache.get(
+        "review_stats", lambda: figures.review(space.project, space.codebook), figure=figures.ReviewFigure()
+    )
+    return kept.stats
 
 
 def cached_code_counts(space: Any) -> dict[str, CodeCount]:
@@ -255,7 +263,7 @@ def cached_code_counts(space: Any) -> dict[str, CodeCount]:
         with Store.open(space.project, readonly=True) as store:
             return store.code_counts()
 
-    return space.cache.get("code_counts", count)
+    return space.cache.get("code_counts", count, figure=figures.CodeCountFigure())
 
 
 @router.get("/matrix", summary="Code x group matrix: the numbers of `phantomcode report`")

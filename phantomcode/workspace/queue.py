@@ -18,13 +18,13 @@ from pydantic import BaseModel, Field
 
 from ..review import SUGGESTED, coding_key
 from ..store import Store
-from ..store.records import UnitScore
+from ..suggest import Suggestion
 from .api import apply_one, workspace
+from .ranking import Ranking
 
 router = APIRouter()
 CONTEXT_CHARS = 240
 DEFAULT_QUEUE = 50
-MAX_KEPT_UNITS = 50_000  # scored sentences kept in memory for the queue (about 1 KB each)
 
 
 class QueueDecisionIn(BaseModel):
@@ -48,27 +48,18 @@ def queue(request: Request, n: int = Query(DEFAULT_QUEUE, ge=1, le=500), seed: i
     from ..suggest import suggest_for_review
 
     space = workspace(request)
-    scores = space.cache.get("unit_scores", lambda: _kept_scores(space.project), scope="documents")
-    # kept while the project is unchanged (any decision, coding or training starts afresh)
-    suggestions = space.cache.get(
-        ("queue", n, seed), lambda: suggest_for_review(space.project, n=n, seed=seed, scores=scores)
-    )
+    ranking = space.cache.get("ranking", lambda: Ranking.read(space.project), scope="documents")
+
+    def suggest() -> list[Suggestion]:
+        if ranking is None:  # more scored sentences than the workspace keeps
+            return suggest_for_review(space.project, n=n, seed=seed)
+        return ranking.suggest(space.project, n=n, seed=seed)
+
+    suggestions = space.cache.get(("queue", n, seed), suggest)  # until the next decision
     with Store.open(space.project, readonly=True) as store:
         texts = store.document_texts(s.doc_id for s in suggestions)
         decided = {coding_key(*key): decision for key, decision in store.decisions_of(texts).items()}
     return {"items": [queue_item(s, texts[s.doc_id], decided) for s in suggestions if s.doc_id in texts]}
-
-
-def _kept_scores(project: Any) -> list[UnitScore] | None:
-    """The unit scores, read once until ``code`` writes new ones: reading them is half of what a
-    queue costs after a decision. None (read them each time) beyond ``MAX_KEPT_UNITS``."""
-    with Store.open(project, readonly=True) as store:
-        scores = []
-        for unit in store.unit_scores():
-            scores.append(unit)
-            if len(scores) > MAX_KEPT_UNITS:
-                return None
-    return scores
 
 
 def queue_item(suggestion: Any, text: str, decided: dict[str, str]) -> dict[str, Any]:

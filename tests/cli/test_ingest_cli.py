@@ -365,8 +365,8 @@ def test_full_disk_stops_cleanly_and_the_store_stays_intact(
         write_note(f"n{number:03d}.md", "The school asked for a lease and five documents. " * 30, city="Beijing")
     original = Store._connect
 
-    def small_disk(path, readonly):
-        connection = original(path, readonly)
+    def small_disk(path, readonly, **options):
+        connection = original(path, readonly, **options)
         connection.execute("PRAGMA max_page_count = 400")  # SQLite then reports 'database or disk is full'
         return connection
 
