@@ -37,6 +37,7 @@ import synth  # noqa: E402  (bench/ is not a package)
 
 GOAL_MS = 200.0
 SLOW_RUNS = 3  # timed runs of the calls that take seconds (suggestions, training)
+NOT_A_CALL = "retraining in the background"  # a row timing a fit the page waits for, not a request
 
 
 def free_port() -> int:
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         ordered = sorted(times)
         p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
         print(f"| {name} | {min(times):.1f} | {statistics.median(times):.1f} | {p90:.1f} | {max(times):.1f} |")
-    slow = [name for name, times in rows if statistics.median(times) > GOAL_MS]
+    slow = [name for name, times in rows if statistics.median(times) > GOAL_MS and not name.startswith(NOT_A_CALL)]
     print(f"\nmedian over {GOAL_MS:.0f} ms: {', '.join(slow) if slow else 'none'}")
     return 0
 
@@ -204,13 +205,25 @@ def measure(client: Any, repeat: int, *, train: bool = True) -> list[tuple[str, 
         response.raise_for_status()
         return response
 
-    def post(path: str) -> Callable[[], object]:
-        def call() -> object:
-            response = client.post(path, json={}, timeout=300)
-            response.raise_for_status()
-            return response
+    def finish_training() -> dict[str, Any]:
+        while (run := client.get("/api/train").json())["state"] == "running":
+            time.sleep(0.05)
+        if run["state"] != "done":
+            raise RuntimeError(f"training failed: {run['error']}")
+        return run
 
-        return call
+    def start_training() -> object:
+        """``POST /api/train`` alone: it answers at once; the run it starts is waited for untimed."""
+        response = client.post("/api/train", json={})
+        response.raise_for_status()
+        timer.pause()
+        finish_training()
+        timer.resume()
+        return response
+
+    def train_to_the_end() -> object:
+        client.post("/api/train", json={}).raise_for_status()
+        return finish_training()
 
     def after_a_change(path: str) -> Callable[[], object]:
         """``path`` right after a decision: what whole-project figures cost once the project changed."""
@@ -257,7 +270,8 @@ def measure(client: Any, repeat: int, *, train: bool = True) -> list[tuple[str, 
         ("api: POST hand coding", code_by_hand, repeat),
     ]
     if train:
-        plan.append(("api: POST /api/train (retrain now)", post("/api/train"), SLOW_RUNS))
+        plan.append(("api: POST /api/train (starts retraining, answers at once)", start_training, SLOW_RUNS))
+        plan.append((f"{NOT_A_CALL}, start to figures (a fit, not a call)", train_to_the_end, SLOW_RUNS))
     return [(name, timer.times(call, min(repeat, runs))) for name, call, runs in plan]
 
 

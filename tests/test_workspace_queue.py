@@ -3,7 +3,10 @@ time through the same code as ``review import``, undone, and the model retrained
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,6 +14,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 from test_workspace_api import NOTES, signed_in  # noqa: E402
 
+from phantomcode.errors import ProjectError  # noqa: E402
 from phantomcode.review import export_review, read_review_sheet  # noqa: E402
 from phantomcode.store import Store  # noqa: E402
 from phantomcode.workspace import Workspace  # noqa: E402
@@ -84,17 +88,76 @@ def test_judging_a_suggested_sentence_stores_decisions_like_review_import(client
     assert decisions(project) == {}
 
 
+def finished_training(client: TestClient, seconds: float = 120) -> dict:
+    """``GET /api/train`` until the background run is no longer running."""
+    deadline = time.monotonic() + seconds
+    while (run := client.get("/api/train").json())["state"] == "running":
+        assert time.monotonic() < deadline, "training did not finish"
+        time.sleep(0.05)
+    return run
+
+
 @pytest.mark.slow
-def test_retrain_answers_the_new_cross_validated_figures(client, project) -> None:
-    trained = client.post("/api/train", json={})
-    assert trained.status_code == 200, trained.text
-    report = trained.json()
+def test_retrain_runs_in_the_background_and_gives_the_new_cross_validated_figures(client, project) -> None:
+    assert client.get("/api/train").json()["state"] == "idle"
+    started = client.post("/api/train", json={})
+    assert started.status_code == 202, started.text
+    assert started.json()["state"] in ("running", "done")  # answered without waiting for the fit
+    run = finished_training(client)
+    assert run["state"] == "done" and run["error"] is None and run["finished_at"] >= run["started_at"]
+    report = run["figures"]
     assert len(report["model_hash"]) == 64 and report["sentences"] > 0
     codes = {row["code"]: row for row in report["codes"]}
     assert "paperwork" in codes
     assert {"positives", "negatives", "precision", "recall", "f1", "needs_more"} <= set(codes["paperwork"])
     with Store.open(project, readonly=True) as store:
         assert store.latest_model().content_hash == report["model_hash"]
+
+
+class _HeldTraining:
+    """A stand-in for ``training.train`` that runs until the test releases it, counting its calls."""
+
+    def __init__(self, outcome: Exception | None = None) -> None:
+        self.release, self.calls, self.outcome = threading.Event(), 0, outcome
+
+    def __call__(self, project: Path) -> SimpleNamespace:
+        self.calls += 1
+        assert self.release.wait(30), "the test never released training"
+        if self.outcome is not None:
+            raise self.outcome
+        return SimpleNamespace(model_hash="f" * 64, sentences=3, sources={"review": 3}, codes=[])
+
+
+def test_a_second_retrain_while_one_runs_starts_nothing(client, monkeypatch) -> None:
+    held = _HeldTraining()
+    monkeypatch.setattr("phantomcode.training.train", held)
+    assert client.post("/api/train", json={}).json()["state"] == "running"
+    again = client.post("/api/train", json={})
+    assert again.status_code == 202 and again.json()["state"] == "running"
+    assert client.get("/api/queue?n=3").status_code == 200  # the server keeps answering meanwhile
+    held.release.set()
+    run = finished_training(client)
+    assert (run["state"], run["figures"]["model_hash"], held.calls) == ("done", "f" * 64, 1)
+
+
+@pytest.mark.parametrize(
+    "failure, message",
+    [
+        (ProjectError("another phantomcode command is writing the project"), "another phantomcode command is writing"),
+        (RuntimeError("boom"), "training failed (RuntimeError: boom)"),
+    ],
+)
+def test_a_failed_retrain_says_why_and_the_next_one_can_start(client, monkeypatch, failure, message) -> None:
+    held = _HeldTraining(failure)
+    monkeypatch.setattr("phantomcode.training.train", held)
+    client.post("/api/train", json={})
+    held.release.set()
+    run = finished_training(client)
+    assert run["state"] == "failed" and message in run["error"] and run["figures"] is None
+    assert "Traceback" not in run["error"]
+    held.outcome = None
+    client.post("/api/train", json={})
+    assert finished_training(client)["state"] == "done" and held.calls == 2
 
 
 def test_learned_codings_show_their_probability_and_explanation_and_filter_by_source(client, project) -> None:

@@ -33,6 +33,7 @@ from ..review import default_reviewer
 from ..store import Store, resolve_project_path
 from .cache import ProjectCache
 from .search import TextIndex
+from .training import TrainingRun
 
 TOKEN_HEADER = "X-Phantomcode-Token"
 TOKEN_COOKIE = "phantomcode_token"
@@ -64,10 +65,12 @@ class Workspace:
     lock_timeout: float = DECISION_LOCK_TIMEOUT
     cache: ProjectCache = field(init=False)
     search: TextIndex = field(init=False)
+    training: TrainingRun = field(init=False)
 
     def __post_init__(self) -> None:
         self.cache = ProjectCache(self.project)
         self.search = TextIndex(self.project, self.cache.documents_version)
+        self.training = TrainingRun()
 
     @classmethod
     def prepare(
@@ -161,7 +164,7 @@ def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the 
     from fastapi.staticfiles import StaticFiles
 
     from ..errors import PhantomcodeError, ProjectBusyError
-    from . import api, pages, queue
+    from . import api, pages, queue, training
 
     app = FastAPI(
         title="phantomcode workspace API",
@@ -174,6 +177,7 @@ def create_app(workspace: Workspace):  # -> fastapi.FastAPI (imported here: the 
     app.state.workspace = workspace
     app.include_router(api.router)
     app.include_router(queue.router)
+    app.include_router(training.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

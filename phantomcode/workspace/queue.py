@@ -4,8 +4,8 @@
 sentences and adds each one's context and any decisions already made on its candidate codes;
 ``POST /api/queue/decision`` stores a judgement on one (sentence, code) through
 ``review.apply_decisions``: accept/reject of a coding the project has, else ``add`` (accept of a
-code nobody stored) or a reject kept for the model to learn from. ``POST /api/train`` retrains
-and answers the new cross-validated figures.
+code nobody stored) or a reject kept for the model to learn from. Retraining runs in the
+background (``workspace.training``).
 """
 
 from __future__ import annotations
@@ -103,27 +103,3 @@ def queue_decision(request: Request, body: QueueDecisionIn) -> dict[str, Any]:
         **({} if coded else {"status": SUGGESTED}),
     }
     return {"key": key, **apply_one(request, body.doc_id, cells, exact_spans=False)}
-
-
-@router.post("/api/train", tags=["api"], summary="Retrain the learned layer; the new cross-validated figures")
-def retrain(request: Request) -> dict[str, Any]:
-    from ..training import train
-
-    report = train(workspace(request).project)
-    return {
-        "model_hash": report.model_hash,
-        "sentences": report.sentences,
-        "sources": report.sources,
-        "codes": [
-            {
-                "code": c.code,
-                "positives": c.positives,
-                "negatives": c.negatives,
-                "precision": c.precision,
-                "recall": c.recall,
-                "f1": c.f1,
-                "needs_more": c.needs_more_examples,
-            }
-            for c in report.codes
-        ],
-    }

@@ -122,13 +122,33 @@
     phantomcode.say(`Undone: ${last.code} on ${last.item.doc_id}.`, "info");
   }
 
+  // Training runs on the server in the background: start it, then ask how it goes twice a second.
+  async function followTraining() {
+    let run = await phantomcode.post("/api/train", {});
+    while (run && run.state === "running") {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      run = await fetch("/api/train", {credentials: "same-origin"})
+        .then((response) => (response.ok ? response.json() : null))
+        .catch(() => null);
+    }
+    return run;
+  }
+
   async function retrain() {
     $("retrain").disabled = true;
     $("train-status").textContent = "training…";
-    const report = await phantomcode.post("/api/train", {});
+    const run = await followTraining();
     $("retrain").disabled = false;
-    $("train-status").textContent = report ? "trained just now" : "";
-    if (!report) return;
+    $("train-status").textContent = run && run.state === "done" ? "trained just now" : "";
+    if (!run) {
+      phantomcode.say("Lost track of the training run (was 'phantomcode serve' stopped?); reload the page.");
+      return;
+    }
+    if (run.state !== "done") {
+      phantomcode.say("Not trained: " + (run.error || "the run did not finish"));
+      return;
+    }
+    const report = run.figures;
     $("figures").hidden = false;
     $("model-hash").textContent = report.model_hash.slice(0, 12);
     const rows = $("train-rows");
