@@ -12,13 +12,12 @@ pytest.importorskip("fastapi")
 
 from test_workspace_api import NOTES, signed_in  # noqa: E402
 
-from phantomcode import browse  # noqa: E402
 from phantomcode.ingest import ingest  # noqa: E402
 from phantomcode.review import ReviewImport, apply_decisions  # noqa: E402
-from phantomcode.store import Store  # noqa: E402
+from phantomcode.store import Store, browse  # noqa: E402
+from phantomcode.store.text_index import SCHEMA, TextIndex, usable  # noqa: E402
 from phantomcode.workspace import Workspace  # noqa: E402
 from phantomcode.workspace.cache import ProjectCache  # noqa: E402
-from phantomcode.workspace.search import SCHEMA, TextIndex, usable  # noqa: E402
 
 SEARCHES = [
     "school",

@@ -26,7 +26,7 @@ from ..outputs import choose_format, write_output
 from ..report import select
 from ..sanitise import FORMULA_PREFIXES, neutralise_formula, xml_text
 from ..store import Store
-from ..store.records import CodingKey
+from ..store.records import CodingKey, coding_key
 from ..suggest import Suggestion, suggest_for_review
 
 DECISION_COLUMNS = ["decision", "correct_code", "note"]
@@ -68,11 +68,6 @@ DECISION_WORDS = {
 _KEY = re.compile(r"^(?P<doc_id>.+):(?P<start>\d+)-(?P<end>\d+):(?P<code>[a-z][a-z0-9_]*)$")
 SHEET_NAME = "review"
 HELP_SHEET = "how to review"
-
-
-def coding_key(doc_id: str, start: int, end: int, code: str) -> str:
-    """The stable key of a coding: ``doc_id:start-end:code`` (offsets into the stored text)."""
-    return f"{doc_id}:{start}-{end}:{code}"
 
 
 def parse_coding_key(key: str) -> CodingKey | None:

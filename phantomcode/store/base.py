@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from filelock import FileLock, Timeout
 
@@ -69,6 +69,11 @@ class StoreBase:
 
     def close(self) -> None:
         self.connection.close()
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: changes when another connection commits, so a cache
+        kept beside this connection knows when to start afresh."""
+        return int(self.connection.execute("PRAGMA data_version").fetchone()[0])
 
     def __enter__(self) -> Self:
         return self
@@ -178,3 +183,19 @@ def damaged_project_message(path: Path, exc: BaseException) -> str:
         f"with the sqlite3 tool: sqlite3 {path} .recover | sqlite3 {recovered} , then run your commands "
         f"with --project {recovered} (or ingest the notes again into a new project)"
     )
+
+
+def documents_stamp(path: Path) -> tuple[Any, ...]:
+    """What changes when a project's documents or model change: its last run (ID, status, end),
+    how many documents it holds, and its latest model's ID. Read through a short read-only
+    connection of its own, so a caller that polls it never holds the project open."""
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        last_run = connection.execute(
+            "SELECT run_id, status, finished_at FROM runs ORDER BY run_id DESC LIMIT 1"
+        ).fetchone()
+        documents = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+        models = connection.execute("SELECT max(model_id) FROM models").fetchone()[0]
+    finally:
+        connection.close()
+    return (tuple(last_run) if last_run else None, documents, models)

@@ -60,6 +60,10 @@ class ModelsTable(StoreBase):
             )
         ]
 
+    def count_scores(self) -> int:
+        """How many sentences the latest coding scored (one row each in ``scores``)."""
+        return int(self.connection.execute("SELECT count(*) FROM scores").fetchone()[0])
+
     def unit_scores(self) -> Iterator[UnitScore]:
         """(doc_id, start, end, {code: probability}) of every unit the learned layer scored.
 

@@ -324,3 +324,8 @@ class Cooccurrence(NamedTuple):
     other: str
     documents: int
     segments: int
+
+
+def coding_key(doc_id: str, start: int, end: int, code: str) -> str:
+    """The stable key of a coding: ``doc_id:start-end:code`` (offsets into the stored text)."""
+    return f"{doc_id}:{start}-{end}:{code}"

@@ -13,7 +13,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from .. import browse
 from ..project import Project
 from ..report import Report
 from ..review import (
@@ -24,9 +23,9 @@ from ..review import (
     store_decisions,
     withdraw_stored_decisions,
 )
-from ..store import Store
+from ..store import Store, browse, text_index
 from ..store.records import CodeCount
-from . import figures, search
+from . import figures
 
 DESCRIPTION = """The phantomcode review workspace. Every request needs the access token printed by
 `phantomcode serve`: the `X-Phantomcode-Token` header (scripts) or the cookie the first visit sets.
@@ -131,10 +130,10 @@ def find_page(
         wanted.text,
     )
     with Store.open(space.project, readonly=True) as store:
-        text_index = None
-        if wanted.text and search.usable(wanted.text) and space.search.current():
+        index_schema = None
+        if wanted.text and text_index.usable(wanted.text) and space.search.current():
             space.search.attach(store)
-            text_index = search.SCHEMA
+            index_schema = text_index.SCHEMA
         return browse.find_documents(
             store,
             wanted,
@@ -142,7 +141,7 @@ def find_page(
             per_page=per_page,
             after=after,
             names=names,
-            text_index=text_index,
+            text_index=index_schema,
             count=lambda compute: space.cache.get(key, compute, scope=scope),
         )
 

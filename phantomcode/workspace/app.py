@@ -31,8 +31,8 @@ from ..errors import UsageError
 from ..project import resolve_codebook
 from ..review import default_reviewer
 from ..store import Store, resolve_project_path
+from ..store.text_index import TextIndex
 from .cache import ProjectCache
-from .search import TextIndex
 from .training import TrainingRun
 
 TOKEN_HEADER = "X-Phantomcode-Token"

@@ -20,7 +20,6 @@ pages far more often than the project changes. Two scopes:
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Collection, Hashable, Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import ProjectError
 from ..store import Store
+from ..store.base import documents_stamp
 
 T = TypeVar("T")
 SCOPES = ("project", "documents")
@@ -92,7 +92,7 @@ class ProjectCache:
         """(connection, data_version, generation): another process's commit changes the second,
         a replaced project file the first, a write of ours the third. Called with ``_lock`` held."""
         store = self._connection()
-        data_version = store.connection.execute("PRAGMA data_version").fetchone()[0]
+        data_version = store.data_version()
         return self._opened, data_version, self._generation
 
     def _connection(self) -> Store:
@@ -121,16 +121,7 @@ class ProjectCache:
         seen = self._seen
         if seen is not None and seen[0] == files:
             return seen[1]
-        connection = sqlite3.connect(f"{self.project.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            last_run = connection.execute(
-                "SELECT run_id, status, finished_at FROM runs ORDER BY run_id DESC LIMIT 1"
-            ).fetchone()
-            documents = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
-            models = connection.execute("SELECT max(model_id) FROM models").fetchone()[0]
-        finally:
-            connection.close()
-        stamp = (tuple(last_run) if last_run else None, documents, models)
+        stamp = documents_stamp(self.project)
         self._seen = (files, stamp)
         return stamp
 
@@ -171,13 +162,13 @@ class ProjectCache:
                 store = self._connection()
             try:
                 with store.writer(timeout=timeout):
-                    data_version = self._data_version(store)
+                    data_version = store.data_version()
                     with self._lock:
                         kept = self._current(data_version)
                     before = {key: figure.part(store, value, doc_ids) for key, (value, figure) in kept.items()}
                     yield store
                     after = {key: figure.part(store, value, doc_ids) for key, (value, figure) in kept.items()}
-                    unchanged = self._data_version(store) == data_version
+                    unchanged = store.data_version() == data_version
             except BaseException:
                 with self._lock:
                     self._generation += 1
@@ -188,10 +179,6 @@ class ProjectCache:
                 self._writing = False
                 if unchanged:
                     self._keep(kept, before, after, data_version)
-
-    @staticmethod
-    def _data_version(store: Store) -> int:
-        return store.connection.execute("PRAGMA data_version").fetchone()[0]
 
     def _current(self, data_version: int) -> dict[Hashable, tuple[Any, Figure[Any]]]:
         """The project scope's values that follow our writes, if they are those of the project as

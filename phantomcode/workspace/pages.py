@@ -14,10 +14,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
 
-from .. import __version__, browse
+from .. import __version__
 from ..qda import code_colour
 from ..report import percent
-from ..store import Store
+from ..store import Store, browse
 from ..store.records import ValueCount
 from .api import cached_code_counts, cached_report, cached_review_stats, document_filter, find_page, workspace
 from .app import HERE, TOKEN_HEADER

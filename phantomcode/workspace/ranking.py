@@ -54,7 +54,7 @@ class Ranking:
         with Store.open(project, must_exist=True, readonly=True) as store:
             record = store.latest_model()
             thresholds = {fit["code"]: fit["threshold"] for fit in (record.metrics if record else [])}
-            if store.connection.execute("SELECT count(*) FROM scores").fetchone()[0] > MAX_KEPT_UNITS:
+            if store.count_scores() > MAX_KEPT_UNITS:
                 return None
             return cls.of(store.unit_scores(), thresholds)
 

@@ -5,9 +5,9 @@ text search with ``*``); ``document_view`` gives one document's text, attributes
 their decisions, and memos; ``highlight_pieces`` cuts a text where codings begin and end, so a
 page can colour overlapping codings without computing offsets in the browser.
 
-The SQL here reads the store's schema (``store.MIGRATIONS`` defines it) through an open ``Store``;
-it lives beside the store rather than in it because it serves only browsing, and ``store.py`` is
-already far past the size the developers' guide allows.
+The SQL here reads the store's schema (``store.schema`` defines it) through an open ``Store``. It is
+a module of its own, imported on demand (``from phantomcode.store import browse``), because only
+the workspace and notebooks browse: the CLI's commands never load it.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UsageError
-from .review import coding_key
-from .store import COUNTED, Store
+from ..errors import UsageError
+from . import Store
+from .records import coding_key
+from .schema import COUNTED
 
 STATUSES = ("pending", "accepted", "rejected", "flagged")
 SOURCES = ("rules", "learned", "human")
@@ -115,7 +116,7 @@ def find_documents(
 
     ``after``: the page starting after that document ID instead of page ``page`` (keyset paging,
     which costs the same on the last page as on the first). ``text_index``: the schema name of an
-    attached trigram index of the texts (``workspace.search``) to find ``wanted.text`` with; its
+    attached trigram index of the texts (``store.text_index``) to find ``wanted.text`` with; its
     hits are checked against the stored text. ``count``: computes the total through the caller's
     cache (it is given the function that counts).
     """

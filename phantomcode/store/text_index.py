@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..store import Store
+from . import Store
 
 MIN_FRAGMENT = 3  # the trigram index answers only fragments at least this long
 SCHEMA = "search"  # the name the index is attached under to a project's connection
