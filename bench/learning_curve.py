@@ -88,6 +88,8 @@ def run(notes: Path, gold: Path, leave_out: Sequence[Path], shares: Sequence[flo
                         "share": share,
                         "strategy": strategy,
                         "reviewed": len(reviewed),
+                        "scored": len(units) - len(reviewed),
+                        "codes_scored": sum(1 for c in after.values() if c["support"] > 0),
                         "after": summary(after),
                         "before": summary(before),
                     }
@@ -172,12 +174,13 @@ def print_tables(results: dict) -> None:
     print(f"{results['gold']}: {results['sentences']} sentences")
     box = summary(results["out_of_box"])
     print(f"out of the box (combined): macro-F1 {box['macro_f1']:.3f} P {box['macro_precision']:.3f}")
-    print("| reviewed | strategy | sentences reviewed | F1 unreviewed after | F1 same before | gain |")
-    print("|---|---|---|---|---|---|")
+    print("| reviewed | strategy | sentences reviewed | scored (codes) | F1 unreviewed after | F1 same before | gain |")
+    print("|---|---|---|---|---|---|---|")
     for row in results["curve"]:
         gain = row["after"]["macro_f1"] - row["before"]["macro_f1"]
         print(
-            f"| {row['share']:.0%} | {row['strategy']} | {row['reviewed']} | {row['after']['macro_f1']:.3f} "
+            f"| {row['share']:.0%} | {row['strategy']} | {row['reviewed']} | {row['scored']} ({row['codes_scored']}) "
+            f"| {row['after']['macro_f1']:.3f} "
             f"| {row['before']['macro_f1']:.3f} | {gain:+.3f} |"
         )
     top, low = summary(results["ceiling"]["after"]), summary(results["ceiling"]["before"])
