@@ -253,7 +253,9 @@ def _gold_sentences(path: str | Path, codes: frozenset[str], *, source: str) -> 
             if 0 <= j < len(units) and units[j].note_id == unit.note_id
         ]
         positives = unit.codes & codes
-        sentences.append(LabelledSentence(unit.sentence, positives, codes - positives, source, " ".join(neighbours)))
+        sentences.append(
+            LabelledSentence(unit.sentence, positives, codes - positives, source, " ".join(neighbours), unit.note_id)
+        )
     return sentences
 
 
@@ -268,10 +270,10 @@ def _review_sentences(reviews: Sequence[dict[str, Any]], codes: frozenset[str]) 
         )
         (unit["no"] if review["decision"] == "reject" else unit["yes"]).add(review["code"])
     sentences = []
-    for (_, start, end), unit in units.items():
+    for (doc_id, start, end), unit in units.items():
         positives = frozenset(unit["yes"] & codes)
         context = _neighbours(unit["document"], start, end) if unit["document"][start:end] == unit["text"] else ""
-        sentences.append(LabelledSentence(unit["text"], positives, codes - positives, "review", context))
+        sentences.append(LabelledSentence(unit["text"], positives, codes - positives, "review", context, doc_id))
     return sentences
 
 

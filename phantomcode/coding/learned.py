@@ -55,6 +55,7 @@ class LabelledSentence:
     negatives: frozenset[str]
     source: str  # "example", "bundled" (the bundled codebook's sets), "gold" (given to train), "review"
     context: str = ""
+    group: str = ""  # the note it comes from: cross-validation never splits a note (empty: its own group)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,9 @@ class Parameters:
     target_precision: float = 0.85
     min_threshold: float = 0.35
     weights: FeatureWeights = FeatureWeights()
-    project_weight: float = 3.0  # a sentence the project labelled counts this many times (see fit)
+    # A sentence the project labelled counts this many times (see fit): 10 let two review rounds
+    # carry over to the unreviewed sentences better than 3 or 30 on the training sets (bench/LEARNING.md).
+    project_weight: float = 10.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -223,7 +226,14 @@ class LearnedModel:
             params.get("project_weight", params.get("review_weight", 1.0)),
         )
         training = tuple(
-            LabelledSentence(s["text"], frozenset(s["positives"]), frozenset(s["negatives"]), s["source"], s["context"])
+            LabelledSentence(
+                s["text"],
+                frozenset(s["positives"]),
+                frozenset(s["negatives"]),
+                s["source"],
+                s["context"],
+                s.get("group", ""),  # models stored before folds were grouped by note
+            )
             for s in meta["training"]
         )
         fits = tuple(CodeFit(**f) for f in meta["fits"])
@@ -250,6 +260,7 @@ class LearnedModel:
                     "negatives": sorted(s.negatives),
                     "source": s.source,
                     "context": s.context,
+                    "group": s.group,
                 }
                 for s in self.training
             ],
@@ -293,6 +304,7 @@ def fit(
     featurizer = Featurizer(_strings(), parameters.weights)
     matrix = _matrix(featurizer, [s.text for s in sentences], [s.context for s in sentences])
     own = numpy.array([s.source in PROJECT_SOURCES for s in sentences], dtype=bool)
+    groups = note_groups(sentences)
     coef = numpy.zeros((2**BITS, len(codes)), dtype=numpy.float32)
     intercept = numpy.full(len(codes), -20.0)
     thresholds = numpy.full(len(codes), 1.01)
@@ -308,7 +320,7 @@ def fit(
             continue
         x = matrix[known]
         weight = numpy.where(own[known], parameters.project_weight, 1.0)
-        out_of_fold = _cross_validate(x, labels, weight, parameters, seed)
+        out_of_fold = _cross_validate(x, labels, weight, groups[known], parameters, seed)
         threshold = _threshold(out_of_fold, labels, parameters)
         precision, recall, f1 = _scores(out_of_fold >= threshold, labels)
         model = _classifier(parameters, seed).fit(x, labels, sample_weight=weight)
@@ -347,12 +359,40 @@ def _classifier(parameters: Parameters, seed: int) -> Any:
     )
 
 
-def _cross_validate(x: Any, labels: Any, weight: Any, parameters: Parameters, seed: int) -> Any:
-    from sklearn.model_selection import StratifiedKFold
+def note_groups(sentences: Sequence[LabelledSentence]) -> Any:
+    """A group number per sentence: one per note ``group`` (the same note ID in two sources is one
+    group: most likely the same note, and a group too many costs nothing), one of its own for a
+    sentence with no note (a codebook example)."""
+    numbers: dict[tuple[str, str], int] = {}
+    found = []
+    for index, sentence in enumerate(sentences):
+        key = ("note", sentence.group) if sentence.group else ("example", str(index))
+        found.append(numbers.setdefault(key, len(numbers)))
+    return numpy.array(found, dtype=numpy.int64)
 
+
+def grouped_folds(labels: Any, groups: Any, folds: int, seed: int) -> list[tuple[Any, Any]]:
+    """(train, test) index arrays of stratified folds that never split a group (a note): the
+    sentences of one note are alike, so a fold holding some of them would inflate the figures.
+    Deterministic for a given ``seed``; at most one fold per group."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    folds = min(folds, len(numpy.unique(groups)))
+    if folds < 2:
+        return []
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    return list(splitter.split(numpy.zeros(len(labels)), labels, groups))
+
+
+def _cross_validate(x: Any, labels: Any, weight: Any, groups: Any, parameters: Parameters, seed: int) -> Any:
+    """Out-of-fold probabilities over note-grouped folds (a fold whose training part has one
+    class only predicts that part's share of positives)."""
     folds = min(parameters.folds, int(labels.sum()), int(len(labels) - labels.sum()))
-    out = numpy.zeros(len(labels))
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(numpy.zeros(len(labels)), labels):
+    out = numpy.full(len(labels), float(labels.mean()))
+    for train, test in grouped_folds(labels, groups, folds, seed):
+        if len(numpy.unique(labels[train])) < 2:
+            out[test] = float(labels[train].mean())
+            continue
         model = _classifier(parameters, seed).fit(x[train], labels[train], sample_weight=weight[train])
         out[test] = model.predict_proba(x[test])[:, 1]
     return out
