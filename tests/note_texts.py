@@ -33,3 +33,20 @@ TWO_INTERVIEWS = {
     "a.md": note(*BEIJING, NEGATED, id="BJ-01", city="北京", sector="education"),
     "b.md": note(HOMETOWN, INSURANCE, id="SH-01", city="Shanghai", sector="healthcare", respondent_type='"=cmd"'),
 }
+
+# A codebook whose regex backtracks for hours on 'aaaa...a c', beside a plain term: the per-note
+# time budget must skip the note and keep the others (test_runaway, test_distributed_limits, test_batch).
+REDOS_BOOK = """\
+name: redos
+version: "1"
+codes:
+  - id: slow
+    label: Slow
+    definition: A regex that backtracks catastrophically.
+    regex: ['(a+)+[bc]']
+  - id: school
+    label: School
+    definition: School.
+    terms: [school]
+"""
+SCHOOL = "Her son could not enrol at the school.\n"

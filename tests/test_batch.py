@@ -10,7 +10,7 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from test_runaway import REDOS_BOOK  # tests/ is on the path, as for qdpx_fixtures
+from note_texts import REDOS_BOOK  # tests/ is on the path, as for qdpx_fixtures
 
 from phantomcode.batch import (
     CODINGS_SCHEMA,

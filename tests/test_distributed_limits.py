@@ -17,24 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+from note_texts import REDOS_BOOK, SCHOOL  # tests/ is on the path
 
 from phantomcode.distributed import _in_forked_child
 from phantomcode.store import Store
-
-REDOS_BOOK = """\
-name: redos
-version: "1"
-codes:
-  - id: slow
-    label: Slow
-    definition: A regex that backtracks catastrophically.
-    regex: ['(a+)+[bc]']
-  - id: school
-    label: School
-    definition: School.
-    terms: [school]
-"""
-SCHOOL = "Her son could not enrol at the school.\n"
 
 
 def _run(argv: list[str], *, env: dict[str, str], seconds: float) -> tuple[int, str]:

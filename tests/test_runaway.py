@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from note_texts import REDOS_BOOK, SCHOOL  # tests/ is on the path
 
 from phantomcode.globs import Glob, glob_phrase_spans
 from phantomcode.store import Store
@@ -31,20 +32,6 @@ codes:
     definition: A glob with many stars.
     terms: ['a*a*a*a*b', school]
 """
-REDOS_BOOK = """\
-name: redos
-version: "1"
-codes:
-  - id: slow
-    label: Slow
-    definition: A regex that backtracks catastrophically.
-    regex: ['(a+)+[bc]']
-  - id: school
-    label: School
-    definition: School.
-    terms: [school]
-"""
-SCHOOL = "Her son could not enrol at the school.\n"
 
 
 def phantomcode(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -109,9 +109,9 @@ def _now() -> str:
     summary="Start retraining the learned layer in the background; poll GET /api/train for the figures",
 )
 def start_training(request: Request) -> JSONResponse:
-    run = workspace(request).training
-    run.start(workspace(request).project)
-    return JSONResponse(run.snapshot(), status_code=202)
+    space = workspace(request)
+    space.training.start(space.project)  # a run already going is left alone: its state is answered
+    return JSONResponse(space.training.snapshot(), status_code=202)
 
 
 @router.get(
