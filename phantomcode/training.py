@@ -5,8 +5,9 @@ Labels, later ones overriding earlier ones for the same sentence:
 1. the codebook's examples: a positive example has its code, a negative one does not (other
    codes are unknown for them);
 2. for the bundled codebook, its bundled labelled sets, shipped as package data
-   (:func:`bundled_gold_paths`): the dev gold set (``sample_data/gold.csv``) and the two training
-   sets (``sample_data/train/fresh`` and ``train/public``), every code decided for each sentence;
+   (:func:`bundled_gold_paths`): the dev gold set (``sample_data/gold.csv``) and the three training
+   sets (``sample_data/train/fresh``, ``train/public`` and ``train/fresh2``), every code decided
+   for each sentence;
 3. ``gold`` files given to :func:`train` (``note_id,sentence,codes``, as for ``evaluate``);
 4. review decisions: the codes accepted, added or given as ``correct_code`` apply to the unit; the
    codes rejected do not, and neither does any other code of the codebook: a reviewer who saw the
@@ -74,9 +75,14 @@ class TrainReport:
 
 
 # The bundled codebook's labelled sets, in the order they are read (a later one overrides an earlier
-# one for the same sentence): the dev gold set, then the two training sets of sample_data/train/.
+# one for the same sentence): the dev gold set, then the three training sets of sample_data/train/.
 # Learning from the training sets too raised the default model's dev macro-F1 (see the commit).
-BUNDLED_GOLD_FILES = ("deflection_gold.csv", "deflection_train_fresh.csv", "deflection_train_public.csv")
+BUNDLED_GOLD_FILES = (
+    "deflection_gold.csv",
+    "deflection_train_fresh.csv",
+    "deflection_train_public.csv",
+    "deflection_train_fresh2.csv",
+)
 SHIPPED_MODEL = "deflection_default_model.bin"
 
 

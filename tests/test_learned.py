@@ -345,11 +345,12 @@ def test_the_bundled_codebooks_default_model_learns_from_the_shipped_dev_and_tra
     package = Path(phantomcode.__file__).resolve().parent
     samples = Path(__file__).resolve().parents[1] / "sample_data"
     shipped = bundled_gold_paths()
-    assert [path.parent for path in shipped] == [package / "data"] * 3
+    assert [path.parent for path in shipped] == [package / "data"] * 4
     originals = [
         samples / "gold.csv",
         samples / "train" / "fresh" / "gold.csv",
         samples / "train" / "public" / "gold.csv",
+        samples / "train" / "fresh2" / "gold.csv",
     ]
     for copy, original in zip(shipped, originals, strict=True):
         assert copy.read_bytes() == original.read_bytes(), f"{copy.name} is out of date: copy {original} over it"

@@ -135,7 +135,12 @@ def test_a_document_comes_with_its_codings_offsets_and_the_matrix_with_the_repor
     assert {c["code"] for c in document["codings"]} >= {"paperwork"}
     for coding in document["codings"]:
         assert coding["key"] == f"BJ-01:{coding['start']}-{coding['end']}:{coding['code']}"
-        assert coding["source"] == "rules" and coding["rule"] and coding["status"] == "auto"
+        assert coding["status"] == "auto"
+        if coding["source"] == "learned":  # the default model may add what the rules missed
+            assert coding["rule"] == "learned" and coding["probability"] >= 0.6
+        else:
+            assert coding["source"] == "rules" and coding["rule"].startswith(coding["code"] + "/")
+    assert any(c["source"] == "rules" and c["code"] == "paperwork" for c in document["codings"])
     assert client.get("/api/documents/NOPE").status_code == 400
     matrix = client.get("/api/matrix?by=city").json()
     expected = Project(project).matrix(by="city")

@@ -171,4 +171,4 @@ def test_learned_codings_show_their_probability_and_explanation_and_filter_by_so
     assert all(n["text"] and "codes" in n for n in coding["explanation"]["neighbours"])
     assert "CD-01" not in {d["doc_id"] for d in client.get("/api/documents?source=rules").json()["documents"]}
     page = client.get("/documents/CD-01").text
-    assert "model 0." in page  # the coding list names the model's probability
+    assert f"model {coding['probability']:.2f}" in page  # the coding list names the model's probability
