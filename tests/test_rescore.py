@@ -256,6 +256,27 @@ def test_rules_only_code_removes_the_models_codings_as_a_full_recode_does(
     assert code_project(project=project, jobs=1, learned=False).recoded == 0  # done: nothing left to do
 
 
+def test_notes_whose_codebook_changed_are_re_coded_in_full(project_from: Callable[..., Path], own_codebook) -> None:
+    project = project_from({**TWO_INTERVIEWS, **EXTRA_NOTES}, learned=False)
+    code_project(project=project, jobs=1, learned=False, codebook=own_codebook.path)  # now coded with the copy
+    edited = own_codebook.edit("  window: {en: 6, zh: 8}", "  window: {en: 7, zh: 8}")  # touches every note
+    report, _ = recode_both_ways(project, codebook=edited)
+    assert (report.recoded, report.rescored) == (5, 0)
+    assert_same_as_full_recode(project, project.with_name("forced.db"))
+
+
+def test_notes_coded_with_a_codebook_another_version_kept_are_re_coded_in_full(
+    project_from: Callable[..., Path],
+) -> None:
+    older = project_from({**TWO_INTERVIEWS, **EXTRA_NOTES}, learned=False)
+    with sqlite3.connect(older) as connection:
+        connection.execute("UPDATE codebooks SET tool_version = '0.0.1'")  # as if coded by an older phantomcode
+    connection.close()
+    report, _ = recode_both_ways(older)
+    assert (report.recoded, report.rescored) == (5, 0)
+    assert_same_as_full_recode(older, older.with_name("forced.db"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Reviews, failures and kills
 
