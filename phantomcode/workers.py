@@ -240,6 +240,8 @@ def recode(doc_ids: list[str]) -> list[Recoded]:
 
 
 class Rescored(NamedTuple):
+    """A stored document re-scored by the learned model: the rows of the model's part."""
+
     doc_id: str
     learned: CodedRows | NoteSkip  # the model's part; a NoteSkip when scoring failed: it keeps its old codings
 

@@ -208,8 +208,8 @@ def render_code_report(report: CodeReport) -> None:
     err.print(f"re-coded [bold]{report.recoded}[/] of {report.documents} notes with codebook {escape(report.codebook)}")
     if report.rescored:
         err.print(
-            f"{report.rescored} of them re-scored by the learned model only (their rule codings kept: "
-            f"only the model changed), {report.recoded - report.rescored} re-coded in full",
+            f"{report.rescored} of them re-scored only: the learned model changed, not the codebook, so their "
+            f"rule codings were kept; {report.recoded - report.rescored} re-coded in full",
             markup=False,
             highlight=False,
         )
