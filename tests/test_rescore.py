@@ -222,9 +222,9 @@ def test_a_rules_only_project_gains_the_models_codings_as_a_full_recode_gives_th
     assert rows(project, "SELECT count(DISTINCT model_hash) FROM documents WHERE model_hash IS NOT NULL") == [(1,)]
 
 
-def test_flagged_rule_codings_veto_the_model_on_the_model_only_path(project_from: Callable[..., Path]) -> None:
-    project = project_from({**TWO_INTERVIEWS, **EXTRA_NOTES}, learned=False)
-    assert code_project(project=project, jobs=1).rescored == 5
+def assert_flagged_rule_codings_vetoed_the_model(project: Path) -> None:
+    """In X-VETO, each flagged rule coding's code reaches the latest model's threshold in its
+    sentence, and the model did not code it there: only the veto stopped it."""
     model = latest_model(project)
     threshold = dict(zip(model.codes, model.thresholds.tolist(), strict=True))
     text = rows(project, "SELECT text FROM documents WHERE doc_id = 'X-VETO'")[0][0]
@@ -240,6 +240,12 @@ def test_flagged_rule_codings_veto_the_model_on_the_model_only_path(project_from
             "SELECT count(*) FROM codings WHERE doc_id = 'X-VETO' AND start = ? AND code = ? AND source = 'learned'"
         )
         assert rows(project, learned, start, code) == [(0,)]
+
+
+def test_flagged_rule_codings_veto_the_model_on_the_model_only_path(project_from: Callable[..., Path]) -> None:
+    project = project_from({**TWO_INTERVIEWS, **EXTRA_NOTES}, learned=False)
+    assert code_project(project=project, jobs=1).rescored == 5
+    assert_flagged_rule_codings_vetoed_the_model(project)
 
 
 def test_rules_only_code_removes_the_models_codings_as_a_full_recode_does(
@@ -379,6 +385,8 @@ def test_code_after_train_matches_a_full_recode_on_the_sample_notes(tmp_path: Pa
     assert_same_as_full_recode(project, project.with_name("forced.db"))
     after = dump(project)
     assert after["codings"] != before["codings"] and after["scores"] != before["scores"], "the model changed codings"
+    assert_flagged_rule_codings_vetoed_the_model(project)
+    assert ("X-NORULE", "class_size") in rows(project, "SELECT doc_id, code FROM codings WHERE source = 'learned'")
     chinese = rows(project, "SELECT doc_id FROM documents WHERE source LIKE '%\\_zh.%' ESCAPE '\\'")
     assert len(chinese) >= 3
     assert rows(
