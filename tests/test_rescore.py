@@ -2,8 +2,9 @@
 
 The proof is a comparison: a project re-coded along the model-only path must hold exactly the
 rows (segments, codings with every column, scores, documents, reviews) that a full re-code
-(``force``) of a copy writes. Only IDs and run IDs may differ: rule codings kept by the
-model-only path keep the run that made them.
+(``force``) of a copy writes. Only IDs, run IDs and times may differ (and the ``runs`` table,
+whose record of each run counts what it did): rule codings kept by the model-only path keep the
+run that made them.
 """
 
 from __future__ import annotations
