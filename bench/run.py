@@ -9,7 +9,8 @@ For each corpus size the harness generates synthetic notes (bench/synth.py, fixe
 each as its own process: the floor (read the files, blank spaCy English tokenizer + sentencizer
 over every text with ``nlp.pipe`` in one process), a cold ``phantomcode ingest``, the same ingest
 on the unchanged folder, ``phantomcode code`` after a one-term codebook change, ``phantomcode
-report`` by city and ``phantomcode export segments``. Wall time comes from the harness's clock,
+report`` by city, ``phantomcode export segments``, ``train``, and ``code`` after a ``train`` that
+changed the model (the model alone re-scores). Wall time comes from the harness's clock,
 CPU time and peak RSS from ``os.wait4`` on that one child (the largest process of its tree, pool
 workers included), and the tree's summed PSS is sampled from /proc. See bench/README.md.
 """
@@ -41,6 +42,7 @@ import synth  # noqa: E402  (bench/ is not a package)
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 BUNDLED_CODEBOOK = REPO / "phantomcode" / "codebooks" / "deflection.yaml"
+GOLD = REPO / "sample_data" / "gold.csv"  # labels for a `train` that changes the model
 DEFAULT_SIZES = (1000, 3000, 10000, 30000)
 ADDED_TERM = "stamped tenancy paper"  # the one-term codebook change, added to paperwork's terms
 MIB = 1024 * 1024
@@ -399,6 +401,17 @@ def run_size(
             [*pc, "review", "export", "--suggest", "50", *common, "--out", str(workdir / "suggested.csv")],
         ),
         Step("train", "`train` (the bundled codebook's 1,613 labelled sentences)", [*pc, "train", *common]),
+        Step(
+            "train_gold",
+            "`train --gold sample_data/gold.csv` (its labels weigh as the project's own: a new model)",
+            [*pc, "train", *common, "--gold", str(GOLD)],
+            info=True,
+        ),
+        Step(
+            "code_after_train",
+            "`code` after that `train` (only the model changed: re-scored by the model alone)",
+            [*pc, "code", *common, "--codebook", str(codebook), "--quiet", *jobs_args],
+        ),
         Step("floor_again", "floor, second run (noise check)", [*floor, "1"], info=True),
     ]
     for step in plan:
@@ -486,6 +499,11 @@ def _check_outputs(result: SizeRun, project: Path, workdir: Path) -> None:
     forced = result.step("code_force")
     if forced and f"re-coded {result.notes} of" not in re.sub(r"\s+", " ", forced.stderr):
         result.problems.append(f"code --force did not report re-coding all notes: {forced.stderr.strip()[-300:]}")
+    after_train = result.step("code_after_train")
+    if after_train and f"{result.notes} of them re-scored only" not in re.sub(r"\s+", " ", after_train.stderr):
+        result.problems.append(
+            f"code after train did not re-score every note by the model alone: {after_train.stderr.strip()[-300:]}"
+        )
     if result.codings_after_code and result.exported_rows not in (0, result.codings_after_code):
         result.problems.append(f"export wrote {result.exported_rows} rows for {result.codings_after_code} codings")
 
@@ -706,6 +724,7 @@ MAIN_ORDER = (
     "reingest",
     "code",
     "code_force",
+    "code_after_train",
     "report",
     "report_quotes",
     "export",

@@ -42,6 +42,8 @@ from .store import CodedRows, DocumentRecord, Store, attribute_rows, coded_rows,
 if TYPE_CHECKING:
     from .codebook import Codebook
     from .coding import CodingEngine
+    from .coding.combined import LearnedPart
+    from .store.codings import RuledDocument
 
 NOTES_PER_TASK = 16
 TASKS_AHEAD_PER_JOB = 2
@@ -235,6 +237,72 @@ def recode(doc_ids: list[str]) -> list[Recoded]:
         )
         for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded, strict=True)
     ]
+
+
+class Rescored(NamedTuple):
+    """A stored document re-scored by the learned model: the rows of the model's part."""
+
+    doc_id: str
+    learned: CodedRows | NoteSkip  # the model's part; a NoteSkip when scoring failed: it keeps its old codings
+
+
+def rescore(doc_ids: list[str]) -> list[Rescored]:
+    """Read one page of stored documents and score them with the engine's learned model, their
+    rule codings as stored (runs in a worker): for documents whose codebook is current and only
+    the model changed. One document that fails comes back as a ``NoteSkip`` (the per-note guard)."""
+    job: RecodeJob = _JOB
+    documents = _reader(job.project).ruled_documents(doc_ids)
+    scored = score_each(job.engine, documents, seconds=job.note_seconds)
+    model = _model_hash(job.engine)
+    return [
+        Rescored(
+            document.doc_id,
+            part if isinstance(part, NoteSkip) else _learned_rows(document, part, job.engine.codebook.unit, model),
+        )
+        for document, part in zip(documents, scored, strict=True)
+    ]
+
+
+def score_each(
+    engine: CodingEngine, documents: list[RuledDocument], *, seconds: float = 0.0
+) -> Sequence[LearnedPart | NoteSkip]:
+    """The learned layer's part of each document, or a ``NoteSkip`` for one it fails on; like
+    ``code_each``, all at once first and one by one only when that fails."""
+    try:
+        with time_budget(seconds, "scoring these notes"):
+            return _learned_parts(engine, documents)
+    except Exception:  # the per-note guard: some note is at fault; score each on its own to find it
+        return [
+            guarded(partial(_score_one_in_time, engine, document, seconds), doing="scored") for document in documents
+        ]
+
+
+def _score_one_in_time(engine: CodingEngine, document: RuledDocument, seconds: float) -> LearnedPart:
+    with time_budget(seconds, "scoring this note"):
+        return _learned_parts(engine, [document])[0]
+
+
+def _learned_parts(engine: CodingEngine, documents: list[RuledDocument]) -> list[LearnedPart]:
+    """The model's codings and scores of each document (none without a model): the units and
+    words the engine would give it, judged against the rule codings it has."""
+    from .coding.combined import LearnedPart, learned_parts
+
+    if engine.learned is None:
+        return [LearnedPart({}, ()) for _ in documents]
+    words = list(engine.unit_words(document.text for document in documents))
+    return learned_parts(engine.learned, [document.ruled for document in documents], words, engine.codebook)
+
+
+def _learned_rows(document: RuledDocument, part: LearnedPart, unit: str, model: str | None) -> CodedRows:
+    """The store's rows of a document's learned part: a segment per unit the model coded, with
+    the document's sector (a rule segment at the same span keeps its own, see ``save_learned``)."""
+    from .coding import CodedDocument, Segment
+
+    segments = tuple(
+        Segment(start, end, unit, document.sector, document.sector_source, tuple(codings))
+        for (start, end), codings in sorted(part.codings.items())
+    )
+    return coded_rows(CodedDocument(segments, document.sector, document.sector_source, part.scores), model)
 
 
 def _model_hash(engine: CodingEngine) -> str | None:

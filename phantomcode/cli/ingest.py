@@ -206,6 +206,13 @@ def code_command(
 
 def render_code_report(report: CodeReport) -> None:
     err.print(f"re-coded [bold]{report.recoded}[/] of {report.documents} notes with codebook {escape(report.codebook)}")
+    if report.rescored:
+        err.print(
+            f"{report.rescored} of them re-scored only: the learned model changed, not the codebook, so their "
+            f"rule codings were kept; {report.recoded - report.rescored} re-coded in full",
+            markup=False,
+            highlight=False,
+        )
     if report.kept:
         err.print(
             f"{report.kept} notes kept their codings: {_why_kept(report.changes)}; --force re-codes them all",

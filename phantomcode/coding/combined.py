@@ -10,8 +10,8 @@ coding, even one flagged as negated or hypothetical, is the rules' judgement and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy
 
@@ -27,20 +27,46 @@ if TYPE_CHECKING:
 LEARNED_RULE = "learned"
 
 
+class LearnedPart(NamedTuple):
+    """What the model adds to one document: its codings by unit span, and its probabilities."""
+
+    codings: dict[tuple[int, int], list[Coding]]
+    scores: tuple[UnitScores, ...]
+
+
 def add_learned_codings(
     model: LearnedModel, documents: Sequence[CodedDocument], words: Sequence[UnitWords | None], codebook: Codebook
 ) -> list[CodedDocument]:
     """The documents with the model's codings added and its probabilities kept (see module doc)."""
+    if not any(unit_words and unit_words.spans for unit_words in words):
+        return list(documents)
+    parts = learned_parts(model, [_rule_codes(document) for document in documents], words, codebook)
+    return [
+        _with_learned(document, part.codings, part.scores, codebook.unit)
+        for document, part in zip(documents, parts, strict=True)
+    ]
+
+
+def learned_parts(
+    model: LearnedModel,
+    ruled: Sequence[Mapping[tuple[int, int], Collection[str]]],
+    words: Sequence[UnitWords | None],
+    codebook: Codebook,
+) -> list[LearnedPart]:
+    """The model's part of each document, given the codes the rules gave each unit (``ruled``:
+    flagged codings included, as they veto the model) and every unit's words.
+
+    Re-scoring stored documents with a new model calls this with the stored rule codings: the
+    rules' half of a coding never depends on the model."""
     spans = [span for unit_words in words for span in (unit_words.spans if unit_words else [])]
     if not spans:
-        return list(documents)
+        return [LearnedPart({}, ()) for _ in words]
     owner = [d for d, unit_words in enumerate(words) for _ in (unit_words.spans if unit_words else [])]
     arrays = [array for unit_words in words for array in (unit_words.words if unit_words else [])]
     matrix = model.featurizer.matrix(rows_of_sentences(arrays, owner))
     usable = numpy.array([code in codebook.code_ids() for code in model.codes])
     probabilities = model.probabilities(matrix) * usable
     chosen = probabilities >= model.thresholds
-    ruled = [_rule_codes(document) for document in documents]
     added: list[tuple[int, int, float]] = []  # (unit, code index, probability)
     for unit, k in zip(*numpy.nonzero(chosen), strict=True):
         unit, k = int(unit), int(k)
@@ -78,10 +104,7 @@ def add_learned_codings(
     for unit, order, row, close in zip(units.tolist(), orders, rounded, near[units].tolist(), strict=True):
         kept = tuple((model.codes[k], row[k]) for k in order if close[k])
         scores.setdefault(owner[unit], []).append(UnitScores(*spans[unit], kept))
-    return [
-        _with_learned(document, learned.get(d, {}), tuple(scores.get(d, ())), codebook.unit)
-        for d, document in enumerate(documents)
-    ]
+    return [LearnedPart(learned.get(d, {}), tuple(scores.get(d, ()))) for d in range(len(words))]
 
 
 def _rule_codes(document: CodedDocument) -> dict[tuple[int, int], set[str]]:

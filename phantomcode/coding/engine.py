@@ -44,6 +44,7 @@ from phantomcode.errors import UsageError
 from .combined import add_learned_codings
 from .layout import (
     MAX_BLOCK_CHARS,
+    _Columns,
     _columns,
     _load_model,
     _looks_hard_wrapped,
@@ -125,6 +126,16 @@ class _AnalysedDocument(NamedTuple):
     attributes: Mapping[str, str]
     units: list[_Unit]
     words: UnitWords | None  # every unit with its words, when a learned layer needs them
+
+
+class _Layout(NamedTuple):
+    """A group's Doc read for coding: its token columns, sentences, units of coding (token ranges)
+    and the unit of each token."""
+
+    columns: _Columns
+    sentences: _Sentences
+    units: list[tuple[int, int]]
+    unit_of: list[int]
 
 
 class _Group(NamedTuple):
@@ -244,10 +255,10 @@ class CodingEngine:
                 members.append([entry])
         return [_group(text, group) for group in members]
 
-    def _analyse_chunk(self, chunk: list[tuple[str, Mapping[str, str]]]) -> Iterator[_AnalysedDocument]:
-        """Run the pipelines over every group of a chunk of documents (one stream per lane), then
-        analyse each document, in input order."""
-        groups = [self._groups(text) for text, _ in chunk]
+    def _parse_chunk(self, texts: Sequence[str]) -> list[list[tuple[_Group, Doc]]]:
+        """Each document's groups with their Docs, in input order: the pipelines run over every
+        group of a chunk of documents, one stream per lane."""
+        groups = [self._groups(text) for text in texts]
         docs: dict[tuple[int, int], Doc] = {}
         for lane in {id(lane): lane for lane in self._lanes.values()}.values():
             wanted = [
@@ -256,39 +267,57 @@ class CodingEngine:
                 for j, group in enumerate(doc_groups)
                 if group.lane is lane
             ]
-            texts = (groups[i][j].text for i, j in wanted)
-            docs.update(zip(wanted, lane.docs(texts), strict=True))
-        for i, (text, attributes) in enumerate(chunk):
+            texts_of_lane = (groups[i][j].text for i, j in wanted)
+            docs.update(zip(wanted, lane.docs(texts_of_lane), strict=True))
+        return [[(group, docs[(i, j)]) for j, group in enumerate(doc_groups)] for i, doc_groups in enumerate(groups)]
+
+    def _analyse_chunk(self, chunk: list[tuple[str, Mapping[str, str]]]) -> Iterator[_AnalysedDocument]:
+        """Parse a chunk of documents (``_parse_chunk``), then analyse each document, in input order."""
+        parsed = self._parse_chunk([text for text, _ in chunk])
+        for (text, attributes), groups in zip(chunk, parsed, strict=True):
             units = []
             words = UnitWords([], []) if self.learned is not None else None
-            for j, group in enumerate(groups[i]):
-                units.extend(self._analyse_group(text, group, docs[(i, j)], words))
+            for group, doc in groups:
+                units.extend(self._analyse_group(text, group, doc, words))
             yield _AnalysedDocument(text, attributes, units, words)
+
+    def unit_words(self, texts: Iterable[str]) -> Iterator[UnitWords]:
+        """Every unit of each text with its words, in input order: what :meth:`code_documents`
+        hands the learned layer, made by the same steps (paragraphs, lanes, tokenizer, sentences,
+        units) without the rules' matching and judging. Re-scoring with a new model needs only these."""
+        iterator = iter(texts)
+        while chunk := list(itertools.islice(iterator, 64)):
+            for groups in self._parse_chunk(chunk):
+                words = UnitWords([], [])
+                for group, doc in groups:
+                    _add_words(words, group, doc, self._layout(group, doc))
+                yield words
+
+    def _layout(self, group: _Group, doc: Doc) -> _Layout:
+        """The token columns, sentences and units of coding of one group's Doc."""
+        columns = _columns(doc)
+        sentences = _Sentences.from_starts(
+            _sentence_starts(doc, columns, group.text) if group.lane.blank else _model_sentence_starts(doc, group.text)
+        )
+        if self.codebook.unit == "sentence":
+            return _Layout(columns, sentences, sentences.bounds, sentences.of)
+        token_starts = [bisect.bisect_left(columns.idx, p.start) for p in group.paragraphs]
+        units = list(itertools.pairwise([*token_starts, len(columns.idx)]))
+        unit_of = (numpy.searchsorted(token_starts, numpy.arange(len(columns.idx)), side="right") - 1).tolist()
+        return _Layout(columns, sentences, units, unit_of)
 
     def _analyse_group(self, text: str, group: _Group, doc: Doc, words: UnitWords | None) -> list[_Unit]:
         """The units of one group with a rule hit, plus one unit without a span that holds the
         sector cues of all other units. Every unit and its words are added to ``words``, if given."""
         matcher = group.lane.matcher
         if matcher.needs_lemmas:
-            set_lemmas(doc)
-        columns = _columns(doc)
-        sentences = _Sentences.from_starts(
-            _sentence_starts(doc, columns, group.text) if group.lane.blank else _model_sentence_starts(doc, group.text)
-        )
+            set_lemmas(doc)  # NORM and LEMMA only: the layout and the words read LOWER
+        layout = self._layout(group, doc)
+        columns, sentences, units, unit_of = layout
         idx, ends = columns.idx, columns.ends
-        if self.codebook.unit == "sentence":
-            units, unit_of = sentences.bounds, sentences.of
-        else:
-            token_starts = [bisect.bisect_left(idx, p.start) for p in group.paragraphs]
-            units = list(itertools.pairwise([*token_starts, len(idx)]))
-            unit_of = (numpy.searchsorted(token_starts, numpy.arange(len(idx)), side="right") - 1).tolist()
         windows = [(idx[start], ends[end - 1]) for start, end in units if end > start]
         if words is not None:
-            _collect_words(words, group, columns, units)
-            if not group.lane.blank:  # a --model pipeline has its own vocabulary: the features read the blank one's
-                strings = blank_pipeline().vocab.strings
-                for lower in set(columns.lower.tolist()):
-                    strings.add(doc.vocab.strings[lower])
+            _add_words(words, group, doc, layout)
         hits = matcher.hits(doc, columns, sentences, group.text, windows)
         if not hits:
             return []
@@ -400,11 +429,19 @@ class CodingEngine:
         return CodedDocument(tuple(segments), inferred, "inferred" if inferred else None)
 
 
-def _collect_words(words: UnitWords, group: _Group, columns: Any, units: Sequence[tuple[int, int]]) -> None:
-    """Append each unit's span (stripped, in document offsets) and the LOWER ids of its words."""
+def _add_words(words: UnitWords, group: _Group, doc: Doc, layout: _Layout) -> None:
+    """Append each unit's span (stripped, in document offsets) and the LOWER ids of its words.
+
+    A ``--model`` pipeline has its own vocabulary, while the features read the blank one's: its
+    words are added there."""
+    columns = layout.columns
     is_word = ~(columns.is_punct | columns.is_space)
     idx, ends = columns.idx, columns.ends
-    for start, end in units:
+    if not group.lane.blank:
+        strings = blank_pipeline().vocab.strings
+        for lower in set(columns.lower.tolist()):
+            strings.add(doc.vocab.strings[lower])
+    for start, end in layout.units:
         if end <= start:
             continue
         chars = _strip_span(group.text[idx[start] : ends[end - 1]], group.offset + idx[start])

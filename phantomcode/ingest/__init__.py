@@ -7,7 +7,8 @@ modification time, or else same bytes; same sidecar metadata; same codebook) cos
 each, and then neither the engine nor spaCy is loaded.
 
 The package: ``planning`` (which files to read, saving in batches), ``lifecycle`` (the run's
-record, shared by both jobs), ``stopping`` (Ctrl-C and SIGTERM), ``records`` (what they report).
+record, shared by both jobs), ``stopping`` (Ctrl-C and SIGTERM), ``records`` (what they report),
+``rescore`` (re-coding only the model's half when only the model changed).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .. import __version__
 from ..codebook import Codebook, load_codebook
@@ -50,6 +51,7 @@ from .planning import Planner as _Planner
 from .planning import Saver as _Saver
 from .planning import batched as _batched
 from .records import CodebookIdentity, CodeReport, IngestReport, Progress, Skipped
+from .rescore import RecodeRun, Tally, rescore_stored, split_model_only
 from .stopping import StopRequested as _StopRequested
 
 if TYPE_CHECKING:
@@ -352,6 +354,8 @@ def code_project(
 
     With ``learned`` (the default) documents coded with another model than the project's latest
     are re-coded too; without it, the rules alone code (and every document the model had coded).
+    A document whose codebook is current and only its model differs is re-scored by the model
+    alone, its rule codings kept (:mod:`.rescore`); the report counts those in ``rescored``.
 
     Workers read the texts from the store themselves, a page at a time, and send back rows; this
     process only writes them, one transaction per batch.
@@ -362,56 +366,83 @@ def code_project(
         report = CodeReport(
             project=str(store.path), codebook=f"{book.name} {book.version}", documents=store.count_documents()
         )
-        kept: list[str] = []
-        if force:
-            doc_ids = store.doc_ids()
-        else:
-            doc_ids, kept, report.changes = _split_by_change(
-                store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash)
-            )
-            current = _learned(store, learned)(_loaded(book)) if learned and store.count_documents() else None
-            other_model = set(store.doc_ids_by_model(not_coded_with=current.content_hash if current else None))
-            if other_model:
-                doc_ids = sorted(set(doc_ids) | other_model)
-                kept = [doc_id for doc_id in kept if doc_id not in other_model]
-        warnings: set[str] = set()
+        plan = _plan_code(store, book, force=force, learned=learned)
+        report.changes = plan.changes
         stop = _StopRequested()
         with recorded_run(
             store, "code", book, stop, stats=report.as_stats, saved=lambda: f"{report.recoded} notes were re-coded"
         ) as run:
-            run.keep(kept, coding=bool(doc_ids))
-            report.kept = len(kept)
+            run.keep(plan.kept, coding=bool(plan.recode or plan.rescore))
+            report.kept = len(plan.kept)
+            tally = Tally(len(plan.recode) + len(plan.rescore), progress)
             with (
                 stop,
                 _pool(
                     book,
                     model,
                     jobs,
-                    needed=bool(doc_ids),
+                    needed=bool(plan.recode or plan.rescore),
                     learned=_learned(store, learned),
                     job=lambda engine: RecodeJob(engine, store.path, seconds),
                 ) as pool,
             ):
-                recoded = stop.stoppable(pool, recode, list_chunks(doc_ids)) if pool else iter(())
-                done = 0
-                for batch in _batched(recoded, batch_size):
-                    failed = [item for item in batch if isinstance(item.coded, NoteSkip)]
-                    coded = [item for item in batch if not isinstance(item.coded, NoteSkip)]
-                    store.save_codings(
-                        [(item.doc_id, item.attribute_rows, item.coded) for item in coded],
-                        codebook_hash=book.content_hash,
-                        run_id=run.run_id,
-                    )
-                    for item in coded:
-                        warnings.update(item.attribute_warnings)
-                    report.recoded += len(coded)
-                    report.skipped.extend(Skipped(item.doc_id, item.coded.reason, item.coded.detail) for item in failed)
-                    done += len(batch)
-                    if progress is not None:
-                        progress(done, len(doc_ids))
-                    stop.check()
-            report.warnings = sorted(warnings)
+                if pool is not None:
+                    recode_run = RecodeRun(store, book.content_hash, run.run_id, report)
+                    rescore_stored(pool, plan.rescore, recode_run, stop=stop, batch_size=batch_size, tally=tally)
+                    _recode_stored(pool, plan.recode, recode_run, stop=stop, batch_size=batch_size, tally=tally)
     return report
+
+
+class _CodePlan(NamedTuple):
+    """What a re-code does: documents to re-code in full, to re-score by the model alone, to keep
+    as they are (a codebook change cannot touch them), and the codebook's changes."""
+
+    recode: list[str]
+    rescore: list[str]
+    kept: list[str]
+    changes: list[str]
+
+
+def _plan_code(store: Store, book: Codebook | CodebookIdentity, *, force: bool, learned: bool) -> _CodePlan:
+    """Which documents a re-code handles, and how (see ``_CodePlan``)."""
+    if force:
+        return _CodePlan(store.doc_ids(), [], [], [])
+    doc_ids, kept, changes = _split_by_change(store, book, store.doc_ids_by_codebook(not_coded_with=book.content_hash))
+    current = _learned(store, learned)(_loaded(book)) if learned and store.count_documents() else None
+    other_model = set(store.doc_ids_by_model(not_coded_with=current.content_hash if current else None))
+    if not other_model:
+        return _CodePlan(doc_ids, [], kept, changes)
+    codebook_changed = set(doc_ids) | set(kept)  # every document coded with another codebook
+    split = split_model_only(store, book.content_hash, other_model - codebook_changed)
+    return _CodePlan(
+        sorted({*doc_ids, *(other_model & codebook_changed), *split.recode}),
+        split.rescore,
+        [doc_id for doc_id in kept if doc_id not in other_model],
+        changes,
+    )
+
+
+def _recode_stored(
+    pool: WorkerPool, doc_ids: list[str], run: RecodeRun, *, stop: _StopRequested, batch_size: int, tally: Tally
+) -> None:
+    """Re-code ``doc_ids`` in full in ``pool``'s workers and write each batch in one transaction;
+    a document the engine fails on is reported as skipped and keeps its codings."""
+    warnings: set[str] = set()
+    for batch in _batched(stop.stoppable(pool, recode, list_chunks(doc_ids)), batch_size):
+        failed = [item for item in batch if isinstance(item.coded, NoteSkip)]
+        coded = [item for item in batch if not isinstance(item.coded, NoteSkip)]
+        run.store.save_codings(
+            [(item.doc_id, item.attribute_rows, item.coded) for item in coded],
+            codebook_hash=run.codebook_hash,
+            run_id=run.run_id,
+        )
+        for item in coded:
+            warnings.update(item.attribute_warnings)
+        run.report.recoded += len(coded)
+        run.report.skipped.extend(Skipped(item.doc_id, item.coded.reason, item.coded.detail) for item in failed)
+        tally.advance(len(batch))
+        stop.check()
+    run.report.warnings = sorted(warnings)
 
 
 def _split_by_change(

@@ -67,7 +67,8 @@ class CodeReport:
     project: str
     codebook: str
     documents: int = 0
-    recoded: int = 0
+    recoded: int = 0  # documents coded again: in full, or by the model alone (``rescored``)
+    rescored: int = 0  # of those, only the model changed: re-scored by it, rule codings kept
     kept: int = 0  # coded with an earlier codebook whose changes cannot touch them: codings kept
     changes: list[str] = field(default_factory=list)  # the rule changes found, for the message
     warnings: list[str] = field(default_factory=list)
@@ -80,8 +81,8 @@ class CodeReport:
     def as_stats(self, status: str) -> dict[str, Any]:
         """The figures a run records; how many were kept is known for certain only once it completed."""
         if status != "completed":
-            return {"recoded": self.recoded}
-        return {"recoded": self.recoded, "kept": self.kept}
+            return {"recoded": self.recoded, "rescored": self.rescored}
+        return {"recoded": self.recoded, "rescored": self.rescored, "kept": self.kept}
 
 
 @dataclass(frozen=True)

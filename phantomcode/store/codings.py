@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from .base import StoreBase
 from .memos import relocate_memos
 from .records import CodeCount, CodedRows, CodingCounts, Span, TermCount, Unit, UnitCoding
 from .reports import counted_condition
 from .reviews import apply_reviews
-from .schema import COUNTED, in_list, json_list
+from .schema import COUNTED, REVIEW_ADD_RULE, in_list, json_list
 
 
 def replace_codings(
@@ -27,7 +27,70 @@ def replace_codings(
     doc_ids = [(doc_id,) for doc_id, _ in documents]
     db.executemany("DELETE FROM codings WHERE doc_id = ?", doc_ids)
     db.executemany("DELETE FROM segments WHERE doc_id = ?", doc_ids)
-    db.executemany("DELETE FROM scores WHERE doc_id = ?", doc_ids)
+    _replace_scores(db, documents)
+    next_id = _next_segment_id(db)
+    segments: list[tuple[Any, ...]] = []
+    codings: list[tuple[Any, ...]] = []
+    for doc_id, coded in documents:
+        segments.extend((next_id + index, doc_id, *segment) for index, segment in enumerate(coded.segments))
+        codings.extend((next_id + coding[0], doc_id, *coding[1:], codebook_hash, run_id) for coding in coded.codings)
+        next_id += len(coded.segments)
+    _insert_segments_and_codings(db, segments, codings)
+    _after_coding(db, [doc_id for doc_id, _ in documents])
+
+
+def replace_learned(
+    db: sqlite3.Connection, documents: Sequence[tuple[str, CodedRows]], codebook_hash: str, run_id: int
+) -> None:
+    """Swap documents' model codings, scores and model for new ones; their rule codings stay.
+
+    ``documents``: each document's model part as ``coded_rows`` gives it (its segments are the
+    units holding the model's codings; where the rules have a segment at the same span, the
+    coding joins it, as it would in a full coding). First the document is brought back to the
+    rules' own codings, as a full coding writes them before applying reviews: statuses reset,
+    codings of the model and of review ``add`` decisions removed with the segments only they
+    held. Then the new rows go in and the review decisions are applied again, so the result is
+    the rows a full coding with the same codebook and model writes.
+    """
+    doc_ids = [(doc_id,) for doc_id, _ in documents]
+    db.executemany("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", doc_ids)
+    db.executemany(
+        "DELETE FROM codings WHERE doc_id = ? AND (source != 'rules' OR rule = ?)",
+        [(doc_id, REVIEW_ADD_RULE) for doc_id, _ in documents],
+    )
+    db.executemany(
+        "DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
+        " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)",
+        doc_ids,
+    )
+    _replace_scores(db, documents)
+    segment_of = {
+        (row[0], row[1], row[2]): row[3]
+        for row in db.execute(
+            f"SELECT doc_id, start, end, segment_id FROM segments WHERE {in_list('doc_id')}",
+            (json_list(doc_id for doc_id, _ in documents),),
+        )
+    }
+    next_id = _next_segment_id(db)
+    segments: list[tuple[Any, ...]] = []
+    codings: list[tuple[Any, ...]] = []
+    for doc_id, coded in documents:
+        ids = []
+        for segment in coded.segments:
+            key = (doc_id, segment[0], segment[1])
+            if key not in segment_of:
+                segment_of[key] = next_id
+                segments.append((next_id, doc_id, *segment))
+                next_id += 1
+            ids.append(segment_of[key])
+        codings.extend((ids[coding[0]], doc_id, *coding[1:], codebook_hash, run_id) for coding in coded.codings)
+    _insert_segments_and_codings(db, segments, codings)
+    _after_coding(db, [doc_id for doc_id, _ in documents])
+
+
+def _replace_scores(db: sqlite3.Connection, documents: Sequence[tuple[str, CodedRows]]) -> None:
+    """The documents' unit scores and model, replaced by those of ``documents``."""
+    db.executemany("DELETE FROM scores WHERE doc_id = ?", [(doc_id,) for doc_id, _ in documents])
     db.executemany(
         "UPDATE documents SET model_hash = ? WHERE doc_id = ?",
         [(coded.model_hash, doc_id) for doc_id, coded in documents],
@@ -36,13 +99,15 @@ def replace_codings(
         "INSERT INTO scores (doc_id, start, end, probabilities, model_hash) VALUES (?, ?, ?, ?, ?)",
         [(doc_id, *score, coded.model_hash) for doc_id, coded in documents for score in coded.scores],
     )
-    next_id = db.execute("SELECT coalesce(max(segment_id), 0) + 1 FROM segments").fetchone()[0]
-    segments: list[tuple[Any, ...]] = []
-    codings: list[tuple[Any, ...]] = []
-    for doc_id, coded in documents:
-        segments.extend((next_id + index, doc_id, *segment) for index, segment in enumerate(coded.segments))
-        codings.extend((next_id + coding[0], doc_id, *coding[1:], codebook_hash, run_id) for coding in coded.codings)
-        next_id += len(coded.segments)
+
+
+def _next_segment_id(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT coalesce(max(segment_id), 0) + 1 FROM segments").fetchone()[0])
+
+
+def _insert_segments_and_codings(
+    db: sqlite3.Connection, segments: list[tuple[Any, ...]], codings: list[tuple[Any, ...]]
+) -> None:
     db.executemany(
         "INSERT INTO segments (segment_id, doc_id, start, end, unit, sector, sector_source)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -54,9 +119,13 @@ def replace_codings(
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         codings,
     )
-    for doc_id in _reviewed_among(db, [doc_id for doc_id, _ in documents]):
+
+
+def _after_coding(db: sqlite3.Connection, doc_ids: list[str]) -> None:
+    """Apply review decisions to the documents that have any, and move memos with their passages."""
+    for doc_id in _reviewed_among(db, doc_ids):
         apply_reviews(db, doc_id)
-    relocate_memos(db, [doc_id for doc_id, _ in documents])
+    relocate_memos(db, doc_ids)
 
 
 def _reviewed_among(db: sqlite3.Connection, doc_ids: list[str]) -> list[str]:
@@ -66,8 +135,56 @@ def _reviewed_among(db: sqlite3.Connection, doc_ids: list[str]) -> list[str]:
     return [doc_id for doc_id in doc_ids if doc_id in reviewed]
 
 
+class RuledDocument(NamedTuple):
+    """What re-scoring a stored document with another model needs: its text, its sector (for
+    the segments the model's codings make) and the codes its rule codings gave each unit
+    (negated and hypothetical ones too: they veto the model's)."""
+
+    doc_id: str
+    text: str
+    sector: str | None
+    sector_source: str | None
+    ruled: dict[tuple[int, int], set[str]]
+
+
 class CodingsTable(StoreBase):
-    """Reads of the codings; they are written with their documents (``DocumentsTable``)."""
+    """Reads of the codings; they are written with their documents (``DocumentsTable``), or alone
+    when only the model changed (``save_learned``)."""
+
+    def save_learned(self, batch: Sequence[tuple[str, CodedRows]], *, codebook_hash: str, run_id: int) -> None:
+        """Replace stored documents' model codings, scores and model (``replace_learned``) in one
+        transaction; their rule codings, segments and attributes stay as they are."""
+        with self.transaction() as db:
+            replace_learned(db, batch, codebook_hash, run_id)
+
+    def ruled_documents(self, doc_ids: Sequence[str]) -> list[RuledDocument]:
+        """One page of documents as re-scoring reads them (``RuledDocument``), in the order given."""
+        ids = json_list(doc_ids)
+        ruled: dict[str, dict[tuple[int, int], set[str]]] = {}
+        for doc_id, start, end, code in self.connection.execute(
+            "SELECT doc_id, start, end, code FROM codings"
+            f" WHERE {in_list('doc_id')} AND source = 'rules' AND rule != ?",
+            (ids, REVIEW_ADD_RULE),
+        ):
+            ruled.setdefault(doc_id, {}).setdefault((start, end), set()).add(code)
+        found = {
+            row[0]: RuledDocument(row[0], row[1], row[2], row[3], ruled.get(row[0], {}))
+            for row in self.connection.execute(
+                f"SELECT doc_id, text, sector, sector_source FROM documents WHERE {in_list('doc_id')}", (ids,)
+            )
+        }
+        return [found[doc_id] for doc_id in doc_ids if doc_id in found]
+
+    def doc_ids_with_accepted_flags(self) -> set[str]:
+        """Documents with a rule coding whose negation or hypothetical flag a review decision
+        cleared: it keeps its cue but lost its flags, which only coding the text again restores."""
+        return {
+            row[0]
+            for row in self.connection.execute(
+                "SELECT DISTINCT doc_id FROM codings WHERE source = 'rules' AND cue IS NOT NULL"
+                " AND negated = 0 AND hypothetical = 0"
+            )
+        }
 
     def mark_coded_with(self, doc_ids: Sequence[str], codebook_hash: str) -> None:
         """Record that documents code the same with another codebook: their codings stay, now
