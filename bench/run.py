@@ -400,7 +400,7 @@ def run_size(
             "`review export --suggest 50` (the learned layer's review queue)",
             [*pc, "review", "export", "--suggest", "50", *common, "--out", str(workdir / "suggested.csv")],
         ),
-        Step("train", "`train` (the bundled codebook's 1,613 labelled sentences)", [*pc, "train", *common]),
+        Step("train", "`train` (the bundled codebook's labelled sets and examples)", [*pc, "train", *common]),
         Step(
             "train_gold",
             "`train --gold sample_data/gold.csv` (its labels weigh as the project's own: a new model)",
