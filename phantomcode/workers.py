@@ -126,22 +126,37 @@ def code_tasks(job: IngestJob, indices: Iterable[int]) -> list[NoteOutcome]:
 
 
 def code_each(engine: CodingEngine, items: list[tuple[str, dict[str, str]]], *, seconds: float = 0.0) -> list[Any]:
-    """The engine's result for each (text, attributes), or a ``NoteSkip`` for one it fails on.
+    """The engine's result for each (text, attributes), or a ``NoteSkip`` for one it fails on
+    (``each_guarded``: spaCy batches, then the learned layer, all notes at once first)."""
+    return each_guarded(lambda batch: list(engine.code_documents(batch)), items, seconds, Doing("coding", "coded"))
 
-    The whole list goes through the engine at once (spaCy batches, then the learned layer) within
-    one note's time budget (``seconds``); only when that raises or runs out is each note coded on
-    its own, within its own budget, so that one bad or runaway note costs itself only.
+
+class Doing(NamedTuple):
+    """What a guarded batch does to notes, for its messages: "coding these notes", "coded"."""
+
+    verb: str
+    past: str
+
+
+def each_guarded(
+    work: Callable[[list[Chunk]], Sequence[Result]], items: list[Chunk], seconds: float, doing: Doing
+) -> list[Result | NoteSkip]:
+    """``work(items)``, one result per item, or a ``NoteSkip`` for an item it fails on.
+
+    The whole list goes through ``work`` at once within one note's time budget (``seconds``);
+    only when that raises or runs out is each item done on its own, within its own budget, so
+    that one bad or runaway note costs itself only.
     """
     try:
-        with time_budget(seconds, "coding these notes"):
-            return list(engine.code_documents(items))
-    except Exception:  # the per-note guard: some note is at fault; code each on its own to find it
-        return [guarded(partial(_code_one_in_time, engine, item, seconds), doing="coded") for item in items]
+        with time_budget(seconds, f"{doing.verb} these notes"):
+            return list(work(items))
+    except Exception:  # the per-note guard: some note is at fault; do each on its own to find it
+        return [guarded(partial(_one_in_time, work, item, seconds, doing), doing=doing.past) for item in items]
 
 
-def _code_one_in_time(engine: CodingEngine, item: tuple[str, dict[str, str]], seconds: float) -> Any:
-    with time_budget(seconds, "coding this note"):
-        return next(iter(engine.code_documents([item])))
+def _one_in_time(work: Callable[[list[Chunk]], Sequence[Result]], item: Chunk, seconds: float, doing: Doing) -> Result:
+    with time_budget(seconds, f"{doing.verb} this note"):
+        return work([item])[0]
 
 
 def _read_task_in_time(job: IngestJob, task: NoteTask) -> tuple[DocumentRecord, list[str], list[str]]:
@@ -266,20 +281,9 @@ def rescore(doc_ids: list[str]) -> list[Rescored]:
 def score_each(
     engine: CodingEngine, documents: list[RuledDocument], *, seconds: float = 0.0
 ) -> Sequence[LearnedPart | NoteSkip]:
-    """The learned layer's part of each document, or a ``NoteSkip`` for one it fails on; like
-    ``code_each``, all at once first and one by one only when that fails."""
-    try:
-        with time_budget(seconds, "scoring these notes"):
-            return _learned_parts(engine, documents)
-    except Exception:  # the per-note guard: some note is at fault; score each on its own to find it
-        return [
-            guarded(partial(_score_one_in_time, engine, document, seconds), doing="scored") for document in documents
-        ]
-
-
-def _score_one_in_time(engine: CodingEngine, document: RuledDocument, seconds: float) -> LearnedPart:
-    with time_budget(seconds, "scoring this note"):
-        return _learned_parts(engine, [document])[0]
+    """The learned layer's part of each document, or a ``NoteSkip`` for one it fails on
+    (``each_guarded``, as ``code_each``)."""
+    return each_guarded(partial(_learned_parts, engine), documents, seconds, Doing("scoring", "scored"))
 
 
 def _learned_parts(engine: CodingEngine, documents: list[RuledDocument]) -> list[LearnedPart]:

@@ -23,25 +23,16 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import yaml
 from docx import Document
 
 HERE = Path(__file__).resolve().parent
 NOTES_DIR = HERE / "notes"
 GOLD = HERE / "gold.csv"
 
+# The bundled codebook is the one this gold set labels: its code IDs, in its order.
 CODES = [
-    "paperwork",
-    "residency_duration",
-    "points_system",
-    "office_runaround",
-    "class_size",
-    "extra_fees",
-    "unexplained_refusal",
-    "service_shutdown",
-    "reimbursement_gap",
-    "return_home",
-    "deterred",
-    "self_blame",
+    code["id"] for code in yaml.safe_load((HERE.parent / "codebooks" / "deflection.yaml").read_text("utf-8"))["codes"]
 ]
 MIN_POSITIVES = 22
 MIN_ROWS = 320
