@@ -25,7 +25,7 @@ def main() -> int:
     book = load_codebook()
     model = fit(labelled_sentences(book), book.code_ids(), seed=0)
     path = shipped_model_path()
-    path.write_bytes(model.to_bytes())
+    path.write_bytes(model.to_bytes(with_rows=True))
     print(f"wrote {path} ({path.stat().st_size:,} bytes), model {model.content_hash}")
     return 0
 

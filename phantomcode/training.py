@@ -133,7 +133,7 @@ def learned_model_for(store: Store, book: Codebook, *, seed: int = 0) -> Learned
         if record is not None and record.codebook_hash != book.content_hash:
             record = None
     if record is not None:
-        return LearnedModel.from_bytes(record.data)
+        return _shipped_copy(record.content_hash) or LearnedModel.from_bytes(record.data)
     model = default_model(book, seed=seed)
     if not store.readonly:
         use_default_model(store, book, model)
@@ -153,6 +153,18 @@ def default_model(book: Codebook, *, leave_out: Collection[str] = (), seed: int 
     sentences = [s for s in labelled_sentences(book) if s.text not in leave_out]
     shipped = _shipped_model(sentences, book.code_ids(), seed)
     return shipped if shipped is not None else fit(sentences, book.code_ids(), seed=seed)
+
+
+def _shipped_copy(content_hash: str) -> LearnedModel | None:
+    """The shipped model if it is the one ``content_hash`` names: the same model, with the feature
+    rows of its labelled sentences that a project's copy leaves out (``LearnedModel.to_bytes``)."""
+    from .coding.learned import LearnedModel
+
+    path = shipped_model_path()
+    if not path.is_file():
+        return None
+    model = LearnedModel.from_bytes(path.read_bytes())
+    return model if model.content_hash == content_hash else None
 
 
 def shipped_model_path() -> Path:

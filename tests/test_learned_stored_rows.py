@@ -1,18 +1,19 @@
-"""A saved model carries its labelled sentences' feature rows, so that no process coding with it
-rebuilds them; a model saved before it did explains exactly the same."""
+"""The shipped model carries its labelled sentences' feature rows, so that no process coding with
+it rebuilds them; the copies a project keeps leave them out, and explain exactly the same."""
 
 from __future__ import annotations
 
-import io
-import json
+from pathlib import Path
 
 import numpy
 import pytest
 
+from phantomcode.codebook import load_codebook
 from phantomcode.coding import learned
 from phantomcode.coding.features import words_of_texts
 from phantomcode.coding.learned import LearnedModel, _top
-from phantomcode.training import shipped_model_path
+from phantomcode.store import Store
+from phantomcode.training import learned_model_for, shipped_model_path
 
 SENTENCE = "She had the operation back in Nanchong because the fund paid more there."
 
@@ -22,35 +23,48 @@ def _unit(model: LearnedModel) -> tuple[object, list[object]]:
     return learned._matrix(model.featurizer, [SENTENCE], None), words_of_texts([SENTENCE])
 
 
-def _without_rows(data: bytes) -> bytes:
-    """The same model in the format saved before the rows were stored."""
-    size = int.from_bytes(data[:8], "little")
-    arrays = numpy.load(io.BytesIO(data[8 + size :]))
-    buffer = io.BytesIO()
-    numpy.savez_compressed(buffer, **{name: arrays[name] for name in ("coef", "intercept", "thresholds")})
-    return data[: 8 + size] + buffer.getvalue()
+def _rebuilding_fails(monkeypatch) -> None:
+    monkeypatch.setattr(learned, "_matrix", lambda *args: pytest.fail("the training rows were rebuilt"))
 
 
 @pytest.mark.slow
 def test_the_shipped_model_explains_without_rebuilding_its_training_rows(monkeypatch) -> None:
     model = LearnedModel.from_bytes(shipped_model_path().read_bytes())
     rows, words = _unit(model)
-    monkeypatch.setattr(learned, "_matrix", lambda *args: pytest.fail("the training rows were rebuilt"))
-    code = model.codes.index("return_home")
-    [explanation] = model.explain(rows, words, [code])
+    _rebuilding_fails(monkeypatch)
+    [explanation] = model.explain(rows, words, [model.codes.index("return_home")])
     assert len(explanation.neighbours) == 3
     assert all(n.text in {s.text for s in model.training} for n in explanation.neighbours)
 
 
 @pytest.mark.slow
-def test_a_model_saved_before_the_rows_were_stored_explains_the_same() -> None:
+def test_a_copy_without_the_rows_is_smaller_and_explains_the_same() -> None:
     data = shipped_model_path().read_bytes()
-    new, old = LearnedModel.from_bytes(data), LearnedModel.from_bytes(_without_rows(data))
-    rows, words = _unit(new)
-    codes = list(range(len(new.codes)))  # the sentence explained once for every code
+    full = LearnedModel.from_bytes(data)
+    bare = full.to_bytes()
+    assert len(bare) < 0.75 * len(data)
+    rebuilt = LearnedModel.from_bytes(bare)
+    rows, words = _unit(full)
+    codes = list(range(len(full.codes)))  # the sentence explained once for every code
     many, every = rows[[0] * len(codes)], words * len(codes)
-    assert new.explain(many, every, codes) == old.explain(many, every, codes)
-    assert json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])["hash"] == old.content_hash
+    assert full.explain(many, every, codes) == rebuilt.explain(many, every, codes)
+
+
+@pytest.mark.slow
+def test_a_project_keeps_the_default_model_without_rows_and_codes_with_the_shipped_ones(
+    tmp_path: Path, monkeypatch
+) -> None:
+    book = load_codebook()
+    with Store.open(tmp_path / "p.db") as store:
+        stored_model = learned_model_for(store, book)
+        record = store.latest_model(kind="default")
+    assert record is not None and len(record.data) < 0.75 * shipped_model_path().stat().st_size
+    with Store.open(tmp_path / "p.db") as store:
+        again = learned_model_for(store, book)
+    assert again.content_hash == stored_model.content_hash == record.content_hash
+    rows, words = _unit(again)
+    _rebuilding_fails(monkeypatch)
+    assert again.explain(rows, words, [0])
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -224,7 +224,7 @@ class CodingEngine:
                 f"codebook {self.codebook.path} was not loaded from bytes; an engine "
                 "built from it cannot be sent to other processes"
             )
-        learned = self.learned.to_bytes() if self.learned is not None else None
+        learned = self.learned.to_bytes(with_rows=True) if self.learned is not None else None
         return engine_from_source, (self.codebook.source, str(self.codebook.path), self.model, learned)
 
     def explain(self, text: str, attributes: Mapping[str, str] | None = None) -> list[Candidate]:

@@ -207,20 +207,21 @@ class LearnedModel:
         return tuple((name, round(w, 3)) for w, name in best[:top])
 
     # -- persistence ----------------------------------------------------------------------------
-    def to_bytes(self) -> bytes:
-        """The model with its labelled sentences' feature rows: every process that codes with it
-        would otherwise rebuild them (half a second per worker for 2,000 sentences)."""
+    def to_bytes(self, *, with_rows: bool = False) -> bytes:
+        """The model's bytes; ``with_rows``: with its labelled sentences' feature rows too, which a
+        process explaining its codings otherwise rebuilds (half a second for 2,000 sentences) but
+        which nearly double the size. The shipped model and the engine sent to workers carry them;
+        the copies a project keeps do not."""
         buffer = io.BytesIO()
-        similar = self.train_matrix()
-        numpy.savez_compressed(
-            buffer,
-            coef=self.coef,
-            intercept=self.intercept,
-            thresholds=self.thresholds,
-            similar_data=similar.data,
-            similar_indices=similar.indices,
-            similar_indptr=similar.indptr,
-        )
+        arrays = {"coef": self.coef, "intercept": self.intercept, "thresholds": self.thresholds}
+        if with_rows:
+            similar = self.train_matrix()
+            arrays |= {
+                "similar_data": similar.data,
+                "similar_indices": similar.indices,
+                "similar_indptr": similar.indptr,
+            }
+        numpy.savez_compressed(buffer, **arrays)
         meta = json.dumps(self._metadata(), ensure_ascii=False, sort_keys=True).encode("utf-8")
         return len(meta).to_bytes(8, "little") + meta + buffer.getvalue()
 
@@ -260,7 +261,7 @@ class LearnedModel:
             parameters,
             meta["hash"],
         )
-        if "similar_data" in arrays:  # models saved before their feature rows were: rebuilt on demand
+        if "similar_data" in arrays:  # saved without them: rebuilt on demand
             model._train_matrix = _stored_train_matrix(arrays, len(training))
         return model
 
