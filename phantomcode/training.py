@@ -108,13 +108,17 @@ def train(
     labels and ``seed`` give the same model hash."""
     from .coding.learned import fit
 
-    with Store.open(project, must_exist=True) as store, store.writer():
+    with Store.open(project, must_exist=True) as store:
         book = choose_codebook(codebook, store)
         sentences = labelled_sentences(
             book, gold=gold, reviews=store.reviewed_units(), prior=prior_sentences(store, book)
         )
+        # The fit takes seconds and writes nothing: only saving the model takes the writer lock,
+        # so review decisions (a workspace retraining in the background) are never held up by it.
+        # A decision made meanwhile is learned by the next train.
         model = fit(sentences, book.code_ids(), seed=seed)
-        store.save_model(_record(model, TRAINED, book))
+        with store.writer():
+            store.save_model(_record(model, TRAINED, book))
         project_path = str(store.path)
     sources: dict[str, int] = {}
     for sentence in sentences:

@@ -359,3 +359,33 @@ def test_the_bundled_codebooks_default_model_learns_from_the_shipped_dev_and_tra
         with original.open(encoding="utf-8") as handle:
             first = next(csv.DictReader(handle))["sentence"].strip()
         assert first in texts, original
+
+
+@pytest.mark.slow
+def test_a_writer_is_not_held_up_while_train_fits(coded: Path, monkeypatch) -> None:
+    """Review decisions (the workspace retrains in the background) must not wait for a fit: only
+    saving the model takes the project's writer lock."""
+    import threading
+
+    from phantomcode.coding import learned
+
+    fitting, release = threading.Event(), threading.Event()
+    real_fit = learned.fit
+
+    def held_fit(*args, **kwargs):
+        fitting.set()
+        assert release.wait(30)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(learned, "fit", held_fit)
+    run = threading.Thread(target=train, args=(coded,))
+    run.start()
+    try:
+        assert fitting.wait(30)
+        with Store.open(coded) as store, store.writer(timeout=0.5):
+            pass  # ProjectBusyError here if train held the lock while fitting
+    finally:
+        release.set()
+        run.join(60)
+    with Store.open(coded, readonly=True) as store:
+        assert store.latest_model(kind="trained") is not None

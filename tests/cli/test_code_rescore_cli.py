@@ -26,8 +26,10 @@ def test_code_after_the_model_changed_says_what_the_model_alone_re_scored(
         " 0 re-coded in full"
     ) in message
     dropped = runner.invoke(app, ["code", "-p", str(project), "--rules-only", "--quiet"])
+    assert dropped.exit_code == 0, dropped.output
     assert "re-coded 2 of 2 notes" in dropped.output and "2 of them re-scored" in dropped.output
     forced = runner.invoke(app, ["code", "-p", str(project), "--force", "--quiet"])
+    assert forced.exit_code == 0, forced.output
     assert "re-coded 2 of 2 notes" in forced.output and "re-scored" not in forced.output
 
 
