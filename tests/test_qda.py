@@ -310,3 +310,17 @@ def test_qdpx_without_accepted_codings_is_still_valid(project: Path, tmp_path: P
     root, _ = read_project(tmp_path / "empty.qdpx")
     assert_valid("Project-mrt2019.xsd", root)
     assert result.codings == 0 and not list(root.iter(q("PlainTextSelection")))
+
+
+def test_a_group_or_label_with_characters_xml_cannot_hold_still_exports(tmp_path: Path) -> None:
+    """A control character in a codebook's group name or code label (YAML allows it quoted) is
+    replaced by a space in the .qdc, not a traceback."""
+    text = (Path(__file__).parents[1] / "codebooks" / "deflection.yaml").read_text(encoding="utf-8")
+    text = text.replace("  mechanisms:", '  "mech\\x0banisms":', 1)
+    text = text.replace("label: Paperwork barriers", 'label: "Paperwork\\x0bbarriers"', 1)
+    path = tmp_path / "cb.yaml"
+    path.write_text(text, encoding="utf-8")
+    root = etree.fromstring(codebook_to_qdc(load_codebook(path)))
+    assert_valid("Codebook-mrt2019.xsd", root)
+    names = [c.get("name") for c in root.iter(f"{{{CODEBOOK_NS}}}Code")]
+    assert "mech anisms" in names and "Paperwork barriers" in names

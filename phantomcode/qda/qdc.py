@@ -91,40 +91,39 @@ def add_codes(parent: etree._Element, ns: str, book: Codebook, extra_codes: Iter
             continue
         holder = codes
         if group != "ungrouped":
-            holder = etree.SubElement(
-                codes,
-                f"{{{ns}}}Code",
-                guid=stable_guid("group", group),
-                name=group,
-                isCodable="false",
-                color=GROUP_COLOUR,
-            )
-            etree.SubElement(holder, f"{{{ns}}}Description").text = xml_text(
-                f"Group of codes in the phantomcode codebook {book.name!r}.\n\nphantomcode group: {group}"
-            )
+            description = f"Group of codes in the phantomcode codebook {book.name!r}.\n\nphantomcode group: {group}"
+            holder = _code_element(codes, ns, ("group", group), group, description, GROUP_COLOUR, codable=False)
         for code_id in code_ids:
             code = book.code(code_id)
-            element = etree.SubElement(
-                holder,
-                f"{{{ns}}}Code",
-                guid=stable_guid("code", code.id),
-                name=xml_text(code.label or code.id),
-                isCodable="true",
-                color=code_colour(code.id, position[code.id]),
-            )
-            etree.SubElement(element, f"{{{ns}}}Description").text = xml_text(code_description(code))
+            colour = code_colour(code.id, position[code.id])
+            _code_element(holder, ns, ("code", code.id), code.label or code.id, code_description(code), colour)
     for code_id in extra_codes:
-        element = etree.SubElement(
-            codes,
-            f"{{{ns}}}Code",
-            guid=stable_guid("code", code_id),
-            name=code_id,
-            isCodable="true",
-            color=code_colour(code_id),
-        )
-        etree.SubElement(
-            element, f"{{{ns}}}Description"
-        ).text = f"Code found in the project but not in the codebook.\n\nphantomcode id: {code_id}"
+        description = f"Code found in the project but not in the codebook.\n\nphantomcode id: {code_id}"
+        _code_element(codes, ns, ("code", code_id), code_id, description, code_colour(code_id))
+
+
+def _code_element(
+    parent: etree._Element,
+    ns: str,
+    key: tuple[str, str],
+    name: str,
+    description: str,
+    colour: str,
+    *,
+    codable: bool = True,
+) -> etree._Element:
+    """One ``<Code>`` with its ``<Description>``; names and descriptions come from the codebook or
+    the project, so characters XML cannot hold are replaced (``xml_text``)."""
+    element = etree.SubElement(
+        parent,
+        f"{{{ns}}}Code",
+        guid=stable_guid(*key),
+        name=xml_text(name),
+        isCodable="true" if codable else "false",
+        color=colour,
+    )
+    etree.SubElement(element, f"{{{ns}}}Description").text = xml_text(description)
+    return element
 
 
 def codebook_to_qdc(book: Codebook) -> bytes:
