@@ -11,7 +11,7 @@ from .base import StoreBase
 from .memos import relocate_memos
 from .records import CodeCount, CodedRows, CodingCounts, Span, TermCount, Unit, UnitCoding
 from .reports import counted_condition
-from .reviews import apply_reviews
+from .reviews import ReviewRows, apply_reviews
 from .schema import COUNTED, REVIEW_ADD_RULE, in_list, json_list
 
 
@@ -52,17 +52,10 @@ def replace_learned(
     held. Then the new rows go in and the review decisions are applied again, so the result is
     the rows a full coding with the same codebook and model writes.
     """
-    doc_ids = [(doc_id,) for doc_id, _ in documents]
-    db.executemany("UPDATE codings SET status = 'auto' WHERE doc_id = ? AND status != 'auto'", doc_ids)
-    db.executemany(
-        "DELETE FROM codings WHERE doc_id = ? AND (source != 'rules' OR rule = ?)",
-        [(doc_id, REVIEW_ADD_RULE) for doc_id, _ in documents],
-    )
-    db.executemany(
-        "DELETE FROM segments WHERE doc_id = ? AND NOT EXISTS"
-        " (SELECT 1 FROM codings c WHERE c.segment_id = segments.segment_id)",
-        doc_ids,
-    )
+    db.executemany("DELETE FROM codings WHERE doc_id = ? AND source != 'rules'", [(d,) for d, _ in documents])
+    rows = ReviewRows(db)
+    for doc_id, _ in documents:
+        rows.reset(doc_id)  # what applying decisions again starts from, as in a full coding
     _replace_scores(db, documents)
     segment_of = {
         (row[0], row[1], row[2]): row[3]
