@@ -121,9 +121,15 @@ def review(project: Path, units: list[GoldUnit], share: float, strategy: str, se
     return {(u.note_id, u.sentence) for u in drawn}
 
 
+def _note_order(note_id: str) -> tuple[int, str]:
+    """Notes by their last number (DV-2 before DV-10), then by name; one without a number first."""
+    numbers = re.findall(r"\d+", note_id)
+    return (int(numbers[-1]) if numbers else -1, note_id)
+
+
 def ceiling(base: Path, units: list[GoldUnit], codes: list[str], folds: int, seed: int, tmp: Path) -> dict:
     """Note-grouped cross-validation: train on the prior plus the other folds' labels, score the fold."""
-    notes = sorted({u.note_id for u in units}, key=lambda n: (int(re.findall(r"\d+", n)[-1]), n))
+    notes = sorted({u.note_id for u in units}, key=_note_order)
     fold_of = {note: i % folds for i, note in enumerate(notes)}
     pooled: dict[str, dict] = {}
     pooled_before: dict[str, dict] = {}

@@ -8,9 +8,10 @@ coding on the gold sentences no round reviewed (as ``simulate_review.py`` does, 
 codings), once as stored and once with rule codings vetoed: a rule coding (not negated,
 hypothetical or cued) is dropped when the model's probability for its code in its unit is below
 ``--below`` (a unit with no stored score for the code counts as 0: stored scores start at 0.1)
-and the reviews rejected the codings of its key at least ``--need`` times and in at least
-``--share`` of the reviewed ones. The key is the code alone, the rule (``paperwork/terms``) or
-the rule and its matched terms. A vetoed coding here is only left out of the score.
+and the reviews rejected the codings of its key at least NEED times and in at least SHARE of
+the reviewed ones; the table tries NEED, SHARE = 1, 0.5; 2, 0.5; 2, 0.67; 3, 0.5. The key is the
+code alone, the rule (``paperwork/terms``) or the rule and its matched terms. A vetoed coding
+here is only left out of the score.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def sentences(project: Path, gold: Path) -> tuple[list[tuple[set[str], set[str],
     """(gold codes, codes other than vetoable rule codings, vetoable rule codings) per unreviewed
     gold sentence, and the review statistics (rejected, accepted) per key at each level."""
 
-    db = sqlite3.connect(project)
+    db = sqlite3.connect(f"file:{project}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     codings = db.execute("SELECT * FROM codings").fetchall()
     scores = {
@@ -66,6 +67,7 @@ def sentences(project: Path, gold: Path) -> tuple[list[tuple[set[str], set[str],
     }
     reviews = db.execute("SELECT doc_id, start, end, code, decision FROM reviews").fetchall()
     texts = dict(db.execute("SELECT doc_id, text FROM documents").fetchall())
+    db.close()
     decided = {(r["doc_id"], r["start"], r["end"], r["code"]): r["decision"] for r in reviews}
     reviewed = {key[:3] for key in decided}
     stats: dict[str, dict[str, list[int]]] = {"code": {}, "rule": {}, "term": {}}

@@ -171,7 +171,7 @@ def redact_attributes(attributes: dict[str, str]) -> dict[str, str]:
     return {name: redact(value, scan_identifiers(value)) for name, value in attributes.items()}
 
 
-class FolderScan(NamedTuple):
+class PiiScan(NamedTuple):
     """What ``scan_folder`` found: the notes with findings, and every note or folder it could not
     read, each with its reason (sorted by path)."""
 
@@ -179,7 +179,7 @@ class FolderScan(NamedTuple):
     unreadable: list[tuple[str, str]]
 
 
-def scan_folder(root: str) -> FolderScan:
+def scan_folder(root: str) -> PiiScan:
     """Scan every note under ``root``: (notes with findings, unreadable notes with their reason)."""
     found: list[NoteFindings] = []
     scan = scan_note_folder(root)
@@ -190,7 +190,7 @@ def scan_folder(root: str) -> FolderScan:
             unreadable.append((note_file.relpath, result.reason))
         elif result.findings or result.attributes:
             found.append(result)
-    return FolderScan(found, sorted(unreadable))
+    return PiiScan(found, sorted(unreadable))
 
 
 def _scan_file(note_file: NoteFile) -> NoteFindings:

@@ -38,8 +38,6 @@ def add_learned_codings(
     model: LearnedModel, documents: Sequence[CodedDocument], words: Sequence[UnitWords | None], codebook: Codebook
 ) -> list[CodedDocument]:
     """The documents with the model's codings added and its probabilities kept (see module doc)."""
-    if not any(unit_words and unit_words.spans for unit_words in words):
-        return list(documents)
     parts = learned_parts(model, [_rule_codes(document) for document in documents], words, codebook)
     return [
         _with_learned(document, part.codings, part.scores, codebook.unit)
@@ -115,6 +113,7 @@ def _rule_codes(document: CodedDocument) -> dict[tuple[int, int], set[str]]:
 def _with_learned(
     document: CodedDocument, learned: dict[tuple[int, int], list[Coding]], scores: tuple[UnitScores, ...], unit: str
 ) -> CodedDocument:
+    learned = dict(learned)  # the caller's part stays whole
     segments = []
     for segment in document.segments:
         extra = learned.pop((segment.start, segment.end), None)

@@ -121,6 +121,10 @@ class _Unit(NamedTuple):
     candidates: list[Candidate]
 
 
+# Documents parsed together: one tokenizer stream per chunk (coding, and words for re-scoring).
+DOCUMENTS_PER_CHUNK = 64
+
+
 class _AnalysedDocument(NamedTuple):
     text: str
     attributes: Mapping[str, str]
@@ -199,7 +203,7 @@ class CodingEngine:
         engines in worker processes (:mod:`phantomcode.workers`).
         """
         iterator = iter(items)
-        while chunk := list(itertools.islice(iterator, 64)):
+        while chunk := list(itertools.islice(iterator, DOCUMENTS_PER_CHUNK)):
             analysed = list(self._analyse_chunk(chunk))
             coded = [self._select(document) for document in analysed]
             if self.learned is not None:
@@ -286,7 +290,7 @@ class CodingEngine:
         hands the learned layer, made by the same steps (paragraphs, lanes, tokenizer, sentences,
         units) without the rules' matching and judging. Re-scoring with a new model needs only these."""
         iterator = iter(texts)
-        while chunk := list(itertools.islice(iterator, 64)):
+        while chunk := list(itertools.islice(iterator, DOCUMENTS_PER_CHUNK)):
             for groups in self._parse_chunk(chunk):
                 words = UnitWords([], [])
                 for group, doc in groups:
