@@ -59,16 +59,14 @@ def suggest_for_review(
     *,
     n: int,
     seed: int = 0,
-    scores: Iterable[tuple[str, int, int, dict[str, float]]] | None = None,
 ) -> list[Suggestion]:
     """The ``n`` unreviewed units whose judgement would teach the model most (see module doc),
-    in document order. ``scores``: the project's unit scores when the caller keeps them (the
-    workspace: only ``code`` changes them), in ``Store.unit_scores`` order."""
+    in document order."""
     with Store.open(project, must_exist=True, readonly=True) as store:
         record = store.latest_model()
         thresholds = {fit["code"]: fit["threshold"] for fit in (record.metrics if record else [])}
         reviewed = {(r["doc_id"], r["start"], r["end"]) for r in store.reviewed_units()}
-        ranked = _ranked(store.unit_scores() if scores is None else scores, thresholds, reviewed, seed)
+        ranked = _ranked(store.unit_scores(), thresholds, reviewed, seed)
         chosen = _spread(ranked, n)
         texts = store.document_texts({doc_id for doc_id, _, _, _ in chosen})
         codings = store.unit_codings(texts)

@@ -108,9 +108,9 @@ class Ranking:
         import numpy
 
         with self._lock:
-            if seed not in self._draws:
+            if seed not in self._draws:  # the latest seed only: any integer may come in a request
                 rng = random.Random(seed)
-                self._draws[seed] = numpy.array([rng.uniform(0, _NOISE) for _ in range(len(self.units))])
+                self._draws = {seed: numpy.array([rng.uniform(0, _NOISE) for _ in range(len(self.units))])}
             return self._draws[seed]
 
     def ranked(
