@@ -228,9 +228,11 @@ class RecodeJob:
 
 
 class Recoded(NamedTuple):
+    """A stored document coded again in full: its rows and its attributes'."""
+
     doc_id: str
+    rows: CodedRows | NoteSkip  # a NoteSkip when coding this document failed: it keeps its old codings
     attribute_rows: list[tuple[str, str, str]]
-    coded: CodedRows | NoteSkip  # a NoteSkip when coding this document failed: it keeps its old codings
     attribute_warnings: list[str]
 
 
@@ -246,8 +248,8 @@ def recode(doc_ids: list[str]) -> list[Recoded]:
     return [
         Recoded(
             doc_id,
-            attribute_rows(attributes, canonical),
             result if isinstance(result, NoteSkip) else coded_rows(result, model),
+            attribute_rows(attributes, canonical),
             warnings,
         )
         for (doc_id, _, attributes), (canonical, warnings), result in zip(documents, normalized, coded, strict=True)
@@ -258,7 +260,7 @@ class Rescored(NamedTuple):
     """A stored document re-scored by the learned model: the rows of the model's part."""
 
     doc_id: str
-    learned: CodedRows | NoteSkip  # the model's part; a NoteSkip when scoring failed: it keeps its old codings
+    rows: CodedRows | NoteSkip  # the model's part; a NoteSkip when scoring failed: it keeps its old codings
 
 
 def rescore(doc_ids: list[str]) -> list[Rescored]:

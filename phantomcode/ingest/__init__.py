@@ -34,11 +34,11 @@ from ..notes import (
     scan_note_folder,
 )
 from ..pii import check_mode
-from ..store import Store, remove_empty_project, resolve_project_path
+from ..store import CodedRows, Store, remove_empty_project, resolve_project_path
 from ..workers import (
     IngestJob,
     NoteOutcome,
-    NoteSkip,
+    Recoded,
     RecodeJob,
     WorkerPool,
     index_chunks,
@@ -49,9 +49,8 @@ from ..workers import (
 from .lifecycle import FEWER_JOBS, recorded_run
 from .planning import Planner as _Planner
 from .planning import Saver as _Saver
-from .planning import batched as _batched
 from .records import CodebookIdentity, CodeReport, IngestReport, Progress, Skipped
-from .rescore import RecodeRun, Tally, rescore_stored, split_model_only
+from .rescore import RecodeRun, Tally, rescore_stored, split_model_only, write_in_batches
 from .stopping import StopRequested as _StopRequested
 
 if TYPE_CHECKING:
@@ -425,23 +424,20 @@ def _plan_code(store: Store, book: Codebook | CodebookIdentity, *, force: bool, 
 def _recode_stored(
     pool: WorkerPool, doc_ids: list[str], run: RecodeRun, *, stop: _StopRequested, batch_size: int, tally: Tally
 ) -> None:
-    """Re-code ``doc_ids`` in full in ``pool``'s workers and write each batch in one transaction;
-    a document the engine fails on is reported as skipped and keeps its codings."""
+    """Re-code ``doc_ids`` in full in ``pool``'s workers (``write_in_batches``), with the warnings
+    their attributes gave."""
     warnings: set[str] = set()
-    for batch in _batched(stop.stoppable(pool, recode, list_chunks(doc_ids)), batch_size):
-        failed = [item for item in batch if isinstance(item.coded, NoteSkip)]
-        coded = [item for item in batch if not isinstance(item.coded, NoteSkip)]
+
+    def save(done: list[tuple[Recoded, CodedRows]]) -> None:
         run.store.save_codings(
-            [(item.doc_id, item.attribute_rows, item.coded) for item in coded],
+            [(item.doc_id, item.attribute_rows, rows) for item, rows in done],
             codebook_hash=run.codebook_hash,
             run_id=run.run_id,
         )
-        for item in coded:
+        for item, _ in done:
             warnings.update(item.attribute_warnings)
-        run.report.recoded += len(coded)
-        run.report.skipped.extend(Skipped(item.doc_id, item.coded.reason, item.coded.detail) for item in failed)
-        tally.advance(len(batch))
-        stop.check()
+
+    write_in_batches(pool, recode, doc_ids, run, save, stop=stop, batch_size=batch_size, tally=tally)
     run.report.warnings = sorted(warnings)
 
 

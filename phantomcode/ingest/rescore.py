@@ -17,14 +17,14 @@ document whose codebook changed.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from .. import __version__
 from ..guard import NoteSkip
-from ..store import Store
-from ..workers import WorkerPool, list_chunks, rescore
+from ..store import CodedRows, Store
+from ..workers import Recoded, Rescored, WorkerPool, list_chunks, rescore
 from .planning import batched
 from .records import CodeReport, Progress, Skipped
 from .stopping import StopRequested
@@ -83,15 +83,42 @@ def rescore_stored(
     batch_size: int,
     tally: Tally,
 ) -> None:
-    """Re-score ``doc_ids`` in ``pool``'s workers and write each batch in one transaction; a
-    document that fails is reported as skipped and keeps its codings."""
-    scored = stop.stoppable(pool, rescore, list_chunks(doc_ids))
-    for batch in batched(scored, batch_size):
-        failed = [item for item in batch if isinstance(item.learned, NoteSkip)]
-        done = [(item.doc_id, item.learned) for item in batch if not isinstance(item.learned, NoteSkip)]
-        run.store.save_learned(done, codebook_hash=run.codebook_hash, run_id=run.run_id)
-        run.report.recoded += len(done)
+    """Re-score ``doc_ids`` in ``pool``'s workers (``write_in_batches``)."""
+
+    def save(done: list[tuple[Rescored, CodedRows]]) -> None:
+        run.store.save_learned(
+            [(item.doc_id, rows) for item, rows in done], codebook_hash=run.codebook_hash, run_id=run.run_id
+        )
         run.report.rescored += len(done)
-        run.report.skipped.extend(Skipped(item.doc_id, item.learned.reason, item.learned.detail) for item in failed)
+
+    write_in_batches(pool, rescore, doc_ids, run, save, stop=stop, batch_size=batch_size, tally=tally)
+
+
+Done = TypeVar("Done", Recoded, Rescored)
+
+
+def write_in_batches(
+    pool: WorkerPool,
+    task: Callable[[list[str]], list[Done]],
+    doc_ids: list[str],
+    run: RecodeRun,
+    save: Callable[[list[tuple[Done, CodedRows]]], None],
+    *,
+    stop: StopRequested,
+    batch_size: int,
+    tally: Tally,
+) -> None:
+    """Run ``task`` over pages of ``doc_ids`` in ``pool``'s workers and ``save`` each batch's
+    results with their rows, in one transaction; a document whose rows are a ``NoteSkip`` is
+    reported as skipped and keeps its codings."""
+    for batch in batched(stop.stoppable(pool, task, list_chunks(doc_ids)), batch_size):
+        done = [(item, item.rows) for item in batch if not isinstance(item.rows, NoteSkip)]
+        save(done)
+        run.report.recoded += len(done)
+        run.report.skipped.extend(
+            Skipped(item.doc_id, item.rows.reason, item.rows.detail)
+            for item in batch
+            if isinstance(item.rows, NoteSkip)
+        )
         tally.advance(len(batch))
         stop.check()
