@@ -48,7 +48,7 @@ from .ingest import DEFAULT_BATCH_SIZE, CodebookIdentity, IngestReport, Progress
 from .ingest.planning import Planner, Saver, batched
 from .ingest.stopping import StopRequested
 from .notes import NoteFile
-from .store import Store, StoredState, remove_empty_project, resolve_project_path
+from .store import Store, StoredState, no_empty_project_left
 from .workers import IngestJob, NoteOutcome, NoteSkip, NoteTask, code_tasks
 
 if TYPE_CHECKING:
@@ -451,28 +451,7 @@ def import_parquet(
     """
     partitions = find_partitions(directory)
     first_notes = read_partition(partitions[0])[0]
-    new_project = not resolve_project_path(project).exists()
-    try:
-        return _import_partitions(
-            directory, partitions, first_notes, project=project, batch_size=batch_size, progress=progress
-        )
-    except BaseException:
-        if new_project:
-            remove_empty_project(project)
-        raise
-
-
-def _import_partitions(
-    directory: str | Path,
-    partitions: list[ParquetPartition],
-    first_notes: pa.Table,
-    *,
-    project: str | Path | None,
-    batch_size: int,
-    progress: Progress | None,
-) -> IngestReport:
-    """``import_parquet`` once the files are found and the first one read."""
-    with Store.open(project) as store, store.writer():
+    with no_empty_project_left(project), Store.open(project) as store, store.writer():
         book = _carried_codebook(store, first_notes, partitions[0].notes)
         report = IngestReport(root=str(directory), project=str(store.path), codebook=f"{book.name} {book.version}")
         run_id = store.begin_run(

@@ -34,7 +34,7 @@ from ..notes import (
     scan_note_folder,
 )
 from ..pii import check_mode
-from ..store import CodedRows, Store, remove_empty_project, resolve_project_path
+from ..store import CodedRows, Store, no_empty_project_left, resolve_project_path
 from ..workers import (
     IngestJob,
     NoteOutcome,
@@ -140,7 +140,7 @@ def ingest(
     new_project = not resolve_project_path(project).exists()
     if new_project:
         codebook = choose_codebook(codebook, None)  # a bad codebook stops the command before it makes a project
-    try:
+    with no_empty_project_left(project):  # a first run that stored nothing leaves no project file behind
         return _ingest(
             root,
             scan,
@@ -158,10 +158,6 @@ def ingest(
             learned=learned,
             dask=dask,
         )
-    except BaseException:
-        if new_project:
-            remove_empty_project(project)  # a first run that stored nothing leaves no project file behind
-        raise
 
 
 def _ingest(

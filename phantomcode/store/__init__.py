@@ -32,6 +32,7 @@ from .base import (
     _now,
     _use_wal,
     damaged_project_message,
+    no_empty_project_left,
     remove_empty_project,
     resolve_project_path,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "attribute_rows",
     "coded_rows",
     "damaged_project_message",
+    "no_empty_project_left",
     "remove_empty_project",
     "resolve_project_path",
     "text_hash",

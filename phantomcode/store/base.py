@@ -39,6 +39,20 @@ def resolve_project_path(path: str | Path | None) -> Path:
     return Path(path or os.environ.get(PROJECT_ENV) or DEFAULT_PROJECT)
 
 
+@contextmanager
+def no_empty_project_left(path: str | Path | None) -> Iterator[None]:
+    """For a command that may create the project at ``path``: when it did and fails before storing
+    a document, whatever the failure, the new project goes (``remove_empty_project``). Open the
+    project inside this block, so that it is closed before it is removed."""
+    new_project = not resolve_project_path(path).exists()
+    try:
+        yield
+    except BaseException:
+        if new_project:
+            remove_empty_project(path)
+        raise
+
+
 def remove_empty_project(path: str | Path | None) -> None:
     """Delete the project at ``path`` with its journal and lock files if it holds no document: for a
     command that created the project and failed before storing anything, so that it leaves nothing
