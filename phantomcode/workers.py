@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from .coding.combined import LearnedPart
     from .store.codings import RuledDocument
 
+# When a worker dies, the likeliest cause is memory: each job holds an engine and a task's notes.
+FEWER_JOBS = "if memory is short, with fewer workers: --jobs 1"
 NOTES_PER_TASK = 16
 TASKS_AHEAD_PER_JOB = 2
 
@@ -451,6 +453,7 @@ class WorkerPool:
             # between two tasks: both mean a worker died.
             raise WorkerLost(
                 "a worker process died (killed by the system, most often for lack of memory); its notes were not saved"
+                f" ({FEWER_JOBS})"
             ) from None
 
     def _map_in_workers(

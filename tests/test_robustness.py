@@ -140,6 +140,7 @@ def assert_stopped_for_a_lost_worker(process: subprocess.Popen) -> None:
     code, stderr = finish(process, timeout=120)
     assert code == 1, stderr
     assert "a worker process died" in stderr and "run the same command again" in stderr
+    assert "--jobs 1" in " ".join(stderr.split()), "a local worker's death suggests fewer jobs"
     assert "Traceback" not in stderr
 
 

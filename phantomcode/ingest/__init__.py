@@ -46,7 +46,7 @@ from ..workers import (
     read_and_code,
     recode,
 )
-from .lifecycle import FEWER_JOBS, recorded_run
+from .lifecycle import recorded_run
 from .planning import Planner as _Planner
 from .planning import Saver as _Saver
 from .records import CodebookIdentity, CodeReport, IngestReport, Progress, Skipped
@@ -215,7 +215,6 @@ def _ingest(
             stop,
             stats=lambda _: report.as_stats(),
             saved=lambda: f"{report.stored} notes were saved in {store.path}",
-            worker_hint=None if dask else FEWER_JOBS,
         ) as run:
             with stop:
                 plans = planner.plan(files, stop)

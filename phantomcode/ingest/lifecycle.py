@@ -22,9 +22,6 @@ from ..store import Store
 from .records import CodebookIdentity
 from .stopping import StopRequested
 
-# When a worker dies, the likeliest cause is memory: each job holds an engine and a task's notes.
-FEWER_JOBS = "if memory is short, with fewer workers: --jobs 1"
-
 
 @dataclass(frozen=True)
 class ActiveRun:
@@ -52,14 +49,13 @@ def recorded_run(
     *,
     stats: Callable[[str], dict[str, Any]],
     saved: Callable[[], str],
-    worker_hint: str | None = FEWER_JOBS,
 ) -> Iterator[ActiveRun]:
     """Record ``command``'s run around the block, ending it with the status the block ended with.
 
     ``stats(status)``: the figures to record; ``saved()``: what is saved so far, for the message of
-    an ``Interrupted`` (from ``stop``) or ``WorkerLost`` raised when the run is stopped or a worker dies;
-    ``worker_hint``: advice added to a ``WorkerLost`` message (None where the message carries its own,
-    as a Dask one does, see ``distributed``).
+    an ``Interrupted`` (from ``stop``) or ``WorkerLost`` raised when the run is stopped or a worker dies
+    (whoever raises a ``WorkerLost`` gives the advice that fits it: fewer local jobs, a Dask
+    cluster's memory).
     """
     run_id = store.begin_run(
         command,
@@ -75,8 +71,7 @@ def recorded_run(
         raise stop.stopped(saved()) from None
     except WorkerLost as exc:
         store.finish_run(run_id, status="failed", stats=stats("failed"))
-        hint = f" ({worker_hint})" if worker_hint else ""
-        raise WorkerLost(f"{exc}. {saved()}; run the same command again to finish{hint}") from None
+        raise WorkerLost(f"{exc}. {saved()}; run the same command again to finish") from None
     store.finish_run(run_id, status="completed", stats=stats("completed"))
 
 
