@@ -127,6 +127,8 @@ def test_each_kind_of_decision_updates_the_kept_figures_to_a_fresh_computations(
         answer = client.post(path, json=body)
         assert answer.status_code == 200, (path, answer.text)
         assert shown(client, space) == fresh(project, space.codebook), path
+    assert client.post("/api/decisions/undo", json={"keys": ["not a key"]}).status_code == 400
+    assert shown(client, space) == fresh(project, space.codebook)
     assert sorted(computed) == first  # every figure followed the writes; none was computed again
     assert review_stats(project=project).decisions == 2  # the hand coding and the accepted suggestion
 

@@ -29,9 +29,9 @@ from .decisions import (
     apply_decisions,
     default_reviewer,
     import_review,
+    reviewer_keys,
     store_decisions,
     withdraw_decisions,
-    withdraw_stored_decisions,
 )
 from .sheet import (
     CONTEXT_CHARS,
@@ -87,5 +87,5 @@ __all__ = [
     "summarise_review",
     "wilson_interval",
     "withdraw_decisions",
-    "withdraw_stored_decisions",
+    "reviewer_keys",
 ]

@@ -147,18 +147,15 @@ def withdraw_decisions(
     codings are as the rules made them again, or as another reviewer's latest decision on the same
     coding leaves them, and a coding added by hand is gone. Returns how many decisions there were;
     ``UsageError`` for a string that is not a key."""
-    withdrawn = _reviewer_keys(keys, reviewer)
+    withdrawn = reviewer_keys(keys, reviewer)
     with Store.open(project, must_exist=True) as store, store.writer(timeout=lock_timeout):
         return store.delete_reviews(withdrawn)
 
 
-def withdraw_stored_decisions(store: Store, keys: Sequence[str], *, reviewer: str | None = None) -> int:
-    """``withdraw_decisions`` on a store whose writer lock the caller holds (the workspace, which
-    writes through one connection of its own)."""
-    return store.delete_reviews(_reviewer_keys(keys, reviewer))
-
-
-def _reviewer_keys(keys: Sequence[str], reviewer: str | None) -> list[tuple[str, int, int, str, str]]:
+def reviewer_keys(keys: Sequence[str], reviewer: str | None) -> list[tuple[str, int, int, str, str]]:
+    """(doc_id, start, end, code, reviewer) for each coding key, ``reviewer`` defaulting to
+    ``$USER``; ``UsageError`` for a string that is not a key. Parse before taking any lock: a
+    caller holding one (the workspace) then writes only keys known to be good."""
     parsed = [parse_coding_key(key) for key in keys]
     bad = [key for key, found in zip(keys, parsed, strict=True) if found is None]
     if bad:

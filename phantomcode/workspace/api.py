@@ -19,9 +19,9 @@ from ..review import (
     ReviewImport,
     ReviewStats,
     parse_coding_key,
+    reviewer_keys,
     stats_records,
     store_decisions,
-    withdraw_stored_decisions,
 )
 from ..store import Store, browse, text_index
 from ..store.records import CodeCount
@@ -180,7 +180,7 @@ def write_memo(request: Request, doc_id: str, body: MemoIn) -> dict[str, Any]:
         if parsed is None or parsed[0] != doc_id:
             raise HTTPException(400, f"{body.key!r} is not the key of a coding of {doc_id!r}")
         _, start, end, code = parsed
-    with space.cache.writing([doc_id], timeout=space.lock_timeout) as store:
+    with space.cache.writing((), timeout=space.lock_timeout) as store:  # a memo moves no figure
         browse.document_view(store, doc_id)  # raises for an unknown document
         store.save_memo(doc_id, start=start, end=end, code=code, text=body.text, author=space.reviewer)
         return {"memos": store.memos(doc_id)}
@@ -204,9 +204,9 @@ def decide(request: Request, key: str, body: DecisionIn) -> dict[str, Any]:
 @router.post("/decisions/undo", summary="Take back decisions (the codings are as the rules made them again)")
 def undo(request: Request, body: UndoIn) -> dict[str, Any]:
     space = workspace(request)
-    doc_ids = {parsed[0] for key in body.keys if (parsed := parse_coding_key(key)) is not None}
-    with space.cache.writing(doc_ids, timeout=space.lock_timeout) as store:
-        withdrawn = withdraw_stored_decisions(store, body.keys, reviewer=space.reviewer)
+    keys = reviewer_keys(body.keys, space.reviewer)  # a bad key is a 400 before any figure is touched
+    with space.cache.writing({key[0] for key in keys}, timeout=space.lock_timeout) as store:
+        withdrawn = store.delete_reviews(keys)
     return {"withdrawn": withdrawn}
 
 
