@@ -18,58 +18,20 @@ from pathlib import Path
 
 import pytest
 from note_texts import REDOS_BOOK, SCHOOL  # tests/ is on the path
+from polling import finish, ingest_process, notes_and_codebook
 
 from phantomcode.distributed import _in_forked_child
 from phantomcode.store import Store
 
 
-def _run(argv: list[str], *, env: dict[str, str], seconds: float) -> tuple[int, str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "phantomcode", *argv],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-        start_new_session=True,
-    )
-    try:
-        _, stderr = process.communicate(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        pytest.fail(f"did not finish within {seconds} s")
-    return process.returncode, stderr
-
-
 @pytest.mark.slow
 def test_a_note_over_the_time_budget_on_dask_is_skipped_and_the_run_finishes(tmp_path: Path) -> None:
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    (notes / "slow.md").write_text("a" * 40 + " c\n")  # hours of backtracking without the budget
-    for name in ("ok-1.md", "ok-2.md", "ok-3.md"):
-        (notes / name).write_text(SCHOOL)
-    (tmp_path / "book.yaml").write_text(REDOS_BOOK)
-    project = tmp_path / "p.db"
+    ok = {name: SCHOOL for name in ("ok-1.md", "ok-2.md", "ok-3.md")}
+    slow = {"slow.md": "a" * 40 + " c\n"}  # hours of backtracking without the budget
+    notes, book, project = notes_and_codebook(tmp_path, REDOS_BOOK, slow | ok)
     started = time.monotonic()
-    code, stderr = _run(
-        [
-            "ingest",
-            str(notes),
-            "-p",
-            str(project),
-            "-c",
-            str(tmp_path / "book.yaml"),
-            "-q",
-            "--engine",
-            "dask",
-            "--jobs",
-            "1",
-            "--partitions",
-            "2",
-        ],
-        env={"PHANTOMCODE_NOTE_SECONDS": "2"},
-        seconds=180,
-    )
+    dask = ("--engine", "dask", "--jobs", "1", "--partitions", "2")
+    code, stderr = finish(ingest_process(notes, project, book, *dask, env={"PHANTOMCODE_NOTE_SECONDS": "2"}), 180)
     assert code == 1, stderr
     assert "slow.md: coding this note took longer than 2 s" in stderr
     assert time.monotonic() - started < 120

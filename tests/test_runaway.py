@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from note_texts import REDOS_BOOK, SCHOOL  # tests/ is on the path
+from polling import finish, ingest_process, notes_and_codebook, phantomcode
 
 from phantomcode.globs import Glob, glob_phrase_spans
 from phantomcode.store import Store
@@ -32,35 +31,6 @@ codes:
     definition: A glob with many stars.
     terms: ['a*a*a*a*b', school]
 """
-
-
-def phantomcode(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "phantomcode", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def finish(process: subprocess.Popen, seconds: float) -> tuple[int, str]:
-    try:
-        _, stderr = process.communicate(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        pytest.fail(f"did not finish within {seconds} s")
-    return process.returncode, stderr
-
-
-def setup(tmp_path: Path, book: str, notes: dict[str, str]) -> tuple[Path, Path, Path]:
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    for name, text in notes.items():
-        (folder / name).write_text(text)
-    (tmp_path / "book.yaml").write_text(book)
-    return folder, tmp_path / "book.yaml", tmp_path / "p.db"
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -83,8 +53,8 @@ def test_glob_phrases_in_text() -> None:
 
 @pytest.mark.slow  # runs phantomcode as a separate process
 def test_a_many_star_glob_and_a_long_word_do_not_hang_ingest_or_kwic(tmp_path: Path) -> None:
-    notes, book, project = setup(tmp_path, GLOB_BOOK, {"long.md": "a" * 3000 + " aab school\n"})
-    code, stderr = finish(phantomcode("ingest", str(notes), "-p", str(project), "-c", str(book), "-q", "-j", "1"), 120)
+    notes, book, project = notes_and_codebook(tmp_path, GLOB_BOOK, {"long.md": "a" * 3000 + " aab school\n"})
+    code, stderr = finish(ingest_process(notes, project, book, "-j", "1"), 120)
     assert code == 0, stderr
     with Store.open(project, readonly=True) as store:
         assert len(list(store.coding_rows(code="glob"))) >= 1
@@ -95,20 +65,9 @@ def test_a_many_star_glob_and_a_long_word_do_not_hang_ingest_or_kwic(tmp_path: P
 
 @pytest.mark.slow  # runs phantomcode as a separate process
 def test_a_regex_that_backtracks_skips_its_note_after_the_time_budget(tmp_path: Path) -> None:
-    notes, book, project = setup(tmp_path, REDOS_BOOK, {"slow.md": "a" * 40 + " c\n", "ok.md": SCHOOL})
+    notes, book, project = notes_and_codebook(tmp_path, REDOS_BOOK, {"slow.md": "a" * 40 + " c\n", "ok.md": SCHOOL})
     started = time.monotonic()
-    process = phantomcode(
-        "ingest",
-        str(notes),
-        "-p",
-        str(project),
-        "-c",
-        str(book),
-        "-q",
-        "-j",
-        "1",
-        env={"PHANTOMCODE_NOTE_SECONDS": "2"},
-    )
+    process = ingest_process(notes, project, book, "-j", "1", env={"PHANTOMCODE_NOTE_SECONDS": "2"})
     code, stderr = finish(process, 120)
     assert code == 1, stderr
     assert "slow.md: coding this note took longer than 2 s" in stderr
@@ -121,19 +80,8 @@ def test_a_regex_that_backtracks_skips_its_note_after_the_time_budget(tmp_path: 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.slow  # runs phantomcode as a separate process
 def test_sigterm_stops_within_seconds_inside_a_runaway_note(tmp_path: Path, jobs: str) -> None:
-    notes, book, project = setup(tmp_path, REDOS_BOOK, {"slow.md": "a" * 60 + " c\n"})
-    process = phantomcode(
-        "ingest",
-        str(notes),
-        "-p",
-        str(project),
-        "-c",
-        str(book),
-        "-q",
-        "-j",
-        jobs,
-        env={"PHANTOMCODE_NOTE_SECONDS": "0"},
-    )
+    notes, book, project = notes_and_codebook(tmp_path, REDOS_BOOK, {"slow.md": "a" * 60 + " c\n"})
+    process = ingest_process(notes, project, book, "-j", jobs, env={"PHANTOMCODE_NOTE_SECONDS": "0"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until the run is recorded, then give coding a moment
         if project.exists():
