@@ -185,35 +185,31 @@ def test_a_partition_failing_on_the_cluster_stops_the_run_with_a_message(corpus,
     assert not (tmp_path / "dask.db").exists(), "a first run that stored nothing leaves no project (issue 11)"
 
 
-def test_a_rerun_after_the_client_was_killed_completes_the_project(tmp_path, local_project, cluster) -> None:
+def _dask_ingest_of_900_notes(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """(notes folder, project, command line) of a Dask ingest of 900 synthetic notes in 30
+    partitions: long enough to be stopped or killed mid-run."""
     corpus = tmp_path / "notes"
     _synth().write_corpus(corpus, 900)
     project = tmp_path / "dask.db"
-    command = [
-        sys.executable,
-        "-m",
-        "phantomcode",
-        "ingest",
-        str(corpus),
-        "--project",
-        str(project),
-        "--quiet",
-        "--engine",
-        "dask",
-        "--jobs",
-        "2",
-        "--partitions",
-        "30",
-    ]
+    options = ["--quiet", "--engine", "dask", "--jobs", "2", "--partitions", "30"]
+    return (
+        corpus,
+        project,
+        [sys.executable, "-m", "phantomcode", "ingest", str(corpus), "--project", str(project), *options],
+    )
+
+
+def test_a_rerun_after_the_client_was_killed_completes_the_project(tmp_path, local_project, cluster) -> None:
+    notes, project, command = _dask_ingest_of_900_notes(tmp_path)
     client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stored = documents_committed(project, client)
     client.kill()
     client.wait()
     assert 0 < stored < 900, "the client must be killed mid-run for this test to mean anything"
-    report = ingest(corpus, project=project, dask=DaskOptions(scheduler=cluster.scheduler.address))
+    report = ingest(notes, project=project, dask=DaskOptions(scheduler=cluster.scheduler.address))
     assert report.unchanged + report.added == 900 and report.unchanged >= stored and not report.skipped
     fresh = tmp_path / "local.db"
-    ingest(corpus, project=fresh, jobs=1)
+    ingest(notes, project=fresh, jobs=1)
     _assert_same_project(project, fresh)
 
 
@@ -283,25 +279,7 @@ def _wait_until(condition, timeout: float = 10) -> None:
 
 
 def test_ctrl_c_in_a_terminal_stops_the_run_with_exit_130(tmp_path) -> None:
-    corpus = tmp_path / "notes"
-    _synth().write_corpus(corpus, 900)
-    project = tmp_path / "dask.db"
-    command = [
-        sys.executable,
-        "-m",
-        "phantomcode",
-        "ingest",
-        str(corpus),
-        "--project",
-        str(project),
-        "--quiet",
-        "--engine",
-        "dask",
-        "--jobs",
-        "2",
-        "--partitions",
-        "30",
-    ]
+    _, project, command = _dask_ingest_of_900_notes(tmp_path)
     # A terminal's Ctrl-C reaches the whole foreground process group: the command and its workers.
     client = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     assert documents_committed(project, client)
