@@ -135,26 +135,20 @@ def export_review(
             store, book, where=where, codes=codes or None, extra_codes=[*store.code_counts(), *store.review_proposals()]
         )
         filter_codes = selection.codes if codes else []
-        if suggest is not None:
+        suggestions = None
+        if suggest is not None:  # a suggested sentence shows every coding it has, flagged ones too
             seed = 0 if seed is None else seed
             suggestions = suggest_for_review(store.path, n=suggest, seed=seed)
-            rows = store.review_codings(
-                codes=filter_codes,
-                where=selection.where,
-                include_flagged=True,
-                pending=pending,
-                context=CONTEXT_CHARS + 40,
-                doc_ids={s.doc_id for s in suggestions},
-            )
+        rows = store.review_codings(
+            codes=filter_codes,
+            where=selection.where,
+            include_flagged=include_flagged or suggestions is not None,
+            pending=pending,
+            context=CONTEXT_CHARS + 40,
+            doc_ids={s.doc_id for s in suggestions} if suggestions is not None else None,
+        )
+        if suggestions is not None:
             rows = _suggested_rows(store, rows, suggestions)
-        else:
-            rows = store.review_codings(
-                codes=filter_codes,
-                where=selection.where,
-                include_flagged=include_flagged,
-                pending=pending,
-                context=CONTEXT_CHARS + 40,
-            )
         attributes = store.canonical_attribute_table()
         names = store.attribute_names()
     segments = sorted({(r["doc_id"], r["start"], r["end"]) for r in rows})
