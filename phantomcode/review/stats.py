@@ -67,13 +67,25 @@ class ReviewStats:
 def review_stats(*, project: str | Path | None = None, codebook: str | Path | Codebook | None = None) -> ReviewStats:
     """Per code (in the codebook's order, the project's own unless ``codebook`` is given; then codes
     the codebook lacks): proposals, pending, reviewed, accepted, rejected, added, lost, precision."""
+    with Store.open(project, readonly=True) as store:
+        return summarise_review(*review_inputs(store, codebook))
+
+
+class ReviewInputs(NamedTuple):
+    """What ``review_stats`` reads: the codes in order, ``Store.review_proposals`` and
+    ``Store.review_decisions`` (the workspace keeps them and updates them per document)."""
+
+    order: list[str]
+    proposals: dict[str, Proposals]
+    decisions: list[dict[str, Any]]
+
+
+def review_inputs(store: Store, codebook: str | Path | Codebook | None) -> ReviewInputs:
+    """``ReviewInputs`` of an open project, the codes in ``codebook``'s order (see ``review_stats``)."""
     from ..codebook_choice import choose_codebook
 
-    with Store.open(project, readonly=True) as store:
-        order = choose_codebook(codebook, store, check_patterns=False).code_ids()
-        proposals = store.review_proposals()
-        decisions = store.review_decisions()
-    return summarise_review(order, proposals, decisions)
+    order = choose_codebook(codebook, store, check_patterns=False).code_ids()
+    return ReviewInputs(order, store.review_proposals(), store.review_decisions())
 
 
 def summarise_review(

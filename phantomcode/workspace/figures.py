@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from ..codebook import Codebook
 from ..report import Report, build_report
 from ..review import ReviewStats, summarise_review
+from ..review.stats import review_inputs
 from ..store import Store
 from ..store.records import CodeCount, Proposals
 
@@ -119,11 +120,8 @@ def _by_document(decisions: Sequence[dict[str, Any]]) -> dict[str, list[dict[str
 
 def review(project: Any, codebook: Codebook) -> KeptReview:
     """What ``review_stats(project=..., codebook=...)`` reads, and its result."""
-    from ..codebook_choice import choose_codebook
-
     with Store.open(project, readonly=True) as store:
-        order = choose_codebook(codebook, store, check_patterns=False).code_ids()
-        return KeptReview.of(order, store.review_proposals(), store.review_decisions())
+        return KeptReview.of(*review_inputs(store, codebook))
 
 
 class ReviewFigure:
