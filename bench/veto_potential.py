@@ -11,7 +11,9 @@ hypothetical or cued) is dropped when the model's probability for its code in it
 and the reviews rejected the codings of its key at least NEED times and in at least SHARE of
 the reviewed ones; the table tries NEED, SHARE = 1, 0.5; 2, 0.5; 2, 0.67; 3, 0.5. The key is the
 code alone, the rule (``paperwork/terms``) or the rule and its matched terms. A vetoed coding
-here is only left out of the score.
+here is only left out of the score. Its first row, NEED 0, vetoes every rule coding the model
+scores below ``--below``, reviewed or not: what the model could do if it were allowed to overrule
+the rules (on a project kept with ``--rounds 0``, the only row that vetoes anything).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from phantomcode.evaluate import locate_sentence, read_gold  # noqa: E402
 from phantomcode.metrics import sentence_metrics  # noqa: E402
 
+SETTINGS = ((1, 0.5), (2, 0.5), (2, 0.67), (3, 0.5))  # (need, share) of the learned-veto rows
+
 
 class RuleCoding(NamedTuple):
     code: str
@@ -48,10 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.project}: {len(units)} unreviewed gold sentences; macro-F1 as stored {macro_f1(units):.3f}")
     print("| key | need | share | macro-F1 with veto |")
     print("|---|---|---|---|")
-    for level in ("code", "rule", "term"):
-        for need, share in ((1, 0.5), (2, 0.5), (2, 0.67), (3, 0.5)):
-            vetoed = vetoed_units(units, stats[level], level, args.below, need, share)
-            print(f"| {level} | {need} | {share} | {macro_f1(vetoed):.3f} |")
+    settings = [("code", 0, 0.0)] + [
+        (level, need, share) for level in ("code", "rule", "term") for need, share in SETTINGS
+    ]
+    for level, need, share in settings:
+        vetoed = vetoed_units(units, stats[level], level, args.below, need, share)
+        print(f"| {level} | {need} | {share} | {macro_f1(vetoed):.3f} |")
     return 0
 
 

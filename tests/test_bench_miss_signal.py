@@ -1,0 +1,47 @@
+"""bench/miss_signal.py: its misses are exactly the gold pairs ``evaluate`` counts as missed."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from phantomcode.evaluate import evaluate, read_gold
+
+REPO = Path(__file__).resolve().parents[1]
+GOLD = REPO / "sample_data" / "gold.csv"
+
+
+def _miss_signal():  # bench/ is not a package
+    spec = importlib.util.spec_from_file_location("miss_signal", REPO / "bench" / "miss_signal.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_misses_match_evaluate_and_rule_codings_match_the_rules(sample_db: Path) -> None:
+    miss_signal = _miss_signal()
+    sentences = miss_signal.sentences(sample_db, GOLD)
+    codes = sorted(set().union(*(u.codes for u in read_gold(GOLD))))
+    combined = evaluate(GOLD, project=sample_db, codes=codes, predictions="combined").metrics
+    rules = evaluate(GOLD, project=sample_db, codes=codes, predictions="rules").metrics
+
+    assert len(sentences) == combined.units
+    assert sum(len(s.gold - s.coded) for s in sentences) == sum(m.fn for m in combined.per_code) > 0
+    assert sum(len(s.rule_coded & s.gold) for s in sentences) == sum(m.tp for m in rules.per_code)
+    assert sum(len(s.rule_coded - s.gold) for s in sentences) == sum(m.fp for m in rules.per_code)
+
+
+def test_bands_split_at_the_signal_line_and_the_floor() -> None:
+    miss_signal = _miss_signal()
+    assert [miss_signal.band(p) for p in (0.0, 0.29, 0.3, 0.59, 0.6, 0.99)] == [
+        "no signal",
+        "no signal",
+        "signal under the floor",
+        "signal under the floor",
+        "floor to threshold or above",
+        "floor to threshold or above",
+    ]
