@@ -8,8 +8,10 @@ probability for that code in that sentence, in three bands: no signal (no stored
 0.3), 0.3 to the learned layer's floor (``Parameters.min_threshold``), and from the floor up to
 the code's own threshold. A miss with no signal is beyond what a lower threshold can recover: the
 features do not carry it. Also counts the rule codings (not negated or hypothetical) right and
-wrong in the same bands: the model's say on what the rules coded. Reads a project
-``simulate_review.py --keep`` wrote; changes nothing.
+wrong in the same bands: the model's say on what the rules coded; and how often a code in the
+middle band would be right if the sentence before or after it was coded with it (codes cluster in
+notes: would that context rescue the middle band?). Reads a project ``simulate_review.py --keep``
+wrote; changes nothing.
 """
 
 from __future__ import annotations
@@ -26,16 +28,18 @@ from typing import NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from phantomcode.coding.learned import Parameters  # noqa: E402
-from phantomcode.evaluate import locate_sentence, read_gold  # noqa: E402
+from phantomcode.evaluate import GoldRow, locate_sentences, read_gold  # noqa: E402
 
 SIGNAL = 0.3  # under this the model has not told the sentence from background
 
 
 class Sentence(NamedTuple):
+    note_id: str
     gold: frozenset[str]
     coded: set[str]  # every counted coding
     rule_coded: set[str]  # the rules' counted codings
     probabilities: dict[str, float]  # the model's stored scores
+    flagged: set[str]  # codes the rules found negated or hypothetical here
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("gold", type=Path)
     args = parser.parse_args(argv)
     misses, rules = Counter(), Counter()
-    for sentence in sentences(args.project, args.gold):
+    found = sentences(args.project, args.gold)
+    for sentence in found:
         for code in sentence.gold - sentence.coded:
             misses[band(sentence.probabilities.get(code, 0.0))] += 1
         for code in sentence.rule_coded:
@@ -56,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in BANDS:
         share = misses[name] / total if total else 0.0
         print(f"| {name} | {misses[name]} | {share:.0%} | {rules[name, True]} | {rules[name, False]} |")
+    added = neighbour_additions(found)
+    print(
+        f"{BANDS[1]}, not coded, the sentence before or after coded with it: {added[True]} right, {added[False]} wrong"
+    )
     return 0
 
 
@@ -68,29 +77,43 @@ def band(probability: float) -> str:
     return BANDS[1] if probability < Parameters().min_threshold else BANDS[2]
 
 
+def neighbour_additions(found: list[Sentence]) -> Counter:
+    """Right (True) and wrong (False) codes that a middle-band probability plus a coded
+    neighbouring sentence (the same note, gold order) would add."""
+    added: Counter = Counter()
+    for index, sentence in enumerate(found):
+        near = set().union(
+            *(
+                found[i].coded
+                for i in (index - 1, index + 1)
+                if 0 <= i < len(found) and found[i].note_id == sentence.note_id
+            )
+        )
+        for code, probability in sentence.probabilities.items():
+            if band(probability) == BANDS[1] and code in near - sentence.coded - sentence.flagged:
+                added[code in sentence.gold] += 1
+    return added
+
+
 def sentences(project: Path, gold: Path) -> list[Sentence]:
     """The gold sentences found in the project, with what was coded there and the model's scores."""
     db = sqlite3.connect(f"file:{project}?mode=ro", uri=True)
     texts = dict(db.execute("SELECT doc_id, text FROM documents").fetchall())
-    codings = db.execute(
-        "SELECT doc_id, start, end, code, source FROM codings WHERE negated = 0 AND hypothetical = 0"
-    ).fetchall()
+    codings = db.execute("SELECT doc_id, start, end, code, source, negated OR hypothetical FROM codings").fetchall()
     scores = db.execute("SELECT doc_id, start, end, probabilities FROM scores").fetchall()
     db.close()
-    found, cursor = [], {}
-    for unit in (u for u in read_gold(gold) if u.sentence):
-        text = texts.get(unit.note_id)
-        start = locate_sentence(text, unit.sentence, cursor.get(unit.note_id, 0)) if text else -1
-        if start < 0:
-            continue
-        end = cursor[unit.note_id] = start + len(unit.sentence)
-        inside = [c for c in codings if c[0] == unit.note_id and c[1] < end and c[2] > start]
+    units = [u for u in read_gold(gold) if u.sentence]
+    found = []
+    for position, start, end in locate_sentences([GoldRow(u.row, u.note_id, u.sentence) for u in units], texts)[0]:
+        unit = units[position]
+        overlapping = [c for c in codings if c[0] == unit.note_id and c[1] < end and c[2] > start]
+        inside = [c for c in overlapping if not c[5]]
         probabilities: dict[str, float] = {}
         for _, _, _, stored in (s for s in scores if s[0] == unit.note_id and s[1] < end and s[2] > start):
             probabilities.update(json.loads(stored))
-        found.append(
-            Sentence(unit.codes, {c[3] for c in inside}, {c[3] for c in inside if c[4] == "rules"}, probabilities)
-        )
+        rule_coded = {c[3] for c in inside if c[4] == "rules"}
+        flagged = {c[3] for c in overlapping if c[5]}
+        found.append(Sentence(unit.note_id, unit.codes, {c[3] for c in inside}, rule_coded, probabilities, flagged))
     return found
 
 

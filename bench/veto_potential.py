@@ -30,7 +30,7 @@ import numpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from phantomcode.evaluate import locate_sentence, read_gold  # noqa: E402
+from phantomcode.evaluate import GoldRow, locate_sentences, read_gold  # noqa: E402
 from phantomcode.metrics import sentence_metrics  # noqa: E402
 
 SETTINGS = ((1, 0.5), (2, 0.5), (2, 0.67), (3, 0.5))  # (need, share) of the learned-veto rows
@@ -88,13 +88,10 @@ def sentences(project: Path, gold: Path) -> tuple[list[tuple[set[str], set[str],
     for coding in codings:
         if not (coding["negated"] or coding["hypothetical"] or coding["cue"] is not None):
             by_doc.setdefault(coding["doc_id"], []).append(coding)
-    found, cursor = [], {}
-    for unit in (u for u in read_gold(gold) if u.sentence):
-        text = texts.get(unit.note_id)
-        start = locate_sentence(text, unit.sentence, cursor.get(unit.note_id, 0)) if text else -1
-        if start < 0:
-            continue
-        end = cursor[unit.note_id] = start + len(unit.sentence)
+    units = [u for u in read_gold(gold) if u.sentence]
+    found = []
+    for position, start, end in locate_sentences([GoldRow(u.row, u.note_id, u.sentence) for u in units], texts)[0]:
+        unit = units[position]
         inside = [c for c in by_doc.get(unit.note_id, []) if c["start"] < end and c["end"] > start]
         if any((c["doc_id"], c["start"], c["end"]) in reviewed for c in inside):
             continue

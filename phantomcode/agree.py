@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 from .codebook import Codebook
 from .codebook_choice import choose_codebook
 from .errors import OptionError, UsageError
-from .evaluate import locate_sentence, read_gold
+from .evaluate import GoldRow, locate_sentences, read_gold
 from .metrics import score_counts
 from .report import check_codes
 from .review import parse_coding_key, read_review_sheet
@@ -433,20 +433,8 @@ def _gold_units(
     if store is None:
         return [_Unit(note_id, occurrence, None, None) for _, note_id, _, occurrence in rows], []
     texts = store.document_texts(note_id for _, note_id, _, _ in rows)
-    units: list[_Unit] = []
-    problems: list[str] = []
-    cursor: dict[str, int] = {}
-    for number, note_id, sentence, occurrence in rows:
-        text = texts.get(note_id)
-        if text is None:
-            problems.append(f"row {number}: no stored document {note_id!r}")
-            continue
-        start = locate_sentence(text, sentence, cursor.get(note_id, 0))
-        if start < 0:
-            problems.append(f"row {number}: sentence not found in {note_id}: {sentence[:60]!r}")
-            continue
-        cursor[note_id] = start + len(sentence)
-        units.append(_Unit(note_id, occurrence, start, start + len(sentence)))
+    located, problems = locate_sentences([GoldRow(*row[:3]) for row in rows], texts)
+    units = [_Unit(rows[span.position][1], rows[span.position][3], span.start, span.end) for span in located]
     return units, problems
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .decoding import read_table_file
 from .errors import PhantomcodeError, UsageError
@@ -112,23 +112,13 @@ def evaluate(
             f"none of the {len(missing)} documents the gold file names ({shown}); "
             "is this the project the gold file was made for?"
         )
-    problems: list[str] = []
+    located, problems = locate_sentences([GoldRow(u.row, u.note_id, u.sentence) for u in units], texts)
     gold: list[set[str]] = []
     predicted: list[set[str]] = []
-    cursor: dict[str, int] = {}
-    for unit in units:
-        text = texts.get(unit.note_id)
-        if text is None:
-            problems.append(f"row {unit.row}: no stored document {unit.note_id!r}")
-            continue
-        start = locate_sentence(text, unit.sentence, cursor.get(unit.note_id, 0))
-        if start < 0:
-            problems.append(f"row {unit.row}: sentence not found in {unit.note_id}: {unit.sentence[:60]!r}")
-            continue
-        end = start + len(unit.sentence)
-        cursor[unit.note_id] = end
+    for span in located:
+        unit = units[span.position]
         gold.append(set(unit.codes))
-        predicted.append({code for s, e, code in spans.get(unit.note_id, []) if s < end and e > start})
+        predicted.append({code for s, e, code in spans.get(unit.note_id, []) if s < span.end and e > span.start})
     found = set().union(*gold, known_codes) if gold else set(known_codes)
     order = book.code_ids()
     code_list = list(codes) if codes else [c for c in order if c in found] + sorted(found - set(order))
@@ -151,10 +141,47 @@ class EvaluationError(PhantomcodeError):
     """No gold sentence could be scored: the gold file and the project hold different notes."""
 
 
+class GoldRow(NamedTuple):
+    """A gold sentence to find: its row in the file (for messages), its note and its text."""
+
+    row: int
+    note_id: str
+    sentence: str
+
+
+class SentenceSpan(NamedTuple):
+    """Where the gold row at ``position`` (in the rows given) stands in its note."""
+
+    position: int
+    start: int
+    end: int
+
+
+def locate_sentences(rows: Sequence[GoldRow], texts: Mapping[str, str]) -> tuple[list[SentenceSpan], list[str]]:
+    """The rows found in their notes' ``texts``, in order, and a message for each row that is not
+    (no such document, or the sentence is not in it). Shared by ``evaluate``, ``agree`` and the
+    bench scripts, so that a gold file is read against the notes the same way everywhere."""
+    located: list[SentenceSpan] = []
+    problems: list[str] = []
+    cursor: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        text = texts.get(row.note_id)
+        if text is None:
+            problems.append(f"row {row.row}: no stored document {row.note_id!r}")
+            continue
+        start = locate_sentence(text, row.sentence, cursor.get(row.note_id, 0))
+        if start < 0:
+            problems.append(f"row {row.row}: sentence not found in {row.note_id}: {row.sentence[:60]!r}")
+            continue
+        cursor[row.note_id] = start + len(row.sentence)
+        located.append(SentenceSpan(index, start, start + len(row.sentence)))
+    return located, problems
+
+
 def locate_sentence(text: str, sentence: str, after: int) -> int:
     """Where a gold sentence starts in its note's ``text``: its first occurrence from ``after`` (the
     end of the note's previous gold sentence, so repeated sentences stay in order), else anywhere;
-    -1 when it is not there. Shared by ``evaluate`` and ``agree``."""
+    -1 when it is not there."""
     if not sentence:
         return -1
     found = text.find(sentence, after)

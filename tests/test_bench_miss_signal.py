@@ -45,3 +45,20 @@ def test_bands_split_at_the_signal_line_and_the_floor() -> None:
         "floor to threshold or above",
         "floor to threshold or above",
     ]
+
+
+def test_neighbour_additions_need_a_coded_neighbour_in_the_same_note() -> None:
+    miss_signal = _miss_signal()
+    S = miss_signal.Sentence
+    found = [
+        S("A", frozenset({"paperwork"}), {"paperwork"}, {"paperwork"}, {"paperwork": 0.9}, set()),
+        S("A", frozenset({"paperwork"}), set(), set(), {"paperwork": 0.45, "extra_fees": 0.5}, set()),  # right
+        S("A", frozenset(), set(), set(), {"paperwork": 0.4}, set()),  # neighbours uncoded or in another note
+        S("B", frozenset(), set(), set(), {"paperwork": 0.5}, set()),  # wrong: the next sentence is coded
+        S("B", frozenset(), {"paperwork"}, {"paperwork"}, {}, set()),
+        S("B", frozenset(), set(), set(), {"paperwork": 0.35}, {"paperwork"}),  # flagged negated: never added
+        S("B", frozenset(), {"paperwork"}, {"paperwork"}, {}, set()),
+        S("B", frozenset(), set(), set(), {"paperwork": 0.2}, set()),  # no signal: never added
+    ]
+    added = miss_signal.neighbour_additions(found)
+    assert (added[True], added[False]) == (1, 1)
