@@ -103,8 +103,9 @@ def sentences(project: Path, gold: Path) -> list[Sentence]:
     scores = db.execute("SELECT doc_id, start, end, probabilities FROM scores").fetchall()
     db.close()
     units = [u for u in read_gold(gold) if u.sentence]
+    located, _ = locate_sentences([GoldRow(u.row, u.note_id, u.sentence) for u in units], texts)
     found = []
-    for position, start, end in locate_sentences([GoldRow(u.row, u.note_id, u.sentence) for u in units], texts)[0]:
+    for position, start, end in located:
         unit = units[position]
         overlapping = [c for c in codings if c[0] == unit.note_id and c[1] < end and c[2] > start]
         inside = [c for c in overlapping if not c[5]]

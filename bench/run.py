@@ -297,7 +297,7 @@ def run_size(
         result.generate_seconds = time.perf_counter() - start
         marker.write_text(json.dumps({"key": wanted, "stats": stats}))
     result.words, result.chinese, result.corpus_bytes = stats["words"], stats["chinese"], stats["bytes"]
-    for stale in workdir.glob("project.db*"):
+    for stale in workdir.glob("*.db*"):  # every project of a kept run: each step must start cold
         stale.unlink()
     project = workdir / "project.db"
     codebook = workdir / "codebook.yaml"

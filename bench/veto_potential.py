@@ -89,8 +89,9 @@ def sentences(project: Path, gold: Path) -> tuple[list[tuple[set[str], set[str],
         if not (coding["negated"] or coding["hypothetical"] or coding["cue"] is not None):
             by_doc.setdefault(coding["doc_id"], []).append(coding)
     units = [u for u in read_gold(gold) if u.sentence]
+    located, _ = locate_sentences([GoldRow(u.row, u.note_id, u.sentence) for u in units], texts)
     found = []
-    for position, start, end in locate_sentences([GoldRow(u.row, u.note_id, u.sentence) for u in units], texts)[0]:
+    for position, start, end in located:
         unit = units[position]
         inside = [c for c in by_doc.get(unit.note_id, []) if c["start"] < end and c["end"] > start]
         if any((c["doc_id"], c["start"], c["end"]) in reviewed for c in inside):
