@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from bench_scripts import bench_module
 
 from phantomcode.evaluate import evaluate, read_gold
 
-REPO = Path(__file__).resolve().parents[1]
-GOLD = REPO / "sample_data" / "gold.csv"
-
-
-def _miss_signal():  # bench/ is not a package
-    spec = importlib.util.spec_from_file_location("miss_signal", REPO / "bench" / "miss_signal.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+GOLD = Path(__file__).resolve().parents[1] / "sample_data" / "gold.csv"
 
 
 @pytest.mark.slow
 def test_misses_match_evaluate_and_rule_codings_match_the_rules(sample_db: Path) -> None:
-    miss_signal = _miss_signal()
+    miss_signal = bench_module("miss_signal")
     sentences = miss_signal.sentences(sample_db, GOLD)
     codes = sorted(set().union(*(u.codes for u in read_gold(GOLD))))
     combined = evaluate(GOLD, project=sample_db, codes=codes, predictions="combined").metrics
@@ -36,7 +27,7 @@ def test_misses_match_evaluate_and_rule_codings_match_the_rules(sample_db: Path)
 
 
 def test_bands_split_at_the_signal_line_and_the_floor() -> None:
-    miss_signal = _miss_signal()
+    miss_signal = bench_module("miss_signal")
     assert [miss_signal.band(p) for p in (0.0, 0.29, 0.3, 0.59, 0.6, 0.99)] == [
         "no signal",
         "no signal",
@@ -48,7 +39,7 @@ def test_bands_split_at_the_signal_line_and_the_floor() -> None:
 
 
 def test_neighbour_additions_need_a_coded_neighbour_in_the_same_note() -> None:
-    miss_signal = _miss_signal()
+    miss_signal = bench_module("miss_signal")
     S = miss_signal.Sentence
     found = [
         S("A", frozenset({"paperwork"}), {"paperwork"}, {"paperwork"}, {"paperwork": 0.9}, set()),

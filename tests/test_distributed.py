@@ -4,7 +4,6 @@ client killed mid-run and run again; the Parquet round trip through ``import par
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import sqlite3
@@ -14,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bench_scripts import bench_module
 from polling import documents_committed  # tests/ is on the path, as for qdpx_fixtures
 
 from phantomcode import distributed
@@ -25,15 +25,11 @@ from phantomcode.store import Store
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
 NOTES = 120
 
 
 def _synth():
-    spec = importlib.util.spec_from_file_location("synth", REPO / "bench" / "synth.py")
-    module = sys.modules.setdefault("synth", importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("synth")
 
 
 @pytest.fixture(scope="module")

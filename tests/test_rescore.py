@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_scripts import bench_module
 from note_texts import BEIJING, NEGATED, TWO_INTERVIEWS, note
 
 from phantomcode import code_project, ingest, train
@@ -36,18 +37,14 @@ pytestmark = pytest.mark.slow  # each codes a project twice, a second or more
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
+
 # Rows that differ between two codings of the same thing by design: IDs given in order, and the
 # run that wrote a row (a rule coding the model-only path keeps was written by an earlier run).
 VOLATILE = {"segment_id", "coding_id", "review_id", "memo_id", "run_id", "ingested_at", "decided_at", "written_at"}
+# The tables coding writes, each with an ORDER BY that makes it independent of insertion order (the
+# ones bench/dump_project.py dumps, less ``codebooks`` and ``runs``: records of runs, not codings).
 TABLES = {
-    "documents": "doc_id",
-    "doc_attributes": "doc_id, name",
-    "segments": "doc_id, start, end",
-    "codings": "doc_id, start, end, code",
-    "scores": "doc_id, start, end",
-    "reviews": "doc_id, start, end, code",
-    "reviewer_decisions": "doc_id, start, end, code, reviewer",
-    "memos": "doc_id, start, end, code",
+    table: order for table, order in bench_module("dump_project").TABLES.items() if table not in ("codebooks", "runs")
 }
 
 # Sentences the bundled codebook's rules flag while its default model is sure of the same code:
