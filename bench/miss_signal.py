@@ -21,7 +21,7 @@ import json
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -95,22 +95,30 @@ def neighbour_additions(found: list[Sentence]) -> Counter:
     return added
 
 
+def _by_document(rows: Iterable[tuple]) -> dict[str, list[tuple]]:
+    """Rows whose first column is a doc_id, grouped by it: each sentence looks only at its note's."""
+    grouped: dict[str, list[tuple]] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    return grouped
+
+
 def sentences(project: Path, gold: Path) -> list[Sentence]:
     """The gold sentences found in the project, with what was coded there and the model's scores."""
     db = sqlite3.connect(f"file:{project}?mode=ro", uri=True)
     texts = dict(db.execute("SELECT doc_id, text FROM documents").fetchall())
-    codings = db.execute("SELECT doc_id, start, end, code, source, negated OR hypothetical FROM codings").fetchall()
-    scores = db.execute("SELECT doc_id, start, end, probabilities FROM scores").fetchall()
+    codings = _by_document(db.execute("SELECT doc_id, start, end, code, source, negated OR hypothetical FROM codings"))
+    scores = _by_document(db.execute("SELECT doc_id, start, end, probabilities FROM scores"))
     db.close()
     units = [u for u in read_gold(gold) if u.sentence]
     located, _ = locate_sentences([GoldRow(u.row, u.note_id, u.sentence) for u in units], texts)
     found = []
     for position, start, end in located:
         unit = units[position]
-        overlapping = [c for c in codings if c[0] == unit.note_id and c[1] < end and c[2] > start]
+        overlapping = [c for c in codings.get(unit.note_id, []) if c[1] < end and c[2] > start]
         inside = [c for c in overlapping if not c[5]]
         probabilities: dict[str, float] = {}
-        for _, _, _, stored in (s for s in scores if s[0] == unit.note_id and s[1] < end and s[2] > start):
+        for _, _, _, stored in (s for s in scores.get(unit.note_id, []) if s[1] < end and s[2] > start):
             probabilities.update(json.loads(stored))
         rule_coded = {c[3] for c in inside if c[4] == "rules"}
         flagged = {c[3] for c in overlapping if c[5]}
